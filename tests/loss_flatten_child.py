@@ -5,6 +5,8 @@ live loop's kill duty runs. The process SIGKILLs itself at one step of it (argv[
 - `mid_flatten`: the venue has taken the flatten's sell, the node has not heard back;
 - `after_flatten`: the sell answered, the flatten's report not stored;
 - `after_trip`: the breaker has tripped, nothing else ran (no await: no commit, no poll).
+- `halt_file`: the flatten has started cancelling when `tradeguard kill` (no --flatten) writes
+  the kill file; the node takes it, and dies before the flatten sold anything.
 
 argv: config.json step. Prints {"held": amount} before the trip.
 """
@@ -17,10 +19,12 @@ import os
 import signal
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 from kill_follow_support import child_node, die_once_sent, held
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.order import OrderIntent
+from tradeguard.risk.kill import sentinel_line
 from tradeguard.sandbox.testing import eventually
 
 D = Decimal
@@ -42,6 +46,16 @@ async def main() -> None:
     if step == "mid_flatten":
         die_once_sent(node, lambda o: o.signal.get("reason") == "kill switch flatten",
                       lambda o: {"sent": o.client_order_id})  # fmt: skip
+    elif step == "halt_file":
+        sentinel = Path(node.config.node.kill_sentinel)
+
+        async def halt_asked_meanwhile() -> None:
+            sentinel.write_text(sentinel_line(False, "drill", "ops"))
+            # taken and triggered in one synchronous poll: gone means asked
+            await eventually(lambda: not sentinel.exists(), 30)
+            _die()
+
+        node.orders.cancel_all = halt_asked_meanwhile  # type: ignore[method-assign,assignment]
     else:
         node.kill_switch.finish = _die  # type: ignore[method-assign]
     risk, now = node.risk, node.clock.now_ms()

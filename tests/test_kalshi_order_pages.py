@@ -77,3 +77,20 @@ async def test_the_local_server_pages_orders_like_kalshi():
                 await client.request("GET", "/portfolio/orders", {"cursor": "bogus!"})
         finally:
             await client.close()
+
+
+@pytest.mark.parametrize("limit", ["\u00b2", "\u0663", "\uff12"])
+async def test_a_limit_in_digits_other_than_0_to_9_is_refused_naming_the_range(limit):
+    # "²" passed isdigit and int() refused it with its own message; "٣" and "２" were read as
+    # 3 and 2, where Kalshi takes 0-9 only
+    async with KalshiExchange(page_size=1000) as ex:
+        key_id, pem = seeded_kalshi(ex)
+        client = KalshiClient(ex.rest_url, key_id, pem)
+        try:
+            with pytest.raises(KalshiApiError) as caught:
+                await client.request("GET", "/portfolio/orders", {"limit": limit})
+        finally:
+            await client.close()
+    message = str(caught.value)
+    assert f"limit {limit!r} must be 1..1000" in message, message
+    assert "invalid literal" not in message

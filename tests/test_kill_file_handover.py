@@ -145,6 +145,7 @@ def test_a_kill_asked_without_flatten_never_flattens_whatever_its_reason(tmp_pat
         sentinel.write_text(text)
         request = kill.poll()
         assert request is not None and request.flatten is flatten, text
+        kill.finish(kill.report(request))  # ended: a flatten still running is carried on
         kill.release(request)
     sentinel.write_text("halt: do not flatten, venue incident (by ops)\n")
     request = kill.poll()
@@ -152,3 +153,40 @@ def test_a_kill_asked_without_flatten_never_flattens_whatever_its_reason(tmp_pat
     assert request.reason == f"do not flatten, venue incident (sentinel file {sentinel})"
     assert "do not flatten, venue incident" in rig.engine.state_reason
     assert rig.engine.state_by == "ops"
+
+
+def test_many_kills_appended_before_the_node_takes_the_file_keep_each_ones_verb(
+    tmp_path: Path,
+) -> None:
+    """Kills asked beside a running node append a line each; the node read the first 1000
+    characters only. Five halts whose reasons say "do not flatten" read as hand-written text
+    past that (the cut last line) and flattened; a `--flatten` asked sixth was never read and
+    the kill only halted."""
+    from tradeguard.risk.kill import sentinel_line
+
+    rig = Rig()
+    sentinel = tmp_path / "tg.kill"
+    kill = KillSwitch(rig.engine, rig.clock, sentinel)
+    halt = "do not flatten: the venue is down, positions are hedged " + "x" * 140  # 200 chars
+    sentinel.write_text("".join(sentinel_line(False, halt, "ops") for _ in range(5)))
+    request = kill.poll()
+    assert request is not None and request.flatten is False and request.by == "ops"
+    kill.release(request)
+    lines = [sentinel_line(False, "venue down " + "y" * 189, "ops") for _ in range(5)]
+    sentinel.write_text("".join([*lines, sentinel_line(True, "close all", "risk")]))
+    request = kill.poll()
+    assert request is not None and request.flatten is True and request.by == "risk"
+
+
+def test_a_kill_file_line_naming_who_with_parentheses_keeps_its_verb(tmp_path: Path) -> None:
+    """Who asked is the login name, which may hold '(' (LOGNAME="ops (night)"): the line no
+    longer read as `tradeguard kill`'s, and a reason saying "do not flatten" flattened."""
+    from tradeguard.risk.kill import sentinel_line
+
+    rig = Rig()
+    sentinel = tmp_path / "tg.kill"
+    kill = KillSwitch(rig.engine, rig.clock, sentinel)
+    sentinel.write_text(sentinel_line(False, "do not flatten", "ops (night)\nshift"))
+    request = kill.poll()
+    assert request is not None and request.flatten is False, request
+    assert request.by == "ops [night] shift"

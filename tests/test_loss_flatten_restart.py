@@ -65,6 +65,27 @@ async def test_a_loss_flatten_cut_short_closes_the_position_once_at_the_next_sta
         assert shown["loss_halt"]["did"].startswith("HALTED after flattening"), shown
 
 
+async def test_a_halt_asked_while_a_loss_flatten_runs_still_flattens_after_a_sigkill(tmp_path):
+    # the kill file's halt-only request replaced the stored flatten: the next start finished
+    # a halt, and the position the loss limit said to close stayed held
+    async with seeded_exchange() as ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
+        cfg.risk.on_loss_halt = "flatten"
+        docs = await killed_child(CHILD, tmp_path, cfg, "halt_file")
+        assert any("held" in d for d in docs), docs
+        node = TradingNode(cfg)
+        await node.start()
+        try:
+            assert node.risk.state is TradingState.HALTED
+            last = node.risk.last_kill
+            assert last is not None and last["flatten"] is True and last["by"] == "ops", last
+            await eventually(lambda: held(node) < STEP, 30)
+            assert len(alice_sells(ex)) == 1
+        finally:
+            await node.stop()
+            node.close()
+
+
 async def _status(db: str) -> dict:
     proc = await asyncio.create_subprocess_exec(
         str(EXE), "status", "--json", "--db", db, stdout=asyncio.subprocess.PIPE

@@ -135,3 +135,11 @@ def test_a_file_that_is_not_feather_is_refused_naming_it(tmp_path: Path) -> None
     path.write_text("date,open,high,low,close,volume\n0,1,1,1,1,1\n")
     with pytest.raises(DataFileError, match=r"prices\.feather: cannot read as feather"):
         load_candles(path, symbol="X/Y")
+
+
+def test_fast_feather_hands_a_high_beyond_the_limit_to_the_checked_path(tmp_path: Path) -> None:
+    # 1e300 is a finite float: the fast path kept it as a high of 1e300
+    path = _write(tmp_path, high=[1.5, 1e300, 1.5])
+    assert fast_feather_candles(path, feather.read_table(path), "date", "X/Y") is None
+    with pytest.raises(DataFileError, match=r"row 2.*beyond the limit"):
+        load_candles(path, symbol="X/Y")

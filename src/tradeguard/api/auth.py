@@ -124,7 +124,6 @@ class TokenStore:
         self._by_hash: dict[str, tuple[TokenInfo, float]] = {}
         self._touched: dict[str, int] = {}
         self._keys: dict[bytes, bytes] = {}
-        self._last_step: dict[str, int] = {}
         self._lock = threading.Lock()
 
     # tokens -------------------------------------------------------------------------------------
@@ -278,12 +277,21 @@ class TokenStore:
             step = current + drift
             candidate = totp.generate_otp(step)
             if hmac.compare_digest(candidate, code):
-                with self._lock:
-                    if step <= self._last_step.get(token_id, -1):
-                        raise AuthError("this TOTP code was already used; wait for the next one")
-                    self._last_step[token_id] = step
+                self._use_step(token_id, doc, step)
                 return
         raise AuthError("the TOTP code is wrong or expired; use the current code")
+
+    def _use_step(self, token_id: str, doc: dict[str, Any], step: int) -> None:
+        # Kept beside the sealed secret, not only in this process: a code seen as it was typed
+        # was good again right after a restart. A new secret (a new doc) starts afresh.
+        with self._lock:
+            stored = self.storage.kv_get(TOTP_KEY_PREFIX + token_id)
+            if not isinstance(stored, dict) or stored.get("sealed") != doc.get("sealed"):
+                raise AuthError("the TOTP secret changed while checking; use the current code")
+            last = stored.get("last_step")
+            if isinstance(last, int) and step <= last:
+                raise AuthError("this TOTP code was already used; wait for the next one")
+            self.storage.kv_set(TOTP_KEY_PREFIX + token_id, {**stored, "last_step": step})
 
     def _open(self, token_id: str, doc: dict[str, Any], passphrase: str) -> str:
         kdf = doc.get("kdf") or {}

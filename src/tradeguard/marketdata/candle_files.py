@@ -34,6 +34,7 @@ from tradeguard.marketdata.data_files import (
     read_arrow,
     require,
     symbol_from_path,
+    to_satoshi,
     utc_text_ms,
 )
 from tradeguard.marketdata.errors import DataFileError
@@ -115,7 +116,8 @@ def _iter_ohlcv_csv(
             if len(rec) != fields:
                 raise field_count_error(path, line, rec, fields)
             if quote_volume:
-                v = (v / c).quantize(quant)
+                v = v / c  # to 8 places where Decimal's 28 digits hold them (1e12 / 1e-10 not)
+                v = v.quantize(quant) if v.adjusted() < 20 else v
             bar = Candle(symbol, ts, o, h, low, c, v, interval)
             if ts <= last_ts and not order.keep(bar, line, rec[0], prev, prev_line):  # type: ignore[arg-type]
                 continue
@@ -163,7 +165,7 @@ def _iter_kline_csv(path: Path, text: str, symbol: str, quote_volume: bool) -> I
                 raise field_count_error(path, line, rec, KLINE_FIELDS)
             interval = round((close_ts + 1 - ts) / 1000)
             if quote_volume:
-                v = v.quantize(SATOSHI)
+                v = to_satoshi(v)
             bar = Candle(symbol, ts, o, h, low, c, v, interval)
             if ts <= last_ts and not order.keep(bar, line, rec[0], prev, prev_line):  # type: ignore[arg-type]
                 continue
@@ -205,7 +207,7 @@ def _load_feather_candles(path: Path, symbol: str, quote_volume: bool) -> list[C
         except (ValueError, ArithmeticError, TypeError):
             raise bar_error(path, row, vals, int_value) from None
         if quote_volume:
-            v = (v / c).quantize(SATOSHI)
+            v = to_satoshi(v / c)
         bar = Candle(symbol, ts, o, h, low, c, v)
         if out and ts <= out[-1].ts and not order.keep(bar, row, vals[0], out[-1], prev_row):
             continue

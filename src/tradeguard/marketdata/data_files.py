@@ -22,6 +22,9 @@ SATOSHI = Decimal("1e-8")
 EPOCH = datetime(1970, 1, 1)
 ONE_MS = timedelta(milliseconds=1)
 OHLCV_HEADER = ["timestamp", "open", "high", "low", "close", "volume"]
+# the most any figure of a data file may be: no price or volume comes near it, and one past it
+# (`1e400`, finite to Decimal) is infinite as a float, in charts and every float figure
+MAX_FIGURE = Decimal("1e18")
 KLINE_FIELDS = 12  # Binance kline CSV: open time .. ignore
 INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -121,7 +124,15 @@ def num_value(value: object, column: str) -> Decimal:
     result = dec(value, column)
     if not result.is_finite():
         raise ValueError(f"{column}: {value!r} is not a finite number")
+    if abs(result) > MAX_FIGURE:
+        raise ValueError(f"{column}: {value!r} is beyond the limit {MAX_FIGURE:f} (1e18)")
     return result
+
+
+def to_satoshi(volume: Decimal) -> Decimal:
+    """`volume` to 8 places, or as it is where that needs more than Decimal's 28 digits."""
+    # a quote volume over a tiny close (1e12 / 1e-10) has 23 digits before the point
+    return volume.quantize(SATOSHI) if volume.adjusted() < 20 else volume
 
 
 def positive(value: object, column: str) -> Decimal:
@@ -183,7 +194,7 @@ def diagnose(
 
 def check_bar(o: Decimal, h: Decimal, low: Decimal, c: Decimal, v: Decimal) -> None:
     # Comparisons also reject NaN (a signalling comparison raises InvalidOperation).
-    if not (low > 0 and h >= low and v >= 0 and h.is_finite() and v.is_finite()):
+    if not (low > 0 and h >= low and v >= 0 and h <= MAX_FIGURE and v <= MAX_FIGURE):
         raise ValueError("bar out of range")
     if not (low <= o <= h and low <= c <= h):
         raise ValueError("open/close outside low..high")

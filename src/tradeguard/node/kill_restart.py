@@ -21,29 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.enums import TradingState
 from tradeguard.model.events import Event, EventKind
-from tradeguard.risk.kill import KillRequest
+from tradeguard.risk.kill import KillRequest, resumed_since, unfinished
 from tradeguard.risk.state import LOSS_LIMIT_BY
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
 
 log = logging.getLogger(__name__)
-
-
-def resumed_since(kill: dict[str, Any], resume: Any) -> bool:
-    """Whether trading was resumed after the kill `kill` was asked for (`resume`: the last)."""
-    if not isinstance(resume, dict):
-        return False
-    if "resume_before" in kill:  # the last resume when the kill was asked for: any other is later
-        return resume != kill["resume_before"]
-    return int(resume.get("ts", 0)) >= int(kill["ts"])
-
-
-def unfinished(kill: Any, resume: Any = None) -> bool:
-    """Whether the stored kill `kill` was triggered and never ended, nor resumed from
-    (`resume`: the last resume stored)."""
-    return (isinstance(kill, dict) and "ts" in kill and not kill.get("finished_ts")
-            and not resumed_since(kill, resume))  # fmt: skip
 
 
 def unfinished_reason(kill: Any, resume: Any = None) -> str | None:

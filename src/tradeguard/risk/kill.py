@@ -26,8 +26,11 @@ __all__ = [
     "KillReport",
     "KillRequest",
     "KillSwitch",
+    "flatten_unfinished",
     "read_kill_file",
+    "resumed_since",
     "sentinel_line",
+    "unfinished",
 ]
 
 log = logging.getLogger(__name__)
@@ -36,23 +39,67 @@ TAKEN = ".taken-"  # the kill file is renamed to `<name>.taken-<ns>` the moment 
 _ASKED = re.compile(r"(halt|flatten): (.+) \(by ([^()\n]+)\)")
 
 
+# the most of a kill file read: some 300 kills of `tradeguard kill` appended before the node
+# takes the file (it looks each second); 1000 characters held four, and a fifth's `flatten` was
+# never read
+KILL_FILE_CHARS = 64 * 1024
+
+
 def sentinel_line(flatten: bool, reason: str, by: str) -> str:
     """Return the kill file line asking for a kill: its verb says whether it flattens."""
-    return f"{'flatten' if flatten else 'halt'}: {reason} (by {by})\n"
+    # who asked is a login name, which may hold `(`, `)` or a line break: the line must still
+    # read as this one (else its reason's words decide, and "do not flatten" flattened)
+    who = " ".join(by.translate(_WHO).split()) or "?"
+    return f"{'flatten' if flatten else 'halt'}: {reason} (by {who})\n"
+
+
+_WHO = str.maketrans("()", "[]")
 
 
 def read_kill_file(text: str) -> tuple[bool, str, str]:
     """Return (flatten, reason, who) the kill file's text asks for ("" when it names none).
 
-    Lines `sentinel_line` wrote say it by their verb, whatever their reason holds ("do not
-    flatten" halts only); any other text flattens when it holds the word `flatten`."""
+    Each line `sentinel_line` wrote says it by its verb, whatever its reason holds ("do not
+    flatten" halts only); any other line flattens when it holds the word `flatten`. The kill
+    flattens when any line asks it; its reason and who are the last `sentinel_line`'s."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    asked = [_ASKED.fullmatch(line) for line in lines]
-    if not lines or not all(asked):
+    asked = [(_ASKED.fullmatch(line), line) for line in lines]
+    if not lines:
         return "flatten" in text.lower(), "", ""
-    found = [m for m in asked if m is not None]
-    last = found[-1]
-    return any(m.group(1) == "flatten" for m in found), last.group(2), last.group(3)
+    flatten = any(m.group(1) == "flatten" if m else "flatten" in line.lower() for m, line in asked)
+    found = [m for m, _ in asked if m is not None]
+    return (flatten, found[-1].group(2), found[-1].group(3)) if found else (flatten, "", "")
+
+
+def _read_kill_file(path: Path) -> str:
+    """The kill file's text, at most `KILL_FILE_CHARS`; a line cut there is left out."""
+    with path.open(encoding="utf-8", errors="replace") as file:
+        text = file.read(KILL_FILE_CHARS + 1)
+    if len(text) > KILL_FILE_CHARS:
+        head, cut, _ = text[:KILL_FILE_CHARS].rpartition("\n")
+        text = head if cut else text[:KILL_FILE_CHARS]  # one line written by hand: kept
+    return text
+
+
+def resumed_since(kill: dict[str, Any], resume: Any) -> bool:
+    """Whether trading was resumed after the kill `kill` was asked for (`resume`: the last)."""
+    if not isinstance(resume, dict):
+        return False
+    if "resume_before" in kill:  # the last resume when the kill was asked for: any other is later
+        return resume != kill["resume_before"]
+    return int(resume.get("ts", 0)) >= int(kill["ts"])
+
+
+def unfinished(kill: Any, resume: Any = None) -> bool:
+    """Whether the stored kill `kill` was triggered and never ended, nor resumed from
+    (`resume`: the last resume stored)."""
+    return (isinstance(kill, dict) and "ts" in kill and not kill.get("finished_ts")
+            and not resumed_since(kill, resume))  # fmt: skip
+
+
+def flatten_unfinished(kill: Any, resume: Any = None) -> bool:
+    """Whether the stored kill `kill` asked to flatten and has not ended (nor been resumed)."""
+    return unfinished(kill, resume) and bool(kill.get("flatten"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +178,12 @@ class KillSwitch:
     ) -> KillRequest:
         """Set HALTED and record the request (both persisted before returning, before anything
         is cancelled: a kill cut short is finished at the next start, node.kill_restart)."""
+        if not flatten and flatten_unfinished(self.engine.last_kill, self.engine.last_resume):
+            # the stored kill is the one the next start finishes: a halt stored over a flatten
+            # still running (a loss limit's, a --flatten) left the positions held after a crash
+            log.warning("kill switch: %s asked a halt while a flatten has not ended; this kill "
+                        "flattens too", by)  # fmt: skip
+            flatten = True
         request = KillRequest(reason=reason, by=by, flatten=flatten, ts=self.clock.now_ms(),
                               sentinel=sentinel)  # fmt: skip
         self.triggered_ts = request.ts
@@ -198,7 +251,7 @@ class KillSwitch:
     def _act(self, taken: Path, path: Path) -> KillRequest | None:
         try:
             self._taken[taken.name] = _signature(taken)
-            text = taken.read_text(encoding="utf-8", errors="replace")[:1000]
+            text = _read_kill_file(taken)
         except FileNotFoundError:
             return None
         except OSError:
@@ -235,7 +288,7 @@ class KillSwitch:
         log.critical("kill switch: cannot take the kill file %s (%s): acting on it in place; "
                      "remove it once the kill ends", path, exc.strerror or exc)  # fmt: skip
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")[:1000]
+            text = _read_kill_file(path)
         except OSError:
             text = ""
         return self._trigger_file(text, path)

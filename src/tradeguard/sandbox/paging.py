@@ -36,7 +36,8 @@ def decode(cursor: str, total: int) -> int:
 def kalshi_page(rows: Sequence[T], query: Any, page_size: int) -> tuple[list[T], str]:
     """One page of `rows` for a Kalshi query (`limit`, `cursor`) and the next cursor ("" ends)."""
     raw = query.get("limit") or str(KALSHI_DEFAULT_LIMIT)
-    if not raw.isdigit() or not 1 <= int(raw) <= KALSHI_MAX_LIMIT:
+    # 0-9 only: isdigit takes "²" (which int refuses) and int reads "٣" as 3
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= KALSHI_MAX_LIMIT:
         raise ValueError(f"limit {raw!r} must be 1..{KALSHI_MAX_LIMIT}")
     size = min(int(raw), page_size)
     start = decode(query["cursor"], len(rows)) if query.get("cursor") else 0

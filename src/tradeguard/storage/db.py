@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from tradeguard.storage.errors import StorageError
+from tradeguard.storage.types import loads_whole
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -188,6 +189,8 @@ class Database:
         if self.dialect == "sqlite":
             _adapt_none_directly()
             kwargs["connect_args"] = {"check_same_thread": False}
+            # rows an older release wrote may hold a lone surrogate, which no answer can send
+            kwargs["json_deserializer"] = loads_whole
             database = self.url.database or ""
             if database in ("", ":memory:") or database.startswith("file::memory:"):
                 # One shared connection, or every connection would see its own empty database.

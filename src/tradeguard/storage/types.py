@@ -114,6 +114,15 @@ def may_hold_lone_surrogate(text: str) -> bool:
     return "\\ud" in text and _LONE_ESCAPE.search(text) is not None
 
 
+def loads_whole(text: str | bytes) -> Any:
+    """Read stored JSON `text`, any lone surrogate in its strings as U+FFFD (a row SQLite kept
+    from before they were replaced on the way in)."""
+    value = json.loads(text)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return whole_text(value) if may_hold_lone_surrogate(text) else value
+
+
 def whole_text(value: Any) -> Any:
     """Return `jsonable` output with every lone surrogate in its strings and keys as U+FFFD."""
     t = type(value)
