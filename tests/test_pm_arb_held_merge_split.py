@@ -1,6 +1,7 @@
 """One merge of a held Polymarket leg's YES that settles two held records (the oldest first),
 with a SIGKILL between their two commits: the next start settles what the second record's part
-of the sale left, as a merge, not as contracts sold outside the strategy (HELD_SHRUNK, 0.00).
+of the sale left, as a merge, not as contracts sold outside the strategy (HELD_SHRUNK, 0.00);
+on SQLite and on PostgreSQL.
 
 The local CLOB, the official py-clob-client (the hand), and the Kalshi stand-in."""
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from pm_merge_support import merge
 from rigs import killed_child
@@ -43,12 +46,18 @@ async def _hold(node: TradingNode, n: D) -> OpenPair:
     return strat.book.open[-1]
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
 async def test_a_kill_between_the_records_one_merge_settles_settles_the_rest_at_start(
     tmp_path: Path,
     rig,  # noqa: F811
+    store: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     kalshi, pm, keys = rig
     cfg = arb_config(tmp_path, kalshi, pm, {}, {"max_position_usd": "200"})
+    if store == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        cfg = cfg.model_copy(update={"node": cfg.node.model_copy(update={"database_url": url})})
     node, _ = await _start(cfg)
     try:
         older = await _hold(node, D(10))
