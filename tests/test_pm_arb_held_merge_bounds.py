@@ -3,6 +3,7 @@ sales of a lone leg's own venue and symbol, since its held record, that no recor
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -56,3 +57,29 @@ def test_nothing_is_read_when_no_leg_is_held_alone() -> None:
         raise AssertionError("read with nothing held alone")
 
     assert unbooked(executor, [_row(1, 100)], load) == []  # type: ignore[arg-type]
+
+
+def test_a_sale_split_over_two_held_records_hands_over_what_a_kill_left_unsettled() -> None:
+    # 15 merged over two lone legs of 10 (oldest first): the first's record (10 of the sale)
+    # was written, a kill came before the second's. The 5 left are still to settle its leg.
+    second = OpenPair("p", "ev", 0, D(10), D(5), 0, ("polymarket",), (YES,), record_id=3)
+    executor = SimpleNamespace(book=LimitBook(open=[second]))
+    settled = {"client_order_id": "net-x", "filled": "10", "fee": "0.01"}
+    rows = [_row(2, 100), _row(3, 200), {"id": 4, "ts": 300, "legs": {"legs": [],
+            "unwinds": [settled], "code": "HELD_NETTED", "retry_of": 2}}]  # fmt: skip
+    sale = dataclasses.replace(_sale("net-x", 290), amount=D(15), fee=D("0.01"))
+
+    found = unbooked(executor, rows, lambda since: [sale])  # type: ignore[arg-type]
+    assert [(f.client_order_id, f.amount, f.fee) for f in found] == [("net-x", D(5), D(0))]
+
+
+def test_a_sale_whose_records_settled_all_of_it_is_not_handed_over_again() -> None:
+    lone = OpenPair("p", "ev", 0, D(10), D(5), 0, ("polymarket",), (YES,), record_id=3)
+    executor = SimpleNamespace(book=LimitBook(open=[lone]))
+    parts = [{"client_order_id": "net-x", "filled": q, "fee": "0"} for q in ("10", "5")]
+    rows = [_row(3, 200)] + [
+        {"id": 4 + i, "ts": 300 + i, "legs": {"legs": [], "unwinds": [p], "code": "HELD_NETTED"}}
+        for i, p in enumerate(parts)
+    ]
+    sale = dataclasses.replace(_sale("net-x", 290), amount=D(15))
+    assert unbooked(executor, rows, lambda since: [sale]) == []  # type: ignore[arg-type]

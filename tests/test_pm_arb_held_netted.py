@@ -8,7 +8,9 @@ The Kalshi stand-in and its client (the hand) on the node's account."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
+from rigs import killed_child
 from test_pm_arb_held_shrink import NO, _held_by_a_run, rig  # noqa: F401  (the fixture)
 from test_pm_arb_interrupted import _start
 from tradeguard.execution.reconcile import reconcile_and_gate
@@ -19,6 +21,7 @@ from tradeguard.venues.kalshi.client import KalshiClient
 
 D = Decimal
 TICKER = NO.split(":")[0]
+CHILD = Path(__file__).with_name("pm_arb_held_netted_child.py")
 
 
 async def _buy_yes_by_hand(kalshi, k_keys, n: D) -> None:
@@ -71,3 +74,42 @@ async def test_a_held_kalshi_leg_netted_against_yes_bought_by_hand_settles_its_r
     finally:
         await node.stop()
         node.close()
+
+
+async def test_a_kill_after_the_node_booked_a_kalshi_netting_settles_the_held_leg_once(
+    tmp_path,
+    rig,  # noqa: F811
+):
+    kalshi, pm, k_keys = rig
+    node, _ = await _held_by_a_run(tmp_path, kalshi, pm)
+    try:
+        [lone] = node.strategies[0].book.open
+        day_before = node.strategies[0].book.realised_today
+    finally:
+        await node.stop()
+        node.close()
+    pem = tmp_path / "hand.pem"
+    pem.write_text(k_keys["private_key_pem"])
+    args = (kalshi.rest_url, k_keys["key_id"], str(pem), f"{lone.contracts:.2f}")
+    [killed] = await killed_child(CHILD, tmp_path, node.config, *args)
+    assert killed["booked"].startswith("net"), killed
+    for start in range(2):
+        node, events = await _start(node.config)
+        try:
+            strat = node.strategies[0]
+            rows = load_arb_executions(node.storage, strategy_id="pmarb")
+            assert [(r["outcome"], r["legs"].get("code")) for r in rows][1:] == [
+                ("unwound", "HELD_NETTED")
+            ], rows  # fmt: skip
+            [sale] = rows[1]["legs"]["unwinds"]
+            proceeds = D(sale["filled"]) * D(sale["avg_price"]) - D(sale["fee"])
+            assert D(sale["filled"]) == lone.contracts
+            assert D(rows[1]["actual_profit"]) == proceeds - lone.capital
+            assert strat.book.open == [] and held_legs(rows) == []
+            assert strat.book.realised_today - day_before == proceeds - lone.capital
+            settled = [e for e in events if e.kind == EventKind.ARB_SETTLED]
+            assert len(settled) == (1 if start == 0 else 0), settled
+            assert node.reconcile_report is not None and node.reconcile_report.held_shrunk == []
+        finally:
+            await node.stop()
+            node.close()

@@ -20,7 +20,7 @@ hold, the oldest first; what is beyond them belongs to no held record.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -62,25 +62,45 @@ def netted_fill(executor: PairExecutor, fill: Fill) -> list[PairAttempt]:
 def unbooked(
     executor: PairExecutor, rows: Sequence[Mapping[str, Any]], load: Callable[[int], list[Fill]]
 ) -> list[Fill]:
-    """The merge or netting sales of the lone legs held now that no record names: booked
-    before a kill, their record not written. Only sales since the oldest held record (`rows`,
-    the strategy's records) are read (`load(since_ts)`): none before could be a held leg's."""
+    """The merge or netting sales of the lone legs held now that no record names, or the part
+    of one its records did not settle: booked before a kill, their record not written. Only
+    sales since the oldest held record (`rows`, the strategy's records) are read
+    (`load(since_ts)`): none before could be a held leg's."""
     lone = [p for p in executor.book.open if p.lone]
     if not lone:
         return []
     ts_of = {int(r["id"]): int(r["ts"]) for r in rows}
     newest = max(ts_of.values(), default=0)  # a leg whose record is not known: the newest's
     since = min(ts_of.get(p.record_id, newest) if p.record_id else newest for p in lone)
-    named = {
-        str(leg.get("client_order_id"))
-        for r in rows if int(r["ts"]) >= since
-        for part in ("legs", "unwinds") for leg in r["legs"].get(part) or ()
-    }  # fmt: skip
+    named, settled = _named(r for r in rows if int(r["ts"]) >= since)
     held = {(p.venues[0], p.legs[0]) for p in lone}
-    return [
-        f for f in load(since)
-        if is_netting(f) and (f.venue, f.symbol) in held and f.client_order_id not in named
-    ]  # fmt: skip
+    out = []
+    for f in load(since):
+        if not is_netting(f) or (f.venue, f.symbol) not in held or f.client_order_id in named:
+            continue
+        done = settled.get(f.client_order_id, ZERO)
+        if done <= 0:
+            out.append(f)
+        elif done < f.amount:  # split over held records, a kill between two of them: the rest
+            out.append(dataclasses.replace(f, amount=f.amount - done, fee=ZERO))
+    return out
+
+
+def _named(rows: Iterable[Mapping[str, Any]]) -> tuple[set[str], dict[str, Decimal]]:
+    """The order ids `rows` name, and how much of each merge or netting sale their HELD_NETTED
+    records settled: one sale may settle several held records, each in its own commit."""
+    named: set[str] = set()
+    settled: dict[str, Decimal] = {}
+    for r in rows:
+        netted = r["legs"].get("code") == HELD_NETTED
+        for part in ("legs", "unwinds"):
+            for leg in r["legs"].get(part) or ():
+                cid = str(leg.get("client_order_id"))
+                if netted and part == "unwinds":
+                    settled[cid] = settled.get(cid, ZERO) + Decimal(str(leg.get("filled") or 0))
+                else:
+                    named.add(cid)
+    return named, settled
 
 
 def _settle(
