@@ -7,6 +7,7 @@ credential (tokens, webhook URLs, passwords).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import html
 import logging
 import smtplib
@@ -208,7 +209,12 @@ class TelegramChannel(_HttpChannel):
 
 
 class EmailChannel:
-    """Send alerts as plain-text email through an SMTP relay (blocking I/O in a thread)."""
+    """Send alerts as plain-text email through an SMTP relay (blocking I/O in a thread).
+
+    The SMTP sessions run on the channel's own thread, one at a time: a hung relay holds that
+    thread, never the loop's shared executor. A session abandoned by the caller's timeout cannot
+    be stopped; its retry waits for its outcome instead of sending the email again.
+    """
 
     def __init__(
         self,
@@ -238,6 +244,8 @@ class EmailChannel:
         self._password = password
         self._timeout = timeout_s
         self._prefix = subject_prefix
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._inflight: tuple[Alert, concurrent.futures.Future[None]] | None = None
         if password:
             register_secret(password)
 
@@ -262,19 +270,47 @@ class EmailChannel:
                 smtp.login(self._username, self._password)
             smtp.send_message(msg, self._from, self._to)
 
+    def _session(self, alert: Alert) -> concurrent.futures.Future[None]:
+        inflight = self._inflight
+        if inflight is not None and inflight[0] is alert:
+            earlier = inflight[1]
+            if not earlier.done() or earlier.exception() is None:
+                # The relay may already have this email: wait for that session, send no copy.
+                return earlier
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, "alerts-smtp")
+        session = self._executor.submit(self._send_blocking, self.message(alert))
+        self._inflight = (alert, session)
+        return session
+
     async def send(self, alert: Alert) -> None:
         """Send the email; SMTP and connection errors become ChannelError."""
-        msg = self.message(alert)
+        session = self._session(alert)
+        outcome = asyncio.wrap_future(session)
+        # An abandoned session's failure is read by its retry, not reported as unretrieved.
+        outcome.add_done_callback(_consume)
         try:
-            await asyncio.to_thread(self._send_blocking, msg)
+            # shield: a timeout above abandons the wait, not the session, which runs on
+            await asyncio.shield(outcome)
         except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
             detail = _scrub(f"{type(exc).__name__}: {exc}", [self._password])
             raise ChannelError(
                 self.name, f"SMTP to {self._host}:{self._port} failed: {detail}"
             ) from None
+        finally:
+            if session.done() and self._inflight is not None and self._inflight[1] is session:
+                self._inflight = None
 
     async def aclose(self) -> None:
-        """Nothing to close: each send opens its own SMTP session."""
+        """Let the channel's SMTP thread end after its session (a hung one is not waited for)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
+
+def _consume(outcome: asyncio.Future[None]) -> None:
+    if not outcome.cancelled():
+        outcome.exception()
 
 
 def build_channels(config: AlertsConfig) -> list[Channel]:

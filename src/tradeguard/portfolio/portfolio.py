@@ -12,14 +12,15 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.market import Fresh
 from tradeguard.model.money import STABLECOINS, ZERO, quantize_down
 from tradeguard.model.position import ClosedTrade, Position
+from tradeguard.portfolio.combined import WRAPPED
 
 PositionKey = tuple[str, str, str]  # venue, symbol, strategy_id
 _Leg = tuple[tuple[str, bool], ...]  # (marked symbol, inverted), tried in order
 _Paths = tuple[_Leg, tuple[tuple[_Leg, _Leg | None], ...]]  # direct; (first, second) hops
 _ONE = Decimal(1)
-# A native coin and its wrapped token are one price (gas is paid in ETH, pools hold WETH).
-# A coin and its wrapped token are worth the same: a WETH market values ETH (gas) and back.
-_WRAPPED = {"ETH": "WETH", "WETH": "ETH", "BNB": "WBNB", "WBNB": "BNB", "MATIC": "WMATIC"}
+# A native coin and its wrapped token are one price (gas is paid in ETH, pools hold WETH):
+# a WETH market values ETH (gas) and back. One table, the combined balances' own.
+_WRAPPED = {**WRAPPED, **{wrapped: native for native, wrapped in WRAPPED.items()}}
 
 
 def aliases(asset: str) -> tuple[str, ...]:
