@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tradeguard.config import Config
-from tradeguard.execution import reconcile
+from tradeguard.execution import reconcile, reconcile_balances
 from tradeguard.model.balance import Balance
 from tradeguard.node import TradingNode
 from tradeguard.node.cash_flows import flow_kind
@@ -23,13 +23,13 @@ def _node(tmp_path: Path) -> TradingNode:
     )
     node = TradingNode(cfg)
     report = reconcile.ReconcileReport(trigger="startup")  # the venue's ledger opens here
-    reconcile._apply_balances(node, "x", [Balance("x", "BTC", D("1.2"))], report)
+    reconcile_balances.apply_balances(node, "x", [Balance("x", "BTC", D("1.2"))], report)
     return node
 
 
 def _periodic(node: TradingNode, btc: str) -> dict:
     report = reconcile.ReconcileReport(trigger="periodic")
-    reconcile._apply_balances(node, "x", [Balance("x", "BTC", D(btc))], report)
+    reconcile_balances.apply_balances(node, "x", [Balance("x", "BTC", D(btc))], report)
     return node.storage.load_balance_adjustments("x")[0]
 
 
