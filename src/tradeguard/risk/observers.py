@@ -21,13 +21,13 @@ from tradeguard.model.position import ClosedTrade
 from tradeguard.risk.breakers import DAY_MS, VenueBreaker, iso_week
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.limit_fit import loss_limit_warnings
+from tradeguard.risk.state import DRAWDOWN_BY as DRAWDOWN_BY
 from tradeguard.risk.state import RiskState
 from tradeguard.risk.valuation import Valuation
 from tradeguard.risk.views import StateStore
 
 LOSS_STREAK_BY = "breaker:consecutive_losses"
 NO_EQUITY_BY = "breaker:no_equity"
-DRAWDOWN_BY = "breaker:drawdown"
 DAILY_LOSS_BY = "breaker:daily_loss"
 # the breakers `risk.on_loss_halt` applies to (no equity is a figure unread, not a loss: it halts)
 LOSS_LIMIT_BY = frozenset({DRAWDOWN_BY, DAILY_LOSS_BY})
