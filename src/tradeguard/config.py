@@ -229,7 +229,7 @@ class ReconcileConfig(_Strict):
     balance_sync_interval_s: float = Field(default=15.0, ge=0, le=86_400)
     # a ledger total further than both tolerances from the venue's is a discrepancy (event +
     # recorded adjustment); the ledger always takes the venue's figure, a difference within
-    # them recorded as an adjustment too (no event, no cash flow)
+    # them recorded as an adjustment too (no cash flow; an info event beyond the absolute one)
     balance_tolerance_pct: Decimal = Field(default=Decimal("0.1"), ge=0, le=100)
     balance_tolerance_abs: Decimal = Field(default=Decimal("0.00000001"), ge=0, le=1_000_000)
 
