@@ -61,6 +61,31 @@ def beyond_tolerance(
     return diff > max(abs(venue), abs(ledger)) * tolerance_pct / _HUNDRED
 
 
+def within_tolerance_event(venue: str, d: Discrepancy, value: Decimal | None, now: int) -> Event:
+    """Log and return the info event of a difference within the percent tolerance but beyond
+    the absolute one (`value`: in the valuation asset, None without a price)."""
+    log.info(
+        "balance on %s: %s ledger %s, venue %s (difference %s), within the balance tolerance; "
+        "ledger set to the venue's figure",
+        venue, name_shown(d.asset), d.ledger_total, d.venue_total, d.difference,
+    )  # fmt: skip
+    return Event(
+        kind=EventKind.BALANCE_WITHIN_TOLERANCE,
+        ts=now,
+        venue=venue,
+        severity="info",
+        data={
+            "asset": name_shown(d.asset),
+            "ledger_total": plain(d.ledger_total),
+            "venue_total": plain(d.venue_total),
+            "difference": plain(d.difference),
+            "value": None if value is None else plain(value),
+            "hint": "counted as trading; money moved in or out by hand is declared with "
+            "`tradeguard transfer`",
+        },
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Discrepancy:
     """One asset whose ledger total differed from the venue's beyond the tolerance."""
@@ -293,28 +318,7 @@ class BalanceSync:
         for d in moved:
             price = self.portfolio.price_of(d.asset)
             value = None if price is None else d.difference * price
-            log.info(
-                "balance on %s: %s ledger %s, venue %s (difference %s), within the balance "
-                "tolerance; ledger set to the venue's figure",
-                venue, name_shown(d.asset), d.ledger_total, d.venue_total, d.difference,
-            )  # fmt: skip
-            self.bus.publish(
-                Event(
-                    kind=EventKind.BALANCE_WITHIN_TOLERANCE,
-                    ts=now,
-                    venue=venue,
-                    severity="info",
-                    data={
-                        "asset": name_shown(d.asset),
-                        "ledger_total": plain(d.ledger_total),
-                        "venue_total": plain(d.venue_total),
-                        "difference": plain(d.difference),
-                        "value": None if value is None else plain(value),
-                        "hint": "counted as trading; money moved in or out by hand is "
-                        "declared with `tradeguard transfer`",
-                    },
-                )
-            )
+            self.bus.publish(within_tolerance_event(venue, d, value, now))
 
     async def run(self, interval_s: float) -> None:
         """Sync every `interval_s` seconds until cancelled."""

@@ -14,7 +14,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from tradeguard.execution.balance_sync import WITHIN_TOLERANCE, beyond_tolerance
+from tradeguard.execution.balance_sync import (
+    WITHIN_TOLERANCE,
+    Discrepancy,
+    beyond_tolerance,
+    within_tolerance_event,
+)
 from tradeguard.execution.host import ReconcileHost
 from tradeguard.execution.ledger_audit import (
     record_start_balances,
@@ -107,16 +112,21 @@ def _book_difference(
     # its asset's precision against a ledger booking price * amount in full. Named apart, it
     # is no cash flow (`node/cash_flows.py`): no critical alert for 1e-8 BTC.
     why = f"reconcile ({report.trigger})"
+    rc = node.config.reconcile
     if report.trigger == "startup":
         why += ": within the fees' rounding"
     else:
         # between starts, dust the balance sync would take quietly is no cash flow either
-        rc = node.config.reconcile
         if not beyond_tolerance(
             ledger, venue_total, rc.balance_tolerance_abs, rc.balance_tolerance_pct
         ):
             why += f": {WITHIN_TOLERANCE}"
-    node.storage.record_balance_adjustment(
-        venue, asset, ledger, venue_total, why, node.clock.now_ms()
-    )
+    now = node.clock.now_ms()
+    node.storage.record_balance_adjustment(venue, asset, ledger, venue_total, why, now)
+    if WITHIN_TOLERANCE in why and abs(venue_total - ledger) > rc.balance_tolerance_abs:
+        # no rounding explains it: said as the balance sync says it (money may have moved)
+        d = Discrepancy(venue, asset, ledger, venue_total)
+        price = node.portfolio.price_of(asset)
+        value = None if price is None else d.difference * price
+        node.bus.publish(within_tolerance_event(venue, d, value, now))
     report.balance_adjustments.append(row)
