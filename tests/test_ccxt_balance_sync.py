@@ -116,6 +116,27 @@ async def test_money_gone_within_the_tolerance_keeps_the_ledger_equal_to_its_fil
     assert start["USDT"] + moved["USDT"] == Decimal(99950)
 
 
+async def test_money_moved_within_the_tolerance_is_announced_apart_from_dust(
+    ex: SandboxExchange, venues: dict[str, CcxtVenue], storage: Storage
+) -> None:
+    # 50 USDT withdrawn inside the 0.1 % tolerance counts as a trading loss: it was booked
+    # without a word, so nothing told it from a fill's rounding nor named `tradeguard transfer`
+    portfolio = Portfolio("USDT")
+    portfolio.mark("BTC/USDT", Decimal(50000))
+    portfolio.set_balances("alice", await venues["alice"].fetch_balances())
+    ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free -= Decimal(50)
+    ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("BTC").free -= Decimal("0.000000004")
+    sync = _sync(venues, storage, portfolio, [])
+    seen: list[Event] = []
+    sync.bus.subscribe(seen.append, "balance.within_tolerance")
+    assert await sync.sync_once("alice") == []
+    [event] = seen  # the BTC dust (within the absolute tolerance) is no news
+    assert (event.severity, event.data["asset"]) == ("info", "USDT")
+    assert Decimal(event.data["difference"]) == -50
+    assert Decimal(event.data["value"]) == -50  # in the valuation asset
+    assert "tradeguard transfer" in event.data["hint"]
+
+
 async def test_asset_gone_from_the_venue_is_adjusted_to_zero(
     venues: dict[str, CcxtVenue], storage: Storage
 ) -> None:

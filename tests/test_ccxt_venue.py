@@ -127,6 +127,10 @@ async def test_a_protected_market_order_stops_at_its_bound_and_the_rest_expires(
     assert [f.price for f in stack.storage.load_fills(client_order_id=order.client_order_id)] == [
         Decimal(50001)
     ]
+    # the journal and the order event say why (was "": an exit that ended so read as nothing)
+    said, _, bound = order.reason.rpartition(" ")
+    assert said == "expired by the venue: filled 0.01 of 0.03; no more within the order's price"
+    assert Decimal(bound) == order.price_bound, order.reason
 
 
 async def test_market_orders_market_sends_the_exchange_s_market_order(

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tradeguard.config import Config
-from tradeguard.execution import reconcile
+from tradeguard.execution import reconcile, reconcile_balances
 from tradeguard.model.balance import Balance
 from tradeguard.node import TradingNode, live
 
@@ -36,7 +36,9 @@ def _seen_after(node: TradingNode) -> tuple[Decimal, frozenset[str]]:
 def test_a_reconciliation_that_finds_a_deposit_refreshes_the_equity(tmp_path):
     node = _cash_node(tmp_path)
     found = [Balance("x", "USDT", D("2000")), Balance("x", "ETH", D("0.5"))]
-    reconcile._apply_balances(node, "x", found, reconcile.ReconcileReport(trigger="periodic"))
+    reconcile_balances.apply_balances(
+        node, "x", found, reconcile.ReconcileReport(trigger="periodic")
+    )
     assert _seen_after(node) == (D("3000"), frozenset({"ETH/USDT"}))
 
 

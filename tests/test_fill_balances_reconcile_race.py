@@ -6,7 +6,8 @@ import asyncio
 from decimal import Decimal
 
 from node_support import node_for, paper_config, write_slice
-from tradeguard.execution.reconcile import ReconcileReport, _apply_balances
+from tradeguard.execution.reconcile import ReconcileReport
+from tradeguard.execution.reconcile_balances import apply_balances
 from tradeguard.model.balance import Balance
 from tradeguard.venues.fill_balances import BalanceReader
 
@@ -44,7 +45,7 @@ async def test_a_read_after_a_fill_is_not_replaced_by_an_older_reconciliation_re
         await reader.idle()  # the read after the fill is delivered (queued for the next commit)
         gate.set()
         balances = await recon
-        _apply_balances(node, "paper", balances, ReconcileReport(trigger="periodic"), read_ts)
+        apply_balances(node, "paper", balances, ReconcileReport(trigger="periodic"), read_ts)
         await reader.idle()
         node.orders.flush()
         stored = {b.asset: b.total for b in node.storage.load_balances("paper")}

@@ -27,6 +27,7 @@ ALIASES = {
     "config_hints": "config",
     "config_venues": "config",
     "config_env": "config",
+    "config_errors": "config",
     "chaos": "cli",  # kill-and-restart drivers for tests and benchmarks
 }
 

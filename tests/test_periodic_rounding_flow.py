@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tradeguard.config import Config
-from tradeguard.execution import reconcile
+from tradeguard.execution import reconcile, reconcile_balances
 from tradeguard.model.balance import Balance
 from tradeguard.node import TradingNode
 from tradeguard.node.cash_flows import flow_kind
@@ -23,13 +23,13 @@ def _node(tmp_path: Path) -> TradingNode:
     )
     node = TradingNode(cfg)
     report = reconcile.ReconcileReport(trigger="startup")  # the venue's ledger opens here
-    reconcile._apply_balances(node, "x", [Balance("x", "BTC", D("1.2"))], report)
+    reconcile_balances.apply_balances(node, "x", [Balance("x", "BTC", D("1.2"))], report)
     return node
 
 
 def _periodic(node: TradingNode, btc: str) -> dict:
     report = reconcile.ReconcileReport(trigger="periodic")
-    reconcile._apply_balances(node, "x", [Balance("x", "BTC", D(btc))], report)
+    reconcile_balances.apply_balances(node, "x", [Balance("x", "BTC", D(btc))], report)
     return node.storage.load_balance_adjustments("x")[0]
 
 
@@ -55,3 +55,21 @@ def test_money_beyond_the_tolerance_a_periodic_reconciliation_finds_is_a_cash_fl
     adj = _periodic(node, "1.15")  # 0.05 BTC gone: beyond 0.1 % of 1.2 BTC
     assert adj["difference"] == D("-0.05")
     assert flow_kind(adj["reason"]) == "found"
+
+
+def test_money_within_the_tolerance_a_periodic_reconciliation_finds_is_announced(
+    tmp_path: Path,
+) -> None:
+    # 0.0005 BTC gone from 1.2 (inside 0.1 %, far beyond a fill's 1e-8 rounding): booked as no
+    # cash flow, as the balance sync books it, and said as the sync says it; dust is not
+    node = _node(tmp_path)
+    seen: list = []
+    node.bus.subscribe(seen.append, "balance.within_tolerance")
+    node.portfolio.book("x").set("BTC", D("1.2") - D("0.000000009"))
+    _periodic(node, "1.2")
+    assert seen == []
+    assert flow_kind(_periodic(node, "1.1995")["reason"]) == ""
+    [event] = seen
+    assert (event.severity, event.data["asset"], event.data["difference"]) == (
+        "info", "BTC", "-0.0005",
+    )  # fmt: skip

@@ -249,3 +249,19 @@ def test_a_resume_restarts_the_drawdown_peak_only_when_the_old_one_would_halt_ag
     rig.engine.resume("bob", "drawdown reviewed")
     assert rig.engine.equity_tracker.peak == D(8_900)
     assert rig.engine.state is TradingState.ACTIVE
+
+
+def test_resuming_a_drawdown_halt_restarts_the_peak_after_the_equity_recovered_a_little() -> None:
+    # Halted 11 % below the peak; while halted the equity comes back to 9.5 % down, and the
+    # operator resumes. The old peak stood (9.5 % < 10 %), so a dip of 0.6 % halted again: the
+    # resume of a drawdown halt gave the breaker no fresh start.
+    rig = Rig(max_drawdown_pct=D(10), daily_loss_limit_usd=D(5000), daily_loss_limit_pct=D(25),
+              weekly_loss_limit_usd=D(5000), weekly_loss_limit_pct=D(40))  # fmt: skip
+    rig.engine.observe_equity(T0, D(10_000))
+    rig.engine.observe_equity(T0 + 1, D(8_900))
+    assert rig.engine.state is TradingState.HALTED
+    rig.engine.observe_equity(T0 + 2, D(9_050))
+    rig.engine.resume("bob", "drawdown reviewed")
+    assert rig.engine.equity_tracker.peak == D(9_050)
+    rig.engine.observe_equity(T0 + 3, D(9_000))
+    assert rig.engine.state is TradingState.ACTIVE, rig.engine.state_reason

@@ -185,3 +185,24 @@ async def test_a_withdrawal_within_the_balance_tolerance_is_declared_afterwards_
             await _quote(node, "BTC/USDT", 50_000)
             assert (risk.day_start_equity, risk.peak_equity) == (D(149_970), D(149_970))
             assert risk.state is TradingState.ACTIVE, risk.state_reason
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_deposit_within_the_balance_tolerance_is_declared_afterwards_too(
+    tmp_path: Path,
+) -> None:
+    # 30 USDT of 100,000 paid in while the node ran is inside the 0.1 % tolerance: booked as no
+    # cash flow, so it counts as a trading gain; declaring it was refused ("a difference of 0,
+    # not --amount 30"), leaving that gain in the loss limits and the drawdown for good.
+    async with seeded_exchange() as ex:
+        cfg, path = _toml(tmp_path, ex)
+        async with running(cfg) as node:
+            await _quote(node, "BTC/USDT", 50_000)
+            await booked(node, ex, 30)
+            assert node.risk.day_start_equity == D(150_000)
+        out = await declared(path, "30")
+        assert "deposit of 30 recorded" in out, out
+        async with running(cfg) as node:
+            risk = node.risk
+            await _quote(node, "BTC/USDT", 50_000)
+            assert (risk.day_start_equity, risk.peak_equity) == (D(150_030), D(150_030))

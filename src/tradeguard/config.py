@@ -29,8 +29,7 @@ from tradeguard.alerts.config import AlertsConfig, well_formed_url
 from tradeguard.apiconfig import ApiConfig as ApiConfig
 from tradeguard.apiconfig import HealthConfig as HealthConfig
 from tradeguard.config_env import apply_env_overrides as apply_env_overrides
-from tradeguard.config_env import override_paths
-from tradeguard.config_hints import unknown_key_message
+from tradeguard.config_errors import describe_validation_error
 from tradeguard.config_venues import (
     DATA_KINDS,
     check_data_venue,
@@ -230,7 +229,7 @@ class ReconcileConfig(_Strict):
     balance_sync_interval_s: float = Field(default=15.0, ge=0, le=86_400)
     # a ledger total further than both tolerances from the venue's is a discrepancy (event +
     # recorded adjustment); the ledger always takes the venue's figure, a difference within
-    # them recorded as an adjustment too (no event, no cash flow)
+    # them recorded as an adjustment too (no cash flow; an info event beyond the absolute one)
     balance_tolerance_pct: Decimal = Field(default=Decimal("0.1"), ge=0, le=100)
     balance_tolerance_abs: Decimal = Field(default=Decimal("0.00000001"), ge=0, le=1_000_000)
 
@@ -527,45 +526,6 @@ def default_config() -> dict[str, Any]:
     }
 
 
-def _secret_key(key: str) -> bool:
-    # Webhook and ping URLs carry their token; a database URL may carry a password; an RPC
-    # URL, a provider's key.
-    return key in ("url", "heartbeat_url", "database_url", "rpc_url") or key.endswith(
-        ("token", "password", "secret")
-    )
-
-
-def _describe(err: ValidationError, data: dict[str, Any], environ: dict[str, str]) -> str:
-    overrides = override_paths(environ)
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        # A value from the environment is easy to forget: name the variable that set it.
-        source = next(
-            (f" (set by ${k})" for k, path in overrides.items()
-             if [str(p) for p in e["loc"][: len(path)]] == path),
-            "",
-        )  # fmt: skip
-        value = e.get("input")
-        if isinstance(value, dict | list):
-            # a whole table may hold a credential (a ping URL, a token): never printed
-            value = "{…}" if isinstance(value, dict) else f"[… {len(value)} entries]"
-        elif _secret_key(str(e["loc"][-1]) if e["loc"] else ""):
-            value = "(hidden)"  # a webhook or ping URL, a token, a password: a credential
-        elif isinstance(value, str) and len(value) > 120:
-            value = f"{value[:120]}… ({len(value)} characters)"
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden" and not isinstance(e.get("input"), dict | list):
-            # an unknown key may well be a credential pasted in: never echoed
-            lines.append(f"  {loc} = (not shown){source}: {unknown_key_message(Config, e['loc'])}")
-            continue
-        ctx = e.get("ctx") or {}
-        limits = ", ".join(f"{k}={v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))
-        hint = f" (allowed: {limits})" if limits else ""
-        lines.append(f"  {loc} = {value!r}{source}: {msg}{hint}")
-    return "invalid configuration:\n" + "\n".join(lines)
-
-
 def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
     """Read a TOML file (or the built-in paper config), apply env overrides, and validate."""
     env = dict(os.environ if environ is None else environ)
@@ -595,7 +555,7 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, data, env)) from None
+        raise ConfigError(describe_validation_error(Config, exc, env)) from None
     if path is not None:
         config._source_dir = Path(path).resolve().parent
     return config

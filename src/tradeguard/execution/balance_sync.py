@@ -1,26 +1,26 @@
 """Balance sync: poll every venue, store balances with USD values, correct the ledger.
 
-The exchange is the source of truth. A ledger total that differs from the venue's by more than
-the tolerance is logged, recorded as an adjustment, announced as `balance.discrepancy`, and the
-ledger is set to the venue's figures. A difference within the tolerance (a fill's quote rounded
-to the venue's precision, a few dust units) is set to the venue's figure too and recorded as an
-adjustment named `WITHIN_TOLERANCE`, quietly: no event, no cash flow, but the ledger still
-equals its fills plus its adjustments (else the next start's audit would halt on money the
-running node itself took from the venue). A difference must never become an adjustment while
-fills are on their way, so a venue with orders unresolved or changed in the last moments is
-skipped (`waiting` says why). Orders resting on the venue do not stop the sync: what they
-reserve moves an asset from free to used and leaves its total, the figure compared, as it was;
-only a fill moves a total. So right after reading the balances the venue's open orders are read
-too, and the balances are applied only when each order the node has open on that venue is still
-open there with exactly the amount filled that the ledger has booked (read after the balances,
-a fill the balances include is in that list too), and the ledger's totals did not move while
-both were read (a fill booked meanwhile, whatever the time it took, is one the balances may
-predate); else the venue is skipped for this pass, with the reason in `waiting`. An order is
-found by client order id, or by the journal's venue order id where the listing lacks ours
-(Polymarket's CLOB, a Kraken order a restarted node sent with a UUID), and the venue names the
-calls that list them at the least weight (`Venue.open_orders_reads`). After a venue's balances
-are applied, `on_applied` lets the strategies holding legs without positions shrink them to
-what the venue holds.
+The exchange is the source of truth. A ledger total that differs from the venue's by more than the
+tolerance is logged, recorded as an adjustment, announced as `balance.discrepancy`, and the ledger
+is set to the venue's figures. A difference within the tolerance (a fill's quote rounded to the
+venue's precision, a few dust units) is set to the venue's figure too and recorded as an adjustment
+named `WITHIN_TOLERANCE`: no cash flow, but the ledger still equals its fills plus its adjustments
+(else the next start's audit would halt on money the running node itself took from the venue); one
+beyond the absolute tolerance, which no rounding explains, is announced as an info
+`balance.within_tolerance` event with its value. A difference must never become an adjustment while
+fills are on their way, so a venue with orders unresolved or changed in the last moments is skipped
+(`waiting` says why). Orders resting on the venue do not stop the sync: what they reserve moves an
+asset from free to used and leaves its total, the figure compared, as it was; only a fill moves a
+total. So right after reading the balances the venue's open orders are read too, and the balances
+are applied only when each order the node has open on that venue is still open there with exactly
+the amount filled that the ledger has booked (read after the balances, a fill the balances include
+is in that list too), and the ledger's totals did not move while both were read (a fill booked
+meanwhile, whatever the time it took, is one the balances may predate); else the venue is skipped
+for this pass, with the reason in `waiting`. An order is found by client order id, or by the
+journal's venue order id where the listing lacks ours (Polymarket's CLOB, a Kraken order a
+restarted node sent with a UUID), and the venue names the calls that list them at the least weight
+(`Venue.open_orders_reads`). After a venue's balances are applied, `on_applied` lets the strategies
+holding legs without positions shrink them to what the venue holds.
 """
 
 from __future__ import annotations
@@ -59,6 +59,31 @@ def beyond_tolerance(
     if diff <= tolerance_abs:
         return False
     return diff > max(abs(venue), abs(ledger)) * tolerance_pct / _HUNDRED
+
+
+def within_tolerance_event(venue: str, d: Discrepancy, value: Decimal | None, now: int) -> Event:
+    """Log and return the info event of a difference within the percent tolerance but beyond
+    the absolute one (`value`: in the valuation asset, None without a price)."""
+    log.info(
+        "balance on %s: %s ledger %s, venue %s (difference %s), within the balance tolerance; "
+        "ledger set to the venue's figure",
+        venue, name_shown(d.asset), d.ledger_total, d.venue_total, d.difference,
+    )  # fmt: skip
+    return Event(
+        kind=EventKind.BALANCE_WITHIN_TOLERANCE,
+        ts=now,
+        venue=venue,
+        severity="info",
+        data={
+            "asset": name_shown(d.asset),
+            "ledger_total": plain(d.ledger_total),
+            "venue_total": plain(d.venue_total),
+            "difference": plain(d.difference),
+            "value": None if value is None else plain(value),
+            "hint": "counted as trading; money moved in or out by hand is declared with "
+            "`tradeguard transfer`",
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +281,9 @@ class BalanceSync:
                 )  # fmt: skip
         # The venue is the source of truth, within tolerance too: small drift never accumulates.
         self.portfolio.set_balances(venue, reported.values())
+        self._announce_quiet(
+            venue, now, [d for d in quiet if abs(d.difference) > self.tolerance_abs]
+        )
         for d in found:
             log.warning(
                 "balance discrepancy on %s: %s ledger %s, venue %s (difference %s); ledger "
@@ -282,6 +310,15 @@ class BalanceSync:
                 )
             )
         return found
+
+    def _announce_quiet(self, venue: str, now: int, moved: list[Discrepancy]) -> None:
+        # Within the percent tolerance but beyond the absolute one: no fill's rounding but
+        # perhaps money moved (50 USDT of 100,000). It counts as trading, so it is said, with
+        # its value, where a transfer can be told apart; dust below the absolute tolerance is not.
+        for d in moved:
+            price = self.portfolio.price_of(d.asset)
+            value = None if price is None else d.difference * price
+            self.bus.publish(within_tolerance_event(venue, d, value, now))
 
     async def run(self, interval_s: float) -> None:
         """Sync every `interval_s` seconds until cancelled."""

@@ -38,24 +38,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from tradeguard.execution.balance_sync import WITHIN_TOLERANCE, beyond_tolerance
 from tradeguard.execution.host import ReconcileHost
 from tradeguard.execution.ledger_audit import (
-    record_start_balances,
     stored_start_balances,
     stored_start_ts,
-    venue_ledger,
 )
 from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.outcome_netting import with_journal_locks
+from tradeguard.execution.reconcile_balances import apply_balances
 from tradeguard.execution.reconcile_call import ReconcileFailed, call_venue
-from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, TradingState
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
@@ -286,7 +283,7 @@ async def _reconcile_balances(
         if waits := await book_merges(node.orders, fetch, name, balances, node.clock.now_ms()):
             report.balances_deferred.append({"venue": name, "reason": waits})
             return
-        _apply_balances(node, name, balances, report, read_ts)
+        apply_balances(node, name, balances, report, read_ts)
         if report.trigger != "startup":  # at start: once cut attempts are taken up
             report.held_shrunk += sync_held(node, name)
         return
@@ -460,96 +457,6 @@ def _before_ledger(node: ReconcileHost, fill: Fill, opened: int | None) -> bool:
         return False
     coid = fill.client_order_id
     return not coid or (coid not in node.orders.orders and node.storage.get_order(coid) is None)
-
-
-def _apply_balances(
-    node: ReconcileHost,
-    venue: str,
-    balances: list[Balance],
-    report: ReconcileReport,
-    read_ts: int | None = None,
-) -> None:
-    book = node.portfolio.book(venue)
-    by_asset = {b.asset: b for b in balances}
-    now = node.clock.now_ms()
-    start = stored_start_balances(node.storage).get(venue)
-    durable: dict[str, Decimal] | None = None
-    rounding: dict[str, Decimal] = {}
-    if start is None or report.trigger == "startup":
-        durable, rounding = venue_ledger(node.storage, venue)
-    rows: list[Balance] = []
-    with node.storage.transaction():
-        if start is None:
-            # The venue's first reconciliation: its ledger starts at the venue's figures.
-            assert durable is not None
-            opening = {a: by_asset[a].total if a in by_asset else ZERO for a in by_asset}
-            for asset, moved in durable.items():
-                opening[asset] = opening.get(asset, ZERO) - moved
-            record_start_balances(node.storage, venue, opening, read_ts)
-            durable = None
-        assets = set(by_asset) | set(book.assets()) | set(durable or ()) | set(start or ())
-        for asset in sorted(assets):
-            truth = by_asset.get(asset) or Balance(venue, asset, ZERO, ZERO)
-            if durable is not None:
-                ledger = (start or {}).get(asset, ZERO) + durable.get(asset, ZERO)
-            elif start is None:
-                ledger = truth.total
-            else:
-                ledger = book.total(asset)
-            if ledger != truth.total:
-                _book_difference(node, venue, asset, ledger, truth.total, rounding, report)
-            book.set(asset, truth.free, truth.locked)
-            rows.append(Balance(venue, asset, truth.free, truth.locked))
-        node.invalidate_equity()  # the cached equity and held symbols predate these figures
-        usd, elsewhere = node.portfolio.values_on(venue, rows)
-        # Fresher than anything a stream queued before this call: drop the queued write.
-        node.orders.discard_pending_balances(venue)
-        node.storage.upsert_balances(venue, rows, usd, ts=now, elsewhere=elsewhere)
-    book.read_from_venue = True
-
-
-def _book_difference(
-    node: ReconcileHost,
-    venue: str,
-    asset: str,
-    ledger: Decimal,
-    venue_total: Decimal,
-    rounding: Mapping[str, Decimal],
-    report: ReconcileReport,
-) -> None:
-    """Record a difference as an adjustment; at start-up, only within the fees' rounding."""
-    row = {
-        "venue": venue,
-        "asset": asset,
-        "ledger": plain(ledger),
-        "venue_total": plain(venue_total),
-        "difference": plain(venue_total - ledger),
-    }
-    if report.trigger == "startup" and abs(venue_total - ledger) > rounding.get(asset, ZERO):
-        log.error(
-            "venue %s %s: the venue holds %s but the ledger (start + fills - fees + "
-            "adjustments) says %s; not booked as an adjustment (see `tradeguard doctor`)",
-            venue, asset, venue_total, ledger,
-        )  # fmt: skip
-        report.ledger_differences.append(row)
-        return
-    # At start-up only a difference within the fees' rounding gets here: a venue crediting
-    # its asset's precision against a ledger booking price * amount in full. Named apart, it
-    # is no cash flow (`node/cash_flows.py`): no critical alert for 1e-8 BTC.
-    why = f"reconcile ({report.trigger})"
-    if report.trigger == "startup":
-        why += ": within the fees' rounding"
-    else:
-        # between starts, dust the balance sync would take quietly is no cash flow either
-        rc = node.config.reconcile
-        if not beyond_tolerance(
-            ledger, venue_total, rc.balance_tolerance_abs, rc.balance_tolerance_pct
-        ):
-            why += f": {WITHIN_TOLERANCE}"
-    node.storage.record_balance_adjustment(
-        venue, asset, ledger, venue_total, why, node.clock.now_ms()
-    )
-    report.balance_adjustments.append(row)
 
 
 def sync_held(node: ReconcileHost, venue: str) -> list[dict[str, Any]]:

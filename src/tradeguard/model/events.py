@@ -38,6 +38,7 @@ class EventKind:
     POSITION_CLOSED = "position.closed"
     BALANCE = "balance"
     BALANCE_DISCREPANCY = "balance.discrepancy"
+    BALANCE_WITHIN_TOLERANCE = "balance.within_tolerance"
     RISK_APPROVED = "risk.approved"
     RISK_DENIED = "risk.denied"
     RISK_WARNING = "risk.warning"

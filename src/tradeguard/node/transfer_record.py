@@ -12,8 +12,9 @@ says so here: with no order of the journal unended on the venue, the venue's bal
 asset is read now and the transfer is booked as a recorded balance adjustment only if the
 venue's total is exactly the ledger (start + fills - fees + adjustments) plus the amount stated;
 any other figure is refused, the record left as it was. A withdrawal a running node's balance
-sync (or a reconciliation) already booked as a decrease no one explained, so that the venue now
-shows the ledger, is declared after the fact: the newest such adjustment of exactly that amount
+sync (or a reconciliation) already booked as a decrease no one explained, or a deposit it booked
+within the balance tolerance (counted as trading), so that the venue now shows the ledger, is
+declared after the fact: the newest such adjustment of exactly that amount
 not declared yet is named by a row that moves no balance (`declares`), which the node's next
 count keeps out of the loss limits (node/cash_flows.py), once. The venue's figures are stored,
 an audit event written (`ledger.transfer_recorded`) and sent through the alert channels; the
@@ -75,8 +76,8 @@ async def record_transfer(
         exact.prec = 80
         moved = held - ledger
     declares = None
-    if moved != amount and moved == ZERO and amount < ZERO:
-        declares = _undeclared_decrease(node, venue, asset, amount)
+    if moved != amount and moved == ZERO:
+        declares = _undeclared_change(node, venue, asset, amount)
     if moved != amount and declares is None:
         raise TransferRefused(
             f"{venue} {asset}: the venue holds {plain(held)}, the ledger says {plain(ledger)}: "
@@ -105,25 +106,29 @@ async def record_transfer(
     return data
 
 
-def _undeclared_decrease(node: TradingNode, venue: str, asset: str, amount: Decimal) -> int | None:
-    """The newest decrease of exactly `amount` the node found on its own (beyond the balance
-    tolerance or within it) and no declaration names yet; refused when each such decrease is
-    declared already."""
+def _undeclared_change(node: TradingNode, venue: str, asset: str, amount: Decimal) -> int | None:
+    """The newest change of exactly `amount` the node found on its own and no declaration names
+    yet: a decrease beyond the balance tolerance or within it, or an increase within it (one
+    beyond it is counted as a deposit already); refused when each such change is declared."""
     rows = node.storage.load_balance_adjustments(venue)  # newest first
     declared = {int(r["declares"]) for r in rows if r.get("declares") is not None}
     found = [
         int(r["id"])
         for r in rows
         if r["asset"] == asset
-        and (flow_kind(str(r["reason"])) == "found" or WITHIN_TOLERANCE in str(r["reason"]))
+        and (
+            WITHIN_TOLERANCE in str(r["reason"])
+            or (amount < ZERO and flow_kind(str(r["reason"])) == "found")
+        )
         and Decimal(r["difference"]) == amount
     ]
     for ident in found:
         if ident not in declared:
             return ident
     if found:
+        kind = "deposit" if amount > ZERO else "withdrawal"
         raise TransferRefused(
-            f"{venue} {asset}: the withdrawal of {plain(amount)} the balance check booked "
+            f"{venue} {asset}: the {kind} of {plain(amount)} the balance check booked "
             f"(adjustment {found[0]}) is already declared; nothing booked"
         )
     return None

@@ -28,7 +28,7 @@ from tradeguard.risk.views import StateStore
 log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
-DRAWDOWN_BY = "breaker:drawdown"
+DRAWDOWN_BY = "breaker:drawdown"  # who a drawdown halt or reduction is by
 DAILY_LOSS_BY = "breaker:daily_loss"
 # the breakers `risk.on_loss_halt` applies to (no equity is a figure unread, not a loss: it halts)
 LOSS_LIMIT_BY = frozenset({DRAWDOWN_BY, DAILY_LOSS_BY})
@@ -190,11 +190,15 @@ class RiskState:
         before = self.state
         self.daily_loss_halt_day = None
         self.consecutive_losses = 0
-        # Measure the next drawdown from here when the old peak would halt again at once (a
-        # drawdown halt resumed); otherwise it stands: resuming a kill, a ledger halt or an
-        # ACTIVE node must not give the drawdown breaker a fresh start.
+        # Measure the next drawdown from here when a drawdown halt (or reduction) is resumed,
+        # though the equity came back a little since, or when the old peak would halt again at
+        # once; otherwise it stands: resuming a kill, a ledger halt or an ACTIVE node must not
+        # give the drawdown breaker a fresh start.
         drawdown = self.equity_tracker.drawdown_pct()
-        if drawdown is not None and drawdown >= self.config.max_drawdown_pct:
+        by_drawdown = DRAWDOWN_BY in (self.state_by, (self.halted_over or {}).get("by"))
+        if (by_drawdown and before is not TradingState.ACTIVE) or (
+            drawdown is not None and drawdown >= self.config.max_drawdown_pct
+        ):
             self.equity_tracker.restart_peak()
         self.reducing_until = None
         self.halted_over = None

@@ -16,7 +16,7 @@ from tradeguard.model.enums import LiquiditySide, OrderStatus, Side
 from tradeguard.model.errors import AmbiguousVenueError, ConfigError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
-from tradeguard.model.money import ZERO, dec, venue_amount
+from tradeguard.model.money import ZERO, dec, plain, venue_amount
 from tradeguard.model.reports import OrderReport
 from tradeguard.secrets.permissions import check_withdrawal_permission
 from tradeguard.secrets.redact import redact
@@ -102,6 +102,13 @@ def map_ccxt_error(venue: str, op: str, exc: BaseException) -> Exception:
     # Anything else (an unmapped exchange error, a parse failure) leaves the outcome unknown:
     # the safe reading is "ask the venue", never "it was refused".
     return AmbiguousVenueError(venue, text, "UNKNOWN")
+
+
+def expiry_reason(filled: Decimal, amount: Decimal, price: Decimal | None) -> str:
+    """Say why the venue ended an order unfilled in part: an IOC, FOK or market order ends
+    once the book has nothing more within its price (or nothing more at all)."""
+    within = f"within the order's price {plain(price)}" if price else "in the book"
+    return f"expired by the venue: filled {plain(filled)} of {plain(amount)}; no more {within}"
 
 
 def num_or_zero(value: Any, field: str) -> Decimal:
@@ -277,6 +284,13 @@ class CcxtConnection(Venue):
             status = OrderStatus.PARTIALLY_FILLED
         if status.is_terminal:
             self._open.pop(cid, None)
+        amount = num_or_zero(raw.get("amount"), "amount")
+        price = num_or_none(raw.get("price"), "price")
+        reason = ""
+        if status is OrderStatus.REJECTED:
+            reason = str(raw.get("status") or "")
+        elif status is OrderStatus.EXPIRED:
+            reason = expiry_reason(filled, amount, price)
         return OrderReport(
             venue=self.name,
             symbol=str(raw.get("symbol") or ""),
@@ -285,11 +299,11 @@ class CcxtConnection(Venue):
             status=status,
             filled=filled,
             avg_price=num_or_zero(raw.get("average"), "average"),
-            amount=num_or_zero(raw.get("amount"), "amount"),
-            reason=str(raw.get("status") or "") if status is OrderStatus.REJECTED else "",
+            amount=amount,
+            reason=reason,
             ts=int(raw.get("lastUpdateTimestamp") or raw.get("timestamp") or 0),
             side=str(raw.get("side") or ""),
-            price=num_or_none(raw.get("price"), "price"),
+            price=price,
         )
 
     def _fill(self, raw: Mapping[str, Any], cid: str) -> Fill | None:

@@ -81,21 +81,26 @@ async def get_equity(
     """Return the equity curve, each point's drawdown in the curve, the run's max drawdown and
     the held assets no market prices (counted as nothing)."""
     node = api.node
+    figures = node.figures()
     curve = list(node.equity_curve)
     now = node.clock.now_ms()
     if not curve or curve[-1][0] < now:
-        curve.append((now, node.portfolio.equity()))
-    if len(curve) > points:
-        step = len(curve) / points
-        curve = [curve[int(i * step)] for i in range(points - 1)] + [curve[-1]]
+        curve.append((now, figures.equity))
+    # measured over the whole curve before it is thinned, or a peak between the points sent
+    # would be missed; the newest point is the run's own figure, measured from the run's peak
+    # (which also sees the equity between samples), as `/state` and `status` show it
     dd = analytics.drawdowns([e for _, e in curve])
+    dd[-1] = float(figures.drawdown_pct)
+    pairs = list(zip(curve, dd, strict=True))
+    if len(pairs) > points:
+        step = len(pairs) / points
+        pairs = [pairs[int(i * step)] for i in range(points - 1)] + [pairs[-1]]
     return {
         "points": [
-            {"ts": t, "equity": plain(e), "drawdown_pct": round(d, 4)}
-            for (t, e), d in zip(curve, dd, strict=True)
+            {"ts": t, "equity": plain(e), "drawdown_pct": round(d, 4)} for (t, e), d in pairs
         ],
         # the run's figure (node.figures), not the deepest dip among the points sent
-        "max_drawdown_pct": round(float(node.figures().max_drawdown_pct), 4),
+        "max_drawdown_pct": round(float(figures.max_drawdown_pct), 4),
         # held assets no market prices (e.g. an outcome contract whose book has no bids): the
         # equity counts them as nothing, said here rather than silently
         "unpriced": node.portfolio.unpriced_assets(),
