@@ -220,3 +220,22 @@ async def test_a_trade_read_failing_half_way_books_neither_sale_nor_an_adjustmen
         assert sync.waiting == {} and found == [], (sync.waiting, found)
         _booked_as_trades(node)
         assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+
+
+async def test_hand_sales_past_the_first_trades_page_are_booked_as_trades_not_a_merge(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # A busy account: the CLOB answers `/data/trades` one trade a page. The pair's two buys
+    # fill the first pages; the hand sales come after them, on pages a single read never sees.
+    async with demo_clob() as (server, keys):
+        server.page_size = 1
+        async with holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _):
+            cash_before = node.portfolio.book("polymarket").total("PUSD")
+            await asyncio.sleep(1.1)  # the CLOB dates trades to the second
+            await _sell_unstreamed(server, keys, monkeypatch)
+            sync, found = await synced(node)
+            assert "booked as fills, not a merge" in sync.waiting["polymarket"], sync.waiting
+            sync, found = await synced(node, sync)
+            assert sync.waiting == {} and found == [], (sync.waiting, found)
+            _booked_as_trades(node)
+            assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10

@@ -86,7 +86,9 @@ class PolymarketExchange(LoopbackServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, page_size: int = 1000) -> None:
         check_loopback(host)
         self.host, self._port = host, port
-        self.page_size = page_size  # markets per listing page at most (tests use a small one)
+        self.page_size = (
+            page_size  # markets or trades per listing page at most (tests: a small one)
+        )
         self.book = BinaryBook()
         self.markets: dict[str, PolyMarket] = {}
         self.tokens: dict[str, tuple[PolyMarket, Outcome]] = {}
@@ -489,8 +491,12 @@ class PolymarketExchange(LoopbackServer):
         rows = self.trades.get(acct.account_id, [])
         if request.query.get("id"):
             rows = [r for r in rows if r["id"] == request.query["id"]]
+        try:  # paged as the venue pages it: a busy account's trades span several answers
+            page, cursor = clob_page(rows, request.query.get("next_cursor", ""), self.page_size)
+        except ValueError as exc:
+            raise PolyError(str(exc)) from None
         return web.json_response(
-            {"data": rows, "next_cursor": "LTE=", "limit": 500, "count": len(rows)}
+            {"data": page, "next_cursor": cursor, "limit": self.page_size, "count": len(page)}
         )
 
     async def _balance(self, request: web.Request) -> web.Response:
