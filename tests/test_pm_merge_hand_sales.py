@@ -30,6 +30,7 @@ from pm_merge_support import (
 from rigs import killed_child
 from test_pm_node_crash import POLY_YES, node_config
 from tradeguard.config import Config
+from tradeguard.execution.ledger_audit import START_TS_KEY
 from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.sandbox.pm_serve import token_id
 from tradeguard.sandbox.polymarket import streams
@@ -239,3 +240,26 @@ async def test_hand_sales_past_the_first_trades_page_are_booked_as_trades_not_a_
             assert sync.waiting == {} and found == [], (sync.waiting, found)
             _booked_as_trades(node)
             assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+
+
+async def test_hand_sales_in_the_second_the_ledger_opened_are_booked_as_trades(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # The CLOB dates a trade to the second, the ledger's opening is in ms: sales stamped with
+    # the second the ledger opened in may have come after it; never read as a merge by guess.
+    async with (
+        demo_clob() as (server, keys),
+        holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
+    ):
+        cash_before = node.portfolio.book("polymarket").total("PUSD")
+        await _sell_unstreamed(server, keys, monkeypatch)
+        account = server.accounts[keys["address"].lower()]
+        second = max(int(r["match_time"]) for r in server.trades[account.account_id])
+        # the ledger opened half way through the sales' second
+        node.storage.kv_set(START_TS_KEY, {"polymarket": second * 1000 + 500})
+        sync, found = await synced(node)
+        assert "booked as fills, not a merge" in sync.waiting["polymarket"], sync.waiting
+        sync, found = await synced(node, sync)
+        assert sync.waiting == {} and found == [], (sync.waiting, found)
+        _booked_as_trades(node)
+        assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
