@@ -263,3 +263,31 @@ async def test_hand_sales_in_the_second_the_ledger_opened_are_booked_as_trades(
         assert sync.waiting == {} and found == [], (sync.waiting, found)
         _booked_as_trades(node)
         assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+
+
+async def test_hand_sales_whose_commit_fails_reach_no_fill_listener(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # The sales' one commit fails: the database keeps none of them, so no listener (a
+    # strategy, the bots' exits, the API's push) may have been told of them.
+    async with (
+        demo_clob() as (server, keys),
+        holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
+    ):
+        await asyncio.sleep(1.1)  # the CLOB dates trades to the second
+        await _sell_unstreamed(server, keys, monkeypatch)
+        told: list[str] = []
+        node.orders.fill_listeners.append(lambda fill, _order: told.append(fill.trade_id))
+        failing = [True]
+
+        def commit_fails_once_sales_are_in() -> None:
+            fills = node.storage.load_fills(venue="polymarket")  # read in the commit's own
+            if failing[0] and any(f.side.value == "sell" for f in fills):
+                failing[0] = False
+                raise OSError("disk full")
+
+        node.storage.add_commit_hook(commit_fails_once_sales_are_in)
+        with pytest.raises(OSError, match="disk full"):
+            await synced(node)
+        stored = [f for f in node.storage.load_fills(venue="polymarket") if f.side.value == "sell"]
+        assert stored == [] and told == [], (stored, told)

@@ -35,15 +35,19 @@ async def book_outside_trades(
     ]
     opened = stored_start_ts(om.storage).get(name)
     booked: list[str] = []
+    told: list[tuple[Fill, Any]] = []
     with om.storage.transaction():  # one commit: the sales are booked together
         for symbol, fills in listed:
             known = om.storage.fill_keys(name, symbol)
             for fill in sorted(fills, key=lambda f: f.ts):
                 if (fill.trade_id, fill.side.value) in known or _in_opening(om, fill, opened):
                     continue
-                om.on_fill(fill)
+                told.extend(om.book_fill(fill))
                 known.add((fill.trade_id, fill.side.value))
                 booked.append(fill.trade_id)
+    # the listeners hear of the sales once they are durable: a failed commit tells no one
+    for fill, order in told:
+        om._after_fill(fill, order)
     return booked
 
 
