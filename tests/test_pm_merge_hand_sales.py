@@ -111,6 +111,7 @@ async def test_hand_sales_while_the_node_is_down_are_booked_as_trades_at_the_nex
         async with running(cfg) as node:
             report = node.reconcile_report
             assert report.ok and report.ledger_differences == [], report.to_json()
+            assert report.fills_recovered == 2, report.to_json()  # the two sales, counted
             sync, found = await synced(node)
             assert sync.waiting == {} and found == [], (sync.waiting, found)
             _booked_as_trades(node)
