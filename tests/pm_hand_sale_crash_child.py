@@ -20,20 +20,21 @@ from tradeguard.execution.fill_application import FillApplication
 from tradeguard.model.enums import Side
 from tradeguard.node import TradingNode
 
-_book_fill = FillApplication.on_fill
+_book_fill = FillApplication.book_fill
 
 
-def book_then_die(self: Any, fill: Any) -> None:
-    _book_fill(self, fill)
+def book_then_die(self: Any, fill: Any) -> list[Any]:
+    booked = _book_fill(self, fill)
     if fill.side is Side.SELL and not fill.client_order_id:  # a sale of no order of the node
         stack = [frame.function for frame in inspect.stack()]
         print(json.dumps({"killed": fill.symbol, "stack": stack}), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
+    return booked
 
 
 async def main() -> None:
     cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
-    FillApplication.on_fill = book_then_die  # type: ignore[method-assign]
+    FillApplication.book_fill = book_then_die  # type: ignore[method-assign]
     node = TradingNode(cfg)
     await node.start()
     print(json.dumps({"unexpected": "started without booking a sale"}), flush=True)

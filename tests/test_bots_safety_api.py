@@ -400,3 +400,22 @@ async def test_a_score_or_pct_sent_as_a_json_number_says_to_send_a_string(tmp_pa
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_a_bot_given_another_bot_s_confirmation_reads_it_as_unknown(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        other = (await _validate(r, r.trader, bot="beta")).json()["confirmation_id"]
+        out = (await _execute(r, r.alpha, other)).json()
+        # was: "was issued for beta buy BTC/USDT": another bot's name, side and symbol
+        assert out["code"] == "CONFIRMATION_REFUSED", out
+        assert out["reason"].startswith(f"confirmation {other!r} is unknown"), out
+        assert "beta" not in out["reason"], out
+        recent = await r.http.get("/api/v1/trades/recent/alpha", headers=r.alpha)
+        assert "beta" not in json.dumps(recent.json()), recent.json()
+        # the operator reads what it was
+        status = await r.http.get(f"/api/v1/trades/status/{out['trade_id']}", headers=r.trader)
+        assert "issued for beta" in status.json()["reason"], status.json()
+    finally:
+        await r.http.aclose()
+        r.node.close()

@@ -100,3 +100,29 @@ async def test_a_working_entry_with_no_price_yet_counts_at_its_limit(tmp_path, d
     finally:
         await r.http.aclose()
         node.close()
+
+
+async def test_a_working_market_entry_with_no_price_refuses_rather_than_counting_0(
+    tmp_path, data_dir
+):
+    r = await rig(tmp_path, data_dir)
+    node = r.node
+    try:
+        add_bot(node, "multi", symbols=[SYMBOL, ETH], max_total_position_usd="100",
+                require_confirmation=False, one_position_per_symbol=False)  # fmt: skip
+        await quote(node, mid(node))
+        # a market entry on ETH still working (restored after a restart): it names no price,
+        # and ETH has none yet, so what it adds to the total is not known
+        entry = Order("multi-eth-1", "multi", "paper", ETH, Side.BUY, OrderType.MARKET,
+                      Decimal("0.045"), None, status=OrderStatus.ACCEPTED)  # fmt: skip
+        node.orders.orders[entry.client_order_id] = entry
+        node.orders.open[entry.client_order_id] = entry
+        assert node.portfolio.mark_of("paper", ETH)[0] is None
+        out = desk(node).validate("multi", {"symbol": SYMBOL, "side": "buy", "score": "1"})
+        # was: approved, the ETH entry counted 0 USD toward max_total_position_usd
+        assert "BOT_NO_MARK" in out["codes"], out
+        reason = out["reasons"][out["codes"].index("BOT_NO_MARK")]
+        assert ETH in reason and "max_total_position_usd" in reason, reason
+    finally:
+        await r.http.aclose()
+        node.close()

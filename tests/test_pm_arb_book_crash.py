@@ -184,3 +184,26 @@ async def test_a_start_killed_while_unwinding_books_the_lone_leg_under_its_pair_
         await node.stop()
         node.close()
     await _twice(cfg, check)
+
+
+@pytest.mark.parametrize("on_interrupted", ["unwind", "hold"])
+async def test_a_trimmed_pair_killed_after_its_first_leg_keeps_its_trim_when_adopted(
+    tmp_path, servers, on_interrupted
+):
+    # arb-fail at max_unwind_loss_usd=5: the size was cut so the lone leg's unwind fits the
+    # cap; the record the next start writes for the interrupted attempt says so, as a run's would
+    cfg, died = await _killed_at(
+        tmp_path, servers, "first_filled", ArbScenarioConfig.named("arb-fail"),
+        max_unwind_loss_usd="5", on_interrupted=on_interrupted,
+    )  # fmt: skip
+    node, _ = await _start(cfg)
+    try:
+        [rec] = load_arb_executions(node.storage, strategy_id="pmarb")
+        trim = rec["legs"].get("trimmed")
+        assert trim is not None, rec["legs"]
+        assert Decimal(trim["to"]) == Decimal(died["filled"]), (trim, died)
+        assert trim["max_unwind_loss_usd"] == "5", trim
+        assert Decimal(trim["from"]) > Decimal(trim["to"]), trim
+    finally:
+        await node.stop()
+        node.close()

@@ -30,6 +30,7 @@ from pm_merge_support import (
 from rigs import killed_child
 from test_pm_node_crash import POLY_YES, node_config
 from tradeguard.config import Config
+from tradeguard.execution.ledger_audit import START_TS_KEY
 from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.sandbox.pm_serve import token_id
 from tradeguard.sandbox.polymarket import streams
@@ -110,6 +111,7 @@ async def test_hand_sales_while_the_node_is_down_are_booked_as_trades_at_the_nex
         async with running(cfg) as node:
             report = node.reconcile_report
             assert report.ok and report.ledger_differences == [], report.to_json()
+            assert report.fills_recovered == 2, report.to_json()  # the two sales, counted
             sync, found = await synced(node)
             assert sync.waiting == {} and found == [], (sync.waiting, found)
             _booked_as_trades(node)
@@ -220,3 +222,73 @@ async def test_a_trade_read_failing_half_way_books_neither_sale_nor_an_adjustmen
         assert sync.waiting == {} and found == [], (sync.waiting, found)
         _booked_as_trades(node)
         assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+
+
+async def test_hand_sales_past_the_first_trades_page_are_booked_as_trades_not_a_merge(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # A busy account: the CLOB answers `/data/trades` one trade a page. The pair's two buys
+    # fill the first pages; the hand sales come after them, on pages a single read never sees.
+    async with demo_clob() as (server, keys):
+        server.page_size = 1
+        async with holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _):
+            cash_before = node.portfolio.book("polymarket").total("PUSD")
+            await asyncio.sleep(1.1)  # the CLOB dates trades to the second
+            await _sell_unstreamed(server, keys, monkeypatch)
+            sync, found = await synced(node)
+            assert "booked as fills, not a merge" in sync.waiting["polymarket"], sync.waiting
+            sync, found = await synced(node, sync)
+            assert sync.waiting == {} and found == [], (sync.waiting, found)
+            _booked_as_trades(node)
+            assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+
+
+async def test_hand_sales_in_the_second_the_ledger_opened_are_booked_as_trades(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # The CLOB dates a trade to the second, the ledger's opening is in ms: sales stamped with
+    # the second the ledger opened in may have come after it; never read as a merge by guess.
+    async with (
+        demo_clob() as (server, keys),
+        holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
+    ):
+        cash_before = node.portfolio.book("polymarket").total("PUSD")
+        await _sell_unstreamed(server, keys, monkeypatch)
+        account = server.accounts[keys["address"].lower()]
+        second = max(int(r["match_time"]) for r in server.trades[account.account_id])
+        # the ledger opened half way through the sales' second
+        node.storage.kv_set(START_TS_KEY, {"polymarket": second * 1000 + 500})
+        sync, found = await synced(node)
+        assert "booked as fills, not a merge" in sync.waiting["polymarket"], sync.waiting
+        sync, found = await synced(node, sync)
+        assert sync.waiting == {} and found == [], (sync.waiting, found)
+        _booked_as_trades(node)
+        assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+
+
+async def test_hand_sales_whose_commit_fails_reach_no_fill_listener(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # The sales' one commit fails: the database keeps none of them, so no listener (a
+    # strategy, the bots' exits, the API's push) may have been told of them.
+    async with (
+        demo_clob() as (server, keys),
+        holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
+    ):
+        await asyncio.sleep(1.1)  # the CLOB dates trades to the second
+        await _sell_unstreamed(server, keys, monkeypatch)
+        told: list[str] = []
+        node.orders.fill_listeners.append(lambda fill, _order: told.append(fill.trade_id))
+        failing = [True]
+
+        def commit_fails_once_sales_are_in() -> None:
+            fills = node.storage.load_fills(venue="polymarket")  # read in the commit's own
+            if failing[0] and any(f.side.value == "sell" for f in fills):
+                failing[0] = False
+                raise OSError("disk full")
+
+        node.storage.add_commit_hook(commit_fails_once_sales_are_in)
+        with pytest.raises(OSError, match="disk full"):
+            await synced(node)
+        stored = [f for f in node.storage.load_fills(venue="polymarket") if f.side.value == "sell"]
+        assert stored == [] and told == [], (stored, told)

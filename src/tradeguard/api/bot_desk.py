@@ -245,19 +245,20 @@ class BotDesk:
 
     def _confirmed(
         self, spec: BotSpec, ask: TradeAsk, doc: dict[str, Any], now: int, reducing: bool
-    ) -> tuple[str, str, list[str]]:
-        """Check and redeem the confirmation; return (code, reason, ids) with code "" when ok.
+    ) -> tuple[str, str, list[str], str | None]:
+        """Check and redeem the confirmation; return (code, reason, ids, what the bot reads of
+        the reason: None, all of it) with code "" when ok.
 
         An entry must be the size validated; a reducing trade closes the whole position, so its
         size in USD does not count."""
         if not spec.require_confirmation:
-            return "", "", []
+            return "", "", [], None
         conf_id = str(doc.get("confirmation_id") or "")
         if not conf_id:
             return "CONFIRMATION_REQUIRED", (
                 f"bot {spec.name} needs a confirmation_id from POST "
                 "/api/v1/safety/validate-trade before execute"
-            ), []  # fmt: skip
+            ), [], None  # fmt: skip
         conf = self.rows.confirmation(conf_id)
         why = refusal(conf, conf_id, spec.name, ask.symbol,
                       ask.side.value, None if reducing else ask.size_usd, now)  # fmt: skip
@@ -268,17 +269,21 @@ class BotDesk:
                     f"{self._used_by(conf['bot'], conf_id, conf['used_ts'])}; validate the "
                     "trade again for another one"
                 )
-            return "CONFIRMATION_REFUSED", why, [conf_id]
+            # another bot's confirmation: its bot, side and symbol are not this bot's to read
+            foreign = conf is not None and conf["bot"] != spec.name
+            public = refusal(None, conf_id, spec.name, "", "", None, now) if foreign else None
+            return "CONFIRMATION_REFUSED", why, [conf_id], public
         window = self.rows.confirmations_since(spec.name, now - spec.confirmation_window_s * 1000)
         agree = [c for c in window if c["symbol"] == ask.symbol and c["side"] == ask.side.value]
         if len(agree) < spec.confirmations_needed:
             return "SIGNALS_NEEDED", (
                 f"bot {spec.name}: {len(agree)} agreeing signal(s) in the last "
                 f"{spec.confirmation_window_s} s, confirmations_needed={spec.confirmations_needed}"
-            ), [conf_id]  # fmt: skip
+            ), [conf_id], None  # fmt: skip
         if not self.rows.redeem_confirmation(conf_id, now):
-            return "CONFIRMATION_REFUSED", f"confirmation {conf_id!r} was already used", [conf_id]
-        return "", "", [c["id"] for c in agree]
+            used = f"confirmation {conf_id!r} was already used"
+            return "CONFIRMATION_REFUSED", used, [conf_id], None
+        return "", "", [c["id"] for c in agree], None
 
     def _used_by(self, bot: str, conf_id: str, used_ts: int) -> str:
         """Name the trade that redeemed a confirmation (stored with the redeeming `now`), so a
@@ -307,9 +312,9 @@ class BotDesk:
         if verdict.reducing:
             record["size_rule"] = CLOSING
         plan = None if verdict.reducing else ExitPlan.parse(bot, spec.venue, ask.symbol, doc, None)
-        code, reason, confs = (
+        code, reason, confs, told = (
             self._confirmed(spec, ask, doc, now, verdict.reducing) if verdict.approved
-            else (verdict.codes[0], "; ".join(verdict.reasons), [])
+            else (verdict.codes[0], "; ".join(verdict.reasons), [], None)
         )  # fmt: skip
         record.update(confirmations=confs, reducing=verdict.reducing)
         amount = self._amount(spec, ask, verdict) if not code else None
@@ -322,7 +327,7 @@ class BotDesk:
         if verdict.reducing:
             record["size_usd"] = self._closing_usd(spec.venue, ask, amount)
         coid, status = None, "denied"
-        public: str | None = reason  # the bot's own checks: they name its figures only
+        public: str | None = told or reason  # the bot's own checks: they name its figures only
         if plan is not None:
             record["exits"] = plan.rules_json()
         if amount is not None:

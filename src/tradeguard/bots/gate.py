@@ -59,6 +59,10 @@ class BotBook:
     unpriced: tuple[str, ...] = ()
     # what the bot holds and its entries still working may add, every symbol, USD at the marks
     total_usd: Decimal = ZERO
+    # the symbols whose part of `total_usd` no price values (a working market entry with no
+    # mark, a quote no price converts): the total is not known, so max_total_position_usd
+    # cannot be checked
+    total_unpriced: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -176,7 +180,15 @@ def _check_exposure(spec: BotSpec, ask: TradeAsk, book: BotBook, v: Verdict) -> 
             f"{spec.max_position_usd}",
         )
     total = book.total_usd + ask.size_usd
-    if spec.max_total_position_usd is not None and total > spec.max_total_position_usd:
+    if spec.max_total_position_usd is not None and book.total_unpriced:
+        v.deny(
+            "BOT_NO_MARK",
+            f"bot {n}: no USD price yet for its position(s) or working entries on "
+            f"{', '.join(book.total_unpriced)} (of the symbol, its entry or its quote), so its "
+            f"total against max_total_position_usd={spec.max_total_position_usd} is not known; "
+            "entries wait for a price",
+        )
+    elif spec.max_total_position_usd is not None and total > spec.max_total_position_usd:
         v.deny(
             "BOT_MAX_TOTAL_POSITION",
             f"bot {n}: its positions and working entries on every symbol would be {total} USD, "

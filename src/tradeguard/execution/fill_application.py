@@ -123,13 +123,20 @@ class FillApplication:
     def on_fill(self, fill: Fill) -> None:
         """Apply one execution exactly once (dedup by venue trade id); refuse, in one error
         line, a fill no venue could have made (reconciliation then compares the balances)."""
+        for booked, order in self.book_fill(fill):
+            self._after_fill(booked, order)
+
+    def book_fill(self, fill: Fill) -> list[tuple[Fill, Order | None]]:
+        """Book `fill` as `on_fill` does, but leave telling the fill listeners to the caller
+        (after its own outer commit); return the fills booked (a netting's too) with their
+        orders, empty when refused or booked already."""
         why = implausible(fill)
         if why:
             log.error(
                 "fill %s of %s on %s refused: %s",
                 fill.trade_id, fill.client_order_id, fill.venue, why,
             )  # fmt: skip
-            return
+            return []
         if fill.fee_in_third_asset:  # valued once, stored with the fill
             fill = self.portfolio.valued_fee(fill)
         order = self.orders.get(fill.client_order_id)
@@ -139,19 +146,17 @@ class FillApplication:
             if order is not None:
                 self.orders[order.client_order_id] = order
         if order is not None and fill.trade_id in order.trade_ids:
-            return
+            return []
         if order is not None:
             strategy_id = order.strategy_id
         else:
             strategy_id = self.foreign_owner(fill.venue, fill.symbol)
         with self.storage.transaction():
             if not self.record_fill(fill, order, strategy_id):
-                return
+                return []
             # a venue's netting of YES + NO commits with the fill that set it off
             netted = net_after_fill(self, fill, strategy_id)
-        self._after_fill(fill, order)
-        for net_fill, net_order in netted:
-            self._after_fill(net_fill, net_order)
+        return [(fill, order), *netted]
 
     def record_fill(self, fill: Fill, order: Order | None, strategy_id: str) -> bool:
         """Book `fill` to the journal and portfolio (inside the caller's transaction); False

@@ -279,8 +279,11 @@ async def _reconcile_balances(
         # a netting venue's one signed position per market, read with what sells lock
         balances = with_journal_locks(node.orders, name, balances)
         # pairs merged outside the node (while it was down too): fills, never adjustments
-        fetch = partial(_trades_of, venue, call)
-        if waits := await book_merges(node.orders, fetch, name, balances, node.clock.now_ms()):
+        with _fills_booked(node, name) as traded:  # the venue's trades booked, not a merge
+            waits = await book_merges(node.orders, partial(_trades_of, venue, call), name,
+                                      balances, node.clock.now_ms())  # fmt: skip
+        if waits:
+            report.fills_recovered += len(traded)
             report.balances_deferred.append({"venue": name, "reason": waits})
             return
         apply_balances(node, name, balances, report, read_ts)

@@ -79,10 +79,11 @@ def quote_usd(node: TradingNode, symbol: str) -> Decimal | None:
     return node.portfolio.price_of(quote, "USD")
 
 
-def _exposure_usd(node: TradingNode, spec: BotSpec) -> Decimal:
+def _exposure_usd(node: TradingNode, spec: BotSpec) -> tuple[Decimal, tuple[str, ...]]:
     """What the bot holds and its entries still working may add, every symbol, USD at the
     marks (a symbol with no price yet counts its entry price, else its working entries' limit
-    or trigger price, else nothing)."""
+    or trigger price); with the symbols none of these values, or whose quote no price
+    converts, left out of the figure (never counted as 0 USD)."""
     portfolio = node.portfolio
     qty: dict[str, Decimal] = {}
     limit: dict[str, Decimal] = {}  # the highest price a working entry names, per symbol
@@ -96,12 +97,17 @@ def _exposure_usd(node: TradingNode, spec: BotSpec) -> Decimal:
             if named is not None and named > limit.get(o.symbol, ZERO):
                 limit[o.symbol] = named
     total = ZERO
+    unpriced: list[str] = []
     for symbol, amount in qty.items():
         held = portfolio.positions.get((spec.venue, symbol, spec.name))
         mark = (known_mark(node, spec.venue, symbol) or (held.avg_entry if held else ZERO)
                 or limit.get(symbol, ZERO))  # fmt: skip
-        total += amount * mark * (quote_usd(node, symbol) or ZERO)
-    return total
+        rate = quote_usd(node, symbol)
+        if amount and (not mark or rate is None):
+            unpriced.append(symbol)
+            continue
+        total += amount * mark * (rate or ZERO)
+    return total, tuple(sorted(unpriced))
 
 
 def in_usd(node: TradingNode, closed: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -149,6 +155,9 @@ def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
             # An exit or target resting on the book is not selling yet (it may never fill):
             # a close cancels it first, as a firing exit rule does.
             closing += signed
+    total, total_unpriced = (
+        _exposure_usd(node, spec) if spec.max_total_position_usd is not None else (ZERO, ())
+    )
     return BotBook(
         position_qty=qty,
         # A remainder below the venue's minimum order cannot be closed: it holds no entry
@@ -165,5 +174,6 @@ def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
         losing_streak=losing_streak(streak_pnls),
         quote_usd=rate,
         unpriced=unpriced,
-        total_usd=_exposure_usd(node, spec) if spec.max_total_position_usd is not None else ZERO,
+        total_usd=total,
+        total_unpriced=total_unpriced,
     )

@@ -82,6 +82,9 @@ async def stream_with_fallback(
     def fresh(q: Quote) -> bool:
         key = quote_key(q)
         if last.get(q.symbol) == key:
+            # not passed on, but it came: the stream is alive (a quiet market is not stale)
+            if fallback is not None and fallback.arrived is not None:
+                fallback.arrived(q.symbol)
             return False
         last[q.symbol] = key
         return True

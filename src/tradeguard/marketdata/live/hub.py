@@ -415,7 +415,11 @@ class LiveHub:
                 kind = "marketdata.recovered" if up else "marketdata.rest_fallback"
                 self.sink.on_stream_event(kind, st.to_json())
 
-        fb = RestFallback(changed=changed)
+        def arrived(symbol: str) -> None:
+            if (st := stats.get(symbol)) is not None:
+                st.seen()
+
+        fb = RestFallback(changed=changed, arrived=arrived)
         for st in stats.values():
             st.fallback = fb
 

@@ -34,6 +34,9 @@ class RestFallback:
     attempts: int = 0  # reconnect attempts since then
     error: str = ""
     changed: Callable[[bool], None] | None = field(default=None, repr=False)
+    # told of a symbol's message the stream does not pass on (its book unchanged): liveness
+    # is by arrival, so a quiet market's stream is not called stale
+    arrived: Callable[[str], None] | None = field(default=None, repr=False)
 
     @property
     def active(self) -> bool:

@@ -86,7 +86,7 @@ class PolymarketExchange(LoopbackServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, page_size: int = 1000) -> None:
         check_loopback(host)
         self.host, self._port = host, port
-        self.page_size = page_size  # markets per listing page at most (tests use a small one)
+        self.page_size = page_size  # markets or trades a listing page holds (tests: few)
         self.book = BinaryBook()
         self.markets: dict[str, PolyMarket] = {}
         self.tokens: dict[str, tuple[PolyMarket, Outcome]] = {}
@@ -248,6 +248,9 @@ class PolymarketExchange(LoopbackServer):
             }
             for m in self.markets.values()
         ]  # fmt: skip
+        return self._page(request, rows)
+
+    def _page(self, request: web.Request, rows: list[Any]) -> web.Response:
         try:
             page, cursor = clob_page(rows, request.query.get("next_cursor", ""), self.page_size)
         except ValueError as exc:
@@ -486,12 +489,9 @@ class PolymarketExchange(LoopbackServer):
 
     async def _trades(self, request: web.Request) -> web.Response:
         acct, _ = await self._l2(request)
-        rows = self.trades.get(acct.account_id, [])
-        if request.query.get("id"):
-            rows = [r for r in rows if r["id"] == request.query["id"]]
-        return web.json_response(
-            {"data": rows, "next_cursor": "LTE=", "limit": 500, "count": len(rows)}
-        )
+        want = request.query.get("id")
+        rows = [r for r in self.trades.get(acct.account_id, []) if not want or r["id"] == want]
+        return self._page(request, rows)  # a busy account's trades span several pages
 
     async def _balance(self, request: web.Request) -> web.Response:
         acct, _ = await self._l2(request)

@@ -90,8 +90,7 @@ async def adopt_interrupted(
     why = _shape(results)
     pair = _pair_of(legs)
     if pair and not why:  # the legs name their pair: the record and the book say which
-        rec.pair_id, rec.event = str(pair["pair_id"]), str(pair.get("event", ""))
-        rec.direction = int(pair.get("direction", 0))
+        _name_pair(rec, pair)
     async with executor._lock:
         if retry_cut_short(legs) is not None:  # a held leg's retry, not a pair attempt
             adopt_retry(executor, rec, legs)
@@ -124,8 +123,7 @@ def hold_interrupted(
         rec.outcome = "held"
         _net_held(rec)
         return executor._finish(rec)
-    rec.pair_id, rec.event = str(pair["pair_id"]), str(pair.get("event", ""))
-    rec.direction = int(pair.get("direction", 0))
+    _name_pair(rec, pair)
     first = next(r for r in results if r.role == "first")
     hedged = sum((r.filled for r in results if r.role == "second"), ZERO)
     sold = sum((r.filled for r in results if r.role == "unwind"), ZERO)
@@ -151,6 +149,15 @@ def hold_interrupted(
     elif sold > 0:  # what the sales before the stop lost, as a run's unwind books it
         _book_sales(executor, rec, _sold_before(first, results))
     return executor._finish(rec)
+
+
+def _name_pair(rec: PairAttempt, pair: Mapping[str, Any]) -> None:
+    """Set the pair the legs' orders name on `rec`, with the size cut they were sent at."""
+    rec.pair_id, rec.event = str(pair["pair_id"]), str(pair.get("event", ""))
+    rec.direction = int(pair.get("direction", 0))
+    trimmed = pair.get("trimmed")
+    if isinstance(trimmed, dict):
+        rec.trimmed = {str(k): str(v) for k, v in trimmed.items()}
 
 
 def _pair_of(legs: list[Order]) -> dict[str, Any]:

@@ -210,7 +210,8 @@ class PairExecutor(PairRecording):
         second_cap = await self._approve(rec, opp, n, first_plan, second_plan)
         if second_cap is None:
             return
-        self.attempt_signal = opp.signal()
+        # the trim rides with the legs: a start adopting them after a kill records it too
+        self.attempt_signal = {**opp.signal(), **({"trimmed": rec.trimmed} if rec.trimmed else {})}
         first = await self._send(
             "first",
             first_plan.venue,

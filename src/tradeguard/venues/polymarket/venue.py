@@ -369,7 +369,18 @@ class PolymarketVenue(Venue):
         return out
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
-        rows = await self._rows("fetch_fills", "/data/trades")
+        """Every trade of `symbol` from `since_ts` on, over all pages of `/data/trades`."""
+
+        async def page(query: dict[str, str]) -> Any:
+            # a trade beyond the first page, left unread, would read as no trade at all
+            data = await self._private("fetch_fills", "GET", "/data/trades", params=query)
+            if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+                raise not_object(
+                    self.name, "fetch_fills", "GET /data/trades", data, "no 'data' list"
+                )
+            return data
+
+        rows = await clob_pages(page, venue=self.name, op="fetch_fills", max_pages=self.max_pages)
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
         return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
 
