@@ -346,8 +346,8 @@ class RiskObservers(RiskState):
                     "moves of holdings included)",
                     DAILY_LOSS_BY,
                 )
-            else:
-                self._save()
+            else:  # no state change commits it: written now, or a crash allows a resume today
+                self._save_now()
             return False
         if loss >= limit * self._warn_frac and self.warning_day != self.day:
             self.warning_day = self.day
