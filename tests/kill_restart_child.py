@@ -1,6 +1,8 @@
 """Child process: a sandbox node holding 0.002 BTC with a buy resting on the venue is killed
 with flatten, and SIGKILLs itself at one step of the kill (argv[2]):
 
+- `after_trigger`: the kill switch has stored its trigger (HALTED, then the request), no await
+  since (no later commit);
 - `before_cancel`: HALTED is stored, nothing cancelled yet (`before_cancel_no_flatten`: the
   same for a kill without flatten);
 - `after_cancel`: the resting buy cancelled, no flatten stored yet;
@@ -86,6 +88,14 @@ async def main() -> None:
                       lambda o: {"sent": o.client_order_id})  # fmt: skip
     if step == "after_flatten":
         node.kill_switch.finish = lambda report: _die()  # type: ignore[method-assign]
+    if step == "after_trigger":
+        trigger = node.kill_switch.trigger
+
+        def trigger_then_die(reason: str, by: str, flatten: bool = False) -> Any:
+            trigger(reason, by, flatten)
+            _die()
+
+        node.kill_switch.trigger = trigger_then_die  # type: ignore[method-assign]
     flatten = step != "before_cancel_no_flatten"
     await node.kill(reason="cut short", by="pytest", flatten=flatten)
     await live

@@ -1,8 +1,8 @@
-"""A node SIGKILLed at any step of a kill with flatten (before its cancels, after them, while
-its flatten is on its way, after it) finishes the kill at the next start, before anything
-trades: every order cancelled on the venue, the position sold once, the kill's report stored
-with `finished_ts`. Until then `tradeguard status` says the kill is unfinished. Real child
-process, sandbox venue (real ccxt)."""
+"""A node SIGKILLed at any step of a kill with flatten (right after its trigger, before its
+cancels, after them, while its flatten is on its way, after it) finishes the kill at the next
+start, before anything trades: every order cancelled on the venue, the position sold once, the
+kill's report stored with `finished_ts`. Until then `tradeguard status` says the kill is
+unfinished. Real child process, sandbox venue (real ccxt)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ CHILD = Path(__file__).with_name("kill_restart_child.py")
 EXE = Path(sys.executable).parent / "tradeguard"
 
 
-@pytest.mark.parametrize("step", ["before_cancel", "after_cancel", "mid_flatten", "after_flatten"])
+@pytest.mark.parametrize(
+    "step", ["after_trigger", "before_cancel", "after_cancel", "mid_flatten", "after_flatten"]
+)
 async def test_a_kill_cut_short_is_finished_at_the_next_start(tmp_path, step):
     async with seeded_exchange() as ex:
         cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)

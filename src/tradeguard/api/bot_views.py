@@ -103,7 +103,8 @@ def _loss_halt(node: Any) -> dict[str, Any] | None:
     """The loss limit tripped last, for a bot: its mode and what it did, never its cause (the
     account's equity figures are not one bot's to read)."""
     risk = node.risk
-    view = loss_halt_view(risk.last_loss_halt, risk.last_kill, risk.state_by)
+    # a flatten's closed positions and failures are the whole account's: no count for a bot
+    view = loss_halt_view(risk.last_loss_halt, risk.last_kill, risk.state_by, counts=False)
     if view is None:
         return None
     return {k: view.get(k) for k in ("by", "mode", "state", "ts", "did", "holds")}

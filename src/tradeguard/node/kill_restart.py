@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tradeguard.model.enums import TradingState
 from tradeguard.model.events import Event, EventKind
 from tradeguard.risk.kill import KillRequest, resumed_since, unfinished
-from tradeguard.risk.state import LOSS_LIMIT_BY
+from tradeguard.risk.state import FLATTEN_WAITS, LOSS_LIMIT_BY
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -68,6 +68,8 @@ async def finish_interrupted_kill(node: TradingNode) -> dict[str, Any] | None:
             "again; the running node's next reconciliation that succeeds (node."
             "reconcile_interval_s), or the next start, finishes it"
         )
+        if last.get("unfinished") == FLATTEN_WAITS:  # a loss limit's: it says why already
+            why = FLATTEN_WAITS
         if last.get("unfinished") != why:
             node.risk.record_kill({**last, "unfinished": why})
             node.risk.emit(Event(EventKind.KILL, node.clock.now_ms(),

@@ -21,15 +21,18 @@ from tradeguard.model.position import ClosedTrade
 from tradeguard.risk.breakers import DAY_MS, VenueBreaker, iso_week
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.limit_fit import loss_limit_warnings
-from tradeguard.risk.state import DAILY_LOSS_BY, DRAWDOWN_BY, LOSS_LIMIT_BY, RiskState
+from tradeguard.risk.state import (
+    DAILY_LOSS_BY,
+    DRAWDOWN_BY,
+    LOSS_LIMIT_BY,
+    RECONCILER_BY,
+    RiskState,
+)
 from tradeguard.risk.valuation import Valuation
 from tradeguard.risk.views import StateStore
 
 LOSS_STREAK_BY = "breaker:consecutive_losses"
 NO_EQUITY_BY = "breaker:no_equity"
-# The reconciler lifts its own halt after a good pass (execution.reconcile.RECONCILER): a loss
-# breaker tripping during that halt takes it over, so that only an operator lifts it.
-RECONCILER_BY = "reconciler"
 # Venue refusals that say the account itself is unusable: they open the breaker at once.
 ACCOUNT_REFUSALS = frozenset({"AUTHENTICATION", "PERMISSION_DENIED"})
 _HUNDRED = Decimal(100)
@@ -343,8 +346,8 @@ class RiskObservers(RiskState):
                     "moves of holdings included)",
                     DAILY_LOSS_BY,
                 )
-            else:
-                self._save()
+            else:  # no state change commits it: written now, or a crash allows a resume today
+                self._save_now()
             return False
         if loss >= limit * self._warn_frac and self.warning_day != self.day:
             self.warning_day = self.day

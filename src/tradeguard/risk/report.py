@@ -7,7 +7,7 @@ from typing import Any
 
 from tradeguard.model.money import ZERO, fmt, plain
 from tradeguard.risk.observers import RiskObservers
-from tradeguard.risk.state import day_label
+from tradeguard.risk.state import FLATTEN_WAITS, RECONCILER_BY, day_label
 
 _HUNDRED = Decimal(100)
 
@@ -42,27 +42,46 @@ def _losses(engine: RiskObservers) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def loss_halt_view(
-    last: dict[str, Any] | None, kill: dict[str, Any] | None, state_by: str
+    last: dict[str, Any] | None,
+    kill: dict[str, Any] | None,
+    state_by: str,
+    counts: bool = True,
 ) -> dict[str, Any] | None:
     """The last loss-limit trip (`risk.on_loss_halt`) with what it did (`did`, one line) and
-    whether it still holds the trading state (`holds`); None when none tripped."""
+    whether it still holds the trading state (`holds`); None when none tripped. `counts`:
+    a flatten's account-wide figures (positions closed, failures) in `did`; a bot's view has
+    none."""
     if not isinstance(last, dict) or "mode" not in last:
         return None
     mode = str(last["mode"])
     if mode == "reduce":
         did = "REDUCING: no new exposure; exits, stops and reduce-only orders still go"
+        if state_by == RECONCILER_BY:
+            did = (
+                "REDUCING once reconciliation succeeds (HALTED by the failed reconciliation "
+                "until then): no new exposure; exits, stops and reduce-only orders go"
+            )
     elif mode == "halt":
         did = "HALTED: nothing is sent, exits included, until `tradeguard resume`"
     else:
-        mine = isinstance(kill, dict) and kill.get("ts") == last.get("ts")
-        closed = len(kill.get("closed_positions") or []) if mine and kill else 0
-        failed = len(kill.get("failed") or []) if mine and kill else 0
-        if mine and kill and kill.get("finished_ts"):
-            did = f"HALTED after flattening: {closed} position(s) closed"
-            did += f", {failed} failure(s) (see the kill report)" if failed else ""
-        else:
-            did = "HALTED, flattening every open position (not finished yet)"
+        did = _flatten_did(last, kill, counts)
     return {**last, "did": did, "holds": state_by == last.get("by")}
+
+
+def _flatten_did(last: dict[str, Any], kill: dict[str, Any] | None, counts: bool) -> str:
+    if not (isinstance(kill, dict) and kill.get("ts") == last.get("ts")):
+        return "HALTED, flattening every open position (not finished yet)"
+    if not kill.get("finished_ts"):
+        if kill.get("unfinished") == FLATTEN_WAITS:
+            return ("HALTED; the flatten of every open position waits for a reconciliation "
+                    "that succeeds (nothing is closed from a book not reconciled)")  # fmt: skip
+        return "HALTED, flattening every open position (not finished yet)"
+    if not counts:
+        return "HALTED after flattening every open position"
+    closed = len(kill.get("closed_positions") or [])
+    failed = len(kill.get("failed") or [])
+    did = f"HALTED after flattening: {closed} position(s) closed"
+    return did + (f", {failed} failure(s) (see the kill report)" if failed else "")
 
 
 def snapshot(engine: RiskObservers, stale_symbols: list[str], now: int) -> dict[str, Any]:

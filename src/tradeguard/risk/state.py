@@ -32,6 +32,15 @@ DRAWDOWN_BY = "breaker:drawdown"  # who a drawdown halt or reduction is by
 DAILY_LOSS_BY = "breaker:daily_loss"
 # the breakers `risk.on_loss_halt` applies to (no equity is a figure unread, not a loss: it halts)
 LOSS_LIMIT_BY = frozenset({DRAWDOWN_BY, DAILY_LOSS_BY})
+# The reconciler lifts its own halt after a good pass (execution.reconcile.RECONCILER): a loss
+# breaker tripping during that halt takes it over, so that only an operator lifts it.
+RECONCILER_BY = "reconciler"
+# why a loss limit's flatten asked for under the reconciler's halt has not run (node.kill_restart)
+FLATTEN_WAITS = (
+    "the loss limit tripped while reconciliation was failing: nothing is closed from a book "
+    "not reconciled; the flatten runs once a reconciliation succeeds (node.reconcile_interval_s, "
+    "or the next start)"
+)
 
 
 class ResumeRefused(TradeguardError):
@@ -152,6 +161,7 @@ class RiskState:
         kill switch's flatten path); persisted at once."""
         mode = self.config.on_loss_halt
         now = self._clock.now_ms()
+        unreconciled = self.state is TradingState.HALTED and self.state_by == RECONCILER_BY
         if mode == "reduce":
             if self.state is TradingState.HALTED:  # the reconciler's: its lift comes back here
                 self.halted_over = {"state": TradingState.REDUCING.value, "reason": reason,
@@ -160,15 +170,21 @@ class RiskState:
                 self._set_state(TradingState.REDUCING, reason, by)
         else:
             self.halt(reason, by)
+        # the state this trip leaves: a reduce under the reconciler's halt is REDUCING once
+        # the reconciler lifts it
+        left = TradingState.REDUCING.value if mode == "reduce" else self.state.value
         self.last_loss_halt = {"by": by, "mode": mode, "reason": reason, "ts": now,
-                               "state": self.state.value}  # fmt: skip
+                               "state": left}  # fmt: skip
         if mode == "flatten":
             ask = {"reason": f"loss limit: {reason}", "by": by, "flatten": True, "ts": now,
                    "on_loss_halt": mode}  # fmt: skip
             # stored as the kill switch stores a kill: a crash before it ends is finished at
-            # the next start, after reconciliation, so nothing is sold twice
-            self.record_kill({**ask, "resume_before": self.last_resume})
-            self.flatten_asked = ask
+            # the next start, after reconciliation, so nothing is sold twice. Under a failed
+            # reconciliation it is left unfinished: the next good reconciliation runs it
+            # (node.duties.PeriodicReconcile, node.kill_restart), never a book not checked.
+            waits = {"unfinished": FLATTEN_WAITS} if unreconciled else {}
+            self.record_kill({**ask, "resume_before": self.last_resume, **waits})
+            self.flatten_asked = None if unreconciled else ask
         self._save_now()
 
     def record_kill(self, request: dict[str, Any]) -> None:
@@ -183,10 +199,7 @@ class RiskState:
         now = self._clock.now_ms()
         halt_day = self.daily_loss_halt_day
         if halt_day is not None and utc_day(now) <= halt_day:
-            raise ResumeRefused(
-                f"resume refused: the daily loss limit halted trading on {day_label(halt_day)} "
-                f"(UTC); resume is possible from {day_label(halt_day + 1)} 00:00 UTC"
-            )
+            raise self._refused(halt_day)
         before = self.state
         self.daily_loss_halt_day = None
         self.consecutive_losses = 0
@@ -222,10 +235,7 @@ class RiskState:
         to_loss_reduce = (over is not None and over.get("state") == TradingState.REDUCING.value
                           and over.get("by") in LOSS_LIMIT_BY)  # fmt: skip
         if halt_day is not None and utc_day(now) <= halt_day and not to_loss_reduce:
-            raise ResumeRefused(
-                f"resume refused: the daily loss limit halted trading on {day_label(halt_day)} "
-                f"(UTC); resume is possible from {day_label(halt_day + 1)} 00:00 UTC"
-            )
+            raise self._refused(halt_day)
         self.halted_over = None
         self.last_resume = {"by": by, "reason": reason, "ts": now, "from": self.state.value}
         if over is not None and over.get("state") == TradingState.REDUCING.value:
@@ -235,6 +245,17 @@ class RiskState:
         data = {"by": by, "reason": reason, "from": TradingState.HALTED.value,
                 "to": self.state.value}  # fmt: skip
         self._publish(EventKind.RESUME, now, data, None, "warning")
+
+    def _refused(self, halt_day: int) -> ResumeRefused:
+        """The refusal of a resume before the day after `halt_day`, saying what the daily loss
+        limit did (halted, or only reduced: risk.on_loss_halt = "reduce")."""
+        last = self.last_loss_halt or {}
+        reduced = last.get("by") == DAILY_LOSS_BY and last.get("mode") == "reduce"
+        did = "put trading in REDUCING" if reduced else "halted trading"
+        return ResumeRefused(
+            f"resume refused: the daily loss limit {did} on {day_label(halt_day)} (UTC); "
+            f"resume is possible from {day_label(halt_day + 1)} 00:00 UTC"
+        )
 
     def _set_state(self, state: TradingState, reason: str, by: str) -> None:
         now = self._clock.now_ms()
