@@ -21,7 +21,9 @@ this run wrote last (kept in memory), else in the store (`find_arb_execution`, a
 lookup), however old the record. At start (`take_up`) the orders with a fill journaled since
 the last start looked (the start's reconciliation journaled it, or a kill came between a fill
 and its record's rewrite) are booked into their records, once: the record itself says what it
-counts, so looking again after a kill books nothing twice.
+counts, so looking again after a kill books nothing twice. A start's record of cut legs (no
+leg index, `interrupted_arb.record_held`) gets the leg's figures and what it brought in as
+`held`, and the same one `arb.held`.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def _located(cid: str, row: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     parts = [body.get(p) or () for p in ("legs", "unwinds")]
     if not all(isinstance(x, dict) and "index" in x for part in parts for x in part):
-        return None  # not a cycle the executor recorded (a start's take-up of cut legs)
+        return _cut(cid, row)  # not a cycle the executor recorded: a start's take-up of cut legs
     for part, kind in (("legs", "leg"), ("unwinds", "unwind")):
         for leg in body.get(part) or ():
             if isinstance(leg, dict) and leg.get("client_order_id") == cid:
@@ -82,6 +84,26 @@ def _located(cid: str, row: Mapping[str, Any]) -> dict[str, Any] | None:
                 return {"record_id": int(row["id"]), "kind": kind,
                         "leg": int(leg["index"]), "row": safe}  # fmt: skip
     return None
+
+
+def _cut(cid: str, row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Where the order `cid` is in a start's record of cut legs (no leg index), or None."""
+    for n, leg in enumerate(row["legs"].get("legs") or ()):
+        if isinstance(leg, dict) and leg.get("client_order_id") == cid:
+            safe = {k: plain(v) if isinstance(v, Decimal) else v for k, v in row.items()}
+            return {"record_id": int(row["id"]), "kind": "cut", "leg": n, "row": safe}
+    return None
+
+
+def _brought_in(symbol: str, fills: Iterable[Fill]) -> tuple[str, Decimal]:
+    """The asset `fills` of one order on `symbol` brought in and how much, net of its fee."""
+    base, _, quote = symbol.partition("/")
+    asset, got = "", ZERO
+    for f in fills:
+        asset = base if f.side.value == "buy" else quote
+        got += f.amount if asset == base else f.amount * f.price
+        got -= f.fee if f.fee_asset == asset else ZERO
+    return asset, got
 
 
 class LateFills:
@@ -184,6 +206,8 @@ class LateFills:
             log.exception("late fill %s of %s: its record could not be rewritten", fill, cid)
 
     def _book(self, cid: str, info: dict[str, Any], order: Order) -> bool:
+        if info["kind"] == "cut":
+            return self._book_cut(cid, info, order)
         row, part = info["row"], "unwinds" if info["kind"] == "unwind" else "legs"
         leg = row["legs"][part][info["leg"]]
         _, fills = self.gateway.journaled(cid)
@@ -212,6 +236,30 @@ class LateFills:
                 awaited["row"] = amended
         self.gateway.amend_execution(rid, amended, settlement, self.held.state(), announce=event)
         self.rewritten(rid, amended)
+        return True
+
+    def _book_cut(self, cid: str, info: dict[str, Any], order: Order) -> bool:
+        """Book a late fill into a start's record of cut legs: the leg's figures, and what
+        it brought in beyond what the record counts as `held` (read back at every start)."""
+        row = info["row"]
+        body = dict(row["legs"])
+        legs = [dict(x) for x in body["legs"]]
+        leg = legs[info["leg"]]
+        _, fills = self.gateway.journaled(cid)
+        total = sum((f.amount for f in fills), ZERO)
+        counted = _d(leg.get("filled"))
+        asset, got = _brought_in(str(leg.get("symbol") or ""), fills)
+        if total <= counted or not asset or got <= 0:
+            return False  # the record counts it already
+        held = dict(body.get("held") or {})
+        held[asset] = plain(_d(held.get(asset)) + got * (total - counted) / total)
+        status = OrderStatus.FILLED if total >= order.amount else order.status
+        leg.update(filled=plain(total), status=status.value)
+        amended = {**row, "outcome": "held", "legs": {**body, "legs": legs, "held": held}}
+        rid = info["record_id"]
+        note = f"a cut leg's order filled late: {plain(total - counted)} more"
+        event = self._event(rid, amended, cid, note, str(leg.get("symbol") or ""))
+        self.gateway.amend_execution(rid, amended, None, self.held.state(), announce=event)
         return True
 
     def _report(self, cid: str, row: Mapping[str, Any], why: str) -> None:
