@@ -296,6 +296,31 @@ def test_upgrade_from_0008_names_the_record_of_each_order_recorded_before(
     db.dispose()
 
 
+def test_upgrade_from_0008_names_the_first_record_of_an_order_two_name_as_a_write_would(
+    storage_db_url: str,
+) -> None:
+    # Writing records names an order's first record and keeps it (`_name_orders`); the
+    # backfill of records written before 0009 did the same (before: the last one won).
+    from tradeguard.storage.arb_repository import find_arb_execution, insert_arb_execution
+    from tradeguard.storage.tables import arb_executions
+
+    legs = {"legs": [{"index": 0, "client_order_id": "leg-0", "status": "rejected"}]}
+    row = {"strategy_id": "tri", "start_asset": "USDT", "legs": legs}
+    db = Database(storage_db_url)
+    db.migrate("0008")
+    with db.engine.begin() as conn:
+        conn.execute(arb_executions.insert().values(**row, outcome="held", ts=1000))
+        conn.execute(arb_executions.insert().values(**row, outcome="rejected", ts=2000))
+    db.migrate()
+    store = Storage(db)
+    found = find_arb_execution(store, "tri", "leg-0")
+    assert found is not None and found["outcome"] == "held", found  # before: "rejected"
+    insert_arb_execution(store, {**row, "outcome": "failed", "ts": 3000})  # a write keeps it
+    found = find_arb_execution(store, "tri", "leg-0")
+    assert found is not None and found["outcome"] == "held", found
+    db.dispose()
+
+
 def test_the_first_start_after_upgrading_to_0009_reads_the_fills_of_the_newest_records_only(
     storage_db_url: str,
 ) -> None:

@@ -50,6 +50,8 @@ RECORD_NOTE_KEY = "strategy.record_note:{}"
 OUTBOX_KEY = "strategy.record_outbox:{}"
 # kv_state key: the newest of a strategy's journaled fills a start looked at for late fills
 LATE_CHECKED_KEY = "strategy.late_checked:{}"
+# kv_state key: {order id: starts in a row that failed to book its late fill into its record}
+LATE_TRIES_KEY = "strategy.late_tries:{}"
 
 Levels = list[tuple[Decimal, Decimal]]
 
@@ -293,11 +295,29 @@ class OrderPathGateway:
         return fills_after(storage, self.strategy_id, after)
 
     def late_checked_to(self, fill_id: int) -> None:
-        """Mark this strategy's journaled fills up to `fill_id` as looked at (durable)."""
+        """Mark this strategy's journaled fills up to `fill_id` as looked at, and forget the
+        failed tries (`late_tries`) with it, in one commit (durable)."""
         storage = self._om.storage
         if storage is not None:
             with storage.transaction():
                 storage.kv_set(LATE_CHECKED_KEY.format(self.strategy_id), fill_id)
+                storage.kv_set(LATE_TRIES_KEY.format(self.strategy_id), {})
+
+    def late_tries(self) -> dict[str, int]:
+        """Return, for each order whose late fill could not be booked, how many starts in a
+        row failed to (`late_tries_to`)."""
+        storage = self._om.storage
+        raw = storage.kv_get(LATE_TRIES_KEY.format(self.strategy_id)) if storage else None
+        if not isinstance(raw, dict):
+            return {}
+        return {str(k): int(v) for k, v in raw.items() if isinstance(v, int)}
+
+    def late_tries_to(self, tries: Mapping[str, int]) -> None:
+        """Keep the failed tries of each order's late fill (durable)."""
+        storage = self._om.storage
+        if storage is not None:
+            with storage.transaction():
+                storage.kv_set(LATE_TRIES_KEY.format(self.strategy_id), dict(tries))
 
     def forget(self, client_order_id: str) -> None:
         """Drop what was kept about a finished order."""

@@ -100,7 +100,15 @@ class ExecutionGateway(Protocol):
         ...
 
     def late_checked_to(self, fill_id: int) -> None:
-        """Mark every fill up to `fill_id` as looked at (`late_checked`)."""
+        """Mark every fill up to `fill_id` as looked at (`late_checked`), the tries with it."""
+        ...
+
+    def late_tries(self) -> dict[str, int]:
+        """Each order whose late fill could not be booked: how many starts in a row failed."""
+        ...
+
+    def late_tries_to(self, tries: Mapping[str, int]) -> None:
+        """Keep the failed tries of each order's late fill (`late_tries`)."""
         ...
 
     def forget(self, client_order_id: str) -> None: ...

@@ -21,7 +21,9 @@ this run wrote last (kept in memory), else in the store (`find_arb_execution`, a
 lookup), however old the record. At start (`take_up`) the orders with a fill journaled since
 the last start looked (the start's reconciliation journaled it, or a kill came between a fill
 and its record's rewrite) are booked into their records, once: the record itself says what it
-counts, so looking again after a kill books nothing twice.
+counts, so looking again after a kill books nothing twice. A start's record of cut legs (no
+leg index, `interrupted_arb.record_held`) gets the leg's figures and what it brought in as
+`held`, and the same one `arb.held`.
 """
 
 from __future__ import annotations
@@ -40,10 +42,11 @@ from tradeguard.model.order import Order
 from tradeguard.strategies.gateway import ExecutionGateway
 from tradeguard.strategies.triangular.resolved import resolve_row
 
-__all__ = ["LateFills"]
+__all__ = ["LATE_TRIES", "LateFills"]
 
 log = logging.getLogger(__name__)
 KEPT = 256  # records of this run whose orders are kept in memory (others: looked up)
+LATE_TRIES = 3  # starts in a row that may fail to rewrite a record before it is left out
 
 
 class _Held(Protocol):
@@ -64,6 +67,43 @@ def _costs(row: Mapping[str, Any]) -> dict[str, Decimal]:
         if got > 0 and str(leg["from"]) in cost:
             cost[str(leg["to"])] = cost[str(leg["from"])] * spent / got
     return cost
+
+
+def _located(cid: str, row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Where the order `cid` is in the stored record `row`, or None (it names it nowhere)."""
+    body = row.get("legs")
+    if not isinstance(body, dict):
+        return None
+    parts = [body.get(p) or () for p in ("legs", "unwinds")]
+    if not all(isinstance(x, dict) and "index" in x for part in parts for x in part):
+        return _cut(cid, row)  # not a cycle the executor recorded: a start's take-up of cut legs
+    for part, kind in (("legs", "leg"), ("unwinds", "unwind")):
+        for leg in body.get(part) or ():
+            if isinstance(leg, dict) and leg.get("client_order_id") == cid:
+                safe = {k: plain(v) if isinstance(v, Decimal) else v for k, v in row.items()}
+                return {"record_id": int(row["id"]), "kind": kind,
+                        "leg": int(leg["index"]), "row": safe}  # fmt: skip
+    return None
+
+
+def _cut(cid: str, row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Where the order `cid` is in a start's record of cut legs (no leg index), or None."""
+    for n, leg in enumerate(row["legs"].get("legs") or ()):
+        if isinstance(leg, dict) and leg.get("client_order_id") == cid:
+            safe = {k: plain(v) if isinstance(v, Decimal) else v for k, v in row.items()}
+            return {"record_id": int(row["id"]), "kind": "cut", "leg": n, "row": safe}
+    return None
+
+
+def _brought_in(symbol: str, fills: Iterable[Fill]) -> tuple[str, Decimal]:
+    """The asset `fills` of one order on `symbol` brought in and how much, net of its fee."""
+    base, _, quote = symbol.partition("/")
+    asset, got = "", ZERO
+    for f in fills:
+        asset = base if f.side.value == "buy" else quote
+        got += f.amount if asset == base else f.amount * f.price
+        got -= f.fee if f.fee_asset == asset else ZERO
+    return asset, got
 
 
 class LateFills:
@@ -99,13 +139,18 @@ class LateFills:
         counts (the venue filled the order while the node was down, or a kill came between
         the fill's journaling and the record's rewrite); return how many were booked. Only
         the orders with a fill journaled since the last start looked are read, each record by
-        its order's id; they are marked looked at once all are booked."""
+        its order's id; they are marked looked at once all are booked. A record that cannot
+        be rewritten is tried again at the next start, `LATE_TRIES` starts in a row at most
+        (then reported and left out: the mark moves on)."""
         newest, cids = self.gateway.late_checked()
-        booked, failed = 0, False
+        tries, failing, booked = self.gateway.late_tries(), {}, 0
         for cid in cids:
+            if tries.get(cid, 0) >= LATE_TRIES:
+                failing[cid] = tries[cid]  # reported and left out already
+                continue
             info = None if cid in self.held.pending else self.find(cid)
             if info is None:
-                continue  # awaited (`held_legs.py` rewrites it), or no record names it
+                continue  # awaited (`held_legs.py` rewrites it), no record names it, or damaged
             part = "unwinds" if info["kind"] == "unwind" else "legs"
             if info["row"]["legs"][part][info["leg"]].get("status") == OrderStatus.FILLED.value:
                 continue  # it can fill no more
@@ -116,31 +161,31 @@ class LateFills:
                 booked += self._book(cid, info, order)
             except Exception:  # the fill is booked in the ledger; the record stays as it was
                 log.exception("late fill of %s: its record could not be rewritten", cid)
-                failed = True  # looked at again at the next start
-        if not failed:
+                failing[cid] = tries.get(cid, 0) + 1  # looked at again at the next start
+                if failing[cid] >= LATE_TRIES:
+                    why = f"its record could not be rewritten at {LATE_TRIES} starts in a row"
+                    self._report(cid, info["row"], why)
+        if all(n >= LATE_TRIES for n in failing.values()):
             self.gateway.late_checked_to(newest)
+        else:
+            self.gateway.late_tries_to(failing)
         return booked
 
     def find(self, cid: str) -> dict[str, Any] | None:
         """Where the order `cid` is in which record: one this run wrote, else the stored
-        record naming it (however old), else None."""
+        record naming it (however old), else None (a damaged record: reported)."""
         info = self.orders.get(cid)
         if info is not None:
             return info
         row = self.gateway.recorded_execution(cid)
-        body = row.get("legs") if row is not None else None
-        if row is None or not isinstance(body, dict):
+        if row is None:
             return None
-        parts = [body.get(p) or () for p in ("legs", "unwinds")]
-        if not all(isinstance(x, dict) and "index" in x for part in parts for x in part):
-            return None  # not a cycle the executor recorded (a start's take-up of cut legs)
-        for part, kind in (("legs", "leg"), ("unwinds", "unwind")):
-            for leg in body.get(part) or ():
-                if isinstance(leg, dict) and leg.get("client_order_id") == cid:
-                    safe = {k: plain(v) if isinstance(v, Decimal) else v for k, v in row.items()}
-                    return {"record_id": int(row["id"]), "kind": kind,
-                            "leg": int(leg["index"]), "row": safe}  # fmt: skip
-        return None
+        try:
+            return _located(cid, row)
+        except (LookupError, TypeError, ValueError, AttributeError) as exc:
+            log.error("late fill of %s: record %s is damaged: %r", cid, row.get("id"), exc)
+            self._report(cid, row, f"its record could not be read ({exc})")
+            return None
 
     def rewritten(self, record_id: int, row: Mapping[str, Any]) -> None:
         """The record `record_id` was rewritten to `row` (an awaited order ended)."""
@@ -161,6 +206,8 @@ class LateFills:
             log.exception("late fill %s of %s: its record could not be rewritten", fill, cid)
 
     def _book(self, cid: str, info: dict[str, Any], order: Order) -> bool:
+        if info["kind"] == "cut":
+            return self._book_cut(cid, info, order)
         row, part = info["row"], "unwinds" if info["kind"] == "unwind" else "legs"
         leg = row["legs"][part][info["leg"]]
         _, fills = self.gateway.journaled(cid)
@@ -190,6 +237,54 @@ class LateFills:
         self.gateway.amend_execution(rid, amended, settlement, self.held.state(), announce=event)
         self.rewritten(rid, amended)
         return True
+
+    def _book_cut(self, cid: str, info: dict[str, Any], order: Order) -> bool:
+        """Book a late fill into a start's record of cut legs: the leg's figures, and what
+        it brought in beyond what the record counts as `held` (read back at every start)."""
+        row = info["row"]
+        body = dict(row["legs"])
+        legs = [dict(x) for x in body["legs"]]
+        leg = legs[info["leg"]]
+        _, fills = self.gateway.journaled(cid)
+        total = sum((f.amount for f in fills), ZERO)
+        counted = _d(leg.get("filled"))
+        asset, got = _brought_in(str(leg.get("symbol") or ""), fills)
+        if total <= counted or not asset or got <= 0:
+            return False  # the record counts it already
+        held = dict(body.get("held") or {})
+        held[asset] = plain(_d(held.get(asset)) + got * (total - counted) / total)
+        status = OrderStatus.FILLED if total >= order.amount else order.status
+        leg.update(filled=plain(total), status=status.value)
+        amended = {**row, "outcome": "held", "legs": {**body, "legs": legs, "held": held}}
+        rid = info["record_id"]
+        note = f"a cut leg's order filled late: {plain(total - counted)} more"
+        event = self._event(rid, amended, cid, note, str(leg.get("symbol") or ""))
+        self.gateway.amend_execution(rid, amended, None, self.held.state(), announce=event)
+        return True
+
+    def _report(self, cid: str, row: Mapping[str, Any], why: str) -> None:
+        """Alert that the late fill of `cid` is left out of its record `row` (`why`)."""
+        rid, start = row.get("id"), row.get("start_asset")
+        cycle = row.get("cycle")
+        path = str(cycle.get("path", "")) if isinstance(cycle, dict) else ""
+        message = (
+            f"arbitrage cycle {path}: order {cid} filled after its cycle gave up on it, but "
+            f"{why}: record {rid} does not count what it bought; check the account, sell it "
+            f"back to {start} or keep it deliberately"
+        )
+        data: dict[str, Any] = {
+            "record_id": rid,
+            "path": path,
+            "client_order_id": cid,
+            "start_asset": start,
+            "held": {},
+            "outcome": row.get("outcome"),
+            "reason": why,
+            "message": message,
+        }
+        gw = self.gateway
+        gw.publish(Event(EventKind.ARB_HELD, gw.now_ms(), data, gw.venue, "", gw.strategy_id,
+                         "critical"))  # fmt: skip
 
     def _event(
         self, record_id: int, row: Mapping[str, Any], cid: str, note: str, symbol: str

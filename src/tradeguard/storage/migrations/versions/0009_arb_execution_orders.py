@@ -46,11 +46,13 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("client_order_id", name=op.f("pk_arb_execution_orders")),
     )
-    rows = op.get_bind().execute(sa.text("SELECT id, strategy_id, legs FROM arb_executions"))
+    rows = op.get_bind().execute(
+        sa.text("SELECT id, strategy_id, legs FROM arb_executions ORDER BY id")
+    )
     named: dict[str, dict[str, Any]] = {}
-    for rid, sid, legs in rows:  # a later record naming an order again wins (its rewrite)
-        for cid in _cids(legs):
-            named[cid] = {"client_order_id": cid, "strategy_id": sid, "record_id": rid}
+    for rid, sid, legs in rows:  # the first record naming an order keeps it, as a write does
+        for cid in _cids(legs):  # (`arb_repository._name_orders`)
+            named.setdefault(cid, {"client_order_id": cid, "strategy_id": sid, "record_id": rid})
     if named:
         op.bulk_insert(table, list(named.values()))
     _mark_looked_at(named)
