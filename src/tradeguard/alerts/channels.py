@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import html
 import logging
+import queue
 import smtplib
 import ssl
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from email.message import EmailMessage
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -244,7 +247,7 @@ class EmailChannel:
         self._password = password
         self._timeout = timeout_s
         self._prefix = subject_prefix
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor: _DaemonWorker | None = None
         self._inflight: tuple[Alert, concurrent.futures.Future[None]] | None = None
         if password:
             register_secret(password)
@@ -278,8 +281,8 @@ class EmailChannel:
                 # The relay may already have this email: wait for that session, send no copy.
                 return earlier
         if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(1, "alerts-smtp")
-        session = self._executor.submit(self._send_blocking, self.message(alert))
+            self._executor = _DaemonWorker("alerts-smtp")
+        session = self._executor.submit(functools.partial(self._send_blocking, self.message(alert)))
         self._inflight = (alert, session)
         return session
 
@@ -304,8 +307,45 @@ class EmailChannel:
     async def aclose(self) -> None:
         """Let the channel's SMTP thread end after its session (a hung one is not waited for)."""
         if self._executor is not None:
-            self._executor.shutdown(wait=False)
+            self._executor.shutdown()
             self._executor = None
+
+
+_Call = tuple[Callable[[], None], concurrent.futures.Future[None]]
+
+
+class _DaemonWorker:
+    """Run calls one at a time on one daemon thread.
+
+    Not a ThreadPoolExecutor: the interpreter joins its threads at exit, so an SMTP session
+    hung on a dripping relay would keep a stopped node's process alive for good.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def submit(self, fn: Callable[[], None]) -> concurrent.futures.Future[None]:
+        """Queue `fn`; its future holds the outcome."""
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._calls.put((fn, future))
+        return future
+
+    def shutdown(self) -> None:
+        """End the thread once the calls queued before this one have run."""
+        self._calls.put(None)
+
+    def _run(self) -> None:
+        while (call := self._calls.get()) is not None:
+            fn, future = call
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                fn()
+            except BaseException as exc:  # handed to the waiting caller, like an executor
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
 
 
 def _consume(outcome: asyncio.Future[None]) -> None:
