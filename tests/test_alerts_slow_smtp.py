@@ -128,3 +128,43 @@ async def test_a_hung_relay_never_takes_the_shared_worker_threads() -> None:
         waited = time.monotonic() - started
         await manager.stop(timeout_s=0)
     assert waited < 5, f"asyncio.to_thread waited {waited:.1f}s behind stuck SMTP sessions"
+
+
+_STOP_AFTER_HUNG_SESSION = """
+import asyncio, sys
+sys.path.insert(0, {tests!r})
+from test_alerts_channels import ALERT
+from tradeguard.alerts import AlertManager, AlertsConfig, EmailChannel
+
+async def main() -> None:
+    cfg = AlertsConfig(timeout_s=0.3, max_retries=0)
+    channel = EmailChannel("127.0.0.1", {port}, "bot@t.test", ["ops@t.test"], starttls=False)
+    manager = AlertManager(cfg, [channel])
+    await manager.start()
+    manager.enqueue(ALERT)
+    while manager.counters["failed"] == 0:
+        await asyncio.sleep(0.05)
+    await manager.stop(timeout_s=0)
+    print("stopped", flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_a_stop_ends_the_process_while_the_relay_hangs() -> None:
+    import os
+    import subprocess
+    import sys
+
+    tests = os.path.dirname(os.path.abspath(__file__))
+    with _dripping_smtp() as port:
+        code = _STOP_AFTER_HUNG_SESSION.format(tests=tests, port=port)
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        # the hung SMTP session must not keep a stopped node's process alive
+        assert "stopped" in out
+        assert proc.returncode == 0, "process still running 60 s after the alerts stopped"

@@ -40,3 +40,17 @@ def test_wrapped_token_held_is_valued_at_its_native_market(native: str, wrapped:
 
 def test_the_combined_balances_read_the_same_twins_as_the_portfolio() -> None:
     assert {(n, w) for n, w in combined.WRAPPED.items()} == set(TWINS)
+
+
+@pytest.mark.parametrize(("native", "wrapped"), TWINS)
+def test_stored_balances_value_either_twin_at_the_others_price(native: str, wrapped: str) -> None:
+    # a row written without a value (a transfer recorded while the node is stopped) takes its
+    # twin's price, whichever of the two it is, as the live portfolio does
+    for held, priced in ((native, wrapped), (wrapped, native)):
+        rows = [
+            {"venue": "cex", "asset": priced, "total": "2", "usd_value": "60"},
+            {"venue": "cex", "asset": held, "total": "3", "usd_value": None},
+        ]
+        view = combined.combine(combined.holdings_from_rows(rows), "USDT")
+        assert view.unpriced == [], (held, priced)
+        assert view.total_value == D(150), (held, priced)

@@ -504,3 +504,17 @@ def test_a_crash_that_holds_flat_fires_the_stop_at_its_second_print(tmp_path, fe
     feed(strat, ctx, T0 + 600_000, "0.04")
     assert _reasons(ctx)[-1] == ("sell", "stop_loss")
     assert ctx.intents[-1].signal["price"] == "0.04"
+
+
+def test_a_late_quote_after_a_restart_is_not_acted_on(tmp_path):
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    _quote(strat, ctx, T0 + 2_000, "0.0995")
+    resumed, ctx2 = _strategy(tmp_path)
+    resumed.restore(strat.state())
+    ctx2.positions, ctx2.balances, ctx2.last = ctx.positions, ctx.balances, ctx.last
+    ctx.last["ETH/BTC"] = Decimal("0.097")
+    _quote(resumed, ctx2, T0 + 1_000, "0.097")  # sent before the restart, delivered after it
+    assert ctx2.intents == []
+    _quote(resumed, ctx2, T0 + 3_000, "0.097")  # a current price there fires the stop
+    assert _reasons(ctx2)[-1] == ("sell", "stop_loss")

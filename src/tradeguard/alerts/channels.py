@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import html
 import logging
+import queue
 import smtplib
 import ssl
-from collections.abc import Iterable
+import threading
+from collections.abc import Awaitable, Callable, Iterable
 from email.message import EmailMessage
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -85,11 +88,34 @@ class _HttpChannel:
         self._timeout = timeout_s
         self._secrets = [s for s in secrets if s]
         self._client: httpx.AsyncClient | None = None
+        self._inflight: tuple[Alert, asyncio.Task[httpx.Response]] | None = None
+        self._posts: set[asyncio.Task[httpx.Response]] = set()
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None or self._client.is_closed:
-            self._client = httpx.AsyncClient(timeout=self._timeout)
+            # No read timeout: a receiver slower than timeout_s may have taken the alert, so
+            # its answer is awaited (the manager's timeout abandons the wait, not the POST).
+            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self._timeout, read=None))
         return self._client
+
+    async def _once(
+        self, alert: Alert, post: Callable[[], Awaitable[httpx.Response]]
+    ) -> httpx.Response:
+        """POST `alert` once: a retry of it waits for the POST still awaiting its answer."""
+        inflight = self._inflight
+        if inflight is not None and inflight[0] is alert and _not_failed(inflight[1]):
+            task = inflight[1]
+        else:
+            task = asyncio.ensure_future(post())
+            task.add_done_callback(_consume)
+            task.add_done_callback(self._posts.discard)
+            self._posts.add(task)
+            self._inflight = (alert, task)
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done() and self._inflight is not None and self._inflight[1] is task:
+                self._inflight = None
 
     async def _post(self, url: str, payload: dict[str, Any], what: str) -> httpx.Response:
         try:
@@ -106,7 +132,10 @@ class _HttpChannel:
         return response
 
     async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
+        """Stop the POSTs still awaiting an answer and close the HTTP connection pool."""
+        for task in list(self._posts):
+            task.cancel()
+        self._inflight = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -145,7 +174,8 @@ class WebhookChannel(_HttpChannel):
 
     async def send(self, alert: Alert) -> None:
         """POST the alert to the webhook."""
-        await self._post(self._url, self.payload(alert), f"POST to webhook at {self._host}")
+        what = f"POST to webhook at {self._host}"
+        await self._once(alert, lambda: self._post(self._url, self.payload(alert), what))
 
 
 class TelegramChannel(_HttpChannel):
@@ -198,7 +228,8 @@ class TelegramChannel(_HttpChannel):
     async def send(self, alert: Alert) -> None:
         """Call sendMessage; a Telegram `ok: false` answer counts as a failure."""
         url = f"{self._api_base}/bot{self._token}/sendMessage"
-        response = await self._post(url, self.payload(alert), "telegram sendMessage")
+        payload = self.payload(alert)
+        response = await self._once(alert, lambda: self._post(url, payload, "telegram sendMessage"))
         try:
             answer = response.json()
         except ValueError:
@@ -244,7 +275,7 @@ class EmailChannel:
         self._password = password
         self._timeout = timeout_s
         self._prefix = subject_prefix
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor: _DaemonWorker | None = None
         self._inflight: tuple[Alert, concurrent.futures.Future[None]] | None = None
         if password:
             register_secret(password)
@@ -278,8 +309,8 @@ class EmailChannel:
                 # The relay may already have this email: wait for that session, send no copy.
                 return earlier
         if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(1, "alerts-smtp")
-        session = self._executor.submit(self._send_blocking, self.message(alert))
+            self._executor = _DaemonWorker("alerts-smtp")
+        session = self._executor.submit(functools.partial(self._send_blocking, self.message(alert)))
         self._inflight = (alert, session)
         return session
 
@@ -304,13 +335,55 @@ class EmailChannel:
     async def aclose(self) -> None:
         """Let the channel's SMTP thread end after its session (a hung one is not waited for)."""
         if self._executor is not None:
-            self._executor.shutdown(wait=False)
+            self._executor.shutdown()
             self._executor = None
 
 
-def _consume(outcome: asyncio.Future[None]) -> None:
+_Call = tuple[Callable[[], None], concurrent.futures.Future[None]]
+
+
+class _DaemonWorker:
+    """Run calls one at a time on one daemon thread.
+
+    Not a ThreadPoolExecutor: the interpreter joins its threads at exit, so an SMTP session
+    hung on a dripping relay would keep a stopped node's process alive for good.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def submit(self, fn: Callable[[], None]) -> concurrent.futures.Future[None]:
+        """Queue `fn`; its future holds the outcome."""
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._calls.put((fn, future))
+        return future
+
+    def shutdown(self) -> None:
+        """End the thread once the calls queued before this one have run."""
+        self._calls.put(None)
+
+    def _run(self) -> None:
+        while (call := self._calls.get()) is not None:
+            fn, future = call
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                fn()
+            except BaseException as exc:  # handed to the waiting caller, like an executor
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
+
+
+def _consume(outcome: asyncio.Future[Any]) -> None:
     if not outcome.cancelled():
         outcome.exception()
+
+
+def _not_failed(task: asyncio.Future[Any]) -> bool:
+    """Whether `task` is still running or succeeded (its alert may be delivered)."""
+    return not task.done() or (not task.cancelled() and task.exception() is None)
 
 
 def build_channels(config: AlertsConfig) -> list[Channel]:

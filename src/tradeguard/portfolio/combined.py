@@ -24,6 +24,8 @@ from tradeguard.model.money import ZERO
 
 # native gas assets and the token that wraps them one for one
 WRAPPED = {"ETH": "WETH", "MATIC": "WMATIC", "BNB": "WBNB", "AVAX": "WAVAX"}
+# Either twin priced values the other: a stored row may hold the native or the wrapped one.
+_TWIN = {**WRAPPED, **{wrapped: native for native, wrapped in WRAPPED.items()}}
 
 
 class _Priced(Protocol):
@@ -130,7 +132,7 @@ def holdings_from_rows(rows: Iterable[dict[str, Any]]) -> list[Holding]:
     for r in rows:
         total = Decimal(r["total"])
         value = r.get("usd_value")
-        price = unit.get(WRAPPED.get(r["asset"], ""))
+        price = unit.get(_TWIN.get(r["asset"], ""))
         if value is None and price is not None:
             value = total * price
         out.append(

@@ -96,6 +96,8 @@ class _Slot:
             "spent": sorted(self.spent),
             "passed": self.passed,
             "last_price": str(self.guard.last),
+            # a quote sent before a restart and delivered after it is still a late one
+            "quote_ts": self.quote_ts,
         }
 
     @classmethod
@@ -107,6 +109,7 @@ class _Slot:
             spent=set(doc.get("spent", [])),
             passed=str(doc.get("passed", "")),
             guard=guard,
+            quote_ts=int(doc.get("quote_ts", 0)),
         )
         t = doc.get("tracker")
         if t:
