@@ -113,3 +113,41 @@ async def test_a_kill_after_the_node_booked_a_kalshi_netting_settles_the_held_le
         finally:
             await node.stop()
             node.close()
+
+
+async def test_a_held_kalshi_leg_netted_by_hand_while_the_node_is_down_settles_at_the_start(
+    tmp_path,
+    rig,  # noqa: F811
+):
+    kalshi, pm, k_keys = rig
+    node, _ = await _held_by_a_run(tmp_path, kalshi, pm)
+    try:
+        [lone] = node.strategies[0].book.open
+        day_before = node.strategies[0].book.realised_today
+    finally:
+        await node.stop()
+        node.close()
+    await _buy_yes_by_hand(kalshi, k_keys, lone.contracts)  # the node is down: the venue nets
+    for start in range(2):
+        node, events = await _start(node.config)
+        try:
+            report = node.reconcile_report
+            assert report is not None and report.ok, report and report.reason
+            assert report.held_shrunk == [], report.held_shrunk
+            assert node.portfolio.book("kalshi").total(NO) == 0
+            rows = load_arb_executions(node.storage, strategy_id="pmarb")
+            assert [(r["outcome"], r["legs"].get("code")) for r in rows][1:] == [
+                ("unwound", "HELD_NETTED")
+            ], rows  # fmt: skip
+            [sale] = rows[1]["legs"]["unwinds"]
+            proceeds = D(sale["filled"]) * D(sale["avg_price"]) - D(sale["fee"])
+            assert D(sale["filled"]) == lone.contracts
+            assert D(rows[1]["actual_profit"]) == proceeds - lone.capital
+            strat = node.strategies[0]
+            assert strat.book.open == [] and held_legs(rows) == []
+            assert strat.book.realised_today - day_before == proceeds - lone.capital
+            settled = [e for e in events if e.kind == EventKind.ARB_SETTLED]
+            assert len(settled) == (1 if start == 0 else 0), settled
+        finally:
+            await node.stop()
+            node.close()
