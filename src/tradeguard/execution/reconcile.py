@@ -411,8 +411,7 @@ def _symbols_of(
     for order in node.storage.load_orders(venue=venue, limit=500):
         if order.updated_ts >= since or order.is_open:
             symbols.add(order.symbol)
-    nets = getattr(node.venues.get(venue), "nets_outcome_pairs", False)
-    return with_other_outcomes(symbols) if nets else symbols  # a hand buy netted a held leg
+    return with_other_outcomes(symbols)  # a hand buy of the other outcome nets or merges a leg
 
 
 async def _catch_up_symbol(

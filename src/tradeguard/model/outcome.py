@@ -136,9 +136,9 @@ def outcome_price(value: object, field: str) -> Decimal:
 
 
 def with_other_outcomes(symbols: set[str]) -> set[str]:
-    """`symbols` and the other outcome of each outcome symbol among them: on a venue netting
-    YES against NO, a hand buy of the other outcome (while the node was down) nets a held leg,
-    and its fill is caught up only if its symbol is read."""
+    """`symbols` and the other outcome of each outcome symbol among them: a hand buy of the
+    other outcome while the node was down nets a held leg (Kalshi) or lets a merge take it
+    (Polymarket), and its fill is caught up only if its symbol is read."""
     out = set(symbols)
     for symbol in symbols:
         try:
