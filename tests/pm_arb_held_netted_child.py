@@ -1,8 +1,9 @@
 """Child process: start a cross_venue node holding a lone Kalshi leg, buy the opposite outcome
 by hand (the venue nets the pairs at once), and die by SIGKILL once the periodic
-reconciliation has booked the netting, before the held record is settled.
+reconciliation has booked the netting, before the held record is settled. With `down`
+(argv[6]) the hand buy comes before the start, and the kill during the start's booking.
 
-argv: config.json kalshi_rest_url key_id private_key.pem count
+argv: config.json kalshi_rest_url key_id private_key.pem count [down]
 """
 
 from __future__ import annotations
@@ -31,20 +32,31 @@ async def main() -> None:
             os.kill(os.getpid(), signal.SIGKILL)
         return []
 
+    down = sys.argv[6:7] == ["down"]
+    if down:
+        await _buy(url, key_id, pem, count, sys.argv[7])
+        held_merge.netted_fill = die  # type: ignore[assignment]
+        await node.start()
+        print(json.dumps({"unexpected": "started"}), flush=True)
+        return
     await node.start()
     held_merge.netted_fill = die  # type: ignore[assignment]
     [lone] = node.strategies[0].book.open
+    await _buy(url, key_id, pem, count, lone.legs[0].split(":")[0])
+    await reconcile_and_gate(node, "periodic")
+    print(json.dumps({"unexpected": "reconciled"}), flush=True)
+
+
+async def _buy(url: str, key_id: str, pem: str, count: str, ticker: str) -> None:
     client = KalshiClient(url, key_id, Path(pem).read_text())
     try:
-        await client.create_order({"ticker": lone.legs[0].split(":")[0],
+        await client.create_order({"ticker": ticker,
                                    "client_order_id": "by-hand-yes", "side": "yes",
                                    "action": "buy", "count_fp": count,
                                    "yes_price_dollars": "0.9900",
                                    "time_in_force": "immediate_or_cancel"})  # fmt: skip
     finally:
         await client.close()
-    await reconcile_and_gate(node, "periodic")
-    print(json.dumps({"unexpected": "reconciled"}), flush=True)
 
 
 asyncio.run(main())

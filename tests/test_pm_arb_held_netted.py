@@ -14,6 +14,7 @@ from rigs import killed_child
 from test_pm_arb_held_shrink import NO, _held_by_a_run, rig  # noqa: F401  (the fixture)
 from test_pm_arb_interrupted import _start
 from tradeguard.execution.reconcile import reconcile_and_gate
+from tradeguard.model.enums import TradingState
 from tradeguard.model.events import EventKind
 from tradeguard.storage.arb_repository import load_arb_executions
 from tradeguard.strategies.cross_venue.held_retry import held_legs
@@ -93,9 +94,19 @@ async def test_a_kill_after_the_node_booked_a_kalshi_netting_settles_the_held_le
     args = (kalshi.rest_url, k_keys["key_id"], str(pem), f"{lone.contracts:.2f}")
     [killed] = await killed_child(CHILD, tmp_path, node.config, *args)
     assert killed["booked"].startswith("net"), killed
+    await _settled_once_at_each_start(node.config, lone, day_before)
+
+
+async def _settled_once_at_each_start(config, lone, day_before: D) -> None:
+    """Two starts: the held record settled by the netting once, announced at the first."""
     for start in range(2):
-        node, events = await _start(node.config)
+        node, events = await _start(config)
         try:
+            report = node.reconcile_report
+            assert report is not None and report.ok, report and report.reason
+            assert report.held_shrunk == [], report.held_shrunk
+            assert node.portfolio.book("kalshi").total(NO) == 0
+            assert node.risk.state is not TradingState.HALTED, node.risk.state
             strat = node.strategies[0]
             rows = load_arb_executions(node.storage, strategy_id="pmarb")
             assert [(r["outcome"], r["legs"].get("code")) for r in rows][1:] == [
@@ -109,7 +120,42 @@ async def test_a_kill_after_the_node_booked_a_kalshi_netting_settles_the_held_le
             assert strat.book.realised_today - day_before == proceeds - lone.capital
             settled = [e for e in events if e.kind == EventKind.ARB_SETTLED]
             assert len(settled) == (1 if start == 0 else 0), settled
-            assert node.reconcile_report is not None and node.reconcile_report.held_shrunk == []
         finally:
             await node.stop()
             node.close()
+
+
+async def test_a_held_kalshi_leg_netted_by_hand_while_the_node_is_down_settles_at_the_start(
+    tmp_path,
+    rig,  # noqa: F811
+):
+    kalshi, pm, k_keys = rig
+    node, _ = await _held_by_a_run(tmp_path, kalshi, pm)
+    try:
+        [lone] = node.strategies[0].book.open
+        day_before = node.strategies[0].book.realised_today
+    finally:
+        await node.stop()
+        node.close()
+    await _buy_yes_by_hand(kalshi, k_keys, lone.contracts)  # the node is down: the venue nets
+    await _settled_once_at_each_start(node.config, lone, day_before)
+
+
+async def test_a_kill_during_the_start_booking_a_hand_netting_settles_the_held_leg_once(
+    tmp_path,
+    rig,  # noqa: F811
+):
+    kalshi, pm, k_keys = rig
+    node, _ = await _held_by_a_run(tmp_path, kalshi, pm)
+    try:
+        [lone] = node.strategies[0].book.open
+        day_before = node.strategies[0].book.realised_today
+    finally:
+        await node.stop()
+        node.close()
+    pem = tmp_path / "hand.pem"
+    pem.write_text(k_keys["private_key_pem"])
+    args = (kalshi.rest_url, k_keys["key_id"], str(pem), f"{lone.contracts:.2f}", "down", TICKER)
+    [killed] = await killed_child(CHILD, tmp_path, node.config, *args)
+    assert killed["booked"].startswith("net"), killed
+    await _settled_once_at_each_start(node.config, lone, day_before)

@@ -277,6 +277,12 @@ class OrderPathGateway:
                 order = None
         return order, storage.load_fills(client_order_id=client_order_id)
 
+    def fills_since(self, since_ts: int) -> list[Fill]:
+        """Return this strategy's journaled fills from `since_ts` on (none without storage)."""
+        storage = self._om.storage
+        return [] if storage is None else storage.load_fills(strategy_id=self.strategy_id,
+                                                             since_ts=since_ts)  # fmt: skip
+
     def recorded_execution(self, client_order_id: str) -> dict[str, Any] | None:
         """Return the strategy's stored record naming the order, however old (None: no
         record names it, or no storage)."""

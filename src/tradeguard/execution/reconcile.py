@@ -57,6 +57,7 @@ from tradeguard.model.enums import OrderStatus, TradingState
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, plain
+from tradeguard.model.outcome import with_other_outcomes
 from tradeguard.model.reports import OrderReport
 from tradeguard.risk.observers import RECONCILER_BY
 from tradeguard.risk.state import ResumeRefused
@@ -410,7 +411,7 @@ def _symbols_of(
     for order in node.storage.load_orders(venue=venue, limit=500):
         if order.updated_ts >= since or order.is_open:
             symbols.add(order.symbol)
-    return symbols
+    return with_other_outcomes(symbols)  # a hand buy of the other outcome nets or merges a leg
 
 
 async def _catch_up_symbol(

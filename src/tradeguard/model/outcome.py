@@ -133,3 +133,18 @@ def outcome_price(value: object, field: str) -> Decimal:
     if not ZERO < price < ONE:
         raise ValueError(f"{field}: {value!r} is outside (0, 1), where outcome contracts trade")
     return price
+
+
+def with_other_outcomes(symbols: set[str]) -> set[str]:
+    """`symbols` and the other outcome of each outcome symbol among them: a hand buy of the
+    other outcome while the node was down nets a held leg (Kalshi) or lets a merge take it
+    (Polymarket), and its fill is caught up only if its symbol is read."""
+    out = set(symbols)
+    for symbol in symbols:
+        try:
+            market, outcome, quote = parse_outcome_symbol(symbol)
+        except ValueError:
+            continue
+        other = Outcome.NO if outcome is Outcome.YES else Outcome.YES
+        out.add(outcome_symbol(market, other, quote))
+    return out

@@ -89,6 +89,10 @@ class ExecutionGateway(Protocol):
         fill journaled for it (an order a start did not restore: ended before it)."""
         ...
 
+    def fills_since(self, since_ts: int) -> list[Fill]:
+        """This strategy's journaled fills from `since_ts` on."""
+        ...
+
     def recorded_execution(self, client_order_id: str) -> dict[str, Any] | None:
         """The strategy's stored record naming the order, however old (None: none, or no
         storage)."""

@@ -26,6 +26,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
 from tradeguard.strategies.cross_venue.executor import PairExecutor
+from tradeguard.strategies.cross_venue.held_merge import is_netting
 from tradeguard.strategies.cross_venue.held_retry import adopt_retry, retry_cut_short
 from tradeguard.strategies.cross_venue.limits import OpenPair, is_dust
 from tradeguard.strategies.cross_venue.records import INTERRUPTED_PAIR, PairAttempt, PairLegResult
@@ -189,6 +190,11 @@ async def _unwind_rest(
             "to settlement that the strategy's open pairs do not list; check it and keep it",
         )
         return
+    if left > 0:  # merged or netted while the node was down: that sale is the leg's exit
+        for sale in _netted(executor, first, left):
+            legs.append(sale)
+            rec.legs.append(sale)
+            left, sold = left - sale.filled, sold + sale.filled
     sales = _sold_before(first, legs)
     if left <= 0:
         if not booked:
@@ -229,6 +235,31 @@ async def _unwind_rest(
         )  # fmt: skip
     if sold > 0 and rec.outcome == "unwound":
         rec.reason = f"{rec.reason}; {sold} had been sold back before the stop"
+
+
+def _netted(executor: PairExecutor, first: PairLegResult, left: Decimal) -> list[PairLegResult]:
+    """The merge or netting sales of `first`'s contracts booked after it filled that no record
+    names (the venue netted them, or the CTF merged them, while the node was down), up to
+    `left`, as unwinds of the attempt."""
+    gateway = executor.gateways[first.venue]
+    bought = gateway.journaled(first.client_order_id)[1]
+    if not bought:
+        return []
+    out = []
+    for fill in gateway.fills_since(min(f.ts for f in bought)):
+        if left <= 0:
+            break
+        if (fill.venue, fill.symbol) != (first.venue, first.symbol) or not is_netting(fill):
+            continue
+        if gateway.recorded_execution(fill.client_order_id) is not None:
+            continue  # a held record's exit already
+        take = min(left, fill.amount)
+        out.append(PairLegResult("unwind", fill.venue, fill.symbol, Side.SELL, take, fill.price,
+                                 filled=take, avg_price=fill.price,
+                                 fee=fill.fee * take / fill.amount, status="filled",
+                                 client_order_id=fill.client_order_id))  # fmt: skip
+        left -= take
+    return out
 
 
 def _write_off(
