@@ -51,6 +51,12 @@ def _lost_today(node: TradingNode, ts: int) -> None:
         node.storage.close_position(lost, pos)
 
 
+def _respec(node: TradingNode, ts: int, **changes: object) -> None:
+    """Save bot "eth"'s spec at `ts` with `changes` made to it."""
+    doc = {**BotRows(node.db).bots()[-1].spec, **changes}
+    BotRows(node.db).save_bot("eth", True, BotSpec.parse("eth", doc).to_doc(), ts)
+
+
 async def test_an_eth_btc_bot_is_sized_in_usd_through_the_btc_price(tmp_path, data_dir):
     node = await _eth_btc_node(tmp_path, data_dir)
     try:
@@ -104,8 +110,7 @@ async def test_a_realized_loss_in_btc_counts_in_usd_against_the_daily_limit(tmp_
         # the bot bought 0.02 ETH at 0.05 and sold at 0.025 today: 0.0005 BTC, about 23 USD
         ts = node.clock.now_ms()
         _lost_today(node, ts)
-        spec = BotSpec.parse("eth", {**BotRows(node.db).bots()[-1].spec, "daily_loss_usd": "20"})
-        BotRows(node.db).save_bot("eth", True, spec.to_doc(), ts)
+        _respec(node, ts, daily_loss_usd="20")
         out = desk(node).validate("eth", {"symbol": "ETH/BTC", "side": "buy", "score": "1"})
         # was: a loss of 0.0005 "USD", far under daily_loss_usd=20
         assert "BOT_DAILY_LOSS" in out["codes"], (out["codes"], out["reasons"])
@@ -153,9 +158,7 @@ async def test_a_btc_loss_with_no_btc_price_is_not_read_as_usd(tmp_path, data_di
     try:
         ts = node.clock.now_ms()
         _lost_today(node, ts)
-        doc = {**BotRows(node.db).bots()[-1].spec, "daily_loss_usd": "20",
-               "symbols": ["ETH/BTC", SYMBOL]}  # fmt: skip
-        BotRows(node.db).save_bot("eth", True, BotSpec.parse("eth", doc).to_doc(), ts)
+        _respec(node, ts, daily_loss_usd="20", symbols=["ETH/BTC", SYMBOL])
         # BTC's price not known (a restart, before its first tick): today's 0.0005 BTC loss,
         # about 23 USD, cannot be counted in USD
         node.portfolio.marks.pop(SYMBOL)
