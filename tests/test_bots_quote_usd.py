@@ -40,6 +40,23 @@ async def _eth_btc_node(tmp_path: Path, data_dir: Path, pair: str = "ETH/BTC") -
     return node
 
 
+def _lost_today(node: TradingNode, ts: int) -> None:
+    """Store bot "eth"'s trade closed at `ts`: 0.02 ETH bought at 0.05, sold at 0.025, so
+    0.0005 BTC lost."""
+    pos = Position("paper", "ETH/BTC", "eth", quantity=Decimal("0.02"), avg_entry=ETH_BTC)
+    lost = ClosedTrade("paper", "ETH/BTC", "eth", Side.BUY, ETH_BTC, ETH_BTC / 2,
+                       Decimal("0.02"), Decimal("-0.0005"), Decimal(-50), ts, ts)  # fmt: skip
+    with node.storage.transaction():
+        node.storage.save_position(pos, ETH_BTC)
+        node.storage.close_position(lost, pos)
+
+
+def _respec(node: TradingNode, ts: int, **changes: object) -> None:
+    """Save bot "eth"'s spec at `ts` with `changes` made to it."""
+    doc = {**BotRows(node.db).bots()[-1].spec, **changes}
+    BotRows(node.db).save_bot("eth", True, BotSpec.parse("eth", doc).to_doc(), ts)
+
+
 async def test_an_eth_btc_bot_is_sized_in_usd_through_the_btc_price(tmp_path, data_dir):
     node = await _eth_btc_node(tmp_path, data_dir)
     try:
@@ -92,14 +109,8 @@ async def test_a_realized_loss_in_btc_counts_in_usd_against_the_daily_limit(tmp_
     try:
         # the bot bought 0.02 ETH at 0.05 and sold at 0.025 today: 0.0005 BTC, about 23 USD
         ts = node.clock.now_ms()
-        pos = Position("paper", "ETH/BTC", "eth", quantity=Decimal("0.02"), avg_entry=ETH_BTC)
-        lost = ClosedTrade("paper", "ETH/BTC", "eth", Side.BUY, ETH_BTC, ETH_BTC / 2,
-                           Decimal("0.02"), Decimal("-0.0005"), Decimal(-50), ts, ts)  # fmt: skip
-        with node.storage.transaction():
-            node.storage.save_position(pos, ETH_BTC)
-            node.storage.close_position(lost, pos)
-        spec = BotSpec.parse("eth", {**BotRows(node.db).bots()[-1].spec, "daily_loss_usd": "20"})
-        BotRows(node.db).save_bot("eth", True, spec.to_doc(), ts)
+        _lost_today(node, ts)
+        _respec(node, ts, daily_loss_usd="20")
         out = desk(node).validate("eth", {"symbol": "ETH/BTC", "side": "buy", "score": "1"})
         # was: a loss of 0.0005 "USD", far under daily_loss_usd=20
         assert "BOT_DAILY_LOSS" in out["codes"], (out["codes"], out["reasons"])
@@ -114,12 +125,7 @@ async def test_the_bot_s_summary_and_status_add_up_in_usd(tmp_path, data_dir):
         ts = node.clock.now_ms()
         # closed today: 0.0005 BTC lost (about 23 USD); open: 1 ETH bought at 0.05, marked at
         # 0.04: 0.01 BTC down (about 460 USD)
-        pos = Position("paper", "ETH/BTC", "eth", quantity=Decimal("0.02"), avg_entry=ETH_BTC)
-        lost = ClosedTrade("paper", "ETH/BTC", "eth", Side.BUY, ETH_BTC, ETH_BTC / 2,
-                           Decimal("0.02"), Decimal("-0.0005"), Decimal(-50), ts, ts)  # fmt: skip
-        with node.storage.transaction():
-            node.storage.save_position(pos, ETH_BTC)
-            node.storage.close_position(lost, pos)
+        _lost_today(node, ts)
         held = Position("paper", "ETH/BTC", "eth", quantity=Decimal(1), avg_entry=ETH_BTC)
         node.portfolio.positions[("paper", "ETH/BTC", "eth")] = held
         await node.on_quote(Quote("ETH/BTC", ts, Decimal("0.04"), Decimal(50), Decimal("0.04"),
@@ -151,15 +157,8 @@ async def test_a_btc_loss_with_no_btc_price_is_not_read_as_usd(tmp_path, data_di
     node = await _eth_btc_node(tmp_path, data_dir)
     try:
         ts = node.clock.now_ms()
-        pos = Position("paper", "ETH/BTC", "eth", quantity=Decimal("0.02"), avg_entry=ETH_BTC)
-        lost = ClosedTrade("paper", "ETH/BTC", "eth", Side.BUY, ETH_BTC, ETH_BTC / 2,
-                           Decimal("0.02"), Decimal("-0.0005"), Decimal(-50), ts, ts)  # fmt: skip
-        with node.storage.transaction():
-            node.storage.save_position(pos, ETH_BTC)
-            node.storage.close_position(lost, pos)
-        doc = {**BotRows(node.db).bots()[-1].spec, "daily_loss_usd": "20",
-               "symbols": ["ETH/BTC", SYMBOL]}  # fmt: skip
-        BotRows(node.db).save_bot("eth", True, BotSpec.parse("eth", doc).to_doc(), ts)
+        _lost_today(node, ts)
+        _respec(node, ts, daily_loss_usd="20", symbols=["ETH/BTC", SYMBOL])
         # BTC's price not known (a restart, before its first tick): today's 0.0005 BTC loss,
         # about 23 USD, cannot be counted in USD
         node.portfolio.marks.pop(SYMBOL)

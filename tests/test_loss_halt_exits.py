@@ -21,6 +21,7 @@ from loss_halt_support import AMOUNT, START_USDT, loss_halt_config
 from node_support import node_for
 from tradeguard.model.enums import OrderStatus, Side, TradingState
 from tradeguard.model.events import EventKind
+from tradeguard.model.order import Order
 
 D = Decimal
 
@@ -38,6 +39,15 @@ async def _run(tmp_path, mode: str | None, db_url: str = ""):
 def _sells(node) -> list:
     return [o for o in node.storage.load_orders()
             if o.side is Side.SELL and o.status is OrderStatus.FILLED]  # fmt: skip
+
+
+def _closed(node, state: TradingState) -> tuple[Order, Decimal]:
+    """Check the drawdown tripped into `state` and one filled sell closed the position; return
+    that sell and the account's loss."""
+    assert node.risk.state is state and node.risk.state_by == "breaker:drawdown"
+    assert node.portfolio.position("paper", "BTC/USDT", "unlock").quantity == 0
+    [sell] = _sells(node)
+    return sell, START_USDT - node.portfolio.equity()
 
 
 @pytest.mark.parametrize("mode", [None, "halt"])  # None: the default
@@ -62,11 +72,8 @@ async def test_reduce_lets_the_stop_close_and_refuses_new_exposure(tmp_path):
     node, events = await _run(tmp_path, "reduce")
     try:
         risk = node.risk
-        assert risk.state is TradingState.REDUCING and risk.state_by == "breaker:drawdown"
-        assert node.portfolio.position("paper", "BTC/USDT", "unlock").quantity == 0
-        [sell] = _sells(node)
+        sell, loss = _closed(node, TradingState.REDUCING)
         assert sell.signal["reason"] == "stop_loss"
-        loss = START_USDT - node.portfolio.equity()
         assert D(25) < loss < D(45), loss  # the stop's candle, not 40,000
         tripped = [e for e in events if e.kind == EventKind.BREAKER_TRIPPED]
         assert [e.data["breaker"] for e in tripped] == ["drawdown"]  # once, however far it fell
@@ -83,11 +90,8 @@ async def test_flatten_closes_the_position_at_once_under_its_own_strategy_then_h
     node, _ = await _run(tmp_path, "flatten")
     try:
         risk = node.risk
-        assert risk.state is TradingState.HALTED and risk.state_by == "breaker:drawdown"
-        assert node.portfolio.position("paper", "BTC/USDT", "unlock").quantity == 0
-        [sell] = _sells(node)
+        sell, loss = _closed(node, TradingState.HALTED)
         assert sell.signal["reason"] == "kill switch flatten" and sell.strategy_id == "unlock"
-        loss = START_USDT - node.portfolio.equity()
         assert D(15) < loss < D(35), loss  # closed after the drawdown candle, before the stop
         last = risk.last_kill
         assert last is not None and last["finished_ts"] > 0 and last["by"] == "breaker:drawdown"

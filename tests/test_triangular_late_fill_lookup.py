@@ -51,11 +51,8 @@ def test_an_order_of_no_record_is_found_in_none(tmp_path: Path):
     assert find_arb_execution(s.storage, s.config.strategy_id, "no-such-order") is None
 
 
-async def test_a_cycle_whose_legs_fill_as_sent_looks_up_no_record_on_its_fills(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A fill of the running cycle's order is no late one: the store is not asked for a record
-    # naming it (before: one lookup for each leg's fill, on the way between two legs).
+def _lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Return the list that gets the client id of each record lookup the gateway makes."""
     from tradeguard.execution import gateway
 
     looked: list[str] = []
@@ -66,6 +63,15 @@ async def test_a_cycle_whose_legs_fill_as_sent_looks_up_no_record_on_its_fills(
         return find(storage, strategy_id, cid)
 
     monkeypatch.setattr(gateway, "find_arb_execution", counted)
+    return looked
+
+
+async def test_a_cycle_whose_legs_fill_as_sent_looks_up_no_record_on_its_fills(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fill of the running cycle's order is no late one: the store is not asked for a record
+    # naming it (before: one lookup for each leg's fill, on the way between two legs).
+    looked = _lookups(monkeypatch)
     s = Stack(tmp_path)
     rec = await s.executor.execute(s.opportunity(), SIZE)
     assert rec.outcome == "completed", rec.reason
@@ -78,20 +84,12 @@ async def test_a_start_after_a_run_of_completed_cycles_looks_up_no_record(
 ) -> None:
     # Every order of a completed cycle filled and can fill no more: the next start (the mark
     # where this run's start left it) looks none of them up (before: one record each).
-    from tradeguard.execution import gateway
     from tradeguard.strategies.triangular.late_fills import LateFills
 
     s = Stack(tmp_path)
     rec = await s.executor.execute(s.opportunity(), SIZE)
     assert rec.outcome == "completed", rec.reason
-    looked: list[str] = []
-    find = gateway.find_arb_execution
-
-    def counted(storage: Any, strategy_id: str, cid: str) -> dict[str, Any] | None:
-        looked.append(cid)
-        return find(storage, strategy_id, cid)
-
-    monkeypatch.setattr(gateway, "find_arb_execution", counted)
+    looked = _lookups(monkeypatch)
     late = LateFills(s.gateway, s.executor.held_legs)  # the next start's
     assert late.take_up() == 0
     assert looked == []  # before: 3, one for each leg

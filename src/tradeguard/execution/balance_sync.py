@@ -61,6 +61,16 @@ def beyond_tolerance(
     return diff > max(abs(venue), abs(ledger)) * tolerance_pct / _HUNDRED
 
 
+def _figures(d: Discrepancy) -> dict[str, str]:
+    """Return a difference's asset and totals as an event's data shows them."""
+    return {
+        "asset": name_shown(d.asset),
+        "ledger_total": plain(d.ledger_total),
+        "venue_total": plain(d.venue_total),
+        "difference": plain(d.difference),
+    }
+
+
 def within_tolerance_event(venue: str, d: Discrepancy, value: Decimal | None, now: int) -> Event:
     """Log and return the info event of a difference within the percent tolerance but beyond
     the absolute one (`value`: in the valuation asset, None without a price)."""
@@ -75,10 +85,7 @@ def within_tolerance_event(venue: str, d: Discrepancy, value: Decimal | None, no
         venue=venue,
         severity="info",
         data={
-            "asset": name_shown(d.asset),
-            "ledger_total": plain(d.ledger_total),
-            "venue_total": plain(d.venue_total),
-            "difference": plain(d.difference),
+            **_figures(d),
             "value": None if value is None else plain(value),
             "hint": "counted as trading; money moved in or out by hand is declared with "
             "`tradeguard transfer`",
@@ -301,10 +308,7 @@ class BalanceSync:
                     venue=venue,
                     severity="warning",
                     data={
-                        "asset": name_shown(d.asset),
-                        "ledger_total": plain(d.ledger_total),
-                        "venue_total": plain(d.venue_total),
-                        "difference": plain(d.difference),
+                        **_figures(d),
                         "usd_value": plain(usd[d.asset]) if d.asset in usd else None,
                     },
                 )

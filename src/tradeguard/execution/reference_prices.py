@@ -42,6 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradeguard.model.errors import VenueError
+from tradeguard.model.market import Quote
 from tradeguard.model.money import STABLECOINS
 from tradeguard.portfolio.portfolio import Portfolio, aliases
 from tradeguard.venues.base import Venue
@@ -233,14 +234,10 @@ class ReferencePrices:
         unbid = False
         for venue, symbol in found:  # a venue without a usable quote leaves it to the next
             before = self.portfolio.marks.get(symbol)
-            try:
-                quote = await self.venues[venue].fetch_reference_quote(symbol)
-            except VenueError as exc:
-                log.warning("reference price %s on %s not read: %s", symbol, venue, exc)
+            quote, answered = await self._usable_quote(venue, symbol)
+            if quote is None:
+                unbid = unbid or answered  # e.g. a book with no bids: its ticker says bid 0
                 continue
-            if quote is None or quote.bid <= 0 or quote.ask <= 0:
-                unbid = True
-                continue  # e.g. a book with no bids: its ticker says bid 0
             if self.portfolio.marks.get(symbol) is not before:
                 return None  # a stream marked it while the ticker was read: its mark is fresher
             mid = quote.mid
@@ -341,12 +338,8 @@ class ReferencePrices:
             before = own.get(symbol)
             if before is not None and before is not self._own_marked.get((venue, symbol)):
                 return None  # the venue's own stream marks it: nothing to read
-            try:
-                quote = await self.venues[venue].fetch_reference_quote(symbol)
-            except VenueError as exc:
-                log.warning("reference price %s on %s not read: %s", symbol, venue, exc)
-                continue
-            if quote is None or quote.bid <= 0 or quote.ask <= 0:
+            quote, _answered = await self._usable_quote(venue, symbol)
+            if quote is None:
                 continue
             if portfolio.venue_marks.get(venue, {}).get(symbol) is not before:
                 return None  # its stream marked it while the ticker was read: fresher
@@ -358,6 +351,18 @@ class ReferencePrices:
             self.own[(venue, asset)] = symbol
             return symbol, mid
         return None
+
+    async def _usable_quote(self, venue: str, symbol: str) -> tuple[Quote | None, bool]:
+        """Read `symbol`'s quote on `venue`: the quote where it bids and asks, and whether the
+        venue answered (False after an error, logged)."""
+        try:
+            quote = await self.venues[venue].fetch_reference_quote(symbol)
+        except VenueError as exc:
+            log.warning("reference price %s on %s not read: %s", symbol, venue, exc)
+            return None, False
+        if quote is None or quote.bid <= 0 or quote.ask <= 0:
+            return None, True
+        return quote, True
 
     def _own_markets(self, venue: str, asset: str) -> list[str]:
         """`venue`'s markets pairing `asset` with the valuation asset, a stablecoin, BTC or
