@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -72,22 +73,38 @@ def test_serve_in_an_80_column_terminal_folds_its_banner_and_stops_on_ctrl_c(tmp
 HOSTILE_REASON = "drill\x1b[2J\x1b]0;pwned\x07\x1b[8mhidden\u202eevil\x9b31m"
 
 
+def _store_halt(cfg: str, reason: str, tmp_path: Path) -> None:
+    """Halt the stored risk state with `reason`, as the API or a bot's emergency stop would."""
+    script = (
+        "import argparse, sys\n"
+        "from tradeguard.cli.control import _risk_engine\n"
+        "storage, risk = _risk_engine(argparse.Namespace(config=sys.argv[1], db=None))\n"
+        "risk.halt(sys.argv[2], 'api')\n"
+        "storage.db.dispose()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, cfg, reason], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
 def test_a_reason_with_terminal_escapes_is_shown_escaped_never_acted_on(tmp_path, data_dir):
-    """A kill reason reaches the store from the command line, the API or a bot's emergency stop;
-    printed raw it clears the operator's screen, retitles the window, hides text or reorders it."""
+    """A kill reason reaches the store from the API or a bot's emergency stop; printed raw it
+    clears the operator's screen, retitles the window, hides text or reorders it. The command
+    line refuses such a reason outright (exit 2), naming the character escaped."""
     data = write_slice(data_dir, tmp_path / "btc.csv", 300)
     cfg = str(_short_config(tmp_path, data))
     code, screen = run_in_pty([str(EXE), "run", "--until-end", "--config", cfg], cwd=tmp_path)
     assert code == 0, screen
-    screens = []
-    for argv in (["kill", "--reason", HOSTILE_REASON], ["status"]):
-        code, screen = run_in_pty([str(EXE), *argv, "--config", cfg], cwd=tmp_path)
-        assert code == 0, screen
-        screens.append(screen)
-    for screen in screens:
+    code, refused = run_in_pty([str(EXE), "kill", "--reason", HOSTILE_REASON, "--config", cfg],
+                               cwd=tmp_path)  # fmt: skip
+    assert code == 2 and "--reason" in refused and "\\x1b" in refused, refused
+    _store_halt(cfg, HOSTILE_REASON, tmp_path)
+    code, status = run_in_pty([str(EXE), "status", "--config", cfg], cwd=tmp_path)
+    assert code == 0, status
+    for screen in (refused, status):
         for raw in ("\x1b[2J", "\x1b]0;", "\x07", "\x1b[8m", "\u202e", "\x9b"):
             assert raw not in screen, (raw, screen)
-        assert "drill\\x1b[2J" in screen and "hidden\\u202eevil" in screen, screen
+    assert "drill\\x1b[2J" in status and "hidden\\u202eevil" in status, status
 
 
 def test_run_with_the_api_enabled_names_its_address_once(tmp_path, data_dir):
