@@ -95,3 +95,24 @@ async def test_an_alert_killed_before_delivery_is_delivered_after_restart_postgr
     pg_url: str,
 ) -> None:
     await _check(pg_url)
+
+
+def test_a_dead_receiver_does_not_grow_the_table_past_its_cap(sqlite_url: str, caplog) -> None:
+    from tradeguard.alerts.durable import AlertOutbox, with_id
+    from tradeguard.alerts.rules import Alert
+
+    db = Database(sqlite_url)
+    db.migrate()
+    outbox = AlertOutbox(Storage(db), limit=3)
+    alerts = [with_id(Alert("venue_error", f"error {n}", "", "warning", "v")) for n in range(5)]
+    for alert in alerts:
+        outbox.add([alert], ["webhook:generic"])
+    left = outbox.pending(["webhook:generic"])
+    assert [a.title for _, a in left] == ["error 2", "error 3", "error 4"]  # the newest kept
+    assert outbox.dropped == 2
+    assert "at most 3 are kept" in caplog.text
+    outbox.delivered(alerts[3].id, "webhook:generic")
+    assert [a.title for _, a in outbox.pending(["webhook:generic"])] == ["error 2", "error 4"]
+    assert outbox.pending(["telegram"]) == []  # a channel no longer configured: rows deleted
+    assert outbox.pending(["webhook:generic"]) == []
+    db.dispose()

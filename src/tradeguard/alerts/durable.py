@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -25,9 +26,17 @@ MAX_PENDING = 1000
 _FIELDS = ("rule", "title", "text", "severity", "dedupe_key", "ts", "id")
 
 
+_last_ns = 0
+_ids_lock = threading.Lock()
+
+
 def new_alert_id() -> str:
     """Return a fresh alert id: its time first, so ids sort by when they were raised."""
-    return f"{time.time_ns() // 1_000_000:013d}-{uuid.uuid4().hex[:16]}"
+    global _last_ns
+    with _ids_lock:  # two raised within the clock's resolution still sort in order
+        _last_ns = max(time.time_ns(), _last_ns + 1)
+        ns = _last_ns
+    return f"{ns:020d}-{uuid.uuid4().hex[:12]}"
 
 
 def _key(alert_id: str, channel: str) -> str:

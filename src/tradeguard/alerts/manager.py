@@ -148,8 +148,14 @@ class AlertManager:
             self._held = []
 
     def _keep(self, alerts: Sequence[Alert]) -> None:
-        if self.outbox is not None:
+        if self.outbox is None:
+            return
+        try:
             self.outbox.add(alerts, [ch.name for ch in self.channels])
+        except Exception:
+            # an alert that cannot be stored is still sent; it must not fail the commit
+            self.counters["errors"] += 1
+            log.exception("alerts: could not store %d alert(s) for delivery", len(alerts))
 
     def resume(self, outbox: AlertOutbox) -> int:
         """Keep alerts in `outbox` from now on and queue those a crash left undelivered;
