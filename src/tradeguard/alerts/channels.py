@@ -117,9 +117,11 @@ class _HttpChannel:
             if task.done() and self._inflight is not None and self._inflight[1] is task:
                 self._inflight = None
 
-    async def _post(self, url: str, payload: dict[str, Any], what: str) -> httpx.Response:
+    async def _post(
+        self, url: str, payload: dict[str, Any], what: str, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         try:
-            response = await self._http().post(url, json=payload)
+            response = await self._http().post(url, json=payload, headers=headers)
         except httpx.HTTPError as exc:
             # `from None`: the original exception carries the URL with its credential.
             raise ChannelError(
@@ -164,18 +166,22 @@ class WebhookChannel(_HttpChannel):
             return {"text": _truncate(f"*{alert.title}*\n{alert.text}", _SLACK_LIMIT)}
         if self._format == "discord":
             return {"content": _truncate(f"**{alert.title}**\n{alert.text}", _DISCORD_LIMIT)}
-        return {
+        body: dict[str, Any] = {
             "title": alert.title,
             "text": alert.text,
             "severity": alert.severity,
             "rule": alert.rule,
             "ts": alert.ts,
         }
+        if alert.id:  # every alert the manager sends has one
+            body["id"] = alert.id
+        return body
 
     async def send(self, alert: Alert) -> None:
-        """POST the alert to the webhook."""
+        """POST the alert to the webhook, its id in the `X-Alert-Id` header."""
+        headers = {"X-Alert-Id": alert.id} if alert.id else None
         what = f"POST to webhook at {self._host}"
-        await self._once(alert, lambda: self._post(self._url, self.payload(alert), what))
+        await self._once(alert, lambda: self._post(self._url, self.payload(alert), what, headers))
 
 
 class TelegramChannel(_HttpChannel):

@@ -11,7 +11,9 @@ await manager.stop()              # drains for up to config.drain_timeout_s
 Alerts are part of the unit of work: with `hold` set (true while the caller's transaction is
 open), an alert is held until that transaction commits (`seal` in the commit, `release` after
 it). Work lost to a crash before its commit never sends its alerts, and a resumed run that
-redoes it sends them once.
+redoes it sends them once. With an `outbox` (`AlertOutbox`) an alert is also written in
+that commit and deleted once delivered: a crash before delivery leaves it for the next start
+(`resume`), which sends it with the same id.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.alerts.config import AlertsConfig
+from tradeguard.alerts.durable import AlertOutbox, with_id
 from tradeguard.alerts.performance import PerformanceWatch
 from tradeguard.alerts.rules import Alert, alert_for, daily_summary_event
 from tradeguard.model.events import Event
@@ -79,6 +82,7 @@ class AlertManager:
         self.hold: Callable[[], bool] | None = None
         self._held: list[Alert] = []
         self._sealed: list[Alert] = []
+        self.outbox: AlertOutbox | None = None
 
     # producer side: synchronous, O(1), never blocks ----------------------------------------
     def on_event(self, event: Event) -> None:
@@ -128,17 +132,44 @@ class AlertManager:
             if len(self._last_sent) >= _DEDUPE_KEYS_MAX:
                 self._prune(now)
             self._last_sent[alert.dedupe_key] = now
+        alert = with_id(alert)
         if self.hold is not None and self.hold():
             self._held.append(alert)  # the work it reports is not committed yet
             return True
+        self._keep([alert])
         self._hand_over(alert)
         return True
 
     def seal(self) -> None:
         """Take the held alerts into the commit being made (a storage commit hook)."""
         if self._held:
+            self._keep(self._held)
             self._sealed.extend(self._held)
             self._held = []
+
+    def _keep(self, alerts: Sequence[Alert]) -> None:
+        if self.outbox is None:
+            return
+        try:
+            self.outbox.add(alerts, [ch.name for ch in self.channels])
+        except Exception:
+            # an alert that cannot be stored is still sent; it must not fail the commit
+            self.counters["errors"] += 1
+            log.exception("alerts: could not store %d alert(s) for delivery", len(alerts))
+
+    def resume(self, outbox: AlertOutbox) -> int:
+        """Keep alerts in `outbox` from now on and queue those a crash left undelivered;
+        return how many deliveries were queued."""
+        self.outbox = outbox
+        queues = {ch.name: q for ch, q in zip(self.channels, self._queues, strict=True)}
+        left = outbox.pending(list(queues))
+        for channel, alert in left:
+            queue = queues[channel]
+            if queue.full():
+                queue.get_nowait()
+                queue.task_done()
+            queue.put_nowait(alert)
+        return len(left)
 
     def discard(self) -> None:
         """Drop the alerts held for a commit that rolled back (a storage rollback hook): the
@@ -276,7 +307,18 @@ class AlertManager:
                 continue
             self.counters["sent"] += 1
             counters["sent"] += 1
+            if self.outbox is not None:
+                self._delivered(alert, channel)
             return
+
+    def _delivered(self, alert: Alert, channel: Channel) -> None:
+        assert self.outbox is not None
+        try:
+            self.outbox.delivered(alert.id, channel.name)
+        except Exception:
+            # sent already: at worst the next start sends it again, with the same id
+            self.counters["errors"] += 1
+            log.exception("alerts: could not forget delivered alert %s", alert.id)
 
 
 def build_manager(

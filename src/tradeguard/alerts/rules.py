@@ -23,6 +23,8 @@ class Alert:
     severity: str
     dedupe_key: str
     ts: int = 0
+    # stable across restarts (kept with the alert until delivered): a receiver drops repeats by it
+    id: str = ""
 
 
 def _dec(value: Any) -> Decimal | None:

@@ -39,6 +39,7 @@ from tradeguard.venues.base import Venue
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from tradeguard.alerts.manager import AlertManager
     from tradeguard.bots.node_exits import NativeVenues
     from tradeguard.node.node import TradingNode
 
@@ -144,13 +145,21 @@ def _attach_alerts(node: TradingNode) -> None:
     manager = build_manager(config.alerts, mode=mode)
     if manager.channels:
         node.alerts = manager
-        # Sent only once the work they report is committed (see AlertManager.hold).
-        manager.hold = lambda: node.storage.in_transaction
-        node.storage.add_commit_hook(manager.seal)
-        node.storage.add_after_commit_hook(manager.release)
-        node.storage.add_rollback_hook(manager.discard)
+        wire_alerts(manager, node.storage)
         node.bus.subscribe(manager.on_event)
         node.market.candle_listeners.append(manager.on_candle)
+
+
+def wire_alerts(manager: AlertManager, storage: Storage) -> None:
+    """Send `manager`'s alerts only once the work they report is committed (see
+    AlertManager.hold), keep them in `storage` until delivered and queue those a crash left."""
+    from tradeguard.alerts.durable import AlertOutbox
+
+    manager.resume(AlertOutbox(storage))
+    manager.hold = lambda: storage.in_transaction
+    storage.add_commit_hook(manager.seal)
+    storage.add_after_commit_hook(manager.release)
+    storage.add_rollback_hook(manager.discard)
 
 
 def _build_bot_exits(node: TradingNode) -> None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 OK, DEGRADED, DOWN = "ok", "degraded", "down"
 _RANK = {OK: 0, DEGRADED: 1, DOWN: 2}
 _REASON_MAX = 200
+STARTING_REASON = "starting: markets not loaded yet, retry"
 
 
 def assess(
@@ -36,6 +37,7 @@ def assess(
     cfg = node.config.health
     now = wall_ms() if now_ms is None else now_ms
     checks = {
+        "startup": _startup(node),
         "heartbeat": _heartbeat(node, cfg, now),
         "event_loop": _event_loop(lag_s, cfg),
         "venues": _venues(node, verbose, now),
@@ -45,6 +47,14 @@ def assess(
     }
     worst = max((c["status"] for c in checks.values()), key=_RANK.__getitem__)
     return {"status": worst, "mode": node.mode.value, "ts": now, "checks": checks}
+
+
+def _startup(node: TradingNode) -> dict[str, Any]:
+    # `tradeguard run` serves the API while the node starts: an order sent then would find no
+    # instrument rules, so the node is not ready until its markets are loaded.
+    if not node.markets_loaded:
+        return {"status": DOWN, "state": "starting", "reason": STARTING_REASON}
+    return {"status": OK, "state": "started"}
 
 
 def _heartbeat(node: TradingNode, cfg: HealthConfig, now: int) -> dict[str, Any]:

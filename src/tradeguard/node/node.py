@@ -106,6 +106,8 @@ class TradingNode:
         self.clock: Clock = clock or (SimulatedClock() if replaying else Clock())
         self.venues: dict[str, Venue] = {}
         self.resumed = False
+        # False until start() has loaded the venues' markets: the API may serve before then
+        self.markets_loaded = False
         self.stats = RunStats()
         self._events_this_run = 0
         # (ts, equity) sampled every `equity_sample_ms` of clock time, for charts and reports
@@ -261,6 +263,7 @@ class TradingNode:
         await before_trading(self, self.mode in _STREAMING)
         if self.mode in _STREAMING:
             self.keep_states_saved()
+        self.markets_loaded = True
 
     def keep_states_saved(self) -> StateSaves:
         """Store a strategy's state at the end of a live step when it asks (node.state_saves)."""

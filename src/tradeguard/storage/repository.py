@@ -126,6 +126,16 @@ class Storage(OrderStore, PositionStore):
             return
         self._run(self._upsert_kv_stmt, row)
 
+    def kv_prefixed(self, prefix: str) -> list[tuple[str, Any]]:
+        """Return every (key, value) whose key starts with `prefix`, in key order."""
+        like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = (
+            select(kv_state.c.key, kv_state.c.value)
+            .where(kv_state.c.key.like(like, escape="\\"))
+            .order_by(kv_state.c.key)
+        )
+        return [(str(k), v) for k, v in self._read(stmt)]
+
     def kv_delete(self, key: str) -> None:
         """Remove `key`; a missing key is not an error."""
         self._write(kv_state.delete().where(kv_state.c.key == key))

@@ -16,6 +16,7 @@ from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.execution.order_manager import SubmitResult
 from tradeguard.model.money import plain
 from tradeguard.node.bot_orders import bot_refusal
+from tradeguard.node.health import STARTING_REASON
 from tradeguard.node.pause import pauses_of
 
 if TYPE_CHECKING:
@@ -165,6 +166,9 @@ async def post_order(
     body: IntentRequest, who: Principal = trader, api: ApiState = state_dep
 ) -> JSONResponse:
     """Send an external intent down the one order path: risk, journal, venue."""
+    if not api.node.markets_loaded:
+        refused = {"status": "denied", "code": "STARTING", "reason": STARTING_REASON}
+        return JSONResponse(refused, status_code=503, headers={"Retry-After": "1"})
     intent = body.to_intent(who.by)
     pauses = pauses_of(api.node)
     refusal = pauses.refuses(intent, ()) if intent.strategy_id in pauses.ids else None
