@@ -292,3 +292,38 @@ async def test_hand_sales_whose_commit_fails_reach_no_fill_listener(
             await synced(node)
         stored = [f for f in node.storage.load_fills(venue="polymarket") if f.side.value == "sell"]
         assert stored == [] and told == [], (stored, told)
+
+
+async def test_hand_sales_whose_commit_fails_leave_the_ledger_as_the_database_has_it(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # The sales' one commit fails: the database keeps none of them, and neither may the
+    # in-memory ledger, or the next pass books them again over it (10 PUSD counted twice).
+    async with (
+        demo_clob() as (server, keys),
+        holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
+    ):
+        book = node.portfolio.book("polymarket")
+        cash_before = book.total("PUSD")
+        held_before = {a: book.total(a) for a in book.assets()}
+        await asyncio.sleep(1.1)  # the CLOB dates trades to the second
+        await _sell_unstreamed(server, keys, monkeypatch)
+        failing = [True]
+
+        def commit_fails_once_sales_are_in() -> None:
+            fills = node.storage.load_fills(venue="polymarket")  # read in the commit's own
+            if failing[0] and any(f.side.value == "sell" for f in fills):
+                failing[0] = False
+                raise OSError("disk full")
+
+        node.storage.add_commit_hook(commit_fails_once_sales_are_in)
+        with pytest.raises(OSError, match="disk full"):
+            await synced(node)
+        assert book.total("PUSD") == cash_before, book.total("PUSD")
+        assert {a: book.total(a) for a in held_before} == held_before
+        sync, found = await synced(node)
+        assert "booked as fills, not a merge" in sync.waiting["polymarket"], sync.waiting
+        sync, found = await synced(node, sync)
+        assert sync.waiting == {} and found == [], (sync.waiting, found)
+        _booked_as_trades(node)
+        assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
