@@ -130,6 +130,17 @@ class StubGateway:
     def fills(self, client_order_id: str) -> list[Fill]:
         return list(self._fills.get(client_order_id, ()))
 
+    def journaled(self, client_order_id: str) -> tuple[Order | None, list[Fill]]:
+        order = next((o for o in self.sent if o.client_order_id == client_order_id), None)
+        return order, list(self._fills.get(client_order_id, []))
+
+    def fills_since(self, since_ts: int) -> list[Fill]:
+        return sorted((f for fs in self._fills.values() for f in fs if f.ts >= since_ts),
+                      key=lambda f: f.ts)  # fmt: skip
+
+    def recorded_execution(self, client_order_id: str) -> Mapping[str, Any] | None:
+        return next((r for r in self.rows if client_order_id in str(r)), None)
+
     def forget(self, client_order_id: str) -> None:
         self._fills.pop(client_order_id, None)
 
