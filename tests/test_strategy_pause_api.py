@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from node_support import paper_config, write_slice
 from test_api_support import PERMISSIVE, Tokens, bearer, build_app, client
+from tradeguard.api.auth import TOTP_KEY_PREFIX
 from tradeguard.model import OrderIntent, OrderType, Quote, Side
 from tradeguard.node import TradingNode, build_node
 from tradeguard.node.pause import PAUSED_CODE, pauses_of
@@ -41,7 +42,10 @@ async def _entry(node: TradingNode) -> None:
 
 def _fresh_codes(app: FastAPI) -> None:
     """Forget which TOTP steps were used, so one test can send several valid codes."""
-    app.state.api.tokens._last_step.clear()
+    storage = app.state.api.tokens.storage
+    for key, doc in storage.kv_prefixed(TOTP_KEY_PREFIX):
+        if isinstance(doc, dict) and "last_step" in doc:
+            storage.kv_set(key, {k: v for k, v in doc.items() if k != "last_step"})
 
 
 async def _listed(http: httpx.AsyncClient, tokens: Tokens) -> dict[str, bool]:
