@@ -19,7 +19,7 @@ another candle of the stretch; no figure depends on that.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
@@ -52,31 +52,18 @@ class SkipPlan:
         return sum(1 for i, j in enumerate(self.next_signal) if j != i)
 
 
-def close_key(candle: Candle) -> tuple[int, int]:
-    """Order candles are replayed in: by close time, a finer bar before a coarser one closing
-    with it (sorted stably: then in series order, then in file order)."""
-    return candle.ts + candle.interval_s * 1000, candle.interval_s
-
-
-def merged_by_close(streams: Iterable[Iterable[Candle]]) -> list[Candle]:
-    """Every candle of `streams` in `close_key` order, as `merge_with_plan` orders them: a
-    series mixing timeframes is reordered within itself too, which a merge of sorted runs
-    (heapq.merge) would not do."""
-    return sorted(chain.from_iterable(streams), key=close_key)
-
-
 def merge_with_plan(
     series: dict[str, list[Candle]], strategies: Sequence[Any]
 ) -> tuple[list[Candle], SkipPlan | None]:
-    """Merge the series in order of close time (`close_key`; ties in series order); plan the
-    skips when possible. A coarser bar comes after the finer bars within it: its close is not
-    known before then, and the equity is sampled at every finer bar's close up to it."""
+    """Merge the series in order of close time (ties in series order); plan the skips when
+    possible. A coarser bar comes after the finer bars within it: its close is not known before
+    then, and the equity is sampled at every finer bar's close up to it."""
     import numpy as np
 
     lists = [s for s in series.values() if s]
     stamps = np.concatenate([_column(s, "ts") for s in lists])
     spans = np.concatenate([_column(s, "interval_s") for s in lists]) * 1000
-    order = np.lexsort((spans, stamps + spans))  # stable, as close_key: close, then span
+    order = np.argsort(stamps + spans, kind="stable")
     flat = list(chain.from_iterable(lists))
     candles = list(map(flat.__getitem__, order.tolist()))
     active = _active_rows(series, strategies)

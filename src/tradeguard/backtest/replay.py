@@ -7,6 +7,7 @@ together or not at all), so a run killed at any moment resumes from its last com
 from __future__ import annotations
 
 import gc
+import heapq
 import logging
 import time
 from bisect import bisect_left
@@ -15,14 +16,7 @@ from contextlib import nullcontext
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tradeguard.backtest.bulk import (
-    DAY_MS,
-    QuietSymbols,
-    SkipPlan,
-    advance_flat,
-    can_skip,
-    merged_by_close,
-)
+from tradeguard.backtest.bulk import DAY_MS, QuietSymbols, SkipPlan, advance_flat, can_skip
 from tradeguard.backtest.frames import check_bar_timeframes
 from tradeguard.backtest.replay_state import done_at, resume_index
 from tradeguard.backtest.speed import ReplaySpeed
@@ -49,9 +43,11 @@ def candle_stream(config: Config) -> Iterator[Candle]:
         iter_candles(resolve_data_path(dc.path, config.source_dir), symbol=dc.symbol)
         for dc in config.data
     ]
-    # by close time: a coarser bar after the finer bars within it (its close is known then),
-    # in the order a backtest's bulk merge gives, within one series too
-    yield from merged_by_close(streams)
+    if len(streams) == 1:
+        yield from streams[0]
+        return
+    # by close time: a coarser bar after the finer bars within it (its close is known then)
+    yield from heapq.merge(*streams, key=lambda c: c.ts + c.interval_s * 1000)
 
 
 async def replay(

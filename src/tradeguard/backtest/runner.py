@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import heapq
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tradeguard.backtest import forked
-from tradeguard.backtest.bulk import SkipPlan, merge_with_plan, merged_by_close
+from tradeguard.backtest.bulk import SkipPlan, merge_with_plan
 from tradeguard.backtest.frames import load_series
 from tradeguard.backtest.metrics import TradeRecord, compute_metrics
 from tradeguard.backtest.trades import trade_records
@@ -97,7 +98,10 @@ class BacktestNode(TradingNode):
     def candle_stream(self) -> Iterator[Candle]:
         if self.merged is not None:
             return iter(self.merged)
-        return iter(merged_by_close(self.series.values()))  # by close, as merge_with_plan
+        streams = list(self.series.values())
+        if len(streams) == 1:
+            return iter(streams[0])
+        return heapq.merge(*streams, key=lambda c: c.ts + c.interval_s * 1000)  # by close
 
 
 def prepare_run_dir(run_dir: Path) -> Path:
