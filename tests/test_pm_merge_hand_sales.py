@@ -224,6 +224,16 @@ async def test_a_trade_read_failing_half_way_books_neither_sale_nor_an_adjustmen
         assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
 
 
+async def _two_passes_book_the_sales(node, cash_before) -> None:
+    """The first pass books the hand sales as fills and waits; the next finds nothing left."""
+    sync, found = await synced(node)
+    assert "booked as fills, not a merge" in sync.waiting["polymarket"], sync.waiting
+    sync, found = await synced(node, sync)
+    assert sync.waiting == {} and found == [], (sync.waiting, found)
+    _booked_as_trades(node)
+    assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+
+
 async def test_hand_sales_past_the_first_trades_page_are_booked_as_trades_not_a_merge(
     tmp_path: Path, monkeypatch
 ) -> None:
@@ -235,12 +245,7 @@ async def test_hand_sales_past_the_first_trades_page_are_booked_as_trades_not_a_
             cash_before = node.portfolio.book("polymarket").total("PUSD")
             await asyncio.sleep(1.1)  # the CLOB dates trades to the second
             await _sell_unstreamed(server, keys, monkeypatch)
-            sync, found = await synced(node)
-            assert "booked as fills, not a merge" in sync.waiting["polymarket"], sync.waiting
-            sync, found = await synced(node, sync)
-            assert sync.waiting == {} and found == [], (sync.waiting, found)
-            _booked_as_trades(node)
-            assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+            await _two_passes_book_the_sales(node, cash_before)
 
 
 async def test_hand_sales_in_the_second_the_ledger_opened_are_booked_as_trades(
@@ -258,12 +263,7 @@ async def test_hand_sales_in_the_second_the_ledger_opened_are_booked_as_trades(
         second = max(int(r["match_time"]) for r in server.trades[account.account_id])
         # the ledger opened half way through the sales' second
         node.storage.kv_set(START_TS_KEY, {"polymarket": second * 1000 + 500})
-        sync, found = await synced(node)
-        assert "booked as fills, not a merge" in sync.waiting["polymarket"], sync.waiting
-        sync, found = await synced(node, sync)
-        assert sync.waiting == {} and found == [], (sync.waiting, found)
-        _booked_as_trades(node)
-        assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+        await _two_passes_book_the_sales(node, cash_before)
 
 
 async def test_hand_sales_whose_commit_fails_reach_no_fill_listener(
@@ -321,9 +321,4 @@ async def test_hand_sales_whose_commit_fails_leave_the_ledger_as_the_database_ha
             await synced(node)
         assert book.total("PUSD") == cash_before, book.total("PUSD")
         assert {a: book.total(a) for a in held_before} == held_before
-        sync, found = await synced(node)
-        assert "booked as fills, not a merge" in sync.waiting["polymarket"], sync.waiting
-        sync, found = await synced(node, sync)
-        assert sync.waiting == {} and found == [], (sync.waiting, found)
-        _booked_as_trades(node)
-        assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+        await _two_passes_book_the_sales(node, cash_before)
