@@ -77,24 +77,29 @@ async def test_a_held_kalshi_leg_netted_against_yes_bought_by_hand_settles_its_r
         node.close()
 
 
+async def _lone_leg_of_a_stopped_run(tmp_path, kalshi, pm):
+    """A run that holds one lone Kalshi leg, stopped: its config, the leg, the day's P&L."""
+    node, _ = await _held_by_a_run(tmp_path, kalshi, pm)
+    try:
+        [lone] = node.strategies[0].book.open
+        return node.config, lone, node.strategies[0].book.realised_today
+    finally:
+        await node.stop()
+        node.close()
+
+
 async def test_a_kill_after_the_node_booked_a_kalshi_netting_settles_the_held_leg_once(
     tmp_path,
     rig,  # noqa: F811
 ):
     kalshi, pm, k_keys = rig
-    node, _ = await _held_by_a_run(tmp_path, kalshi, pm)
-    try:
-        [lone] = node.strategies[0].book.open
-        day_before = node.strategies[0].book.realised_today
-    finally:
-        await node.stop()
-        node.close()
+    config, lone, day_before = await _lone_leg_of_a_stopped_run(tmp_path, kalshi, pm)
     pem = tmp_path / "hand.pem"
     pem.write_text(k_keys["private_key_pem"])
     args = (kalshi.rest_url, k_keys["key_id"], str(pem), f"{lone.contracts:.2f}")
-    [killed] = await killed_child(CHILD, tmp_path, node.config, *args)
+    [killed] = await killed_child(CHILD, tmp_path, config, *args)
     assert killed["booked"].startswith("net"), killed
-    await _settled_once_at_each_start(node.config, lone, day_before)
+    await _settled_once_at_each_start(config, lone, day_before)
 
 
 async def _settled_once_at_each_start(config, lone, day_before: D) -> None:
@@ -130,15 +135,9 @@ async def test_a_held_kalshi_leg_netted_by_hand_while_the_node_is_down_settles_a
     rig,  # noqa: F811
 ):
     kalshi, pm, k_keys = rig
-    node, _ = await _held_by_a_run(tmp_path, kalshi, pm)
-    try:
-        [lone] = node.strategies[0].book.open
-        day_before = node.strategies[0].book.realised_today
-    finally:
-        await node.stop()
-        node.close()
+    config, lone, day_before = await _lone_leg_of_a_stopped_run(tmp_path, kalshi, pm)
     await _buy_yes_by_hand(kalshi, k_keys, lone.contracts)  # the node is down: the venue nets
-    await _settled_once_at_each_start(node.config, lone, day_before)
+    await _settled_once_at_each_start(config, lone, day_before)
 
 
 async def test_a_kill_during_the_start_booking_a_hand_netting_settles_the_held_leg_once(
@@ -146,16 +145,10 @@ async def test_a_kill_during_the_start_booking_a_hand_netting_settles_the_held_l
     rig,  # noqa: F811
 ):
     kalshi, pm, k_keys = rig
-    node, _ = await _held_by_a_run(tmp_path, kalshi, pm)
-    try:
-        [lone] = node.strategies[0].book.open
-        day_before = node.strategies[0].book.realised_today
-    finally:
-        await node.stop()
-        node.close()
+    config, lone, day_before = await _lone_leg_of_a_stopped_run(tmp_path, kalshi, pm)
     pem = tmp_path / "hand.pem"
     pem.write_text(k_keys["private_key_pem"])
     args = (kalshi.rest_url, k_keys["key_id"], str(pem), f"{lone.contracts:.2f}", "down", TICKER)
-    [killed] = await killed_child(CHILD, tmp_path, node.config, *args)
+    [killed] = await killed_child(CHILD, tmp_path, config, *args)
     assert killed["booked"].startswith("net"), killed
-    await _settled_once_at_each_start(node.config, lone, day_before)
+    await _settled_once_at_each_start(config, lone, day_before)
