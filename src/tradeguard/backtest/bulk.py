@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
+from tradeguard.backtest.replay_order import close_order
 from tradeguard.backtest.vector import FrameStrategy
 from tradeguard.marketdata.arrow_candles import columns_of
 from tradeguard.model.enums import TradingState
@@ -55,15 +56,16 @@ class SkipPlan:
 def merge_with_plan(
     series: dict[str, list[Candle]], strategies: Sequence[Any]
 ) -> tuple[list[Candle], SkipPlan | None]:
-    """Merge the series in order of close time (ties in series order); plan the skips when
-    possible. A coarser bar comes after the finer bars within it: its close is not known before
-    then, and the equity is sampled at every finer bar's close up to it."""
+    """Merge the series in replay order (`replay_order.close_key`: close time, then span; ties
+    in series order); plan the skips when possible. A coarser bar comes after the finer bars
+    within it: its close is not known before then, and the equity is sampled at every finer
+    bar's close up to it."""
     import numpy as np
 
     lists = [s for s in series.values() if s]
     stamps = np.concatenate([_column(s, "ts") for s in lists])
     spans = np.concatenate([_column(s, "interval_s") for s in lists]) * 1000
-    order = np.argsort(stamps + spans, kind="stable")
+    order = close_order(stamps, spans)
     flat = list(chain.from_iterable(lists))
     candles = list(map(flat.__getitem__, order.tolist()))
     active = _active_rows(series, strategies)

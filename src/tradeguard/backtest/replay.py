@@ -7,7 +7,6 @@ together or not at all), so a run killed at any moment resumes from its last com
 from __future__ import annotations
 
 import gc
-import heapq
 import logging
 import time
 from bisect import bisect_left
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.backtest.bulk import DAY_MS, QuietSymbols, SkipPlan, advance_flat, can_skip
 from tradeguard.backtest.frames import check_bar_timeframes
+from tradeguard.backtest.replay_order import merged_by_close
 from tradeguard.backtest.replay_state import done_at, resume_index
 from tradeguard.backtest.speed import ReplaySpeed
 from tradeguard.clock import SimulatedClock
@@ -36,18 +36,15 @@ log = logging.getLogger(__name__)
 
 
 def candle_stream(config: Config) -> Iterator[Candle]:
-    """Yield the configured data sets' candles, merged in order of close time."""
+    """Yield the configured data sets' candles in replay order (`replay_order`: by close time,
+    then span), parsing the files as the candles are asked for."""
     from tradeguard.marketdata.candle_files import iter_candles
 
     streams: list[Iterable[Candle]] = [
         iter_candles(resolve_data_path(dc.path, config.source_dir), symbol=dc.symbol)
         for dc in config.data
     ]
-    if len(streams) == 1:
-        yield from streams[0]
-        return
-    # by close time: a coarser bar after the finer bars within it (its close is known then)
-    yield from heapq.merge(*streams, key=lambda c: c.ts + c.interval_s * 1000)
+    yield from merged_by_close(streams)
 
 
 async def replay(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import heapq
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from tradeguard.backtest import forked
 from tradeguard.backtest.bulk import SkipPlan, merge_with_plan
 from tradeguard.backtest.frames import load_series
 from tradeguard.backtest.metrics import TradeRecord, compute_metrics
+from tradeguard.backtest.replay_order import merged_by_close
 from tradeguard.backtest.trades import trade_records
 from tradeguard.backtest.vector import FrameStrategy
 from tradeguard.clock import SimulatedClock
@@ -98,10 +98,7 @@ class BacktestNode(TradingNode):
     def candle_stream(self) -> Iterator[Candle]:
         if self.merged is not None:
             return iter(self.merged)
-        streams = list(self.series.values())
-        if len(streams) == 1:
-            return iter(streams[0])
-        return heapq.merge(*streams, key=lambda c: c.ts + c.interval_s * 1000)  # by close
+        return merged_by_close(self.series.values())  # the order of merge_with_plan, lazily
 
 
 def prepare_run_dir(run_dir: Path) -> Path:
