@@ -82,7 +82,11 @@ def _located(cid: str, row: Mapping[str, Any]) -> dict[str, Any] | None:
         for leg in body.get(part) or ():
             if isinstance(leg, dict) and leg.get("client_order_id") == cid:
                 if not leg.get("from") or not leg.get("to"):  # damaged or partly written:
-                    return _cut(cid, row) if part == "legs" else None  # booked by its market
+                    if part == "legs":
+                        return _cut(cid, row)  # booked by its market, as a cut leg's
+                    log.warning("late fill of %s: record %s names no assets for this unwind; "
+                                "left as it is", cid, row.get("id"))  # fmt: skip
+                    return None
                 safe = {k: plain(v) if isinstance(v, Decimal) else v for k, v in row.items()}
                 return {"record_id": int(row["id"]), "kind": kind,
                         "leg": int(leg["index"]), "row": safe}  # fmt: skip

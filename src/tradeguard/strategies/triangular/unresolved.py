@@ -128,8 +128,8 @@ def alert_held(gateway: ExecutionGateway, rec: ArbExecution) -> None:
                 "held_why": dict(rec.held_why),
                 "reason": rec.reason,
                 "message": (
-                    f"arbitrage cycle {rec.path} stopped with {held} held on "
-                    f"{gateway.venue} ({why}); {sell_back(rec.start_asset, rec.held_on, rec.held)}"
+                    f"arbitrage cycle {rec.path} stopped with {held} held ({why}); "
+                    f"{sell_back(rec.start_asset, rec.held_on, rec.held)}"
                 ),
             },
             gateway.venue,
