@@ -23,7 +23,7 @@ async def main() -> None:
     node = TradingNode(cfg)
 
     def die(executor, fill):  # the merge's fills committed, the held record not yet settled
-        if held_merge.is_netting(fill):
+        if held_merge.netting_sale(executor, fill):
             print(json.dumps({"booked": fill.trade_id}), flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
         return []

@@ -27,7 +27,7 @@ async def main() -> None:
     node = TradingNode(Config.model_validate(json.loads(Path(cfg_file).read_text())))
 
     def die(executor, fill):  # the netting's fills committed, the held record not yet settled
-        if held_merge.is_netting(fill) and executor.book.open:
+        if held_merge.netting_sale(executor, fill) and executor.book.open:
             print(json.dumps({"booked": fill.trade_id}), flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
         return []

@@ -8,9 +8,15 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from tradeguard.model.enums import LiquiditySide, Side
+from tradeguard.model.enums import LiquiditySide, OrderType, Side
 from tradeguard.model.fill import Fill
-from tradeguard.strategies.cross_venue.held_merge import unbooked
+from tradeguard.model.order import Order
+from tradeguard.strategies.cross_venue.held_merge import (
+    is_netting,
+    netted_fill,
+    netting_sale,
+    unbooked,
+)
 from tradeguard.strategies.cross_venue.limits import LimitBook, OpenPair
 
 D = Decimal
@@ -22,6 +28,24 @@ def _sale(cid: str, ts: int, symbol: str = YES, venue: str = "polymarket", side=
                 LiquiditySide.MAKER, ts)  # fmt: skip
 
 
+def _journal(sales: list[Fill], netting: bool = True) -> dict[str, Any]:
+    """Gateways whose journal holds each sale's order: a netting order (signal `netting`, as
+    the node stores it) unless `netting` is False (an order of the venue's or a person's)."""
+    orders = {
+        f.client_order_id: Order(
+            f.client_order_id, "pmarb", f.venue, f.symbol, f.side, OrderType.MARKET, f.amount,
+            f.price, signal={"netting": "seed"} if netting else {},
+        )
+        for f in sales
+    }  # fmt: skip
+
+    def journaled(cid: str) -> tuple[Order | None, list[Fill]]:
+        return orders.get(cid), []
+
+    gateway = SimpleNamespace(journaled=journaled)
+    return {"polymarket": gateway, "kalshi": gateway}
+
+
 def _row(rid: int, ts: int, cids: tuple[str, ...] = ()) -> dict[str, Any]:
     legs = [{"client_order_id": c} for c in cids]
     return {"id": rid, "ts": ts, "legs": {"legs": [], "unwinds": legs}}
@@ -29,7 +53,6 @@ def _row(rid: int, ts: int, cids: tuple[str, ...] = ()) -> dict[str, Any]:
 
 def test_only_unnamed_sales_of_the_held_leg_since_its_record_are_handed_over() -> None:
     lone = OpenPair("p", "ev", 0, D(10), D(5), 0, ("polymarket",), (YES,), record_id=2)
-    executor = SimpleNamespace(book=LimitBook(open=[lone]))
     rows = [_row(1, 100, ("net-old",)), _row(2, 200), _row(3, 300, ("net-named",))]
     asked: list[int] = []
     sales = [
@@ -39,6 +62,7 @@ def test_only_unnamed_sales_of_the_held_leg_since_its_record_are_handed_over() -
         _sale("net-buy", 280, side=Side.BUY),  # no sale
         _sale("net-missed", 290),  # booked, its record lost to a kill
     ]
+    executor = SimpleNamespace(book=LimitBook(open=[lone]), gateways=_journal(sales))
 
     def load(since: int) -> list[Fill]:
         asked.append(since)
@@ -63,11 +87,11 @@ def test_a_sale_split_over_two_held_records_hands_over_what_a_kill_left_unsettle
     # 15 merged over two lone legs of 10 (oldest first): the first's record (10 of the sale)
     # was written, a kill came before the second's. The 5 left are still to settle its leg.
     second = OpenPair("p", "ev", 0, D(10), D(5), 0, ("polymarket",), (YES,), record_id=3)
-    executor = SimpleNamespace(book=LimitBook(open=[second]))
+    sale = dataclasses.replace(_sale("net-x", 290), amount=D(15), fee=D("0.01"))
+    executor = SimpleNamespace(book=LimitBook(open=[second]), gateways=_journal([sale]))
     settled = {"client_order_id": "net-x", "filled": "10", "fee": "0.01"}
     rows = [_row(2, 100), _row(3, 200), {"id": 4, "ts": 300, "legs": {"legs": [],
             "unwinds": [settled], "code": "HELD_NETTED", "retry_of": 2}}]  # fmt: skip
-    sale = dataclasses.replace(_sale("net-x", 290), amount=D(15), fee=D("0.01"))
 
     found = unbooked(executor, rows, lambda since: [sale])  # type: ignore[arg-type]
     assert [(f.client_order_id, f.amount, f.fee) for f in found] == [("net-x", D(5), D(0))]
@@ -75,11 +99,34 @@ def test_a_sale_split_over_two_held_records_hands_over_what_a_kill_left_unsettle
 
 def test_a_sale_whose_records_settled_all_of_it_is_not_handed_over_again() -> None:
     lone = OpenPair("p", "ev", 0, D(10), D(5), 0, ("polymarket",), (YES,), record_id=3)
-    executor = SimpleNamespace(book=LimitBook(open=[lone]))
+    sale = dataclasses.replace(_sale("net-x", 290), amount=D(15))
+    executor = SimpleNamespace(book=LimitBook(open=[lone]), gateways=_journal([sale]))
     parts = [{"client_order_id": "net-x", "filled": q, "fee": "0"} for q in ("10", "5")]
     rows = [_row(3, 200)] + [
         {"id": 4 + i, "ts": 300 + i, "legs": {"legs": [], "unwinds": [p], "code": "HELD_NETTED"}}
         for i, p in enumerate(parts)
     ]
-    sale = dataclasses.replace(_sale("net-x", 290), amount=D(15))
     assert unbooked(executor, rows, lambda since: [sale]) == []  # type: ignore[arg-type]
+
+
+def test_a_sale_whose_own_order_id_starts_with_net_is_no_netting() -> None:
+    # A sale the venue or a person made, whose order and trade ids happen to start with
+    # `net-`: its journaled order carries no `netting` signal, so it settles no held leg
+    # (before: taken for the node's netting by its id alone, and the held leg closed by it).
+    lone = OpenPair("p", "ev", 0, D(10), D(5), 0, ("polymarket",), (YES,), record_id=2)
+    sale = _sale("net-by-hand", 290)
+    executor = SimpleNamespace(book=LimitBook(open=[lone]), gateways=_journal([sale], False))
+    assert unbooked(executor, [_row(2, 200)], lambda since: [sale]) == []  # type: ignore[arg-type]
+    assert netted_fill(executor, sale) == []  # type: ignore[arg-type]
+    assert executor.book.open == [lone]  # still held
+    assert not is_netting(sale, None)  # an order the journal does not know: none either
+
+
+def test_the_nodes_netting_sale_is_told_by_its_stored_signal_whatever_its_ids() -> None:
+    sale = dataclasses.replace(_sale("k9", 290), trade_id="T-1")  # no `net` prefix at all
+    lone = OpenPair("p", "ev", 0, D(10), D(5), 0, ("polymarket",), (YES,), record_id=2)
+    executor = SimpleNamespace(book=LimitBook(open=[lone]), gateways=_journal([sale]))
+    assert netting_sale(executor, sale)  # type: ignore[arg-type]
+    assert [f.client_order_id for f in unbooked(executor, [_row(2, 200)], lambda s: [sale])] == [
+        "k9"
+    ]  # type: ignore[arg-type]

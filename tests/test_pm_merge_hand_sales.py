@@ -201,16 +201,16 @@ async def test_a_trade_read_failing_half_way_books_neither_sale_nor_an_adjustmen
         await asyncio.sleep(1.1)
         await _sell_unstreamed(server, keys, monkeypatch)
         venue = node.venues["polymarket"]
-        real = venue.fetch_fills
+        real = venue.fetch_fills_part  # the merge check's read of the venue's trades
         reads: list[str] = []
 
-        async def failing_on_no(symbol: str, since_ts: int = 0) -> list:
+        async def failing_on_no(symbol: str) -> tuple[list, bool]:
             reads.append(symbol)
             if symbol == POLY_NO and reads.count(POLY_NO) == 1:  # its answer lost
                 raise AmbiguousVenueError("polymarket", "fetch_fills: 503 service unavailable")
-            return await real(symbol, since_ts)
+            return await real(symbol)
 
-        monkeypatch.setattr(venue, "fetch_fills", failing_on_no)
+        monkeypatch.setattr(venue, "fetch_fills_part", failing_on_no)
         sync, found = await synced(node)
         assert "its trades could not be read" in sync.waiting["polymarket"], sync.waiting
         sales = [f for f in node.storage.load_fills(venue="polymarket") if f.side.value == "sell"]

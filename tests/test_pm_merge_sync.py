@@ -179,17 +179,17 @@ async def test_a_fill_booked_while_the_trades_are_read_makes_the_merge_wait(
     ):
         await merge(server.url, keys["address"], "4")
         venue = node.venues["polymarket"]
-        real = venue.fetch_fills
+        real = venue.fetch_fills_part  # the merge check's read of the venue's trades
         bought: list[str] = []
 
-        async def read_while_a_buy_fills(symbol: str, since_ts: int = 0) -> list:
-            answer = await real(symbol, since_ts)
+        async def read_while_a_buy_fills(symbol: str) -> tuple[list, bool]:
+            answer = await real(symbol)
             if not bought:
                 bought.append(symbol)
                 await buy(node, POLY_YES, Decimal(5))
             return answer
 
-        monkeypatch.setattr(venue, "fetch_fills", read_while_a_buy_fills)
+        monkeypatch.setattr(venue, "fetch_fills_part", read_while_a_buy_fills)
         sync, found = await synced(node)
         assert found == [], found
         assert "while the venue's trades were read" in sync.waiting["polymarket"], sync.waiting

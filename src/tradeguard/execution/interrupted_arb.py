@@ -18,12 +18,14 @@ kv_state under `REPORTED_KEY`).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from tradeguard.model.enums import Side
 from tradeguard.model.events import Event, EventKind
-from tradeguard.model.money import ZERO
+from tradeguard.model.fill import Fill
+from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order
 from tradeguard.storage.arb_repository import insert_arb_execution, load_arb_executions
 
@@ -96,8 +98,46 @@ def _name_around(storage: Any, strategy_id: str, created_ts: int, named: set[str
         _named_ids(rec.get("cycle"), named)
 
 
-def held_event(strategy_id: str, legs: list[Order], now_ms: int, why: str) -> Event:
-    """Return the critical `arb.held` event naming what `legs` bought or sold, and `why`."""
+def _moved(order: Order, fills: Sequence[Fill]) -> tuple[str, Decimal, str, Decimal]:
+    """What a cut leg brought in and gave: (asset got, amount, asset given, amount), for the
+    part of the order that filled (never its whole amount), fees counted on the side of the
+    asset they were charged in; from its journaled `fills`, else from the order's totals (its
+    fee in the quote)."""
+    base, _, rest = order.symbol.partition("/")
+    quote = rest.split(":", 1)[0]
+    own = [f for f in fills if f.client_order_id == order.client_order_id]
+    if own:
+        amount = sum((f.amount for f in own), ZERO)
+        value = sum((f.amount * f.price for f in own), ZERO)
+        fees = {a: sum((f.fee for f in own if f.fee_asset == a), ZERO) for a in (base, quote)}
+    else:
+        amount, value = order.filled, order.filled * order.avg_price
+        fees = {base: ZERO, quote: order.fee}
+    if order.side is Side.BUY:
+        return base, amount - fees[base], quote, value + fees[quote]
+    return quote, value - fees[quote], base, amount + fees[base]
+
+
+def holding(legs: list[Order], fills: Mapping[str, Sequence[Fill]]) -> dict[str, Decimal]:
+    """What cut `legs` hold together per asset (`fills` by client order id): what each brought
+    in less what a later one gave of it (an unwind sold part back), what is left over only."""
+    net: dict[str, Decimal] = {}
+    for o in legs:
+        got, got_amount, gave, gave_amount = _moved(o, fills.get(o.client_order_id, ()))
+        net[got] = net.get(got, ZERO) + got_amount
+        net[gave] = net.get(gave, ZERO) - gave_amount
+    return {a: q for a, q in net.items() if a and q > 0}
+
+
+def held_event(
+    strategy_id: str,
+    legs: list[Order],
+    now_ms: int,
+    why: str,
+    fills: Mapping[str, Sequence[Fill]] | None = None,
+) -> Event:
+    """Return the critical `arb.held` event naming what `legs` bought or sold, what that
+    leaves held (the part of each that filled), and `why`."""
     totals: dict[str, Decimal] = {}
     for o in legs:  # two legs on one symbol, venue and side add up
         key = f"{o.symbol} on {o.venue} ({o.side.value})"
@@ -105,10 +145,12 @@ def held_event(strategy_id: str, legs: list[Order], now_ms: int, why: str) -> Ev
     held = {key: str(amount) for key, amount in totals.items()}
     text = "; ".join(f"{o.client_order_id} {o.side.value} {o.filled} {o.symbol} on "
                      f"{o.venue} ({o.status.value})" for o in legs)  # fmt: skip
+    kept = holding(legs, fills or {})
+    shown = ", ".join(f"{plain(q)} {a}" for a, q in kept.items()) or "nothing"
     data = {
         "path": "interrupted attempt",
         "held": held,
-        "reason": f"{why}: {text}; {HAND}",
+        "reason": f"{why}: {text}; holding {shown}; {HAND}",
         "client_order_ids": [o.client_order_id for o in legs],
     }
     first = legs[0]
@@ -118,7 +160,11 @@ def held_event(strategy_id: str, legs: list[Order], now_ms: int, why: str) -> Ev
 
 
 def record_held(storage: Any, strategy_id: str, legs: list[Order], now_ms: int, why: str) -> int:
-    """Write the `held` record that names `legs`, so no later start takes them up again."""
+    """Write the `held` record that names `legs`, so no later start takes them up again, with
+    what they hold (`holding`: the part of each that filled), read back at every start."""
+    fills = {o.client_order_id: storage.load_fills(client_order_id=o.client_order_id)
+             for o in legs}  # fmt: skip
+    held = {a: plain(q) for a, q in holding(legs, fills).items()}
     row = {
         "strategy_id": strategy_id,
         "cycle": {"path": "interrupted attempt", "kind": "interrupted"},
@@ -132,6 +178,7 @@ def record_held(storage: Any, strategy_id: str, legs: list[Order], now_ms: int, 
                  "side": o.side.value, "filled": str(o.filled), "status": o.status.value}
                 for o in legs
             ],
+            "held": held,
         },
     }  # fmt: skip
     return int(insert_arb_execution(storage, row))

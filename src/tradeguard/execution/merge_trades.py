@@ -5,8 +5,11 @@ n NO whose proceeds sum to n change the balances exactly as a merge does, but th
 them among the account's trades and a merge never is. Before a drop is booked as a merge, the
 venue's trades of the market that the ledger lacks are booked as fills, the normal path of a
 trade the node did not make (a position of no strategy on an outcome market); the balances are
-then compared at the next pass, read after those trades. A trade dated to the whole second
-the ledger opened in is booked (it may have come after the opening), never left to a merge.
+then compared at the next pass, read after those trades. A listing longer than the venue's
+page cap is read over several passes (Polymarket: from the cursor the last read stopped at):
+what was read is booked and the venue waits, never a pass refused for the listing's length.
+A trade dated to the whole second the ledger opened in is booked (it may have come after the
+opening), never left to a merge.
 """
 
 from __future__ import annotations
@@ -21,21 +24,36 @@ from tradeguard.execution.ledger_audit import stored_start_ts
 from tradeguard.model.fill import Fill
 from tradeguard.model.outcome import Outcome, outcome_symbol
 
-FetchFills = Callable[[str], Awaitable[list[Fill]]]  # a symbol's trades the venue lists
+# a symbol's trades the venue lists, and whether to the listing's end (False: the listing is
+# longer than the venue reads at once; the next call reads on from where this one stopped)
+FetchFills = Callable[[str], Awaitable[tuple[list[Fill], bool]]]
+
+
+async def venue_trades(venue: Any, symbol: str) -> tuple[list[Fill], bool]:
+    """A symbol's trades `venue` lists, read on from where the last read stopped when the
+    venue reads its listing in parts (`fetch_fills_part`), else all of them at once."""
+    part = getattr(venue, "fetch_fills_part", None)
+    if part is not None:
+        fills, whole = await part(symbol)
+        return list(fills), bool(whole)
+    return await venue.fetch_fills(symbol, since_ts=0), True
 
 
 async def book_outside_trades(
     om: Any, fetch: FetchFills, name: str, markets: Iterable[str], quote: str
-) -> list[str]:
+) -> tuple[list[str], bool]:
     """Book the trades of `markets`' YES and NO that venue `name` lists (`fetch`) and the
-    ledger lacks; return their trade ids (empty: nothing the ledger lacks)."""
+    ledger lacks; return their trade ids (empty: nothing the ledger lacks among those read)
+    and whether every listing was read to its end (False: the rest at the next call)."""
     # every read first: a read failing half way books nothing, since the YES sale booked
     # without the NO one leaves a drop of NO alone, no merge's shape, read as an adjustment
-    listed = [
-        (symbol, await fetch(symbol))
-        for market in sorted(markets)
-        for symbol in (outcome_symbol(market, outcome, quote) for outcome in Outcome)
-    ]
+    listed: list[tuple[str, list[Fill]]] = []
+    whole = True
+    for market in sorted(markets):
+        for symbol in (outcome_symbol(market, outcome, quote) for outcome in Outcome):
+            fills, ended = await fetch(symbol)
+            listed.append((symbol, fills))
+            whole = whole and ended
     opened = stored_start_ts(om.storage).get(name)
     booked: list[str] = []
     told: list[tuple[Fill, Any]] = []
@@ -51,7 +69,7 @@ async def book_outside_trades(
     # the listeners hear of the sales once they are durable: a failed commit tells no one
     for fill, order in told:
         om._after_fill(fill, order)
-    return booked
+    return booked, whole
 
 
 def _in_opening(om: Any, fill: Fill, opened: int | None) -> bool:

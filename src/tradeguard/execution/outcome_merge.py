@@ -19,6 +19,12 @@ trades of the market the ledger lacks are booked first, as fills (`merge_trades.
 venue waits for the next pass; only a drop no trade explains is a merge. A fill booked while
 those trades are read makes the venue wait too: the balances predate it.
 
+Sales by hand that paid the venue's taker fee leave the cash short of the pairs' sum (or a
+single outcome sold): no merge's shape, yet the venue lists them too. Whenever an outcome fell
+while the cash rose, the venue's trades of those markets the ledger lacks are booked as fills,
+their fees included (fees paid, the cash), and the venue waits for the next pass; never booked
+as adjustments that would lose the fees.
+
 Never by guess: a market whose YES and NO fell by different amounts, or a cash change
 further from the pairs' sum than `CASH_ROUNDING`, is not a merge (the sync books what it
 finds as before); an order of the market open on the venue could be part of the change, so
@@ -64,6 +70,24 @@ def merged_pairs(book: Any, reported: dict[str, Decimal]) -> tuple[dict[str, Dec
     return drops, cash[0]
 
 
+def sold_outcomes(book: Any, reported: dict[str, Decimal]) -> tuple[dict[str, Decimal], str]:
+    """Markets whose YES or NO fell while one cash asset rose, as sales on the venue outside
+    the node leave the balances (a taker fee paid: the cash short of the contracts' proceeds,
+    no merge's shape), each with its larger fall, and that cash asset; empty when none."""
+    fell: dict[str, Decimal] = {}
+    for asset in book.assets():
+        market, _, side = asset.rpartition(":")
+        if not market or side not in ("YES", "NO"):
+            continue
+        drop = book.total(asset) - reported.get(asset, ZERO)
+        if drop > 0:
+            fell[market] = max(fell.get(market, ZERO), drop)
+    cash = [a for a in reported if ":" not in a and reported[a] > book.total(a)]
+    if not fell or len(cash) != 1:
+        return {}, ""
+    return fell, cash[0]
+
+
 async def book_merges(
     om: Any, fetch: FetchFills, venue: str, balances: list[Balance], ts: int
 ) -> str:
@@ -72,8 +96,8 @@ async def book_merges(
     book = om.portfolio.book(venue)
     reported = {b.asset: b.total for b in balances}
     drops, quote = merged_pairs(book, reported)
-    if not drops:
-        return ""
+    if not drops:  # no merge; sales on the venue that paid a fee, though, the venue lists
+        return await _sold_outside(om, fetch, venue, book, reported)
     for market in drops:
         busy = sorted(
             o.client_order_id for o in om.open.values()
@@ -86,7 +110,10 @@ async def book_merges(
             )
     # sales on the venue outside the node look the same in the balances; the venue lists them
     before = {a: book.total(a) for a in book.assets()}
-    if trades := await book_outside_trades(om, fetch, venue, drops, quote):
+    trades, whole = await book_outside_trades(om, fetch, venue, drops, quote)
+    if not whole:
+        return _in_part(trades, drops)
+    if trades:
         return (
             f"trade(s) {', '.join(trades)} of {', '.join(sorted(drops))} made on the venue "
             "outside the node booked as fills, not a merge; the balances are compared at the "
@@ -102,6 +129,36 @@ async def book_merges(
         _book_merge(om, venue, market, quote, pairs, book.total(f"{market}:YES"), ts, fee)
         fee = ZERO
     return ""
+
+
+async def _sold_outside(
+    om: Any, fetch: FetchFills, venue: str, book: Any, reported: dict[str, Decimal]
+) -> str:
+    """Book the venue's trades of the markets whose outcomes fell with the cash rising (hand
+    sales, fees paid) that the ledger lacks, as fills with their fees; return why the venue
+    waits ("": none lacking, the balances are applied as they are)."""
+    sold, quote = sold_outcomes(book, reported)
+    if not sold:
+        return ""
+    trades, whole = await book_outside_trades(om, fetch, venue, sold, quote)
+    if not whole:
+        return _in_part(trades, sold)
+    if not trades:
+        return ""
+    return (
+        f"trade(s) {', '.join(trades)} of {', '.join(sorted(sold))} made on the venue outside "
+        "the node booked as fills with their fees, not adjustments; the balances are compared "
+        "at the next pass"
+    )
+
+
+def _in_part(trades: list[str], markets: dict[str, Decimal]) -> str:
+    """Why the venue waits when its trades of `markets` were read only up to its page cap."""
+    booked = f"; trade(s) {', '.join(trades)} booked as fills" if trades else ""
+    return (
+        f"the venue's trades of {', '.join(sorted(markets))} go on past its page cap: those "
+        f"read are checked{booked}, the rest at the next pass"
+    )
 
 
 def _book_merge(

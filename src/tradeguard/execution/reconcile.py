@@ -49,6 +49,7 @@ from tradeguard.execution.ledger_audit import (
     stored_start_balances,
     stored_start_ts,
 )
+from tradeguard.execution.merge_trades import venue_trades
 from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.outcome_netting import with_journal_locks
 from tradeguard.execution.reconcile_balances import apply_balances
@@ -299,9 +300,10 @@ async def _reconcile_balances(
     report.balances_deferred.append({"venue": name, "reason": why})
 
 
-async def _trades_of(venue: Any, call: _Call, symbol: str) -> list[Fill]:
-    """Every trade of `symbol` the venue lists (a merge is told from sales by them)."""
-    return await call(f"fetch_fills {symbol} (merge check)", partial(venue.fetch_fills, symbol, 0))
+async def _trades_of(venue: Any, call: _Call, symbol: str) -> tuple[list[Fill], bool]:
+    """The trades of `symbol` the venue lists (a merge is told from sales by them), and
+    whether to the listing's end (`venue_trades`)."""
+    return await call(f"fetch_fills {symbol} (merge check)", partial(venue_trades, venue, symbol))
 
 
 @contextlib.contextmanager

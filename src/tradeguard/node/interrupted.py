@@ -116,11 +116,12 @@ def _keep_held(
     it for the next start (`announce_outbox`), which neither loses nor repeats it."""
     from tradeguard.execution.gateway import OUTBOX_KEY, event_json
 
-    event = held_event(sid, legs, now, why)
+    fills = _fills(node, legs)
+    event = held_event(sid, legs, now, why, fills)
     log.critical("strategy %s: %s", sid, event.data["reason"])
     reported.update(o.client_order_id for o in legs)
     if hold is not None:
-        hold(legs, _fills(node, legs), why, event)  # published by the record, once committed
+        hold(legs, fills, why, event)  # published by the record, once committed
         return event
     storage, outbox = node.storage, OUTBOX_KEY.format(sid)
     with storage.transaction():

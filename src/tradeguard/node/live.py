@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from tradeguard.bots.node_exits import bot_specs, wanted_symbols
 from tradeguard.execution.balance_sync import BalanceSync
+from tradeguard.execution.merge_trades import venue_trades
 from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.reconcile import sync_held
 from tradeguard.marketdata.live.subscriptions import Subscription
@@ -158,7 +159,7 @@ def balance_sync(node: TradingNode) -> BalanceSync | None:
         open_orders=lambda venue: [o for o in node.orders.open.values() if o.venue == venue],
         merges=lambda venue, found: book_merges(
             node.orders,
-            lambda symbol: node.venues[venue].fetch_fills(symbol, since_ts=0),
+            lambda symbol: venue_trades(node.venues[venue], symbol),
             venue,
             found,
             node.clock.now_ms(),

@@ -67,3 +67,17 @@ async def clob_pages(fetch: Fetch, *, venue: str, op: str, max_pages: int = MAX_
         if cursor == CLOB_END:
             return rows
     raise _too_many(venue, op, max_pages, len(rows))
+
+
+async def clob_pages_from(fetch: Fetch, cursor: str, *, max_pages: int) -> tuple[list[Any], str]:
+    """The rows of a Polymarket CLOB listing from `cursor` on, at most `max_pages` pages, and
+    where the next read goes on (`CLOB_END` once the listing is read to its end): a caller that
+    books what it read and reads on later, never a listing refused for its length."""
+    rows: list[Any] = []
+    for _ in range(max_pages):
+        data = await fetch({"next_cursor": cursor})
+        rows.extend(data.get("data") or ())
+        cursor = data.get("next_cursor") or CLOB_END
+        if cursor == CLOB_END:
+            break
+    return rows, cursor

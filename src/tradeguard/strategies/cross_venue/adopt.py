@@ -26,7 +26,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
 from tradeguard.strategies.cross_venue.executor import PairExecutor
-from tradeguard.strategies.cross_venue.held_merge import is_netting
+from tradeguard.strategies.cross_venue.held_merge import netting_sale
 from tradeguard.strategies.cross_venue.held_retry import adopt_retry, retry_cut_short
 from tradeguard.strategies.cross_venue.limits import OpenPair, is_dust
 from tradeguard.strategies.cross_venue.records import INTERRUPTED_PAIR, PairAttempt, PairLegResult
@@ -249,7 +249,9 @@ def _netted(executor: PairExecutor, first: PairLegResult, left: Decimal) -> list
     for fill in gateway.fills_since(min(f.ts for f in bought)):
         if left <= 0:
             break
-        if (fill.venue, fill.symbol) != (first.venue, first.symbol) or not is_netting(fill):
+        if (fill.venue, fill.symbol) != (first.venue, first.symbol) or not netting_sale(
+            executor, fill
+        ):
             continue
         if gateway.recorded_execution(fill.client_order_id) is not None:
             continue  # a held record's exit already

@@ -7,14 +7,15 @@ missed = unbooked(executor, rows, load) # at start: such sales a kill left witho
 
 A first leg held alone leaves the account when a YES and a NO of its market are merged into
 cash (the CTF's merge of a NO bought by hand or by another strategy) or netted by the venue
-(Kalshi pays 1 for a YES and a NO held together). The node books either as its `net…` fills
-(`execution/outcome_merge.py`, `execution/outcome_netting.py`), selling the held contracts
-under the strategy that bought them. Such a sale settles the held leg: the proceeds less what
-the contracts cost are its P&L, in the day's P&L and the risk engine's cycle; the held record
-gets one record (`retry_of` it, code `HELD_NETTED`) and one `arb.settled` event kept with it.
-Without this the next reconciliation would shrink the leg as sold outside the strategy and its
-P&L would never reach the strategy. A fill settles no more than the lone legs of its symbol
-hold, the oldest first; what is beyond them belongs to no held record.
+(Kalshi pays 1 for a YES and a NO held together). The node books either as the fills of its
+netting orders (signal `netting`: `execution/outcome_merge.py`, `execution/outcome_netting.py`),
+selling the held contracts under the strategy that bought them. Such a sale settles the held
+leg: the proceeds less what the contracts cost are its P&L, in the day's P&L and the risk
+engine's cycle; the held record gets one record (`retry_of` it, code `HELD_NETTED`) and one
+`arb.settled` event kept with it. Without this the next reconciliation would shrink the leg as
+sold outside the strategy and its P&L would never reach the strategy. A fill settles no more
+than the lone legs of its symbol hold, the oldest first; what is beyond them belongs to no held
+record.
 """
 
 from __future__ import annotations
@@ -27,21 +28,40 @@ from typing import Any
 from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
+from tradeguard.model.order import Order
 from tradeguard.strategies.cross_venue.executor import PairExecutor
 from tradeguard.strategies.cross_venue.limits import OpenPair
 from tradeguard.strategies.cross_venue.records import HELD_NETTED, PairAttempt, PairLegResult
 from tradeguard.strategies.cross_venue.settlement import PairSettlement, settled_event
 
 
-def is_netting(fill: Fill) -> bool:
-    """Tell whether `fill` is a netting or merge sale the node booked (`net…` ids)."""
-    return fill.side is Side.SELL and fill.trade_id.startswith("net-")
+def is_netting(fill: Fill, order: Order | None) -> bool:
+    """Tell whether `fill` of `order` (as journaled) is a netting or merge sale the node
+    booked: its order carries the `netting` signal the node stores with it, whatever its ids
+    look like (a venue's or a person's order id may start with `net-` too)."""
+    return (
+        fill.side is Side.SELL
+        and order is not None
+        and order.client_order_id == fill.client_order_id
+        and isinstance(order.signal, dict)
+        and "netting" in order.signal
+    )
+
+
+def netting_sale(executor: PairExecutor, fill: Fill) -> bool:
+    """Tell whether `fill` is a netting or merge sale, by its journaled order (`is_netting`)."""
+    if fill.side is not Side.SELL:
+        return False  # no lookup: only a sale can be one
+    gateway = executor.gateways.get(fill.venue)
+    if gateway is None:
+        return False
+    return is_netting(fill, gateway.journaled(fill.client_order_id)[0])
 
 
 def netted_fill(executor: PairExecutor, fill: Fill) -> list[PairAttempt]:
     """Settle the lone legs of `fill`'s symbol the netting or merge `fill` sold; return the
     records written (none for any other fill)."""
-    if not is_netting(fill):
+    if not netting_sale(executor, fill):
         return []
     left, fee, out = fill.amount, fill.fee, []
     while left > 0:
@@ -76,7 +96,9 @@ def unbooked(
     held = {(p.venues[0], p.legs[0]) for p in lone}
     out = []
     for f in load(since):
-        if not is_netting(f) or (f.venue, f.symbol) not in held or f.client_order_id in named:
+        if (f.venue, f.symbol) not in held or f.client_order_id in named:
+            continue
+        if not netting_sale(executor, f):
             continue
         done = settled.get(f.client_order_id, ZERO)
         if done <= 0:
@@ -139,4 +161,4 @@ def _settle(
     return rec
 
 
-__all__ = ["HELD_NETTED", "is_netting", "netted_fill", "unbooked"]
+__all__ = ["HELD_NETTED", "is_netting", "netted_fill", "netting_sale", "unbooked"]

@@ -24,7 +24,12 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.money import ONE, ZERO
 from tradeguard.model.order import Order
 from tradeguard.strategies.held_now import unwind_amount
-from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution
+from tradeguard.strategies.triangular.exec_records import (
+    UNKNOWN_START,
+    ArbExecution,
+    LegExecution,
+    leg_assets,
+)
 from tradeguard.strategies.triangular.executor import TriangularExecutor, _add_reason, _Run
 from tradeguard.strategies.triangular.opportunity import Leg, Opportunity
 from tradeguard.strategies.triangular.unwind_routes import Stranded
@@ -84,7 +89,7 @@ async def adopt_interrupted(
     cids = ", ".join(o.client_order_id for o in legs)
     reason = f"the node stopped between the legs of this cycle ({cids}); adopted at start"
     if isinstance(chain, str):
-        return _held_as_found(runner, legs, f"{reason}, not unwound: {chain}", started)
+        return _held_as_found(runner, legs, fills, f"{reason}, not unwound: {chain}", started)
     start = chain[0].from_asset
     opp = Opportunity(
         INTERRUPTED_CYCLE_ID,
@@ -156,14 +161,19 @@ def _cap_to_held(runner: TriangularExecutor, rec: ArbExecution, run: _Run) -> No
 
 
 def _held_as_found(
-    runner: TriangularExecutor, legs: list[Order], reason: str, started: float
+    runner: TriangularExecutor,
+    legs: list[Order],
+    fills: Mapping[str, list[Fill]],
+    reason: str,
+    started: float,
 ) -> ArbExecution:
-    """Record legs that are no single cycle's chain as held, untouched, and alert."""
+    """Record legs that are no single cycle's chain as held, untouched, and alert: each holds
+    what it brought in (the part that filled, net of a fee in it), named by its market."""
     rec = ArbExecution(
         strategy_id=runner.config.strategy_id,
         cycle_id=INTERRUPTED_CYCLE_ID,
         path="interrupted",
-        start_asset="?",  # not known: the legs are no chain from one start asset
+        start_asset=UNKNOWN_START,  # not known: the legs are no chain from one start asset
         size=ZERO,
         expected_profit_pct=ZERO,
         expected_profit=ZERO,
@@ -172,12 +182,23 @@ def _held_as_found(
         outcome="held",
     )
     for n, order in enumerate(legs):
-        ex = LegExecution("leg", n, order.symbol, order.side, "", "", order.price or ZERO)
-        ex.client_order_id, ex.filled = order.client_order_id, order.filled
-        ex.status, ex.avg_price = order.status.value, order.avg_price
+        inst = runner.gateway.instrument(order.symbol)
+        if inst is not None:
+            src, dst = (
+                (inst.quote, inst.base) if order.side is Side.BUY else (inst.base, inst.quote)
+            )
+        else:  # no longer listed: its symbol says what it traded
+            src, dst = leg_assets(order.symbol, order.side)
+        ex = LegExecution("leg", n, order.symbol, order.side, src, dst, order.price or ZERO)
+        ex.limit_price, ex.order_amount = order.price or ZERO, order.amount
+        ex.client_order_id, ex.status = order.client_order_id, order.status.value
+        _apply(runner, ex, order, fills.get(order.client_order_id, []))
         rec.legs.append(ex)
-        key = f"{order.symbol} ({order.side.value})"
-        rec.hold(key, order.filled, reason, order.symbol)
+        if dst and ex.received > 0:
+            rec.hold(dst, ex.received, reason, order.symbol)
+        elif order.filled > 0:  # no asset to name: what it traded, on its market
+            said = f"{order.client_order_id} {order.side.value} {order.filled} {order.symbol}"
+            _add_reason(rec, f"{said}: no asset known, check {order.symbol} by hand")
     runner._alert_held(rec)
     opp = Opportunity(INTERRUPTED_CYCLE_ID, "", (), ZERO, ZERO, (), "interrupted")
     return runner._finish(rec, opp, started)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Literal
@@ -13,6 +13,30 @@ from tradeguard.model.fill import Fill, fill_totals
 from tradeguard.model.money import ZERO, plain
 
 Outcome = Literal["completed", "unwound", "held", "rejected", "failed"]
+UNKNOWN_START = "?"  # a record of legs that are no chain from one start asset
+
+
+def leg_assets(symbol: str, side: Side) -> tuple[str, str]:
+    """What an order on `symbol` spends and receives, from its symbol ("BASE/QUOTE")."""
+    base, _, rest = symbol.partition("/")
+    quote = rest.split(":", 1)[0]
+    return (quote, base) if side is Side.BUY else (base, quote)
+
+
+def sell_back(start: str, held_on: Mapping[str, str], held: Iterable[str]) -> str:
+    """What a person may do with what a record holds: sell it back to its start asset; with
+    no start asset known, sell each asset held on the market it stopped on, for that market's
+    other asset (never "sell it back to ?")."""
+    if start and start != UNKNOWN_START:
+        return f"sell it back to {start} or keep it deliberately"
+    ways = []
+    for asset in held:
+        symbol = held_on.get(asset, "")
+        base, _, rest = symbol.partition("/")
+        quote = rest.split(":", 1)[0]
+        other = quote if asset == base else base if asset == quote else ""
+        ways.append(f"sell the {asset} on {symbol} for {other}" if other else f"sell the {asset}")
+    return f"{' or '.join(ways) or 'sell what it holds'} or keep it deliberately"
 
 
 @dataclass(slots=True)

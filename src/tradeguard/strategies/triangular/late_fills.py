@@ -40,6 +40,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.money import ONE, ZERO, plain
 from tradeguard.model.order import Order
 from tradeguard.strategies.gateway import ExecutionGateway
+from tradeguard.strategies.triangular.exec_records import UNKNOWN_START, sell_back
 from tradeguard.strategies.triangular.resolved import resolve_row
 
 __all__ = ["LATE_TRIES", "LateFills"]
@@ -80,6 +81,12 @@ def _located(cid: str, row: Mapping[str, Any]) -> dict[str, Any] | None:
     for part, kind in (("legs", "leg"), ("unwinds", "unwind")):
         for leg in body.get(part) or ():
             if isinstance(leg, dict) and leg.get("client_order_id") == cid:
+                if not leg.get("from") or not leg.get("to"):  # damaged or partly written:
+                    if part == "legs":
+                        return _cut(cid, row)  # booked by its market, as a cut leg's
+                    log.warning("late fill of %s: record %s names no assets for this unwind; "
+                                "left as it is", cid, row.get("id"))  # fmt: skip
+                    return None
                 safe = {k: plain(v) if isinstance(v, Decimal) else v for k, v in row.items()}
                 return {"record_id": int(row["id"]), "kind": kind,
                         "leg": int(leg["index"]), "row": safe}  # fmt: skip
@@ -248,7 +255,13 @@ class LateFills:
         _, fills = self.gateway.journaled(cid)
         total = sum((f.amount for f in fills), ZERO)
         counted = _d(leg.get("filled"))
-        asset, got = _brought_in(str(leg.get("symbol") or ""), fills)
+        symbol = str(leg.get("symbol") or "")
+        if "/" not in symbol:  # a damaged entry: no market says what the order bought
+            why = f"its record's leg {info['leg'] + 1} names no asset nor market ({symbol!r})"
+            log.warning("late fill of %s: %s; record %s left as it is", cid, why, row.get("id"))
+            self._report(cid, row, why, order.symbol)
+            return False
+        asset, got = _brought_in(symbol, fills)
         if total <= counted or not asset or got <= 0:
             return False  # the record counts it already
         held = dict(body.get("held") or {})
@@ -258,19 +271,26 @@ class LateFills:
         amended = {**row, "outcome": "held", "legs": {**body, "legs": legs, "held": held}}
         rid = info["record_id"]
         note = f"a cut leg's order filled late: {plain(total - counted)} more"
-        event = self._event(rid, amended, cid, note, str(leg.get("symbol") or ""))
+        event = self._event(rid, amended, cid, note, symbol)
         self.gateway.amend_execution(rid, amended, None, self.held.state(), announce=event)
         return True
 
-    def _report(self, cid: str, row: Mapping[str, Any], why: str) -> None:
-        """Alert that the late fill of `cid` is left out of its record `row` (`why`)."""
-        rid, start = row.get("id"), row.get("start_asset")
+    def _report(self, cid: str, row: Mapping[str, Any], why: str, symbol: str = "") -> None:
+        """Alert that the late fill of `cid` (on `symbol`, when known) is left out of its record
+        `row` (`why`)."""
+        rid, start = row.get("id"), str(row.get("start_asset") or "")
         cycle = row.get("cycle")
         path = str(cycle.get("path", "")) if isinstance(cycle, dict) else ""
+        on = f" {symbol}" if symbol else ""
+        back = (
+            sell_back(start, {}, ())
+            if start and start != UNKNOWN_START
+            else f"sell what it bought on{on or ' the venue'} or keep it deliberately"
+        )
         message = (
-            f"arbitrage cycle {path}: order {cid} filled after its cycle gave up on it, but "
-            f"{why}: record {rid} does not count what it bought; check the account, sell it "
-            f"back to {start} or keep it deliberately"
+            f"arbitrage cycle {path}: order {cid}{on} on {self.gateway.venue} filled after its "
+            f"cycle gave up on it, but {why}: record {rid} does not count what it bought; check "
+            f"the account, {back}"
         )
         data: dict[str, Any] = {
             "record_id": rid,
@@ -291,6 +311,8 @@ class LateFills:
     ) -> Event:
         held = row["legs"]["held"]
         shown = ", ".join(f"{q} {a}" for a, q in held.items()) or "nothing"
+        # where each asset held stopped (a record of cut legs names none: the order's market)
+        on = {a: str((row["legs"].get("held_on") or {}).get(a) or symbol) for a in held}
         path = str((row.get("cycle") or {}).get("path", ""))
         return Event(
             EventKind.ARB_HELD,
@@ -305,8 +327,8 @@ class LateFills:
                 "reason": note,
                 "message": (
                     f"arbitrage cycle {path}: order {cid} filled after its cycle gave up on it "
-                    f"({note}); record {record_id} now {row['outcome']}, holding {shown}; "
-                    f"sell it back to {row['start_asset']} or keep it deliberately"
+                    f"({note}); record {record_id} now {row['outcome']}, holding {shown} on "
+                    f"{self.gateway.venue}; {sell_back(str(row['start_asset']), on, held)}"
                 ),
             },
             self.gateway.venue,

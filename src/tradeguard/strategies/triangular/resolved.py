@@ -34,7 +34,12 @@ from tradeguard.model.fill import Fill, fill_totals
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order
 from tradeguard.strategies.triangular.exec_book import HUNDRED
-from tradeguard.strategies.triangular.exec_records import LegExecution, cycle_profit
+from tradeguard.strategies.triangular.exec_records import (
+    LegExecution,
+    cycle_profit,
+    leg_assets,
+    sell_back,
+)
 
 __all__ = ["Resolution", "resolve_row"]
 
@@ -64,10 +69,13 @@ def _booked(
     """The leg as its order ended: its journaled `fills`, or the fills seen since it was held
     (`late`) added to what it had, or, when neither adds up to the order's filled amount, the
     order's totals (fee in quote)."""
+    side, symbol = Side(leg["side"]), str(leg["symbol"])
+    src, dst = str(leg.get("from") or ""), str(leg.get("to") or "")
+    if not src or not dst:  # a record written without them: the market says which
+        src, dst = leg_assets(symbol, side)
     ex = LegExecution(
-        str(leg.get("kind") or "leg"), int(leg["index"]), str(leg["symbol"]), Side(leg["side"]),
-        str(leg["from"]), str(leg["to"]), _d(leg["scanned_price"]), _d(leg["limit_price"]),
-        _d(leg["order_amount"]),
+        str(leg.get("kind") or "leg"), int(leg["index"]), symbol, side, src, dst,
+        _d(leg["scanned_price"]), _d(leg["limit_price"]), _d(leg["order_amount"]),
     )  # fmt: skip
     had = _d(leg["filled"])
     late_amount = sum((f.amount for f in late), ZERO)
@@ -142,7 +150,7 @@ def resolve_row(
         if held[asset] <= 0:
             del held[asset]
     for asset in held:  # why each asset stays now: no longer "it may still fill"
-        held_why[asset] = f"{note}; sell it back to {start} or keep it deliberately"
+        held_why[asset] = f"{note}; {sell_back(start, held_on, [asset])}"
     held_why = {a: w for a, w in held_why.items() if a in held}
     held_on = {a: s for a, s in held_on.items() if a in held}
     outcome = ("held" if held else "unwound") if hop else _outcome(row, legs, at, ex, held)

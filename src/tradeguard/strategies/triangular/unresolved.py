@@ -30,7 +30,7 @@ from tradeguard.model.events import Event, EventKind
 from tradeguard.model.money import ZERO
 from tradeguard.strategies.gateway import ExecutionGateway
 from tradeguard.strategies.triangular.exec_config import TriangularExecConfig
-from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution
+from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution, sell_back
 from tradeguard.strategies.triangular.unwind_routes import Stranded
 
 __all__ = ["alert_held", "hold_unresolved", "hold_unresolved_hop", "unresolved"]
@@ -129,7 +129,7 @@ def alert_held(gateway: ExecutionGateway, rec: ArbExecution) -> None:
                 "reason": rec.reason,
                 "message": (
                     f"arbitrage cycle {rec.path} stopped with {held} held ({why}); "
-                    "sell it back to the start asset or keep it deliberately"
+                    f"{sell_back(rec.start_asset, rec.held_on, rec.held)}"
                 ),
             },
             gateway.venue,

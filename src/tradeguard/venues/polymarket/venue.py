@@ -41,7 +41,13 @@ from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.http_answer import answer_json, no_answer, not_object
 from tradeguard.venues.outcome_stream import StreamStats, venue_book_stream
-from tradeguard.venues.paging import MAX_PAGES, clob_pages
+from tradeguard.venues.paging import (
+    CLOB_END,
+    CLOB_START,
+    MAX_PAGES,
+    clob_pages,
+    clob_pages_from,
+)
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.markets import QUOTE, listed_tokens, market_resolution
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
@@ -90,6 +96,8 @@ class PolymarketVenue(Venue):
         self.quote_poll_s = quote_poll_s
         self.instruments: dict[str, Instrument] = {}
         self.max_pages = MAX_PAGES  # listings longer than this many pages are refused
+        # symbol -> where its trades' read goes on (`fetch_fills_part` stopped at the cap)
+        self._trades_resume: dict[str, str] = {}
         self._tokens: dict[str, tuple[str, bool]] = {}  # symbol -> token id, neg risk
         self._symbol_of_token: dict[str, str] = {}
         self._hashes: dict[str, str] = {}  # client order id -> order hash
@@ -368,21 +376,32 @@ class PolymarketVenue(Venue):
             ))  # fmt: skip
         return out
 
+    async def _trades_page(self, query: dict[str, str]) -> Any:
+        # a trade beyond the first page, left unread, would read as no trade at all
+        data = await self._private("fetch_fills", "GET", "/data/trades", params=query)
+        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            raise not_object(self.name, "fetch_fills", "GET /data/trades", data, "no 'data' list")
+        return data
+
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         """Every trade of `symbol` from `since_ts` on, over all pages of `/data/trades`."""
-
-        async def page(query: dict[str, str]) -> Any:
-            # a trade beyond the first page, left unread, would read as no trade at all
-            data = await self._private("fetch_fills", "GET", "/data/trades", params=query)
-            if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-                raise not_object(
-                    self.name, "fetch_fills", "GET /data/trades", data, "no 'data' list"
-                )
-            return data
-
-        rows = await clob_pages(page, venue=self.name, op="fetch_fills", max_pages=self.max_pages)
+        rows = await clob_pages(
+            self._trades_page, venue=self.name, op="fetch_fills", max_pages=self.max_pages
+        )
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
         return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
+
+    async def fetch_fills_part(self, symbol: str) -> tuple[list[Fill], bool]:
+        """The trades of `symbol` on the next pages of `/data/trades`, from where the last
+        call for it stopped at the page cap (`max_pages`), and whether the listing was read to
+        its end (the next call then starts over): a listing longer than the cap is read over
+        several calls, never refused."""
+        start = self._trades_resume.pop(symbol, CLOB_START)
+        rows, cursor = await clob_pages_from(self._trades_page, start, max_pages=self.max_pages)
+        if cursor != CLOB_END:
+            self._trades_resume[symbol] = cursor
+        fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
+        return [f for f in fills if f.symbol == symbol], cursor == CLOB_END
 
     def fill_from(self, row: dict[str, Any]) -> Fill:
         """A Fill from one of our trade rows (REST `/data/trades` or the `user` channel)."""
