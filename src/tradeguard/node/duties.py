@@ -119,7 +119,8 @@ class KillRunner:
 
     def poll(self) -> None:
         """Read the kill file: when it has appeared, trading halts now; its cancels queue."""
-        request = self.node.kill_switch.poll(reconciled=reconciled(self.node))
+        self.take_loss_flatten()
+        request = self.node.kill_switch.poll()
         if request is not None:
             self.add(partial(execute_kill, self.node, request))
 

@@ -538,7 +538,8 @@ class TradingNode:
 
     async def poll_kill_sentinel(self) -> dict[str, Any] | None:
         """Run the kill switch if the sentinel file has appeared; return its report."""
-        request = self.kill_switch.poll(reconciled=reconciled(self))
+        kill = self.kill_switch  # a loss limit's flatten first: from a reconciled book only
+        request = kill.take_loss_flatten(reconciled(self)) or kill.poll()
         return None if request is None else await execute_kill(self, request)
 
     def summary(self, elapsed_s: float = 0.0) -> RunSummary:
