@@ -19,9 +19,7 @@ ROUTES = [
 
 
 @pytest.mark.parametrize(("path", "body"), ROUTES)
-async def test_a_bot_posting_while_the_node_starts_is_told_to_retry(
-    tmp_path, data_dir, path, body
-):
+async def test_a_bot_posting_while_the_node_starts_is_told_to_retry(tmp_path, data_dir, path, body):
     node = build_node(bare_paper_config(tmp_path, data_dir, rows=30))
     try:
         add_bot(node, "alpha", require_confirmation=False)

@@ -32,8 +32,15 @@ BUY = OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.001"), OrderTy
 def _close(node) -> OrderIntent:  # type: ignore[no-untyped-def]
     """A reduce-only sell of what the position holds (the buy's fee was paid in BTC)."""
     pos = node.portfolio.positions[("binance", "BTC/USDT", "manual")]
-    return OrderIntent("manual", "binance", "BTC/USDT", Side.SELL,
-                       abs(node.portfolio.sellable(pos)), OrderType.MARKET, reduce_only=True)
+    return OrderIntent(
+        "manual",
+        "binance",
+        "BTC/USDT",
+        Side.SELL,
+        abs(node.portfolio.sellable(pos)),
+        OrderType.MARKET,
+        reduce_only=True,
+    )
 
 
 async def _hold_then_stop(cfg, marker: str) -> None:  # type: ignore[no-untyped-def]

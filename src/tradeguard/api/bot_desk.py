@@ -140,7 +140,11 @@ class BotDesk:
                        and t["created_ts"] <= entry_ts and not t.get("reducing")]  # fmt: skip
             score = opening[-1].get("score") if opening else None
             scored.append(ScoredTrade(row["pnl"], Decimal(score) if score is not None else None))
-        return {"bot": bot, **bot_stats(scored), "closed_at_current_price": at_current_price(closed)}
+        return {
+            "bot": bot,
+            **bot_stats(scored),
+            "closed_at_current_price": at_current_price(closed),
+        }
 
     # validate and execute ------------------------------------------------------------------------
     def _ask(self, spec: BotSpec, doc: dict[str, Any]) -> tuple[TradeAsk, Decimal | None, str]:

@@ -147,7 +147,9 @@ def require_started(api: ApiState = state_dep) -> None:
 
 
 started: Any = Depends(require_started)
-STARTING_RESPONSE = {503: {"description": "the node is starting (markets not loaded): retry"}}
+STARTING_RESPONSE: dict[int | str, dict[str, Any]] = {
+    503: {"description": "the node is starting (markets not loaded): retry"}
+}
 
 
 def starting_response() -> JSONResponse:

@@ -128,8 +128,11 @@ async def emergency_stop(
 @router.post(
     f"{API}/trades/execute",
     status_code=201,
-    responses={200: {"description": "denied or rejected: no order is working"}, **CONFLICT,
-               **STARTING_RESPONSE},
+    responses={
+        200: {"description": "denied or rejected: no order is working"},
+        **CONFLICT,
+        **STARTING_RESPONSE,
+    },
     dependencies=[started],
 )
 async def execute_trade(
