@@ -13,6 +13,7 @@ from test_risk_support import T0, D, Rig
 from tradeguard.api.bot_views import _loss_halt
 from tradeguard.model import TradingState
 from tradeguard.risk import ResumeRefused
+from tradeguard.risk.kill import KillSwitch
 from tradeguard.risk.observers import RECONCILER_BY
 from tradeguard.risk.report import loss_halt_view
 
@@ -87,3 +88,32 @@ def test_a_bots_view_of_a_flatten_holds_no_account_wide_count() -> None:
     bot = _loss_halt(SimpleNamespace(risk=eng))  # what GET /api/v1/safety/status shows a bot
     assert bot is not None and bot["did"].startswith("HALTED after flattening"), bot
     assert not any(ch.isdigit() for ch in bot["did"]), bot
+
+
+def test_a_flatten_a_failed_reconciliation_came_before_waits_and_says_so() -> None:
+    rig = Rig(on_loss_halt="flatten", **WIDE)
+    eng = rig.engine
+    eng.observe_equity(T0, D(10_000))
+    eng.observe_equity(T0 + 1, D(8_900))  # asked for while the book was reconciled
+    switch = KillSwitch(eng, rig.clock)
+    # a reconciliation failed before the flatten was taken: nothing from that book
+    assert switch.take_loss_flatten(reconciled=False) is None
+    assert eng.flatten_asked is None
+    kill = eng.last_kill
+    assert kill is not None and not kill.get("finished_ts"), kill
+    assert "reconciliation" in kill["unfinished"], kill
+    view = loss_halt_view(eng.last_loss_halt, eng.last_kill, eng.state_by)
+    assert view is not None and "waits for a reconciliation" in view["did"], view
+
+
+def test_a_flatten_run_already_is_not_taken_again_by_the_poll() -> None:
+    rig = Rig(on_loss_halt="flatten", **WIDE)
+    eng = rig.engine
+    eng.observe_equity(T0, D(10_000))
+    eng.observe_equity(T0 + 1, D(8_900))
+    assert eng.last_kill is not None
+    # a good reconciliation ran the stored flatten (node.kill_restart) before any poll
+    eng.record_kill({**eng.last_kill, "finished_ts": T0 + 2})
+    switch = KillSwitch(eng, rig.clock)
+    assert switch.poll() is None  # was: a second kill, its cancels and flatten run again
+    assert eng.flatten_asked is None

@@ -27,6 +27,7 @@ from tradeguard.api.arb_figures import ArbFigures
 from tradeguard.api.auth import FailureLimiter, TokenStore
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.api.clients import parse_networks
+from tradeguard.api.deps import NotStarted, starting_response
 from tradeguard.api.errors import invalid_request, unparsable_body
 from tradeguard.api.fastpath import StateFastPath
 from tradeguard.api.gate import RequestGate
@@ -113,6 +114,10 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         return unparsable_body(exc) or await http_exception_handler(request, exc)
+
+    @app.exception_handler(NotStarted)
+    async def _starting(request: Request, exc: NotStarted) -> JSONResponse:
+        return starting_response()
 
     for area in (*_ROUTERS, *_ROUTERS_MORE):
         app.include_router(area.router)

@@ -30,13 +30,8 @@ from tradeguard.config import bot_name_clash
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
-from tradeguard.node.bot_book import (
-    STREAK_KEY,
-    bot_book,
-    closed_positions,
-    in_usd,
-    quote_usd,
-)
+from tradeguard.node.bot_book import STREAK_KEY, bot_book, closed_positions, quote_usd
+from tradeguard.node.bot_close_rates import at_current_price, in_usd
 from tradeguard.node.bot_trades import SENDING, outcome, settle_sending, settled
 from tradeguard.storage.bot_rows import BotRows
 from tradeguard.storage.repository import Storage
@@ -138,13 +133,18 @@ class BotDesk:
         """Return the bot's win rate, P&L, expectancy and accuracy by score bucket (USD)."""
         trades = sorted(self.rows.trades(bot, limit=5000), key=lambda t: t["created_ts"])
         scored = []
-        for row in in_usd(self.node, self.closed(bot)):  # ETH/BTC's P&L is BTC: in USD here
+        closed = in_usd(self.node, self.closed(bot))  # ETH/BTC's P&L is BTC: USD at the close
+        for row in closed:
             entry_ts = row["entry_ts"]
             opening = [t for t in trades if t["symbol"] == row["symbol"]
                        and t["created_ts"] <= entry_ts and not t.get("reducing")]  # fmt: skip
             score = opening[-1].get("score") if opening else None
             scored.append(ScoredTrade(row["pnl"], Decimal(score) if score is not None else None))
-        return {"bot": bot, **bot_stats(scored)}
+        return {
+            "bot": bot,
+            **bot_stats(scored),
+            "closed_at_current_price": at_current_price(closed),
+        }
 
     # validate and execute ------------------------------------------------------------------------
     def _ask(self, spec: BotSpec, doc: dict[str, Any]) -> tuple[TradeAsk, Decimal | None, str]:

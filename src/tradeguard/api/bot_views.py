@@ -1,7 +1,8 @@
 """What the bot desk shows, read from memory for frequent polling: each bot's active trades with
 live P&L (GET /api/v1/bots/status/summary) and the safety status (GET /api/v1/safety/status).
 Every P&L figure of a bot is USD, as its limits are: a trade on ETH/BTC is converted at the
-node's price of BTC (`node.bot_book.quote_usd`); a trade's own P&L is in its quote as well."""
+node's price of BTC (`node.bot_book.quote_usd`), a closed one at its price when it closed
+(`node.bot_close_rates`); a trade's own P&L is in its quote as well."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.bots.analytics import realized_since
 from tradeguard.model.money import ZERO, plain
-from tradeguard.node.bot_book import in_usd, quote_usd
+from tradeguard.node.bot_book import quote_usd
+from tradeguard.node.bot_close_rates import at_current_price, in_usd
 from tradeguard.risk.report import loss_halt_view
 
 if TYPE_CHECKING:
@@ -63,6 +65,8 @@ def summary(desk: BotDesk, only: str | None = None) -> dict[str, Any]:
             "realized_today": plain(realized_since(closed, day_start)),
             "realized_total": plain(sum((r["pnl"] for r in closed), ZERO)),
             "closed_trades": len(closed),
+            # closed before their quote's USD price at the close was kept: at today's price
+            "closed_at_current_price": at_current_price(closed),
         })  # fmt: skip
     return {
         "ts": now, "mode": node.mode.value, "trading_state": node.risk.state.value,

@@ -6,11 +6,13 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request, WebSocket
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tradeguard.api.auth import AuthError, Role, TokenInfo
 from tradeguard.api.clients import client_address
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.node.health import STARTING_REASON
 
 API = "/api/v1"
 MAX_LIMIT = 500
@@ -131,6 +133,29 @@ admin: Any = Depends(require(Role.ADMIN))
 bot_trader: Any = Depends(require(Role.TRADER, bots=True))
 bot_viewer: Any = Depends(require(Role.VIEWER, bots=True))  # the route reads one bot's rows
 state_dep: Any = Depends(api_state)
+
+
+class NotStarted(Exception):
+    """The node's markets are not loaded yet (`tradeguard run` serves the API while it
+    starts): answered 503 STARTING with Retry-After, as `POST /orders` answers."""
+
+
+def require_started(api: ApiState = state_dep) -> None:
+    """Refuse (NotStarted) a request that would act on the node before its markets load."""
+    if not api.node.markets_loaded:
+        raise NotStarted
+
+
+started: Any = Depends(require_started)
+STARTING_RESPONSE: dict[int | str, dict[str, Any]] = {
+    503: {"description": "the node is starting (markets not loaded): retry"}
+}
+
+
+def starting_response() -> JSONResponse:
+    """The answer to an order or a bot's trade sent before the node's markets are loaded."""
+    refused = {"status": "denied", "code": "STARTING", "reason": STARTING_REASON}
+    return JSONResponse(refused, status_code=503, headers={"Retry-After": "1"})
 
 
 def second_factor(

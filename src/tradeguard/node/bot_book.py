@@ -110,16 +110,6 @@ def _exposure_usd(node: TradingNode, spec: BotSpec) -> tuple[Decimal, tuple[str,
     return total, tuple(sorted(unpriced))
 
 
-def in_usd(node: TradingNode, closed: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The closed trades with their P&L in USD at the quote's price now (an ETH/BTC trade's
-    P&L is BTC); a quote no price converts is left as it is (its entries are refused)."""
-    out = []
-    for row in closed:
-        rate = quote_usd(node, row["symbol"])
-        out.append(row if rate is None or rate == 1 else {**row, "pnl": row["pnl"] * rate})
-    return out
-
-
 def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
     """Return the bot's figures on `symbol` that its gate reads."""
     portfolio = node.portfolio
@@ -132,6 +122,8 @@ def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
     day_start = now - now % DAY_MS
     week_start = (iso_week(now) * 7 - 3) * DAY_MS  # Monday 00:00 UTC
     closed = closed_positions(node, spec.name)
+    from tradeguard.node.bot_close_rates import in_usd  # it reads this module's quote_usd
+
     closed_usd = in_usd(node, closed)
     reset = node.storage.kv_get(STREAK_KEY + spec.name) or {}
     since = int(reset.get("ts", 0)) if isinstance(reset, dict) else 0

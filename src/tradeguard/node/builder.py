@@ -195,9 +195,11 @@ def _apply_config_bots(node: TradingNode) -> None:
     if node.config.bots:
         apply_config_bots(rows, node.config.bots, now, stopped)
     if node.config.bots or not node.disposable_db:  # a backtest's fresh database has none
+        from tradeguard.node.bot_close_rates import record_close_rates
         from tradeguard.node.bot_trades import follow_bot_trades  # loaded where it is needed
 
         follow_bot_trades(node)  # a bot trade's record follows its order, a cut send's too
+        record_close_rates(node)  # a closed trade's USD value is its quote's price then
     registered = {r.name: r for r in rows.bots()}
     for name in sorted(was_enabled - {n for n, r in registered.items() if r.enabled}):
         # disabled by the config: its approvals from before do not outlive it, as for a stop

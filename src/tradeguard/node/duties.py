@@ -47,7 +47,7 @@ from tradeguard.execution.reconcile import ReconcileReport, gate, reconcile_all
 from tradeguard.execution.settlement import settle_resolved
 from tradeguard.node.cash_flows import apply_cash_flows
 from tradeguard.node.kill_follow import FollowUpPasses
-from tradeguard.node.kill_restart import finish_interrupted_kill
+from tradeguard.node.kill_restart import finish_interrupted_kill, reconciled
 from tradeguard.node.kill_run import execute_kill
 from tradeguard.node.loop_errors import stop_task
 from tradeguard.node.stats import HEARTBEAT_KEY, wall_ms
@@ -119,7 +119,17 @@ class KillRunner:
 
     def poll(self) -> None:
         """Read the kill file: when it has appeared, trading halts now; its cancels queue."""
+        self.take_loss_flatten()
         request = self.node.kill_switch.poll()
+        if request is not None:
+            self.add(partial(execute_kill, self.node, request))
+
+    def take_loss_flatten(self) -> None:
+        """Queue a loss limit's flatten the moment it is asked for (risk.on_loss_halt), never
+        at the next kill-file poll; one a failed reconciliation holds runs after a good one."""
+        if self.node.risk.flatten_asked is None:
+            return
+        request = self.node.kill_switch.take_loss_flatten(reconciled=reconciled(self.node))
         if request is not None:
             self.add(partial(execute_kill, self.node, request))
 
@@ -270,6 +280,7 @@ async def _passes(
         now = time.monotonic()
         # How late the loop woke this task: the event-loop lag the health check reads.
         node.liveness.beat(None if woke_due is None else max(0.0, now - woke_due))
+        kills.take_loss_flatten()  # each pass: a loss limit's flatten waits for no poll
         if now >= next_kill:
             kills.poll()
             if not kills.busy:  # a pass reads what the running kill's flatten stores

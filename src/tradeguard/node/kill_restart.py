@@ -40,6 +40,13 @@ def unfinished_reason(kill: Any, resume: Any = None) -> str | None:
         "the next start finishes it before trading)"))  # fmt: skip
 
 
+def reconciled(node: Any) -> bool:
+    """Whether the node's last reconciliation succeeded (True before the first one): a loss
+    limit's flatten is sent from a reconciled book only (risk.kill.take_loss_flatten)."""
+    report = getattr(node, "reconcile_report", None)
+    return report is None or bool(report.ok)
+
+
 def kill_engaged(risk: Any) -> bool:
     """Whether the operator's kill switch holds the trading state: HALTED by the last kill
     asked for, not resumed since; a loss limit's flatten (risk.on_loss_halt) runs through
@@ -77,6 +84,9 @@ async def finish_interrupted_kill(node: TradingNode) -> dict[str, Any] | None:
                                  severity="critical"))  # fmt: skip
         log.critical("kill switch: %s", why)
         return None
+    asked = node.risk.flatten_asked
+    if asked is not None and asked.get("ts") == last["ts"]:
+        node.risk.flatten_asked = None  # run here: the kill file's poll must not run it again
     log.warning("kill switch: the kill of %s (%s) never ended; finishing it before trading",
                 last["ts"], last.get("reason"))  # fmt: skip
     request = KillRequest(
@@ -90,6 +100,7 @@ async def finish_interrupted_kill(node: TradingNode) -> dict[str, Any] | None:
 __all__ = [
     "finish_interrupted_kill",
     "kill_engaged",
+    "reconciled",
     "resumed_since",
     "unfinished",
     "unfinished_reason",

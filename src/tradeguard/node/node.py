@@ -41,6 +41,7 @@ from tradeguard.node.credentials import vault_session
 from tradeguard.node.equity_record import daily_summary, equity_provisional, observe_equity
 from tradeguard.node.held import HeldSymbols
 from tradeguard.node.interrupt import LiveInterrupts
+from tradeguard.node.kill_restart import reconciled
 from tradeguard.node.kill_run import execute_kill
 from tradeguard.node.routing import SourceIndex, source_index, strategies_for
 from tradeguard.node.state_store import StorageStateStore
@@ -537,10 +538,9 @@ class TradingNode:
 
     async def poll_kill_sentinel(self) -> dict[str, Any] | None:
         """Run the kill switch if the sentinel file has appeared; return its report."""
-        request = self.kill_switch.poll()
-        if request is None:
-            return None
-        return await execute_kill(self, request)
+        kill = self.kill_switch  # a loss limit's flatten first: from a reconciled book only
+        request = kill.take_loss_flatten(reconciled(self)) or kill.poll()
+        return None if request is None else await execute_kill(self, request)
 
     def summary(self, elapsed_s: float = 0.0) -> RunSummary:
         """Return the end-of-run summary, its money figures from `figures()`."""

@@ -20,6 +20,7 @@ from typing import Any
 from tradeguard.clock import Clock
 from tradeguard.model.events import Event, EventKind
 from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
+from tradeguard.risk.state import FLATTEN_WAITS
 
 __all__ = [
     "KILL_FLATTEN_TAG",
@@ -197,20 +198,43 @@ class KillSwitch:
         )  # fmt: skip
         return request
 
-    def poll(self) -> KillRequest | None:
-        """Trigger once for each kill file written (taken first); its text may say `flatten`.
-        A flatten a loss limit asked for (`risk.on_loss_halt = "flatten"`) comes first: it is
-        stored and HALTED already, and runs as a kill with flatten does."""
+    def take_loss_flatten(self, reconciled: bool = True) -> KillRequest | None:
+        """Take the flatten a loss limit asked for (`risk.on_loss_halt = "flatten"`): stored
+        and HALTED already, it runs as a kill with flatten does. `reconciled`: whether the
+        last reconciliation succeeded; when it failed (after the trip, before this), nothing
+        is closed from that book: the stored kill is left unfinished, saying it waits, and the
+        next reconciliation that succeeds runs it (node.kill_restart)."""
         asked = self.engine.flatten_asked
-        if asked is not None:
-            self.engine.flatten_asked = None
-            request = KillRequest(reason=str(asked["reason"]), by=str(asked["by"]),
-                                  flatten=True, ts=int(asked["ts"]))  # fmt: skip
-            self.triggered_ts = request.ts
-            self.engine.emit(
-                Event(EventKind.KILL, request.ts, {"stage": "triggered", **request.to_json()},
-                      severity="critical")
-            )  # fmt: skip
+        if asked is None:
+            return None
+        self.engine.flatten_asked = None
+        last = self.engine.last_kill
+        if not (isinstance(last, dict) and last.get("ts") == asked["ts"]) or last.get(
+            "finished_ts"
+        ):
+            return None  # run already (a start or a reconciliation finished it), or replaced
+        if not reconciled:
+            self.engine.record_kill({**last, "unfinished": FLATTEN_WAITS})
+            self.engine.emit(Event(EventKind.KILL, self.clock.now_ms(),
+                                   {"stage": "unfinished", "why": FLATTEN_WAITS, **last},
+                                   severity="critical"))  # fmt: skip
+            log.critical("kill switch: %s", FLATTEN_WAITS)
+            return None
+        request = KillRequest(reason=str(asked["reason"]), by=str(asked["by"]),
+                              flatten=True, ts=int(asked["ts"]))  # fmt: skip
+        self.triggered_ts = request.ts
+        self.engine.emit(
+            Event(EventKind.KILL, request.ts, {"stage": "triggered", **request.to_json()},
+                  severity="critical")
+        )  # fmt: skip
+        return request
+
+    def poll(self, reconciled: bool = True) -> KillRequest | None:
+        """Trigger once for each kill file written (taken first); its text may say `flatten`.
+        A flatten a loss limit asked for comes first (`take_loss_flatten`, `reconciled` as
+        there)."""
+        request = self.take_loss_flatten(reconciled)
+        if request is not None:
             return request
         path = self.sentinel_path
         if path is None:

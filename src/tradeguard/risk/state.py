@@ -37,9 +37,9 @@ LOSS_LIMIT_BY = frozenset({DRAWDOWN_BY, DAILY_LOSS_BY})
 RECONCILER_BY = "reconciler"
 # why a loss limit's flatten asked for under the reconciler's halt has not run (node.kill_restart)
 FLATTEN_WAITS = (
-    "the loss limit tripped while reconciliation was failing: nothing is closed from a book "
-    "not reconciled; the flatten runs once a reconciliation succeeds (node.reconcile_interval_s, "
-    "or the next start)"
+    "the loss limit tripped while reconciliation was failing (or a reconciliation failed "
+    "before its flatten was sent): nothing is closed from a book not reconciled; the flatten "
+    "runs once a reconciliation succeeds (node.reconcile_interval_s, or the next start)"
 )
 
 

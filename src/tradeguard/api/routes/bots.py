@@ -7,7 +7,15 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Path, Request
 
 from tradeguard.api.bot_schemas import ClosePositions
-from tradeguard.api.deps import API, bot_viewer, second_factor, state_dep, trader
+from tradeguard.api.deps import (
+    API,
+    STARTING_RESPONSE,
+    bot_viewer,
+    second_factor,
+    started,
+    state_dep,
+    trader,
+)
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.routes.safety import desk_of, own_bot
 from tradeguard.api.state import ApiState, Principal
@@ -77,7 +85,11 @@ async def disable_bot(
     return await _set_enabled(api, who, bot_id, False)
 
 
-@router.post(f"{API}/bots/{{bot_id}}/close-positions", responses=NOT_FOUND)
+@router.post(
+    f"{API}/bots/{{bot_id}}/close-positions",
+    responses={**NOT_FOUND, **STARTING_RESPONSE},
+    dependencies=[started],
+)
 async def close_positions(
     request: Request,
     body: ClosePositions | None = None,

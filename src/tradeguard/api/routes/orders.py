@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 
-from tradeguard.api.deps import API, MAX_LIMIT, LimitParam, OffsetParam, state_dep, trader, viewer
+from tradeguard.api.deps import (
+    API,
+    MAX_LIMIT,
+    LimitParam,
+    OffsetParam,
+    starting_response,
+    state_dep,
+    trader,
+    viewer,
+)
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.schemas import IntentRequest
 from tradeguard.api.serialisers import clean, fill_json, order_json, page, text
@@ -16,7 +25,6 @@ from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.execution.order_manager import SubmitResult
 from tradeguard.model.money import plain
 from tradeguard.node.bot_orders import bot_refusal
-from tradeguard.node.health import STARTING_REASON
 from tradeguard.node.pause import pauses_of
 
 if TYPE_CHECKING:
@@ -167,8 +175,7 @@ async def post_order(
 ) -> JSONResponse:
     """Send an external intent down the one order path: risk, journal, venue."""
     if not api.node.markets_loaded:
-        refused = {"status": "denied", "code": "STARTING", "reason": STARTING_REASON}
-        return JSONResponse(refused, status_code=503, headers={"Retry-After": "1"})
+        return starting_response()
     intent = body.to_intent(who.by)
     pauses = pauses_of(api.node)
     refusal = pauses.refuses(intent, ()) if intent.strategy_id in pauses.ids else None

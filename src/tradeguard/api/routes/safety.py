@@ -13,7 +13,14 @@ from fastapi.responses import JSONResponse
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.api.bot_replay import StillSending, execute_once
 from tradeguard.api.bot_schemas import IDEMPOTENCY_KEY, EmergencyStop, ExecuteTrade, TradeSignal
-from tradeguard.api.deps import API, bot_trader, bot_viewer, state_dep
+from tradeguard.api.deps import (
+    API,
+    STARTING_RESPONSE,
+    bot_trader,
+    bot_viewer,
+    started,
+    state_dep,
+)
 from tradeguard.api.errors import AUTH_RESPONSES, CONFLICT, NOT_FOUND
 from tradeguard.api.routes.control import kill_second_factor, queued_kill
 from tradeguard.api.serialisers import clean
@@ -60,7 +67,7 @@ def desk_of(api: ApiState) -> BotDesk:
     return BotDesk.for_node(api.node)
 
 
-@router.post(f"{API}/safety/validate-trade")
+@router.post(f"{API}/safety/validate-trade", dependencies=[started], responses=STARTING_RESPONSE)
 async def validate_trade(
     body: TradeSignal, who: Principal = bot_trader, api: ApiState = state_dep
 ) -> dict[str, Any]:
@@ -121,7 +128,12 @@ async def emergency_stop(
 @router.post(
     f"{API}/trades/execute",
     status_code=201,
-    responses={200: {"description": "denied or rejected: no order is working"}, **CONFLICT},
+    responses={
+        200: {"description": "denied or rejected: no order is working"},
+        **CONFLICT,
+        **STARTING_RESPONSE,
+    },
+    dependencies=[started],
 )
 async def execute_trade(
     request: Request,

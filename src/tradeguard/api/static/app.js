@@ -412,8 +412,10 @@ async function showHealth() {
     const res = await fetch(API + "/health");
     const body = await res.json();
     $("mode").textContent = "mode " + body.mode;
-    $("health").textContent = res.ok ? "api ok" : "api down";
-    $("health").className = res.ok ? "pill on" : "pill off";
+    // 503 while the node starts (markets not loaded): the API answers, trading is not ready
+    const starting = !res.ok && ((body.checks || {}).startup || {}).state === "starting";
+    $("health").textContent = res.ok ? "api ok" : starting ? "starting" : "api down";
+    $("health").className = res.ok ? "pill on" : starting ? "pill warn" : "pill off";
     showUserStreams(((body.checks || {}).venues || {}).venues || {});
   } catch (e) {
     $("health").textContent = "api down"; $("health").className = "pill off";

@@ -1,0 +1,89 @@
+"""The USD price of a bot's quote when each of its trades closed, so its history stays put.
+
+```python
+record_close_rates(node)          # at build: keep the rate of each bot trade that closes
+rows = in_usd(node, closed)       # the closed trades' P&L in USD, each at its close's rate
+```
+
+A bot's limits and figures are USD; a trade on ETH/BTC realizes BTC. Converted at BTC's price
+of today, a trade closed last week would read a different loss every day. The USD price of
+one unit of the quote at the close (`quote_usd`) is stored with the close, in the same commit
+(kv `bots.close_usd.<bot>`, keyed by venue, symbol and close time, the newest
+`KEEP` per bot). A trade closed before this was stored, or with no price for its quote at that
+moment, is converted at the current price and marked so (`usd_at` = "now"); USD-quoted trades
+(USDT, USDC, ...) need no rate.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from tradeguard.model.events import Event, EventKind
+from tradeguard.node.bot_book import quote_usd
+from tradeguard.storage.bot_rows import BotRows
+
+if TYPE_CHECKING:
+    from tradeguard.node import TradingNode
+
+RATES_KEY = "bots.close_usd."
+KEEP = 1000  # the closed positions a bot's figures read (`closed_positions`)
+
+
+def close_key(venue: str, symbol: str, ts: int) -> str:
+    """The key of a close's rate: the closed position row's venue, symbol and exit time."""
+    return f"{venue}|{symbol}|{ts}"
+
+
+def record_close_rates(node: TradingNode) -> None:
+    """Store the quote's USD price at each close of a bot's position in a non-USD quote."""
+
+    def on_closed(event: Event) -> None:
+        if event.kind != EventKind.POSITION_CLOSED or not event.strategy_id:
+            return
+        rate = quote_usd(node, event.symbol)
+        if rate is None or rate == 1:  # none known: said as such when read; USD: none needed
+            return
+        bot = event.strategy_id
+        if bot not in node.bot_strategies and bot not in {r.name for r in BotRows(node.db).bots()}:
+            return
+        stored = node.storage.kv_get(RATES_KEY + bot)
+        rates = dict(stored) if isinstance(stored, dict) else {}
+        rates[close_key(event.venue, event.symbol, event.ts)] = str(rate)
+        if len(rates) > KEEP:
+            newest = sorted(rates, key=lambda k: int(k.rpartition("|")[2]))[-KEEP:]
+            rates = {k: rates[k] for k in newest}
+        node.storage.kv_set(RATES_KEY + bot, rates)  # with the fill's commit when inside it
+
+    node.bus.subscribe(on_closed, EventKind.POSITION_CLOSED)
+
+
+def in_usd(node: TradingNode, closed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The closed trades with their P&L in USD (an ETH/BTC trade's P&L is BTC): at the quote's
+    price when it closed, else at the current one (`usd_at` = "now"); a quote no price
+    converts is left as it is (its entries are refused)."""
+    stored: dict[str, dict[str, Any]] = {}
+    out = []
+    for row in closed:
+        bot = row["strategy_id"]
+        if bot not in stored:
+            value = node.storage.kv_get(RATES_KEY + bot)
+            stored[bot] = dict(value) if isinstance(value, dict) else {}
+        kept = stored[bot].get(close_key(row["venue"], row["symbol"], int(row["exit_ts"] or 0)))
+        if kept is not None:
+            out.append({**row, "pnl": row["pnl"] * Decimal(str(kept)), "usd_at": "close"})
+            continue
+        rate = quote_usd(node, row["symbol"])
+        if rate is None or rate == 1:
+            out.append(row)
+        else:
+            out.append({**row, "pnl": row["pnl"] * rate, "usd_at": "now"})
+    return out
+
+
+def at_current_price(rows: list[dict[str, Any]]) -> int:
+    """How many of `in_usd`'s rows were converted at the current price (no rate at close)."""
+    return sum(1 for r in rows if r.get("usd_at") == "now")
+
+
+__all__ = ["RATES_KEY", "at_current_price", "close_key", "in_usd", "record_close_rates"]
