@@ -9,7 +9,8 @@ then compared at the next pass, read after those trades. A listing longer than t
 page cap is read over several passes (Polymarket: from the cursor the last read stopped at):
 what was read is booked and the venue waits, never a pass refused for the listing's length.
 A trade dated to the whole second the ledger opened in is booked (it may have come after the
-opening), never left to a merge.
+opening), never left to a merge, unless the opening's own reconciliation listed it
+(`ledger_opening`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import fields
 from typing import Any
 
 from tradeguard.execution.ledger_audit import stored_start_ts
+from tradeguard.execution.ledger_opening import before_opening, opening_trades
 from tradeguard.model.fill import Fill
 from tradeguard.model.outcome import Outcome, outcome_symbol
 
@@ -55,13 +57,14 @@ async def book_outside_trades(
             listed.append((symbol, fills))
             whole = whole and ended
     opened = stored_start_ts(om.storage).get(name)
+    held = opening_trades(om.storage).get(name, set())
     booked: list[str] = []
     told: list[tuple[Fill, Any]] = []
     with _undone_on_failure(om.portfolio, name), om.storage.transaction():  # one commit
         for symbol, fills in listed:
             known = om.storage.fill_keys(name, symbol)
             for fill in sorted(fills, key=lambda f: f.ts):
-                if (fill.trade_id, fill.side.value) in known or _in_opening(om, fill, opened):
+                if (fill.trade_id, fill.side.value) in known or _in_opening(om, fill, opened, held):
                     continue
                 told.extend(om.book_fill(fill))
                 known.add((fill.trade_id, fill.side.value))
@@ -72,19 +75,14 @@ async def book_outside_trades(
     return booked, whole
 
 
-def _in_opening(om: Any, fill: Fill, opened: int | None) -> bool:
-    # a trade of no journal order before the venue's ledger opened: its opening balances hold it
-    if opened is None or _latest_ts(fill) >= opened:
+def _in_opening(om: Any, fill: Fill, opened: int | None, held: set[str]) -> bool:
+    # a trade of no journal order before the venue's ledger opened: its opening balances hold
+    # it; one dated to the whole second the ledger opened in is after it unless the opening's
+    # reconciliation listed it (`ledger_opening`)
+    if opened is None or not before_opening(fill, opened, held):
         return False
     coid = fill.client_order_id
     return not coid or (coid not in om.orders and om.storage.get_order(coid) is None)
-
-
-def _latest_ts(fill: Fill) -> int:
-    # a venue dating trades to the second (Polymarket) stamps one made at 12:00:00.700 as
-    # 12:00:00.000: a whole second may stand for any ms of it, so it counts as its last one
-    # and a trade in the second the ledger opened is booked, never taken for part of a merge
-    return fill.ts + 999 if fill.ts % 1000 == 0 else fill.ts
 
 
 @contextmanager

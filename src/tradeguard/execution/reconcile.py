@@ -8,8 +8,10 @@ Per venue, in this order:
    market) or cancelled, per `reconcile.external_orders`;
 4. fills since the last successful reconciliation (minus `reconcile.fills_lookback_s`), booked
    once each by venue trade id; a fill of no journal order older than the venue's ledger
-   opening (on its first reconciliation: older than this one) is skipped (the opening
-   balances hold it);
+   opening (on its first reconciliation: older than this one, and kept as the opening's) is
+   skipped (the opening balances hold it); one dated to the whole second the ledger opened
+   in (a venue dating trades to the second) is booked unless the opening listed it
+   (`ledger_opening`);
 5. balances: on a venue netting YES and NO of one market (Kalshi), pairs the durable ledger
    still holds are netted first (`outcome_netting`: a fill booked before its netting was); the
    venue is the truth; every difference from the ledger is recorded as an
@@ -48,6 +50,12 @@ from tradeguard.execution.host import ReconcileHost
 from tradeguard.execution.ledger_audit import (
     stored_start_balances,
     stored_start_ts,
+)
+from tradeguard.execution.ledger_opening import (
+    before_opening,
+    opening_trades,
+    record_opening_trades,
+    trade_key,
 )
 from tradeguard.execution.merge_trades import venue_trades
 from tradeguard.execution.outcome_merge import book_merges
@@ -217,8 +225,13 @@ async def _reconcile_venue(
     if earliest_open is not None:
         since = min(since, earliest_open - lookback_ms)
     symbols = _symbols_of(node, name, venue_open, since)
+    opening: set[str] = set()  # trades the balances this reconciliation opens the ledger at hold
     for symbol in sorted(symbols):
-        report.fills_recovered += await _catch_up_symbol(node, name, venue, symbol, since, call)
+        report.fills_recovered += await _catch_up_symbol(
+            node, name, venue, symbol, since, call, opening
+        )
+    if opening:
+        record_opening_trades(node.storage, name, opening)
 
     # 5. balances: the venue is the truth, once every order's fills are booked
     if unresolved:
@@ -423,13 +436,18 @@ async def _catch_up_symbol(
     symbol: str,
     since: int,
     call: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]],
+    opening: set[str] | None = None,
 ) -> int:
+    """Book `symbol`'s fills from `since` on that the journal lacks; a trade of no journal
+    order before the venue's ledger opened is left to the opening balances, and on the
+    venue's first reconciliation added to `opening` (the trades those balances hold)."""
     known = node.storage.fill_keys(venue_name, symbol)
     opened = stored_start_ts(node.storage).get(venue_name)
+    held: set[str] | None = opening_trades(node.storage).get(venue_name, set())
     if opened is None and venue_name not in stored_start_balances(node.storage):
         # The venue's first reconciliation: its ledger opens at the balances read after this
         # catch-up, which already hold every earlier trade of the account.
-        opened = node.clock.now_ms()
+        opened, held = node.clock.now_ms(), None
     recovered = 0
     cursor = since
     while True:
@@ -437,11 +455,14 @@ async def _catch_up_symbol(
             f"fetch_fills {symbol} since {cursor}",
             partial(venue.fetch_fills, symbol, max(cursor, 0)),
         )
-        new = [
-            f
-            for f in batch
-            if (f.trade_id, f.side.value) not in known and not _before_ledger(node, f, opened)
-        ]
+        new = []
+        for f in batch:
+            if (f.trade_id, f.side.value) in known:
+                continue
+            if not _before_ledger(node, f, opened, held):
+                new.append(f)
+            elif held is None and opening is not None:
+                opening.add(trade_key(f))
         for fill in sorted(new, key=lambda f: f.ts):
             node.orders.on_fill(fill)
             known.add((fill.trade_id, fill.side.value))
@@ -456,10 +477,17 @@ async def _catch_up_symbol(
         cursor = newest
 
 
-def _before_ledger(node: ReconcileHost, fill: Fill, opened: int | None) -> bool:
+def _before_ledger(
+    node: ReconcileHost, fill: Fill, opened: int | None, held: set[str] | None
+) -> bool:
     """A fill of no journal order made before the venue's ledger opened: the opening balances
-    hold it already (another database's trade, a trade by hand), so booking it counts it twice."""
-    if opened is None or fill.ts >= opened:
+    hold it already (another database's trade, a trade by hand), so booking it counts it twice.
+    `held` None: the ledger opens at this reconciliation (`opened` is now), whose balances are
+    read after every trade listed now; else the trades the opening listed (`ledger_opening`:
+    one stamped with the opening's whole second is after it unless listed there)."""
+    if opened is None:
+        return False
+    if not (fill.ts < opened if held is None else before_opening(fill, opened, held)):
         return False
     coid = fill.client_order_id
     return not coid or (coid not in node.orders.orders and node.storage.get_order(coid) is None)
