@@ -327,3 +327,12 @@ def test_a_unit_of_work_undoes_what_its_failed_commit_held(tmp_path: Path) -> No
         failing.armed = 1  # the unit's last commit, at the block's end, fails
     assert done == ["b"]
     assert storage.kv_get("a") == 1 and storage.kv_get("b") is None
+
+
+def test_a_backtest_unit_keeps_no_undo_its_failed_commit_ends_the_run(tmp_path: Path) -> None:
+    storage = _storage(tmp_path)
+    assert not storage.keeps_undo  # outside a transaction: each write commits at once
+    with storage.holding_connection(), storage.unit_of_work(batch=True):
+        assert not storage.keeps_undo
+    with storage.transaction():
+        assert storage.keeps_undo

@@ -194,8 +194,8 @@ class FillApplication:
         self, fill: Fill, order: Order | None, strategy_id: str, fee_only: bool
     ) -> None:
         storage = self.storage
-        if not storage.in_transaction:
-            return  # each write commits at once
+        if not storage.keeps_undo:
+            return  # nothing would read it (no transaction, or a backtest's)
         tracked = strategy_id not in self.balance_only and not fee_only
         ledger = fill_undo(self.portfolio, fill, strategy_id, tracked)
         held = None if order is None else _order_undo(order, fill.trade_id)

@@ -499,7 +499,7 @@ class OrderPathGateway:
         if settlement is not None:
             key, symbols, pnl, ts = settlement
             result_undo = getattr(self._risk, "result_undo", None)
-            if storage is not None and result_undo is not None:
+            if storage is not None and storage.keeps_undo and result_undo is not None:
                 # a rewrite whose commit fails counts the result when it is tried again
                 storage.on_rollback(result_undo(self.strategy_id, symbols, settled=True))
             fresh = self._risk.observe_settlement(self.strategy_id, key, symbols, pnl, ts)

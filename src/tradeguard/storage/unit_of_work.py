@@ -281,15 +281,24 @@ class StorageCore:
         memory and the database agree (a fill the venue reports again is then booked once).
 
         Called just before the change, with what it needs to put it back (an entry per object
-        changed, not a copy of everything); entries run newest first. Outside a transaction
-        each write commits at once: nothing is kept."""
+        changed, not a copy of everything); entries run newest first. Nothing is kept where
+        nothing would read it (`keeps_undo`)."""
         tx = self._tx
-        if tx.conn is None:
+        if tx.conn is None or tx.batch is not None:
             return
         if tx.undo is None:
             tx.undo = [undo]
         else:
             tx.undo.append(undo)
+
+    @property
+    def keeps_undo(self) -> bool:
+        """Tell whether `on_rollback` keeps what it is given: inside a transaction or a unit of
+        work, but not outside one (each write commits at once) nor in a write batch's unit (a
+        backtest: its failed commit ends the run, and the memory with it; a record per fill
+        held until a rare commit would only grow)."""
+        tx = self._tx
+        return tx.conn is not None and tx.batch is None
 
     def _rolled_back(self) -> None:
         tx = self._tx
