@@ -28,6 +28,7 @@ from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.outcome import parse_outcome_symbol
 from tradeguard.model.position import ClosedTrade
 from tradeguard.model.reports import OrderReport
+from tradeguard.portfolio.undo import fill_undo
 
 if TYPE_CHECKING:
     from tradeguard.risk.config import RiskConfig
@@ -173,6 +174,9 @@ class FillApplication:
         before = order.status if order is not None else None
         # A fee-only fill (amount 0: the gas of a reverted swap) moves the fee asset only.
         fee_only = fill.amount == ZERO
+        # what the fill moves in memory goes back if its commit fails: the journal keeps no
+        # trace of it, and the venue's next report of it must find the ledger without it
+        self._undo_on_rollback(fill, order, strategy_id, fee_only)
         if order is not None and fee_only:
             order.trade_ids.add(fill.trade_id)
         elif order is not None:
@@ -185,6 +189,27 @@ class FillApplication:
         if not self.storage.in_unit_of_work:
             self._store_fill_balances(fill)
         return True
+
+    def _undo_on_rollback(
+        self, fill: Fill, order: Order | None, strategy_id: str, fee_only: bool
+    ) -> None:
+        storage = self.storage
+        if not storage.keeps_undo:
+            return  # nothing would read it (no transaction, or a backtest's)
+        tracked = strategy_id not in self.balance_only and not fee_only
+        ledger = fill_undo(self.portfolio, fill, strategy_id, tracked)
+        held = None if order is None else _order_undo(order, fill.trade_id)
+        result_undo = getattr(self.risk, "result_undo", None)
+        risk = None if result_undo is None else result_undo(strategy_id, (fill.symbol,))
+
+        def undo() -> None:
+            ledger()
+            if held is not None:
+                held()
+            if risk is not None:
+                risk()
+
+        storage.on_rollback(undo)
 
     def _store_fill_balances(self, fill: Fill) -> None:
         """Write the ledger's figures of the assets `fill` moved, in the fill's own commit: the
@@ -417,6 +442,21 @@ class FillApplication:
                 source.strategy_id, severity,
             )  # fmt: skip
         self.bus.publish(event)
+
+
+def _order_undo(order: Order, trade_id: str) -> Callable[[], None]:
+    """What puts `order` back as it is now, before a fill of `trade_id` is applied to it."""
+    saved = (order.status, order.filled, order.avg_price, order.fee, order.updated_ts,
+             order.reason)  # fmt: skip
+    known = trade_id in order.trade_ids
+
+    def undo() -> None:
+        (order.status, order.filled, order.avg_price, order.fee, order.updated_ts,
+         order.reason) = saved  # fmt: skip
+        if not known:
+            order.trade_ids.discard(trade_id)
+
+    return undo
 
 
 def implausible(fill: Fill) -> str:

@@ -498,6 +498,10 @@ class OrderPathGateway:
         fresh = True
         if settlement is not None:
             key, symbols, pnl, ts = settlement
+            result_undo = getattr(self._risk, "result_undo", None)
+            if storage is not None and storage.keeps_undo and result_undo is not None:
+                # a rewrite whose commit fails counts the result when it is tried again
+                storage.on_rollback(result_undo(self.strategy_id, symbols, settled=True))
             fresh = self._risk.observe_settlement(self.strategy_id, key, symbols, pnl, ts)
         if storage is not None:
             if record_id is not None:

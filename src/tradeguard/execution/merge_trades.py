@@ -15,10 +15,7 @@ opening), never left to a merge, unless the opening's own reconciliation listed 
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import fields
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from tradeguard.execution.ledger_audit import stored_start_ts
@@ -60,7 +57,9 @@ async def book_outside_trades(
     held = opening_trades(om.storage).get(name, set())
     booked: list[str] = []
     told: list[tuple[Fill, Any]] = []
-    with _undone_on_failure(om.portfolio, name), om.storage.transaction():  # one commit
+    # one commit; one that fails puts the ledger back as the database has it (each fill's
+    # undo, `StorageCore.on_rollback`): the next pass books the sales once
+    with om.storage.transaction():
         for symbol, fills in listed:
             known = om.storage.fill_keys(name, symbol)
             for fill in sorted(fills, key=lambda f: f.ts):
@@ -83,33 +82,3 @@ def _in_opening(om: Any, fill: Fill, opened: int | None, held: set[str]) -> bool
         return False
     coid = fill.client_order_id
     return not coid or (coid not in om.orders and om.storage.get_order(coid) is None)
-
-
-@contextmanager
-def _undone_on_failure(portfolio: Any, venue: str) -> Iterator[None]:
-    # The sales move the in-memory ledger as they are booked: a commit that fails after them
-    # keeps none in the database, and a ledger still holding them would count them twice
-    # when the next pass books them again. Put `venue`'s balances and positions back.
-    book = portfolio.book(venue)
-    balances = {b.asset: (b.free, b.locked) for b in book.all()}
-    positions = {k: copy.copy(p) for k, p in portfolio.positions.items() if k[0] == venue}
-    totals = (portfolio.fees_paid, portfolio.realized_pnl, len(portfolio.closed_trades))
-    try:
-        yield
-    except BaseException:
-        for asset in book.assets():
-            if asset not in balances:
-                book._by_asset.pop(asset)
-        for asset, (free, locked) in balances.items():
-            book.set(asset, free, locked)
-        for key in [k for k in portfolio.positions if k[0] == venue]:
-            saved = positions.get(key)
-            if saved is None:
-                del portfolio.positions[key]
-            else:  # in place: holders of the position object see it put back too
-                pos = portfolio.positions[key]
-                for f in fields(saved):
-                    setattr(pos, f.name, getattr(saved, f.name))
-        portfolio.fees_paid, portfolio.realized_pnl = totals[0], totals[1]
-        del portfolio.closed_trades[totals[2] :]
-        raise

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from tradeguard.execution.ledger_audit import stored_start_balances, venue_ledger
@@ -268,6 +269,9 @@ def _book(
         order.transition(OrderStatus.ACCEPTED, ts, reason="YES and NO held: netted by the venue")
         om.storage.upsert_order(order)
         om.orders[cid] = order
+        # an order the journal does not keep must not stand in memory: the netting is booked
+        # when asked again
+        om.storage.on_rollback(partial(om.orders.pop, cid, None))
         # `fee` (a merge's cash rounding) is charged once, on the first leg booked
         fill = Fill(
             venue, leg.symbol, cid, cid, f"net-{cid}", Side.SELL, leg.price, leg.amount, fee,

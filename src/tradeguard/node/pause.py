@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -200,3 +200,17 @@ class PausedCycleRisk:
         """Report what a held position realised at settlement to the risk engine (False: that
         settlement was counted already)."""
         return self._risk.observe_settlement(strategy_id, key, symbols, pnl_usd, ts)
+
+    def result_undo(
+        self, strategy_id: str, symbols: tuple[str, ...], settled: bool = False
+    ) -> Callable[[], None]:
+        """The risk engine's `result_undo`: what a result's failed commit puts back."""
+        result_undo = getattr(self._risk, "result_undo", None)
+        if result_undo is None:
+            return _keep
+        undo: Callable[[], None] = result_undo(strategy_id, symbols, settled)
+        return undo
+
+
+def _keep() -> None:
+    """Nothing to put back (a risk engine that keeps no results)."""

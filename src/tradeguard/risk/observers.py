@@ -40,6 +40,11 @@ _HUNDRED = Decimal(100)
 _PEAK_SAVE_EVERY_MS = 300_000
 # Settlement keys remembered per strategy: far more than the pairs one strategy holds at once.
 SETTLEMENTS_KEPT = 1000
+# What a trade's result may move besides the cooldowns (see `result_undo`).
+_RESULT_FIELDS = (
+    "state", "state_reason", "state_by", "state_ts", "consecutive_losses", "reducing_until",
+    "halted_over", "last_loss_halt", "flatten_asked",
+)  # fmt: skip
 
 
 log = logging.getLogger(__name__)
@@ -76,6 +81,37 @@ class RiskObservers(RiskState):
         self._quiet_inputs: tuple[Any, ...] | None = None
 
     # fills and cycles ---------------------------------------------------------------------------
+    def result_undo(
+        self, strategy_id: str, symbols: tuple[str, ...], settled: bool = False
+    ) -> Callable[[], None]:
+        """What puts back, if the transaction it is written in rolls back, what a trade of
+        `strategy_id` on `symbols` is about to move (`observe_fill`, with `settled`
+        `observe_settlement` too): the losing streak, the cooldowns, a breaker's state change,
+        the settlements seen. The result is then counted once when it is told again."""
+        saved = tuple(getattr(self, name) for name in _RESULT_FIELDS)
+        cooldowns = self.cooldowns
+        cooled = [((strategy_id, s), cooldowns.get((strategy_id, s))) for s in symbols]
+        seen = self.settlements_seen.get(strategy_id)
+        kept = list(seen) if settled and seen is not None else None
+
+        def undo() -> None:
+            for name, value in zip(_RESULT_FIELDS, saved, strict=True):
+                setattr(self, name, value)
+            for key, until in cooled:
+                if until is None:
+                    self.cooldowns.pop(key, None)
+                else:
+                    self.cooldowns[key] = until
+            if settled:
+                if kept is None:
+                    self.settlements_seen.pop(strategy_id, None)
+                else:
+                    self.settlements_seen[strategy_id] = kept
+            self._quiet_inputs = None
+            self._dirty = True  # the next save writes it, as it was before
+
+        return undo
+
     def observe_fill(
         self, fill: Fill, closed: ClosedTrade | None, strategy_id: str | None = None
     ) -> None:

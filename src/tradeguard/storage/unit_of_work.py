@@ -49,6 +49,8 @@ class _Tx(threading.local):
     unit: Any = None  # the open transaction of a unit of work (see unit_of_work())
     dirty: bool = False  # something was written in the open unit of work
     batch: WriteBatch | None = None  # the open unit's writes held for its commit (backtests)
+    # what to put back in memory if the open transaction rolls back (see `on_rollback`)
+    undo: list[Callable[[], None]] | None = None
 
 
 class _Nested:
@@ -149,6 +151,7 @@ class StorageCore:
         except BaseException:  # the block or its commit failed: nothing of it is durable
             self._rolled_back()
             raise
+        tx.undo = None
         self._after_commit()
 
     def _outermost(self, tx: _Tx, conn: Connection) -> Iterator[None]:
@@ -215,15 +218,14 @@ class StorageCore:
         tx.batch = WriteBatch() if batch else None
         try:
             yield
+            self.commit_unit()  # a failing last commit rolls back as the block's error does
+            tx.unit.commit()
         except BaseException:
             if tx.batch is not None:
                 tx.batch.discard()
             tx.unit.rollback()
             self._rolled_back()
             raise
-        else:
-            self.commit_unit()
-            tx.unit.commit()
         finally:
             tx.conn, tx.depth, tx.unit, tx.dirty, tx.batch = None, 0, None, False, None
 
@@ -252,7 +254,7 @@ class StorageCore:
             tx.batch.flush(tx.conn)
         tx.unit.commit()
         tx.unit = tx.conn.begin() if tx.conn is not None else None
-        tx.dirty = False
+        tx.dirty, tx.undo = False, None
         self._after_commit()
         return True
 
@@ -273,7 +275,37 @@ class StorageCore:
         for its commit (alerts) must be dropped, not sent with the next one."""
         self._rollback_hooks.append(hook)
 
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """Run `undo` if the open transaction (or unit of work) rolls back instead of
+        committing: what a write changed in memory before its commit goes back with it, so
+        memory and the database agree (a fill the venue reports again is then booked once).
+
+        Called just before the change, with what it needs to put it back (an entry per object
+        changed, not a copy of everything); entries run newest first. Nothing is kept where
+        nothing would read it (`keeps_undo`)."""
+        tx = self._tx
+        if tx.conn is None or tx.batch is not None:
+            return
+        if tx.undo is None:
+            tx.undo = [undo]
+        else:
+            tx.undo.append(undo)
+
+    @property
+    def keeps_undo(self) -> bool:
+        """Tell whether `on_rollback` keeps what it is given: inside a transaction or a unit of
+        work, but not outside one (each write commits at once) nor in a write batch's unit (a
+        backtest: its failed commit ends the run, and the memory with it; a record per fill
+        held until a rare commit would only grow)."""
+        tx = self._tx
+        return tx.conn is not None and tx.batch is None
+
     def _rolled_back(self) -> None:
+        tx = self._tx
+        undo, tx.undo = tx.undo, None
+        if undo:
+            for entry in reversed(undo):
+                entry()
         for hook in self._rollback_hooks:
             hook()
 

@@ -238,10 +238,19 @@ class LateFills:
             settlement = (key, symbols, change.profit * usd, self.gateway.now_ms())
         rid = info["record_id"]
         event = self._event(rid, amended, cid, change.note, str(leg["symbol"]))
-        for awaited in self.held.pending.values():  # its orders still awaited: as it is now
-            if awaited.get("record_id") == rid:
-                awaited["row"] = amended
-        self.gateway.amend_execution(rid, amended, settlement, self.held.state(), announce=event)
+        # its orders still awaited: as it is now, in the state committed with the rewrite
+        awaited = [a for a in self.held.pending.values() if a.get("record_id") == rid]
+        rows = [a.get("row") for a in awaited]
+        for entry in awaited:
+            entry["row"] = amended
+        try:
+            self.gateway.amend_execution(
+                rid, amended, settlement, self.held.state(), announce=event
+            )
+        except BaseException:  # not committed: they wait as the stored record has them
+            for entry, was in zip(awaited, rows, strict=True):
+                entry["row"] = was
+            raise
         self.rewritten(rid, amended)
         return True
 
