@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from decimal import Decimal
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tradeguard.backtest.bulk import DAY_MS, QuietSymbols, SkipPlan, advance_flat, can_skip
 from tradeguard.backtest.frames import check_bar_timeframes
 from tradeguard.backtest.replay_order import merged_by_close
-from tradeguard.backtest.replay_state import done_at, resume_index
+from tradeguard.backtest.replay_state import done_at, resume_index, traded_candles
 from tradeguard.backtest.speed import ReplaySpeed
 from tradeguard.clock import SimulatedClock
 from tradeguard.config import TIMEFRAME_S, Config
@@ -455,6 +454,7 @@ def _prime_stored(node: TradingNode, candles: list[Candle], start_idx: int) -> N
         if paper is None or not isinstance(times, dict):
             continue
         used = all_used.get(name) if isinstance(all_used, dict) else None
+        wanted: dict[str, int] = {}
         for symbol, ts in times.items():
             if type(ts) is not int:  # a damaged row: that venue's candle is not primed
                 log.warning(
@@ -462,12 +462,9 @@ def _prime_stored(node: TradingNode, candles: list[Candle], start_idx: int) -> N
                     ts, symbol, name,
                 )  # fmt: skip
                 continue
-            j = bisect_left(candles, ts, hi=start_idx, key=_ts)
-            while j < start_idx and candles[j].ts == ts:
-                if candles[j].symbol == symbol:
-                    paper.prime(candles[j], _used(name, symbol, used))
-                    break
-                j += 1
+            wanted[symbol] = ts
+        for symbol, c in traded_candles(candles, start_idx, wanted).items():
+            paper.prime(c, _used(name, symbol, used))
 
 
 def _used(venue: str, symbol: str, used: Any) -> Decimal:
@@ -482,7 +479,3 @@ def _used(venue: str, symbol: str, used: Any) -> Decimal:
         pass
     log.warning("paper_candle_used: %r taken of %s on %s is not an amount; 0", text, symbol, venue)
     return Decimal(0)
-
-
-def _ts(candle: Candle) -> int:
-    return candle.ts
