@@ -64,7 +64,9 @@ def done_at(candles: Sequence[Candle], i: int) -> int:
     return n
 
 
-def traded_candles(candles: Sequence[Candle], end: int, wanted: dict[str, int]) -> dict[str, Candle]:
+def traded_candles(
+    candles: Sequence[Candle], end: int, wanted: dict[str, int]
+) -> dict[str, Candle]:
     """The candle of each symbol of `wanted` opening at its time there, the last such among
     `candles[:end]` (in replay order); a symbol without one is left out."""
     closes, longest = _closes(candles)
