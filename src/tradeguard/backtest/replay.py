@@ -24,6 +24,7 @@ from tradeguard.config import TIMEFRAME_S, Config
 from tradeguard.marketdata.candles import CandleAggregator
 from tradeguard.marketdata.data_files import resolve_data_path
 from tradeguard.model.enums import TradingMode, TradingState
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import EventKind
 from tradeguard.model.market import Candle
 from tradeguard.pacing import SLICE_S, Pacer
@@ -310,7 +311,7 @@ class BarFeed:
             for symbol, (_, tfs) in timeframes.items()
         }
         self._where = {symbol: where for symbol, (where, _) in timeframes.items()}
-        self._checked: set[str] = set()
+        self._span: dict[str, int] = {}  # the span of each symbol's candles
 
     @classmethod
     def of(cls, node: TradingNode) -> BarFeed | None:
@@ -323,14 +324,27 @@ class BarFeed:
         aggs = self._aggs.get(candle.symbol)
         if not aggs:
             return
-        if candle.symbol not in self._checked:
-            tfs = [tf for tf, s in TIMEFRAME_S.items() if any(a.interval_s == s for a in aggs)]
-            check_bar_timeframes(self._where[candle.symbol], tfs, candle.interval_s)
-            self._checked.add(candle.symbol)
+        if self._span.get(candle.symbol) != candle.interval_s:
+            self._check(candle, aggs)
         for agg in aggs:
             for bar in agg.update_all(candle):
                 for strat in strategies:
                     strat.on_bar(agg.interval_s, bar)
+
+    def _check(self, candle: Candle, aggs: list[CandleAggregator]) -> None:
+        """Check the timeframes against a symbol's first candle; refuse a candle of another
+        span (replayed by close time, a coarser bar comes after the finer ones within it: the
+        bars built would go back in time)."""
+        where, span = self._where[candle.symbol], self._span.get(candle.symbol)
+        if span is not None:
+            raise ConfigError(
+                f"data {where}: timeframes builds bars from candles of one span; it holds "
+                f"{span}s and {candle.interval_s}s candles (the one at {candle.ts} ms); "
+                "split the file by span or list no timeframes for it"
+            )
+        tfs = [tf for tf, s in TIMEFRAME_S.items() if any(a.interval_s == s for a in aggs)]
+        check_bar_timeframes(where, tfs, candle.interval_s)
+        self._span[candle.symbol] = candle.interval_s
 
 
 def _replay_pace(node: TradingNode) -> ReplaySpeed | None:
