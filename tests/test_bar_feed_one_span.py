@@ -47,6 +47,13 @@ def test_a_file_of_two_spans_is_refused_naming_them() -> None:
     assert "mixed.csv" in text and "60s" in text and "300s" in text, text
 
 
+def test_the_replay_refuses_it_before_any_candle() -> None:
+    feed, strat = BarFeed({"BTC/USDT": ("mixed.csv", ["15m"])}), _Bars()
+    with pytest.raises(ConfigError, match="300s"):
+        feed.check_all(by_close(_mixed()))
+    assert strat.bars == []
+
+
 def test_a_file_of_one_span_builds_its_bars() -> None:
     feed, strat = BarFeed({"BTC/USDT": ("one.csv", ["15m"])}), _Bars()
     for m in range(31):

@@ -76,6 +76,8 @@ async def _replay(
     # time against every API request.
     merged = getattr(node, "merged", None)  # a backtest merges its loaded series up front
     candles = merged if merged is not None else await pacer.collect(node.candle_stream())
+    if (feed := BarFeed.of(node)) is not None:
+        feed.check_all(candles)  # a file of two spans is refused before any candle
     gc.freeze()
     cursor, cursor_n = node._cursor
     if node.run_equity.start is None and node.portfolio.marks:
@@ -330,6 +332,13 @@ class BarFeed:
             for bar in agg.update_all(candle):
                 for strat in strategies:
                     strat.on_bar(agg.interval_s, bar)
+
+    def check_all(self, candles: Iterable[Candle]) -> None:
+        """Check every candle as `feed` will, before the replay trades on any of them."""
+        for c in candles:
+            aggs = self._aggs.get(c.symbol)
+            if aggs and self._span.get(c.symbol) != c.interval_s:
+                self._check(c, aggs)
 
     def _check(self, candle: Candle, aggs: list[CandleAggregator]) -> None:
         """Check the timeframes against a symbol's first candle; refuse a candle of another
