@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from decimal import Decimal
@@ -18,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 from tradeguard.backtest.bulk import DAY_MS, QuietSymbols, SkipPlan, advance_flat, can_skip
 from tradeguard.backtest.frames import check_bar_timeframes
 from tradeguard.backtest.replay_order import merged_by_close
-from tradeguard.backtest.replay_state import done_at, resume_index
+from tradeguard.backtest.replay_state import done_at, resume_index, traded_candles
 from tradeguard.backtest.speed import ReplaySpeed
 from tradeguard.clock import SimulatedClock
 from tradeguard.config import TIMEFRAME_S, Config
 from tradeguard.marketdata.candles import CandleAggregator
 from tradeguard.marketdata.data_files import resolve_data_path
 from tradeguard.model.enums import TradingMode, TradingState
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import EventKind
 from tradeguard.model.market import Candle
 from tradeguard.pacing import SLICE_S, Pacer
@@ -76,6 +76,8 @@ async def _replay(
     # time against every API request.
     merged = getattr(node, "merged", None)  # a backtest merges its loaded series up front
     candles = merged if merged is not None else await pacer.collect(node.candle_stream())
+    if (feed := BarFeed.of(node)) is not None:
+        feed.check_all(candles)  # a file of two spans is refused before any candle
     gc.freeze()
     cursor, cursor_n = node._cursor
     if node.run_equity.start is None and node.portfolio.marks:
@@ -311,7 +313,7 @@ class BarFeed:
             for symbol, (_, tfs) in timeframes.items()
         }
         self._where = {symbol: where for symbol, (where, _) in timeframes.items()}
-        self._checked: set[str] = set()
+        self._span: dict[str, int] = {}  # the span of each symbol's candles
 
     @classmethod
     def of(cls, node: TradingNode) -> BarFeed | None:
@@ -324,14 +326,34 @@ class BarFeed:
         aggs = self._aggs.get(candle.symbol)
         if not aggs:
             return
-        if candle.symbol not in self._checked:
-            tfs = [tf for tf, s in TIMEFRAME_S.items() if any(a.interval_s == s for a in aggs)]
-            check_bar_timeframes(self._where[candle.symbol], tfs, candle.interval_s)
-            self._checked.add(candle.symbol)
+        if self._span.get(candle.symbol) != candle.interval_s:
+            self._check(candle, aggs)
         for agg in aggs:
             for bar in agg.update_all(candle):
                 for strat in strategies:
                     strat.on_bar(agg.interval_s, bar)
+
+    def check_all(self, candles: Iterable[Candle]) -> None:
+        """Check every candle as `feed` will, before the replay trades on any of them."""
+        for c in candles:
+            aggs = self._aggs.get(c.symbol)
+            if aggs and self._span.get(c.symbol) != c.interval_s:
+                self._check(c, aggs)
+
+    def _check(self, candle: Candle, aggs: list[CandleAggregator]) -> None:
+        """Check the timeframes against a symbol's first candle; refuse a candle of another
+        span (replayed by close time, a coarser bar comes after the finer ones within it: the
+        bars built would go back in time)."""
+        where, span = self._where[candle.symbol], self._span.get(candle.symbol)
+        if span is not None:
+            raise ConfigError(
+                f"data {where}: timeframes builds bars from candles of one span; it holds "
+                f"{span}s and {candle.interval_s}s candles (the one at {candle.ts} ms); "
+                "split the file by span or list no timeframes for it"
+            )
+        tfs = [tf for tf, s in TIMEFRAME_S.items() if any(a.interval_s == s for a in aggs)]
+        check_bar_timeframes(where, tfs, candle.interval_s)
+        self._span[candle.symbol] = candle.interval_s
 
 
 def _replay_pace(node: TradingNode) -> ReplaySpeed | None:
@@ -455,6 +477,7 @@ def _prime_stored(node: TradingNode, candles: list[Candle], start_idx: int) -> N
         if paper is None or not isinstance(times, dict):
             continue
         used = all_used.get(name) if isinstance(all_used, dict) else None
+        wanted: dict[str, int] = {}
         for symbol, ts in times.items():
             if type(ts) is not int:  # a damaged row: that venue's candle is not primed
                 log.warning(
@@ -462,12 +485,9 @@ def _prime_stored(node: TradingNode, candles: list[Candle], start_idx: int) -> N
                     ts, symbol, name,
                 )  # fmt: skip
                 continue
-            j = bisect_left(candles, ts, hi=start_idx, key=_ts)
-            while j < start_idx and candles[j].ts == ts:
-                if candles[j].symbol == symbol:
-                    paper.prime(candles[j], _used(name, symbol, used))
-                    break
-                j += 1
+            wanted[symbol] = ts
+        for symbol, c in traded_candles(candles, start_idx, wanted).items():
+            paper.prime(c, _used(name, symbol, used))
 
 
 def _used(venue: str, symbol: str, used: Any) -> Decimal:
@@ -482,7 +502,3 @@ def _used(venue: str, symbol: str, used: Any) -> Decimal:
         pass
     log.warning("paper_candle_used: %r taken of %s on %s is not an amount; 0", text, symbol, venue)
     return Decimal(0)
-
-
-def _ts(candle: Candle) -> int:
-    return candle.ts

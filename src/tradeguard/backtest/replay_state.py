@@ -37,19 +37,60 @@ def save_replay_state(storage: Any, state: dict[str, Any], ts: int) -> None:
 
 
 def resume_index(candles: Sequence[Candle], cursor_ts: int, done_at_ts: int) -> int:
-    """Index of the first candle after the cursor (candle ts, candles of that ts done)."""
-    stamps = [c.ts for c in candles]
+    """Index of the first candle after the cursor (candle ts, candles of that ts done).
+
+    `candles` are in replay order (`replay_order`: close time, then span), where open times
+    are in order only for one timeframe: the cursor's candle is the `done_at_ts`-th opening at
+    `cursor_ts`, among the candles closing from `cursor_ts` to a longest span later."""
     if done_at_ts:
-        return bisect_left(stamps, cursor_ts) + done_at_ts
-    return bisect_right(stamps, cursor_ts)  # a cursor written without the count
+        lo, hi = _closing_window(*_closes(candles), cursor_ts)
+        n = 0
+        for i in range(lo, hi):
+            if candles[i].ts == cursor_ts:
+                n += 1
+                if n == done_at_ts:
+                    return i + 1
+        return bisect_left([c.ts for c in candles], cursor_ts) + done_at_ts  # data not found
+    return bisect_right([c.ts for c in candles], cursor_ts)  # a cursor written without the count
 
 
 def done_at(candles: Sequence[Candle], i: int) -> int:
-    """How many candles sharing candle i's timestamp are done once candle i is."""
-    ts, n = candles[i].ts, 1
-    while i - n >= 0 and candles[i - n].ts == ts:
-        n += 1
+    """How many candles opening at candle i's time are done once candle i is (in replay order:
+    those before it closing at or after that time)."""
+    ts, n, j = candles[i].ts, 1, i - 1
+    while j >= 0 and (c := candles[j]).ts + c.interval_s * 1000 >= ts:
+        n += c.ts == ts
+        j -= 1
     return n
+
+
+def traded_candles(
+    candles: Sequence[Candle], end: int, wanted: dict[str, int]
+) -> dict[str, Candle]:
+    """The candle of each symbol of `wanted` opening at its time there, the last such among
+    `candles[:end]` (in replay order); a symbol without one is left out."""
+    closes, longest = _closes(candles)
+    found: dict[str, Candle] = {}
+    for symbol, ts in wanted.items():
+        lo, hi = _closing_window(closes, longest, ts)
+        for i in range(min(hi, end) - 1, lo - 1, -1):
+            c = candles[i]
+            if c.ts == ts and c.symbol == symbol:
+                found[symbol] = c
+                break
+    return found
+
+
+def _closes(candles: Sequence[Candle]) -> tuple[list[int], int]:
+    """The close times of `candles` and their longest span (ms)."""
+    closes = [c.ts + c.interval_s * 1000 for c in candles]
+    return closes, max((c.interval_s for c in candles), default=0) * 1000
+
+
+def _closing_window(closes: list[int], longest: int, ts: int) -> tuple[int, int]:
+    """The index range of the candles (in replay order, closing at `closes`) closing from `ts`
+    to a longest span after it: every candle opening at `ts` is among them."""
+    return bisect_left(closes, ts), bisect_right(closes, ts + longest)
 
 
 def curve_points(text: str) -> Iterator[tuple[int, Decimal]]:

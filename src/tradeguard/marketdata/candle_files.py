@@ -164,6 +164,14 @@ def _iter_kline_csv(path: Path, text: str, symbol: str, quote_volume: bool) -> I
             if len(rec) != KLINE_FIELDS:
                 raise field_count_error(path, line, rec, KLINE_FIELDS)
             interval = round((close_ts + 1 - ts) / 1000)
+            if interval < 1:  # a bar closing before it opens would replay out of order
+                raise DataFileError(
+                    path,
+                    f"the close time must be at least 1 s after the open time {ts}",
+                    row=line,
+                    column="close_time",
+                    value=rec[6],
+                )
             if quote_volume:
                 v = to_satoshi(v)
             bar = Candle(symbol, ts, o, h, low, c, v, interval)
