@@ -147,3 +147,29 @@ async def test_legs_no_chain_are_held_as_the_assets_they_brought_in(tmp_path: Pa
     text = told.data["message"]
     assert "back to ?" not in text and "the start asset" not in text, text
     assert f"{got} ETH" in text and "ETH/USDT" in text, text
+
+
+async def test_legs_no_chain_hold_what_a_later_leg_did_not_spend(tmp_path: Path) -> None:
+    # A whole cycle's legs found at a start as no chain (a damaged signal): each brought its
+    # asset in, but the next leg spent it. What they hold together is what is left, as a
+    # start's `held` record of cut legs counts it (`interrupted_arb.holding`); before, the ETH
+    # and A0009 the later legs sold were held in full, for `arb-unwind` to sell again out of
+    # the account's own.
+    from tradeguard.strategies.triangular.adopt import adopt_interrupted
+
+    s = Stack(tmp_path)
+    rec = await s.executor.execute(s.opportunity(), SIZE)
+    assert rec.outcome == "completed", rec
+    legs = [s.orders.orders[x.client_order_id] for x in rec.legs]
+    legs[0].signal = {"arb": "leg", "index": 1}  # not leg 1 of a cycle: no chain
+    fills = {o.client_order_id: s.storage.load_fills(client_order_id=o.client_order_id)
+             for o in legs}  # fmt: skip
+    held = await adopt_interrupted(s.executor, legs, fills)
+    assert held.outcome == "held", held
+    left: dict[str, Decimal] = {}
+    for x in held.legs:  # what each leg brought in, less what the legs gave
+        left[x.to_asset] = left.get(x.to_asset, Decimal(0)) + x.received
+        left[x.from_asset] = left.get(x.from_asset, Decimal(0)) - x.spent
+    assert left["A0009"] < held.legs[1].received and left["ETH"] < held.legs[0].received
+    want = {a: q for a, q in left.items() if q > 0}
+    assert held.held == want, (held.held, want)
