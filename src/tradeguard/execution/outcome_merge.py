@@ -23,7 +23,8 @@ Sales by hand that paid the venue's taker fee leave the cash short of the pairs'
 single outcome sold): no merge's shape, yet the venue lists them too. Whenever an outcome fell
 while the cash rose, the venue's trades of those markets the ledger lacks are booked as fills,
 their fees included (fees paid, the cash), and the venue waits for the next pass; never booked
-as adjustments that would lose the fees.
+as adjustments that would lose the fees. None lacking, the balances are applied as they are,
+unless a fill was booked while the trades were read (the venue waits a pass then too).
 
 Never by guess: a market whose YES and NO fell by different amounts, or a cash change
 further from the pairs' sum than `CASH_ROUNDING`, is not a merge (the sync books what it
@@ -47,6 +48,7 @@ from tradeguard.model.outcome import Outcome, outcome_symbol, parse_outcome_symb
 log = logging.getLogger(__name__)
 _HALF = Decimal("0.5")
 CASH_ROUNDING = Decimal("0.000002")  # pUSD: two on-chain millionths, never more
+MOVED_WHILE_READ = "the ledger booked a fill while the venue's trades were read; waits a pass"
 
 
 def merged_pairs(book: Any, reported: dict[str, Decimal]) -> tuple[dict[str, Decimal], str]:
@@ -122,7 +124,7 @@ async def book_merges(
     # a fill booked while the trades were read: the balances predate it, so a merge booked
     # from them would take the fill for its fee and applying them would undo the fill
     if {a: book.total(a) for a in book.assets()} != before:
-        return "the ledger booked a fill while the venue's trades were read; waits a pass"
+        return MOVED_WHILE_READ
     # what the venue paid short of the pairs' sum (its millionths): the first merge's fee
     fee = sum(drops.values(), ZERO) - (reported[quote] - book.total(quote))
     for market, pairs in sorted(drops.items()):
@@ -140,10 +142,15 @@ async def _sold_outside(
     sold, quote = sold_outcomes(book, reported)
     if not sold:
         return ""
+    before = {a: book.total(a) for a in book.assets()}
     trades, whole = await book_outside_trades(om, fetch, venue, sold, quote)
     if not whole:
         return _in_part(trades, sold)
     if not trades:
+        # a fill booked while the trades were read: the balances predate it, and applied
+        # they would undo it by an adjustment (booked back by the next pass)
+        if {a: book.total(a) for a in book.assets()} != before:
+            return MOVED_WHILE_READ
         return ""
     return (
         f"trade(s) {', '.join(trades)} of {', '.join(sorted(sold))} made on the venue outside "
