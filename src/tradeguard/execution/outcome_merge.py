@@ -38,7 +38,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from tradeguard.execution.merge_trades import FetchFills, book_outside_trades
+from tradeguard.execution.merge_trades import FetchFills, Kept, book_outside_trades
 from tradeguard.execution.outcome_netting import _book
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import Side
@@ -91,7 +91,12 @@ def sold_outcomes(book: Any, reported: dict[str, Decimal]) -> tuple[dict[str, De
 
 
 async def book_merges(
-    om: Any, fetch: FetchFills, venue: str, balances: list[Balance], ts: int
+    om: Any,
+    fetch: FetchFills,
+    venue: str,
+    balances: list[Balance],
+    ts: int,
+    kept: Kept | None = None,
 ) -> str:
     """Book the merges `balances` show against the ledger, after the venue's trades (`fetch`)
     the ledger lacks; return why the venue waits ("")."""
@@ -99,7 +104,7 @@ async def book_merges(
     reported = {b.asset: b.total for b in balances}
     drops, quote = merged_pairs(book, reported)
     if not drops:  # no merge; sales on the venue that paid a fee, though, the venue lists
-        return await _sold_outside(om, fetch, venue, book, reported)
+        return await _sold_outside(om, fetch, venue, book, reported, kept)
     for market in drops:
         busy = sorted(
             o.client_order_id for o in om.open.values()
@@ -112,7 +117,7 @@ async def book_merges(
             )
     # sales on the venue outside the node look the same in the balances; the venue lists them
     before = {a: book.total(a) for a in book.assets()}
-    trades, whole = await book_outside_trades(om, fetch, venue, drops, quote)
+    trades, whole = await book_outside_trades(om, fetch, venue, drops, quote, kept)
     if not whole:
         return _in_part(trades, drops)
     if trades:
@@ -134,7 +139,12 @@ async def book_merges(
 
 
 async def _sold_outside(
-    om: Any, fetch: FetchFills, venue: str, book: Any, reported: dict[str, Decimal]
+    om: Any,
+    fetch: FetchFills,
+    venue: str,
+    book: Any,
+    reported: dict[str, Decimal],
+    kept: Kept | None,
 ) -> str:
     """Book the venue's trades of the markets whose outcomes fell with the cash rising (hand
     sales, fees paid) that the ledger lacks, as fills with their fees; return why the venue
@@ -143,7 +153,7 @@ async def _sold_outside(
     if not sold:
         return ""
     before = {a: book.total(a) for a in book.assets()}
-    trades, whole = await book_outside_trades(om, fetch, venue, sold, quote)
+    trades, whole = await book_outside_trades(om, fetch, venue, sold, quote, kept)
     if not whole:
         return _in_part(trades, sold)
     if not trades:
