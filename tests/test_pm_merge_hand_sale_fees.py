@@ -11,7 +11,7 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-from pm_merge_support import MARKET, POLY_NO, demo_clob, held, holding_a_pair, synced
+from pm_merge_support import MARKET, POLY_NO, buy, demo_clob, held, holding_a_pair, merge, synced
 from test_pm_merge_hand_sales import _hand, _sell_by_hand
 from test_pm_node_crash import POLY_YES
 from tradeguard.model.outcome import polymarket_fee
@@ -63,3 +63,49 @@ async def test_hand_sales_that_paid_fees_are_booked_as_trades_with_their_fees(
         assert node.portfolio.fees_paid == fees_before + paid
         assert book.total("PUSD") == cash_before + 10 - paid
         assert held(node)[(POLY_YES, "s1")] == 10 and held(node)[(POLY_NO, "s1")] == 10
+
+
+async def test_a_fill_booked_while_the_trades_of_a_sale_are_read_makes_the_venue_wait(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # YES and NO fell with the cash up, no merge's shape (4 pairs gone, 0.01 short) and no
+    # trade lists them: the venue's trades are read, then the balances applied. Meanwhile the
+    # strategy's buy of 5 YES fills and is booked: the balances were read before it, and
+    # applying them would undo the buy by an adjustment (and the next pass book it back).
+    async with (
+        demo_clob() as (server, keys),
+        holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
+    ):
+        await merge(server.url, keys["address"], "4")
+        account = server.accounts[keys["address"].lower()]
+        account.cash -= D("0.01")  # short of the pairs' sum: read as sales, not a merge
+        venue = node.venues["polymarket"]
+        real = venue.fetch_fills_part  # the check's read of the venue's trades
+        bought: list[str] = []
+
+        async def read_while_a_buy_fills(symbol: str) -> tuple[list, bool]:
+            answer = await real(symbol)
+            if not bought:
+                bought.append(symbol)
+                await buy(node, POLY_YES, D(5))
+            return answer
+
+        monkeypatch.setattr(venue, "fetch_fills_part", read_while_a_buy_fills)
+        sync, _ = await synced(node)
+        assert bought, "the trades were not read"
+        # before: the balances read before the buy applied, the buy undone (YES 15 -> 6)
+        assert "while the venue's trades were read" in sync.waiting.get("polymarket", ""), (
+            sync.waiting
+        )
+        assert held(node)[(POLY_YES, "s1")] == 15
+        sync, _ = await synced(node, sync)  # balances read after the buy
+        assert sync.waiting == {}, sync.waiting
+        moved = sorted(
+            (a["asset"], a["difference"])
+            for a in node.storage.load_balance_adjustments("polymarket")
+        )
+        assert node.portfolio.book("polymarket").total("PUSD") == account.cash
+        assert node.portfolio.book("polymarket").total(f"{MARKET}:YES") == 11, moved
+        # YES -4, NO -4 and the cash once each: nothing undone, nothing booked back
+        assert [a for a, _ in moved] == sorted([f"{MARKET}:NO", f"{MARKET}:YES", "PUSD"]), moved
+        assert dict(moved)[f"{MARKET}:YES"] == -4, moved

@@ -8,10 +8,14 @@ The local CLOB and the official py-clob-client (the "hand") on the node's own ac
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from pathlib import Path
 
-from pm_merge_support import demo_clob, holding_a_pair, synced
+import pytest
+
+from pm_merge_support import MARKET, POLY_NO, buy, demo_clob, held, holding_a_pair, synced
 from test_pm_merge_hand_sales import _booked_as_trades, _sell_unstreamed
+from test_pm_node_crash import POLY_YES
 
 
 async def test_trades_beyond_the_page_cap_are_read_at_the_next_passes(
@@ -44,3 +48,50 @@ async def test_trades_beyond_the_page_cap_are_read_at_the_next_passes(
             assert any("booked as fills" in w for w in waits), waits
             _booked_as_trades(node)
             assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+
+
+async def test_a_part_whose_commit_failed_is_read_again_never_left_to_a_merge(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # Two trades a page, one page a read: the pair's buys, then the two hand sales (summing
+    # to the pairs: a merge's shape in the balances), then two buys the node booked. The
+    # commit of the hand sales fails: what that read saw is booked nowhere, so the next read
+    # must not go on past it (before: it went on to the last page, found nothing the ledger
+    # lacks and booked the hand sales as a merge of the strategy's pair).
+    async with demo_clob() as (server, keys):
+        server.page_size = 2
+        async with holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _):
+            node.venues["polymarket"].max_pages = 1
+            await asyncio.sleep(1.1)  # the CLOB dates trades to the second
+            await _sell_unstreamed(server, keys, monkeypatch)
+            server.seed_book(MARKET, yes_bids=[("0.40", "10")], yes_asks=[("0.45", "10")])
+            await buy(node, POLY_YES, Decimal(5))
+            await buy(node, POLY_NO, Decimal(5))
+            account = server.accounts[keys["address"].lower()]
+            assert len(server.trades[account.account_id]) == 6
+
+            sync, _ = await synced(node)  # the buys' page: known, the rest at the next pass
+            assert "the rest at the next pass" in sync.waiting["polymarket"], sync.waiting
+            failing = [True]
+
+            def commit_fails_once_sales_are_in() -> None:
+                fills = node.storage.load_fills(venue="polymarket")  # in the commit's own
+                if failing[0] and any(f.side.value == "sell" for f in fills):
+                    failing[0] = False
+                    raise OSError("disk full")
+
+            node.storage.add_commit_hook(commit_fails_once_sales_are_in)
+            with pytest.raises(OSError, match="disk full"):
+                await synced(node, sync)
+            waits = []
+            for _ in range(6):
+                sync, found = await synced(node, sync)
+                if not sync.waiting:
+                    break
+                waits.append(sync.waiting["polymarket"])
+            assert sync.waiting == {} and found == [], (sync.waiting, waits)
+            fills = node.storage.load_fills(venue="polymarket")
+            assert not [f for f in fills if f.trade_id.startswith("net-")], waits  # no merge
+            assert held(node)[(POLY_YES, "s1")] == 15 and held(node)[(POLY_NO, "s1")] == 15
+            assert held(node)[(POLY_YES, "")] == -10 and held(node)[(POLY_NO, "")] == -10
+            assert node.storage.load_balance_adjustments("polymarket") == []

@@ -147,3 +147,63 @@ async def test_legs_no_chain_are_held_as_the_assets_they_brought_in(tmp_path: Pa
     text = told.data["message"]
     assert "back to ?" not in text and "the start asset" not in text, text
     assert f"{got} ETH" in text and "ETH/USDT" in text, text
+
+
+async def test_legs_no_chain_hold_what_a_later_leg_did_not_spend(tmp_path: Path) -> None:
+    # A whole cycle's legs found at a start as no chain (a damaged signal): each brought its
+    # asset in, but the next leg spent it. What they hold together is what is left, as a
+    # start's `held` record of cut legs counts it (`interrupted_arb.holding`); before, the ETH
+    # and A0009 the later legs sold were held in full, for `arb-unwind` to sell again out of
+    # the account's own.
+    from tradeguard.strategies.triangular.adopt import adopt_interrupted
+
+    s = Stack(tmp_path)
+    rec = await s.executor.execute(s.opportunity(), SIZE)
+    assert rec.outcome == "completed", rec
+    legs = [s.orders.orders[x.client_order_id] for x in rec.legs]
+    legs[0].signal = {"arb": "leg", "index": 1}  # not leg 1 of a cycle: no chain
+    fills = {o.client_order_id: s.storage.load_fills(client_order_id=o.client_order_id)
+             for o in legs}  # fmt: skip
+    held = await adopt_interrupted(s.executor, legs, fills)
+    assert held.outcome == "held", held
+    left: dict[str, Decimal] = {}
+    for x in held.legs:  # what each leg brought in, less what the legs gave
+        left[x.to_asset] = left.get(x.to_asset, Decimal(0)) + x.received
+        left[x.from_asset] = left.get(x.from_asset, Decimal(0)) - x.spent
+    assert left["A0009"] < held.legs[1].received and left["ETH"] < held.legs[0].received
+    want = {a: q for a, q in left.items() if q > 0}
+    assert held.held == want, (held.held, want)
+
+
+async def test_a_late_fill_of_an_unwind_whose_entry_names_no_assets_is_reported(
+    tmp_path: Path,
+) -> None:
+    # The way back's first hop is taken for rejected and the venue sells after all, while the
+    # node is down; its stored entry names no assets (damaged, partly written). The record
+    # cannot count the sale, and still says the A0023 is held: a person must hear of it, as of
+    # a leg's entry naming no market (before: a warning in the log, no `arb.held`).
+    from test_triangular_exec_support import small_universe
+    from test_triangular_exec_unwind import CYCLE_4, NO_DIRECT, fail_leg_3
+    from tradeguard.strategies.triangular.late_fills import LateFills
+
+    s = Stack(tmp_path, universe=small_universe(delist=NO_DIRECT),
+              exec_config={"leg_timeout_s": 0.05})  # fmt: skip
+    fail_leg_3(s)
+    held_back = queue_first_leg(s, "A0023/FDUSD")
+    rec = await s.executor.execute(s.opportunity(CYCLE_4), SIZE)
+    assert rec.outcome == "held" and held_back, rec.reason
+    [order], [row] = held_back, rows(s)
+    body = dict(row["legs"])
+    hops = [dict(u) for u in body["unwinds"]]
+    [hop] = [u for u in hops if u.get("client_order_id") == order.client_order_id]
+    hop.update({"from": "", "to": ""})
+    body["unwinds"] = hops
+    _rewrite(s, row["id"], body)
+    s.gateway.late_fill_listeners.clear()  # down
+    await s.venue_submit(order)  # type: ignore[attr-defined]
+    assert s.storage.load_fills(client_order_id=order.client_order_id), "the hop did not fill"
+    before = len(_held_events(s))
+    LateFills(s.gateway, s.executor.held_legs).take_up()  # the next start
+    told = _held_events(s)[before:]
+    assert [e.data.get("client_order_id") for e in told] == [order.client_order_id], told
+    assert "?" not in told[0].data["message"], told[0].data["message"]

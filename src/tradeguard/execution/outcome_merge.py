@@ -23,7 +23,8 @@ Sales by hand that paid the venue's taker fee leave the cash short of the pairs'
 single outcome sold): no merge's shape, yet the venue lists them too. Whenever an outcome fell
 while the cash rose, the venue's trades of those markets the ledger lacks are booked as fills,
 their fees included (fees paid, the cash), and the venue waits for the next pass; never booked
-as adjustments that would lose the fees.
+as adjustments that would lose the fees. None lacking, the balances are applied as they are,
+unless a fill was booked while the trades were read (the venue waits a pass then too).
 
 Never by guess: a market whose YES and NO fell by different amounts, or a cash change
 further from the pairs' sum than `CASH_ROUNDING`, is not a merge (the sync books what it
@@ -37,7 +38,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from tradeguard.execution.merge_trades import FetchFills, book_outside_trades
+from tradeguard.execution.merge_trades import FetchFills, Kept, book_outside_trades
 from tradeguard.execution.outcome_netting import _book
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import Side
@@ -47,6 +48,7 @@ from tradeguard.model.outcome import Outcome, outcome_symbol, parse_outcome_symb
 log = logging.getLogger(__name__)
 _HALF = Decimal("0.5")
 CASH_ROUNDING = Decimal("0.000002")  # pUSD: two on-chain millionths, never more
+MOVED_WHILE_READ = "the ledger booked a fill while the venue's trades were read; waits a pass"
 
 
 def merged_pairs(book: Any, reported: dict[str, Decimal]) -> tuple[dict[str, Decimal], str]:
@@ -89,7 +91,12 @@ def sold_outcomes(book: Any, reported: dict[str, Decimal]) -> tuple[dict[str, De
 
 
 async def book_merges(
-    om: Any, fetch: FetchFills, venue: str, balances: list[Balance], ts: int
+    om: Any,
+    fetch: FetchFills,
+    venue: str,
+    balances: list[Balance],
+    ts: int,
+    kept: Kept | None = None,
 ) -> str:
     """Book the merges `balances` show against the ledger, after the venue's trades (`fetch`)
     the ledger lacks; return why the venue waits ("")."""
@@ -97,7 +104,7 @@ async def book_merges(
     reported = {b.asset: b.total for b in balances}
     drops, quote = merged_pairs(book, reported)
     if not drops:  # no merge; sales on the venue that paid a fee, though, the venue lists
-        return await _sold_outside(om, fetch, venue, book, reported)
+        return await _sold_outside(om, fetch, venue, book, reported, kept)
     for market in drops:
         busy = sorted(
             o.client_order_id for o in om.open.values()
@@ -110,7 +117,7 @@ async def book_merges(
             )
     # sales on the venue outside the node look the same in the balances; the venue lists them
     before = {a: book.total(a) for a in book.assets()}
-    trades, whole = await book_outside_trades(om, fetch, venue, drops, quote)
+    trades, whole = await book_outside_trades(om, fetch, venue, drops, quote, kept)
     if not whole:
         return _in_part(trades, drops)
     if trades:
@@ -122,7 +129,7 @@ async def book_merges(
     # a fill booked while the trades were read: the balances predate it, so a merge booked
     # from them would take the fill for its fee and applying them would undo the fill
     if {a: book.total(a) for a in book.assets()} != before:
-        return "the ledger booked a fill while the venue's trades were read; waits a pass"
+        return MOVED_WHILE_READ
     # what the venue paid short of the pairs' sum (its millionths): the first merge's fee
     fee = sum(drops.values(), ZERO) - (reported[quote] - book.total(quote))
     for market, pairs in sorted(drops.items()):
@@ -132,7 +139,12 @@ async def book_merges(
 
 
 async def _sold_outside(
-    om: Any, fetch: FetchFills, venue: str, book: Any, reported: dict[str, Decimal]
+    om: Any,
+    fetch: FetchFills,
+    venue: str,
+    book: Any,
+    reported: dict[str, Decimal],
+    kept: Kept | None,
 ) -> str:
     """Book the venue's trades of the markets whose outcomes fell with the cash rising (hand
     sales, fees paid) that the ledger lacks, as fills with their fees; return why the venue
@@ -140,10 +152,15 @@ async def _sold_outside(
     sold, quote = sold_outcomes(book, reported)
     if not sold:
         return ""
-    trades, whole = await book_outside_trades(om, fetch, venue, sold, quote)
+    before = {a: book.total(a) for a in book.assets()}
+    trades, whole = await book_outside_trades(om, fetch, venue, sold, quote, kept)
     if not whole:
         return _in_part(trades, sold)
     if not trades:
+        # a fill booked while the trades were read: the balances predate it, and applied
+        # they would undo it by an adjustment (booked back by the next pass)
+        if {a: book.total(a) for a in book.assets()} != before:
+            return MOVED_WHILE_READ
         return ""
     return (
         f"trade(s) {', '.join(trades)} of {', '.join(sorted(sold))} made on the venue outside "

@@ -57,7 +57,7 @@ from tradeguard.execution.ledger_opening import (
     record_opening_trades,
     trade_key,
 )
-from tradeguard.execution.merge_trades import venue_trades
+from tradeguard.execution.merge_trades import trades_kept, venue_trades
 from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.outcome_netting import with_journal_locks
 from tradeguard.execution.reconcile_balances import apply_balances
@@ -296,7 +296,8 @@ async def _reconcile_balances(
         # pairs merged outside the node (while it was down too): fills, never adjustments
         with _fills_booked(node, name) as traded:  # the venue's trades booked, not a merge
             waits = await book_merges(node.orders, partial(_trades_of, venue, call), name,
-                                      balances, node.clock.now_ms())  # fmt: skip
+                                      balances, node.clock.now_ms(),
+                                      partial(trades_kept, venue))  # fmt: skip
         if waits:
             report.fills_recovered += len(traded)
             report.balances_deferred.append({"venue": name, "reason": waits})

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from tradeguard.bots.node_exits import bot_specs, wanted_symbols
 from tradeguard.execution.balance_sync import BalanceSync
-from tradeguard.execution.merge_trades import venue_trades
+from tradeguard.execution.merge_trades import trades_kept, venue_trades
 from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.reconcile import sync_held
 from tradeguard.marketdata.live.subscriptions import Subscription
@@ -163,6 +163,7 @@ def balance_sync(node: TradingNode) -> BalanceSync | None:
             venue,
             found,
             node.clock.now_ms(),
+            lambda symbols: trades_kept(node.venues[venue], symbols),
         ),
     )
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from decimal import Decimal
 
 from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
@@ -167,8 +168,9 @@ def _held_as_found(
     reason: str,
     started: float,
 ) -> ArbExecution:
-    """Record legs that are no single cycle's chain as held, untouched, and alert: each holds
-    what it brought in (the part that filled, net of a fee in it), named by its market."""
+    """Record legs that are no single cycle's chain as held, untouched, and alert: they hold
+    what each brought in (the part that filled, net of a fee in it) less what another gave of
+    it, each asset named by the market it came in on."""
     rec = ArbExecution(
         strategy_id=runner.config.strategy_id,
         cycle_id=INTERRUPTED_CYCLE_ID,
@@ -181,6 +183,8 @@ def _held_as_found(
         reason=reason,
         outcome="held",
     )
+    net: dict[str, Decimal] = {}  # what the legs brought in less what they gave, per asset
+    on: dict[str, str] = {}  # the market each asset was brought in on
     for n, order in enumerate(legs):
         inst = runner.gateway.instrument(order.symbol)
         if inst is not None:
@@ -195,10 +199,14 @@ def _held_as_found(
         _apply(runner, ex, order, fills.get(order.client_order_id, []))
         rec.legs.append(ex)
         if dst and ex.received > 0:
-            rec.hold(dst, ex.received, reason, order.symbol)
+            net[dst], on[dst] = net.get(dst, ZERO) + ex.received, order.symbol
+            net[src] = net.get(src, ZERO) - ex.spent  # a later leg sold what one bought
         elif order.filled > 0:  # no asset to name: what it traded, on its market
             said = f"{order.client_order_id} {order.side.value} {order.filled} {order.symbol}"
             _add_reason(rec, f"{said}: no asset known, check {order.symbol} by hand")
+    for asset, amount in net.items():
+        if amount > 0 and asset in on:
+            rec.hold(asset, amount, reason, on[asset])
     runner._alert_held(rec)
     opp = Opportunity(INTERRUPTED_CYCLE_ID, "", (), ZERO, ZERO, (), "interrupted")
     return runner._finish(rec, opp, started)

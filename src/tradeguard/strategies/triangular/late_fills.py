@@ -84,9 +84,10 @@ def _located(cid: str, row: Mapping[str, Any]) -> dict[str, Any] | None:
                 if not leg.get("from") or not leg.get("to"):  # damaged or partly written:
                     if part == "legs":
                         return _cut(cid, row)  # booked by its market, as a cut leg's
-                    log.warning("late fill of %s: record %s names no assets for this unwind; "
-                                "left as it is", cid, row.get("id"))  # fmt: skip
-                    return None
+                    # what the sale gave and brought in is unknown: reported (`find`), the
+                    # record left as it is (it still holds what the unwind sold)
+                    raise ValueError(f"its unwind entry {leg.get('symbol') or ''!r} names no "
+                                     "assets")  # fmt: skip
                 safe = {k: plain(v) if isinstance(v, Decimal) else v for k, v in row.items()}
                 return {"record_id": int(row["id"]), "kind": kind,
                         "leg": int(leg["index"]), "row": safe}  # fmt: skip

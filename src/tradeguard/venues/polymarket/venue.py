@@ -96,8 +96,10 @@ class PolymarketVenue(Venue):
         self.quote_poll_s = quote_poll_s
         self.instruments: dict[str, Instrument] = {}
         self.max_pages = MAX_PAGES  # listings longer than this many pages are refused
-        # symbol -> where its trades' read goes on (`fetch_fills_part` stopped at the cap)
+        # symbol -> where its trades' read goes on (`fetch_fills_part` stopped at the cap,
+        # and what it read was booked: `fills_part_kept`); where the last read stopped
         self._trades_resume: dict[str, str] = {}
+        self._trades_read: dict[str, str] = {}
         self._tokens: dict[str, tuple[str, bool]] = {}  # symbol -> token id, neg risk
         self._symbol_of_token: dict[str, str] = {}
         self._hashes: dict[str, str] = {}  # client order id -> order hash
@@ -393,15 +395,27 @@ class PolymarketVenue(Venue):
 
     async def fetch_fills_part(self, symbol: str) -> tuple[list[Fill], bool]:
         """The trades of `symbol` on the next pages of `/data/trades`, from where the last
-        call for it stopped at the page cap (`max_pages`), and whether the listing was read to
-        its end (the next call then starts over): a listing longer than the cap is read over
-        several calls, never refused."""
-        start = self._trades_resume.pop(symbol, CLOB_START)
+        call for it stopped at the page cap (`max_pages`) once its trades were booked
+        (`fills_part_kept`), and whether the listing was read to its end (the next call then
+        starts over): a listing longer than the cap is read over several calls, never
+        refused, and a part whose booking failed is read again, never skipped."""
+        self._trades_read.pop(symbol, None)
+        start = self._trades_resume.get(symbol, CLOB_START)
         rows, cursor = await clob_pages_from(self._trades_page, start, max_pages=self.max_pages)
-        if cursor != CLOB_END:
-            self._trades_resume[symbol] = cursor
+        self._trades_read[symbol] = cursor
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
         return [f for f in fills if f.symbol == symbol], cursor == CLOB_END
+
+    def fills_part_kept(self, symbol: str) -> None:
+        """The trades the last `fetch_fills_part` of `symbol` read are booked: the next read
+        goes on from where it stopped (starts over once it read to the end)."""
+        cursor = self._trades_read.pop(symbol, None)
+        if cursor is None:
+            return
+        if cursor == CLOB_END:
+            self._trades_resume.pop(symbol, None)
+        else:
+            self._trades_resume[symbol] = cursor
 
     def fill_from(self, row: dict[str, Any]) -> Fill:
         """A Fill from one of our trade rows (REST `/data/trades` or the `user` channel)."""
