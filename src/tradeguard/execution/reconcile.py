@@ -422,12 +422,10 @@ async def _catch_up_symbol(
     since: int,
     call: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]],
 ) -> int:
-    known = node.storage.fill_keys(venue_name, symbol)
-    opened = stored_start_ts(node.storage).get(venue_name)
-    if opened is None and venue_name not in stored_start_balances(node.storage):
-        # The venue's first reconciliation: its ledger opens at the balances read after this
-        # catch-up, which already hold every earlier trade of the account.
-        opened = node.clock.now_ms()
+    now = node.clock.now_ms()
+    # What the journal holds is read once the venue reports fills: none (a paper venue at a
+    # start, a quiet symbol) reads nothing.
+    ledger: tuple[set[tuple[str, str]], int | None] | None = None
     recovered = 0
     cursor = since
     while True:
@@ -435,6 +433,11 @@ async def _catch_up_symbol(
             f"fetch_fills {symbol} since {cursor}",
             partial(venue.fetch_fills, symbol, max(cursor, 0)),
         )
+        if not batch:
+            return recovered
+        if ledger is None:
+            ledger = _ledger_of(node, venue_name, symbol, now)
+        known, opened = ledger
         new = [
             f
             for f in batch
@@ -444,14 +447,26 @@ async def _catch_up_symbol(
             node.orders.on_fill(fill)
             known.add((fill.trade_id, fill.side.value))
             recovered += 1
-        if not batch:
-            return recovered
         # A venue answers a bounded page; ask again from the newest fill seen (dedup covers the
         # overlap) until the pages end. A page of fills already booked says nothing of the next.
         newest = max(f.ts for f in batch)
         if newest <= cursor:
             return recovered
         cursor = newest
+
+
+def _ledger_of(
+    node: ReconcileHost, venue_name: str, symbol: str, now: int
+) -> tuple[set[tuple[str, str]], int | None]:
+    """The fills of `symbol` the journal holds, and when the venue's ledger opened (`now`, the
+    start of the catch-up, at the venue's first reconciliation)."""
+    known = node.storage.fill_keys(venue_name, symbol)
+    opened = stored_start_ts(node.storage).get(venue_name)
+    if opened is None and venue_name not in stored_start_balances(node.storage):
+        # The venue's first reconciliation: its ledger opens at the balances read after this
+        # catch-up, which already hold every earlier trade of the account.
+        opened = now
+    return known, opened
 
 
 def _before_ledger(node: ReconcileHost, fill: Fill, opened: int | None) -> bool:

@@ -119,8 +119,12 @@ def _replay_cycles(node: TradingNode) -> None:
     a loss from the streak and the cooldowns; the engine counts a record once."""
     from tradeguard.execution.gateway import RECORD_STATE_KEY
 
+    if not node.strategies:
+        return
+    # every strategy's newest record in one read (the engine's reports below write none)
+    records = dict(node.storage.kv_prefixed(RECORD_STATE_KEY.format("")))
     for strat in node.strategies:
-        recorded = node.storage.kv_get(RECORD_STATE_KEY.format(strat.id))
+        recorded = records.get(RECORD_STATE_KEY.format(strat.id))
         cycle = recorded.get("cycle") if isinstance(recorded, dict) else None
         if isinstance(recorded, dict) and isinstance(cycle, dict) and cycle:
             symbols, pnl = tuple(cycle["symbols"]), Decimal(str(cycle["pnl"]))
