@@ -136,9 +136,15 @@ def _announce_kept(node: TradingNode) -> None:
     """Publish, once, the events each strategy's newest record kept (committed with it) that a
     kill stopped before they reached the bus: alerts, the audit log and the dashboard hear of
     that cycle."""
-    from tradeguard.execution.gateway import announce_outbox
+    from tradeguard.execution.gateway import OUTBOX_KEY, announce_outbox
 
+    if not node.strategies:
+        return
+    # the outboxes left, in one read: a strategy with none has nothing to announce
+    left = {key for key, kept in node.storage.kv_prefixed(OUTBOX_KEY.format("")) if kept}
     for strat in node.strategies:
+        if OUTBOX_KEY.format(strat.id) not in left:
+            continue
         told = announce_outbox(node.storage, strat.id, node.bus.publish)
         if told:
             log.warning(
