@@ -442,13 +442,10 @@ async def _catch_up_symbol(
     """Book `symbol`'s fills from `since` on that the journal lacks; a trade of no journal
     order before the venue's ledger opened is left to the opening balances, and on the
     venue's first reconciliation added to `opening` (the trades those balances hold)."""
-    known = node.storage.fill_keys(venue_name, symbol)
-    opened = stored_start_ts(node.storage).get(venue_name)
-    held: set[str] | None = opening_trades(node.storage).get(venue_name, set())
-    if opened is None and venue_name not in stored_start_balances(node.storage):
-        # The venue's first reconciliation: its ledger opens at the balances read after this
-        # catch-up, which already hold every earlier trade of the account.
-        opened, held = node.clock.now_ms(), None
+    now = node.clock.now_ms()
+    # What the journal holds is read once the venue reports fills: none (a paper venue at a
+    # start, a quiet symbol) reads nothing.
+    ledger: _Ledger | None = None
     recovered = 0
     cursor = since
     while True:
@@ -456,6 +453,11 @@ async def _catch_up_symbol(
             f"fetch_fills {symbol} since {cursor}",
             partial(venue.fetch_fills, symbol, max(cursor, 0)),
         )
+        if not batch:
+            return recovered
+        if ledger is None:
+            ledger = _ledger_of(node, venue_name, symbol, now)
+        known, opened, held = ledger
         new = []
         for f in batch:
             if (f.trade_id, f.side.value) in known:
@@ -468,14 +470,27 @@ async def _catch_up_symbol(
             node.orders.on_fill(fill)
             known.add((fill.trade_id, fill.side.value))
             recovered += 1
-        if not batch:
-            return recovered
         # A venue answers a bounded page; ask again from the newest fill seen (dedup covers the
         # overlap) until the pages end. A page of fills already booked says nothing of the next.
         newest = max(f.ts for f in batch)
         if newest <= cursor:
             return recovered
         cursor = newest
+
+
+_Ledger = tuple[set[tuple[str, str]], int | None, set[str] | None]
+
+
+def _ledger_of(node: ReconcileHost, venue_name: str, symbol: str, now: int) -> _Ledger:
+    """The fills of `symbol` the journal holds, when the venue's ledger opened and the trades
+    its opening listed (`now` and None at the venue's first reconciliation: the ledger opens
+    at the balances read after this catch-up, which already hold every earlier trade)."""
+    known = node.storage.fill_keys(venue_name, symbol)
+    opened = stored_start_ts(node.storage).get(venue_name)
+    held: set[str] | None = opening_trades(node.storage).get(venue_name, set())
+    if opened is None and venue_name not in stored_start_balances(node.storage):
+        opened, held = now, None
+    return known, opened, held
 
 
 def _before_ledger(

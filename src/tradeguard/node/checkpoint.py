@@ -161,11 +161,25 @@ def run_state(node: TradingNode, strategy_id: str) -> RunState:
     # Read once: this node is the only writer of its strategies' run states.
     state = node._run_states.get(strategy_id)
     if state is None:
-        state = node.storage.load_run_state(strategy_id)
-        if state is None:
-            state = RunState(strategy_id=strategy_id, status="running")
-        state.updated_ts = 0  # each save stamps its own time
-        node._run_states[strategy_id] = state
+        state = _kept_run_state(node, strategy_id, node.storage.load_run_state(strategy_id))
+    return state
+
+
+def load_run_states(node: TradingNode, strategy_ids: list[str]) -> None:
+    """`run_state` of each of `strategy_ids` not read yet, in one read (a node's build)."""
+    missing = [sid for sid in strategy_ids if sid not in node._run_states]
+    if not missing:
+        return
+    stored = {s.strategy_id: s for s in node.storage.load_run_states()}
+    for sid in missing:
+        _kept_run_state(node, sid, stored.get(sid))
+
+
+def _kept_run_state(node: TradingNode, strategy_id: str, state: RunState | None) -> RunState:
+    if state is None:
+        state = RunState(strategy_id=strategy_id, status="running")
+    state.updated_ts = 0  # each save stamps its own time
+    node._run_states[strategy_id] = state
     return state
 
 

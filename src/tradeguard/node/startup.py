@@ -119,8 +119,12 @@ def _replay_cycles(node: TradingNode) -> None:
     a loss from the streak and the cooldowns; the engine counts a record once."""
     from tradeguard.execution.gateway import RECORD_STATE_KEY
 
+    if not node.strategies:
+        return
+    # every strategy's newest record in one read (the engine's reports below write none)
+    records = dict(node.storage.kv_prefixed(RECORD_STATE_KEY.format("")))
     for strat in node.strategies:
-        recorded = node.storage.kv_get(RECORD_STATE_KEY.format(strat.id))
+        recorded = records.get(RECORD_STATE_KEY.format(strat.id))
         cycle = recorded.get("cycle") if isinstance(recorded, dict) else None
         if isinstance(recorded, dict) and isinstance(cycle, dict) and cycle:
             symbols, pnl = tuple(cycle["symbols"]), Decimal(str(cycle["pnl"]))
@@ -132,9 +136,15 @@ def _announce_kept(node: TradingNode) -> None:
     """Publish, once, the events each strategy's newest record kept (committed with it) that a
     kill stopped before they reached the bus: alerts, the audit log and the dashboard hear of
     that cycle."""
-    from tradeguard.execution.gateway import announce_outbox
+    from tradeguard.execution.gateway import OUTBOX_KEY, announce_outbox
 
+    if not node.strategies:
+        return
+    # the outboxes left, in one read: a strategy with none has nothing to announce
+    left = {key for key, kept in node.storage.kv_prefixed(OUTBOX_KEY.format("")) if kept}
     for strat in node.strategies:
+        if OUTBOX_KEY.format(strat.id) not in left:
+            continue
         told = announce_outbox(node.storage, strat.id, node.bus.publish)
         if told:
             log.warning(
