@@ -140,8 +140,9 @@ class _HttpChannel:
                 response = await self._http().post(url, json=payload, headers=headers)
         except TimeoutError:
             raise ChannelError(
-                self.name, f"{what} failed: no answer within {longest:g} s (alerts.timeout_s x "
-                f"{DELIVERY_TIMEOUTS})"
+                self.name,
+                f"{what} failed: no answer within {longest:g} s (alerts.timeout_s x "
+                f"{DELIVERY_TIMEOUTS})",
             ) from None
         except httpx.HTTPError as exc:
             # `from None`: the original exception carries the URL with its credential.

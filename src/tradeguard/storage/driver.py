@@ -27,7 +27,7 @@ from sqlalchemy.types import Boolean, TypeEngine
 from tradeguard.storage.types import (
     DecimalType,
     JsonType,
-    WholeText,
+    WholeString,
     jsonable,
     may_hold_lone_surrogate,
     whole_text,
@@ -270,9 +270,9 @@ class DriverStatement:
 def _inline_kind(type_: TypeEngine[Any], dialect: Dialect) -> str:
     """How `_compile_params` may write a processor inline: "decimal" (str of an exact Decimal,
     SQLite), "bool" (a bool as 0 or 1, SQLite), "json" (`dumps_jsonable`, SQLite without a
-    custom serializer), "text" (`WholeText`: an ASCII string without NUL as it is), else ""
+    custom serializer), "text" (`WholeString`: an ASCII string without NUL as it is), else ""
     (a call)."""
-    if isinstance(type_, WholeText):
+    if isinstance(type_, WholeString):
         return "text"
     if dialect.name != "sqlite":
         return ""
@@ -320,7 +320,7 @@ def _compile_params(
             elif kind == "bool":  # Boolean's processor without native booleans: int(v)
                 env[f"p{i}"] = proc
                 expr = f"(int(v) if type(v := {source}) is bool else p{i}(v))"
-            elif kind == "text":  # WholeText's own test: plain ASCII needs no call
+            elif kind == "text":  # WholeString's own test: plain ASCII needs no call
                 env[f"p{i}"] = proc
                 expr = (
                     f"(v if type(v := {source}) is str and v.isascii() and '\\x00' not in v"

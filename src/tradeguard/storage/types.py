@@ -114,13 +114,13 @@ def may_hold_lone_surrogate(text: str) -> bool:
     return "\\ud" in text and _LONE_ESCAPE.search(text) is not None
 
 
-class WholeText(TypeDecorator[str]):
+class WholeString(TypeDecorator[str]):
     """Text that may come from outside (a venue's symbols and messages, a bot's signal, a kill
     reason, an order tag): every lone surrogate is written as U+FFFD, and on PostgreSQL every
     NUL too, so no such string fails the write (PostgreSQL) or every later read sent on as
-    UTF-8 (SQLite). `TEXT`, as `Text`; `WholeString` is the `VARCHAR` one."""
+    UTF-8 (SQLite). A `VARCHAR`, as `String`; `WholeText` is the `TEXT` one."""
 
-    impl = Text
+    impl = String
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
@@ -132,10 +132,10 @@ class WholeText(TypeDecorator[str]):
         return value
 
 
-class WholeString(WholeText):
-    """`WholeText` as a `VARCHAR` (`String`) column."""
+class WholeText(WholeString):
+    """`WholeString` as a `TEXT` (`Text`) column."""
 
-    impl = String
+    impl = Text
     cache_ok = True
 
 
