@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import html
 import logging
 import queue
 import smtplib
+import socket
 import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterable
@@ -31,6 +33,12 @@ log = logging.getLogger(__name__)
 _SLACK_LIMIT = 40_000
 _DISCORD_LIMIT = 2_000
 _TELEGRAM_LIMIT = 4_096
+# One delivery (an HTTP request and its answer, or a whole SMTP session) is cut after this many
+# alerts.timeout_s: a receiver slower than timeout_s still gets each alert once (the retry
+# waits for the delivery under way), one that never ends frees the channel for the next alert.
+DELIVERY_TIMEOUTS = 5
+# POSTs one receiver may hold at once: abandoned ones of a hung receiver cannot take more.
+MAX_POSTS = 4
 _httpx_guarded = False
 
 
@@ -93,9 +101,14 @@ class _HttpChannel:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None or self._client.is_closed:
-            # No read timeout: a receiver slower than timeout_s may have taken the alert, so
-            # its answer is awaited (the manager's timeout abandons the wait, not the POST).
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self._timeout, read=None))
+            # A receiver slower than timeout_s may have taken the alert, so its answer is
+            # awaited (the manager's timeout abandons the wait, not the POST), up to the
+            # delivery's own bound; the pool holds MAX_POSTS connections, waited for timeout_s.
+            longest = self._timeout * DELIVERY_TIMEOUTS
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self._timeout, read=longest),
+                limits=httpx.Limits(max_connections=MAX_POSTS, max_keepalive_connections=MAX_POSTS),
+            )
         return self._client
 
     async def _once(
@@ -120,8 +133,17 @@ class _HttpChannel:
     async def _post(
         self, url: str, payload: dict[str, Any], what: str, headers: dict[str, str] | None = None
     ) -> httpx.Response:
+        longest = self._timeout * DELIVERY_TIMEOUTS
         try:
-            response = await self._http().post(url, json=payload, headers=headers)
+            # the whole request bounded too: a receiver dripping its answer never times a read out
+            async with asyncio.timeout(longest):
+                response = await self._http().post(url, json=payload, headers=headers)
+        except TimeoutError:
+            raise ChannelError(
+                self.name,
+                f"{what} failed: no answer within {longest:g} s (alerts.timeout_s x "
+                f"{DELIVERY_TIMEOUTS})",
+            ) from None
         except httpx.HTTPError as exc:
             # `from None`: the original exception carries the URL with its credential.
             raise ChannelError(
@@ -249,8 +271,10 @@ class EmailChannel:
     """Send alerts as plain-text email through an SMTP relay (blocking I/O in a thread).
 
     The SMTP sessions run on the channel's own thread, one at a time: a hung relay holds that
-    thread, never the loop's shared executor. A session abandoned by the caller's timeout cannot
-    be stopped; its retry waits for its outcome instead of sending the email again.
+    thread, never the loop's shared executor. A session abandoned by the caller's timeout runs
+    on; its retry waits for its outcome instead of sending the email again. Each read waits at
+    most `timeout_s` and a whole session `timeout_s * DELIVERY_TIMEOUTS` (its socket is shut
+    then): a relay that answers a byte at a time cannot hold the emails after it for good.
     """
 
     def __init__(
@@ -300,12 +324,38 @@ class EmailChannel:
         return msg
 
     def _send_blocking(self, msg: EmailMessage) -> None:
-        with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
-            if self._starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if self._username:
-                smtp.login(self._username, self._password)
-            smtp.send_message(msg, self._from, self._to)
+        longest = self._timeout * DELIVERY_TIMEOUTS
+        smtp = smtplib.SMTP(timeout=self._timeout)
+        cut = threading.Event()
+
+        def cut_session() -> None:
+            cut.set()  # first: a socket made after this look is refused below
+            sock = smtp.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)  # wakes the read blocked on it
+
+        timer = threading.Timer(longest, cut_session)
+        timer.daemon = True
+        timer.start()
+        try:
+            with smtp:
+                smtp.connect(self._host, self._port)
+                if cut.is_set():
+                    raise TimeoutError
+                if self._starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if self._username:
+                    smtp.login(self._username, self._password)
+                smtp.send_message(msg, self._from, self._to)
+        except (smtplib.SMTPException, OSError):
+            if not cut.is_set():
+                raise
+            raise TimeoutError(
+                f"session not over within {longest:g} s (alerts.timeout_s x {DELIVERY_TIMEOUTS})"
+            ) from None
+        finally:
+            timer.cancel()
 
     def _session(self, alert: Alert) -> concurrent.futures.Future[None]:
         inflight = self._inflight

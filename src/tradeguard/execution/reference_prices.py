@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 _HUBS = ("BTC", "ETH")
 MARKS_KEY = "reference.marks"  # asset -> [venue, symbol, last mark, ms it was read]
+# a venue's own marks (its section below): [[venue, asset, symbol, last mark, ms it was read]]
+OWN_MARKS_KEY = "reference.own_marks"
 DEFAULT_MAX_AGE_S = 3600.0  # node.reference_price_max_age_s
 
 
@@ -83,6 +85,7 @@ class ReferencePrices:
         # another venue's market prices but none of its own marks does (its own section below)
         self.own: dict[tuple[str, str], str] = {}
         self._own_marked: dict[tuple[str, str], Decimal] = {}  # (venue, symbol) -> mark set
+        self.own_read_ms: dict[tuple[str, str], int] = {}  # (venue, asset) -> when it was read
 
     @classmethod
     def of_node(cls, node: Any, venues: Mapping[str, Venue]) -> ReferencePrices:
@@ -126,6 +129,7 @@ class ReferencePrices:
                 self.markets[asset] = (venue, symbol)
                 self._marked[symbol] = price
                 self.read_ms[asset] = read_ms
+        self._load_own()
         self._warn_stale()
 
     async def refresh(self) -> dict[str, Decimal]:
@@ -140,12 +144,18 @@ class ReferencePrices:
                 continue
             if mid is not None:
                 marked[self.markets[asset][1]] = mid
+        own_before = dict(self.own)
         marked.update(await self._refresh_own())
-        if marked and self.storage is not None:
+        if self.storage is not None and (marked or self.own != own_before):
             self.storage.kv_set(
                 MARKS_KEY,
                 {a: [v, s, str(self._marked[s]), self.read_ms.get(a, 0)]
                  for a, (v, s) in sorted(self.markets.items())},
+            )  # fmt: skip
+            self.storage.kv_set(
+                OWN_MARKS_KEY,
+                [[v, a, s, str(self._own_marked[(v, s)]), self.own_read_ms.get((v, a), 0)]
+                 for (v, a), s in sorted(self.own.items())],
             )  # fmt: skip
         self._warn_stale()
         return marked
@@ -300,11 +310,14 @@ class ReferencePrices:
             own = portfolio.venue_marks.get(venue, {})
             book = portfolio.books.get(venue)
             held = book is not None and bool(book.total(asset))
-            if own.get(symbol) is self._own_marked.get((venue, symbol)) and held:
+            mine = own.get(symbol) is self._own_marked.get((venue, symbol))
+            if mine and held and not self._own_stale(venue, asset):
                 continue
-            # its own stream marks it now (fresher than a ticker here), or it holds none: a
-            # price read once that no one refreshes goes, as the pass above does
+            # its own stream marks it now (fresher than a ticker here), it holds none, or the
+            # venue has not answered for longer than max_age_s: a price read once that no one
+            # refreshes goes, as the pass above does (the valuation says it is borrowed)
             del self.own[(venue, asset)]
+            self.own_read_ms.pop((venue, asset), None)
             last = self._own_marked.pop((venue, symbol), None)
             if last is not None and own.get(symbol) is last:
                 portfolio.unmark(venue, symbol, last)
@@ -318,6 +331,37 @@ class ReferencePrices:
             _, elsewhere = portfolio.values_on(name, book.nonzero())
             wanted |= {(name, asset) for asset in elsewhere}
         return sorted(wanted)
+
+    def _own_stale(self, venue: str, asset: str) -> bool:
+        """Whether `venue`'s own mark of `asset` is older than `max_age_s` (without a clock, or
+        with no read time, its age is unknown: never stale here, as before read times were)."""
+        read = self.own_read_ms.get((venue, asset), 0)
+        if self.now_ms is None or not read:
+            return False
+        return (self.now_ms() - read) / 1000 > self.max_age_s
+
+    def _load_own(self) -> None:
+        """Take back the own marks the last run kept, each no older than `max_age_s` (a
+        restarted node values a venue's holdings at that venue's price before its first
+        reading, never at one too old to stand)."""
+        kept = self.storage.kv_get(OWN_MARKS_KEY) if self.storage is not None else None
+        if not isinstance(kept, list) or self.now_ms is None:
+            return  # without a clock no age can be told: read them again instead
+        now = self.now_ms()
+        for row in kept:
+            try:
+                venue, asset, symbol = str(row[0]), str(row[1]), str(row[2])
+                price, read_ms = Decimal(str(row[3])), int(row[4])
+            except (IndexError, KeyError, TypeError, ValueError, ArithmeticError):
+                continue  # a damaged row: read it again from the venue
+            fresh = read_ms > 0 and (now - read_ms) / 1000 <= self.max_age_s
+            own = self.portfolio.venue_marks.get(venue, {})
+            if not fresh or venue not in self.venues or symbol in own or not price > 0:
+                continue
+            self.portfolio.mark_own(venue, symbol, price, latest=False)
+            self._own_marked[(venue, symbol)] = price
+            self.own[(venue, asset)] = symbol
+            self.own_read_ms[(venue, asset)] = read_ms
 
     async def _refresh_own(self) -> dict[str, Decimal]:
         marked: dict[str, Decimal] = {}
@@ -349,6 +393,7 @@ class ReferencePrices:
             portfolio.mark_own(venue, symbol, mid)
             self._own_marked[(venue, symbol)] = mid
             self.own[(venue, asset)] = symbol
+            self.own_read_ms[(venue, asset)] = self.now_ms() if self.now_ms is not None else 0
             return symbol, mid
         return None
 

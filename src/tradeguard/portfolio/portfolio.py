@@ -52,6 +52,7 @@ class Portfolio:
         self.books: dict[str, BalanceBook] = {}
         self.positions: dict[PositionKey, Position] = {}
         self.marks: dict[str, Decimal] = {}  # symbol -> latest price from any venue
+        self._ticker_marks: dict[str, Decimal] = {}  # symbol -> the latest set by `mark_own`
         # venue -> symbol -> its own latest price (from market data tagged with the venue)
         self.venue_marks: dict[str, dict[str, Decimal]] = {}
         # a venue trading on another's market data (a paper venue's data_venue) -> that venue
@@ -193,12 +194,17 @@ class Portfolio:
         if venue:
             self.venue_marks.setdefault(venue, {})[symbol] = price
 
-    def mark_own(self, venue: str, symbol: str, price: Decimal) -> None:
-        """Take `price` as `venue`'s own price of `symbol`; as the latest of any venue only
-        while none has one (a ticker read for one venue's holdings must not move the price of
-        a market another venue streams)."""
+    def mark_own(self, venue: str, symbol: str, price: Decimal, latest: bool = True) -> None:
+        """Take `price` as `venue`'s own price of `symbol`; with `latest`, as the latest of any
+        venue too unless a stream set that one (a ticker read for one venue's holdings must not
+        move the price of a market another venue streams): the latest ticker read is the
+        freshest. A price kept from the last run is its venue's only (`latest` False)."""
         self.venue_marks.setdefault(venue, {})[symbol] = price
-        self.marks.setdefault(symbol, price)
+        if not latest:
+            return
+        latest_mark = self.marks.get(symbol)
+        if latest_mark is None or latest_mark is self._ticker_marks.get(symbol):
+            self.marks[symbol] = self._ticker_marks[symbol] = price
 
     def unmark(self, venue: str, symbol: str, price: Decimal) -> None:
         """Forget `venue`'s own mark of `symbol` if it is still `price` (a price read once that

@@ -27,6 +27,7 @@ from sqlalchemy.types import Boolean, TypeEngine
 from tradeguard.storage.types import (
     DecimalType,
     JsonType,
+    WholeString,
     jsonable,
     may_hold_lone_surrogate,
     whole_text,
@@ -269,7 +270,10 @@ class DriverStatement:
 def _inline_kind(type_: TypeEngine[Any], dialect: Dialect) -> str:
     """How `_compile_params` may write a processor inline: "decimal" (str of an exact Decimal,
     SQLite), "bool" (a bool as 0 or 1, SQLite), "json" (`dumps_jsonable`, SQLite without a
-    custom serializer), else "" (a call)."""
+    custom serializer), "text" (`WholeString`: an ASCII string without NUL as it is), else ""
+    (a call)."""
+    if isinstance(type_, WholeString):
+        return "text"
     if dialect.name != "sqlite":
         return ""
     if isinstance(type_, DecimalType):
@@ -316,6 +320,12 @@ def _compile_params(
             elif kind == "bool":  # Boolean's processor without native booleans: int(v)
                 env[f"p{i}"] = proc
                 expr = f"(int(v) if type(v := {source}) is bool else p{i}(v))"
+            elif kind == "text":  # WholeString's own test: plain ASCII needs no call
+                env[f"p{i}"] = proc
+                expr = (
+                    f"(v if type(v := {source}) is str and v.isascii() and '\\x00' not in v"
+                    f" else p{i}(v))"
+                )
             elif kind == "json":  # its json_text
                 expr = f"(None if (v := {source}) is None else dumps_jsonable(v))"
             else:

@@ -19,7 +19,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, Numeric, Text
+from sqlalchemy import JSON, BigInteger, Integer, Numeric, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -112,6 +112,31 @@ def may_hold_lone_surrogate(text: str) -> bool:
     """Tell whether `json.dumps` output `text` may escape a lone surrogate (its escapes are
     lower case; a string holding a backslash then `ud800` as text answers True, harmlessly)."""
     return "\\ud" in text and _LONE_ESCAPE.search(text) is not None
+
+
+class WholeString(TypeDecorator[str]):
+    """Text that may come from outside (a venue's symbols and messages, a bot's signal, a kill
+    reason, an order tag): every lone surrogate is written as U+FFFD, and on PostgreSQL every
+    NUL too, so no such string fails the write (PostgreSQL) or every later read sent on as
+    UTF-8 (SQLite). A `VARCHAR`, as `String`; `WholeText` is the `TEXT` one."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if type(value) is not str or (value.isascii() and "\x00" not in value):
+            return value
+        value = whole(value)
+        if dialect.name == "postgresql" and "\x00" in value:
+            value = value.replace("\x00", NUL_STAND_IN)
+        return value
+
+
+class WholeText(WholeString):
+    """`WholeString` as a `TEXT` (`Text`) column."""
+
+    impl = Text
+    cache_ok = True
 
 
 def loads_whole(text: str | bytes) -> Any:
