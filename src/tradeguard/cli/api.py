@@ -210,10 +210,17 @@ async def _serve(node: Any, host: str | None, port: int | None, console: Console
         # serve writes no checkpoint (it runs no strategy and must not move a run's cursor):
         # the valuation `tradeguard status` shows (reference prices' ages) is stored by itself
         every_s, due = node.config.node.checkpoint_interval_s, 0.0
+        # reconciled on its schedule, as the live loop does: a halt a failed one set lifts, a
+        # kill (a loss limit's flatten) left waiting for a good one runs, not at the next start
+        every_r = node.config.node.reconcile_interval_s
+        next_r = time.monotonic() + every_r
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
             await node.poll_kill_sentinel()
+            if time.monotonic() >= next_r:
+                await _reconcile(node)
+                next_r = time.monotonic() + every_r
             if time.monotonic() >= due:
                 save_valuation(node)
                 due = time.monotonic() + every_s
@@ -225,3 +232,12 @@ async def _serve(node: Any, host: str | None, port: int | None, console: Console
         save_valuation(node)  # the prices as serve left them
         await server.stop()
         await node.stop()
+
+
+async def _reconcile(node: Any) -> None:
+    """A periodic reconciliation of `serve`; a kill left unfinished ends after a good one."""
+    from tradeguard.node.duties import reconcile_periodic
+    from tradeguard.node.kill_restart import finish_interrupted_kill
+
+    if (await reconcile_periodic(node)).ok:
+        await finish_interrupted_kill(node)

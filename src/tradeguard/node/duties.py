@@ -236,16 +236,22 @@ class PeriodicReconcile:
             self.next_due = now + self.node.config.node.reconcile_interval_s
 
     async def _run(self) -> ReconcileReport:
-        node = self.node
-        await settle_resolved(node)
-        report = await reconcile_all(node, "periodic")
-        apply_cash_flows(node)  # a deposit it found is no profit, as the balance sync's
-        gate(node, report)  # no await since the last answer: applied as it was found
-        node.reconcile_report = report
-        return report
+        return await reconcile_periodic(self.node)
 
     async def stop(self) -> None:
         await self.running.stop()
+
+
+async def reconcile_periodic(node: TradingNode) -> ReconcileReport:
+    """One periodic pass: settlement, reconciliation, its report applied to the trading state
+    (`node.reconcile_report` too); the live loop and `tradeguard serve` run it on
+    `node.reconcile_interval_s`."""
+    await settle_resolved(node)
+    report = await reconcile_all(node, "periodic")
+    apply_cash_flows(node)  # a deposit it found is no profit, as the balance sync's
+    gate(node, report)  # no await since the last answer: applied as it was found
+    node.reconcile_report = report
+    return report
 
 
 async def duties(node: TradingNode) -> None:

@@ -88,7 +88,7 @@ async def disable_bot(
 @router.post(
     f"{API}/bots/{{bot_id}}/close-positions",
     responses={**NOT_FOUND, **STARTING_RESPONSE},
-    dependencies=[started],
+    dependencies=[trader, started],  # the caller first: 401/403 whether started or not
 )
 async def close_positions(
     request: Request,

@@ -67,7 +67,11 @@ def desk_of(api: ApiState) -> BotDesk:
     return BotDesk.for_node(api.node)
 
 
-@router.post(f"{API}/safety/validate-trade", dependencies=[started], responses=STARTING_RESPONSE)
+@router.post(
+    f"{API}/safety/validate-trade",
+    dependencies=[bot_trader, started],  # the caller first: 401/403 whether started or not
+    responses=STARTING_RESPONSE,
+)
 async def validate_trade(
     body: TradeSignal, who: Principal = bot_trader, api: ApiState = state_dep
 ) -> dict[str, Any]:
@@ -133,7 +137,7 @@ async def emergency_stop(
         **CONFLICT,
         **STARTING_RESPONSE,
     },
-    dependencies=[started],
+    dependencies=[bot_trader, started],  # the caller first: 401/403 whether started or not
 )
 async def execute_trade(
     request: Request,
