@@ -45,7 +45,7 @@ class SteadyRun:
         watch_stop: bool,
     ) -> None:
         self.node = node
-        self.sim = node.clock
+        self.sim: Any = node.clock  # a SimulatedClock (replay._modes): its `_now` set inline
         self.candles = candles
         self.observe = observe
         self.pacer = pacer
@@ -59,7 +59,7 @@ class SteadyRun:
         self.exits_alone = exits is not None and all(f == exits.on_price for f in listeners)
         self.listeners_ok = not listeners or self.exits_alone
         self.n_listeners = len(listeners)
-        self.watched = exits.by_symbol if self.exits_alone else None
+        self.watched = exits.by_symbol if exits is not None and self.exits_alone else None
         self.queue = node._ctx.queue
         market = node.market
         self.market_parts = (market.candles, market._last_ms, market._mid, market.quotes)
