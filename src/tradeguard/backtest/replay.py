@@ -19,6 +19,7 @@ from tradeguard.backtest.frames import check_bar_timeframes
 from tradeguard.backtest.replay_order import merged_by_close
 from tradeguard.backtest.replay_state import done_at, resume_index, traded_candles
 from tradeguard.backtest.speed import ReplaySpeed
+from tradeguard.backtest.steady import SteadyRun
 from tradeguard.clock import SimulatedClock
 from tradeguard.config import TIMEFRAME_S, Config
 from tradeguard.marketdata.candles import CandleAggregator
@@ -125,53 +126,53 @@ async def _replay_loop(
     market_on_candle, take_candle = node.market.on_candle, node.risk.mark_guard.take_candle
     by_symbol, queue, price_listeners = node._by_symbol, node._ctx.queue, node.price_listeners
     open_orders, marks, risk = node.orders.open, node.portfolio.marks, node.risk
-    pace, bars = _replay_pace(node), BarFeed.of(node)
     perf, interval = time.perf_counter, node.config.node.replay_commit_interval_s
     commit_due, committed_state, i = perf() + interval, risk.state, start_idx - 1
-    plan, next_signal, quiet, close_at = _skip_parts(node, pace is None and bars is None)
-    held_symbols, units, active = node.held_symbols, node._candle_units, TradingState.ACTIVE
-    held_cached, vm = node.held_cached, node.portfolio.venue_marks  # vm: held_cached() inline
+    pace, bars, plan, next_signal, quiet, close_at, steady = _modes(node, candles, pacer, until_end)
+    units, active, vm = node._candle_units, TradingState.ACTIVE, node.portfolio.venue_marks
     watched, n_listeners, lo, hi = _exit_plans_by_symbol(node), len(price_listeners), 0, 0
     while i + 1 < total:
         i += 1
-        symbol = (c := candles[i]).symbol
-        skipping = None
-        if next_signal is not None and next_signal[i] != i:
-            held = held_cached()
-            held = held_symbols() if held is None else held
-            if not held and can_skip(node):
-                i = await _skip(node, candles, plan, i, (every, progress, pacer))
-                lo = hi = 0  # the stretch moved the day and the next sample
-                if not until_end and node._stop_requested:
-                    break
-                continue
-            # decided before the candle moves anything: a fill on it makes its strategies run
-            skipping = quiet.strategies(symbol, held, c)  # type: ignore[union-attr]
-        close_ts = c.ts + c.interval_s * 1000 if close_at is None else close_at[i]
-        if pace is not None:
-            await _paced_wait(node, pace, candles, i, unit.dirty and i > start_idx)
-        if sim is not None and close_ts > sim._now:
-            sim._now = close_ts  # sim.advance_to(close_ts), inline (two calls a candle fewer)
-        market_on_candle(c)
-        taken = take_candle(c.venue, symbol, c.close, c.low, c.high, c.ts, close_ts)
-        if taken:  # 0: a held bad print; 1: a bar past the limit (fills nothing); 2: admitted
-            marks[symbol] = c.close
-            if taken == 2 and (paper := paper_by_symbol.get(symbol)) is not None:
-                paper.on_candle(c)
-        if timeouts is not None and open_orders:
-            await timeouts.sweep()
-        held = node._held if node._held_n == len(marks) and node._held_tagged is bool(vm) else None
-        still = held is not None and symbol not in held and not node._equity_dirty
-        if not still or not lo <= close_ts < hi or risk.state is not active:
-            lo, hi = _observe_equity(node, close_ts, symbol, units, still)
-        if skipping is not None:
-            for skipped in skipping:
-                skipped._skipped = c  # its skipped_through(c), without the call
-        else:
-            if bars is not None:
-                bars.feed(c, by_symbol.get(symbol, ()))
-            for strat in by_symbol.get(symbol, ()):
-                strat.on_candle(c)
+        k, skipping = i - 1, None  # a steady stretch leaves its last candle's tail to this loop
+        if steady is not None and not open_orders and not queue:
+            k, lo, hi = steady.run(i, lo, hi, commit_due)
+        symbol = (c := candles[i := max(i, k)]).symbol
+        if k < i:
+            if next_signal is not None and next_signal[i] != i:
+                parts = (every, progress, pacer)
+                j, skipping = await _skip_or_quiet(node, candles, (plan, quiet), i, parts)
+                if j is not None:  # skipped through candle j
+                    i, lo, hi = j, 0, 0  # the stretch moved the day and the next sample
+                    if not until_end and node._stop_requested:
+                        break
+                    continue
+            close_ts = c.ts + c.interval_s * 1000 if close_at is None else close_at[i]
+            if pace is not None:
+                await _paced_wait(node, pace, candles, i, unit.dirty and i > start_idx)
+            if sim is not None and close_ts > sim._now:
+                sim._now = close_ts  # sim.advance_to(close_ts), inline (two calls a candle fewer)
+            market_on_candle(c)
+            taken = take_candle(c.venue, symbol, c.close, c.low, c.high, c.ts, close_ts)
+            if taken:  # 0: a held bad print; 1: a bar past the limit (fills nothing); 2: admitted
+                marks[symbol] = c.close
+                if taken == 2 and (paper := paper_by_symbol.get(symbol)) is not None:
+                    paper.on_candle(c)
+            if timeouts is not None and open_orders:
+                await timeouts.sweep()
+            fresh = node._held_n == len(marks) and node._held_tagged is bool(vm)
+            held = node._held if fresh else None
+            still = held is not None and symbol not in held and not node._equity_dirty
+            if not still or not lo <= close_ts < hi or risk.state is not active:
+                lo, hi = _observe_equity(node, close_ts, symbol, units, still)
+            if skipping is not None:
+                for skipped in skipping:
+                    skipped._skipped = c  # its skipped_through(c), without the call
+            else:
+                if bars is not None:
+                    bars.feed(c, by_symbol.get(symbol, ()))
+                for strat in by_symbol.get(symbol, ()):
+                    strat.on_candle(c)
+        if skipping is None:
             if queue:
                 await node._drain()
             if watched is None or watched.get(symbol) or len(price_listeners) != n_listeners:
@@ -179,9 +180,7 @@ async def _replay_loop(
                     await listener(symbol, c.close, "")
         stats.events += 1  # the candle counted in the run's figures
         node._events_this_run += 1
-        stats.last_ts = c.ts
-        if not stats.first_ts:
-            stats.first_ts = c.ts
+        stats.last_ts, stats.first_ts = c.ts, stats.first_ts or c.ts
         if (i + 1) % every == 0 or risk.flatten_asked is not None:  # its halt stored first
             await _checkpoint_at(node, candles, i, progress)
         # Commits fall between candles (a resume redoes the rest exactly); a state change at once.
@@ -243,6 +242,45 @@ def _skip_parts(
     if plan is None:
         return None, None, None, None
     return plan, plan.next_signal, QuietSymbols(node), plan.close_ts
+
+
+def _modes(
+    node: TradingNode, candles: list[Candle], pacer: Pacer, until_end: bool
+) -> tuple[Any, ...]:
+    """The replay's pacing, bar feed, skip parts (`_skip_parts`) and steady stretches' loop
+    (backtest/steady.py: None when pacing, a bar feed, a skip plan or a clock other than the
+    simulated one needs the general loop for every candle)."""
+    pace, bars = _replay_pace(node), BarFeed.of(node)
+    skips = _skip_parts(node, pace is None and bars is None)
+    steady = None
+    if (
+        pace is None
+        and bars is None
+        and skips[0] is None
+        and isinstance(node.clock, SimulatedClock)
+    ):
+        paper = _paper_for_symbols(node)
+        steady = SteadyRun(node, candles, paper, _observe_equity, pacer, not until_end)
+    return pace, bars, *skips, steady
+
+
+async def _skip_or_quiet(
+    node: TradingNode,
+    candles: list[Candle],
+    parts: tuple[SkipPlan | None, Any],
+    i: int,
+    skip_parts: tuple[int, Callable[[int, int], None] | None, Pacer],
+) -> tuple[int | None, list[Any] | None]:
+    """Candle i has no signal: skip the stretch from it while nothing is held (return the index
+    of the last candle skipped), else the strategies its candle may leave out (QuietSymbols;
+    None: every one of them runs). Decided before the candle moves anything: a fill on it makes
+    its strategies run."""
+    plan, quiet = parts
+    held = node.held_cached()
+    held = node.held_symbols() if held is None else held
+    if not held and can_skip(node):
+        return await _skip(node, candles, plan, i, skip_parts), None
+    return None, quiet.strategies(candles[i].symbol, held, candles[i])
 
 
 def _exit_plans_by_symbol(node: TradingNode) -> Mapping[str, list[str]] | None:

@@ -180,19 +180,24 @@ class MarkGuard:
         watch = self._watch
         if not watch or key not in watch:
             band = self._bands.get(key)
-            if band is not None and band[4] <= close <= band[5]:
-                band[2] = close  # take(): near the band's mark, the band stands
-                return 2 if band[0] <= low and high <= band[1] else 1
+            if band is not None:
+                if band[4] <= close <= band[5]:
+                    band[2] = close  # take(): near the band's mark, the band stands
+                    return 2 if band[0] <= low and high <= band[1] else 1
+                if band[0] <= close <= band[1]:  # take(): within the limit, the band follows
+                    band = self._accept(key, close) or band  # (off: the old band stays)
+                    return 2 if band[0] <= low and high <= band[1] else 1
         if not self.take_bar(venue, symbol, close, closes, opened, closes):
             return 0
         return 2 if self.admits_bar(venue, symbol, low, high) else 1
 
-    def _accept(self, key: Key, price: Decimal) -> None:
+    def _accept(self, key: Key, price: Decimal) -> Band | None:
+        """Take `price` as the accepted mark of `key`; return its new band (None: off)."""
         venue, symbol = key  # is_outcome(venue, symbol), inline: a third of replayed bars
         outcome = venue in self.outcome_venues or ":YES/" in symbol or ":NO/" in symbol
         f, down, up, near_down, near_up = self._fracs[outcome]
         if f:
-            self._bands[key] = [
+            band = self._bands[key] = [
                 price * down,
                 price * up,
                 price,
@@ -200,8 +205,9 @@ class MarkGuard:
                 price * near_down,
                 price * near_up,
             ]
-        else:
-            self._off.add(key)
+            return band
+        self._off.add(key)
+        return None
 
     def _judge(self, key: Key, band: Band | None, price: Decimal, ts: int, restamped: bool) -> bool:
         if band is None:  # the first mark, or the guard is off for this market

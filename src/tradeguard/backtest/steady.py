@@ -1,0 +1,185 @@
+"""The replay's steady stretch: candles while no order is open or waiting, one tight loop.
+
+With no order open, none queued, trading ACTIVE, the equity cached and no replay pacing, bar
+feed or skip plan, a candle's work is fixed: the clock, the market state, the mark guard and the
+marks, the paper venue's candle, the equity observation (a call only when the candle may move
+the equity or takes a curve sample, as in the general loop), then its strategies. `SteadyRun`
+does exactly that, its parts held in locals, until a strategy queues an intent or something
+else needs the general loop (backtest/replay.py), which then finishes the last candle: drain,
+price listeners, counts, checkpoint, commit, pause. What strategies observe (the candle, the
+market state, the marks, positions, the clock) and the order of every step are the general
+loop's; tests/test_backtest_steady.py compares both over trading strategies.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tradeguard.model.enums import TradingState
+from tradeguard.model.market import Candle
+
+if TYPE_CHECKING:
+    from tradeguard.node import TradingNode
+    from tradeguard.pacing import Pacer
+
+# What observes the equity at a candle's close (backtest.replay._observe_equity): returns the
+# close times [lo, hi) over which observing it again does nothing for a candle not held.
+Observe = Callable[["TradingNode", int, str, bool, bool], tuple[int, int]]
+
+
+ACTIVE = TradingState.ACTIVE
+
+
+class SteadyRun:
+    """Run the steady candles of a replay (see the module text)."""
+
+    def __init__(
+        self,
+        node: TradingNode,
+        candles: list[Candle],
+        paper_by_symbol: dict[str, Any],
+        observe: Observe,
+        pacer: Pacer,
+        watch_stop: bool,
+    ) -> None:
+        self.node = node
+        self.sim: Any = node.clock  # a SimulatedClock (replay._modes): its `_now` set inline
+        self.candles = candles
+        self.observe = observe
+        self.pacer = pacer
+        self.watch_stop = watch_stop  # a replay that may stop before its end
+        self.every = node.config.node.checkpoint_every
+        self.paper_by_symbol = paper_by_symbol
+        exits = getattr(node, "bot_exits", None)
+        listeners = node.price_listeners
+        # the price listeners are the bots' exit rules alone: a candle of a symbol without an
+        # exit plan calls none (the general loop's rule); any other listener: never steady
+        self.exits_alone = exits is not None and all(f == exits.on_price for f in listeners)
+        self.listeners_ok = not listeners or self.exits_alone
+        self.n_listeners = len(listeners)
+        self.watched = exits.by_symbol if exits is not None and self.exits_alone else None
+        self.queue = node._ctx.queue
+        market = node.market
+        self.market_parts = (market.candles, market._last_ms, market._mid, market.quotes)
+        # per symbol: its mark guard key (untagged candles), its paper venue, its strategies
+        self.slots: dict[str, tuple[tuple[str, str], Any, tuple[Any, ...]]] = {
+            dc.symbol: (("", dc.symbol), paper_by_symbol.get(dc.symbol),
+                        tuple(node._by_symbol.get(dc.symbol, ())))
+            for dc in node.config.data
+        }  # fmt: skip
+
+    def ready(self) -> bool:
+        """Whether the next candles may run steadily."""
+        node = self.node
+        return (
+            not node._ctx.queue
+            and not node.orders.open
+            and node.risk.state is TradingState.ACTIVE
+            and node.risk.flatten_asked is None
+            and not node._equity_dirty
+            and node.held_cached() is not None
+            and self.listeners_ok
+            and len(node.price_listeners) == self.n_listeners
+            and not node.market.candle_listeners
+        )
+
+    def run(self, i: int, lo: int, hi: int, commit_due: float) -> tuple[int, int, int]:
+        """Run candles from `i` while steady; return (k, lo, hi): candles i..k-1 are done, and
+        candle k is done through its strategies (its drain, listeners, counts, checkpoint and
+        commit are the caller's); k = i - 1 when candle i cannot run steadily (nothing done).
+        `lo`, `hi`: the close times over which a candle not held observes no equity."""
+        if not self.ready():
+            return i - 1, lo, hi
+        node, candles, sim, slots = self.node, self.candles, self.sim, self.slots
+        last = min(len(candles) - 1, (i // self.every + 1) * self.every - 1)  # a checkpoint's
+        m_candles, m_last, m_mid, m_quotes = self.market_parts
+        guard = node.risk.mark_guard
+        bands_get, watch, take_candle = guard._bands.get, guard._watch, guard.take_candle
+        marks, vm, queue, risk = (
+            node.portfolio.marks,
+            node.portfolio.venue_marks,
+            self.queue,
+            node.risk,
+        )
+        observe, units, watched, pacer = self.observe, node._candle_units, self.watched, self.pacer
+        unit, perf, active, watch_stop = (
+            node.storage.unit_status(),
+            time.perf_counter,
+            ACTIVE,
+            self.watch_stop,
+        )
+        held, n_marks, now, k = node._held, len(marks), sim._now, i - 1
+        while k < last:
+            c = candles[k + 1]
+            slot = slots.get(symbol := c.symbol)
+            if slot is None or c.venue:  # tagged: the general loop keeps it per venue
+                break
+            k += 1
+            key, paper, strats = slot
+            close_ts = c.ts + c.interval_s * 1000
+            if close_ts > now:
+                sim._now = now = close_ts
+            m_candles[symbol] = c  # market.on_candle(c), inline (an untagged candle)
+            m_last[symbol] = close_ts
+            if symbol not in m_quotes:
+                m_mid[symbol] = c.close
+            band = bands_get(key)  # guard.take_candle, its commonest case inline
+            if (
+                band is not None
+                and (not watch or key not in watch)
+                and band[4] <= c.close <= band[5]
+            ):
+                band[2] = close = c.close
+                taken = 2 if band[0] <= c.low and c.high <= band[1] else 1
+            else:
+                close = c.close
+                taken = take_candle("", symbol, close, c.low, c.high, c.ts, close_ts)
+            if taken:
+                marks[symbol] = close
+                if taken == 2 and paper is not None:
+                    paper.on_candle(c)
+            if held is None or symbol in held or not lo <= close_ts < hi or len(marks) != n_marks:
+                lo, hi = observe(node, close_ts, symbol, units, _still(node, held, symbol, vm))
+                held, n_marks = node.held_cached(), len(marks)
+                for strat in strats:
+                    strat.on_candle(c)
+                if queue or risk.state is not active or risk.flatten_asked is not None:
+                    break
+                if node._equity_dirty:
+                    break
+            else:
+                for strat in strats:
+                    strat.on_candle(c)
+                if queue:
+                    break
+            if watched is not None and watched.get(symbol):
+                break  # the bots' exit rules look at this close (the caller calls them)
+            if not k & 7 and (pacer.due() or (unit.dirty and perf() >= commit_due)):
+                break
+            if watch_stop and node._stop_requested:
+                break
+        self._count(i, k)
+        return k, lo, hi
+
+    def _count(self, i: int, k: int) -> None:
+        """Count candles i..k-1 in the run's figures (the caller counts candle k)."""
+        if k > i:
+            stats = self.node.stats
+            stats.events += k - i
+            self.node._events_this_run += k - i
+            if not stats.first_ts:
+                stats.first_ts = self.candles[i].ts
+
+
+def _still(node: TradingNode, held: frozenset[str] | None, symbol: str, vm: Any) -> bool:
+    """The general loop's `still`: the held set is current, the symbol not held, the equity
+    cached."""
+    return (
+        held is not None
+        and node._held_n == len(node.portfolio.marks)
+        and node._held_tagged is bool(vm)
+        and symbol not in held
+        and not node._equity_dirty
+    )

@@ -1,0 +1,169 @@
+"""The replay's steady stretches (backtest/steady.py) against the general loop: the same trades,
+equity curve, metrics and checkpoints, and strategies see the same thing at every candle."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backtest_support import write_config
+from tradeguard.backtest import replay
+from tradeguard.backtest.frames import parse_date
+from tradeguard.backtest.runner import BacktestResult, BacktestWindow, run_backtest
+from tradeguard.backtest.steady import SteadyRun
+from tradeguard.config import load_config
+from tradeguard.model.price_guard import MarkGuard
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_STRATEGIES = ROOT / "benchmarks" / "backtest_strategies.py"
+
+# Trades now and then (an order open on some candles, a position held through others) and
+# records what it sees on every candle.
+RECORDER = """
+from decimal import Decimal
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.order import OrderIntent
+from tradeguard.strategies.base import Strategy
+
+SEEN = []
+
+
+class Recorder(Strategy):
+    def on_candle(self, candle):
+        ctx = self.ctx
+        pos = ctx.position(self.id, self.venue, self.symbol)
+        SEEN.append((self.id, candle.symbol, candle.ts, ctx.now_ms(), str(ctx.equity()),
+                     str(pos.quantity), ctx.open_order_count(self.id, self.symbol)))
+        n = candle.ts // 300_000
+        if pos.quantity == 0 and n % 37 == 0:
+            amount = (Decimal("0.01") / candle.close).quantize(Decimal("0.001"))
+            side = Side.BUY
+        elif pos.quantity > 0 and n % 11 == 0:
+            amount, side = pos.quantity, Side.SELL
+        else:
+            return
+        self.emit(OrderIntent(strategy_id=self.id, venue=self.venue, symbol=self.symbol,
+                              side=side, amount=amount, type=OrderType.MARKET,
+                              reduce_only=side is Side.SELL, signal={"reason": "test"}))
+"""
+
+
+def _figures(result: BacktestResult) -> tuple[Any, ...]:
+    trades = [
+        (t.symbol, t.entry_ts, t.exit_ts, t.entry_price, t.exit_price, t.amount, t.pnl, t.fees,
+         t.entry_reason, t.exit_reason)
+        for t in result.trades
+    ]  # fmt: skip
+    metrics = {k: v for k, v in result.metrics.items() if k != "elapsed_s"}
+    return trades, result.curve, metrics, result.summary.events, result.summary.end_equity
+
+
+def _config(tmp_path: Path, kind: str, pairs: tuple[str, ...]) -> Any:
+    cfg = load_config(write_config(tmp_path, pairs=pairs))
+    for sc in cfg.strategies:
+        sc.kind = kind
+        sc.params = {"stake": "0.01"} if kind.endswith(":EveryCandle") else {}
+    return cfg
+
+
+def _both(cfg: Any, tmp_path: Path, window: BacktestWindow, monkeypatch) -> tuple[Any, ...]:
+    """Run `cfg` on the general loop alone, then with steady stretches; return both results,
+    their progress calls and how many candles the steady loop ran."""
+    ran: list[int] = []
+    real_run = SteadyRun.run
+
+    def counting(self, i, lo, hi, commit_due):
+        out = real_run(self, i, lo, hi, commit_due)
+        ran.append(out[0] - i + 1)
+        return out
+
+    monkeypatch.setattr(SteadyRun, "run", counting)
+    real_modes = replay._modes
+
+    def general_only(*args):
+        return (*real_modes(*args)[:-1], None)
+
+    progress: tuple[list[int], list[int]] = ([], [])
+    monkeypatch.setattr(replay, "_modes", general_only)
+    one = run_backtest(cfg, tmp_path / "one", window, lambda d, _t: progress[0].append(d))
+    assert ran == []
+    monkeypatch.setattr(replay, "_modes", real_modes)
+    steady = run_backtest(cfg, tmp_path / "steady", window, lambda d, _t: progress[1].append(d))
+    return one, steady, progress, sum(ran)
+
+
+# (strategy, checkpoint interval, the least share of candles the steady loop must run)
+@pytest.mark.parametrize(
+    ("kind", "every", "share"),
+    [
+        (f"{BENCH_STRATEGIES}:Idle", 20_000, 0.9),
+        # an order on every candle: its fill leaves the equity to recount, none is steady
+        (f"{BENCH_STRATEGIES}:EveryCandle", 997, 0.0),
+        (f"{ROOT / 'examples' / 'backtest' / 'ema_cross.py'}:EmaCross", 97, 0.5),
+    ],
+)
+def test_steady_stretches_give_the_same_trades_curve_metrics_and_checkpoints(
+    tmp_path, data_dir, monkeypatch, kind, every, share
+):
+    cfg = _config(tmp_path, kind, ("ETH", "ADA", "LTC"))
+    # skip_flat=False: a vectorised strategy goes candle by candle too (no skip plan)
+    window = BacktestWindow(
+        parse_date("2018-01-12"), parse_date("2018-01-16"), commit_every=every, skip_flat=False
+    )
+    one, steady, progress, ran = _both(cfg, tmp_path, window, monkeypatch)
+    assert ran >= one.summary.events * share  # the steady loop really ran them
+    assert _figures(steady) == _figures(one)
+    assert progress[1] == progress[0]
+    if not kind.endswith(":Idle"):
+        assert len(one.trades) > 10
+
+
+def test_strategies_see_the_same_at_every_candle(tmp_path, data_dir, monkeypatch):
+    import sys
+
+    from tradeguard.strategies.loader import load_strategy_class
+
+    path = tmp_path / "recorder.py"
+    path.write_text(RECORDER, encoding="utf-8")
+    kind = f"{path}:Recorder"
+    cfg = _config(tmp_path, kind, ("ETH", "ADA"))
+    window = BacktestWindow(parse_date("2018-01-12"), parse_date("2018-01-15"), commit_every=500)
+    one, steady, _, ran = _both(cfg, tmp_path, window, monkeypatch)
+    assert ran > one.summary.events // 3 and len(one.trades) > 5
+    assert _figures(steady) == _figures(one)
+    seen = sys.modules[load_strategy_class(kind).__module__].SEEN  # one module: both runs
+    n = one.summary.events
+    assert len(seen) == 2 * n
+    assert seen[n:] == seen[:n]
+
+
+def _walk(seed: int, n: int) -> list[tuple[Decimal, Decimal, Decimal]]:
+    """Closes, lows and highs of a random walk with jumps (bad prints and real moves)."""
+    rnd = random.Random(seed)
+    price, out = 100.0, []
+    for _ in range(n):
+        r = rnd.random()
+        price *= 1 + rnd.gauss(0, 0.004) if r > 0.03 else rnd.choice((0.5, 0.7, 1.4, 2.0))
+        close = Decimal(f"{price:.6g}")
+        low = Decimal(f"{price * (1 - abs(rnd.gauss(0, 0.01 if r > 0.05 else 0.4))):.6g}")
+        high = Decimal(f"{price * (1 + abs(rnd.gauss(0, 0.01))):.6g}")
+        out.append((close, min(low, close), max(high, close)))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_take_candle_decides_as_take_bar_then_admits_bar(seed):
+    one = MarkGuard(Decimal(30), Decimal(0))
+    two = MarkGuard(Decimal(30), Decimal(0))
+    for n, (close, low, high) in enumerate(_walk(seed, 3000)):
+        opened, closes = n * 60_000, (n + 1) * 60_000
+        got = one.take_candle("", "X/Y", close, low, high, opened, closes)
+        want = 0
+        if two.take_bar("", "X/Y", close, closes, opened, closes):
+            want = 2 if two.admits_bar("", "X/Y", low, high) else 1
+        assert got == want, (n, close)
+        assert one.state() == two.state(), n
