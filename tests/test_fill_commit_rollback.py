@@ -249,8 +249,8 @@ async def test_a_merge_whose_commit_fails_is_booked_at_the_next_pass(tmp_path: P
     rig, failing = _netting_rig(tmp_path, "10", "10", "100")
     reported = [Balance("stub", "USD", D(110))]  # 10 YES + 10 NO merged into 10 USD
 
-    async def no_trades(symbol: str) -> list[Fill]:
-        return []
+    async def no_trades(symbol: str) -> tuple[list[Fill], bool]:
+        return [], True  # none, the listing read to its end
 
     before = _ledger(rig)
     failing.armed = 1
