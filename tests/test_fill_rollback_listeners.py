@@ -19,9 +19,11 @@ from test_alerts_manager import RecordingChannel
 from test_fill_commit_rollback import FailingCommit
 from tradeguard.alerts.config import AlertsConfig, PerformanceConfig
 from tradeguard.alerts.manager import AlertManager
+from tradeguard.execution.settlement import apply_settlement
 from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.order import OrderIntent
+from tradeguard.model.outcome import Resolution, Settlement
 from tradeguard.node.builder import wire_alerts
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.portfolio.undo import fill_undo
@@ -109,3 +111,26 @@ async def test_a_cancel_whose_commit_fails_is_journaled_when_the_venue_repeats_i
     stored = rig.storage.get_order(cid)
     assert stored is not None and stored.status is OrderStatus.CANCELLED
     assert placed.status is OrderStatus.CANCELLED and cid not in rig.orders.open
+
+
+def test_a_settlement_whose_fill_commit_fails_is_booked_at_the_next_pass(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    failing = FailingCommit(rig.storage, fills_only=True)
+    pf = rig.portfolio
+    book = pf.book("stub")
+    book.set("M:YES", D(10))
+    book.set("USD", D(96))
+    pos = pf.position("stub", "M:YES/USD", "s1")
+    pos.apply(Side.BUY, D("0.4"), D(10), D(0), 1_000_000, D(0))
+    resolved = Settlement("stub", "M", Resolution.YES, D(10), D(0), D(10), "USD", 1_000_600)
+    failing.armed = 1
+    with pytest.raises(OperationalError):
+        apply_settlement(rig.orders, resolved, 1_000_600)
+    assert pos.quantity == D(10) and book.total("USD") == D(96)  # as the journal has it
+
+    fills = apply_settlement(rig.orders, resolved, 1_000_700)  # the next pass sees it again
+
+    assert [(f.side, f.price, f.amount) for f in fills] == [(Side.SELL, D(1), D(10))]
+    assert pos.quantity == 0 and book.total("USD") == D(106)
+    assert [f.trade_id for f in rig.storage.load_fills()] == [fills[0].trade_id]
+    assert apply_settlement(rig.orders, resolved, 1_000_800) == []  # booked once

@@ -411,9 +411,7 @@ class FillApplication:
             # the contracts it held are free again: a netting venue pays the pairs they make
             self.net_ledger(order.venue, order.symbol)
 
-    def _transition_durably(
-        self, order: Order, status: OrderStatus, now: int, reason: str
-    ) -> None:
+    def _transition_durably(self, order: Order, status: OrderStatus, now: int, reason: str) -> None:
         """Move `order` to `status` in its journal's commit: one that fails leaves the order
         as the journal has it, so the venue's next report of the state moves it then."""
         before, storage = order.status, self.storage
