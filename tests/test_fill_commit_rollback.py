@@ -250,7 +250,7 @@ async def test_a_merge_whose_commit_fails_is_booked_at_the_next_pass(tmp_path: P
     reported = [Balance("stub", "USD", D(110))]  # 10 YES + 10 NO merged into 10 USD
 
     async def no_trades(symbol: str) -> tuple[list[Fill], bool]:
-        return [], True  # none, the listing read to its end
+        return [], True  # the whole listing read: nothing of these markets
 
     before = _ledger(rig)
     failing.armed = 1
