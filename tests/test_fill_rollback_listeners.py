@@ -134,3 +134,40 @@ def test_a_settlement_whose_fill_commit_fails_is_booked_at_the_next_pass(tmp_pat
     assert pos.quantity == 0 and book.total("USD") == D(106)
     assert [f.trade_id for f in rig.storage.load_fills()] == [fills[0].trade_id]
     assert apply_settlement(rig.orders, resolved, 1_000_800) == []  # booked once
+
+
+def test_a_fill_whose_writes_fail_leaves_no_audit_event_for_the_next_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tradeguard.config import Config, default_config
+    from tradeguard.node import TradingNode
+
+    doc = default_config()
+    doc.setdefault("node", {}).update(
+        database_url=f"sqlite:///{tmp_path / 'tg.db'}", kill_sentinel=str(tmp_path / "k")
+    )
+    node = TradingNode(Config.model_validate(doc))
+    try:
+        node.portfolio.book("paper").set("USDT", D(1000))
+        fill = Fill(
+            "paper", "BTC/USDT", "", "", "x1", Side.BUY, D(50000), D("0.01"), D(0), "USDT",
+            LiquiditySide.TAKER, 1_000_500,
+        )  # fmt: skip
+        store = node.storage.upsert_balances
+
+        def disk_full(*args: object, **kwargs: object) -> None:
+            raise OSError("disk full")
+
+        monkeypatch.setattr(node.storage, "upsert_balances", disk_full)
+        with pytest.raises(OSError, match="disk full"):
+            node.orders.on_fill(fill)  # the fill's transaction fails after it was told
+        monkeypatch.setattr(node.storage, "upsert_balances", store)
+
+        node.orders.on_fill(fill)  # the venue tells it again: booked now
+        node.flush_audit()
+
+        assert [f.trade_id for f in node.storage.load_fills()] == ["x1"]
+        told = node.storage.load_events(kind_prefix="fill")
+        assert len(told) == 1, told  # one fill, one audit event
+    finally:
+        node.close()
