@@ -82,6 +82,7 @@ class AlertManager:
         self.hold: Callable[[], bool] | None = None
         self._held: list[Alert] = []
         self._sealed: list[Alert] = []
+        self._watch_held: list[Event] = []  # events for `performance`, held as alerts are
         self.outbox: AlertOutbox | None = None
 
     # producer side: synchronous, O(1), never blocks ----------------------------------------
@@ -93,12 +94,20 @@ class AlertManager:
             alert = alert_for(event)
             if alert is not None and self.config.rules.enabled(alert.rule):
                 self.enqueue(alert)
-            for perf in self.performance.on_event(event):
-                if self.config.rules.enabled(perf.rule):
-                    self.enqueue(perf)
+            if self.hold is not None and self.hold():
+                # the trade it reports is not committed yet: a commit that fails takes it
+                # back, and the venue's next report of it would count it twice in the windows
+                self._watch_held.append(event)
+            else:
+                self._watch(event)
         except Exception:
             self.counters["errors"] += 1
             log.exception("alert rule failed for event %s", event.kind)
+
+    def _watch(self, event: Event) -> None:
+        for perf in self.performance.on_event(event):
+            if self.config.rules.enabled(perf.rule):
+                self.enqueue(perf)
 
     def on_candle(self, candle: Candle) -> None:
         """Feed a closed candle to the volume watch; never blocks and never raises."""
@@ -174,13 +183,22 @@ class AlertManager:
     def discard(self) -> None:
         """Drop the alerts held for a commit that rolled back (a storage rollback hook): the
         work they report never became durable."""
-        self._held, self._sealed = [], []
+        self._held, self._sealed, self._watch_held = [], [], []
 
     def release(self) -> None:
-        """Queue the alerts of the commit just made (a storage after-commit hook)."""
+        """Queue the alerts of the commit just made (a storage after-commit hook), and tell the
+        performance watch the trades it committed."""
         sealed, self._sealed = self._sealed, []
         for alert in sealed:
             self._hand_over(alert)
+        if self._watch_held:
+            held, self._watch_held = self._watch_held, []
+            try:
+                for event in held:
+                    self._watch(event)
+            except Exception:  # an after-commit hook never raises into the commit's caller
+                self.counters["errors"] += 1
+                log.exception("performance watch failed after a commit")
 
     def _hand_over(self, alert: Alert) -> None:
         loop = self._loop

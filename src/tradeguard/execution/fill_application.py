@@ -392,8 +392,10 @@ class FillApplication:
     def _transition(self, order: Order, status: OrderStatus, reason: str = "") -> None:
         before = order.status
         now = self.clock.now_ms()
-        order.transition(status, now, reason)
-        if status is OrderStatus.ACCEPTED:
+        if status is not OrderStatus.ACCEPTED:
+            self._transition_durably(order, status, now, reason)
+        else:
+            order.transition(status, now, reason)
             # An acknowledgement moves no money: journal it with the next commit. If the process
             # dies first, the order is still SUBMITTED in the journal and reconciliation asks the
             # venue, which is the rule for any in-flight order.
@@ -401,12 +403,6 @@ class FillApplication:
             self._pending_journal.append(
                 (order.client_order_id, before._value_, status._value_, now, reason)
             )
-        else:
-            with self.storage.transaction():
-                self._write_order(order)
-                self.storage.record_transition(
-                    order.client_order_id, before._value_, status._value_, now, reason
-                )
         if status.is_terminal:
             self.open.pop(order.client_order_id, None)
         severity = "warning" if status is OrderStatus.REJECTED else "info"
@@ -414,6 +410,26 @@ class FillApplication:
         if order.side is Side.SELL and status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
             # the contracts it held are free again: a netting venue pays the pairs they make
             self.net_ledger(order.venue, order.symbol)
+
+    def _transition_durably(self, order: Order, status: OrderStatus, now: int, reason: str) -> None:
+        """Move `order` to `status` in its journal's commit: one that fails leaves the order
+        as the journal has it, so the venue's next report of the state moves it then."""
+        before, storage = order.status, self.storage
+        undo = _order_undo(order)
+        order.transition(status, now, reason)  # an illegal one raises here: nothing written
+        outermost = not storage.in_transaction
+        try:
+            with storage.transaction():
+                if not outermost:  # the open transaction's rollback puts it back
+                    storage.on_rollback(undo)
+                self._write_order(order)
+                storage.record_transition(
+                    order.client_order_id, before._value_, status._value_, now, reason
+                )
+        except BaseException:
+            if outermost:
+                undo()
+            raise
 
     def _write_order(self, order: Order) -> None:
         # The row gets the order's latest state now: a write of it still waiting is not needed.
@@ -444,16 +460,17 @@ class FillApplication:
         self.bus.publish(event)
 
 
-def _order_undo(order: Order, trade_id: str) -> Callable[[], None]:
-    """What puts `order` back as it is now, before a fill of `trade_id` is applied to it."""
+def _order_undo(order: Order, trade_id: str | None = None) -> Callable[[], None]:
+    """What puts `order` back as it is now, before a fill of `trade_id` (or a state change)
+    is applied to it."""
     saved = (order.status, order.filled, order.avg_price, order.fee, order.updated_ts,
              order.reason)  # fmt: skip
-    known = trade_id in order.trade_ids
+    known = trade_id is None or trade_id in order.trade_ids
 
     def undo() -> None:
         (order.status, order.filled, order.avg_price, order.fee, order.updated_ts,
          order.reason) = saved  # fmt: skip
-        if not known:
+        if not known and trade_id is not None:
             order.trade_ids.discard(trade_id)
 
     return undo

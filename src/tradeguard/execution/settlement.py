@@ -94,22 +94,24 @@ def _close(
 ) -> Fill | None:
     venue, symbol = settlement.venue, outcome_symbol(settlement.market, outcome, settlement.quote)
     cid = settlement_id(venue, settlement.market, outcome, strategy_id)
-    if cid in om.orders or om.storage.get_order(cid) is not None:
-        return None
+    order = om.orders.get(cid) or om.storage.get_order(cid)
+    if order is not None and order.filled > 0:
+        return None  # booked
     price = payout(settlement.resolution, outcome)
-    side = Side.SELL if held > 0 else Side.BUY
-    amount = abs(held)
-    order = Order(
-        cid, strategy_id, venue, symbol, side, OrderType.MARKET, amount, price,
-        created_ts=ts, updated_ts=ts, signal={"settlement": settlement.resolution.value},
-    )  # fmt: skip
-    order.transition(OrderStatus.SUBMITTED, ts)
-    order.transition(OrderStatus.ACCEPTED, ts, reason="market resolved")
-    with om.storage.transaction():
-        om.storage.upsert_order(order)
+    if order is None:
+        side = Side.SELL if held > 0 else Side.BUY
+        order = Order(
+            cid, strategy_id, venue, symbol, side, OrderType.MARKET, abs(held), price,
+            created_ts=ts, updated_ts=ts, signal={"settlement": settlement.resolution.value},
+        )  # fmt: skip
+        order.transition(OrderStatus.SUBMITTED, ts)
+        order.transition(OrderStatus.ACCEPTED, ts, reason="market resolved")
+        with om.storage.transaction():
+            om.storage.upsert_order(order)
+    # else journaled by a pass whose fill's commit failed: its fill is booked now
     om.orders[cid] = order
     fill = Fill(
-        venue, symbol, cid, cid, f"settle-{cid}", side, price, amount, ZERO,
+        venue, symbol, cid, cid, f"settle-{cid}", order.side, price, order.amount, ZERO,
         settlement.quote, LiquiditySide.MAKER, ts,
     )  # fmt: skip
     # published before the fill so the audit row commits with the fill's changes

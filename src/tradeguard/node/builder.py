@@ -19,6 +19,7 @@ from tradeguard.model.balance import Balance
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.instrument import Instrument
+from tradeguard.node.audit_log import AuditLog
 from tradeguard.node.checkpoint import load_run_states, restore, run_state
 from tradeguard.node.credentials import venue_credentials
 from tradeguard.node.exit_siblings import ExitSiblings
@@ -82,8 +83,9 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     node.kill_switch = KillSwitch(node.risk, node.clock, sentinel)
     with node.storage.transaction():
         node.storage.kv_set(KILL_SENTINEL_KEY, str(sentinel))
-    node.storage.add_commit_hook(node._write_audit)
-    node.bus.subscribe(node._audit)
+    node.audit = AuditLog(node.storage)
+    node.storage.add_commit_hook(node.audit.write)
+    node.bus.subscribe(node.audit.on_event)
     _build_venues(node, venues or {})
     node.orders = OrderManager(
         storage=node.storage,

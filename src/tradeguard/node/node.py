@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # the live loop's parts load when a live run or sandbox first
     from tradeguard.execution.balance_sync import BalanceSync
     from tradeguard.execution.reference_prices import ReferencePrices
     from tradeguard.marketdata.live.hub import LiveHub
+    from tradeguard.node.audit_log import AuditLog
     from tradeguard.node.duties import KillRunner
     from tradeguard.node.state_saves import StateSaves
     from tradeguard.portfolio.arb_summary import ArbSummary, Settled
@@ -83,6 +84,7 @@ class TradingNode:
     writer_lock: WriterLock | None
     db: Database
     storage: Storage
+    audit: AuditLog
     market: MarketState
     portfolio: Portfolio
     risk: RiskEngine
@@ -132,7 +134,6 @@ class TradingNode:
         self._paper: dict[str, Any] = {}
         self._reference: ReferencePrices | None = None
         self.data_venues: dict[str, Any] = {}  # `data_only` ccxt venues: market data alone
-        self._audit_buf: list[Event] = []
         self._signal_ts: dict[str, int] = {}
         self._trade_ts: dict[str, int] = {}
         self._equity_dirty = True
@@ -203,31 +204,9 @@ class TradingNode:
         self._by_source = source_index(self.strategies, self.market)
 
     # events ------------------------------------------------------------------------------------
-    def _audit(self, event: Event) -> None:
-        """Buffer an audit event; it is written with the next journal commit (or at once if
-        critical), so the order path pays one commit, not one per event."""
-        buf = self._audit_buf
-        buf.append(event)
-        if event.severity == "critical":
-            self.flush_audit()
-        elif len(buf) >= 500:
-            if self.storage.in_unit_of_work:
-                # A replay's unit of work: write the batch into it (its commit carries them); a
-                # nested transaction() would only grow the buffer until that commit.
-                self._write_audit()
-            else:
-                self.flush_audit()
-
-    def _write_audit(self) -> None:
-        if self._audit_buf:
-            batch, self._audit_buf = self._audit_buf, []
-            self.storage.append_events(batch)
-
     def flush_audit(self) -> None:
         """Write buffered audit events now."""
-        if self._audit_buf:
-            with self.storage.transaction():
-                pass  # the commit hook writes the buffer
+        self.audit.flush()
 
     def invalidate_equity(self) -> None:
         """Drop the cached equity and held symbols; call after balances change outside a fill."""

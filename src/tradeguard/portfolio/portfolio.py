@@ -243,6 +243,11 @@ class Portfolio:
                 out[b.asset] = b.total * px
         return out
 
+    def forget_price_paths(self) -> None:
+        """Drop the cached routes and paths `equity` and `price_of` read: a mark was taken
+        away (a fill's failed commit), so the marks no longer only gained symbols."""
+        self._routes_for = self._paths_for = -1
+
     def values_at(
         self, balances: Iterable[Balance], marks: dict[str, Decimal]
     ) -> dict[str, Decimal]:

@@ -56,8 +56,10 @@ def fill_undo(
                 now = portfolio.positions.setdefault(key, pos)  # type: ignore[arg-type]
                 for name, value in zip(_POSITION_FIELDS, saved, strict=True):
                     setattr(now, name, value)
-        if not marked:
-            portfolio.marks.pop(fill.symbol, None)
+        if not marked and portfolio.marks.pop(fill.symbol, None) is not None:
+            # the price caches count marks (marks only gain symbols): one taken away leaves
+            # them keyed to a count a new symbol's first mark would make current again
+            portfolio.forget_price_paths()
         portfolio.fees_paid, portfolio.realized_pnl = totals[0], totals[1]
         del portfolio.closed_trades[totals[2] :]
 
