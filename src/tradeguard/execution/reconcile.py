@@ -266,7 +266,10 @@ async def _reconcile_balances(
     book one the read predates) means the read is not applied."""
     # YES and NO the ledger still holds together were paid out by a netting venue
     report.fills_recovered += node.orders.net_ledger(name)
-    recheck = bool(getattr(venue, "nets_outcome_pairs", False))
+    # the ledger opens at this read: a trade listed after it that the catch-up had not listed
+    # may or may not be in the figures (`_listed_again`), so they are read again
+    opens = _opens_now(node, name)
+    recheck = bool(getattr(venue, "nets_outcome_pairs", False)) or opens
     late: list[str] = []
     for _ in range(3 if recheck else 1):
         read_ts = node.clock.now_ms()  # every fill before it is in what the venue answers
@@ -275,8 +278,7 @@ async def _reconcile_balances(
             balances = await call("fetch_balances", venue.fetch_balances)
             streamed = list(during)
             if recheck and not streamed:
-                found = sum([await _catch_up_symbol(node, name, venue, s, since, call)
-                             for s in symbols])  # fmt: skip
+                found = await _listed_again(node, name, venue, symbols, since, call, opens)
                 report.fills_recovered += found
         if streamed:
             # Booked while the answer was on its way: the figures may predate them, and a
@@ -311,6 +313,33 @@ async def _reconcile_balances(
     )
     log.warning("venue %s: balance reconciliation deferred: %s", name, why)
     report.balances_deferred.append({"venue": name, "reason": why})
+
+
+async def _listed_again(
+    node: ReconcileHost,
+    name: str,
+    venue: Any,
+    symbols: list[str],
+    since: int,
+    call: _Call,
+    opens: bool,
+) -> int:
+    """Catch `symbols`' fills up again after a balance read; return how many the read may
+    lack: the fills booked, and when the ledger opens at the read the trades of no journal
+    order listed now but not by the listings before (made between the last listing and this
+    one, so maybe before the read, maybe after it: a venue dating trades to the second stamps
+    both alike). Those are kept as the opening's (`ledger_opening`) and the balances read
+    again, applied once a listing after the read finds nothing new."""
+    listed: set[str] = set()
+    booked = 0
+    for symbol in symbols:
+        booked += await _catch_up_symbol(
+            node, name, venue, symbol, since, call, listed if opens else None
+        )
+    fresh = listed - opening_trades(node.storage).get(name, set())
+    if fresh:
+        record_opening_trades(node.storage, name, fresh)
+    return booked + len(fresh)
 
 
 async def _trades_of(venue: Any, call: _Call, symbol: str) -> tuple[list[Fill], bool]:
@@ -444,7 +473,7 @@ async def _catch_up_symbol(
     known = node.storage.fill_keys(venue_name, symbol)
     opened = stored_start_ts(node.storage).get(venue_name)
     held: set[str] | None = opening_trades(node.storage).get(venue_name, set())
-    if opened is None and venue_name not in stored_start_balances(node.storage):
+    if _opens_now(node, venue_name):
         # The venue's first reconciliation: its ledger opens at the balances read after this
         # catch-up, which already hold every earlier trade of the account.
         opened, held = node.clock.now_ms(), None
@@ -475,6 +504,14 @@ async def _catch_up_symbol(
         if newest <= cursor:
             return recovered
         cursor = newest
+
+
+def _opens_now(node: ReconcileHost, venue_name: str) -> bool:
+    """Tell whether the venue's ledger is not open yet: it opens at this reconciliation's
+    balance read."""
+    if stored_start_ts(node.storage).get(venue_name) is not None:
+        return False
+    return venue_name not in stored_start_balances(node.storage)
 
 
 def _before_ledger(

@@ -384,12 +384,16 @@ class PolymarketVenue(Venue):
         return data
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
-        """Every trade of `symbol` from `since_ts` on, over all pages of `/data/trades`."""
+        """Every trade of `symbol` from `since_ts` on, over all pages of `/data/trades`: from
+        the start of `since_ts`'s second, since the CLOB dates a trade to the second (one made
+        at 12:00:00.700 is stamped 12:00:00, and left out from 12:00:00.500 on it would never
+        be read again)."""
         rows = await clob_pages(
             self._trades_page, venue=self.name, op="fetch_fills", max_pages=self.max_pages
         )
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
-        return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
+        first = since_ts - since_ts % 1000
+        return [f for f in fills if f.symbol == symbol and f.ts >= first]
 
     async def fetch_fills_part(self, symbol: str) -> tuple[list[Fill], bool]:
         """The trades of `symbol` on the next pages of `/data/trades`, from where the last
