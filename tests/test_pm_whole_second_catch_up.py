@@ -19,6 +19,7 @@ from test_ledger_opening_second import (
 )
 from test_pm_arb_held_merge import _buy_no_by_hand, rig  # noqa: F401
 from test_pm_arb_interrupted import _start
+from test_pm_arb_node import arb_config
 from tradeguard.config import Config
 from tradeguard.execution.ledger_opening import opening_trades
 from tradeguard.execution.reconcile import CHECKPOINT_KEY
@@ -115,3 +116,27 @@ async def test_a_hand_trade_made_while_the_opening_reads_its_balances_is_not_boo
         finally:
             await node.stop()
             node.close()
+
+
+async def test_a_hand_buy_on_a_market_no_strategy_symbol_names_is_booked_at_start(
+    tmp_path: Any,
+    rig: Any,  # noqa: F811
+) -> None:
+    """The cross-venue strategy's own `symbol` (BTC/USDT) is not one it trades, and no journal
+    order names the market: its trades are read all the same, from the account's listing."""
+    kalshi, pm, keys = rig
+    cfg = arb_config(tmp_path, kalshi, pm, {}, {"max_position_usd": "200"})
+    assert cfg.strategies[0].symbol == "BTC/USDT"
+    node, _ = await _start(cfg)  # the ledger opens: nothing traded yet
+    await node.stop()
+    node.close()
+    await _buy_no_by_hand(pm, keys, D(10))  # while the node is down
+    node, _ = await _start(cfg)
+    try:
+        _audit_passes(node)
+        fills = _no_fills(node)
+        assert [(f.side, f.amount) for f in fills] == [(Side.BUY, 10)], fills
+        assert node.portfolio.book("polymarket").total(NO) == 10
+    finally:
+        await node.stop()
+        node.close()

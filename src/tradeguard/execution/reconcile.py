@@ -11,7 +11,8 @@ Per venue, in this order:
    opening (on its first reconciliation: older than this one, and kept as the opening's) is
    skipped (the opening balances hold it); one dated to the whole second the ledger opened
    in (a venue dating trades to the second) is booked unless the opening listed it
-   (`ledger_opening`);
+   (`ledger_opening`); the symbols read are the strategies', the journal orders' and, on a
+   venue listing the account's trades of every market (`traded_symbols`), those traded;
 5. balances: on a venue netting YES and NO of one market (Kalshi), pairs the durable ledger
    still holds are netted first (`outcome_netting`: a fill booked before its netting was); the
    venue is the truth; every difference from the ledger is recorded as an
@@ -225,6 +226,10 @@ async def _reconcile_venue(
     if earliest_open is not None:
         since = min(since, earliest_open - lookback_ms)
     symbols = _symbols_of(node, name, venue_open, since)
+    traded = getattr(venue, "traded_symbols", None)  # the account's trades, any market
+    if traded is not None:
+        found = await call(f"traded_symbols since {since}", partial(traded, max(since, 0)))
+        symbols |= with_other_outcomes(set(found))
     opening: set[str] = set()  # trades the balances this reconciliation opens the ledger at hold
     for symbol in sorted(symbols):
         report.fills_recovered += await _catch_up_symbol(
@@ -263,7 +268,8 @@ async def _reconcile_balances(
     not streamed yet) is in the venue's positions but not the ledger, and would be split among
     the locks wrongly and booked as an adjustment; once booked, the balances are read again.
     Any fill booked from the read's start to the apply (the catch-up's awaits let the stream
-    book one the read predates) means the read is not applied."""
+    book one the read predates) means the read is not applied. The read that opens the ledger
+    is followed by a listing too (`_listed_again`)."""
     # YES and NO the ledger still holds together were paid out by a netting venue
     report.fills_recovered += node.orders.net_ledger(name)
     # the ledger opens at this read: a trade listed after it that the catch-up had not listed
