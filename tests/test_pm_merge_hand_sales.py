@@ -96,9 +96,10 @@ def _booked_as_trades(node) -> None:
 async def test_hand_sales_while_the_node_is_down_are_booked_as_trades_at_the_next_start(
     tmp_path: Path, monkeypatch
 ) -> None:
-    # The pair was bought long before: the start's fill catch-up (since the last
-    # reconciliation, no lookback) does not reach its market, so only the balances show the
-    # sales, as a merge would.
+    # The pair was bought long before, no strategy symbol names its market and no recent
+    # journal order does: the start's fill catch-up (since the last reconciliation, no
+    # lookback) reads it as one the account traded since (`traded_symbols`); in the balances
+    # alone the sales would look like a merge.
     async with demo_clob() as (server, keys):
         cfg = await config_after_a_pair(tmp_path, monkeypatch, server, keys)
         cfg = cfg.model_copy(update={
@@ -123,8 +124,8 @@ async def test_hand_sales_while_the_node_is_down_are_booked_as_trades_at_the_nex
 async def test_killed_between_the_two_hand_sales_at_start_books_both_at_the_next(
     tmp_path: Path, monkeypatch
 ) -> None:
-    # The start's reconciliation books the YES sale and is killed before the NO sale: the YES
-    # sale kept alone would leave NO -10 and pUSD +5.50, no merge's shape, a ledger
+    # The start's reconciliation books one sale and is killed before the other: one sale kept
+    # alone (YES -10 and pUSD +4.50, or NO -10 and pUSD +5.50) is no merge's shape, a ledger
     # difference the next start halts on.
     async with demo_clob() as (server, keys):
         cfg = await config_after_a_pair(tmp_path, monkeypatch, server, keys)
@@ -137,7 +138,8 @@ async def test_killed_between_the_two_hand_sales_at_start_books_both_at_the_next
         await _sell_the_pair_by_hand(server, keys)
         child = Path(__file__).with_name("pm_hand_sale_crash_child.py")
         docs = await killed_child(child, tmp_path, cfg, timeout_s=90)
-        assert "book_outside_trades" in docs[-1]["stack"], docs
+        # booked by the start's catch-up (the market traded since the last reconciliation)
+        assert "_catch_up_symbol" in docs[-1]["stack"], docs
         async with running(cfg) as node:
             report = node.reconcile_report
             assert report.ok and report.ledger_differences == [], report.to_json()

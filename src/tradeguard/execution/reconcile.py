@@ -11,7 +11,8 @@ Per venue, in this order:
    opening (on its first reconciliation: older than this one, and kept as the opening's) is
    skipped (the opening balances hold it); one dated to the whole second the ledger opened
    in (a venue dating trades to the second) is booked unless the opening listed it
-   (`ledger_opening`);
+   (`ledger_opening`); the symbols read are the strategies', the journal orders' and, on a
+   venue listing the account's trades of every market (`traded_symbols`), those traded;
 5. balances: on a venue netting YES and NO of one market (Kalshi), pairs the durable ledger
    still holds are netted first (`outcome_netting`: a fill booked before its netting was); the
    venue is the truth; every difference from the ledger is recorded as an
@@ -225,6 +226,10 @@ async def _reconcile_venue(
     if earliest_open is not None:
         since = min(since, earliest_open - lookback_ms)
     symbols = _symbols_of(node, name, venue_open, since)
+    traded = getattr(venue, "traded_symbols", None)  # the account's trades, any market
+    if traded is not None:
+        found = await call(f"traded_symbols since {since}", partial(traded, max(since, 0)))
+        symbols |= with_other_outcomes(set(found))
     opening: set[str] = set()  # trades the balances this reconciliation opens the ledger at hold
     for symbol in sorted(symbols):
         report.fills_recovered += await _catch_up_symbol(
@@ -263,10 +268,14 @@ async def _reconcile_balances(
     not streamed yet) is in the venue's positions but not the ledger, and would be split among
     the locks wrongly and booked as an adjustment; once booked, the balances are read again.
     Any fill booked from the read's start to the apply (the catch-up's awaits let the stream
-    book one the read predates) means the read is not applied."""
+    book one the read predates) means the read is not applied. The read that opens the ledger
+    is followed by a listing too (`_listed_again`)."""
     # YES and NO the ledger still holds together were paid out by a netting venue
     report.fills_recovered += node.orders.net_ledger(name)
-    recheck = bool(getattr(venue, "nets_outcome_pairs", False))
+    # the ledger opens at this read: a trade listed after it that the catch-up had not listed
+    # may or may not be in the figures (`_listed_again`), so they are read again
+    opens = _opens_now(node, name)
+    recheck = bool(getattr(venue, "nets_outcome_pairs", False)) or opens
     late: list[str] = []
     for _ in range(3 if recheck else 1):
         read_ts = node.clock.now_ms()  # every fill before it is in what the venue answers
@@ -275,8 +284,7 @@ async def _reconcile_balances(
             balances = await call("fetch_balances", venue.fetch_balances)
             streamed = list(during)
             if recheck and not streamed:
-                found = sum([await _catch_up_symbol(node, name, venue, s, since, call)
-                             for s in symbols])  # fmt: skip
+                found = await _listed_again(node, name, venue, symbols, since, call, opens)
                 report.fills_recovered += found
         if streamed:
             # Booked while the answer was on its way: the figures may predate them, and a
@@ -312,6 +320,33 @@ async def _reconcile_balances(
     )
     log.warning("venue %s: balance reconciliation deferred: %s", name, why)
     report.balances_deferred.append({"venue": name, "reason": why})
+
+
+async def _listed_again(
+    node: ReconcileHost,
+    name: str,
+    venue: Any,
+    symbols: list[str],
+    since: int,
+    call: _Call,
+    opens: bool,
+) -> int:
+    """Catch `symbols`' fills up again after a balance read; return how many the read may
+    lack: the fills booked, and when the ledger opens at the read the trades of no journal
+    order listed now but not by the listings before (made between the last listing and this
+    one, so maybe before the read, maybe after it: a venue dating trades to the second stamps
+    both alike). Those are kept as the opening's (`ledger_opening`) and the balances read
+    again, applied once a listing after the read finds nothing new."""
+    listed: set[str] = set()
+    booked = 0
+    for symbol in symbols:
+        booked += await _catch_up_symbol(
+            node, name, venue, symbol, since, call, listed if opens else None
+        )
+    fresh = listed - opening_trades(node.storage).get(name, set())
+    if fresh:
+        record_opening_trades(node.storage, name, fresh)
+    return booked + len(fresh)
 
 
 async def _trades_of(venue: Any, call: _Call, symbol: str) -> tuple[list[Fill], bool]:
@@ -488,9 +523,15 @@ def _ledger_of(node: ReconcileHost, venue_name: str, symbol: str, now: int) -> _
     known = node.storage.fill_keys(venue_name, symbol)
     opened = stored_start_ts(node.storage).get(venue_name)
     held: set[str] | None = opening_trades(node.storage).get(venue_name, set())
-    if opened is None and venue_name not in stored_start_balances(node.storage):
+    if _opens_now(node, venue_name):
         opened, held = now, None
     return known, opened, held
+
+
+def _opens_now(node: ReconcileHost, venue_name: str) -> bool:
+    """Tell whether the venue's ledger opens at this reconciliation's balance read."""
+    storage = node.storage
+    return venue_name not in stored_start_ts(storage).keys() | stored_start_balances(storage)
 
 
 def _before_ledger(

@@ -386,12 +386,26 @@ class PolymarketVenue(Venue):
         return data
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
-        """Every trade of `symbol` from `since_ts` on, over all pages of `/data/trades`."""
+        """Every trade of `symbol` from `since_ts` on, over all pages of `/data/trades`: from
+        the start of `since_ts`'s second, since the CLOB dates a trade to the second (one made
+        at 12:00:00.700 is stamped 12:00:00, and left out from 12:00:00.500 on it would never
+        be read again)."""
         rows = await clob_pages(
             self._trades_page, venue=self.name, op="fetch_fills", max_pages=self.max_pages
         )
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
-        return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
+        first = since_ts - since_ts % 1000
+        return [f for f in fills if f.symbol == symbol and f.ts >= first]
+
+    async def traded_symbols(self, since_ts: int = 0) -> set[str]:
+        """The symbols of the account's trades on `/data/trades` from `since_ts`'s second on,
+        whatever market: a trade made outside the node on a market no strategy names yet."""
+        rows = await clob_pages(
+            self._trades_page, venue=self.name, op="fetch_fills", max_pages=self.max_pages
+        )
+        fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
+        first = since_ts - since_ts % 1000
+        return {f.symbol for f in fills if f.symbol and f.ts >= first}
 
     async def fetch_fills_part(self, symbol: str) -> tuple[list[Fill], bool]:
         """The trades of `symbol` on the next pages of `/data/trades`, from where the last
