@@ -11,7 +11,8 @@ Per venue, in this order:
    opening (on its first reconciliation: older than this one, and kept as the opening's) is
    skipped (the opening balances hold it); one dated to the whole second the ledger opened
    in (a venue dating trades to the second) is booked unless the opening listed it
-   (`ledger_opening`);
+   (`ledger_opening`; on a netting venue the listing after the balance read counts too, and
+   a trade it adds has the balances read again);
 5. balances: on a venue netting YES and NO of one market (Kalshi), pairs the durable ledger
    still holds are netted first (`outcome_netting`: a fill booked before its netting was); the
    venue is the truth; every difference from the ledger is recorded as an
@@ -243,7 +244,7 @@ async def _reconcile_venue(
         log.warning("venue %s: balance reconciliation deferred: %s", name, why)
         report.balances_deferred.append({"venue": name, "reason": why})
     else:
-        await _reconcile_balances(node, name, venue, report, call, sorted(symbols), since)
+        await _reconcile_balances(node, name, venue, report, call, sorted(symbols), since, opening)
 
     # 6. positions against holdings (spot: a long needs the base asset on the venue)
     _check_positions(node, name, report)
@@ -257,11 +258,16 @@ async def _reconcile_balances(
     call: _Call,
     symbols: list[str],
     since: int,
+    opening: set[str],
 ) -> None:
     """Read `name`'s balances and apply them. On a netting venue the fills are caught up again
     after each read: a resting sell filled between the first catch-up and the read (its fill
     not streamed yet) is in the venue's positions but not the ledger, and would be split among
     the locks wrongly and booked as an adjustment; once booked, the balances are read again.
+    At the venue's first reconciliation a trade of no journal order that catch-up lists anew
+    (`opening`) may be newer than the read: it is kept with the opening's trades and the
+    balances are read again, after it (stamped with the opening's second, it is never booked
+    later on top of the figures that hold it).
     Any fill booked from the read's start to the apply (the catch-up's awaits let the stream
     book one the read predates) means the read is not applied."""
     # YES and NO the ledger still holds together were paid out by a netting venue
@@ -275,9 +281,13 @@ async def _reconcile_balances(
             balances = await call("fetch_balances", venue.fetch_balances)
             streamed = list(during)
             if recheck and not streamed:
-                found = sum([await _catch_up_symbol(node, name, venue, s, since, call)
+                held = len(opening)
+                found = sum([await _catch_up_symbol(node, name, venue, s, since, call, opening)
                              for s in symbols])  # fmt: skip
                 report.fills_recovered += found
+                if len(opening) > held:  # listed after the read: kept, and read again
+                    record_opening_trades(node.storage, name, opening)
+                    found += len(opening) - held
         if streamed:
             # Booked while the answer was on its way: the figures may predate them, and a
             # difference now would book the fills a second time as an adjustment.
