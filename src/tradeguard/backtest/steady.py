@@ -156,7 +156,9 @@ class SteadyRun:
                     break
             if watched is not None and watched.get(symbol):
                 break  # the bots' exit rules look at this close (the caller calls them)
-            if not k & 7 and (pacer.due() or (unit.dirty and perf() >= commit_due)):
+            if unit.dirty and perf() >= commit_due:
+                break  # a commit is due (the general loop checks at every candle)
+            if not k & 7 and pacer.due():
                 break
             if watch_stop and node._stop_requested:
                 break
