@@ -167,3 +167,40 @@ def test_take_candle_decides_as_take_bar_then_admits_bar(seed):
             want = 2 if two.admits_bar("", "X/Y", low, high) else 1
         assert got == want, (n, close)
         assert one.state() == two.state(), n
+
+
+def test_a_commit_interval_of_zero_commits_every_candle_that_wrote_in_steady_stretches_too(
+    tmp_path, data_dir, monkeypatch
+):
+    """`node.replay_commit_interval_s = 0` commits every candle that wrote: a steady stretch
+    ends on such a candle as the general loop commits it, not at the next eighth candle."""
+    from tradeguard.backtest import runner
+    from tradeguard.node.node import TradingNode
+
+    commits: tuple[list[int], list[int]] = ([], [])
+    real_commit = TradingNode._commit_candle
+
+    def recording(self, candles, i):
+        commits[0 if ran_general[0] else 1].append(i)
+        return real_commit(self, candles, i)
+
+    ran_general = [True]
+    real_modes = replay._modes
+
+    def modes(*args):
+        out = real_modes(*args)
+        return (*out[:-1], None) if ran_general[0] else out
+
+    monkeypatch.setattr(TradingNode, "_commit_candle", recording)
+    monkeypatch.setattr(replay, "_modes", modes)
+    monkeypatch.setattr(runner, "BACKTEST_COMMIT_INTERVAL_S", 0)
+    path = tmp_path / "recorder.py"
+    path.write_text(RECORDER, encoding="utf-8")
+    cfg = _config(tmp_path, f"{path}:Recorder", ("ETH", "ADA"))
+    window = BacktestWindow(parse_date("2018-01-12"), parse_date("2018-01-14"), commit_every=500)
+    one = run_backtest(cfg, tmp_path / "one", window)
+    ran_general[0] = False
+    steady = run_backtest(cfg, tmp_path / "steady", window)
+    assert _figures(steady) == _figures(one)
+    assert len(commits[0]) > 20  # candles that wrote, each committed
+    assert commits[1] == commits[0]

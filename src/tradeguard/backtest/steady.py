@@ -51,6 +51,8 @@ class SteadyRun:
         self.pacer = pacer
         self.watch_stop = watch_stop  # a replay that may stop before its end
         self.every = node.config.node.checkpoint_every
+        # no commit interval: the general loop commits every candle that wrote, so must this
+        self.commit_each = node.config.node.replay_commit_interval_s <= 0
         self.paper_by_symbol = paper_by_symbol
         exits = getattr(node, "bot_exits", None)
         listeners = node.price_listeners
@@ -110,6 +112,7 @@ class SteadyRun:
             ACTIVE,
             self.watch_stop,
         )
+        commit_each = self.commit_each
         held, n_marks, now, k = node._held, len(marks), sim._now, i - 1
         while k < last:
             c = candles[k + 1]
@@ -156,6 +159,8 @@ class SteadyRun:
                     break
             if watched is not None and watched.get(symbol):
                 break  # the bots' exit rules look at this close (the caller calls them)
+            if commit_each and unit.dirty:
+                break  # every candle that wrote commits (replay_commit_interval_s = 0)
             if not k & 7 and (pacer.due() or (unit.dirty and perf() >= commit_due)):
                 break
             if watch_stop and node._stop_requested:
