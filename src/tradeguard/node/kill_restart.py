@@ -20,8 +20,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.enums import TradingState
-from tradeguard.model.events import Event, EventKind
-from tradeguard.risk.kill import KillRequest, resumed_since, unfinished
+from tradeguard.risk.kill import KillRequest, record_unfinished, resumed_since, unfinished
 from tradeguard.risk.state import FLATTEN_WAITS, LOSS_LIMIT_BY
 
 if TYPE_CHECKING:
@@ -78,10 +77,7 @@ async def finish_interrupted_kill(node: TradingNode) -> dict[str, Any] | None:
         if last.get("unfinished") == FLATTEN_WAITS:  # a loss limit's: it says why already
             why = FLATTEN_WAITS
         if last.get("unfinished") != why:
-            node.risk.record_kill({**last, "unfinished": why})
-            node.risk.emit(Event(EventKind.KILL, node.clock.now_ms(),
-                                 {"stage": "unfinished", "why": why, **last},
-                                 severity="critical"))  # fmt: skip
+            record_unfinished(node.risk, node.clock.now_ms(), last, why)
         log.critical("kill switch: %s", why)
         return None
     asked = node.risk.flatten_asked

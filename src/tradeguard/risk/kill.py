@@ -103,6 +103,13 @@ def flatten_unfinished(kill: Any, resume: Any = None) -> bool:
     return unfinished(kill, resume) and bool(kill.get("flatten"))
 
 
+def record_unfinished(engine: Any, ts: int, kill: dict[str, Any], why: str) -> None:
+    """Store `kill` as not ended, saying `why`, and tell it (a critical KILL event)."""
+    engine.record_kill({**kill, "unfinished": why})
+    engine.emit(Event(EventKind.KILL, ts, {"stage": "unfinished", "why": why, **kill},
+                      severity="critical"))  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class KillRequest:
     """Who pulled the switch, why, when, and whether positions must be closed too."""
@@ -214,10 +221,7 @@ class KillSwitch:
         ):
             return None  # run already (a start or a reconciliation finished it), or replaced
         if not reconciled:
-            self.engine.record_kill({**last, "unfinished": FLATTEN_WAITS})
-            self.engine.emit(Event(EventKind.KILL, self.clock.now_ms(),
-                                   {"stage": "unfinished", "why": FLATTEN_WAITS, **last},
-                                   severity="critical"))  # fmt: skip
+            record_unfinished(self.engine, self.clock.now_ms(), last, FLATTEN_WAITS)
             log.critical("kill switch: %s", FLATTEN_WAITS)
             return None
         request = KillRequest(reason=str(asked["reason"]), by=str(asked["by"]),
