@@ -184,6 +184,7 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
 
 async def _serve(node: Any, host: str | None, port: int | None, console: Console) -> None:
     from tradeguard.api.server import ApiServer
+    from tradeguard.node.duties import KillRunner, OrderChecks, PeriodicReconcile
     from tradeguard.node.valuation_view import save_valuation
 
     stop = asyncio.Event()
@@ -211,20 +212,26 @@ async def _serve(node: Any, host: str | None, port: int | None, console: Console
         # the valuation `tradeguard status` shows (reference prices' ages) is stored by itself
         every_s, due = node.config.node.checkpoint_interval_s, 0.0
         # reconciled on its schedule, as the live loop does: a halt a failed one set lifts, a
-        # kill (a loss limit's flatten) left waiting for a good one runs, not at the next start
-        every_r = node.config.node.reconcile_interval_s
-        next_r = time.monotonic() + every_r
+        # kill (a loss limit's flatten) left waiting for a good one runs, not at the next start.
+        # Kills (the kill file's, a loss limit's, the API's) queue and run whole in a task; no
+        # reconciliation starts while one runs, and one that waits on a venue holds no kill.
+        kills = KillRunner(node)
+        reconcile = PeriodicReconcile(node, kills, OrderChecks(node))
+        node.kill_runner = kills
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
-            await node.poll_kill_sentinel()
-            if time.monotonic() >= next_r:
-                await _reconcile(node)
-                next_r = time.monotonic() + every_r
+            kills.poll()
+            kills.step()
+            reconcile.step(time.monotonic())
             if time.monotonic() >= due:
                 save_valuation(node)
                 due = time.monotonic() + every_s
     finally:
+        if node.kill_runner is not None:
+            node.kill_runner = None
+            await reconcile.stop()
+            await kills.stop()  # a kill cut short stays stored: the next start finishes it
         if marks is not None:
             marks.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -232,12 +239,3 @@ async def _serve(node: Any, host: str | None, port: int | None, console: Console
         save_valuation(node)  # the prices as serve left them
         await server.stop()
         await node.stop()
-
-
-async def _reconcile(node: Any) -> None:
-    """A periodic reconciliation of `serve`; a kill left unfinished ends after a good one."""
-    from tradeguard.node.duties import reconcile_periodic
-    from tradeguard.node.kill_restart import finish_interrupted_kill
-
-    if (await reconcile_periodic(node)).ok:
-        await finish_interrupted_kill(node)

@@ -45,7 +45,7 @@ def record_close_rates(node: TradingNode) -> None:
         if rate is None or rate == 1:  # none known: said as such when read; USD: none needed
             return
         bot = event.strategy_id
-        if bot not in node.bot_strategies and bot not in {r.name for r in BotRows(node.db).bots()}:
+        if bot not in node.bot_strategies and not _registered(node, bot):
             return
         stored = node.storage.kv_get(RATES_KEY + bot)
         rates = dict(stored) if isinstance(stored, dict) else {}
@@ -56,6 +56,15 @@ def record_close_rates(node: TradingNode) -> None:
         node.storage.kv_set(RATES_KEY + bot, rates)  # with the fill's commit when inside it
 
     node.bus.subscribe(on_closed, EventKind.POSITION_CLOSED)
+
+
+def _registered(node: TradingNode, name: str) -> bool:
+    """Whether `name` is a bot registered through the API. A strategy of this node that is no
+    bot is none (a bot of its name is refused, `BotDesk.bot`): its closes read no bot rows
+    inside their fill's commit."""
+    if any(s.id == name for s in node.strategies):
+        return False
+    return name in {r.name for r in BotRows(node.db).bots()}
 
 
 def in_usd(node: TradingNode, closed: list[dict[str, Any]]) -> list[dict[str, Any]]:
