@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.alerts.config import AlertsConfig
@@ -80,6 +81,8 @@ class AlertManager:
         self._loop_thread: int | None = None
         self.performance = PerformanceWatch(config.performance)
         self.hold: Callable[[], bool] | None = None
+        # what to undo if the held alerts' transaction rolls back (`StorageCore.on_rollback`)
+        self.on_rollback: Callable[[Callable[[], None]], None] | None = None
         self._held: list[Alert] = []
         self._sealed: list[Alert] = []
         self._watch_held: list[Event] = []  # events for `performance`, held as alerts are
@@ -132,6 +135,7 @@ class AlertManager:
         """Queue `alert` for every channel unless rate-limited; return whether it was queued."""
         alert = self.marked(alert)
         interval = self.config.min_interval_s.get(alert.rule, 0.0)
+        last = None
         if interval > 0:
             now = self._monotonic()
             last = self._last_sent.get(alert.dedupe_key)
@@ -144,10 +148,19 @@ class AlertManager:
         alert = with_id(alert)
         if self.hold is not None and self.hold():
             self._held.append(alert)  # the work it reports is not committed yet
+            if interval > 0 and self.on_rollback is not None:
+                # dropped with a rollback, it was never sent: the work's retry is told then
+                self.on_rollback(partial(self._unmark, alert.dedupe_key, last))
             return True
         self._keep([alert])
         self._hand_over(alert)
         return True
+
+    def _unmark(self, key: str, last: float | None) -> None:
+        if last is None:
+            self._last_sent.pop(key, None)
+        else:
+            self._last_sent[key] = last
 
     def seal(self) -> None:
         """Take the held alerts into the commit being made (a storage commit hook)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from functools import partial
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -103,17 +104,23 @@ class NodeMetrics:
         self.lag_interval_s = lag_interval_s
         self.last_lag_s: float | None = None  # for the health check
         self._lag_task: asyncio.Task[None] | None = None
+        self._held: list[Counter] = []  # counts of the open transaction, from `_since` on
+        self._since: int | None = None
+        self._attach(node)
+
+    def _attach(self, node: TradingNode) -> None:
         node.bus.subscribe(self.on_event)
         node.orders.latency_listeners.append(self.on_latency)
+        node.storage.add_after_commit_hook(self._release)
 
     # feeds --------------------------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
         """Count order, fill, denial, refused-authentication and arbitrage-cycle events."""
         kind = event.kind
         if kind.startswith("order."):
-            self.orders.labels(event.venue, kind[6:]).inc()
+            self._count(self.orders.labels(event.venue, kind[6:]))
         elif kind == EventKind.FILL:
-            self.fills.labels(event.venue, event.symbol).inc()
+            self._count(self.fills.labels(event.venue, event.symbol))
         elif kind == EventKind.RISK_DENIED:
             self.denials.labels(str(event.data.get("code", "UNKNOWN"))).inc()
         elif kind == "api.auth_failed":
@@ -125,6 +132,32 @@ class NodeMetrics:
             latency_ms = event.data.get("latency_ms")
             if outcome != "rejected" and isinstance(latency_ms, int | float):
                 self.arb_latency.labels(event.strategy_id).observe(latency_ms / 1000)
+
+    def _count(self, counter: Counter) -> None:
+        """Count one event: told inside a transaction, at its commit, and not at all if it rolls
+        back (`StorageCore.on_rollback`): a fill whose commit fails is counted when the venue's
+        next report of it is booked."""
+        storage = self.node.storage
+        if not storage.keeps_undo:
+            counter.inc()
+            return
+        held = self._held
+        if self._since is None:
+            self._since = len(held)
+            storage.on_rollback(partial(self._rolled_back, len(held)))
+        held.append(counter)
+
+    def _rolled_back(self, kept: int) -> None:
+        del self._held[kept:]
+        self._since = None
+
+    def _release(self) -> None:
+        """Add the counts of the transaction just committed (a storage after-commit hook)."""
+        self._since = None
+        if self._held:
+            held, self._held = self._held, []
+            for counter in held:
+                counter.inc()
 
     def on_latency(self, venue: str, op: str, seconds: float) -> None:
         """Record one venue call's latency."""
@@ -156,6 +189,7 @@ class NodeMetrics:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.node.bus.unsubscribe(self.on_event)
+        self.node.storage.remove_after_commit_hook(self._release)
         with contextlib.suppress(ValueError):
             self.node.orders.latency_listeners.remove(self.on_latency)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tradeguard.bus import EventBus
@@ -361,17 +362,29 @@ class FillApplication:
         self._pending_balances.pop(venue, None)
 
     def _drop_behind(self) -> None:
-        # What waited for a commit that rolled back went with it: written later, alone, it
-        # would leave balances or order states the journal's fills and orders do not explain.
+        # A venue's balances waiting for a commit that rolled back went with it: they count the
+        # fills it held, and written later, alone, they would leave balances the journal's fills
+        # do not explain. Acknowledgements it took stay waiting (`_keep_behind`): the venue
+        # answered them whatever became of the commit, and no later report may tell them again.
         self._pending_balances.clear()
-        self._pending_rows.clear()
-        self._pending_journal.clear()
+
+    def _keep_behind(self, rows: dict[str, Order], journal: list[Any]) -> None:
+        """Put acknowledgements taken into the open transaction back in the queue for the next
+        commit if it rolls back (`StorageCore.on_rollback`)."""
+        if self.storage.keeps_undo:
+            self.storage.on_rollback(partial(self._requeue, rows, journal))
+
+    def _requeue(self, rows: dict[str, Order], journal: list[Any]) -> None:
+        # queued before what is waiting now: the log keeps the order in which they happened
+        self._pending_rows = {**rows, **self._pending_rows}
+        self._pending_journal[:0] = journal
 
     def _write_behind(self) -> None:
         for venue in list(self._pending_balances):
             self._write_pending_balances(venue)
         if self._pending_journal or self._pending_rows:
             rows, self._pending_rows = self._pending_rows, {}
+            self._keep_behind(rows, [])
             for order in rows.values():
                 self.storage.upsert_order(order)
             self._write_transitions()
@@ -385,6 +398,8 @@ class FillApplication:
 
     def _write_transitions(self) -> None:
         journal, self._pending_journal = self._pending_journal, []
+        if journal:
+            self._keep_behind({}, journal)
         for cid, before, after, ts, reason in journal:
             self.storage.record_transition(cid, before, after, ts, reason)
 
@@ -434,7 +449,9 @@ class FillApplication:
     def _write_order(self, order: Order) -> None:
         # The row gets the order's latest state now: a write of it still waiting is not needed.
         self.storage.upsert_order(order)
-        self._pending_rows.pop(order.client_order_id, None)
+        waiting = self._pending_rows.pop(order.client_order_id, None)
+        if waiting is not None:
+            self._keep_behind({order.client_order_id: waiting}, [])
 
     def _publish_order(self, kind: str, order: Order, severity: str = "info") -> None:
         self._publish(kind, self.clock.now_ms(), order, order_data(order), severity=severity)

@@ -248,8 +248,17 @@ class OrderPathGateway:
         if order is None or order.status.is_terminal:
             return order
         waiter = self._waiters[client_order_id] = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         try:
-            await asyncio.wait_for(waiter.wait(), timeout_s)
+            while True:
+                await asyncio.wait_for(waiter.wait(), max(0.0, deadline - loop.time()))
+                order = self._om.orders.get(client_order_id)
+                if order is None or order.status.is_terminal:
+                    break
+                # woken by a state its transaction's rollback took back: the journal, and
+                # the order with it, still has it open
+                waiter.clear()
         except TimeoutError:
             pass
         finally:

@@ -159,6 +159,7 @@ def wire_alerts(manager: AlertManager, storage: Storage) -> None:
 
     manager.resume(AlertOutbox(storage))
     manager.hold = lambda: storage.in_transaction
+    manager.on_rollback = storage.on_rollback
     storage.add_commit_hook(manager.seal)
     storage.add_after_commit_hook(manager.release)
     storage.add_rollback_hook(manager.discard)

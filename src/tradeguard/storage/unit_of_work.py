@@ -270,6 +270,11 @@ class StorageCore:
         work it reports is durable: alerts)."""
         self._after_commit_hooks.append(hook)
 
+    def remove_after_commit_hook(self, hook: Callable[[], None]) -> None:
+        """Stop running `hook` after commits (one added by `add_after_commit_hook`)."""
+        if hook in self._after_commit_hooks:
+            self._after_commit_hooks.remove(hook)
+
     def add_rollback_hook(self, hook: Callable[[], None]) -> None:
         """Run `hook` when an outermost transaction (or unit of work) rolls back: what was held
         for its commit (alerts) must be dropped, not sent with the next one."""
