@@ -277,6 +277,18 @@ class OrderPathGateway:
                 order = None
         return order, storage.load_fills(client_order_id=client_order_id)
 
+    def journaled_order(self, client_order_id: str) -> Order | None:
+        """Return one of this strategy's orders as the order path knows it, else as its journal
+        row keeps it (one read, none of its fills): what a fill's order says of it (its
+        signal), asked of every fill, needs no more."""
+        order = self._om.orders.get(client_order_id)
+        storage = self._om.storage
+        if order is None and storage is not None:
+            order = storage.get_order_alone(client_order_id)
+            if order is not None and order.strategy_id != self.strategy_id:
+                order = None
+        return order
+
     def fills_since(self, since_ts: int) -> list[Fill]:
         """Return this strategy's journaled fills from `since_ts` on (none without storage)."""
         storage = self._om.storage
