@@ -134,6 +134,9 @@ class StubGateway:
         order = next((o for o in self.sent if o.client_order_id == client_order_id), None)
         return order, list(self._fills.get(client_order_id, []))
 
+    def journaled_order(self, client_order_id: str) -> Order | None:
+        return next((o for o in self.sent if o.client_order_id == client_order_id), None)
+
     def fills_since(self, since_ts: int) -> list[Fill]:
         return sorted((f for fs in self._fills.values() for f in fs if f.ts >= since_ts),
                       key=lambda f: f.ts)  # fmt: skip

@@ -4,7 +4,7 @@ settled within one millisecond) does not stand in for it (SQLite and PostgreSQL)
 
 from __future__ import annotations
 
-from tradeguard.execution.gateway import OUTBOX_KEY, announce_outbox, event_json
+from tradeguard.execution.outbox import OUTBOX_KEY, announce_outbox, event_json
 from tradeguard.model.events import Event, EventKind
 from tradeguard.storage import Storage
 

@@ -39,10 +39,7 @@ def _journal(sales: list[Fill], netting: bool = True) -> dict[str, Any]:
         for f in sales
     }  # fmt: skip
 
-    def journaled(cid: str) -> tuple[Order | None, list[Fill]]:
-        return orders.get(cid), []
-
-    gateway = SimpleNamespace(journaled=journaled)
+    gateway = SimpleNamespace(journaled_order=orders.get)
     return {"polymarket": gateway, "kalshi": gateway}
 
 

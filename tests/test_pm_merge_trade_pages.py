@@ -14,25 +14,33 @@ from pathlib import Path
 import pytest
 
 from pm_merge_support import MARKET, POLY_NO, buy, demo_clob, held, holding_a_pair, synced
-from test_pm_merge_hand_sales import _booked_as_trades, _sell_unstreamed
+from test_pm_merge_hand_sales import _sell_unstreamed
 from test_pm_node_crash import POLY_YES
 
 
 async def test_trades_beyond_the_page_cap_are_read_at_the_next_passes(
     tmp_path: Path, monkeypatch
 ) -> None:
-    # One trade a page, two pages a read: the pair's two buys fill the first read, the two
-    # hand sales come after them (four trades: more than one read holds).
+    # One trade a page, two pages a read, each outcome's trades read alone, newest first: the
+    # pair's buy, the sale by hand, then two buys of the node (known) fill the first read of
+    # each outcome; the sales come after them (four trades an outcome: more than a read holds).
     async with demo_clob() as (server, keys):
         server.page_size = 1
         async with holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _):
             venue = node.venues["polymarket"]
             venue.max_pages = 2
-            cash_before = node.portfolio.book("polymarket").total("PUSD")
             await asyncio.sleep(1.1)  # the CLOB dates trades to the second
             await _sell_unstreamed(server, keys, monkeypatch)
+            server.seed_book(MARKET, yes_bids=[("0.40", "10")], yes_asks=[("0.45", "10")])
+            for _ in range(2):
+                await buy(node, POLY_YES, Decimal(5))
+                await buy(node, POLY_NO, Decimal(5))
             account = server.accounts[keys["address"].lower()]
-            assert len(server.trades[account.account_id]) > venue.max_pages * server.page_size
+            yes_token = venue.token_id(POLY_YES)
+            yes_trades = [
+                t for t in server.trades[account.account_id] if t["asset_id"] == yes_token
+            ]
+            assert len(yes_trades) > venue.max_pages * server.page_size
 
             sync, found = await synced(node)
             said = sync.waiting["polymarket"]
@@ -46,8 +54,11 @@ async def test_trades_beyond_the_page_cap_are_read_at_the_next_passes(
                 waits.append(sync.waiting["polymarket"])
             assert sync.waiting == {} and found == [], (sync.waiting, waits)
             assert any("booked as fills" in w for w in waits), waits
-            _booked_as_trades(node)
-            assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+            fills = node.storage.load_fills(venue="polymarket")
+            assert not [f for f in fills if f.trade_id.startswith("net-")], waits  # no merge
+            assert node.storage.load_balance_adjustments("polymarket") == []
+            assert held(node)[(POLY_YES, "s1")] == 20 and held(node)[(POLY_NO, "s1")] == 20
+            assert held(node)[(POLY_YES, "")] == -10 and held(node)[(POLY_NO, "")] == -10
 
 
 async def test_a_part_whose_commit_failed_is_read_again_never_left_to_a_merge(
@@ -95,3 +106,43 @@ async def test_a_part_whose_commit_failed_is_read_again_never_left_to_a_merge(
             assert held(node)[(POLY_YES, "s1")] == 15 and held(node)[(POLY_NO, "s1")] == 15
             assert held(node)[(POLY_YES, "")] == -10 and held(node)[(POLY_NO, "")] == -10
             assert node.storage.load_balance_adjustments("polymarket") == []
+
+
+async def _passes_until_settled(node, sync) -> list[str]:
+    waits = []
+    for _ in range(8):
+        sync, found = await synced(node, sync)
+        if not sync.waiting:
+            assert found == [], found
+            return waits
+        waits.append(sync.waiting["polymarket"])
+    raise AssertionError(waits)
+
+
+async def test_sales_made_between_two_parts_of_one_read_are_booked_not_a_merge(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # One trade a page, one page a read, the CLOB listing the newest first. The strategy holds
+    # 20 of each outcome; a pair sold by hand is read (its newest page) and booked, the round
+    # going on from its cursor. A second pair is sold by hand: it lands before that cursor.
+    # Before, the round went on past the first sales and the buys to the listing's end, found
+    # nothing the ledger lacks and booked the second sales' drop as a merge of the pair.
+    async with demo_clob() as (server, keys):
+        server.page_size = 1
+        async with holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _):
+            node.venues["polymarket"].max_pages = 1
+            server.seed_book(MARKET, yes_bids=[("0.40", "10")], yes_asks=[("0.45", "10")])
+            await buy(node, POLY_YES, Decimal(10))
+            await buy(node, POLY_NO, Decimal(10))
+            await asyncio.sleep(1.1)  # the CLOB dates trades to the second
+            await _sell_unstreamed(server, keys, monkeypatch)
+            sync, _ = await synced(node)
+            assert "booked as fills" in sync.waiting["polymarket"], sync.waiting
+            await _passes_until_settled(node, sync)
+            await _sell_unstreamed(server, keys, monkeypatch)  # the round's cursor is old now
+            await _passes_until_settled(node, sync)
+            fills = node.storage.load_fills(venue="polymarket")
+            assert not [f for f in fills if f.trade_id.startswith("net-")]  # no merge
+            assert node.storage.load_balance_adjustments("polymarket") == []
+            assert held(node)[(POLY_YES, "s1")] == 20 and held(node)[(POLY_NO, "s1")] == 20
+            assert held(node)[(POLY_YES, "")] == -20 and held(node)[(POLY_NO, "")] == -20

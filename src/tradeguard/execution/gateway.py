@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
+from tradeguard.execution.outbox import OUTBOX_KEY, event_json
 from tradeguard.model.enums import Side
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
@@ -37,7 +38,6 @@ from tradeguard.storage.arb_repository import (
     find_arb_execution,
     insert_arb_execution,
 )
-from tradeguard.storage.types import jsonable, without_nul
 
 if TYPE_CHECKING:  # the figures load where a held position settles, not in every backtest
     from tradeguard.portfolio.arb_summary import Settled
@@ -47,57 +47,12 @@ RECORD_STATE_KEY = "strategy.record_state:{}"
 RECORD_NOTE_KEY = "strategy.record_note:{}"
 # kv_state key: the events a strategy's newest record announces, committed with it and removed
 # once they are on the bus; a kill between the two leaves them for the next start to announce
-OUTBOX_KEY = "strategy.record_outbox:{}"
 # kv_state key: the newest of a strategy's journaled fills a start looked at for late fills
 LATE_CHECKED_KEY = "strategy.late_checked:{}"
 # kv_state key: {order id: starts in a row that failed to book its late fill into its record}
 LATE_TRIES_KEY = "strategy.late_tries:{}"
 
 Levels = list[tuple[Decimal, Decimal]]
-
-
-def event_json(event: Event) -> dict[str, Any]:
-    """`event` as kept in the outbox (`OUTBOX_KEY`)."""
-    return {"kind": event.kind, "ts": event.ts, "data": dict(event.data), "venue": event.venue,
-            "symbol": event.symbol, "strategy_id": event.strategy_id,
-            "severity": event.severity}  # fmt: skip
-
-
-def announce_outbox(storage: Any, strategy_id: str, publish: Callable[[Event], None]) -> int:
-    """Publish the events the strategy's newest record kept and a kill kept off the bus, then
-    drop them; return how many. Called once at start, before the strategy trades. One the
-    audit log holds already (published, the kill came before the outbox was emptied) is not
-    published again."""
-    key = OUTBOX_KEY.format(strategy_id)
-    kept = storage.kv_get(key)
-    if not kept:
-        return 0
-    events = [Event(**e) for e in kept if isinstance(e, dict) and not _audited(storage, e)]
-    for event in events:
-        publish(event)
-    with storage.transaction():
-        storage.kv_delete(key)
-    return len(events)
-
-
-def _audited(storage: Any, kept: Mapping[str, Any]) -> bool:
-    """Tell whether the audit log holds the kept event itself: its kind, time, strategy, venue,
-    symbol and data (another of the same kind and time, such as a second pair settled within
-    the millisecond, is not it)."""
-    kind, ts = str(kept.get("kind")), kept.get("ts")
-    want = _stored(kept.get("data") or {})
-    return any(
-        e.kind == kind and e.ts == ts and e.strategy_id == kept.get("strategy_id")
-        and e.venue == kept.get("venue") and e.symbol == kept.get("symbol")
-        and _stored(e.data) == want
-        for e in storage.load_events(kind_prefix=kind, since_ts=ts, limit=1000)
-    )  # fmt: skip
-
-
-def _stored(data: Mapping[str, Any]) -> Any:
-    """`data` as either table keeps it (Decimals as strings, no NUL), to compare one with the
-    other."""
-    return without_nul(jsonable(dict(data)))
 
 
 def _events(announced: Event | Sequence[Event]) -> list[Event]:
@@ -285,6 +240,18 @@ class OrderPathGateway:
             if order is not None and order.strategy_id != self.strategy_id:
                 order = None
         return order, storage.load_fills(client_order_id=client_order_id)
+
+    def journaled_order(self, client_order_id: str) -> Order | None:
+        """Return one of this strategy's orders as the order path knows it, else as its journal
+        row keeps it (one read, none of its fills): what a fill's order says of it (its
+        signal), asked of every fill, needs no more."""
+        order = self._om.orders.get(client_order_id)
+        storage = self._om.storage
+        if order is None and storage is not None:
+            order = storage.get_order_alone(client_order_id)
+            if order is not None and order.strategy_id != self.strategy_id:
+                order = None
+        return order
 
     def fills_since(self, since_ts: int) -> list[Fill]:
         """Return this strategy's journaled fills from `since_ts` on (none without storage)."""

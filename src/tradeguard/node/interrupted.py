@@ -114,7 +114,7 @@ def _keep_held(
     node's held record (when `record`), the legs marked reported and the event are committed
     together in the strategy's outbox, then the event is published: a kill in between leaves
     it for the next start (`announce_outbox`), which neither loses nor repeats it."""
-    from tradeguard.execution.gateway import OUTBOX_KEY, event_json
+    from tradeguard.execution.outbox import OUTBOX_KEY, event_json
 
     fills = _fills(node, legs)
     event = held_event(sid, legs, now, why, fills)

@@ -136,7 +136,7 @@ def _announce_kept(node: TradingNode) -> None:
     """Publish, once, the events each strategy's newest record kept (committed with it) that a
     kill stopped before they reached the bus: alerts, the audit log and the dashboard hear of
     that cycle."""
-    from tradeguard.execution.gateway import OUTBOX_KEY, announce_outbox
+    from tradeguard.execution.outbox import OUTBOX_KEY, announce_outbox
 
     if not node.strategies:
         return

@@ -45,6 +45,12 @@ class OrderStore(StorageCore):
             return None
         return self._with_trade_ids([order_from_row(rows[0])])[0]
 
+    def get_order_alone(self, client_order_id: str) -> Order | None:
+        """Return the journaled order as its row holds it, or None: one read, no fill (its
+        trade ids stay empty; `get_order` rebuilds them)."""
+        rows = self._read(select(orders).where(orders.c.client_order_id == client_order_id))
+        return order_from_row(rows[0]) if rows else None
+
     def load_orders(
         self,
         *,

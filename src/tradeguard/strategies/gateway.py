@@ -89,6 +89,11 @@ class ExecutionGateway(Protocol):
         fill journaled for it (an order a start did not restore: ended before it)."""
         ...
 
+    def journaled_order(self, client_order_id: str) -> Order | None:
+        """One of this strategy's orders as the order path or the journal knows it, without
+        its fills (one row read at most)."""
+        ...
+
     def fills_since(self, since_ts: int) -> list[Fill]:
         """This strategy's journaled fills from `since_ts` on."""
         ...

@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -53,6 +54,7 @@ from tradeguard.sandbox.polymarket import streams
 from tradeguard.sandbox.polymarket.auth import PolyAuthError, verify_l1, verify_l2, verify_order
 from tradeguard.sandbox.polymarket.expiry import Expiries, order_expiration
 from tradeguard.sandbox.polymarket.merge import merge_route
+from tradeguard.sandbox.polymarket.trade_listing import trade_listing, tx_hash
 from tradeguard.sandbox.ws_hub import WsHub
 
 HEARTBEAT_TIMEOUT_S = 10.0
@@ -250,9 +252,10 @@ class PolymarketExchange(LoopbackServer):
         ]  # fmt: skip
         return self._page(request, rows)
 
-    def _page(self, request: web.Request, rows: list[Any]) -> web.Response:
-        try:
-            page, cursor = clob_page(rows, request.query.get("next_cursor", ""), self.page_size)
+    def _page(self, request: web.Request, rows: list[Any] | partial[list[Any]]) -> web.Response:
+        try:  # rows listed here: a filter's ValueError answers 400 too
+            listed = rows() if isinstance(rows, partial) else rows
+            page, cursor = clob_page(listed, request.query.get("next_cursor", ""), self.page_size)
         except ValueError as exc:
             raise PolyError(str(exc)) from None
         return web.json_response(
@@ -434,7 +437,7 @@ class PolymarketExchange(LoopbackServer):
             "success": True, "errorMsg": "", "orderID": order.order_id, "status": status,
             "makingAmount": str(order.cost), "takingAmount": str(order.filled),
             "tradeIDs": [t.trade_id for t in trades],
-            "transactionsHashes": [_tx_hash(t.trade_id) for t in trades],
+            "transactionsHashes": [tx_hash(t.trade_id) for t in trades],
         })  # fmt: skip
 
     def _trade_json(self, t: Trade, o: BinaryOrder, price: Decimal, fee: Decimal) -> dict[str, Any]:
@@ -451,7 +454,7 @@ class PolymarketExchange(LoopbackServer):
             "side": "BUY" if o.buy else "SELL", "size": str(t.size), "price": str(price),
             "fee_paid": str(fee), "trader_side": "TAKER" if o is t.taker else "MAKER",
             "status": "CONFIRMED", "match_time": str(t.ts // 1000),
-            "transaction_hash": _tx_hash(t.trade_id),
+            "transaction_hash": tx_hash(t.trade_id),
         }  # fmt: skip
 
     def order_json(self, o: BinaryOrder) -> dict[str, Any]:
@@ -488,9 +491,9 @@ class PolymarketExchange(LoopbackServer):
         return web.json_response(self.order_json(o))
 
     async def _trades(self, request: web.Request) -> web.Response:
+        """The account's trades, newest first, filtered as the CLOB does (`trade_listing`)."""
         acct, _ = await self._l2(request)
-        want = request.query.get("id")
-        rows = [r for r in self.trades.get(acct.account_id, []) if not want or r["id"] == want]
+        rows = partial(trade_listing, self.trades.get(acct.account_id, []), request.query)
         return self._page(request, rows)  # a busy account's trades span several pages
 
     async def _balance(self, request: web.Request) -> web.Response:
@@ -594,7 +597,3 @@ def _token_json(m: PolyMarket, token: str, outcome: Outcome) -> dict[str, Any]:
         paid = payout(Resolution(m.resolved), outcome)
         row.update({"winner": paid == ONE, "price": float(paid)})
     return row
-
-
-def _tx_hash(trade_id: str) -> str:
-    return "0x" + hashlib.sha256(trade_id.encode()).hexdigest()

@@ -49,13 +49,14 @@ def is_netting(fill: Fill, order: Order | None) -> bool:
 
 
 def netting_sale(executor: PairExecutor, fill: Fill) -> bool:
-    """Tell whether `fill` is a netting or merge sale, by its journaled order (`is_netting`)."""
+    """Tell whether `fill` is a netting or merge sale, by its journaled order (`is_netting`):
+    the order alone, never its fills (asked of every sale fill)."""
     if fill.side is not Side.SELL:
         return False  # no lookup: only a sale can be one
     gateway = executor.gateways.get(fill.venue)
     if gateway is None:
         return False
-    return is_netting(fill, gateway.journaled(fill.client_order_id)[0])
+    return is_netting(fill, gateway.journaled_order(fill.client_order_id))
 
 
 def netted_fill(executor: PairExecutor, fill: Fill) -> list[PairAttempt]:

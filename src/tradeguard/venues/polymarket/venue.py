@@ -51,13 +51,13 @@ from tradeguard.venues.paging import (
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.markets import QUOTE, listed_tokens, market_resolution
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
+from tradeguard.venues.polymarket.trade_time import trade_ts_ms
 from tradeguard.venues.user_stream import (
     FILL_ROW_ERRORS,
     UserStreamState,
     await_subscribed,
     cancel_task,
     frame_object,
-    iso_ms,
     parsed_rows,
     skip_frame,
     skip_reason,
@@ -97,9 +97,10 @@ class PolymarketVenue(Venue):
         self.instruments: dict[str, Instrument] = {}
         self.max_pages = MAX_PAGES  # listings longer than this many pages are refused
         # symbol -> where its trades' read goes on (`fetch_fills_part` stopped at the cap,
-        # and what it read was booked: `fills_part_kept`); where the last read stopped
-        self._trades_resume: dict[str, str] = {}
-        self._trades_read: dict[str, str] = {}
+        # and what it read was booked: `fills_part_kept`) and its round's newest second;
+        # where the last read stopped
+        self._trades_resume: dict[str, tuple[str, int]] = {}
+        self._trades_read: dict[str, tuple[str, int]] = {}
         self._tokens: dict[str, tuple[str, bool]] = {}  # symbol -> token id, neg risk
         self._symbol_of_token: dict[str, str] = {}
         self._hashes: dict[str, str] = {}  # client order id -> order hash
@@ -385,14 +386,27 @@ class PolymarketVenue(Venue):
             raise not_object(self.name, "fetch_fills", "GET /data/trades", data, "no 'data' list")
         return data
 
+    def _trades_of(self, narrowed: dict[str, str]) -> Any:
+        """A page reader of `/data/trades` narrowed by `narrowed` (`asset_id`: one outcome's
+        trades, never the whole account's listing; `after`: those since a time)."""
+
+        async def page(query: dict[str, str]) -> Any:
+            return await self._trades_page({**narrowed, **query})
+
+        return page
+
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
-        """Every trade of `symbol` from `since_ts` on, over all pages of `/data/trades`: from
-        the start of `since_ts`'s second, since the CLOB dates a trade to the second (one made
-        at 12:00:00.700 is stamped 12:00:00, and left out from 12:00:00.500 on it would never
-        be read again)."""
+        """Every trade of `symbol` from `since_ts` on, over all pages of `/data/trades` for its
+        token (`asset_id`): from the start of `since_ts`'s second, since the CLOB dates a trade
+        to the second (one made at 12:00:00.700 is stamped 12:00:00, and left out from
+        12:00:00.500 on it would never be read again)."""
+        token = self.token_id(symbol)
+        if token is None:
+            return []  # not listed: the CLOB lists no trade of it
         rows = await clob_pages(
-            self._trades_page, venue=self.name, op="fetch_fills", max_pages=self.max_pages
-        )
+            self._trades_of({"asset_id": token}), venue=self.name, op="fetch_fills",
+            max_pages=self.max_pages,
+        )  # fmt: skip
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
         first = since_ts - since_ts % 1000
         return [f for f in fills if f.symbol == symbol and f.ts >= first]
@@ -408,28 +422,50 @@ class PolymarketVenue(Venue):
         return {f.symbol for f in fills if f.symbol and f.ts >= first}
 
     async def fetch_fills_part(self, symbol: str) -> tuple[list[Fill], bool]:
-        """The trades of `symbol` on the next pages of `/data/trades`, from where the last
-        call for it stopped at the page cap (`max_pages`) once its trades were booked
-        (`fills_part_kept`), and whether the listing was read to its end (the next call then
-        starts over): a listing longer than the cap is read over several calls, never
-        refused, and a part whose booking failed is read again, never skipped."""
+        """The trades of `symbol` on the next pages of `/data/trades` (its token's alone), from
+        where the last call for it stopped at the page cap (`max_pages`) once its trades were
+        booked (`fills_part_kept`), and whether the listing was read to its end (the next call
+        then starts over): a listing longer than the cap is read over several calls, never
+        refused, and a part whose booking failed is read again, never skipped.
+
+        The CLOB lists trades newest first, its cursor an offset. A round's first part reads
+        from the top and dates the round by its newest trade (the CLOB's clock, whole seconds);
+        the parts after it list only trades up to that second (`before`), so the listing they
+        page holds still. A round ended from a cursor then reads the trades since that second
+        (`after`): one made between two parts is read in that round, never missed (one
+        listed twice is booked once). More of them than a read holds: the round is not whole
+        and the next starts over from the top."""
         self._trades_read.pop(symbol, None)
-        start = self._trades_resume.get(symbol, CLOB_START)
-        rows, cursor = await clob_pages_from(self._trades_page, start, max_pages=self.max_pages)
-        self._trades_read[symbol] = cursor
+        token = self.token_id(symbol)
+        if token is None:
+            return [], True
+        start, since = self._trades_resume.get(symbol, (CLOB_START, -1))
+        narrowed = {"asset_id": token} | ({"before": str(since + 1)} if since >= 0 else {})
+        rows, cursor = await clob_pages_from(
+            self._trades_of(narrowed), start, max_pages=self.max_pages
+        )
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
-        return [f for f in fills if f.symbol == symbol], cursor == CLOB_END
+        if since < 0:  # the round's first part: dated by its newest trade
+            since = max((f.ts // 1000 for f in fills), default=int(time.time()))
+        whole = cursor == CLOB_END
+        if whole and start != CLOB_START:  # ended from a cursor: the trades since it began
+            newer = self._trades_of({"asset_id": token, "after": str(since - 1)})
+            rows, end = await clob_pages_from(newer, CLOB_START, max_pages=self.max_pages)
+            fills += parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
+            whole = end == CLOB_END
+        self._trades_read[symbol] = (cursor, since)
+        return [f for f in fills if f.symbol == symbol], whole
 
     def fills_part_kept(self, symbol: str) -> None:
         """The trades the last `fetch_fills_part` of `symbol` read are booked: the next read
         goes on from where it stopped (starts over once it read to the end)."""
-        cursor = self._trades_read.pop(symbol, None)
-        if cursor is None:
+        read = self._trades_read.pop(symbol, None)
+        if read is None:
             return
-        if cursor == CLOB_END:
+        if read[0] == CLOB_END:
             self._trades_resume.pop(symbol, None)
         else:
-            self._trades_resume[symbol] = cursor
+            self._trades_resume[symbol] = read
 
     def fill_from(self, row: dict[str, Any]) -> Fill:
         """A Fill from one of our trade rows (REST `/data/trades` or the `user` channel)."""
@@ -536,41 +572,3 @@ class PolymarketVenue(Venue):
             except (AmbiguousVenueError, DefinitiveVenueError) as exc:
                 log.warning("%s: heartbeat failed: %s", self.name, exc)
             await asyncio.sleep(self.heartbeat_s)
-
-
-def trade_ts_ms(row: dict[str, Any]) -> int:
-    """A trade's time in ms, to the precision the row gives: `match_time` (REST) or
-    `matchtime` (the `user` channel) in seconds, a fraction kept, or RFC 3339; the channel's
-    `timestamp` in ms when it falls within that second (it carries the milliseconds whole
-    seconds drop). ValueError naming the field for a row with no readable time, or one outside
-    1970 to 9999 (no trade is, and no store keeps it)."""
-    raw = row.get("match_time", row.get("matchtime"))
-    ms = _iso_ms(raw)
-    if ms is None:
-        if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):
-            raise ValueError(f"match_time: {raw!r} is not a time")
-        try:
-            seconds = Decimal(str(raw))
-        except ArithmeticError:
-            raise ValueError(f"match_time: {raw!r} is not a time") from None
-        if not seconds.is_finite() or not 0 <= seconds < _LAST_S:
-            raise ValueError(f"match_time: {raw!r} is not a time from 1970 to 9999 (seconds)")
-        ms = int(seconds * 1000)
-    elif not 0 <= ms < _LAST_S * 1000:
-        raise ValueError(f"match_time: {raw!r} is not a time from 1970 to 9999")
-    stamp = row.get("timestamp")
-    if isinstance(stamp, (str, int)) and not isinstance(stamp, bool):
-        text = str(stamp)
-        if text.isascii() and text.isdigit() and len(text) <= 16:
-            precise = int(text)
-            if ms % 1000 == 0 and ms <= precise < ms + 1000:
-                return precise
-    return ms
-
-
-_LAST_S = 253402300800  # 10000-01-01T00:00:00Z in epoch seconds: no trade time reaches it
-
-
-def _iso_ms(value: object) -> int | None:
-    """An RFC 3339 time (one with a `T`) in epoch ms; None for a number or a date alone."""
-    return iso_ms(value) if isinstance(value, str) and "T" in value else None

@@ -1,0 +1,132 @@
+"""The account's trades as the CLOB lists them (`/data/trades`): newest first, the cursor an
+offset into the listing, narrowed by `asset_id` (py-clob-client's `TradeParams`). The venue
+reads one outcome's trades alone, and a listing read in parts misses no trade made between
+two parts (it lands before the cursor, not after it)."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from eth_account import Account
+
+from tradeguard.clock import Clock
+from tradeguard.sandbox.polymarket.server import PolymarketExchange
+from tradeguard.venues.polymarket.venue import PolymarketVenue
+
+D = Decimal
+_ids = itertools.count(1)
+
+
+def _trade(market: str, token: str, ts_s: int, side: str = "BUY") -> dict[str, Any]:
+    n = next(_ids)
+    return {
+        "id": f"t{n}", "taker_order_id": f"0x{n:064x}", "maker_orders": [],
+        "market": market, "asset_id": token, "side": side, "size": "1", "price": "0.5",
+        "fee_paid": "0", "trader_side": "TAKER", "status": "CONFIRMED",
+        "match_time": str(ts_s),
+    }  # fmt: skip
+
+
+async def _venue(ex: PolymarketExchange) -> tuple[PolymarketVenue, list[dict[str, Any]]]:
+    """A venue on a fresh account of `ex` (markets A and B listed) and that account's trades."""
+    ex.add_market("A", "1001", "1002")
+    ex.add_market("B", "2001", "2002")
+    wallet = Account.create()
+    account = ex.add_account(wallet.address, D(100))
+    venue = PolymarketVenue("polymarket", ex.url, wallet.key.hex(), Clock())
+    await venue.connect()
+    return venue, ex.trades.setdefault(account.account_id, [])
+
+
+def _cid(ex: PolymarketExchange, slug: str) -> str:
+    return next(c for c, m in ex.markets.items() if m.slug == slug)
+
+
+def _trade_calls(ex: PolymarketExchange) -> list[dict[str, str]]:
+    return [c["query"] for c in ex.requests if c["path"] == "/data/trades"]
+
+
+async def test_the_local_clob_lists_trades_newest_first_narrowed_as_asked() -> None:
+    async with PolymarketExchange(page_size=2) as ex:
+        venue, rows = await _venue(ex)
+        try:
+            a = _cid(ex, "A")
+            rows += [_trade(a, "1001", 100), _trade(a, "1002", 101), _trade(a, "1001", 102)]
+            head = dict(venue._l2("GET", "/data/trades", ""))
+
+            async def ids(**query: str) -> list[str]:
+                async with httpx.AsyncClient() as client:
+                    r = await client.get(f"{ex.url}/data/trades", params=query, headers=head)
+                assert r.status_code == 200, r.text
+                return [t["id"] for t in r.json()["data"]]
+
+            first, second = rows[0]["id"], rows[2]["id"]
+            assert await ids() == [second, rows[1]["id"]]  # newest first, two a page
+            assert await ids(next_cursor="Mg==") == [first]
+            assert await ids(asset_id="1001") == [second, first]
+            assert await ids(market=a, after="100") == [second, rows[1]["id"]]
+            assert await ids(before="101") == [first]
+            async with httpx.AsyncClient() as client:
+                bad = await client.get(
+                    f"{ex.url}/data/trades", params={"after": "soon"}, headers=head
+                )
+            assert bad.status_code == 400 and "after 'soon'" in bad.text
+        finally:
+            await venue.close()
+
+
+async def test_one_outcome_s_trades_are_read_alone_never_the_whole_account_s_listing() -> None:
+    # 12 trades of market B, then one of A's YES and one of A's NO; one trade a page
+    async with PolymarketExchange(page_size=1) as ex:
+        venue, rows = await _venue(ex)
+        try:
+            a, b = _cid(ex, "A"), _cid(ex, "B")
+            rows += [_trade(b, "2001" if i % 2 else "2002", 100 + i) for i in range(12)]
+            rows += [_trade(a, "1001", 200), _trade(a, "1002", 201)]
+            yes, no = venue._symbol_of_token["1001"], venue._symbol_of_token["1002"]
+            ex.requests.clear()
+            fills, whole = await venue.fetch_fills_part(yes)
+            assert whole and [f.trade_id for f in fills] == [rows[12]["id"]]
+            fills, whole = await venue.fetch_fills_part(no)
+            assert whole and [f.trade_id for f in fills] == [rows[13]["id"]]
+            # before: 14 pages each (the whole account's listing, read twice for one market)
+            calls = _trade_calls(ex)
+            assert [c.get("asset_id") for c in calls] == ["1001", "1002"], calls
+            assert [f.trade_id for f in await venue.fetch_fills(yes)] == [rows[12]["id"]]
+        finally:
+            await venue.close()
+
+
+async def test_sales_made_between_two_parts_of_one_read_are_read_in_that_round() -> None:
+    # Six buys of A's YES, two a page, two pages a read: the round's first part reads the four
+    # newest; then two sales are made; the round goes on from its cursor to the listing's end.
+    async with PolymarketExchange(page_size=2) as ex:
+        venue, rows = await _venue(ex)
+        try:
+            a = _cid(ex, "A")
+            now = int(ex.now_s())
+            rows += [_trade(a, "1001", now - 100 + i) for i in range(6)]
+            venue.max_pages = 2
+            yes = venue._symbol_of_token["1001"]
+            fills, whole = await venue.fetch_fills_part(yes)
+            assert not whole and len(fills) == 4
+            venue.fills_part_kept(yes)  # booked: the next part goes on from the cursor
+            sales = [_trade(a, "1001", now, side="SELL"), _trade(a, "1001", now, side="SELL")]
+            rows += sales
+            read: list[str] = []
+            for _ in range(3):
+                fills, whole = await venue.fetch_fills_part(yes)
+                read += [f.trade_id for f in fills]
+                venue.fills_part_kept(yes)
+                if whole:
+                    break
+            assert whole
+            # before: the sales sat before the cursor (newest first) and the round ended
+            # without them, the oldest buys read twice instead
+            assert {s["id"] for s in sales} <= set(read), read
+            assert {r["id"] for r in rows[:2]} <= set(read), read  # the oldest: not skipped
+        finally:
+            await venue.close()
