@@ -98,9 +98,9 @@ async def _replay(
     node._candle_units = atomic
     try:
         with unit:
-            await _replay_loop(node, candles, start_idx, until_end, progress, pacer)
-            if candles and start_idx < len(candles):
-                node._checkpoint(candles[-1].ts, done_at(candles, len(candles) - 1))
+            last = await _replay_loop(node, candles, start_idx, until_end, progress, pacer)
+            if last >= start_idx:  # the last candle done (a stop asked for ends before the end)
+                node._checkpoint(candles[last].ts, done_at(candles, last))
     finally:
         node._candle_units = False
     if progress is not None:
@@ -119,7 +119,8 @@ async def _replay_loop(
     until_end: bool,
     progress: Callable[[int, int], None] | None,
     pacer: Pacer,
-) -> None:
+) -> int:
+    """Replay candles[start_idx:] (to a stop asked for unless `until_end`); the last one done."""
     total, every, stats = len(candles), node.config.node.checkpoint_every, node.stats
     sim, timeouts, paper_by_symbol, unit = _loop_parts(node)
     market_on_candle, take_candle = node.market.on_candle, node.risk.mark_guard.take_candle
@@ -132,7 +133,7 @@ async def _replay_loop(
     held_symbols, units, active = node.held_symbols, node._candle_units, TradingState.ACTIVE
     held_cached, vm = node.held_cached, node.portfolio.venue_marks  # vm: held_cached() inline
     watched, n_listeners, lo, hi = _exit_plans_by_symbol(node), len(price_listeners), 0, 0
-    while i + 1 < total:
+    while i + 1 < total and (until_end or not node._stop_requested):  # a stop: after a candle
         i += 1
         symbol = (c := candles[i]).symbol
         skipping = None
@@ -142,8 +143,6 @@ async def _replay_loop(
             if not held and can_skip(node):
                 i = await _skip(node, candles, plan, i, (every, progress, pacer))
                 lo = hi = 0  # the stretch moved the day and the next sample
-                if not until_end and node._stop_requested:
-                    break
                 continue
             # decided before the candle moves anything: a fill on it makes its strategies run
             skipping = quiet.strategies(symbol, held, c)  # type: ignore[union-attr]
@@ -179,8 +178,8 @@ async def _replay_loop(
                     await listener(symbol, c.close, "")
         stats.events += 1  # the candle counted in the run's figures
         node._events_this_run += 1
-        stats.last_ts = c.ts
-        if not stats.first_ts:
+        stats.last_ts = close_ts  # the period: the earliest open to the latest close (this)
+        if c.ts < stats.first_ts or not stats.first_ts:
             stats.first_ts = c.ts
         if (i + 1) % every == 0 or risk.flatten_asked is not None:  # its halt stored first
             await _checkpoint_at(node, candles, i, progress)
@@ -190,8 +189,7 @@ async def _replay_loop(
             commit_due, committed_state = perf() + interval, risk.state
         if not i & 7 and pacer.due():
             await pacer.pause()  # let the API, alerts and streams run between candles
-        if not until_end and node._stop_requested:
-            break
+    return i
 
 
 def _observe_equity(
