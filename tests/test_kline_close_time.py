@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tradeguard.marketdata.candle_files import MAX_KLINE_SPAN_S
 from tradeguard.marketdata.errors import DataFileError
 from tradeguard.marketdata.loaders import load_candles
 
@@ -39,3 +40,22 @@ def test_a_kline_closing_before_it_opens_is_refused_naming_it(tmp_path, close_ti
 def test_a_kline_closing_a_second_after_it_opens_loads(tmp_path) -> None:
     bars = load_candles(_kline(tmp_path, T + 60_000 + 999))
     assert [b.interval_s for b in bars] == [60, 1, 60]
+
+
+@pytest.mark.parametrize(
+    "close_time", [T + 60_000 + 10 * 365 * 86_400_000, T + 60_000 + MAX_KLINE_SPAN_S * 1000 + 999]
+)
+def test_a_kline_spanning_more_than_a_month_is_refused_naming_it(tmp_path, close_time) -> None:
+    # a close ten years after the open made a bar of that span: the replay clock jumped ten
+    # years ahead at its close (every record after it stamped then)
+    with pytest.raises(DataFileError) as caught:
+        load_candles(_kline(tmp_path, close_time))
+    err = caught.value
+    assert (err.row, err.column, err.value) == (2, "close_time", str(close_time))
+    assert f"at most {MAX_KLINE_SPAN_S} s after the open time" in str(err), str(err)
+
+
+def test_a_monthly_kline_loads(tmp_path) -> None:
+    # Binance's longest interval, 1M: 31 days in the longest months
+    bars = load_candles(_kline(tmp_path, T + 60_000 + MAX_KLINE_SPAN_S * 1000 - 1))
+    assert [b.interval_s for b in bars] == [60, MAX_KLINE_SPAN_S, 60]

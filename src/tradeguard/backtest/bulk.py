@@ -46,6 +46,7 @@ class SkipPlan:
     next_signal: list[int]  # index of the first candle at or after i that must run one by one
     symbols: int  # how many symbols the candles have
     ordered: bool  # the close times never go back (one timeframe): searched, not scanned
+    longest_ms: int = 0  # the longest span of the candles (ms)
 
     @property
     def skippable(self) -> int:
@@ -78,7 +79,8 @@ def merge_with_plan(
     next_signal = signal_at[np.searchsorted(signal_at, np.arange(n))]
     closes = (stamps + spans)[order]
     ordered = bool((np.diff(closes) >= 0).all())
-    return candles, SkipPlan(closes.tolist(), next_signal.tolist(), len(lists), ordered)
+    longest = int(spans.max())
+    return candles, SkipPlan(closes.tolist(), next_signal.tolist(), len(lists), ordered, longest)
 
 
 def _column(candles: Sequence[Candle], name: str) -> Any:
@@ -269,9 +271,22 @@ def advance_flat(node: TradingNode, candles: list[Candle], plan: SkipPlan, i: in
     stats = node.stats
     stats.events += n
     node._events_this_run += n
-    stats.last_ts = candles[j - 1].ts
-    if not stats.first_ts:
-        stats.first_ts = candles[i].ts
+    stats.last_ts = max(stats.last_ts, plan.close_ts[j - 1])  # the latest close: the last's
+    stats.first_ts = earliest_open(candles, plan, i, j, stats.first_ts)
+
+
+def earliest_open(candles: list[Candle], plan: SkipPlan, i: int, j: int, first: int) -> int:
+    """The earliest open time of candles[i:j] and `first` (0: none yet). In close order, a
+    candle closing a longest span after that open opens after it, and so do the candles after
+    it: the scan stops there (one timeframe: at the first candle)."""
+    close_ts, longest = plan.close_ts, plan.longest_ms
+    for k in range(i, j):
+        if first and plan.ordered and close_ts[k] - longest >= first:
+            break
+        ts = candles[k].ts
+        if ts < first or not first:
+            first = ts
+    return first
 
 
 def _marks_ordered(

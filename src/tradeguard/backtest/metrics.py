@@ -179,14 +179,19 @@ def compute_metrics(
     start_equity: float,
     fees: float | None = None,
     open_since: Sequence[int] = (),
+    period: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Return every backtest figure as a JSON-ready dict (see the module doc for conventions).
 
     `open_since`: entry times of the positions still open at the end (they count in exposure).
+    `period`: the run's period (epoch ms), the earliest open time of its candles to the latest
+    close time, over which CAGR and exposure count; without it, the curve's first to last point.
     """
     end_equity = curve[-1][1] if curve else start_equity
     start_ts = curve[0][0] if curve else 0
     end_ts = curve[-1][0] if curve else 0
+    if period is not None and period[0] and period[1] > period[0]:
+        start_ts, end_ts = period
     returns = daily_returns(curve, start_equity)
     growth = cagr(start_equity, end_equity, end_ts - start_ts)
     mdd = max_drawdown_pct([(start_ts, start_equity), *curve])

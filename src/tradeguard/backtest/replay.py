@@ -99,9 +99,9 @@ async def _replay(
     node._candle_units = atomic
     try:
         with unit:
-            await _replay_loop(node, candles, start_idx, until_end, progress, pacer)
-            if candles and start_idx < len(candles):
-                node._checkpoint(candles[-1].ts, done_at(candles, len(candles) - 1))
+            last = await _replay_loop(node, candles, start_idx, until_end, progress, pacer)
+            if last >= start_idx:  # the last candle done (a stop asked for ends before the end)
+                node._checkpoint(candles[last].ts, done_at(candles, last))
     finally:
         node._candle_units = False
     if progress is not None:
@@ -120,7 +120,8 @@ async def _replay_loop(
     until_end: bool,
     progress: Callable[[int, int], None] | None,
     pacer: Pacer,
-) -> None:
+) -> int:
+    """Replay candles[start_idx:] (to a stop asked for unless `until_end`); the last one done."""
     total, every, stats = len(candles), node.config.node.checkpoint_every, node.stats
     sim, timeouts, paper_by_symbol, unit = _loop_parts(node)
     market_on_candle, take_candle = node.market.on_candle, node.risk.mark_guard.take_candle
@@ -131,7 +132,7 @@ async def _replay_loop(
     pace, bars, plan, next_signal, quiet, close_at, steady = _modes(node, candles, pacer, until_end)
     units, active, vm = node._candle_units, TradingState.ACTIVE, node.portfolio.venue_marks
     watched, n_listeners, lo, hi = _exit_plans_by_symbol(node), len(price_listeners), 0, 0
-    while i + 1 < total:
+    while i + 1 < total and (until_end or not node._stop_requested):  # a stop: after a candle
         i += 1
         k, skipping = i - 1, None  # a steady stretch leaves its last candle's tail to this loop
         if steady is not None and not open_orders and not queue:
@@ -143,9 +144,7 @@ async def _replay_loop(
                 j, skipping = await _skip_or_quiet(node, candles, (plan, quiet), i, parts)
                 if j is not None:  # skipped through candle j
                     i, lo, hi = j, 0, 0  # the stretch moved the day and the next sample
-                    if not until_end and node._stop_requested:
-                        break
-                    continue
+                    continue  # a stop asked for meanwhile ends the loop there
             close_ts = c.ts + c.interval_s * 1000 if close_at is None else close_at[i]
             if pace is not None:
                 await _paced_wait(node, pace, candles, i, unit.dirty and i > start_idx)
@@ -180,7 +179,11 @@ async def _replay_loop(
                     await listener(symbol, c.close, "")
         stats.events += 1  # the candle counted in the run's figures
         node._events_this_run += 1
-        stats.last_ts, stats.first_ts = c.ts, stats.first_ts or c.ts
+        if k >= i:  # done in a steady stretch, which times candles by their own span
+            close_ts = c.ts + c.interval_s * 1000
+        stats.last_ts = close_ts  # the period: the earliest open to the latest close (this)
+        if c.ts < stats.first_ts or not stats.first_ts:
+            stats.first_ts = c.ts
         if (i + 1) % every == 0 or risk.flatten_asked is not None:  # its halt stored first
             await _checkpoint_at(node, candles, i, progress)
         # Commits fall between candles (a resume redoes the rest exactly); a state change at once.
@@ -189,8 +192,7 @@ async def _replay_loop(
             commit_due, committed_state = perf() + interval, risk.state
         if not i & 7 and pacer.due():
             await pacer.pause()  # let the API, alerts and streams run between candles
-        if not until_end and node._stop_requested:
-            break
+    return i
 
 
 def _observe_equity(

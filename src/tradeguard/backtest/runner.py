@@ -257,7 +257,8 @@ def _collect(
     curve = [(ts, float(eq)) for ts, eq in node.equity_curve]
     start = float(summary.start_equity)
     open_since = [p.opened_ts for p in node.portfolio.open_positions() if p.opened_ts]
-    metrics = compute_metrics(curve, trades, start, open_since=open_since)
+    period = (summary.first_ts, summary.last_ts)  # the summary's: the same figures
+    metrics = compute_metrics(curve, trades, start, open_since=open_since, period=period)
     metrics["orders"] = summary.orders
     metrics["fills"] = summary.fills
     metrics["denied"] = summary.denied

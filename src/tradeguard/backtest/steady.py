@@ -47,6 +47,7 @@ class SteadyRun:
         self.node = node
         self.sim: Any = node.clock  # a SimulatedClock (replay._modes): its `_now` set inline
         self.candles = candles
+        self.longest_ms = max((c.interval_s for c in candles), default=0) * 1000
         self.observe = observe
         self.pacer = pacer
         self.watch_stop = watch_stop  # a replay that may stop before its end
@@ -174,8 +175,20 @@ class SteadyRun:
             stats = self.node.stats
             stats.events += k - i
             self.node._events_this_run += k - i
-            if not stats.first_ts:
-                stats.first_ts = self.candles[i].ts
+            stats.first_ts = self._earliest_open(i, k, stats.first_ts)
+
+    def _earliest_open(self, i: int, k: int, first: int) -> int:
+        """The earliest open time of candles i..k-1 and `first` (0: none yet), the run's period
+        start. In close order a candle closing the longest span after `first` opens after it,
+        and so do all after it: the scan stops there (at once, once the run has begun)."""
+        candles, longest = self.candles, self.longest_ms
+        for m in range(i, k):
+            c = candles[m]
+            if first and c.ts + c.interval_s * 1000 - longest >= first:
+                break
+            if c.ts < first or not first:
+                first = c.ts
+        return first
 
 
 def _still(node: TradingNode, held: frozenset[str] | None, symbol: str, vm: Any) -> bool:

@@ -41,6 +41,9 @@ from tradeguard.marketdata.errors import DataFileError
 from tradeguard.model.market import Candle
 from tradeguard.model.money import dec
 
+# The longest span a kline row may have: Binance's longest interval (1M) spans 31 days at most.
+MAX_KLINE_SPAN_S = 31 * 86_400
+
 
 def load_candles(
     path: PathLike, symbol: str | None = None, volume_unit: str | None = None
@@ -168,6 +171,15 @@ def _iter_kline_csv(path: Path, text: str, symbol: str, quote_volume: bool) -> I
                 raise DataFileError(
                     path,
                     f"the close time must be at least 1 s after the open time {ts}",
+                    row=line,
+                    column="close_time",
+                    value=rec[6],
+                )
+            if interval > MAX_KLINE_SPAN_S:  # its close would move the replay clock that far
+                raise DataFileError(
+                    path,
+                    f"the close time must be at most {MAX_KLINE_SPAN_S} s after the open time "
+                    f"{ts} (31 days, the longest kline: 1M)",
                     row=line,
                     column="close_time",
                     value=rec[6],
