@@ -1,5 +1,6 @@
 """The replay's steady stretches (backtest/steady.py) against the general loop: the same trades,
-equity curve, metrics and checkpoints, and strategies see the same thing at every candle."""
+equity curve, metrics and checkpoints, and strategies see the same thing at every candle; with
+mixed timeframes the same period, and a stop asked for ends both after the same candle."""
 
 from __future__ import annotations
 
@@ -204,3 +205,167 @@ def test_a_commit_interval_of_zero_commits_every_candle_that_wrote_in_steady_str
     assert _figures(steady) == _figures(one)
     assert len(commits[0]) > 20  # candles that wrote, each committed
     assert commits[1] == commits[0]
+
+
+def _mixed_series() -> dict[str, list[Any]]:
+    """Two days of 5m ETH/BTC and 1h ADA/BTC bars, their closes wandering: replayed by close
+    time, each hour bar comes after the twelve 5m bars within it."""
+    from test_backtest_mixed_timeframes import FIVE_M, HOUR, T0, _bar
+
+    rnd = random.Random(7)
+    eth, ada, px, apx = [], [], 1000, 300
+    for i in range(1, 2 * 288):  # from 00:05: the earliest open is the first hour bar's
+        px = max(900, min(1100, px + rnd.randint(-6, 6)))
+        eth.append(_bar("ETH/BTC", T0 + i * FIVE_M * 1000, f"0.{px:04d}", FIVE_M))
+    for i in range(48):
+        apx = max(250, min(350, apx + rnd.randint(-9, 9)))
+        ada.append(_bar("ADA/BTC", T0 + i * HOUR * 1000, f"0.0000{apx}", HOUR))
+    return {"ADA/BTC": ada, "ETH/BTC": eth}  # the coarse series first
+
+
+@pytest.mark.parametrize("every", [7, 20_000])
+def test_mixed_timeframes_give_the_same_period_trades_and_checkpoints_in_steady_stretches(
+    tmp_path, monkeypatch, every
+):
+    from test_backtest_mixed_timeframes import HOUR, T0
+
+    path = tmp_path / "recorder.py"
+    path.write_text(RECORDER, encoding="utf-8")
+    cfg = _config(tmp_path, f"{path}:Recorder", ("ETH", "ADA"))
+    from tradeguard.node.node import TradingNode
+
+    checkpoints: tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]] = ([], [])
+    real_checkpoint = TradingNode._checkpoint
+
+    def recording(self, cursor, cursor_n, *args, **kwargs):
+        side = checkpoints[0] if len(ran_steady) == 0 else checkpoints[1]
+        side.append((cursor, cursor_n, self.stats.last_ts))
+        return real_checkpoint(self, cursor, cursor_n, *args, **kwargs)
+
+    ran_steady: list[int] = []
+    monkeypatch.setattr(TradingNode, "_checkpoint", recording)
+    real_modes = replay._modes
+
+    def modes(*args):
+        out = real_modes(*args)
+        if ran_steady:
+            return out
+        return (*out[:-1], None)
+
+    monkeypatch.setattr(replay, "_modes", modes)
+    window = BacktestWindow(commit_every=every, skip_flat=False)
+    one = run_backtest(cfg, tmp_path / "one", window, series=_mixed_series())
+    ran_steady.append(1)
+    real_run = SteadyRun.run
+    steady_done: list[int] = []
+
+    def counting(self, i, lo, hi, commit_due):
+        out = real_run(self, i, lo, hi, commit_due)
+        steady_done.append(out[0] - i + 1)
+        return out
+
+    monkeypatch.setattr(SteadyRun, "run", counting)
+    steady = run_backtest(cfg, tmp_path / "steady", window, series=_mixed_series())
+    assert sum(steady_done) > one.summary.events // 2  # the steady loop really ran them
+    assert len(one.trades) > 3
+    assert _figures(steady) == _figures(one)
+    period = (one.summary.first_ts, one.summary.last_ts)
+    assert period == (T0, T0 + 48 * HOUR * 1000)  # the earliest open, the latest close
+    assert (steady.summary.first_ts, steady.summary.last_ts) == period
+    assert checkpoints[1] == checkpoints[0]
+    assert len(checkpoints[0]) > (0 if every == 20_000 else 50)  # periodic ones, and the last
+
+
+STOPPER = """
+from tradeguard.strategies.base import Strategy
+
+STOP = []  # (after how many candles, the call asking the replay to stop)
+SEEN = []
+
+
+class Stopper(Strategy):
+    def on_candle(self, candle):
+        SEEN.append((candle.symbol, candle.ts, self.ctx.now_ms()))
+        if STOP and len(SEEN) == STOP[0][0]:
+            STOP[0][1]()
+"""
+
+STOPPER_TOML = """
+[[strategies]]
+id = "s1"
+kind = "{path}:Stopper"
+venue = "paper"
+symbol = "BTC/USDT"
+[[strategies]]
+id = "s5"
+kind = "{path}:Stopper"
+venue = "paper"
+symbol = "XBT/USDT"
+"""
+
+
+@pytest.mark.parametrize("stop_after", [36, 40])  # a 5m candle (after its five 1m ones); a 1m one
+async def test_a_stop_asked_for_ends_both_loops_at_the_same_candle(
+    tmp_path, data_dir, monkeypatch, stop_after
+):
+    """A paper replay run to a stop (`run(until_end=False)`) over a 1m and a 5m file, a
+    strategy asking for the stop: the steady loop and the general one end after the same
+    candle, with the same counts, period, clock and last checkpoint."""
+    import sys
+
+    from node_support import node_for
+    from test_replay_stop_resume import _config as stop_config
+    from tradeguard.backtest.replay_state import load_replay_state
+    from tradeguard.strategies.loader import load_strategy_class
+
+    strat = tmp_path / "stopper.py"
+    strat.write_text(STOPPER, encoding="utf-8")
+    cfg_path = stop_config(tmp_path, data_dir)  # a 1m BTC/USDT file and a 5m XBT/USDT one
+    text = cfg_path.read_text(encoding="utf-8") + STOPPER_TOML.format(path=strat)
+    mod = sys.modules[load_strategy_class(f"{strat}:Stopper").__module__]  # the node's too
+    real_modes = replay._modes
+    outcomes = []
+    steady_done: list[int] = []
+    real_run = SteadyRun.run
+
+    def counting(self, i, lo, hi, commit_due):
+        out = real_run(self, i, lo, hi, commit_due)
+        steady_done.append(out[0] - i + 1)
+        return out
+
+    monkeypatch.setattr(SteadyRun, "run", counting)
+    for general in (True, False):
+        folder = tmp_path / ("general" if general else "steady")
+        folder.mkdir()
+        cfg = folder / "tg.toml"
+        cfg.write_text(text.replace(str(tmp_path / "tg.db"), str(folder / "tg.db")))
+        monkeypatch.setattr(
+            replay, "_modes", (lambda *a: (*real_modes(*a)[:-1], None)) if general else real_modes
+        )
+        node = node_for(load_config(cfg))
+        await node.start()
+        mod.SEEN.clear()
+        mod.STOP[:] = [(stop_after, node.request_stop)]
+        try:
+            summary = await node.run(until_end=False)
+            state = load_replay_state(node.storage) or {}
+            clock = node.clock.now_ms()
+            await node.stop()
+        finally:
+            node.close()
+        outcomes.append(
+            (
+                list(mod.SEEN),
+                summary.events,
+                summary.first_ts,
+                summary.last_ts,
+                clock,
+                int(state.get("cursor", 0)),
+                int(state.get("cursor_n", 0)),
+            )
+        )
+        if general:
+            assert steady_done == []
+    assert sum(steady_done) > stop_after // 2  # the steady loop really ran them
+    assert len(outcomes[0][0]) == stop_after  # it stopped right after the candle asking
+    assert outcomes[1] == outcomes[0]
