@@ -59,3 +59,19 @@ def test_a_monthly_kline_loads(tmp_path) -> None:
     # Binance's longest interval, 1M: 31 days in the longest months
     bars = load_candles(_kline(tmp_path, T + 60_000 + MAX_KLINE_SPAN_S * 1000 - 1))
     assert [b.interval_s for b in bars] == [60, MAX_KLINE_SPAN_S, 60]
+
+
+@pytest.mark.parametrize(
+    ("close_time", "limit"),
+    [(10**400, "at most 2678400 s after"), (-(10**400), "at least 1 s after")],
+    ids=["a 401-digit close", "a 401-digit negative close"],
+)
+def test_a_kline_close_time_beyond_any_float_is_refused_naming_it(
+    tmp_path, close_time, limit
+) -> None:
+    # its span in seconds overflowed the float division: an OverflowError traceback
+    with pytest.raises(DataFileError) as caught:
+        load_candles(_kline(tmp_path, close_time))
+    err = caught.value
+    assert (err.row, err.column, err.value) == (2, "close_time", str(close_time))
+    assert limit in str(err), str(err)

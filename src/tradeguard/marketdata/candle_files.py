@@ -166,7 +166,7 @@ def _iter_kline_csv(path: Path, text: str, symbol: str, quote_volume: bool) -> I
                 raise diagnose(path, line, rec, cols) from None
             if len(rec) != KLINE_FIELDS:
                 raise field_count_error(path, line, rec, KLINE_FIELDS)
-            interval = round((close_ts + 1 - ts) / 1000)
+            interval = _span_s(close_ts + 1 - ts)
             if interval < 1:  # a bar closing before it opens would replay out of order
                 raise DataFileError(
                     path,
@@ -238,3 +238,10 @@ def _load_feather_candles(path: Path, symbol: str, quote_volume: bool) -> list[C
         interval_from_times(path, [c.ts for c in out]) if len(out) > 1 else 60
     )
     return [_with_interval(c, interval) for c in out]
+
+
+def _span_s(span_ms: int) -> int:
+    """`span_ms` in whole seconds, rounded half to even as `round(span_ms / 1000)`, in integers:
+    a close time of hundreds of digits overflowed the float division."""
+    q, r = divmod(span_ms, 1000)
+    return q + (r > 500 or (r == 500 and q % 2 == 1))
