@@ -440,21 +440,41 @@ class PolymarketVenue(Venue):
         if token is None:
             return [], True
         start, since = self._trades_resume.get(symbol, (CLOB_START, -1))
-        narrowed = {"asset_id": token} | ({"before": str(since + 1)} if since >= 0 else {})
-        rows, cursor = await clob_pages_from(
-            self._trades_of(narrowed), start, max_pages=self.max_pages
-        )
+        paged = since >= 0  # pages read listed up to the round's second (`before`)
+        if not paged:  # the round's first part: dated by its first page's newest trade
+            rows, cursor, since, paged = await self._round_top(token)
+        else:
+            narrowed = {"asset_id": token, "before": str(since + 1)}
+            rows, cursor = await clob_pages_from(
+                self._trades_of(narrowed), start, max_pages=self.max_pages
+            )
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
-        if since < 0:  # the round's first part: dated by its newest trade
-            since = max((f.ts // 1000 for f in fills), default=int(time.time()))
         whole = cursor == CLOB_END
-        if whole and start != CLOB_START:  # ended from a cursor: the trades since it began
+        if whole and paged:  # ended on pages up to its second: the trades since it began
             newer = self._trades_of({"asset_id": token, "after": str(since - 1)})
             rows, end = await clob_pages_from(newer, CLOB_START, max_pages=self.max_pages)
             fills += parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
             whole = end == CLOB_END
         self._trades_read[symbol] = (cursor, since)
         return [f for f in fills if f.symbol == symbol], whole
+
+    async def _round_top(self, token: str) -> tuple[list[Any], str, int, bool]:
+        """A round's first part: its first page from the top, the round dated by that page's
+        newest trade, and its other pages listed up to that second (`before`), as the round's
+        later parts are. A trade made once the first page is read lands on top of the listing
+        and, were the pages after it read unnarrowed, would shift the cursor past one the
+        narrowed listing holds: that trade skipped for good. Whether pages after the first
+        were read (the trades since that second are then read too)."""
+        first = self._trades_of({"asset_id": token})
+        rows, cursor = await clob_pages_from(first, CLOB_START, max_pages=1)
+        since = max(map(_row_second, rows), default=-1)
+        if since < 0:  # no trade with a time on it: the local clock's (see the docs)
+            since = int(time.time())
+        if cursor != CLOB_END and self.max_pages > 1:
+            narrowed = self._trades_of({"asset_id": token, "before": str(since + 1)})
+            more, cursor = await clob_pages_from(narrowed, cursor, max_pages=self.max_pages - 1)
+            return rows + more, cursor, since, True
+        return rows, cursor, since, False
 
     def fills_part_kept(self, symbol: str) -> None:
         """The trades the last `fetch_fills_part` of `symbol` read are booked: the next read
@@ -572,3 +592,11 @@ class PolymarketVenue(Venue):
             except (AmbiguousVenueError, DefinitiveVenueError) as exc:
                 log.warning("%s: heartbeat failed: %s", self.name, exc)
             await asyncio.sleep(self.heartbeat_s)
+
+
+def _row_second(row: Any) -> int:
+    """A trade row's second (the CLOB's clock), -1 for a row with no readable time."""
+    try:
+        return trade_ts_ms(row) // 1000 if isinstance(row, dict) else -1
+    except ValueError:
+        return -1
