@@ -239,3 +239,28 @@ async def test_a_sale_made_while_a_one_part_round_pages_is_read_in_that_round() 
             assert {r["id"] for r in rows} <= {f.trade_id for f in fills}, fills
         finally:
             await venue.close()
+
+
+async def test_trades_since_a_time_are_read_without_the_account_s_older_history() -> None:
+    # Twelve old trades of market B, one a page, four pages a read; one recent trade of A.
+    # The trades since a time are asked for (`after`): the older history, however long, is
+    # not paged through (before: refused with TOO_MANY_PAGES, and a reconciliation with it).
+    async with PolymarketExchange(page_size=1) as ex:
+        venue, rows = await _venue(ex)
+        try:
+            a, b = _cid(ex, "A"), _cid(ex, "B")
+            now = int(ex.now_s())
+            rows += [_trade(b, "2001", now - 1000 + i) for i in range(12)]
+            rows += [_trade(a, "1001", now), _trade(a, "1001", now - 500 + 0)]
+            rows[-1]["match_time"], rows[-2]["match_time"] = str(now), str(now)
+            venue.max_pages = 4
+            yes = venue._symbol_of_token["1001"]
+            since_ms = (now - 10) * 1000
+            assert await venue.traded_symbols(since_ms) == {yes}
+            assert {f.trade_id for f in await venue.fetch_fills(yes, since_ms)} == {
+                r["id"] for r in rows[-2:]
+            }
+            rows += [_trade(a, "1001", now - 900 + i) for i in range(6)]  # old trades of A
+            assert len(await venue.fetch_fills(yes, since_ms)) == 2
+        finally:
+            await venue.close()

@@ -404,8 +404,8 @@ class PolymarketVenue(Venue):
         if token is None:
             return []  # not listed: the CLOB lists no trade of it
         rows = await clob_pages(
-            self._trades_of({"asset_id": token}), venue=self.name, op="fetch_fills",
-            max_pages=self.max_pages,
+            self._trades_of({"asset_id": token} | _since(since_ts)), venue=self.name,
+            op="fetch_fills", max_pages=self.max_pages,
         )  # fmt: skip
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
         first = since_ts - since_ts % 1000
@@ -413,10 +413,13 @@ class PolymarketVenue(Venue):
 
     async def traded_symbols(self, since_ts: int = 0) -> set[str]:
         """The symbols of the account's trades on `/data/trades` from `since_ts`'s second on,
-        whatever market: a trade made outside the node on a market no strategy names yet."""
+        whatever market: a trade made outside the node on a market no strategy names yet. Only
+        the trades since that second are listed (`after`): an account's older history, however
+        long, is never paged through (nor refused past the page cap)."""
         rows = await clob_pages(
-            self._trades_page, venue=self.name, op="fetch_fills", max_pages=self.max_pages
-        )
+            self._trades_of(_since(since_ts)), venue=self.name, op="fetch_fills",
+            max_pages=self.max_pages,
+        )  # fmt: skip
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
         first = since_ts - since_ts % 1000
         return {f.symbol for f in fills if f.symbol and f.ts >= first}
@@ -600,3 +603,10 @@ def _row_second(row: Any) -> int:
         return trade_ts_ms(row) // 1000 if isinstance(row, dict) else -1
     except ValueError:
         return -1
+
+
+def _since(since_ts: int) -> dict[str, str]:
+    """The `/data/trades` filter of the trades from `since_ts`'s second on (`after` is the
+    second before it: the CLOB lists those after it), none from the epoch."""
+    second = since_ts // 1000
+    return {"after": str(second - 1)} if second > 0 else {}
