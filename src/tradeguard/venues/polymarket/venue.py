@@ -51,7 +51,7 @@ from tradeguard.venues.paging import (
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.markets import QUOTE, listed_tokens, market_resolution
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
-from tradeguard.venues.polymarket.trade_time import trade_ts_ms
+from tradeguard.venues.polymarket.trade_time import row_second, since_filter, trade_ts_ms
 from tradeguard.venues.user_stream import (
     FILL_ROW_ERRORS,
     UserStreamState,
@@ -404,7 +404,7 @@ class PolymarketVenue(Venue):
         if token is None:
             return []  # not listed: the CLOB lists no trade of it
         rows = await clob_pages(
-            self._trades_of({"asset_id": token} | _since(since_ts)), venue=self.name,
+            self._trades_of({"asset_id": token} | since_filter(since_ts)), venue=self.name,
             op="fetch_fills", max_pages=self.max_pages,
         )  # fmt: skip
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
@@ -417,7 +417,7 @@ class PolymarketVenue(Venue):
         the trades since that second are listed (`after`): an account's older history, however
         long, is never paged through (nor refused past the page cap)."""
         rows = await clob_pages(
-            self._trades_of(_since(since_ts)), venue=self.name, op="fetch_fills",
+            self._trades_of(since_filter(since_ts)), venue=self.name, op="fetch_fills",
             max_pages=self.max_pages,
         )  # fmt: skip
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
@@ -470,7 +470,7 @@ class PolymarketVenue(Venue):
         were read (the trades since that second are then read too)."""
         first = self._trades_of({"asset_id": token})
         rows, cursor = await clob_pages_from(first, CLOB_START, max_pages=1)
-        since = max(map(_row_second, rows), default=-1)
+        since = max(map(row_second, rows), default=-1)
         if since < 0:  # no trade with a time on it: the local clock's (see the docs)
             since = int(time.time())
         if cursor != CLOB_END and self.max_pages > 1:
@@ -595,18 +595,3 @@ class PolymarketVenue(Venue):
             except (AmbiguousVenueError, DefinitiveVenueError) as exc:
                 log.warning("%s: heartbeat failed: %s", self.name, exc)
             await asyncio.sleep(self.heartbeat_s)
-
-
-def _row_second(row: Any) -> int:
-    """A trade row's second (the CLOB's clock), -1 for a row with no readable time."""
-    try:
-        return trade_ts_ms(row) // 1000 if isinstance(row, dict) else -1
-    except ValueError:
-        return -1
-
-
-def _since(since_ts: int) -> dict[str, str]:
-    """The `/data/trades` filter of the trades from `since_ts`'s second on (`after` is the
-    second before it: the CLOB lists those after it), none from the epoch."""
-    second = since_ts // 1000
-    return {"after": str(second - 1)} if second > 0 else {}
