@@ -6,6 +6,9 @@ two parts (it lands before the cursor, not after it)."""
 from __future__ import annotations
 
 import itertools
+import sys
+import time
+import types
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +17,7 @@ from eth_account import Account
 
 from tradeguard.clock import Clock
 from tradeguard.sandbox.polymarket.server import PolymarketExchange
+from tradeguard.venues.polymarket import venue as venue_module
 from tradeguard.venues.polymarket.venue import PolymarketVenue
 
 D = Decimal
@@ -128,5 +132,135 @@ async def test_sales_made_between_two_parts_of_one_read_are_read_in_that_round()
             # without them, the oldest buys read twice instead
             assert {s["id"] for s in sales} <= set(read), read
             assert {r["id"] for r in rows[:2]} <= set(read), read  # the oldest: not skipped
+        finally:
+            await venue.close()
+
+
+async def test_a_trade_made_between_two_pages_of_a_round_s_first_part_skips_none() -> None:
+    # Three buys of A's YES, one a page, two pages a read. A sale is made after the first
+    # part's first page is read: the listing it pages shifts by one (the sale on top), so the
+    # first part's cursor counts the sale. The round's later parts list trades up to its
+    # newest second only (`before`), the sale left out: that cursor must not skip a trade.
+    async with PolymarketExchange(page_size=1) as ex:
+        venue, rows = await _venue(ex)
+        try:
+            a = _cid(ex, "A")
+            now = int(ex.now_s())
+            rows += [_trade(a, "1001", now - 100 + i) for i in range(3)]
+            venue.max_pages = 2
+            yes = venue._symbol_of_token["1001"]
+            page = venue._trades_page
+            sale = _trade(a, "1001", now, side="SELL")
+
+            async def then_a_sale(query: dict[str, str]) -> Any:
+                data = await page(query)
+                if sale not in rows:
+                    rows.append(sale)  # made once the first page is read
+                return data
+
+            venue._trades_page = then_a_sale  # type: ignore[method-assign]
+            read: list[str] = []
+            for _ in range(4):
+                fills, whole = await venue.fetch_fills_part(yes)
+                read += [f.trade_id for f in fills]
+                venue.fills_part_kept(yes)
+                if whole:
+                    break
+            assert whole
+            assert {r["id"] for r in rows} <= set(read), (read, [r["id"] for r in rows])
+        finally:
+            await venue.close()
+
+
+async def test_a_round_is_dated_by_the_clob_s_clock_even_when_no_fill_of_its_top_is_read(
+    monkeypatch: Any,
+) -> None:
+    # The first part's page holds only rows no fill is made of (no fee): the round was dated
+    # by the local clock, here 1000 s ahead of the CLOB's. A sale made between two parts,
+    # stamped by the CLOB before that date, sat on top of the listing the later parts page
+    # and before the `after` the round ended with: never read, the round called whole.
+    async with PolymarketExchange(page_size=2) as ex:
+        venue, rows = await _venue(ex)
+        try:
+            a = _cid(ex, "A")
+            now = int(ex.now_s())
+            rows += [_trade(a, "1001", now - 100 + i) for i in range(4)]
+            for row in rows[2:]:
+                del row["fee_paid"]  # unreadable: skipped with a warning
+            venue.max_pages = 1
+            yes = venue._symbol_of_token["1001"]
+
+            def clock() -> float:  # the round's date ahead; the requests' signatures not
+                dating = sys._getframe(1).f_code.co_name in ("fetch_fills_part", "_round_top")
+                return float(now + 1000) if dating else time.time()
+
+            ahead = types.SimpleNamespace(time=clock)
+            monkeypatch.setattr(venue_module, "time", ahead)
+            fills, whole = await venue.fetch_fills_part(yes)
+            assert not whole and fills == []
+            venue.fills_part_kept(yes)
+            sale = _trade(a, "1001", now, side="SELL")
+            rows.append(sale)
+            read: list[str] = []
+            for _ in range(4):
+                fills, whole = await venue.fetch_fills_part(yes)
+                read += [f.trade_id for f in fills]
+                venue.fills_part_kept(yes)
+                if whole:
+                    break
+            assert sale["id"] in read, read
+        finally:
+            await venue.close()
+
+
+async def test_a_sale_made_while_a_one_part_round_pages_is_read_in_that_round() -> None:
+    # Two buys of A's YES, one a page, three pages a read: the round is one part, and a sale
+    # is made once its first page is read. The round ends whole: with the sale in it.
+    async with PolymarketExchange(page_size=1) as ex:
+        venue, rows = await _venue(ex)
+        try:
+            a = _cid(ex, "A")
+            now = int(ex.now_s())
+            rows += [_trade(a, "1001", now - 100 + i) for i in range(2)]
+            venue.max_pages = 3
+            yes = venue._symbol_of_token["1001"]
+            page = venue._trades_page
+            sale = _trade(a, "1001", now, side="SELL")
+
+            async def then_a_sale(query: dict[str, str]) -> Any:
+                data = await page(query)
+                if sale not in rows:
+                    rows.append(sale)
+                return data
+
+            venue._trades_page = then_a_sale  # type: ignore[method-assign]
+            fills, whole = await venue.fetch_fills_part(yes)
+            assert whole
+            assert {r["id"] for r in rows} <= {f.trade_id for f in fills}, fills
+        finally:
+            await venue.close()
+
+
+async def test_trades_since_a_time_are_read_without_the_account_s_older_history() -> None:
+    # Twelve old trades of market B, one a page, four pages a read; one recent trade of A.
+    # The trades since a time are asked for (`after`): the older history, however long, is
+    # not paged through (before: refused with TOO_MANY_PAGES, and a reconciliation with it).
+    async with PolymarketExchange(page_size=1) as ex:
+        venue, rows = await _venue(ex)
+        try:
+            a, b = _cid(ex, "A"), _cid(ex, "B")
+            now = int(ex.now_s())
+            rows += [_trade(b, "2001", now - 1000 + i) for i in range(12)]
+            rows += [_trade(a, "1001", now), _trade(a, "1001", now - 500 + 0)]
+            rows[-1]["match_time"], rows[-2]["match_time"] = str(now), str(now)
+            venue.max_pages = 4
+            yes = venue._symbol_of_token["1001"]
+            since_ms = (now - 10) * 1000
+            assert await venue.traded_symbols(since_ms) == {yes}
+            assert {f.trade_id for f in await venue.fetch_fills(yes, since_ms)} == {
+                r["id"] for r in rows[-2:]
+            }
+            rows += [_trade(a, "1001", now - 900 + i) for i in range(6)]  # old trades of A
+            assert len(await venue.fetch_fills(yes, since_ms)) == 2
         finally:
             await venue.close()

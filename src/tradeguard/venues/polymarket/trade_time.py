@@ -45,3 +45,18 @@ _LAST_S = 253402300800  # 10000-01-01T00:00:00Z in epoch seconds: no trade time 
 def _iso_ms(value: object) -> int | None:
     """An RFC 3339 time (one with a `T`) in epoch ms; None for a number or a date alone."""
     return iso_ms(value) if isinstance(value, str) and "T" in value else None
+
+
+def row_second(row: Any) -> int:
+    """A trade row's second (the CLOB's clock), -1 for a row with no readable time."""
+    try:
+        return trade_ts_ms(row) // 1000 if isinstance(row, dict) else -1
+    except ValueError:
+        return -1
+
+
+def since_filter(since_ts: int) -> dict[str, str]:
+    """The `/data/trades` filter of the trades from `since_ts`'s second on (`after` is the
+    second before it: the CLOB lists those after it), none from the epoch."""
+    second = since_ts // 1000
+    return {"after": str(second - 1)} if second > 0 else {}

@@ -51,7 +51,7 @@ from tradeguard.venues.paging import (
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.markets import QUOTE, listed_tokens, market_resolution
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
-from tradeguard.venues.polymarket.trade_time import trade_ts_ms
+from tradeguard.venues.polymarket.trade_time import row_second, since_filter, trade_ts_ms
 from tradeguard.venues.user_stream import (
     FILL_ROW_ERRORS,
     UserStreamState,
@@ -404,8 +404,8 @@ class PolymarketVenue(Venue):
         if token is None:
             return []  # not listed: the CLOB lists no trade of it
         rows = await clob_pages(
-            self._trades_of({"asset_id": token}), venue=self.name, op="fetch_fills",
-            max_pages=self.max_pages,
+            self._trades_of({"asset_id": token} | since_filter(since_ts)), venue=self.name,
+            op="fetch_fills", max_pages=self.max_pages,
         )  # fmt: skip
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
         first = since_ts - since_ts % 1000
@@ -413,10 +413,13 @@ class PolymarketVenue(Venue):
 
     async def traded_symbols(self, since_ts: int = 0) -> set[str]:
         """The symbols of the account's trades on `/data/trades` from `since_ts`'s second on,
-        whatever market: a trade made outside the node on a market no strategy names yet."""
+        whatever market: a trade made outside the node on a market no strategy names yet. Only
+        the trades since that second are listed (`after`): an account's older history, however
+        long, is never paged through (nor refused past the page cap)."""
         rows = await clob_pages(
-            self._trades_page, venue=self.name, op="fetch_fills", max_pages=self.max_pages
-        )
+            self._trades_of(since_filter(since_ts)), venue=self.name, op="fetch_fills",
+            max_pages=self.max_pages,
+        )  # fmt: skip
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
         first = since_ts - since_ts % 1000
         return {f.symbol for f in fills if f.symbol and f.ts >= first}
@@ -440,21 +443,41 @@ class PolymarketVenue(Venue):
         if token is None:
             return [], True
         start, since = self._trades_resume.get(symbol, (CLOB_START, -1))
-        narrowed = {"asset_id": token} | ({"before": str(since + 1)} if since >= 0 else {})
-        rows, cursor = await clob_pages_from(
-            self._trades_of(narrowed), start, max_pages=self.max_pages
-        )
+        paged = since >= 0  # pages read listed up to the round's second (`before`)
+        if not paged:  # the round's first part: dated by its first page's newest trade
+            rows, cursor, since, paged = await self._round_top(token)
+        else:
+            narrowed = {"asset_id": token, "before": str(since + 1)}
+            rows, cursor = await clob_pages_from(
+                self._trades_of(narrowed), start, max_pages=self.max_pages
+            )
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
-        if since < 0:  # the round's first part: dated by its newest trade
-            since = max((f.ts // 1000 for f in fills), default=int(time.time()))
         whole = cursor == CLOB_END
-        if whole and start != CLOB_START:  # ended from a cursor: the trades since it began
+        if whole and paged:  # ended on pages up to its second: the trades since it began
             newer = self._trades_of({"asset_id": token, "after": str(since - 1)})
             rows, end = await clob_pages_from(newer, CLOB_START, max_pages=self.max_pages)
             fills += parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
             whole = end == CLOB_END
         self._trades_read[symbol] = (cursor, since)
         return [f for f in fills if f.symbol == symbol], whole
+
+    async def _round_top(self, token: str) -> tuple[list[Any], str, int, bool]:
+        """A round's first part: its first page from the top, the round dated by that page's
+        newest trade, and its other pages listed up to that second (`before`), as the round's
+        later parts are. A trade made once the first page is read lands on top of the listing
+        and, were the pages after it read unnarrowed, would shift the cursor past one the
+        narrowed listing holds: that trade skipped for good. Whether pages after the first
+        were read (the trades since that second are then read too)."""
+        first = self._trades_of({"asset_id": token})
+        rows, cursor = await clob_pages_from(first, CLOB_START, max_pages=1)
+        since = max(map(row_second, rows), default=-1)
+        if since < 0:  # no trade with a time on it: the local clock's (see the docs)
+            since = int(time.time())
+        if cursor != CLOB_END and self.max_pages > 1:
+            narrowed = self._trades_of({"asset_id": token, "before": str(since + 1)})
+            more, cursor = await clob_pages_from(narrowed, cursor, max_pages=self.max_pages - 1)
+            return rows + more, cursor, since, True
+        return rows, cursor, since, False
 
     def fills_part_kept(self, symbol: str) -> None:
         """The trades the last `fetch_fills_part` of `symbol` read are booked: the next read
