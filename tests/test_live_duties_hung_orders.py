@@ -40,6 +40,7 @@ class Node:
         self.config = SimpleNamespace(node=cfg)
         self.liveness = SimpleNamespace(beat=self._beat)
         self.kill_switch = SimpleNamespace(poll=self._poll)
+        self.risk = SimpleNamespace(flatten_asked=None)  # no loss limit asks a flatten
         self.clock = SimpleNamespace(now_ms=lambda: 0)
         self.storage = SimpleNamespace(kv_set=lambda k, v: None)
         self.timeouts = SimpleNamespace(sweep=self._sweep)
