@@ -370,8 +370,10 @@ class FillApplication:
 
     def _keep_behind(self, rows: dict[str, Order], journal: list[Any]) -> None:
         """Put acknowledgements taken into the open transaction back in the queue for the next
-        commit if it rolls back (`StorageCore.on_rollback`)."""
-        if self.storage.keeps_undo:
+        commit if it rolls back (`StorageCore.on_rollback`). Not in a unit of work (a replay's
+        candles): the order's own journal rows may be in it and go with it, and a failed
+        commit there ends the run."""
+        if self.storage.keeps_undo and not self.storage.in_unit_of_work:
             self.storage.on_rollback(partial(self._requeue, rows, journal))
 
     def _requeue(self, rows: dict[str, Order], journal: list[Any]) -> None:
