@@ -31,7 +31,10 @@ class Kills:
             return {}
 
         monkeypatch.setattr(duties, "execute_kill", execute)
-        node = SimpleNamespace(kill_switch=SimpleNamespace(poll=self._poll))
+        # a risk engine asking no loss limit's flatten: the kill file's requests alone
+        node = SimpleNamespace(
+            kill_switch=SimpleNamespace(poll=self._poll), risk=SimpleNamespace(flatten_asked=None)
+        )
         self.runner = duties.KillRunner(node)  # type: ignore[arg-type]
 
     def _poll(self) -> str | None:
