@@ -49,6 +49,33 @@ def _cid(ex: PolymarketExchange, slug: str) -> str:
     return next(c for c, m in ex.markets.items() if m.slug == slug)
 
 
+async def _read_round(venue: PolymarketVenue, symbol: str, parts: int) -> tuple[list[str], bool]:
+    """Read `symbol`'s trades part by part, each booked, until a part ends the round (at most
+    `parts`); the trade ids read and whether the round ended."""
+    read: list[str] = []
+    whole = False
+    for _ in range(parts):
+        fills, whole = await venue.fetch_fills_part(symbol)
+        read += [f.trade_id for f in fills]
+        venue.fills_part_kept(symbol)
+        if whole:
+            break
+    return read, whole
+
+
+def _sale_after_a_page(venue: PolymarketVenue, rows: list[dict[str, Any]], sale: Any) -> None:
+    """Make `sale` on the CLOB once the venue has read its next page of trades."""
+    page = venue._trades_page
+
+    async def then_a_sale(query: dict[str, str]) -> Any:
+        data = await page(query)
+        if sale not in rows:
+            rows.append(sale)  # made once the page is read
+        return data
+
+    venue._trades_page = then_a_sale  # type: ignore[method-assign]
+
+
 def _trade_calls(ex: PolymarketExchange) -> list[dict[str, str]]:
     return [c["query"] for c in ex.requests if c["path"] == "/data/trades"]
 
@@ -120,13 +147,7 @@ async def test_sales_made_between_two_parts_of_one_read_are_read_in_that_round()
             venue.fills_part_kept(yes)  # booked: the next part goes on from the cursor
             sales = [_trade(a, "1001", now, side="SELL"), _trade(a, "1001", now, side="SELL")]
             rows += sales
-            read: list[str] = []
-            for _ in range(3):
-                fills, whole = await venue.fetch_fills_part(yes)
-                read += [f.trade_id for f in fills]
-                venue.fills_part_kept(yes)
-                if whole:
-                    break
+            read, whole = await _read_round(venue, yes, 3)
             assert whole
             # before: the sales sat before the cursor (newest first) and the round ended
             # without them, the oldest buys read twice instead
@@ -149,23 +170,9 @@ async def test_a_trade_made_between_two_pages_of_a_round_s_first_part_skips_none
             rows += [_trade(a, "1001", now - 100 + i) for i in range(3)]
             venue.max_pages = 2
             yes = venue._symbol_of_token["1001"]
-            page = venue._trades_page
             sale = _trade(a, "1001", now, side="SELL")
-
-            async def then_a_sale(query: dict[str, str]) -> Any:
-                data = await page(query)
-                if sale not in rows:
-                    rows.append(sale)  # made once the first page is read
-                return data
-
-            venue._trades_page = then_a_sale  # type: ignore[method-assign]
-            read: list[str] = []
-            for _ in range(4):
-                fills, whole = await venue.fetch_fills_part(yes)
-                read += [f.trade_id for f in fills]
-                venue.fills_part_kept(yes)
-                if whole:
-                    break
+            _sale_after_a_page(venue, rows, sale)
+            read, whole = await _read_round(venue, yes, 4)
             assert whole
             assert {r["id"] for r in rows} <= set(read), (read, [r["id"] for r in rows])
         finally:
@@ -201,13 +208,7 @@ async def test_a_round_is_dated_by_the_clob_s_clock_even_when_no_fill_of_its_top
             venue.fills_part_kept(yes)
             sale = _trade(a, "1001", now, side="SELL")
             rows.append(sale)
-            read: list[str] = []
-            for _ in range(4):
-                fills, whole = await venue.fetch_fills_part(yes)
-                read += [f.trade_id for f in fills]
-                venue.fills_part_kept(yes)
-                if whole:
-                    break
+            read, whole = await _read_round(venue, yes, 4)
             assert sale["id"] in read, read
         finally:
             await venue.close()
@@ -224,16 +225,8 @@ async def test_a_sale_made_while_a_one_part_round_pages_is_read_in_that_round() 
             rows += [_trade(a, "1001", now - 100 + i) for i in range(2)]
             venue.max_pages = 3
             yes = venue._symbol_of_token["1001"]
-            page = venue._trades_page
             sale = _trade(a, "1001", now, side="SELL")
-
-            async def then_a_sale(query: dict[str, str]) -> Any:
-                data = await page(query)
-                if sale not in rows:
-                    rows.append(sale)
-                return data
-
-            venue._trades_page = then_a_sale  # type: ignore[method-assign]
+            _sale_after_a_page(venue, rows, sale)
             fills, whole = await venue.fetch_fills_part(yes)
             assert whole
             assert {r["id"] for r in rows} <= {f.trade_id for f in fills}, fills
