@@ -19,10 +19,10 @@ from sqlalchemy.exc import OperationalError
 from execution_stubs import limit_buy, make_rig
 from test_alerts_manager import RecordingChannel
 from test_fill_commit_rollback import FailingCommit
+from test_fill_rollback_listeners import failed_paper_buy
 from tradeguard.alerts.config import AlertsConfig
 from tradeguard.alerts.manager import AlertManager
-from tradeguard.model.enums import LiquiditySide, OrderStatus, Side
-from tradeguard.model.fill import Fill
+from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.node.builder import wire_alerts
 
 D = Decimal
@@ -47,20 +47,7 @@ def test_a_fill_whose_commit_fails_is_counted_once_in_the_metrics(
     node = _node(tmp_path)
     try:
         metrics = NodeMetrics(node)
-        node.portfolio.book("paper").set("USDT", D(1000))
-        fill = Fill(
-            "paper", "BTC/USDT", "", "", "x1", Side.BUY, D(50000), D("0.01"), D(0), "USDT",
-            LiquiditySide.TAKER, 1_000_500,
-        )  # fmt: skip
-        store = node.storage.upsert_balances
-
-        def disk_full(*args: object, **kwargs: object) -> None:
-            raise OSError("disk full")
-
-        monkeypatch.setattr(node.storage, "upsert_balances", disk_full)
-        with pytest.raises(OSError, match="disk full"):
-            node.orders.on_fill(fill)  # told on the bus, then its transaction fails
-        monkeypatch.setattr(node.storage, "upsert_balances", store)
+        fill = failed_paper_buy(node, monkeypatch)  # told on the bus, then its commit fails
         labels = {"venue": "paper", "symbol": "BTC/USDT"}
         assert not metrics.registry.get_sample_value("tradeguard_fills_total", labels)
 

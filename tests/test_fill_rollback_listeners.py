@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -29,6 +30,26 @@ from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.portfolio.undo import fill_undo
 
 D = Decimal
+
+
+def failed_paper_buy(node: Any, monkeypatch: pytest.MonkeyPatch) -> Fill:
+    """Fund `node`'s paper venue and tell it a buy whose transaction fails (the disk full as
+    its balances are written, after the fill was told on the bus); return the fill."""
+    node.portfolio.book("paper").set("USDT", D(1000))
+    fill = Fill(
+        "paper", "BTC/USDT", "", "", "x1", Side.BUY, D(50000), D("0.01"), D(0), "USDT",
+        LiquiditySide.TAKER, 1_000_500,
+    )  # fmt: skip
+    store = node.storage.upsert_balances
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(node.storage, "upsert_balances", disk_full)
+    with pytest.raises(OSError, match="disk full"):
+        node.orders.on_fill(fill)
+    monkeypatch.setattr(node.storage, "upsert_balances", store)
+    return fill
 
 
 def _fill(trade_id: str, symbol: str, side: Side, price: str, amount: str) -> Fill:
@@ -148,20 +169,7 @@ def test_a_fill_whose_writes_fail_leaves_no_audit_event_for_the_next_commit(
     )
     node = TradingNode(Config.model_validate(doc))
     try:
-        node.portfolio.book("paper").set("USDT", D(1000))
-        fill = Fill(
-            "paper", "BTC/USDT", "", "", "x1", Side.BUY, D(50000), D("0.01"), D(0), "USDT",
-            LiquiditySide.TAKER, 1_000_500,
-        )  # fmt: skip
-        store = node.storage.upsert_balances
-
-        def disk_full(*args: object, **kwargs: object) -> None:
-            raise OSError("disk full")
-
-        monkeypatch.setattr(node.storage, "upsert_balances", disk_full)
-        with pytest.raises(OSError, match="disk full"):
-            node.orders.on_fill(fill)  # the fill's transaction fails after it was told
-        monkeypatch.setattr(node.storage, "upsert_balances", store)
+        fill = failed_paper_buy(node, monkeypatch)
 
         node.orders.on_fill(fill)  # the venue tells it again: booked now
         node.flush_audit()
