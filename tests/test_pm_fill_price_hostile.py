@@ -58,15 +58,15 @@ def test_a_polymarket_fill_priced_outside_zero_to_one_is_refused(price) -> None:
     venue = _pm()
     row = {**PM_ROW, "price": price}
     with pytest.raises(ValueError, match="price"):
-        venue.fill_from(row)
-    assert parsed_rows("polymarket", [row], venue.fill_from) == []
+        venue.fills_from(row)
+    assert parsed_rows("polymarket", [row], venue.fills_from) == []
 
 
 def test_fills_at_possible_prices_still_parse() -> None:
     assert _kalshi().fill_from(KALSHI_ROW).price == Decimal("0.4000")
     no = _kalshi().fill_from({**KALSHI_ROW, "side": "no"})
     assert no.price == Decimal("0.6000")
-    assert _pm().fill_from(PM_ROW).price == Decimal("0.38")
+    assert _pm().fills_from(PM_ROW)[0].price == Decimal("0.38")
 
 
 def test_an_unreadable_row_is_noted_under_the_orders_it_names() -> None:
@@ -75,7 +75,12 @@ def test_an_unreadable_row_is_noted_under_the_orders_it_names() -> None:
                        kalshi.fill_from, noted) == []  # fmt: skip
     assert list(noted) == ["o1"] and "yes_price_dollars: '1.5'" in noted["o1"]
     pm, noted = _pm(), {}
-    maker = {**PM_ROW, "trader_side": "MAKER", "maker_orders": [{"order_id": "0xmine"}, 7]}
-    assert parsed_rows("polymarket", [{**PM_ROW, "price": "0"}, {**maker, "price": "2"}],
-                       pm.fill_from, noted) == []  # fmt: skip
+    entry = {"order_id": "0xmine", "maker_address": pm.signer.address, "asset_id": "1",
+             "side": "BUY", "price": "2", "matched_amount": "20"}  # fmt: skip
+    maker = {**PM_ROW, "trader_side": "MAKER", "maker_orders": [entry]}
+    assert parsed_rows("polymarket", [{**PM_ROW, "price": "0"}, maker],
+                       pm.fills_from, noted) == []  # fmt: skip
     assert sorted(noted) == ["0xabc", "0xmine"] and "price: '2'" in noted["0xmine"]
+    assert parsed_rows("polymarket", [{**maker, "maker_orders": [{"order_id": "0xmine"}, 7]}],
+                       pm.fills_from, noted) == []  # fmt: skip
+    assert "maker_orders" in noted["0xmine"]

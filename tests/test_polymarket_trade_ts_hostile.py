@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tradeguard.venues.polymarket.venue import trade_ts_ms
+from tradeguard.venues.polymarket.trade_time import trade_ts_ms
 from tradeguard.venues.user_stream import FILL_ROW_ERRORS
 
 SECOND = "1700000000"

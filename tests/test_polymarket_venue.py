@@ -221,7 +221,7 @@ async def test_a_streamed_fill_keeps_the_trade_milliseconds_the_rest_row_drops()
 
 
 def test_a_trade_time_is_read_to_the_precision_its_row_gives():
-    from tradeguard.venues.polymarket.venue import trade_ts_ms
+    from tradeguard.venues.polymarket.trade_time import trade_ts_ms
 
     assert trade_ts_ms({"match_time": "1700000000"}) == 1_700_000_000_000
     assert trade_ts_ms({"match_time": "1700000000.25"}) == 1_700_000_000_250

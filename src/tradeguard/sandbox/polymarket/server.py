@@ -31,7 +31,6 @@ from tradeguard.sandbox.binary_book import (
     BinaryBook,
     BinaryOrder,
     BookReject,
-    Trade,
 )
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.loopback import (
@@ -54,7 +53,7 @@ from tradeguard.sandbox.polymarket import streams
 from tradeguard.sandbox.polymarket.auth import PolyAuthError, verify_l1, verify_l2, verify_order
 from tradeguard.sandbox.polymarket.expiry import Expiries, order_expiration
 from tradeguard.sandbox.polymarket.merge import merge_route
-from tradeguard.sandbox.polymarket.trade_listing import trade_listing, tx_hash
+from tradeguard.sandbox.polymarket.trade_listing import trade_listing, trade_row, tx_hash
 from tradeguard.sandbox.ws_hub import WsHub
 
 HEARTBEAT_TIMEOUT_S = 10.0
@@ -419,7 +418,8 @@ class PolymarketExchange(LoopbackServer):
                 self.accounts[o.account].apply_leg(o, t.size, price, fee)
                 if o.status != "resting":
                     self.accounts[o.account].release(o)
-                row = self._trade_json(t, o, price, fee)
+                m = self.markets[o.market]
+                row = trade_row((m.yes_token, m.no_token), t, o, fee)
                 self.trades.setdefault(o.account, []).append(row)
                 rows.append({**row, "owner": o.account, "timestamp": str(t.ts)})  # the channel: ms
         if order.status != "resting":
@@ -439,23 +439,6 @@ class PolymarketExchange(LoopbackServer):
             "tradeIDs": [t.trade_id for t in trades],
             "transactionsHashes": [tx_hash(t.trade_id) for t in trades],
         })  # fmt: skip
-
-    def _trade_json(self, t: Trade, o: BinaryOrder, price: Decimal, fee: Decimal) -> dict[str, Any]:
-        """One account's side of a match (each side has its own id, so fills stay idempotent)."""
-        m = self.markets[o.market]
-        maker_price = t.maker.own_price(t.yes_price)
-        return {
-            "id": f"{t.trade_id}-{o.order_id[2:12]}", "taker_order_id": t.taker.order_id,
-            "maker_orders": [{
-                "order_id": t.maker.order_id, "matched_amount": str(t.size),
-                "price": str(maker_price),
-            }],
-            "market": o.market, "asset_id": m.yes_token if o.outcome is Outcome.YES else m.no_token,
-            "side": "BUY" if o.buy else "SELL", "size": str(t.size), "price": str(price),
-            "fee_paid": str(fee), "trader_side": "TAKER" if o is t.taker else "MAKER",
-            "status": "CONFIRMED", "match_time": str(t.ts // 1000),
-            "transaction_hash": tx_hash(t.trade_id),
-        }  # fmt: skip
 
     def order_json(self, o: BinaryOrder) -> dict[str, Any]:
         m = self.markets[o.market]

@@ -8,6 +8,7 @@ after a crash and the order looked up by it, never guessed.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import asdict
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -27,6 +28,7 @@ from py_clob_client_v2.order_utils import (
 from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
 from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV2
 from py_clob_client_v2.signer import Signer
+from py_clob_client_v2.signing.hmac import build_hmac_signature
 
 SCALE = Decimal(1_000_000)
 CHAIN_ID = 137
@@ -113,3 +115,18 @@ class OrderSigner:
 
 def order_payload(signed: Any, api_key: str, order_type: str, post_only: bool) -> dict[str, Any]:
     return dict(order_to_json_v2(signed, api_key, order_type, post_only))
+
+
+def l2_headers(
+    creds: dict[str, str], address: str, method: str, path: str, body: str
+) -> dict[str, str]:
+    """The CLOB's L2 headers of one request: its HMAC under the API secret, now."""
+    ts = str(int(time.time()))
+    return {
+        "POLY_ADDRESS": address,
+        "POLY_SIGNATURE": build_hmac_signature(creds["secret"], ts, method, path, body or None),
+        "POLY_TIMESTAMP": ts,
+        "POLY_API_KEY": creds["api_key"],
+        "POLY_PASSPHRASE": creds["passphrase"],
+        "Content-Type": "application/json",
+    }

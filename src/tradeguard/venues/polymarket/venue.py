@@ -20,20 +20,18 @@ import aiohttp
 import httpx
 from py_clob_client_v2.headers.headers import create_level_1_headers
 from py_clob_client_v2.signer import Signer
-from py_clob_client_v2.signing.hmac import build_hmac_signature
 
 from tradeguard.clock import Clock
 from tradeguard.model.balance import Balance
-from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side, TimeInForce
+from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
-from tradeguard.model.money import ZERO, dec, venue_amount
+from tradeguard.model.money import ZERO, dec
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import (
     Settlement,
-    outcome_price,
     parse_outcome_symbol,
 )
 from tradeguard.model.reports import OrderReport
@@ -50,8 +48,9 @@ from tradeguard.venues.paging import (
 )
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.markets import QUOTE, listed_tokens, market_resolution
-from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
-from tradeguard.venues.polymarket.trade_time import row_second, since_filter, trade_ts_ms
+from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, l2_headers, order_payload
+from tradeguard.venues.polymarket.trade_rows import row_fills
+from tradeguard.venues.polymarket.trade_time import row_second, since_filter
 from tradeguard.venues.user_stream import (
     FILL_ROW_ERRORS,
     UserStreamState,
@@ -103,6 +102,7 @@ class PolymarketVenue(Venue):
         self._trades_read: dict[str, tuple[str, int]] = {}
         self._tokens: dict[str, tuple[str, bool]] = {}  # symbol -> token id, neg risk
         self._symbol_of_token: dict[str, str] = {}
+        self._market_of: dict[str, str] = {}  # symbol -> its market's condition id
         self._hashes: dict[str, str] = {}  # client order id -> order hash
         self._http = httpx.AsyncClient(timeout=10.0)
         self._heartbeat: asyncio.Task[None] | None = None
@@ -151,12 +151,13 @@ class PolymarketVenue(Venue):
             self._user_ready.set()
         elif event.get("event_type") == "trade" and self._listener is not None:
             try:
-                fill = self.fill_from(event)
+                fills = self.fills_from(event)
             except FILL_ROW_ERRORS as exc:
                 skip_frame(self.name, skip_reason(exc))
                 return
-            self._listener.on_fill(fill)
-            self._traded.add(fill.symbol)
+            for fill in fills:
+                self._listener.on_fill(fill)
+                self._traded.add(fill.symbol)
             self.balance_reader.after_fill()
 
     async def _watch_user(self) -> None:
@@ -187,17 +188,7 @@ class PolymarketVenue(Venue):
     # HTTP --------------------------------------------------------------------------------
     def _l2(self, method: str, path: str, body: str) -> dict[str, str]:
         assert self.api_creds is not None
-        ts = str(int(time.time()))
-        return {
-            "POLY_ADDRESS": self.signer.address,
-            "POLY_SIGNATURE": build_hmac_signature(
-                self.api_creds["secret"], ts, method, path, body or None
-            ),
-            "POLY_TIMESTAMP": ts,
-            "POLY_API_KEY": self.api_creds["api_key"],
-            "POLY_PASSPHRASE": self.api_creds["passphrase"],
-            "Content-Type": "application/json",
-        }
+        return l2_headers(self.api_creds, self.signer.address, method, path, body)
 
     async def _send(
         self, op: str, method: str, path: str, headers: dict[str, str], body: str = "", **kw: Any
@@ -231,6 +222,7 @@ class PolymarketVenue(Venue):
                 self.instruments[inst.symbol] = inst
                 self._tokens[inst.symbol] = (token, m.get("neg_risk") is True)
                 self._symbol_of_token[token] = inst.symbol
+                self._market_of[inst.symbol] = str(m.get("condition_id", ""))
         return dict(self.instruments)
 
     async def fetch_settlements(self) -> list[Settlement]:
@@ -387,7 +379,7 @@ class PolymarketVenue(Venue):
         return data
 
     def _trades_of(self, narrowed: dict[str, str]) -> Any:
-        """A page reader of `/data/trades` narrowed by `narrowed` (`asset_id`: one outcome's
+        """A page reader of `/data/trades` narrowed by `narrowed` (`market`: one market's
         trades, never the whole account's listing; `after`: those since a time)."""
 
         async def page(query: dict[str, str]) -> Any:
@@ -395,19 +387,25 @@ class PolymarketVenue(Venue):
 
         return page
 
+    def _listed_by(self, symbol: str) -> dict[str, str] | None:
+        """The filter listing each trade of `symbol` we are on: its market's. A row is the
+        taker's, so `asset_id` (our token) misses our maker side of a complementary match."""
+        market = self._market_of.get(symbol)
+        return None if market is None else {"market": market}
+
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         """Every trade of `symbol` from `since_ts` on, over all pages of `/data/trades` for its
-        token (`asset_id`): from the start of `since_ts`'s second, since the CLOB dates a trade
+        market (`_listed_by`): from the start of `since_ts`'s second, since the CLOB dates a trade
         to the second (one made at 12:00:00.700 is stamped 12:00:00, and left out from
         12:00:00.500 on it would never be read again)."""
-        token = self.token_id(symbol)
-        if token is None:
+        market = self._listed_by(symbol)
+        if market is None:
             return []  # not listed: the CLOB lists no trade of it
         rows = await clob_pages(
-            self._trades_of({"asset_id": token} | since_filter(since_ts)), venue=self.name,
+            self._trades_of(market | since_filter(since_ts)), venue=self.name,
             op="fetch_fills", max_pages=self.max_pages,
         )  # fmt: skip
-        fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
+        fills = self._fills(rows)
         first = since_ts - since_ts % 1000
         return [f for f in fills if f.symbol == symbol and f.ts >= first]
 
@@ -420,12 +418,12 @@ class PolymarketVenue(Venue):
             self._trades_of(since_filter(since_ts)), venue=self.name, op="fetch_fills",
             max_pages=self.max_pages,
         )  # fmt: skip
-        fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
+        fills = self._fills(rows)
         first = since_ts - since_ts % 1000
         return {f.symbol for f in fills if f.symbol and f.ts >= first}
 
     async def fetch_fills_part(self, symbol: str) -> tuple[list[Fill], bool]:
-        """The trades of `symbol` on the next pages of `/data/trades` (its token's alone), from
+        """The trades of `symbol` on the next pages of `/data/trades` (its market's alone), from
         where the last call for it stopped at the page cap (`max_pages`) once its trades were
         booked (`fills_part_kept`), and whether the listing was read to its end (the next call
         then starts over): a listing longer than the cap is read over several calls, never
@@ -439,42 +437,42 @@ class PolymarketVenue(Venue):
         listed twice is booked once). More of them than a read holds: the round is not whole
         and the next starts over from the top."""
         self._trades_read.pop(symbol, None)
-        token = self.token_id(symbol)
-        if token is None:
+        market = self._listed_by(symbol)
+        if market is None:
             return [], True
         start, since = self._trades_resume.get(symbol, (CLOB_START, -1))
         paged = since >= 0  # pages read listed up to the round's second (`before`)
         if not paged:  # the round's first part: dated by its first page's newest trade
-            rows, cursor, since, paged = await self._round_top(token)
+            rows, cursor, since, paged = await self._round_top(market)
         else:
-            narrowed = {"asset_id": token, "before": str(since + 1)}
+            narrowed = market | {"before": str(since + 1)}
             rows, cursor = await clob_pages_from(
                 self._trades_of(narrowed), start, max_pages=self.max_pages
             )
-        fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
+        fills = self._fills(rows)
         whole = cursor == CLOB_END
         if whole and paged:  # ended on pages up to its second: the trades since it began
-            newer = self._trades_of({"asset_id": token, "after": str(since - 1)})
+            newer = self._trades_of(market | {"after": str(since - 1)})
             rows, end = await clob_pages_from(newer, CLOB_START, max_pages=self.max_pages)
-            fills += parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
+            fills += self._fills(rows)
             whole = end == CLOB_END
         self._trades_read[symbol] = (cursor, since)
         return [f for f in fills if f.symbol == symbol], whole
 
-    async def _round_top(self, token: str) -> tuple[list[Any], str, int, bool]:
+    async def _round_top(self, market: dict[str, str]) -> tuple[list[Any], str, int, bool]:
         """A round's first part: its first page from the top, the round dated by that page's
         newest trade, and its other pages listed up to that second (`before`), as the round's
         later parts are. A trade made once the first page is read lands on top of the listing
         and, were the pages after it read unnarrowed, would shift the cursor past one the
         narrowed listing holds: that trade skipped for good. Whether pages after the first
         were read (the trades since that second are then read too)."""
-        first = self._trades_of({"asset_id": token})
+        first = self._trades_of(market)
         rows, cursor = await clob_pages_from(first, CLOB_START, max_pages=1)
         since = max(map(row_second, rows), default=-1)
         if since < 0:  # no trade with a time on it: the local clock's (see the docs)
             since = int(time.time())
         if cursor != CLOB_END and self.max_pages > 1:
-            narrowed = self._trades_of({"asset_id": token, "before": str(since + 1)})
+            narrowed = self._trades_of(market | {"before": str(since + 1)})
             more, cursor = await clob_pages_from(narrowed, cursor, max_pages=self.max_pages - 1)
             return rows + more, cursor, since, True
         return rows, cursor, since, False
@@ -490,17 +488,15 @@ class PolymarketVenue(Venue):
         else:
             self._trades_resume[symbol] = read
 
-    def fill_from(self, row: dict[str, Any]) -> Fill:
-        """A Fill from one of our trade rows (REST `/data/trades` or the `user` channel)."""
+    def fills_from(self, row: dict[str, Any]) -> list[Fill]:
+        """Our fills in one trade row (REST `/data/trades` or the `user` channel): the taker's
+        trade where we took, our `maker_orders` entries where we made (`trade_rows`)."""
         by_hash = {h: c for c, h in self._hashes.items()}
-        taker = row["trader_side"] == "TAKER"
-        oid = row["taker_order_id"] if taker else row["maker_orders"][0]["order_id"]
-        return Fill(
-            self.name, self._symbol_of_token.get(row["asset_id"], ""), by_hash.get(oid, ""), oid,
-            row["id"], Side(str(row["side"]).lower()), outcome_price(row["price"], "price"),
-            venue_amount(row["size"], "size"), dec(row["fee_paid"], "fee_paid"), QUOTE,
-            LiquiditySide.TAKER if taker else LiquiditySide.MAKER, trade_ts_ms(row),
-        )  # fmt: skip
+        return row_fills(self.name, row, self._symbol_of_token, by_hash, self.signer.address)
+
+    def _fills(self, rows: list[Any]) -> list[Fill]:
+        parsed = parsed_rows(self.name, rows, self.fills_from, self.unreadable_fills)
+        return [fill for fills in parsed for fill in fills]
 
     async def fetch_balances(self) -> list[Balance]:
         """pUSD cash and the outcome tokens held (every listed token is asked)."""

@@ -1,0 +1,66 @@
+"""Our fills in a Polymarket trade row (REST `/data/trades` or the `user` channel).
+
+A row is the taker's trade: its `asset_id`, `side`, `price` and `size` are the taker order's.
+Where we took (`trader_side` TAKER) that is our fill. Where we made (MAKER) our side is our
+entry of `maker_orders`, with its own `asset_id`, `side`, `price` and `matched_amount`: in a
+complementary match (our NO bid met by a YES buyer) the other outcome's token, at the
+complementary price. Our entries are those naming our address (`maker_address`) or one of our
+order hashes; a taker meeting several of our resting orders at once names each, and each is a
+fill of its own (keyed by the row's id and the order's hash: one would otherwise shadow the
+other as a duplicate). Makers pay no fee on Polymarket: a maker fill's fee is 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from tradeguard.model.enums import LiquiditySide, Side
+from tradeguard.model.fill import Fill
+from tradeguard.model.money import ZERO, dec, venue_amount
+from tradeguard.model.outcome import outcome_price
+from tradeguard.venues.polymarket.markets import QUOTE
+from tradeguard.venues.polymarket.trade_time import trade_ts_ms
+
+
+def row_fills(
+    venue: str,
+    row: dict[str, Any],
+    symbol_of_token: Mapping[str, str],
+    cid_of_hash: Mapping[str, str],
+    address: str,
+) -> list[Fill]:
+    """Our fills in `row`: KeyError, IndexError, ValueError or TypeError naming the field for
+    a row no CLOB would send (a maker row naming none of our orders among them)."""
+    taker = row["trader_side"] == "TAKER"
+    ts = trade_ts_ms(row)
+    if taker:
+        oid = row["taker_order_id"]
+        return [Fill(
+            venue, symbol_of_token.get(row["asset_id"], ""), cid_of_hash.get(oid, ""), oid,
+            row["id"], Side(str(row["side"]).lower()), outcome_price(row["price"], "price"),
+            venue_amount(row["size"], "size"), dec(row["fee_paid"], "fee_paid"), QUOTE,
+            LiquiditySide.TAKER, ts,
+        )]  # fmt: skip
+    ours = _our_entries(row["maker_orders"], cid_of_hash, address)
+    many = len(ours) > 1
+    return [Fill(
+        venue, symbol_of_token.get(m["asset_id"], ""), cid_of_hash.get(m["order_id"], ""),
+        m["order_id"], f"{row['id']}:{m['order_id']}" if many else row["id"],
+        Side(str(m["side"]).lower()), outcome_price(m["price"], "maker_orders[].price"),
+        venue_amount(m["matched_amount"], "maker_orders[].matched_amount"), ZERO, QUOTE,
+        LiquiditySide.MAKER, ts,
+    ) for m in ours]  # fmt: skip
+
+
+def _our_entries(makers: Any, our_hashes: Collection[str], address: str) -> list[dict[str, Any]]:
+    if not isinstance(makers, list) or not all(isinstance(m, dict) for m in makers):
+        raise TypeError(f"maker_orders: {str(makers)[:80]!r} is not a list of objects")
+    me = address.lower()
+    ours = [
+        m for m in makers
+        if str(m.get("maker_address", "")).lower() == me or m.get("order_id") in our_hashes
+    ]  # fmt: skip
+    if not ours:
+        raise ValueError(f"maker_orders: none of the {len(makers)} entries is ours ({address})")
+    return ours
