@@ -469,13 +469,20 @@ class PolymarketVenue(Venue):
         first = self._trades_of(market)
         rows, cursor = await clob_pages_from(first, CLOB_START, max_pages=1)
         since = max(map(row_second, rows), default=-1)
-        if since < 0:  # no trade with a time on it: the local clock's (see the docs)
-            since = int(time.time())
+        if since < 0 and cursor != CLOB_END:  # no time read: the CLOB's clock, not ours
+            since = await self._clob_second()
         if cursor != CLOB_END and self.max_pages > 1:
             narrowed = self._trades_of(market | {"before": str(since + 1)})
             more, cursor = await clob_pages_from(narrowed, cursor, max_pages=self.max_pages - 1)
             return rows + more, cursor, since, True
         return rows, cursor, since, False
+
+    async def _clob_second(self) -> int:
+        """The CLOB's clock (`GET /time`, seconds): no trade read before it is dated later."""
+        now = await self._send("fetch_fills", "GET", "/time", {})
+        if isinstance(now, bool) or not isinstance(now, int) or now <= 0:
+            raise not_object(self.name, "fetch_fills", "GET /time", now, "not a Unix second")
+        return now
 
     def fills_part_kept(self, symbol: str) -> None:
         """The trades the last `fetch_fills_part` of `symbol` read are booked: the next read
