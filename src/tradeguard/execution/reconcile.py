@@ -61,7 +61,7 @@ from tradeguard.execution.ledger_opening import (
 from tradeguard.execution.merge_trades import trades_kept, venue_trades
 from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.outcome_netting import with_journal_locks
-from tradeguard.execution.reconcile_balances import apply_balances
+from tradeguard.execution.reconcile_balances import apply_balances, differs_from_ledger
 from tradeguard.execution.reconcile_call import ReconcileFailed, call_venue
 from tradeguard.model.enums import OrderStatus, TradingState
 from tradeguard.model.events import Event, EventKind
@@ -263,27 +263,27 @@ async def _reconcile_balances(
     symbols: list[str],
     since: int,
 ) -> None:
-    """Read `name`'s balances and apply them. On a netting venue the fills are caught up again
-    after each read: a resting sell filled between the first catch-up and the read (its fill
-    not streamed yet) is in the venue's positions but not the ledger, and would be split among
-    the locks wrongly and booked as an adjustment; once booked, the balances are read again.
+    """Read `name`'s balances and apply them. On a netting venue, or after a read off the ledger,
+    fills are caught up again: a trade made between the first catch-up and the read (not
+    streamed yet) is in the figures but not the ledger, and would be booked as an adjustment
+    (then as a fill too: held twice); once it is booked, the balances are read again.
     Any fill booked from the read's start to the apply (the catch-up's awaits let the stream
     book one the read predates) means the read is not applied. The read that opens the ledger
     is followed by a listing too (`_listed_again`)."""
     # YES and NO the ledger still holds together were paid out by a netting venue
     report.fills_recovered += node.orders.net_ledger(name)
-    # the ledger opens at this read: a trade listed after it that the catch-up had not listed
-    # may or may not be in the figures (`_listed_again`), so they are read again
+    # opening at this read: a trade listed after it may be in the figures (`_listed_again`)
     opens = _opens_now(node, name)
     recheck = bool(getattr(venue, "nets_outcome_pairs", False)) or opens
     late: list[str] = []
-    for _ in range(3 if recheck else 1):
+    for _ in range(3):
         read_ts = node.clock.now_ms()  # every fill before it is in what the venue answers
         found = 0
         with _fills_booked(node, name) as during:
             balances = await call("fetch_balances", venue.fetch_balances)
             streamed = list(during)
-            if recheck and not streamed:
+            # figures off the ledger may hold a trade not streamed nor listed yet: list again
+            if not streamed and (recheck or differs_from_ledger(node, name, balances)):
                 found = await _listed_again(node, name, venue, symbols, since, call, opens)
                 report.fills_recovered += found
         if streamed:

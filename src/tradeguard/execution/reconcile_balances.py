@@ -35,6 +35,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def differs_from_ledger(node: ReconcileHost, venue: str, balances: list[Balance]) -> bool:
+    """Tell whether the venue's figures differ from its book's totals (a trade the ledger
+    lacks, a cash flow, or the fees' rounding)."""
+    book = node.portfolio.book(venue)
+    held = {b.asset: b.total for b in balances}
+    return any(held.get(a, ZERO) != book.total(a) for a in set(held) | set(book.assets()))
+
+
 def apply_balances(
     node: ReconcileHost,
     venue: str,
