@@ -159,8 +159,10 @@ async def test_bnb_held_for_fees_is_priced_from_a_market_no_strategy_trades(
             # BTC too had no price (no strategy streams it): a ticker read marks it, until a
             # stream does; then the stream's fresher marks are left alone.
             assert status["BTC"] == "binance BTC/USDT"
-            await node.on_quote(Quote("BTC/USDT", 1, Decimal(51_000), Decimal(1),
-                                      Decimal(51_002), Decimal(1)))  # fmt: skip
+            # (Binance's stream: its messages carry the venue and the venue's time)
+            await node.on_quote(Quote("BTC/USDT", node.clock.now_ms(), Decimal(51_000),
+                                      Decimal(1), Decimal(51_002), Decimal(1),
+                                      venue="binance"))  # fmt: skip
             await eventually(lambda: "BTC" not in node.reference_prices().status())
             await asyncio.sleep(0.2)  # more passes
             assert portfolio.price_of("BTC") == Decimal(51_001)

@@ -164,13 +164,18 @@ class ReferencePrices:
         """Each mark set here: its market, price, read time, age (s; None when unknown) and
         whether it is stale (older than `max_age_s`, or of unknown age)."""
         now = self.now_ms() if self.now_ms is not None else None
+        rows = [(asset, venue, symbol, self._marked.get(symbol), self.read_ms.get(asset, 0))
+                for asset, (venue, symbol) in sorted(self.markets.items())]  # fmt: skip
+        # a venue's own marks, keyed `venue:asset` as in `status`
+        rows += [(f"{venue}:{asset}", venue, symbol, self._own_marked.get((venue, symbol)),
+                  self.own_read_ms.get((venue, asset), 0))
+                 for (venue, asset), symbol in sorted(self.own.items())]  # fmt: skip
         out: dict[str, dict[str, Any]] = {}
-        for asset, (venue, symbol) in sorted(self.markets.items()):
-            read = self.read_ms.get(asset, 0)
+        for key, venue, symbol, price, read in rows:
             age = (now - read) / 1000 if now is not None and read else None
-            out[asset] = {
+            out[key] = {
                 "market": f"{venue} {symbol}",
-                "price": str(self._marked.get(symbol, "")),
+                "price": "" if price is None else str(price),
                 "read_ms": read or None,
                 "age_s": None if age is None else round(max(age, 0.0), 3),
                 "stale": age is None or age > self.max_age_s,
@@ -253,7 +258,7 @@ class ReferencePrices:
             mid = quote.mid
             if self.take is not None and not self.take(venue, symbol, mid, quote.ts):
                 return None  # held: the last mark stands until the next pass settles it
-            self.portfolio.mark(symbol, mid, venue)
+            self.portfolio.mark(symbol, mid, venue, quote.ts)
             self._marked[symbol] = mid
             self.markets[asset] = (venue, symbol)
             # read now, by the node's clock: the venue's stamp may be its last trade's time or
@@ -318,6 +323,7 @@ class ReferencePrices:
             # refreshes goes, as the pass above does (the valuation says it is borrowed)
             del self.own[(venue, asset)]
             self.own_read_ms.pop((venue, asset), None)
+            self.stale.discard(f"{venue}:{asset}")
             last = self._own_marked.pop((venue, symbol), None)
             if last is not None and own.get(symbol) is last:
                 portfolio.unmark(venue, symbol, last)
@@ -390,7 +396,7 @@ class ReferencePrices:
             mid = quote.mid
             if self.take is not None and not self.take(venue, symbol, mid, quote.ts):
                 return None  # held: the next pass settles it
-            portfolio.mark_own(venue, symbol, mid)
+            portfolio.mark_own(venue, symbol, mid, ts=quote.ts)
             self._own_marked[(venue, symbol)] = mid
             self.own[(venue, asset)] = symbol
             self.own_read_ms[(venue, asset)] = self.now_ms() if self.now_ms is not None else 0

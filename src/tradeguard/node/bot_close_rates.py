@@ -9,7 +9,9 @@ A bot's limits and figures are USD; a trade on ETH/BTC realizes BTC. Converted a
 of today, a trade closed last week would read a different loss every day. The USD price of
 one unit of the quote at the close (`quote_usd`) is stored with the close, in the same commit
 (kv `bots.close_usd.<bot>`, keyed by venue, symbol and close time, the newest
-`KEEP` per bot). A trade closed before this was stored, or with no price for its quote at that
+`KEEP` per bot), and kept in memory (`CloseRates`: read once per bot, changed with each write,
+put back if its commit rolls back), so a gate check reads no database for them. A trade closed
+before this was stored, or with no price for its quote at that
 moment, is converted at the current price and marked so (`usd_at` = "now"); USD-quoted trades
 (USDT, USDC, ...) need no rate.
 """
@@ -17,7 +19,9 @@ moment, is converted at the current price and marked so (`usd_at` = "now"); USD-
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node.bot_book import quote_usd
@@ -28,6 +32,47 @@ if TYPE_CHECKING:
 
 RATES_KEY = "bots.close_usd."
 KEEP = 1000  # the closed positions a bot's figures read (`closed_positions`)
+
+
+class CloseRates:
+    """Each bot's kept rates (close key -> USD rate), read from storage once per bot and kept in
+    step with the writes made here: a write's commit that rolls back puts the rates it replaced
+    back (`on_rollback`), so memory says what the database says."""
+
+    def __init__(self, storage: Any) -> None:
+        self.storage = storage
+        self._by_bot: dict[str, dict[str, Any]] = {}
+
+    def of(self, bot: str) -> dict[str, Any]:
+        """`bot`'s rates (not to be changed by the caller)."""
+        rates = self._by_bot.get(bot)
+        if rates is None:
+            stored = self.storage.kv_get(RATES_KEY + bot)
+            rates = self._by_bot[bot] = dict(stored) if isinstance(stored, dict) else {}
+        return rates
+
+    def put(self, bot: str, key: str, rate: Decimal) -> None:
+        """Keep `rate` under `key` for `bot` (the newest `KEEP`), stored in the open commit."""
+        before = self.of(bot)
+        rates = {**before, key: str(rate)}
+        if len(rates) > KEEP:
+            newest = sorted(rates, key=lambda k: int(k.rpartition("|")[2]))[-KEEP:]
+            rates = {k: rates[k] for k in newest}
+        self.storage.kv_set(RATES_KEY + bot, rates)  # with the fill's commit when inside it
+        self.storage.on_rollback(partial(self._by_bot.__setitem__, bot, before))
+        self._by_bot[bot] = rates
+
+
+# one per storage: the node's writes and its readers (the gate, the API) share it
+_KEPT: WeakKeyDictionary[Any, CloseRates] = WeakKeyDictionary()
+
+
+def close_rates(node: TradingNode) -> CloseRates:
+    """The node's kept close rates."""
+    kept = _KEPT.get(node.storage)
+    if kept is None:
+        kept = _KEPT[node.storage] = CloseRates(node.storage)
+    return kept
 
 
 def close_key(venue: str, symbol: str, ts: int) -> str:
@@ -47,13 +92,7 @@ def record_close_rates(node: TradingNode) -> None:
         bot = event.strategy_id
         if bot not in node.bot_strategies and not _registered(node, bot):
             return
-        stored = node.storage.kv_get(RATES_KEY + bot)
-        rates = dict(stored) if isinstance(stored, dict) else {}
-        rates[close_key(event.venue, event.symbol, event.ts)] = str(rate)
-        if len(rates) > KEEP:
-            newest = sorted(rates, key=lambda k: int(k.rpartition("|")[2]))[-KEEP:]
-            rates = {k: rates[k] for k in newest}
-        node.storage.kv_set(RATES_KEY + bot, rates)  # with the fill's commit when inside it
+        close_rates(node).put(bot, close_key(event.venue, event.symbol, event.ts), rate)
 
     node.bus.subscribe(on_closed, EventKind.POSITION_CLOSED)
 
@@ -71,14 +110,11 @@ def in_usd(node: TradingNode, closed: list[dict[str, Any]]) -> list[dict[str, An
     """The closed trades with their P&L in USD (an ETH/BTC trade's P&L is BTC): at the quote's
     price when it closed, else at the current one (`usd_at` = "now"); a quote no price
     converts is left as it is (its entries are refused)."""
-    stored: dict[str, dict[str, Any]] = {}
+    rates = close_rates(node)
     out = []
     for row in closed:
-        bot = row["strategy_id"]
-        if bot not in stored:
-            value = node.storage.kv_get(RATES_KEY + bot)
-            stored[bot] = dict(value) if isinstance(value, dict) else {}
-        kept = stored[bot].get(close_key(row["venue"], row["symbol"], int(row["exit_ts"] or 0)))
+        key = close_key(row["venue"], row["symbol"], int(row["exit_ts"] or 0))
+        kept = rates.of(row["strategy_id"]).get(key)
         if kept is not None:
             out.append({**row, "pnl": row["pnl"] * Decimal(str(kept)), "usd_at": "close"})
             continue
@@ -95,4 +131,12 @@ def at_current_price(rows: list[dict[str, Any]]) -> int:
     return sum(1 for r in rows if r.get("usd_at") == "now")
 
 
-__all__ = ["RATES_KEY", "at_current_price", "close_key", "in_usd", "record_close_rates"]
+__all__ = [
+    "RATES_KEY",
+    "CloseRates",
+    "at_current_price",
+    "close_key",
+    "close_rates",
+    "in_usd",
+    "record_close_rates",
+]

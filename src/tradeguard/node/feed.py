@@ -117,7 +117,7 @@ class NodeFeed:
             for paper in _papers(node, candle.venue):
                 paper.on_candle(candle)
         if taken and not quoted:
-            node.portfolio.mark(candle.symbol, candle.close, candle.venue)
+            node.portfolio.mark(candle.symbol, candle.close, candle.venue, candle.close_ts)
         for s in wanted:
             if not node.interrupts.call(s.id, s.on_candle, candle):
                 return  # stopping (Ctrl-C): nothing more of this candle

@@ -371,7 +371,7 @@ class TradingNode:
             for name, paper in self._paper.items():
                 if not venue or self.market.follows(name, venue):  # fills on its venue's data
                     paper.on_quote(quote)
-            self.portfolio.mark(quote.symbol, quote.mid, venue)
+            self.portfolio.mark(quote.symbol, quote.mid, venue, quote.ts)
         self._observe_equity(quote.ts, quote.symbol)
         for strat in strategies_for(self._by_symbol, self._by_source, quote.symbol, venue):
             if not self.interrupts.call(strat.id, strat.on_ticker, quote):

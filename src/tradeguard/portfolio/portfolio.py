@@ -53,6 +53,7 @@ class Portfolio:
         self.positions: dict[PositionKey, Position] = {}
         self.marks: dict[str, Decimal] = {}  # symbol -> latest price from any venue
         self._ticker_marks: dict[str, Decimal] = {}  # symbol -> the latest set by `mark_own`
+        self._mark_ts: dict[str, int] = {}  # symbol -> its latest mark's venue time (0: unknown)
         # venue -> symbol -> its own latest price (from market data tagged with the venue)
         self.venue_marks: dict[str, dict[str, Decimal]] = {}
         # a venue trading on another's market data (a paper venue's data_venue) -> that venue
@@ -188,31 +189,41 @@ class Portfolio:
         return replace(fill, fee_quote=fill.fee * price)
 
     # valuation ------------------------------------------------------------------------------
-    def mark(self, symbol: str, price: Decimal, venue: str = "") -> None:
-        """Take `price` as `symbol`'s latest; with `venue`, as that venue's own price too."""
-        self.marks[symbol] = price
+    def mark(self, symbol: str, price: Decimal, venue: str = "", ts: int = 0) -> None:
+        """`price` as `venue`'s own mark; the latest too unless a newer (`ts`) ticker's is."""
         if venue:
             self.venue_marks.setdefault(venue, {})[symbol] = price
+        if ts and ts < self._mark_ts.get(symbol, 0) and self._ticked(symbol):
+            return
+        self.marks[symbol] = price
+        self._mark_ts[symbol] = ts
 
-    def mark_own(self, venue: str, symbol: str, price: Decimal, latest: bool = True) -> None:
+    def mark_own(
+        self, venue: str, symbol: str, price: Decimal, latest: bool = True, ts: int = 0
+    ) -> None:
         """Take `price` as `venue`'s own price of `symbol`; with `latest`, as the latest of any
-        venue too unless a stream set that one (a ticker read for one venue's holdings must not
-        move the price of a market another venue streams): the latest ticker read is the
-        freshest. A price kept from the last run is its venue's only (`latest` False)."""
+        venue too unless a stream set that one not before `ts` (venue ms; unknown: it stands).
+        A price kept from the last run is its venue's only (`latest` False)."""
         self.venue_marks.setdefault(venue, {})[symbol] = price
         if not latest:
             return
-        latest_mark = self.marks.get(symbol)
-        if latest_mark is None or latest_mark is self._ticker_marks.get(symbol):
+        newer = ts and ts > self._mark_ts.get(symbol, 0) > 0
+        if symbol not in self.marks or self._ticked(symbol) or newer:
             self.marks[symbol] = self._ticker_marks[symbol] = price
+            self._mark_ts[symbol] = ts
 
     def unmark(self, venue: str, symbol: str, price: Decimal) -> None:
-        """Forget `venue`'s own mark of `symbol` if it is still `price` (a price read once that
-        no one refreshes: the latest from any venue stands in, flagged, as for any venue without
-        its own). The mark itself, not its value: a stream's message repeating that price stays."""
+        """Forget `venue`'s own mark of `symbol` if it is still `price` (read once, no one
+        renews it), the latest too if its ticker set that: the mark, not its value, goes."""
         own = self.venue_marks.get(venue)
         if own is not None and own.get(symbol) is price:
             del own[symbol]
+        if self.marks.get(symbol) is price and self._ticked(symbol):
+            del self.marks[symbol], self._ticker_marks[symbol]
+            self.forget_price_paths()
+
+    def _ticked(self, symbol: str) -> bool:  # whether a ticker (`mark_own`) set the latest
+        return self.marks.get(symbol) is self._ticker_marks.get(symbol, self)
 
     def marks_of(self, venue: str) -> dict[str, Decimal] | None:
         """`venue`'s own marks (those of the venue whose data it trades on), if it has any."""

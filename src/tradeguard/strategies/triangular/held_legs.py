@@ -151,8 +151,8 @@ class HeldLegs:
         try:
             while cid in self.pending:
                 order = await self.gateway.wait_terminal(cid, self.poll_s)
-                if order is None:  # not restored (it ended before this start): the journal
-                    order, _ = self.gateway.journaled(cid)
+                if order is None:  # not restored (it ended before this start): the journal's
+                    order = self.gateway.journaled_order(cid)  # row alone (the fills: resolve's)
                 if order is not None and order.status.is_terminal:
                     self.resolve(cid, order)
                     return
