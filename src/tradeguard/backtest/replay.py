@@ -63,6 +63,17 @@ async def replay(
         gc.unfreeze()
 
 
+def _resume_clock(node: TradingNode, last_done: Candle) -> None:
+    """A resumed replay's run time and clock stand at the close of the last candle done (the
+    latest close so far, in replay order). A state written before the replay order by close
+    time stored that candle's open time instead: taken forward to its close here."""
+    close_ts = last_done.ts + last_done.interval_s * 1000
+    if node.stats.last_ts < close_ts:
+        node.stats.last_ts = close_ts
+    if isinstance(node.clock, SimulatedClock) and node.clock.now_ms() < close_ts:
+        node.clock.advance_to(close_ts)
+
+
 def _atomic_candles(node: TradingNode) -> bool:
     # With only in-process paper venues, a candle's writes commit together or not at all.
     return bool(node._paper) and len(node._paper) == len(node.venues)
@@ -81,6 +92,9 @@ async def _replay(
         feed.check_all(candles)  # a file of two spans is refused before any candle
     gc.freeze()
     cursor, cursor_n = node._cursor
+    start_idx = resume_index(candles, cursor, cursor_n) if cursor else 0
+    if start_idx:
+        _resume_clock(node, candles[start_idx - 1])
     if node.run_equity.start is None and node.portfolio.marks:
         node.run_equity.start = node.portfolio.equity()
     node.start_strategies()
@@ -88,9 +102,7 @@ async def _replay(
         EventKind.RUN_STARTED,
         {"mode": node.mode.value, "resumed": node.resumed, "cursor_ms": cursor},
     )
-    start_idx = 0
     if cursor:
-        start_idx = resume_index(candles, cursor, cursor_n)
         _warm_up(node, candles, start_idx)
     atomic = _atomic_candles(node)
     # A backtest's commit policy: its writes are held and run in batches at each commit.
