@@ -116,8 +116,10 @@ async def _replay(
                 node._checkpoint(candles[last].ts, done_at(candles, last))
     finally:
         node._candle_units = False
+    # where the replay stands in its data: the end, or the candle a stop asked for ended at
+    node._replay_progress = (max(last, start_idx - 1) + 1, len(candles))
     if progress is not None:
-        progress(len(candles), len(candles))
+        progress(*node._replay_progress)
     await node.stop_strategies()
     await pacer.pause()
     summary = node.summary(time.perf_counter() - started)

@@ -97,6 +97,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return EXIT_INTERRUPTED if node.interrupts.interrupted else EXIT_OK
 
 
+def _stopped_row(s: Any) -> list[tuple[str, str]]:
+    """A replay stopped before the end of its data: where (a next run resumes there)."""
+    done, total = getattr(s, "candles_done", 0), getattr(s, "candles_total", 0)
+    if not total or done >= total:
+        return []
+    return [("Stopped at", f"candle {done:,} of {total:,} (a next run resumes there)")]
+
+
 def print_summary(console: Console, s: Any, node: Any) -> None:
     """Print the run summary and the last closed trades."""
     t = Table(title=f"Run summary ({s.mode}{', resumed' if s.resumed else ''})", show_header=False)
@@ -107,6 +115,7 @@ def print_summary(console: Console, s: Any, node: Any) -> None:
         ("Period", f"{ts_text(s.first_ts)} → {ts_text(s.last_ts)} UTC"),
         (f"{events} (this run)", f"{s.events:,}"),
         (f"{events} (all runs)", f"{s.events_total:,}"),
+        *_stopped_row(s),
         ("Orders / fills", f"{s.orders:,} / {s.fills:,}"),
         ("Denied by risk", f"{s.denied:,}"),
         (

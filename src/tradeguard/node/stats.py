@@ -79,6 +79,11 @@ class RunSummary:
     # why `end_equity` is not a real figure yet ("" when it is): a venue's holdings at another
     # venue's price, or holdings no price values (counted at zero), e.g. a leg held at the stop
     equity_provisional: str = ""
+    # a replay: the candles of its data done when it ended (those of earlier runs of a resumed
+    # one too) and the data's candles; a stop asked for ends before the end (41 of 72); 0 and 0
+    # for a live or sandbox run
+    candles_done: int = 0
+    candles_total: int = 0
 
     @property
     def total_pnl(self) -> Decimal:
