@@ -93,6 +93,7 @@ async def _replay(
     gc.freeze()
     cursor, cursor_n = node._cursor
     start_idx = resume_index(candles, cursor, cursor_n) if cursor else 0
+    node._replay_progress = (start_idx, len(candles))
     if start_idx:
         _resume_clock(node, candles[start_idx - 1])
     if node.run_equity.start is None and node.portfolio.marks:
@@ -117,9 +118,7 @@ async def _replay(
     finally:
         node._candle_units = False
     # where the replay stands in its data: the end, or the candle a stop asked for ended at
-    node._replay_progress = (max(last, start_idx - 1) + 1, len(candles))
-    if progress is not None:
-        progress(*node._replay_progress)
+    _report(node, progress, max(last, start_idx - 1) + 1, len(candles))
     await node.stop_strategies()
     await pacer.pause()
     summary = node.summary(time.perf_counter() - started)
@@ -324,9 +323,18 @@ async def _checkpoint_at(
 ) -> None:
     """The periodic checkpoint, progress report and kill-sentinel poll after candle `i`."""
     node._checkpoint(candles[i].ts, done_at(candles, i))
-    if progress is not None:
-        progress(i + 1, len(candles))
+    _report(node, progress, i + 1, len(candles))
     await node.poll_kill_sentinel()
+
+
+def _report(
+    node: TradingNode, progress: Callable[[int, int], None] | None, done: int, total: int
+) -> None:
+    """Note that `done` of the data's `total` candles are done (GET /state shows it); tell
+    `progress`."""
+    node._replay_progress = (done, total)
+    if progress is not None:
+        progress(done, total)
 
 
 async def _skip(
@@ -345,8 +353,7 @@ async def _skip(
     advance_flat(node, candles, plan, i, j)
     if j % every == 0:
         node._checkpoint(candles[j - 1].ts, done_at(candles, j - 1))
-        if progress is not None:
-            progress(j, len(candles))
+        _report(node, progress, j, len(candles))
         await node.poll_kill_sentinel()
     if pacer.due():
         await pacer.pause()
