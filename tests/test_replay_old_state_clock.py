@@ -78,3 +78,21 @@ async def test_a_state_of_an_older_version_resumes_the_clock_at_the_close(
     assert done == len(candles) - k - 1
     assert clock_at_start == candles[k].close_ts  # was its open time: 5 minutes early for a 5m bar
     assert last_ts == max(c.close_ts for c in candles)
+
+
+async def test_a_resume_whose_data_ends_before_its_cursor_replays_nothing(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # the files cut short since the run stopped: the cursor lies past every candle (its
+    # candle not found, the resume index one past the end); nothing is replayed again and
+    # the run's last time stays where the first run left it
+    cfg = _config(tmp_path, data_dir)
+    candles = _replay_order(tmp_path)
+    k = len(candles) // 2
+    await _run(cfg, stop_after=k + 1)
+    for name in ("BTC_USDT_1m.csv", "XBT_USDT_5m.csv"):
+        path = tmp_path / name
+        path.write_text("\n".join(path.read_text().splitlines()[:4]) + "\n", encoding="utf-8")
+    clock_at_start, last_ts, done = await _run(cfg)
+    assert done == 0
+    assert clock_at_start == last_ts == candles[k].close_ts

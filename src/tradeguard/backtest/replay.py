@@ -92,7 +92,8 @@ async def _replay(
         feed.check_all(candles)  # a file of two spans is refused before any candle
     gc.freeze()
     cursor, cursor_n = node._cursor
-    start_idx = resume_index(candles, cursor, cursor_n) if cursor else 0
+    # a cursor past the data (the files cut short since): none of it is replayed again
+    start_idx = min(resume_index(candles, cursor, cursor_n), len(candles)) if cursor else 0
     node._replay_progress = (start_idx, len(candles))
     if start_idx:
         _resume_clock(node, candles[start_idx - 1])
