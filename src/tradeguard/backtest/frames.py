@@ -45,9 +45,15 @@ def parse_date(text: str | None, field: str = "--from") -> int | None:
 
 
 def cut(candles: Sequence[Candle], start_ms: int | None, end_ms: int | None) -> list[Candle]:
-    """Return the candles opening in [start_ms, end_ms) (either bound may be None)."""
+    """Return the candles opening at or after `start_ms` and closing by `end_ms` (either bound
+    may be None): a candle closing after the end holds prices from after it."""
     lo = 0 if start_ms is None else _first_at(candles, start_ms)
     hi = len(candles) if end_ms is None else _first_at(candles, end_ms)
+    if end_ms is not None and not isinstance(candles, ColumnCandles):
+        # a file may mix spans: a coarse bar closing after the end among finer ones before it
+        return [c for c in candles[lo:hi] if c.ts + c.interval_s * 1000 <= end_ms]
+    while end_ms is not None and hi > lo and candles[hi - 1].close_ts > end_ms:
+        hi -= 1  # one span (a feather file's columns): the last bars close in order
     if isinstance(candles, ColumnCandles):
         return candles.window(lo, hi)
     return list(candles[lo:hi])
