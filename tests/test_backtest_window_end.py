@@ -56,3 +56,25 @@ def _data(cfg) -> Path:
     from tradeguard.node import resolve_data_path
 
     return resolve_data_path(cfg.data[0].path, cfg.source_dir)
+
+
+def test_a_timeframe_bar_reaching_past_the_end_is_left_out(tmp_path) -> None:
+    # --to 07:30 with --timeframe 1h: the hour of 07:00 built from its first half closed at
+    # 08:00, half an hour past the end
+    cfg = load_config(EXAMPLE)
+    start = 1_515_564_000_000  # 2018-01-10 06:00 UTC
+    end = start + 90 * MIN
+    series = load_series(cfg, start, end, 3600)
+    for symbol, candles in series.items():
+        assert [c.ts for c in candles] == [start], symbol
+        assert candles[-1].close_ts <= end
+
+
+def test_a_timeframe_bar_opening_before_the_start_is_left_out(tmp_path) -> None:
+    # --from 06:30 with --timeframe 1h: the hour of 06:00, built from its second half, opened
+    # half an hour before the start
+    cfg = load_config(EXAMPLE)
+    start = 1_515_564_000_000 + 30 * MIN  # 2018-01-10 06:30 UTC
+    series = load_series(cfg, start, start + 150 * MIN, 3600)
+    for symbol, candles in series.items():
+        assert [c.ts for c in candles] == [start + 30 * MIN, start + 90 * MIN], symbol

@@ -86,10 +86,21 @@ def load_series(
             raise ConfigError(f"data {dc.path}: kind {dc.kind!r}; a backtest replays candles")
         path = str(resolve_data_path(dc.path, config.source_dir))
         candles = _cached_candles(path, dc.symbol, prefetched)
-        out[dc.symbol] = resample(cut(candles, start_ms, end_ms), interval_s, dc.path)
+        out[dc.symbol] = _within(
+            resample(cut(candles, start_ms, end_ms), interval_s, dc.path), start_ms, end_ms
+        )
         if out[dc.symbol]:
             check_bar_timeframes(dc.path, dc.timeframes, out[dc.symbol][0].interval_s)
     return out
+
+
+def _within(bars: list[Candle], start_ms: int | None, end_ms: int | None) -> list[Candle]:
+    """`bars` without a longer bar built from the part of it inside the window: the first
+    opening before the start, the last closing after the end (a window's bound inside a
+    bucket of `--timeframe`)."""
+    lo = 1 if start_ms is not None and bars and bars[0].ts < start_ms else 0
+    hi = len(bars) - (1 if end_ms is not None and bars and bars[-1].close_ts > end_ms else 0)
+    return bars if (lo, hi) == (0, len(bars)) else bars[lo:hi]
 
 
 def check_bar_timeframes(where: str, timeframes: Sequence[str], source_s: int) -> None:
