@@ -29,6 +29,9 @@ CONSOLE = (
 )
 
 
+T = 1_640_995_200_000
+
+
 def _console(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", CONSOLE, *argv], capture_output=True, text=True, timeout=600
@@ -58,7 +61,7 @@ def test_the_console_script_runs_the_same_backtest_from_the_second_process(tmp_p
 def test_a_bad_row_is_refused_by_the_console_script_as_by_the_command(tmp_path, capsys):
     bad = tmp_path / "ETH_BTC-5m.feather"
     table = {
-        "date": [0, 300_000, 600_000],
+        "date": [T + t for t in (0, 300_000, 600_000)],  # from 2022-01-01
         "open": [0.1, 0.11, 0.12],
         "high": [0.15, 0.15, 0.15],
         "low": [0.09, 0.09, 0.09],
@@ -108,7 +111,7 @@ print(json.dumps([str(c.close) for c in candles]))
 def test_a_file_replaced_since_the_reader_read_it_is_read_again(tmp_path):
     data = tmp_path / "ETH_BTC-5m.feather"
     table = {
-        "date": [0, 300_000, 600_000],
+        "date": [T + t for t in (0, 300_000, 600_000)],  # from 2022-01-01
         "open": [0.1, 0.11, 0.12],
         "high": [0.15, 0.15, 0.15],
         "low": [0.09, 0.09, 0.09],

@@ -59,6 +59,8 @@ async def test_dashboard_shows_a_paper_position_and_the_emergency_stop_halts_tra
         await expect(fee_cell).to_have_text(f"{fill.fee:.4f} {fill.fee_asset}")  # in its asset
         await expect(page.locator("#ws-status")).to_have_text("live")
         await expect(page.locator("#state-badge")).to_have_text("ACTIVE")
+        # the replay's place in its data: all of it done
+        await expect(page.locator("#mode")).to_have_text("mode paper \u00b7 candle 200 of 200")
         await expect(page.locator('#limits [data-limit="Daily loss"]')).to_contain_text("%")
         # each limit reads as what is used of it, in its unit ("2.56 of 10.00 %"), with the
         # share of the limit apart: "25.6% of 10.00 %" read as a 25.6 % drawdown

@@ -66,9 +66,12 @@ def test_loaded_columns_are_the_frames_of_the_candles_whole_and_cut() -> None:
     assert to_frame(loaded)["close"][0] == float(loaded[0].close)
 
 
+T0 = 1_640_995_200_000  # 2022-01-01 UTC: an open time in range
+
+
 def _write(tmp_path: Path, **columns: list[object]) -> Path:
     base: dict[str, list[object]] = {
-        "date": [0, 60_000, 120_000],
+        "date": [T0, T0 + 60_000, T0 + 120_000],
         "open": [1.0, 1.1, 1.2],
         "high": [1.5, 1.5, 1.5],
         "low": [0.9, 0.9, 0.9],
@@ -99,21 +102,21 @@ def test_fast_feather_hands_a_close_above_high_to_the_checked_path(tmp_path: Pat
 def test_fast_feather_hands_duplicate_rows_to_the_checked_path(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
-        date=[0, 60_000, 60_000],
+        date=[T0, T0 + 60_000, T0 + 60_000],
         open=[1.0, 1.1, 1.1],
         close=[1.1, 1.2, 1.2],
         volume=[10.0, 11.0, 11.0],
     )
     assert fast_feather_candles(path, feather.read_table(path), "date", "X/Y") is None
     candles = load_candles(path, symbol="X/Y")  # the identical duplicate is dropped, as before
-    assert [c.ts for c in candles] == [0, 60_000]
+    assert [c.ts for c in candles] == [T0, T0 + 60_000]
     assert candles[1].close == Decimal("1.2")
 
 
 def test_fast_feather_reads_integer_ms_times_and_float_noise_as_prices(tmp_path: Path) -> None:
     path = _write(tmp_path, close=[0.052900000000000005, 1.2, 1.3], low=[0.05, 0.9, 0.9])
     candles = load_candles(path, symbol="X/Y")
-    assert [c.ts for c in candles] == [0, 60_000, 120_000]
+    assert [c.ts for c in candles] == [T0, T0 + 60_000, T0 + 120_000]
     assert candles[0].close == Decimal("0.0529") and str(candles[0].close) == "0.0529"
     assert candles[0].interval_s == 60
 

@@ -213,4 +213,14 @@ def state_payload(node: TradingNode) -> dict[str, Any]:
         "valuation_asset": portfolio.valuation_asset,
         "risk": snap,
         "ts": node.clock.now_ms(),
+        # a replay's candles done of its data's (at its last checkpoint; where a stop asked
+        # for ended it, once ended); null for a live or sandbox run
+        "replay": _replay_progress(node),
     }
+
+
+def _replay_progress(node: TradingNode) -> dict[str, int] | None:
+    if node.mode.value not in ("paper", "backtest"):
+        return None
+    done, total = node._replay_progress
+    return {"candles_done": done, "candles_total": total}

@@ -45,9 +45,15 @@ def parse_date(text: str | None, field: str = "--from") -> int | None:
 
 
 def cut(candles: Sequence[Candle], start_ms: int | None, end_ms: int | None) -> list[Candle]:
-    """Return the candles opening in [start_ms, end_ms) (either bound may be None)."""
+    """Return the candles opening at or after `start_ms` and closing by `end_ms` (either bound
+    may be None): a candle closing after the end holds prices from after it."""
     lo = 0 if start_ms is None else _first_at(candles, start_ms)
     hi = len(candles) if end_ms is None else _first_at(candles, end_ms)
+    if end_ms is not None and not isinstance(candles, ColumnCandles):
+        # a file may mix spans: a coarse bar closing after the end among finer ones before it
+        return [c for c in candles[lo:hi] if c.ts + c.interval_s * 1000 <= end_ms]
+    while end_ms is not None and hi > lo and candles[hi - 1].close_ts > end_ms:
+        hi -= 1  # one span (a feather file's columns): the last bars close in order
     if isinstance(candles, ColumnCandles):
         return candles.window(lo, hi)
     return list(candles[lo:hi])
@@ -80,10 +86,21 @@ def load_series(
             raise ConfigError(f"data {dc.path}: kind {dc.kind!r}; a backtest replays candles")
         path = str(resolve_data_path(dc.path, config.source_dir))
         candles = _cached_candles(path, dc.symbol, prefetched)
-        out[dc.symbol] = resample(cut(candles, start_ms, end_ms), interval_s, dc.path)
+        out[dc.symbol] = _within(
+            resample(cut(candles, start_ms, end_ms), interval_s, dc.path), start_ms, end_ms
+        )
         if out[dc.symbol]:
             check_bar_timeframes(dc.path, dc.timeframes, out[dc.symbol][0].interval_s)
     return out
+
+
+def _within(bars: list[Candle], start_ms: int | None, end_ms: int | None) -> list[Candle]:
+    """`bars` without a longer bar built from the part of it inside the window: the first
+    opening before the start, the last closing after the end (a window's bound inside a
+    bucket of `--timeframe`)."""
+    lo = 1 if start_ms is not None and bars and bars[0].ts < start_ms else 0
+    hi = len(bars) - (1 if end_ms is not None and bars and bars[-1].close_ts > end_ms else 0)
+    return bars if (lo, hi) == (0, len(bars)) else bars[lo:hi]
 
 
 def check_bar_timeframes(where: str, timeframes: Sequence[str], source_s: int) -> None:

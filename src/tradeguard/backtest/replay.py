@@ -63,6 +63,17 @@ async def replay(
         gc.unfreeze()
 
 
+def _resume_clock(node: TradingNode, last_done: Candle) -> None:
+    """A resumed replay's run time and clock stand at the close of the last candle done (the
+    latest close so far, in replay order). A state written before the replay order by close
+    time stored that candle's open time instead: taken forward to its close here."""
+    close_ts = last_done.ts + last_done.interval_s * 1000
+    if node.stats.last_ts < close_ts:
+        node.stats.last_ts = close_ts
+    if isinstance(node.clock, SimulatedClock) and node.clock.now_ms() < close_ts:
+        node.clock.advance_to(close_ts)
+
+
 def _atomic_candles(node: TradingNode) -> bool:
     # With only in-process paper venues, a candle's writes commit together or not at all.
     return bool(node._paper) and len(node._paper) == len(node.venues)
@@ -81,6 +92,11 @@ async def _replay(
         feed.check_all(candles)  # a file of two spans is refused before any candle
     gc.freeze()
     cursor, cursor_n = node._cursor
+    # a cursor past the data (the files cut short since): none of it is replayed again
+    start_idx = min(resume_index(candles, cursor, cursor_n), len(candles)) if cursor else 0
+    node._replay_progress = (start_idx, len(candles))
+    if start_idx:
+        _resume_clock(node, candles[start_idx - 1])
     if node.run_equity.start is None and node.portfolio.marks:
         node.run_equity.start = node.portfolio.equity()
     node.start_strategies()
@@ -88,9 +104,7 @@ async def _replay(
         EventKind.RUN_STARTED,
         {"mode": node.mode.value, "resumed": node.resumed, "cursor_ms": cursor},
     )
-    start_idx = 0
     if cursor:
-        start_idx = resume_index(candles, cursor, cursor_n)
         _warm_up(node, candles, start_idx)
     atomic = _atomic_candles(node)
     # A backtest's commit policy: its writes are held and run in batches at each commit.
@@ -104,8 +118,8 @@ async def _replay(
                 node._checkpoint(candles[last].ts, done_at(candles, last))
     finally:
         node._candle_units = False
-    if progress is not None:
-        progress(len(candles), len(candles))
+    # where the replay stands in its data: the end, or the candle a stop asked for ended at
+    _report(node, progress, max(last, start_idx - 1) + 1, len(candles))
     await node.stop_strategies()
     await pacer.pause()
     summary = node.summary(time.perf_counter() - started)
@@ -310,9 +324,18 @@ async def _checkpoint_at(
 ) -> None:
     """The periodic checkpoint, progress report and kill-sentinel poll after candle `i`."""
     node._checkpoint(candles[i].ts, done_at(candles, i))
-    if progress is not None:
-        progress(i + 1, len(candles))
+    _report(node, progress, i + 1, len(candles))
     await node.poll_kill_sentinel()
+
+
+def _report(
+    node: TradingNode, progress: Callable[[int, int], None] | None, done: int, total: int
+) -> None:
+    """Note that `done` of the data's `total` candles are done (GET /state shows it); tell
+    `progress`."""
+    node._replay_progress = (done, total)
+    if progress is not None:
+        progress(done, total)
 
 
 async def _skip(
@@ -331,8 +354,7 @@ async def _skip(
     advance_flat(node, candles, plan, i, j)
     if j % every == 0:
         node._checkpoint(candles[j - 1].ts, done_at(candles, j - 1))
-        if progress is not None:
-            progress(j, len(candles))
+        _report(node, progress, j, len(candles))
         await node.poll_kill_sentinel()
     if pacer.due():
         await pacer.pause()

@@ -48,14 +48,6 @@ def _interrupted(signum: int, frame: Any) -> None:
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """Run the node and print its summary."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
     config = config_from_args(args)
     node = open_node(config, args.confirm_live, args.log_format)
     info = Console(stderr=True, highlight=False) if args.json else console
@@ -68,19 +60,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             # as a request to cancel at the next await, which a strategy callback that blocks
             # never reaches (the uncommitted unit rolls back; a new run resumes from the last).
             signal.signal(signal.SIGINT, _interrupted)
-        with Progress(
-            TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=real_console(console), transient=True,
-            disable=args.json or not console.is_terminal or not replay,
-        ) as bar:  # fmt: skip
-            task = bar.add_task("replay", total=None)
-
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            summary = asyncio.run(
-                start_run_stop(node, progress, args.duration_s, serve_after=not args.until_end)
-            )
+        try:
+            summary = _run_with_bar(args, console, node, replay)
+        except KeyboardInterrupt:
+            if replay:
+                _say_where(node)
+            raise
         try:
             if args.json:
                 print(json.dumps(summary.to_json(), indent=2))
@@ -97,6 +82,54 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return EXIT_INTERRUPTED if node.interrupts.interrupted else EXIT_OK
 
 
+def _run_with_bar(args: argparse.Namespace, console: Console, node: Any, replay: bool) -> Any:
+    """Run the node with a replay's progress bar (gone once the run ends); return its summary."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=real_console(console), transient=True,
+        disable=args.json or not console.is_terminal or not replay,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("replay", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return asyncio.run(
+            start_run_stop(node, progress, args.duration_s, serve_after=not args.until_end)
+        )
+
+
+def _say_where(node: Any) -> None:
+    """A replay Ctrl-C interrupted: where it stood (its progress bar went with it)."""
+    done, total = node._replay_progress
+    if not total:
+        return  # interrupted before its data was read
+    try:
+        print(
+            f"replay interrupted at candle {done:,} of {total:,} (its last checkpoint); "
+            "the next run resumes from its last commit",
+            file=sys.stderr,
+        )
+    except BrokenPipeError:  # `2>&1 | tee`: the same Ctrl-C ended the reader
+        quiet_broken_pipe()
+
+
+def _stopped_row(s: Any) -> list[tuple[str, str]]:
+    """A replay stopped before the end of its data: where (a next run resumes there)."""
+    done, total = getattr(s, "candles_done", 0), getattr(s, "candles_total", 0)
+    if not total or done >= total:
+        return []
+    return [("Stopped at", f"candle {done:,} of {total:,} (a next run resumes there)")]
+
+
 def print_summary(console: Console, s: Any, node: Any) -> None:
     """Print the run summary and the last closed trades."""
     t = Table(title=f"Run summary ({s.mode}{', resumed' if s.resumed else ''})", show_header=False)
@@ -107,6 +140,7 @@ def print_summary(console: Console, s: Any, node: Any) -> None:
         ("Period", f"{ts_text(s.first_ts)} → {ts_text(s.last_ts)} UTC"),
         (f"{events} (this run)", f"{s.events:,}"),
         (f"{events} (all runs)", f"{s.events_total:,}"),
+        *_stopped_row(s),
         ("Orders / fills", f"{s.orders:,} / {s.fills:,}"),
         ("Denied by risk", f"{s.denied:,}"),
         (

@@ -17,6 +17,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
+from tradeguard.marketdata.checks import EARLIEST_OPEN_MS, LATEST_OPEN_MS
 from tradeguard.marketdata.data_files import interval_from_name, interval_from_times
 from tradeguard.model.market import Candle
 
@@ -47,6 +48,8 @@ def clean_columns(path: Path, table: Any, time_col: str) -> dict[str, Any] | Non
     ts = _ms_array(columns[0])
     if ts is None or not all(pa.types.is_float64(c.type) for c in columns[1:]):
         return None
+    if ts.min() < EARLIEST_OPEN_MS or ts.max() >= LATEST_OPEN_MS:
+        return None  # the row-by-row path names the first time out of range
     values = [_numpy(c, np.float64) for c in columns[1:]]
     o, h, low, c, v = values
     with np.errstate(invalid="ignore"):

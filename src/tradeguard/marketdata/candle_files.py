@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from tradeguard.marketdata.arrow_candles import clean_columns, fast_feather_candles
-from tradeguard.marketdata.checks import TimeOrder, read_csv_text
+from tradeguard.marketdata.checks import (
+    EARLIEST_OPEN_MS,
+    LATEST_OPEN_MS,
+    TimeOrder,
+    open_time_error,
+    read_csv_text,
+)
 from tradeguard.marketdata.data_files import (
     EPOCH,
     KLINE_FIELDS,
@@ -118,6 +124,8 @@ def _iter_ohlcv_csv(
                 raise bar_error(path, line, rec, utc_text_ms) from None
             if len(rec) != fields:
                 raise field_count_error(path, line, rec, fields)
+            if not EARLIEST_OPEN_MS <= ts < LATEST_OPEN_MS:
+                raise open_time_error(path, line, "timestamp", rec[0], ts)
             if quote_volume:
                 v = v / c  # to 8 places where Decimal's 28 digits hold them (1e12 / 1e-10 not)
                 v = v.quantize(quant) if v.adjusted() < 20 else v
@@ -166,6 +174,8 @@ def _iter_kline_csv(path: Path, text: str, symbol: str, quote_volume: bool) -> I
                 raise diagnose(path, line, rec, cols) from None
             if len(rec) != KLINE_FIELDS:
                 raise field_count_error(path, line, rec, KLINE_FIELDS)
+            if not EARLIEST_OPEN_MS <= ts < LATEST_OPEN_MS:
+                raise open_time_error(path, line, "open_time", rec[0], ts)
             interval = _span_s(close_ts + 1 - ts)
             if interval < 1:  # a bar closing before it opens would replay out of order
                 raise DataFileError(
@@ -226,6 +236,8 @@ def _load_feather_candles(path: Path, symbol: str, quote_volume: bool) -> list[C
             check_bar(o, h, low, c, v)
         except (ValueError, ArithmeticError, TypeError):
             raise bar_error(path, row, vals, int_value) from None
+        if not EARLIEST_OPEN_MS <= ts < LATEST_OPEN_MS:
+            raise open_time_error(path, row, time_col, vals[0], ts)
         if quote_volume:
             v = to_satoshi(v / c)
         bar = Candle(symbol, ts, o, h, low, c, v)

@@ -4,6 +4,9 @@
 - It ends with a line end: a last line without one is taken as truncated (a number cut short
   still parses, so `1266572.0451` cut to `1266` would replay as a wrong volume).
 - It holds at least one row besides the header.
+- Open times lie from 2009-01-01 to before 2100-01-01 UTC (`EARLIEST_OPEN_MS`,
+  `LATEST_OPEN_MS`): a time outside is a unit mistake (seconds or microseconds for ms), a sign
+  or a damaged row, and would move the replay clock by decades.
 - Timestamps strictly increase. Duplicate policy: a row whose timestamp and values are identical
   to the row before is dropped and counted (the count is logged as a warning); a row with the
   same timestamp but other values is an error, as is any timestamp going backwards.
@@ -21,6 +24,11 @@ from tradeguard.marketdata.errors import DataFileError
 from tradeguard.model.market import Candle
 
 log = logging.getLogger(__name__)
+
+# A candle's open time (epoch ms) lies in [EARLIEST_OPEN_MS, LATEST_OPEN_MS): no market traded
+# before 2009, and a time from 2100 on is a unit mistake (microseconds read as ms)
+EARLIEST_OPEN_MS = 1_230_768_000_000  # 2009-01-01 00:00 UTC
+LATEST_OPEN_MS = 4_102_444_800_000  # 2100-01-01 00:00 UTC
 
 
 def read_csv_text(path: Path) -> str:
@@ -58,6 +66,25 @@ def read_csv_text(path: Path) -> str:
             value=last,
         )
     return text
+
+
+def open_time_error(path: Path, row: int, column: str, value: object, ts: int) -> DataFileError:
+    """The error for a candle opening at `ts` (epoch ms), outside the open-time range: it
+    names the range and, when the time fits it in another unit, that unit."""
+    hint = ""
+    for unit, scale in (("seconds", -1000), ("microseconds", 1000), ("nanoseconds", 1_000_000)):
+        as_ms = ts * -scale if scale < 0 else ts // scale
+        if ts > 0 and EARLIEST_OPEN_MS <= as_ms < LATEST_OPEN_MS:
+            hint = f"; it reads as {unit}: write epoch milliseconds"
+            break
+    return DataFileError(
+        path,
+        f"the open time {ts} ms is out of range: it must be from 2009-01-01 (epoch ms "
+        f"{EARLIEST_OPEN_MS}) to before 2100-01-01 UTC ({LATEST_OPEN_MS}){hint}",
+        row=row,
+        column=column,
+        value=value,
+    )
 
 
 class TimeOrder:

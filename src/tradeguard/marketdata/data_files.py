@@ -282,7 +282,12 @@ def ms_values(path: Path, table: Any, column: str) -> list[Any]:
         return [None if x is None else x // per_ms for x in ints]
     if pa.types.is_integer(col.type):
         return list(col.to_pylist())
-    raise DataFileError(path, f"column {column!r} has type {col.type}; expected a timestamp")
+    raise DataFileError(
+        path,
+        f"column {column!r} has type {col.type}; expected a timestamp or integer epoch ms",
+        column=column,
+        value=str(col.type),
+    )
 
 
 def arrow_rows(

@@ -122,7 +122,7 @@ class NodeFeed:
             if not node.interrupts.call(s.id, s.on_candle, candle):
                 return  # stopping (Ctrl-C): nothing more of this candle
         await self._drain()
-        node.stats.saw(candle.ts)
+        node.stats.saw(candle.ts, candle.close_ts)
         node.stats.events += 1
         node._events_this_run += 1
         self._step_done()

@@ -309,6 +309,7 @@ class TradingNode:
         return await replay(self, until_end, progress)
 
     _stop_requested = False
+    _replay_progress = (0, 0)  # a replay's candles done of its data's (backtest.replay)
 
     def start_strategies(self) -> None:
         """Call every strategy's on_start, then route the symbols each now trades."""
@@ -555,6 +556,8 @@ class TradingNode:
             elapsed_s=elapsed_s,
             open_positions=open_pos,
             equity_provisional=equity_provisional(self.portfolio),
+            candles_done=self._replay_progress[0],
+            candles_total=self._replay_progress[1],
         )
 
     def _emit(self, kind: str, data: dict[str, Any], severity: str = "info") -> None:

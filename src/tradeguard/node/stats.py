@@ -34,11 +34,15 @@ class RunStats:
     day_start_equity: Decimal = ZERO
     next_sample_ts: int = 0
 
-    def saw(self, ts: int) -> None:
-        """Widen the period the run's market events cover to `ts` (epoch ms)."""
+    def saw(self, ts: int, close_ts: int = 0) -> None:
+        """Widen the period the run's market events cover to an event opening at `ts` and
+        closing at `close_ts` (epoch ms; a quote: an instant, its `ts`). Every run's period,
+        live or replayed, is one rule: the earliest open time to the latest close time (a
+        replay widens it inline, backtest.replay and backtest.bulk)."""
         if ts > 0:
-            self.first_ts = self.first_ts or ts
-            self.last_ts = max(self.last_ts, ts)
+            if ts < self.first_ts or not self.first_ts:
+                self.first_ts = ts
+            self.last_ts = max(self.last_ts, close_ts or ts)
 
     def to_json(self) -> dict[str, Any]:
         return {k: plain(v) if isinstance(v, Decimal) else v for k, v in self.__dict__.items()}
@@ -79,6 +83,11 @@ class RunSummary:
     # why `end_equity` is not a real figure yet ("" when it is): a venue's holdings at another
     # venue's price, or holdings no price values (counted at zero), e.g. a leg held at the stop
     equity_provisional: str = ""
+    # a replay: the candles of its data done when it ended (those of earlier runs of a resumed
+    # one too) and the data's candles; a stop asked for ends before the end (41 of 72); 0 and 0
+    # for a live or sandbox run
+    candles_done: int = 0
+    candles_total: int = 0
 
     @property
     def total_pnl(self) -> Decimal:

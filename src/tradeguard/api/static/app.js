@@ -114,7 +114,11 @@ function drawLine(svgId, values, color, invert) {
 }
 
 function renderState(s) {
-  $("mode").textContent = "mode " + s.mode;
+  // a replay: where it stands in its data (where it stopped, once a stop asked for ended it)
+  const r = s.replay && s.replay.candles_total ? s.replay : null;
+  $("mode").textContent = "mode " + s.mode +
+    (r ? " \u00b7 candle " + r.candles_done.toLocaleString() + " of " +
+      r.candles_total.toLocaleString() : "");
   const badge = $("state-badge");
   badge.textContent = s.trading_state;
   badge.className = "pill state " + s.trading_state;
