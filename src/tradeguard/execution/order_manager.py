@@ -120,7 +120,6 @@ class OrderManager(FillApplication):
         self._pending_rows: dict[str, Order] = {}
         self._pending_journal: list[tuple[str, str, str, int, str]] = []
         storage.add_commit_hook(self._write_behind)
-        storage.add_rollback_hook(self._drop_behind)
         for venue in venues.values():
             venue.set_listener(self)
 
