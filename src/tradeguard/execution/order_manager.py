@@ -19,7 +19,7 @@ from typing import Any
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
 from tradeguard.execution.fill_application import FillApplication, RiskGate
-from tradeguard.execution.oco import submit_oco
+from tradeguard.execution.oco import submit_oco, withdraw_approvals
 from tradeguard.execution.order_events import order_data
 from tradeguard.execution.order_index import OrderIndex
 from tradeguard.model.balance import Balance
@@ -170,7 +170,11 @@ class OrderManager(FillApplication):
         order.price_bound = getattr(decision, "price_bound", None)
         if before_send is not None:
             before_send(order)
-        self.journal_submitted((order,), now)
+        try:
+            self.journal_submitted((order,), now)
+        except BaseException:  # not journaled, so never sent: the approval counts nothing
+            withdraw_approvals((decision,))
+            raise
         return (await self.send((order,), venue.submit, order))[0]
 
     def deny_if_blocked(self, intent: OrderIntent, now: int) -> SubmitResult | None:
