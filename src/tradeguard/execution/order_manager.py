@@ -20,7 +20,7 @@ from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
 from tradeguard.execution.fill_application import FillApplication, RiskGate
 from tradeguard.execution.oco import submit_oco, withdraw_approvals
-from tradeguard.execution.order_events import order_data
+from tradeguard.execution.order_events import is_settlement, order_data
 from tradeguard.execution.order_index import OrderIndex
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, OrderType, Side
@@ -277,6 +277,10 @@ class OrderManager(FillApplication):
         After `attempts` (default `resolve_attempts`) failed queries the order goes to `unknown`
         and blocks new orders on its (venue, symbol) until a later query answers.
         """
+        if is_settlement(order):
+            # Made up by the node for a market's resolution: the venue never heard of it (and
+            # may answer with an error). It waits, open, for the settlement pass to book it.
+            return None
         venue = self.venues[order.venue]
         tries = self.resolve_attempts if attempts is None else max(1, attempts)
         for attempt in range(tries):

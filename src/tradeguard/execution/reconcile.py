@@ -59,6 +59,7 @@ from tradeguard.execution.ledger_opening import (
     trade_key,
 )
 from tradeguard.execution.merge_trades import trades_kept, venue_trades
+from tradeguard.execution.order_events import is_settlement
 from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.outcome_netting import with_journal_locks
 from tradeguard.execution.reconcile_balances import apply_balances
@@ -386,6 +387,11 @@ async def _check_open_orders(
         if order.client_order_id in om.in_submit:
             unresolved.append(order.client_order_id)
             continue  # its submit is still on the wire; a query now could outrun it
+        if is_settlement(order):
+            # its fill waits for the settlement pass: the venue's balances hold the payout
+            # already, and reconciled now they would book it a second time
+            unresolved.append(order.client_order_id)
+            continue
         report.orders_checked += 1
         before = (order.status, order.filled)
         earliest_open = (
