@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import email.utils
 import functools
+import hashlib
 import html
 import logging
 import queue
+import re
 import smtplib
 import socket
 import ssl
@@ -40,6 +43,8 @@ DELIVERY_TIMEOUTS = 5
 # POSTs one receiver may hold at once: abandoned ones of a hung receiver cannot take more.
 MAX_POSTS = 4
 _httpx_guarded = False
+# what a Message-ID's left part takes as it is (an alert id: digits, a dash, hex digits)
+_ID_LEFT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class ChannelError(Exception):
@@ -320,8 +325,21 @@ class EmailChannel:
         msg["Subject"] = f"{prefix}{alert.severity.upper()}: {alert.title}"
         msg["From"] = self._from
         msg["To"] = ", ".join(self._to)
+        msg["Message-ID"] = self.message_id(alert)
         msg.set_content(alert.text + "\n")
         return msg
+
+    def message_id(self, alert: Alert) -> str:
+        """The email's Message-ID: the alert's durable id at the sender's domain, the same for
+        every send of the alert (a retry after a session cut once the relay had the message, a
+        restart), so a mail client or relay drops the copy. An alert without an id (never
+        queued) gets one from its content."""
+        local = alert.id
+        if not _ID_LEFT.fullmatch(local):  # none, or one a header could not carry as it is
+            content = (local, alert.rule, alert.dedupe_key, str(alert.ts), alert.title, alert.text)
+            local = hashlib.sha256("\x1f".join(content).encode()).hexdigest()[:32]
+        domain = email.utils.parseaddr(self._from)[1].rpartition("@")[2]
+        return f"<{local}@{domain or 'tradeguard.invalid'}>"
 
     def _send_blocking(self, msg: EmailMessage) -> None:
         longest = self._timeout * DELIVERY_TIMEOUTS
