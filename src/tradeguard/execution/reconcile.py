@@ -48,10 +48,7 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from tradeguard.execution.host import ReconcileHost
-from tradeguard.execution.ledger_audit import (
-    stored_start_balances,
-    stored_start_ts,
-)
+from tradeguard.execution.ledger_audit import stored_start_balances, stored_start_ts
 from tradeguard.execution.ledger_opening import (
     before_opening,
     opening_trades,
@@ -384,12 +381,9 @@ async def _check_open_orders(
     earliest_open: int | None = None
     unresolved: list[str] = []
     for order in [o for o in list(om.open.values()) if o.venue == name]:
-        if order.client_order_id in om.in_submit:
-            unresolved.append(order.client_order_id)
-            continue  # its submit is still on the wire; a query now could outrun it
-        if is_settlement(order):
-            # its fill waits for the settlement pass: the venue's balances hold the payout
-            # already, and reconciled now they would book it a second time
+        if order.client_order_id in om.in_submit or is_settlement(order):
+            # its submit on the wire (a query now could outrun it), or a settlement order whose
+            # fill waits for its pass (the venue's balances hold the payout: reconciled, twice)
             unresolved.append(order.client_order_id)
             continue
         report.orders_checked += 1
