@@ -102,3 +102,19 @@ async def test_an_oco_leg_refused_takes_back_the_count_of_the_leg_approved_befor
 
     assert result.ok, result  # the take-profit went nowhere: its token is back
     assert engine.trades_today == 1
+
+
+async def test_an_order_whose_record_before_sending_fails_is_not_counted(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    engine = _engine(rig, max_trades_per_day=1)
+
+    def record(order: object) -> None:  # a bot's trade row, stored before the venue hears
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        await rig.orders.submit(limit_buy(amount="0.002", price="49000"), record)
+    assert engine.trades_today == 0 and rig.venue.orders == {}
+
+    result = await rig.orders.submit(limit_buy(amount="0.002", price="49000"))
+
+    assert result.ok, result

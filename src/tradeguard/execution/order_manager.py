@@ -168,9 +168,9 @@ class OrderManager(FillApplication):
             return SubmitResult("denied", None, decision.code, decision.reason)
         order = Order.from_intent(intent, self.ids.next(), now)
         order.price_bound = getattr(decision, "price_bound", None)
-        if before_send is not None:
-            before_send(order)
         try:
+            if before_send is not None:
+                before_send(order)
             self.journal_submitted((order,), now)
         except BaseException:  # not journaled, so never sent: the approval counts nothing
             withdraw_approvals((decision,))
