@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import email.utils
 import functools
+import hashlib
 import html
 import logging
 import queue
+import re
 import smtplib
 import socket
 import ssl
@@ -33,13 +36,14 @@ log = logging.getLogger(__name__)
 _SLACK_LIMIT = 40_000
 _DISCORD_LIMIT = 2_000
 _TELEGRAM_LIMIT = 4_096
-# One delivery (an HTTP request and its answer, or a whole SMTP session) is cut after this many
-# alerts.timeout_s: a receiver slower than timeout_s still gets each alert once (the retry
-# waits for the delivery under way), one that never ends frees the channel for the next alert.
+# The defaults of alerts.delivery_timeouts (one delivery, an HTTP request and its answer or a
+# whole SMTP session, is cut after this many alerts.timeout_s) and of
+# alerts.max_connections_per_receiver (POSTs one receiver may hold at once).
 DELIVERY_TIMEOUTS = 5
-# POSTs one receiver may hold at once: abandoned ones of a hung receiver cannot take more.
 MAX_POSTS = 4
 _httpx_guarded = False
+# what a Message-ID's left part takes as it is (an alert id: digits, a dash, hex digits)
+_ID_LEFT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class ChannelError(Exception):
@@ -92,8 +96,17 @@ def _plain_message(alert: Alert) -> str:
 class _HttpChannel:
     name = "http"
 
-    def __init__(self, timeout_s: float, secrets: list[str]) -> None:
+    def __init__(
+        self,
+        timeout_s: float,
+        secrets: list[str],
+        delivery_timeouts: int = DELIVERY_TIMEOUTS,
+        max_posts: int = MAX_POSTS,
+    ) -> None:
         self._timeout = timeout_s
+        self._timeouts = delivery_timeouts
+        self._longest = timeout_s * delivery_timeouts
+        self._max_posts = max_posts
         self._secrets = [s for s in secrets if s]
         self._client: httpx.AsyncClient | None = None
         self._inflight: tuple[Alert, asyncio.Task[httpx.Response]] | None = None
@@ -103,11 +116,11 @@ class _HttpChannel:
         if self._client is None or self._client.is_closed:
             # A receiver slower than timeout_s may have taken the alert, so its answer is
             # awaited (the manager's timeout abandons the wait, not the POST), up to the
-            # delivery's own bound; the pool holds MAX_POSTS connections, waited for timeout_s.
-            longest = self._timeout * DELIVERY_TIMEOUTS
+            # delivery's own bound; the pool holds max_posts connections, waited for timeout_s.
+            posts = self._max_posts
             self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self._timeout, read=longest),
-                limits=httpx.Limits(max_connections=MAX_POSTS, max_keepalive_connections=MAX_POSTS),
+                timeout=httpx.Timeout(self._timeout, read=self._longest),
+                limits=httpx.Limits(max_connections=posts, max_keepalive_connections=posts),
             )
         return self._client
 
@@ -133,7 +146,7 @@ class _HttpChannel:
     async def _post(
         self, url: str, payload: dict[str, Any], what: str, headers: dict[str, str] | None = None
     ) -> httpx.Response:
-        longest = self._timeout * DELIVERY_TIMEOUTS
+        longest = self._longest
         try:
             # the whole request bounded too: a receiver dripping its answer never times a read out
             async with asyncio.timeout(longest):
@@ -142,7 +155,7 @@ class _HttpChannel:
             raise ChannelError(
                 self.name,
                 f"{what} failed: no answer within {longest:g} s (alerts.timeout_s x "
-                f"{DELIVERY_TIMEOUTS})",
+                f"{self._timeouts})",
             ) from None
         except httpx.HTTPError as exc:
             # `from None`: the original exception carries the URL with its credential.
@@ -168,13 +181,20 @@ class _HttpChannel:
 class WebhookChannel(_HttpChannel):
     """POST alerts as JSON: Slack `{"text"}`, Discord `{"content"}` or a generic object."""
 
-    def __init__(self, url: str, format: str = "slack", timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        format: str = "slack",
+        timeout_s: float = 10.0,
+        delivery_timeouts: int = DELIVERY_TIMEOUTS,
+        max_posts: int = MAX_POSTS,
+    ) -> None:
         if format not in ("slack", "discord", "generic"):
             raise ValueError(
                 f"webhook format={format!r} is not one of slack, discord, generic "
                 "(alerts.webhook.format)"
             )
-        super().__init__(timeout_s, [url])
+        super().__init__(timeout_s, [url], delivery_timeouts, max_posts)
         self.name = f"webhook:{format}"
         self._url = url
         self._format = format
@@ -216,6 +236,8 @@ class TelegramChannel(_HttpChannel):
         api_base: str = "https://api.telegram.org",
         parse_mode: str = "HTML",
         timeout_s: float = 10.0,
+        delivery_timeouts: int = DELIVERY_TIMEOUTS,
+        max_posts: int = MAX_POSTS,
     ) -> None:
         if parse_mode not in ("HTML", ""):
             raise ValueError(
@@ -227,7 +249,7 @@ class TelegramChannel(_HttpChannel):
                 "telegram needs both bot_token and chat_id (alerts.telegram.bot_token, "
                 "alerts.telegram.chat_id)"
             )
-        super().__init__(timeout_s, [bot_token])
+        super().__init__(timeout_s, [bot_token], delivery_timeouts, max_posts)
         self.name = "telegram"
         self._token = bot_token
         self._chat_id = chat_id
@@ -273,7 +295,7 @@ class EmailChannel:
     The SMTP sessions run on the channel's own thread, one at a time: a hung relay holds that
     thread, never the loop's shared executor. A session abandoned by the caller's timeout runs
     on; its retry waits for its outcome instead of sending the email again. Each read waits at
-    most `timeout_s` and a whole session `timeout_s * DELIVERY_TIMEOUTS` (its socket is shut
+    most `timeout_s` and a whole session `timeout_s * delivery_timeouts` (its socket is shut
     then): a relay that answers a byte at a time cannot hold the emails after it for good.
     """
 
@@ -289,6 +311,7 @@ class EmailChannel:
         password: str = "",
         timeout_s: float = 10.0,
         subject_prefix: str = "[tradeguard]",
+        delivery_timeouts: int = DELIVERY_TIMEOUTS,
     ) -> None:
         if not host or not from_addr or not to_addrs:
             raise ValueError(
@@ -304,6 +327,8 @@ class EmailChannel:
         self._username = username
         self._password = password
         self._timeout = timeout_s
+        self._timeouts = delivery_timeouts
+        self._longest = timeout_s * delivery_timeouts
         self._prefix = subject_prefix
         self._executor: _DaemonWorker | None = None
         self._inflight: tuple[Alert, concurrent.futures.Future[None]] | None = None
@@ -320,11 +345,24 @@ class EmailChannel:
         msg["Subject"] = f"{prefix}{alert.severity.upper()}: {alert.title}"
         msg["From"] = self._from
         msg["To"] = ", ".join(self._to)
+        msg["Message-ID"] = self.message_id(alert)
         msg.set_content(alert.text + "\n")
         return msg
 
+    def message_id(self, alert: Alert) -> str:
+        """The email's Message-ID: the alert's durable id at the sender's domain, the same for
+        every send of the alert (a retry after a session cut once the relay had the message, a
+        restart), so a mail client or relay drops the copy. An alert without an id (never
+        queued) gets one from its content."""
+        local = alert.id
+        if not _ID_LEFT.fullmatch(local):  # none, or one a header could not carry as it is
+            content = (local, alert.rule, alert.dedupe_key, str(alert.ts), alert.title, alert.text)
+            local = hashlib.sha256("\x1f".join(content).encode()).hexdigest()[:32]
+        domain = email.utils.parseaddr(self._from)[1].rpartition("@")[2]
+        return f"<{local}@{domain or 'tradeguard.invalid'}>"
+
     def _send_blocking(self, msg: EmailMessage) -> None:
-        longest = self._timeout * DELIVERY_TIMEOUTS
+        longest = self._longest
         smtp = smtplib.SMTP(timeout=self._timeout)
         cut = threading.Event()
 
@@ -352,7 +390,7 @@ class EmailChannel:
             if not cut.is_set():
                 raise
             raise TimeoutError(
-                f"session not over within {longest:g} s (alerts.timeout_s x {DELIVERY_TIMEOUTS})"
+                f"session not over within {longest:g} s (alerts.timeout_s x {self._timeouts})"
             ) from None
         finally:
             timer.cancel()
@@ -447,7 +485,15 @@ def build_channels(config: AlertsConfig) -> list[Channel]:
     channels: list[Channel] = []
     wh: WebhookConfig = config.webhook
     if wh.configured:
-        channels.append(WebhookChannel(wh.url.get_secret_value(), wh.format, config.timeout_s))
+        channels.append(
+            WebhookChannel(
+                wh.url.get_secret_value(),
+                wh.format,
+                config.timeout_s,
+                config.delivery_timeouts,
+                config.max_connections_per_receiver,
+            )
+        )
     tg: TelegramConfig = config.telegram
     if tg.configured:
         channels.append(
@@ -457,6 +503,8 @@ def build_channels(config: AlertsConfig) -> list[Channel]:
                 tg.api_base,
                 tg.parse_mode,
                 config.timeout_s,
+                config.delivery_timeouts,
+                config.max_connections_per_receiver,
             )
         )
     sm: SmtpConfig = config.smtp
@@ -472,6 +520,7 @@ def build_channels(config: AlertsConfig) -> list[Channel]:
                 password=sm.password.get_secret_value(),
                 timeout_s=config.timeout_s,
                 subject_prefix=sm.subject_prefix,
+                delivery_timeouts=config.delivery_timeouts,
             )
         )
     return channels

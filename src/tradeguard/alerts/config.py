@@ -200,6 +200,10 @@ def _default_intervals() -> dict[str, float]:
     }
 
 
+# the longest one delivery may take (alerts.timeout_s x alerts.delivery_timeouts), in seconds
+MAX_DELIVERY_S = 3600
+
+
 class AlertsConfig(_Strict):
     """Alert rules, channels and delivery settings."""
 
@@ -218,6 +222,13 @@ class AlertsConfig(_Strict):
     retry_backoff_max_s: float = Field(default=60.0, gt=0, le=3600)
     queue_size: int = Field(default=1000, ge=1, le=1_000_000)
     timeout_s: float = Field(default=10.0, gt=0, le=300)
+    # A whole delivery (an SMTP session, an HTTP request with its answer) is cut after this many
+    # timeout_s: a receiver slower than timeout_s still gets each alert once (the retry waits
+    # for the delivery under way), one that never finishes frees the channel after it.
+    delivery_timeouts: int = Field(default=5, ge=1, le=60)
+    # Connections one webhook or Telegram receiver may hold at once: POSTs it never answered
+    # cannot take more.
+    max_connections_per_receiver: int = Field(default=4, ge=1, le=64)
     drain_timeout_s: float = Field(default=5.0, ge=0, le=300)
     # Per rule: the same alert (same dedupe key) is sent at most once per interval.
     min_interval_s: dict[str, float] = Field(default_factory=_default_intervals)
@@ -244,6 +255,17 @@ class AlertsConfig(_Strict):
             if not 0 <= seconds <= 86_400:
                 raise ValueError(f"alerts.min_interval_s[{key!r}]={seconds} is outside 0..86400 s")
         return v
+
+    @model_validator(mode="after")
+    def _check_delivery_bound(self) -> AlertsConfig:
+        longest = self.timeout_s * self.delivery_timeouts
+        if longest > MAX_DELIVERY_S:
+            raise ValueError(
+                f"alerts.delivery_timeouts={self.delivery_timeouts} x alerts.timeout_s="
+                f"{self.timeout_s:g} lets one delivery take {longest:g} s, above the limit of "
+                f"{MAX_DELIVERY_S} s; lower either"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_backoff(self) -> AlertsConfig:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from functools import partial
+import threading
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -23,6 +23,20 @@ _BREAKER_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 _CYCLE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class _Held(threading.local):
+    """One thread's counts held for its open transaction's commit: another thread's commit
+    or rollback neither adds nor drops them."""
+
+    def __init__(self) -> None:
+        self.counters: list[Counter] = []
+        self.watched = False  # a rollback entry is registered for the open transaction
+
+    def drop(self) -> None:
+        """Forget the counts of the transaction that rolled back (`StorageCore.on_rollback`)."""
+        self.counters = []
+        self.watched = False
 
 
 class NodeMetrics:
@@ -104,8 +118,8 @@ class NodeMetrics:
         self.lag_interval_s = lag_interval_s
         self.last_lag_s: float | None = None  # for the health check
         self._lag_task: asyncio.Task[None] | None = None
-        self._held: list[Counter] = []  # counts of the open transaction, from `_since` on
-        self._since: int | None = None
+        # counts held for the open transaction's commit, per thread as transactions are
+        self._held = _Held()
         self._attach(node)
 
     def _attach(self, node: TradingNode) -> None:
@@ -142,21 +156,19 @@ class NodeMetrics:
             counter.inc()
             return
         held = self._held
-        if self._since is None:
-            self._since = len(held)
-            storage.on_rollback(partial(self._rolled_back, len(held)))
-        held.append(counter)
-
-    def _rolled_back(self, kept: int) -> None:
-        del self._held[kept:]
-        self._since = None
+        if not held.watched:
+            held.watched = True
+            storage.on_rollback(held.drop)
+        held.counters.append(counter)
 
     def _release(self) -> None:
-        """Add the counts of the transaction just committed (a storage after-commit hook)."""
-        self._since = None
-        if self._held:
-            held, self._held = self._held, []
-            for counter in held:
+        """Add the counts of the transaction just committed on this thread (a storage
+        after-commit hook: it runs on the committing thread)."""
+        held = self._held
+        held.watched = False
+        if held.counters:
+            counters, held.counters = held.counters, []
+            for counter in counters:
                 counter.inc()
 
     def on_latency(self, venue: str, op: str, seconds: float) -> None:

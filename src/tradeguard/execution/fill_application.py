@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 # The order manager's logger: these records are its own.
 log = logging.getLogger("tradeguard.execution.order_manager")
+# A venue's balance report waiting for a commit: the balances, every venue's marks and the
+# venue's own to value them at, when the venue reported them.
+_Report = tuple[list[Balance], dict[str, Decimal], dict[str, Decimal], int]
 
 
 class RiskGate(Protocol):
@@ -79,7 +82,7 @@ class FillApplication:
     balance_only: set[str]
     fill_listeners: list[Callable[[Fill, Order | None], None]]
     _pending_terminal: dict[str, OrderReport]
-    _pending_balances: dict[str, tuple[list[Balance], dict[str, Decimal], dict[str, Decimal], int]]
+    _pending_balances: dict[str, _Report]
     _pending_rows: dict[str, Order]
     _pending_journal: list[tuple[str, str, str, int, str]]
 
@@ -349,7 +352,13 @@ class FillApplication:
         # its last report before a commit is written.
         # the venue's own prices where it has them, else the latest from any venue
         marks, own = dict(self.portfolio.marks), dict(self.portfolio.marks_of(venue) or {})
-        self._pending_balances[venue] = (balances, marks, own, self.clock.now_ms())
+        report = (balances, marks, own, self.clock.now_ms())
+        if self.storage.keeps_undo:
+            # told inside this thread's open transaction: it counts what the transaction booked
+            # and goes with it if it rolls back, leaving the report it replaced waiting
+            replaced = self._pending_balances.get(venue)
+            self.storage.on_rollback(partial(self._unqueue_balances, venue, report, replaced))
+        self._pending_balances[venue] = report
 
     def flush(self) -> None:
         """Write what is waiting for the next commit (balances, non-critical transitions)."""
@@ -361,12 +370,20 @@ class FillApplication:
         """Drop balances queued for `venue` (a fresher snapshot is being written)."""
         self._pending_balances.pop(venue, None)
 
-    def _drop_behind(self) -> None:
-        # A venue's balances waiting for a commit that rolled back went with it: they count the
-        # fills it held, and written later, alone, they would leave balances the journal's fills
-        # do not explain. Acknowledgements it took stay waiting (`_keep_behind`): the venue
-        # answered them whatever became of the commit, and no later report may tell them again.
-        self._pending_balances.clear()
+    def _unqueue_balances(self, venue: str, report: _Report, replaced: _Report | None) -> None:
+        # A report told inside a transaction that rolled back counts the fills it held: written
+        # later, alone, it would leave balances the journal's fills do not explain. The one it
+        # replaced (told before) waits again; a newer one (another thread's) stays.
+        if self._pending_balances.get(venue) is report:
+            if replaced is None:
+                del self._pending_balances[venue]
+            else:
+                self._pending_balances[venue] = replaced
+
+    def _put_back_balances(self, venue: str, report: _Report) -> None:
+        # A report taken into a commit that rolled back is still the venue's word: it waits for
+        # the next commit, unless a newer report of the venue came meanwhile.
+        self._pending_balances.setdefault(venue, report)
 
     def _keep_behind(self, rows: dict[str, Order], journal: list[Any]) -> None:
         """Put acknowledgements taken into the open transaction back in the queue for the next
@@ -394,6 +411,8 @@ class FillApplication:
     def _write_pending_balances(self, venue: str) -> None:
         pending = self._pending_balances.pop(venue, None)
         if pending is not None:
+            if self.storage.keeps_undo:
+                self.storage.on_rollback(partial(self._put_back_balances, venue, pending))
             balances, marks, own, ts = pending
             usd, elsewhere = self.portfolio.values_on(venue, balances, marks, own)
             self.storage.upsert_balances(venue, balances, usd, ts, elsewhere)

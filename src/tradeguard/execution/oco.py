@@ -11,7 +11,8 @@ the caller then keeps the exit on the engine side.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.enums import OrderType
 from tradeguard.model.order import Order, OrderIntent
@@ -22,6 +23,15 @@ if TYPE_CHECKING:
 OCO_GROUP_PREFIX = "oco-"
 _TAKES = frozenset({OrderType.LIMIT, OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_LIMIT})
 _STOPS = frozenset({OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT})
+
+
+def withdraw_approvals(decisions: Iterable[Any]) -> None:
+    """Take back what the risk engine counted for approvals whose orders are not sent (their
+    journal commit failed, or another leg of the same request was refused)."""
+    for decision in decisions:
+        withdraw = getattr(decision, "withdraw", None)
+        if withdraw is not None:
+            withdraw()
 
 
 def _refused(code: str, reason: str) -> tuple[SubmitResult, SubmitResult]:
@@ -50,16 +60,21 @@ async def submit_oco(
         blocked = om.deny_if_blocked(intent, now)
         if blocked is not None:
             return blocked, blocked
-    decisions = []
+    decisions: list[Any] = []
     for intent in (take_profit, stop):
         decision = om.risk.check(intent, om, om.market)
         if not decision.approved:
+            withdraw_approvals(decisions)  # the leg approved before it goes nowhere either
             return _refused(decision.code, decision.reason)
         decisions.append(decision)
     tp, sl = (Order.from_intent(i, om.ids.next(), now) for i in (take_profit, stop))
     for order, decision in zip((tp, sl), decisions, strict=True):
         order.price_bound = getattr(decision, "price_bound", None)
     tp.oco_group = sl.oco_group = f"{OCO_GROUP_PREFIX}{sl.client_order_id}"
-    om.journal_submitted((tp, sl), now, f"OCO {sl.oco_group}")
+    try:
+        om.journal_submitted((tp, sl), now, f"OCO {sl.oco_group}")
+    except BaseException:  # not journaled, so never sent: the approvals count nothing
+        withdraw_approvals(decisions)
+        raise
     first, second = await om.send((tp, sl), venue.submit_oco, tp, sl)
     return first, second

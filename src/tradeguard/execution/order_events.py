@@ -71,3 +71,9 @@ def closed_data(t: ClosedTrade) -> dict[str, Any]:
         "pnl": plain(t.pnl),
         "pnl_pct": plain(t.pnl_pct.quantize(PCT_STEP)),
     }
+
+
+def is_settlement(order: Order) -> bool:
+    """Tell whether `order` is one the node made up to book a market's resolution
+    (`settlement.apply_settlement`): no venue knows it, and only a settlement pass fills it."""
+    return "settlement" in order.signal

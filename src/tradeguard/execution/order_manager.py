@@ -19,8 +19,8 @@ from typing import Any
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
 from tradeguard.execution.fill_application import FillApplication, RiskGate
-from tradeguard.execution.oco import submit_oco
-from tradeguard.execution.order_events import order_data
+from tradeguard.execution.oco import submit_oco, withdraw_approvals
+from tradeguard.execution.order_events import is_settlement, order_data
 from tradeguard.execution.order_index import OrderIndex
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, OrderType, Side
@@ -120,7 +120,6 @@ class OrderManager(FillApplication):
         self._pending_rows: dict[str, Order] = {}
         self._pending_journal: list[tuple[str, str, str, int, str]] = []
         storage.add_commit_hook(self._write_behind)
-        storage.add_rollback_hook(self._drop_behind)
         for venue in venues.values():
             venue.set_listener(self)
 
@@ -169,9 +168,13 @@ class OrderManager(FillApplication):
             return SubmitResult("denied", None, decision.code, decision.reason)
         order = Order.from_intent(intent, self.ids.next(), now)
         order.price_bound = getattr(decision, "price_bound", None)
-        if before_send is not None:
-            before_send(order)
-        self.journal_submitted((order,), now)
+        try:
+            if before_send is not None:
+                before_send(order)
+            self.journal_submitted((order,), now)
+        except BaseException:  # not journaled, so never sent: the approval counts nothing
+            withdraw_approvals((decision,))
+            raise
         return (await self.send((order,), venue.submit, order))[0]
 
     def deny_if_blocked(self, intent: OrderIntent, now: int) -> SubmitResult | None:
@@ -274,6 +277,10 @@ class OrderManager(FillApplication):
         After `attempts` (default `resolve_attempts`) failed queries the order goes to `unknown`
         and blocks new orders on its (venue, symbol) until a later query answers.
         """
+        if is_settlement(order):
+            # Made up by the node for a market's resolution: the venue never heard of it (and
+            # may answer with an error). It waits, open, for the settlement pass to book it.
+            return None
         venue = self.venues[order.venue]
         tries = self.resolve_attempts if attempts is None else max(1, attempts)
         for attempt in range(tries):

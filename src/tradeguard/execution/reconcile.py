@@ -48,10 +48,7 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from tradeguard.execution.host import ReconcileHost
-from tradeguard.execution.ledger_audit import (
-    stored_start_balances,
-    stored_start_ts,
-)
+from tradeguard.execution.ledger_audit import stored_start_balances, stored_start_ts
 from tradeguard.execution.ledger_opening import (
     before_opening,
     opening_trades,
@@ -59,6 +56,7 @@ from tradeguard.execution.ledger_opening import (
     trade_key,
 )
 from tradeguard.execution.merge_trades import trades_kept, venue_trades
+from tradeguard.execution.order_events import is_settlement
 from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.outcome_netting import with_journal_locks
 from tradeguard.execution.reconcile_balances import apply_balances, differs_from_ledger
@@ -383,9 +381,11 @@ async def _check_open_orders(
     earliest_open: int | None = None
     unresolved: list[str] = []
     for order in [o for o in list(om.open.values()) if o.venue == name]:
-        if order.client_order_id in om.in_submit:
+        if order.client_order_id in om.in_submit or is_settlement(order):
+            # its submit on the wire (a query now could outrun it), or a settlement order whose
+            # fill waits for its pass (the venue's balances hold the payout: reconciled, twice)
             unresolved.append(order.client_order_id)
-            continue  # its submit is still on the wire; a query now could outrun it
+            continue
         report.orders_checked += 1
         before = (order.status, order.filled)
         earliest_open = (

@@ -10,8 +10,9 @@ that it is no cash flow (`node/cash_flows.py`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING
 
 from tradeguard.execution.balance_sync import (
@@ -28,6 +29,7 @@ from tradeguard.execution.ledger_audit import (
 )
 from tradeguard.model.balance import Balance
 from tradeguard.model.money import ZERO, plain
+from tradeguard.portfolio.undo import book_undo
 
 if TYPE_CHECKING:
     from tradeguard.execution.reconcile import ReconcileReport
@@ -62,6 +64,9 @@ def apply_balances(
         durable, rounding = venue_ledger(node.storage, venue)
     rows: list[Balance] = []
     with node.storage.transaction():
+        # a failed commit keeps no adjustment: the ledger keeps no venue figure either, so the
+        # next reconciliation finds the difference again and records it
+        node.storage.on_rollback(partial(_put_back, node, book_undo(book)))
         if start is None:
             # The venue's first reconciliation: its ledger starts at the venue's figures.
             assert durable is not None
@@ -89,6 +94,11 @@ def apply_balances(
         node.orders.discard_pending_balances(venue)
         node.storage.upsert_balances(venue, rows, usd, ts=now, elsewhere=elsewhere)
     book.read_from_venue = True
+
+
+def _put_back(node: ReconcileHost, undo: Callable[[], None]) -> None:
+    undo()
+    node.invalidate_equity()  # read from the figures just taken away
 
 
 def _book_difference(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from tradeguard.backtest.replay_state import load_replay_state
@@ -59,9 +60,10 @@ class StorageStateStore:
 
     def _commit(self, state: Any) -> None:
         if state != self._last_state or self.storage.in_transaction:
-            self._last_state = state
+            stored, self._last_state = self._last_state, state
             with self.storage.transaction():
-                pass  # the commit hook writes it
+                # a failed commit stored nothing: the next save of this state commits at once
+                self.storage.on_rollback(partial(setattr, self, "_last_state", stored))
 
     def flush(self) -> None:
         """Write now a state `save` left for the next commit (a stop commits nothing after)."""
@@ -72,4 +74,10 @@ class StorageStateStore:
     def _write_pending(self) -> None:
         if self._pending is not None:
             state, self._pending = self._pending, None
+            # written by the next commit if this one fails, unless a newer save came meanwhile
+            self.storage.on_rollback(partial(self._put_back, state))
             self.storage.kv_set(self.key, state() if callable(state) else state)
+
+    def _put_back(self, state: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+        if self._pending is None:
+            self._pending = state

@@ -20,6 +20,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.position import Position
 
 if TYPE_CHECKING:
+    from tradeguard.model.balance import BalanceBook
     from tradeguard.portfolio.portfolio import Portfolio
 
 _POSITION_FIELDS = tuple(f.name for f in fields(Position))
@@ -62,5 +63,20 @@ def fill_undo(
             portfolio.forget_price_paths()
         portfolio.fees_paid, portfolio.realized_pnl = totals[0], totals[1]
         del portfolio.closed_trades[totals[2] :]
+
+    return undo
+
+
+def book_undo(book: BalanceBook) -> Callable[[], None]:
+    """What puts every balance of `book` back as it is now (a reconciliation about to make
+    the venue's figures the ledger's)."""
+    held = book._by_asset
+    saved = {asset: (bal.free, bal.locked) for asset, bal in held.items()}
+
+    def undo() -> None:
+        for asset in [a for a in held if a not in saved]:
+            del held[asset]
+        for asset, figures in saved.items():
+            book.set(asset, *figures)
 
     return undo

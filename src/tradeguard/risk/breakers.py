@@ -139,3 +139,8 @@ class RateBucket:
 
     def take(self) -> None:
         self.tokens -= 1.0
+
+    def give_back(self) -> None:
+        """Return the token of an order that was not sent after all."""
+        tokens = self.tokens + 1.0
+        self.tokens = tokens if tokens < self.capacity else self.capacity

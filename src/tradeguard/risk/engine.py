@@ -18,8 +18,9 @@ Breakers and the persisted state live in `observers.py` and `state.py`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from tradeguard.clock import Clock
@@ -29,7 +30,7 @@ from tradeguard.model.money import ONE, STABLECOINS, ZERO, plain
 from tradeguard.model.order import OrderIntent
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.portfolio.usd_equity import UsdEquity, usd_equity, usd_rate
-from tradeguard.risk.breakers import DAY_MS
+from tradeguard.risk.breakers import DAY_MS, RateBucket, VenueBreaker
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.cycle import cycle_denial
 from tradeguard.risk.exposure import Exposure, ExposureMeter
@@ -82,6 +83,8 @@ class RiskDecision:
     rule: str = ""
     value: Decimal | None = None
     limit: Decimal | None = None
+    # an approval's counts taken back (`RiskEngine.check`): its order was never sent
+    withdraw: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
 
 def _discard(event: Event) -> None:
@@ -202,10 +205,9 @@ class RiskEngine(RiskObservers):
         if denial is not None:
             decision = self._deny(intent, now, denial)
         else:
-            if not dry_run:
-                self._count(c)
+            withdraw = None if dry_run else self._count(c)
             decision = RiskDecision(
-                True, "OK", "", c.bound, "", c.notional_usd, self._max_notional_usd
+                True, "OK", "", c.bound, "", c.notional_usd, self._max_notional_usd, withdraw
             )
         self._spare = c
         return decision
@@ -273,13 +275,19 @@ class RiskEngine(RiskObservers):
                 return denial
         return None
 
-    def _count(self, c: Check) -> None:
-        """Count an approval: order rate, a half-open breaker's probe, exposure, trades today."""
+    def _count(self, c: Check) -> Callable[[], None]:
+        """Count an approval: order rate, a half-open breaker's probe, exposure, trades today;
+        return what takes the counts back if the order is not sent after all (its journal
+        commit failed)."""
         intent = c.intent
         venue = intent.venue
-        c.bucket.take()
+        bucket = c.bucket
+        bucket.take()
         breaker = c.breaker
+        probe = None
         if breaker is not None:
+            if breaker.state == breaker.HALF_OPEN:
+                probe = breaker  # this order is its probe
             breaker.on_sent()
         if not c.reducing:  # an entry: it passed the entry rules, which set the exposure
             exposure = c.exposure
@@ -300,6 +308,17 @@ class RiskEngine(RiskObservers):
             "price_bound": None if bound is None else plain(bound),
         }
         self._emit(Event(_APPROVED, c.now, data, venue, intent.symbol, intent.strategy_id))
+        return partial(self._uncount, bucket, probe, not c.reducing)
+
+    def _uncount(self, bucket: RateBucket, probe: VenueBreaker | None, entry: bool) -> None:
+        """Take back one approval's counts (`RiskDecision.withdraw`)."""
+        bucket.give_back()
+        if probe is not None and probe.state == probe.HALF_OPEN:
+            probe.probe_out = False  # the probe never went: the next order may be it
+        if entry:
+            self.trades_today = max(0, self.trades_today - 1)
+            self._exposure = None  # re-read from the open orders, which never held it
+            self._dirty = self._counts_dirty = True
 
     def _unvalued(self, c: Check) -> Denial | None:
         """Refuse to trade an asset no rate path values in USD (equity would count it as 0)."""

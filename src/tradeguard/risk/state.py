@@ -330,6 +330,9 @@ class RiskState:
 
     def _save(self) -> None:
         now = self._clock.now_ms()
+        # saved only once the store took it: a save that raises (its commit failed) is made
+        # again by the next `flush`
+        self._dirty = True
         # Expired cooldowns are dropped so the state stays small.
         self.cooldowns = {k: u for k, u in self.cooldowns.items() if u > now}
         # A store that writes at a later commit (`save_later`) builds the dict then: a backtest

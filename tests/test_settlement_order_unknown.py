@@ -1,0 +1,89 @@
+"""A settlement order waiting for its fill is the node's own, never the venue's.
+
+A market's resolution is booked as a fill of an order the node makes up (`settlement_id`); it
+is journaled before its fill, and a fill whose commit fails leaves it open in the journal
+until the next settlement pass books it. The venue never heard of that id and may answer a
+query for it with an error: reconciliation must not ask, mark the order unknown (a blocked
+symbol, a failed reconciliation, a halt), nor reconcile the venue's balances (which hold the
+payout) before the fill is booked, which would book the payout twice.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from execution_stubs import Rig, make_rig
+from test_fill_commit_rollback import FailingCommit
+from tradeguard.execution.reconcile import reconcile_all
+from tradeguard.execution.settlement import apply_settlement
+from tradeguard.model.enums import OrderStatus, Side
+from tradeguard.model.errors import DefinitiveVenueError
+from tradeguard.model.outcome import Resolution, Settlement
+
+D = Decimal
+RESOLVED = Settlement("stub", "M", Resolution.YES, D(10), D(0), D(10), "USD", 1_000_600)
+
+
+def _holding(rig: Rig) -> None:
+    book = rig.portfolio.book("stub")
+    book.set("M:YES", D(10))
+    book.set("USD", D(96))
+    pos = rig.portfolio.position("stub", "M:YES/USD", "s1")
+    pos.apply(Side.BUY, D("0.4"), D(10), D(0), 1_000_000, D(0))
+
+
+def _restarted_with_settlement_open(tmp_path: Path) -> tuple[Rig, Any]:
+    rig = make_rig(tmp_path)
+    failing = FailingCommit(rig.storage, fills_only=True)
+    _holding(rig)
+    failing.armed = 1
+    with pytest.raises(OperationalError):
+        apply_settlement(rig.orders, RESOLVED, 1_000_600)
+    again = rig.restart()
+    _holding(again)
+    venue = again.venue
+    venue.balances.update({"USD": D(106)})  # the venue paid out already
+
+    async def no_such_order(client_order_id: str, symbol: str) -> None:
+        venue.queries += 1
+        raise DefinitiveVenueError("stub", f"order {client_order_id} not found", "ORDER_NOT_FOUND")
+
+    venue.fetch_order = no_such_order  # type: ignore[method-assign]
+    [order] = list(again.orders.open.values())
+    return again, order
+
+
+async def test_a_query_refused_for_a_settlement_order_leaves_it_known_and_open(
+    tmp_path: Path,
+) -> None:
+    rig, order = _restarted_with_settlement_open(tmp_path)
+
+    assert await rig.orders.resolve(order) is None
+
+    assert rig.venue.queries == 0  # not the venue's order: not asked
+    assert order.status is OrderStatus.ACCEPTED and not rig.orders.unknown
+    assert rig.orders.blocked_symbols() == set()
+
+
+async def test_reconciliation_waits_for_the_settlement_pass_and_books_the_payout_once(
+    tmp_path: Path,
+) -> None:
+    rig, order = _restarted_with_settlement_open(tmp_path)
+
+    report = await reconcile_all(rig)
+
+    assert report.unknown_orders == [] and not rig.orders.blocked_symbols()
+    assert [d["venue"] for d in report.balances_deferred] == ["stub"]  # the payout waits
+    assert rig.portfolio.book("stub").total("USD") == D(96)
+
+    apply_settlement(rig.orders, RESOLVED, 1_000_700)  # the next pass books it
+    after = await reconcile_all(rig)
+
+    assert after.ok, after.reason
+    assert order.status is OrderStatus.FILLED and not rig.orders.unknown
+    assert rig.portfolio.book("stub").total("USD") == D(106)  # paid once
