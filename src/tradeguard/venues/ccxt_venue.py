@@ -45,6 +45,7 @@ from tradeguard.venues.ccxt_clients import (
     local_urls,
 )
 from tradeguard.venues.ccxt_connection import (
+    FILL_PAGE_FROM_ID,
     PER_SYMBOL_OPEN_ORDERS,
     WEIGHTS,
     map_ccxt_error,
@@ -316,10 +317,9 @@ class CcxtVenue(CcxtQuoteStream):
         return list(symbols)
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
-        """Executions on `symbol` at or after `since_ts` (epoch ms)."""
-        rows = await self._call(
-            "fetch_fills", self.client.fetch_my_trades, symbol, since_ts or None
-        )
+        """Executions on `symbol` at or after `since_ts` (epoch ms); with no `since_ts`, the
+        most recent page of them."""
+        rows = await self._trade_rows(symbol, since_ts)
         out: list[Fill] = []
         for t in rows:
             cid = await self._cid_for(t)
@@ -327,6 +327,28 @@ class CcxtVenue(CcxtQuoteStream):
             if fill is not None:
                 out.append(fill)
         return out
+
+    async def _trade_rows(self, symbol: str, since_ts: int) -> list[Any]:
+        """The account's trades on `symbol` from `since_ts` on, paged forward by trade id where
+        the exchange allows it (a full page is followed by the next one from the id after its
+        last); one read elsewhere or without `since_ts`."""
+        fetch = self.client.fetch_my_trades
+        page = FILL_PAGE_FROM_ID.get(self.exchange_id, 0)
+        if not since_ts or not page:
+            return list(await self._call("fetch_fills", fetch, symbol, since_ts or None))
+        rows = list(await self._call("fetch_fills", fetch, symbol, since_ts, page))
+        last, after = rows, 0
+        while len(last) >= page:
+            ids = [str(r.get("id") or "") for r in last]
+            if not all(i.isdigit() for i in ids) or max(map(int, ids)) < after:
+                raise AmbiguousVenueError(
+                    self.name, f"trade history of {symbol}: page without ascending ids {ids[:3]}"
+                )
+            after = max(map(int, ids)) + 1
+            params = {"fromId": str(after)}
+            last = list(await self._call("fetch_fills", fetch, symbol, None, page, params))
+            rows.extend(last)
+        return rows
 
     async def fetch_order_fills(
         self, client_order_id: str, venue_order_id: str, symbol: str
