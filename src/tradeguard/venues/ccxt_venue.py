@@ -340,7 +340,7 @@ class CcxtVenue(CcxtQuoteStream):
         last, after = rows, 0
         while len(last) >= page:
             ids = [str(r.get("id") or "") for r in last]
-            if not all(i.isdigit() for i in ids) or max(map(int, ids)) < after:
+            if not all(i.isascii() and i.isdigit() for i in ids) or max(map(int, ids)) < after:
                 raise AmbiguousVenueError(
                     self.name, f"trade history of {symbol}: page without ascending ids {ids[:3]}"
                 )

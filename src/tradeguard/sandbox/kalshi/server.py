@@ -356,7 +356,7 @@ class KalshiExchange(LoopbackServer):
         rows = self.fills.get(acct.account_id, [])
         ticker, order_id = request.query.get("ticker"), request.query.get("order_id")
         raw_ts = request.query.get("min_ts") or "0"
-        if not raw_ts.isdigit() or len(raw_ts) > 18:
+        if not (raw_ts.isascii() and raw_ts.isdigit()) or len(raw_ts) > 18:
             raise KalshiError(400, "invalid_parameters", f"min_ts {raw_ts!r} is not a whole number")
         min_ts = int(raw_ts)
         rows = [
