@@ -256,9 +256,12 @@ class KalshiVenue(Venue):
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
         ticker = parse_outcome_symbol(symbol)[0]
         rows = await self._call("fetch_order", self.client.orders(ticker=ticker, venue=self.name))
-        for row in rows:
-            if row["client_order_id"] == client_order_id:
-                return self._report(row)
+        try:  # a row no venue would send leaves the order's state unknown
+            for row in rows:
+                if row["client_order_id"] == client_order_id:
+                    return self._report(row)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise self._bad_body("fetch_order", exc) from None
         return None
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
@@ -266,7 +269,10 @@ class KalshiVenue(Venue):
         rows = await self._call(
             "fetch_open_orders", self.client.orders(ticker, "resting", self.name)
         )
-        reports = [self._report(r) for r in rows]
+        try:
+            reports = [self._report(r) for r in rows]
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise self._bad_body("fetch_open_orders", exc) from None
         return [r for r in reports if symbol is None or r.symbol == symbol]
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
