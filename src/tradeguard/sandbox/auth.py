@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, unquote_plus
 
 from aiohttp import web
 
-from tradeguard.sandbox.params import ApiError, strip_signature
+from tradeguard.sandbox.params import ApiError, int_param, strip_signature
 
 _DEFAULT_RECV_WINDOW = 5000
 _MAX_RECV_WINDOW = 60_000
@@ -88,11 +88,13 @@ class Auth:
 
     def check_timestamp(self, params: dict[str, str]) -> None:
         """Raise -1021 when `timestamp` falls outside `recvWindow`."""
-        try:
-            ts = int(params["timestamp"])
-            recv = int(params.get("recvWindow", _DEFAULT_RECV_WINDOW))
-        except ValueError:
-            raise ApiError(-1100, "Illegal characters found in parameter 'timestamp'.") from None
+        # ASCII digits, each malformed one named (int() also read Arabic-Indic digits)
+        ts = int_param(params, "timestamp")
+        recv = int_param(params, "recvWindow", _DEFAULT_RECV_WINDOW)
+        if ts is None or recv is None:
+            raise ApiError(
+                -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
+            )
         if recv > _MAX_RECV_WINDOW or recv <= 0:
             raise ApiError(-1131, "recvWindow must be less than 60000")
         now = self._now_ms()
