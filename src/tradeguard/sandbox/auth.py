@@ -62,8 +62,8 @@ class Auth:
         query_wo, sig_q = strip_signature(raw_query)
         body_wo, sig_b = strip_signature(raw_body)
         signature = sig_q or sig_b
-        params = dict(parse_qsl(raw_query, keep_blank_values=True))
-        params.update(parse_qsl(raw_body, keep_blank_values=True))
+        params = _params(raw_body)
+        params.update(_params(raw_query))  # the query's value wins over the body's, as on Binance
         params.pop("signature", None)
         if "timestamp" not in params:
             raise ApiError(
@@ -106,3 +106,13 @@ class Auth:
         lk = secrets.token_hex(30)
         self.listen_keys[lk] = account_id
         return lk
+
+
+def _params(raw: str) -> dict[str, str]:
+    """The parameters of a query string or form body; one named twice is Binance's -1101 (the
+    last value was taken: `quantity=0.01&quantity=1` placed the larger order)."""
+    pairs = parse_qsl(raw, keep_blank_values=True)
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ApiError(-1101, "Duplicate values for a parameter detected.")
+    return out
