@@ -55,3 +55,22 @@ async def test_a_history_that_answers_the_same_full_page_again_is_an_error_not_a
     finally:
         await venue.close()
     assert len(calls) == 2
+
+
+async def test_an_order_with_more_fills_than_a_page_has_them_all_read(
+    ex: SandboxExchange,
+) -> None:
+    asks = [(str(50001 + i), "0.001") for i in range(1205)]
+    ex.set_book("BTCUSDT", bids=[("49999", "1")], asks=asks)
+    account = ex.auth.keys[ALICE_KEY].account_id
+    placed = ex.engine.place(account, "BTCUSDT", "BUY", "MARKET", ex.now_ms(), qty=Decimal("1.2"))
+    assert placed.order is not None and len(placed.trades) == 1200
+    venue = make_venue(ex, stream_user_data=False)
+    await venue.load_instruments()
+    try:
+        fills = await venue.fetch_order_fills("tg-big", str(placed.order.order_id), SYMBOL)
+    finally:
+        await venue.close()
+    assert len({f.trade_id for f in fills}) == 1200
+    assert sum((f.amount for f in fills), Decimal(0)) == Decimal("1.2")
+    assert {f.client_order_id for f in fills} == {"tg-big"}

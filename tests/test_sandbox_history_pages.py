@@ -30,6 +30,8 @@ async def test_my_trades_from_a_start_or_an_id_page_forward(client: Any) -> None
     assert [t["id"] for t in since] == [t["id"] for t in every if t["timestamp"] >= start][:2]
     from_id = await client.fetch_my_trades(S, None, 3, {"fromId": ids[2]})
     assert [t["id"] for t in from_id] == ids[2:5]
+    from_zero = await client.fetch_my_trades(S, None, 2, {"fromId": "0"})
+    assert [t["id"] for t in from_zero] == ids[:2]
 
 
 async def test_all_orders_without_a_start_are_the_most_recent_ones(client: Any) -> None:

@@ -240,7 +240,9 @@ class OrderRoutes:
             and o.order_id >= first_id
             and start <= o.created_ms <= end
         ]
-        return web.json_response([order_query(o) for o in _page(rows, limit, first_id or start)])
+        return web.json_response(
+            [order_query(o) for o in _page(rows, limit, _anchored(params, "orderId"))]
+        )
 
     async def my_trades(self, request: web.Request) -> web.Response:
         key, params = await self.ex.auth.signed(request)
@@ -258,10 +260,15 @@ class OrderRoutes:
             for row in my_trade(t, key.account_id, spec):
                 if order_id is None or row["orderId"] == order_id:
                     rows.append(row)
-        return web.json_response(_page(rows, limit, from_id or start))
+        return web.json_response(_page(rows, limit, _anchored(params, "fromId")))
 
 
-def _page(rows: list[Any], limit: int, anchored: int) -> list[Any]:
+def _anchored(params: Any, first: str) -> bool:
+    """Whether a history query names where its page starts: `first` (even 0) or `startTime`."""
+    return bool(params.get(first) or params.get("startTime"))
+
+
+def _page(rows: list[Any], limit: int, anchored: bool) -> list[Any]:
     """One page of a history, oldest first: from the anchor (`fromId`, `orderId` or
     `startTime`) on when one was sent, else the most recent `limit` rows, as Binance answers."""
     return rows[:limit] if anchored else rows[-limit:]

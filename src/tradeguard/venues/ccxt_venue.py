@@ -319,7 +319,7 @@ class CcxtVenue(CcxtQuoteStream):
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         """Executions on `symbol` at or after `since_ts` (epoch ms); with no `since_ts`, the
         most recent page of them."""
-        rows = await self._trade_rows(symbol, since_ts)
+        rows = await self._trade_rows("fetch_fills", symbol, since_ts)
         out: list[Fill] = []
         for t in rows:
             cid = await self._cid_for(t)
@@ -328,15 +328,19 @@ class CcxtVenue(CcxtQuoteStream):
                 out.append(fill)
         return out
 
-    async def _trade_rows(self, symbol: str, since_ts: int) -> list[Any]:
-        """The account's trades on `symbol` from `since_ts` on, paged forward by trade id where
-        the exchange allows it (a full page is followed by the next one from the id after its
-        last); one read elsewhere or without `since_ts`."""
-        fetch = self.client.fetch_my_trades
+    async def _trade_rows(self, op: str, symbol: str, since_ts: int, order_id: str = "") -> list:
+        """The account's trades on `symbol` from `since_ts` on (of one order with `order_id`),
+        paged forward by trade id where the exchange allows it (a full page is followed by the
+        next from the id after its last); one read elsewhere, or without either."""
         page = FILL_PAGE_FROM_ID.get(self.exchange_id, 0)
-        if not since_ts or not page:
-            return list(await self._call("fetch_fills", fetch, symbol, since_ts or None))
-        rows = list(await self._call("fetch_fills", fetch, symbol, since_ts, page))
+        if not page or not (since_ts or order_id):
+            if order_id:
+                return list(await self._call(op, self.client.fetch_order_trades, order_id, symbol))
+            return list(await self._call(op, self.client.fetch_my_trades, symbol, since_ts or None))
+        fetch, base = self.client.fetch_my_trades, {"orderId": order_id} if order_id else {}
+        # an order's trades from its first on (without an anchor Binance answers the latest)
+        first = {**base, "fromId": "0"} if order_id else {}
+        rows = list(await self._call(op, fetch, symbol, since_ts or None, page, first))
         last, after = rows, 0
         while len(last) >= page:
             ids = [str(r.get("id") or "") for r in last]
@@ -345,8 +349,8 @@ class CcxtVenue(CcxtQuoteStream):
                     self.name, f"trade history of {symbol}: page without ascending ids {ids[:3]}"
                 )
             after = max(map(int, ids)) + 1
-            params = {"fromId": str(after)}
-            last = list(await self._call("fetch_fills", fetch, symbol, None, page, params))
+            params = {**base, "fromId": str(after)}
+            last = list(await self._call(op, fetch, symbol, None, page, params))
             rows.extend(last)
         return rows
 
@@ -356,9 +360,7 @@ class CcxtVenue(CcxtQuoteStream):
         """Every execution of one order, from the venue's trade history for its order id."""
         if not venue_order_id or not self.client.has.get("fetchOrderTrades"):
             return []
-        rows = await self._call(
-            "fetch_order_fills", self.client.fetch_order_trades, venue_order_id, symbol
-        )
+        rows = await self._trade_rows("fetch_order_fills", symbol, 0, venue_order_id)
         out: list[Fill] = []
         for t in rows:
             fill = self._fill({"symbol": symbol, **t}, client_order_id)
