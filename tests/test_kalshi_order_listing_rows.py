@@ -15,8 +15,9 @@ from aiohttp import web
 
 from pm_support import rsa_pem
 from rigs import answering
-from test_kalshi_venue import YES
+from test_kalshi_venue import YES, make_order
 from tradeguard.clock import Clock
+from tradeguard.model.enums import Side
 from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.venues.kalshi.venue import KalshiVenue
 
@@ -72,3 +73,44 @@ async def test_a_good_row_is_still_read() -> None:
         found = await venue.fetch_order("tg-1", YES)
         assert found is not None and found.venue_order_id == "o-1"
         assert [r.client_order_id for r in await venue.fetch_open_orders()] == ["tg-1"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": "executed", "fill_count_fp": "NaN"},
+        {"fill_count_fp": "-1.00"},
+        {"initial_count_fp": "Infinity"},
+        {"taker_fill_cost_dollars": "NaN", "fill_count_fp": "1.00", "status": "executed"},
+    ],
+)
+async def test_an_order_answer_with_a_count_no_venue_would_send_is_ambiguous(
+    change: dict[str, str],
+) -> None:
+    async def proxy(request: web.Request) -> web.Response:
+        body = {"order": {**GOOD, **change}}
+        return web.Response(text=json.dumps(body), content_type="application/json")
+
+    runner, base = await answering(proxy)
+    pem, _ = rsa_pem()
+    venue = KalshiVenue("kalshi", f"{base}/trade-api/v2", "k1", pem, Clock())
+    try:
+        with pytest.raises(AmbiguousVenueError, match="submit failed") as err:
+            await venue.submit(make_order("tg-1", YES, Side.BUY, "1", "0.50"))
+    finally:
+        await venue.close()
+        await runner.cleanup()
+    assert err.value.code == "BAD_BODY"
+
+
+@pytest.mark.parametrize("fee", ["NaN", "-0.01", "Infinity", "lots"])
+def test_a_fill_row_with_a_fee_no_venue_would_send_is_unreadable(fee: str) -> None:
+    pem, _ = rsa_pem()
+    venue = KalshiVenue("kalshi", "http://127.0.0.1:9/trade-api/v2", "k1", pem, Clock())
+    row = {
+        "fill_id": "f-1", "order_id": "o-1", "ticker": "T", "side": "yes", "action": "buy",
+        "yes_price_dollars": "0.5000", "count_fp": "1.00", "fee_cost": fee,
+        "created_time": "2026-01-01T00:00:00Z",
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="fee_cost"):
+        venue.fill_from(row)
