@@ -94,3 +94,49 @@ async def test_a_limit_in_digits_other_than_0_to_9_is_refused_naming_the_range(l
     message = str(caught.value)
     assert f"limit {limit!r} must be 1..1000" in message, message
     assert "invalid literal" not in message
+
+
+async def test_an_order_leaving_a_status_listing_between_pages_hides_no_other():
+    # the cursor was the offset in the filtered listing: an order of page one cancelled
+    # before page two shifted every later row back by one, so the next one was never listed
+    async with KalshiExchange(page_size=1000) as ex:
+        key_id, pem = seeded_kalshi(ex)
+        venue = KalshiVenue("kalshi", ex.rest_url, key_id, pem, Clock())
+        await venue.connect()
+        client = KalshiClient(ex.rest_url, key_id, pem)
+        try:
+            placed = [await venue.submit(_order(f"tg1-{i}", "0.40")) for i in range(5)]
+            query = {"limit": "2", "status": "resting"}
+            first = await client.request("GET", "/portfolio/orders", query)
+            await client.cancel_order(placed[0].venue_order_id)
+            seen = [o["client_order_id"] for o in first["orders"]]
+            cursor = first["cursor"]
+            while cursor:
+                page = await client.request("GET", "/portfolio/orders", {**query, "cursor": cursor})
+                seen += [o["client_order_id"] for o in page["orders"]]
+                cursor = page["cursor"]
+            assert seen == [f"tg1-{i}" for i in range(5)]
+        finally:
+            await client.close()
+            await venue.close()
+
+
+async def test_a_cursor_past_every_row_left_in_a_status_listing_is_an_empty_last_page():
+    async with KalshiExchange(page_size=1000) as ex:
+        key_id, pem = seeded_kalshi(ex)
+        venue = KalshiVenue("kalshi", ex.rest_url, key_id, pem, Clock())
+        await venue.connect()
+        client = KalshiClient(ex.rest_url, key_id, pem)
+        try:
+            placed = [await venue.submit(_order(f"tg1-{i}", "0.40")) for i in range(4)]
+            query = {"limit": "2", "status": "resting"}
+            first = await client.request("GET", "/portfolio/orders", query)
+            for report in placed[2:]:
+                await client.cancel_order(report.venue_order_id)
+            rest = await client.request(
+                "GET", "/portfolio/orders", {**query, "cursor": first["cursor"]}
+            )
+            assert rest == {"orders": [], "cursor": ""}
+        finally:
+            await client.close()
+            await venue.close()

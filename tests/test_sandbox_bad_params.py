@@ -46,7 +46,7 @@ async def sandbox():
 
 
 HISTORY_PARAMS = [
-    *(("/api/v3/allOrders", n) for n in ("limit", "orderId", "startTime")),
+    *(("/api/v3/allOrders", n) for n in ("limit", "orderId", "startTime", "endTime")),
     *(("/api/v3/myTrades", n) for n in ("limit", "orderId", "startTime", "endTime", "fromId")),
 ]
 

@@ -118,7 +118,7 @@ def _set(node: Any, parts: list[str], value: Any, path: str) -> None:
     if isinstance(node, list):
         if head == "*":
             targets = node
-        elif head.isdigit() and int(head) < len(node):
+        elif head.isascii() and head.isdigit() and int(head) < len(node):
             targets = [node[int(head)]]
         else:
             raise ConfigError(f"grid key {path!r}: {head!r} is not an index of a {len(node)}-list")

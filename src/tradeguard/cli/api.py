@@ -38,7 +38,12 @@ def add_api_parsers(sub: Any) -> None:
     serve.add_argument("--port", type=port_number, help="port (default api.port, 8000)")
     serve.set_defaults(func=cmd_serve)
 
-    tok = sub.add_parser("token", help="API tokens: create, list, revoke, TOTP setup")
+    tok = sub.add_parser(
+        "token",
+        help="API tokens: create, list, revoke, TOTP setup",
+        description="API tokens: create, list, revoke, TOTP setup.",
+        epilog="example: tradeguard token create --name grafana --role viewer",
+    )
     tok_sub = tok.add_subparsers(dest="token_command", required=True)
     create = _token_parser(
         tok_sub, "create", "create a token (printed once, stored hashed)",

@@ -39,7 +39,12 @@ EXIT_OK, EXIT_INPUT = 0, 2
 
 def add_arb_parser(subparsers: Any) -> None:
     """Register `arb scan` on the top-level `tradeguard` parser."""
-    arb = subparsers.add_parser("arb", help="arbitrage tools")
+    arb = subparsers.add_parser(
+        "arb",
+        help="arbitrage tools",
+        description="Arbitrage tools.",
+        epilog="example: tradeguard arb snapshot --config examples/triangular_sandbox.toml",
+    )
     arb_sub = arb.add_subparsers(dest="arb_command", required=True)
     scan = arb_sub.add_parser(
         "scan",

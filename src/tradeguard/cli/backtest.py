@@ -295,7 +295,7 @@ def _split(text: str | None) -> tuple[int, int] | None:
     if not text:
         return None
     parts = text.split(":")
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and int(p) > 0 for p in parts):
         raise ConfigError(f"--walk-forward {text!r}: use TRAIN:TEST in whole days, e.g. 10:5")
     return int(parts[0]), int(parts[1])
 

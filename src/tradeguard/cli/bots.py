@@ -23,7 +23,12 @@ _STREAK_KEY = "bots.streak_reset."
 
 def add_bot_parser(sub: Any) -> None:
     """Register `bot` on the top-level parser."""
-    bot = sub.add_parser("bot", help="signal bots: add, list, enable, disable, token")
+    bot = sub.add_parser(
+        "bot",
+        help="signal bots: add, list, enable, disable, token",
+        description="Signal bots: add, list, enable, disable, token.",
+        epilog="example: tradeguard bot list --config examples/bots_sandbox.toml",
+    )
     bsub = bot.add_subparsers(dest="bot_command", required=True)
     add = bsub.add_parser(
         "add",

@@ -46,7 +46,12 @@ def _unlocks(n: int) -> str:
 
 def add_calendar_parser(sub: Any) -> None:
     """Register `calendar check` and `calendar shift`."""
-    cal = sub.add_parser("calendar", help="token-unlock calendars (docs/token_unlock.md)")
+    cal = sub.add_parser(
+        "calendar",
+        help="token-unlock calendars (docs/token_unlock.md)",
+        description="Token-unlock calendars (docs/token_unlock.md).",
+        epilog="example: tradeguard calendar check examples/unlock_calendar.csv",
+    )
     cal_sub = cal.add_subparsers(dest="calendar_command", required=True)
     check = cal_sub.add_parser(
         "check",

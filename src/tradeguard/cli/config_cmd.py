@@ -14,7 +14,12 @@ from tradeguard.model.errors import ConfigError, TradeguardError
 
 def add_config_parser(sub: Any) -> None:
     """Register `config check` on the top-level parser."""
-    cfg = sub.add_parser("config", help="configuration tools")
+    cfg = sub.add_parser(
+        "config",
+        help="configuration tools",
+        description="Configuration tools.",
+        epilog="example: tradeguard config check examples/paper.toml",
+    )
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
     chk = cfg_sub.add_parser(
         "check",

@@ -16,7 +16,12 @@ PM_KINDS = ("kalshi", "polymarket")
 
 def add_pm_parser(sub: Any) -> None:
     """Register `pm markets`."""
-    pm = sub.add_parser("pm", help="prediction-market venues (kalshi, polymarket)")
+    pm = sub.add_parser(
+        "pm",
+        help="prediction-market venues (kalshi, polymarket)",
+        description="Prediction-market venues (kalshi, polymarket).",
+        epilog="example: tradeguard pm markets --venue kalshi --config my.toml",
+    )
     pm_sub = pm.add_subparsers(dest="pm_command", required=True)
     markets = pm_sub.add_parser(
         "markets",

@@ -19,7 +19,12 @@ from tradeguard.strategies.cross_venue.market_map import MappedPair, load_market
 
 def add_pm_arb_parsers(pm_sub: Any) -> None:
     """Register `pm map check` under the `pm` command group."""
-    pm_map = pm_sub.add_parser("map", help="the curated Polymarket <-> Kalshi market map")
+    pm_map = pm_sub.add_parser(
+        "map",
+        help="the curated Polymarket <-> Kalshi market map",
+        description="The curated Polymarket <-> Kalshi market map.",
+        epilog="example: tradeguard pm map check examples/pm_map.toml --config pm.toml",
+    )
     map_sub = pm_map.add_subparsers(dest="pm_map_command", required=True)
     check = map_sub.add_parser(
         "check",

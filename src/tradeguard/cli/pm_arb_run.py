@@ -25,7 +25,12 @@ from tradeguard.strategies.cross_venue.records import trim_text
 
 def add_pm_arb_run_parser(pm_sub: Any) -> None:
     """Register `pm arb run` under the `pm` command group."""
-    arb = pm_sub.add_parser("arb", help="Polymarket <-> Kalshi arbitrage on the market map")
+    arb = pm_sub.add_parser(
+        "arb",
+        help="Polymarket <-> Kalshi arbitrage on the market map",
+        description="Polymarket <-> Kalshi arbitrage on the market map.",
+        epilog="example: tradeguard pm arb run --config examples/pm_arb_sandbox.toml --duration 60",
+    )
     arb_sub = arb.add_subparsers(dest="pm_arb_command", required=True)
     run = arb_sub.add_parser(
         "run",

@@ -24,7 +24,12 @@ from tradeguard.strategies.template import write_template
 
 def add_strategy_parser(sub: Any) -> None:
     """Register `strategy new`, `strategy pause` and `strategy resume`."""
-    st = sub.add_parser("strategy", help="strategies of your own; pause or resume one")
+    st = sub.add_parser(
+        "strategy",
+        help="strategies of your own; pause or resume one",
+        description="Strategies of your own; pause or resume one.",
+        epilog="example: tradeguard strategy new my_breakout --dir strategies",
+    )
     st_sub = st.add_subparsers(dest="strategy_command", required=True)
     new = st_sub.add_parser(
         "new",

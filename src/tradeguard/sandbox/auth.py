@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, unquote_plus
 
 from aiohttp import web
 
-from tradeguard.sandbox.params import ApiError, strip_signature
+from tradeguard.sandbox.params import ApiError, int_param, strip_signature
 
 _DEFAULT_RECV_WINDOW = 5000
 _MAX_RECV_WINDOW = 60_000
@@ -62,8 +62,8 @@ class Auth:
         query_wo, sig_q = strip_signature(raw_query)
         body_wo, sig_b = strip_signature(raw_body)
         signature = sig_q or sig_b
-        params = dict(parse_qsl(raw_query, keep_blank_values=True))
-        params.update(parse_qsl(raw_body, keep_blank_values=True))
+        params = _params(raw_body)
+        params.update(_params(raw_query))  # the query's value wins over the body's, as on Binance
         params.pop("signature", None)
         if "timestamp" not in params:
             raise ApiError(
@@ -88,11 +88,13 @@ class Auth:
 
     def check_timestamp(self, params: dict[str, str]) -> None:
         """Raise -1021 when `timestamp` falls outside `recvWindow`."""
-        try:
-            ts = int(params["timestamp"])
-            recv = int(params.get("recvWindow", _DEFAULT_RECV_WINDOW))
-        except ValueError:
-            raise ApiError(-1100, "Illegal characters found in parameter 'timestamp'.") from None
+        # ASCII digits, each malformed one named (int() also read Arabic-Indic digits)
+        ts = int_param(params, "timestamp")
+        recv = int_param(params, "recvWindow", _DEFAULT_RECV_WINDOW)
+        if ts is None or recv is None:
+            raise ApiError(
+                -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
+            )
         if recv > _MAX_RECV_WINDOW or recv <= 0:
             raise ApiError(-1131, "recvWindow must be less than 60000")
         now = self._now_ms()
@@ -104,3 +106,13 @@ class Auth:
         lk = secrets.token_hex(30)
         self.listen_keys[lk] = account_id
         return lk
+
+
+def _params(raw: str) -> dict[str, str]:
+    """The parameters of a query string or form body; one named twice is Binance's -1101 (the
+    last value was taken: `quantity=0.01&quantity=1` placed the larger order)."""
+    pairs = parse_qsl(raw, keep_blank_values=True)
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ApiError(-1101, "Duplicate values for a parameter detected.")
+    return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -33,16 +34,29 @@ def decode(cursor: str, total: int) -> int:
     return offset
 
 
-def kalshi_page(rows: Sequence[T], query: Any, page_size: int) -> tuple[list[T], str]:
-    """One page of `rows` for a Kalshi query (`limit`, `cursor`) and the next cursor ("" ends)."""
+def kalshi_page(
+    rows: Sequence[T],
+    query: Any,
+    page_size: int,
+    seqs: Sequence[int] | None = None,
+    total: int | None = None,
+) -> tuple[list[T], str]:
+    """One page of `rows` for a Kalshi query (`limit`, `cursor`) and the next cursor ("" ends).
+
+    `seqs` are the rows' places in the whole, unfiltered listing of `total` rows (ascending; by
+    default their index): the cursor names the place after the page's last row, so a row that
+    leaves a filtered listing (an order no longer resting) between two reads hides no other."""
     raw = query.get("limit") or str(KALSHI_DEFAULT_LIMIT)
     # 0-9 only: isdigit takes "²" (which int refuses) and int reads "٣" as 3
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= KALSHI_MAX_LIMIT:
         raise ValueError(f"limit {raw!r} must be 1..{KALSHI_MAX_LIMIT}")
     size = min(int(raw), page_size)
-    start = decode(query["cursor"], len(rows)) if query.get("cursor") else 0
+    places = range(len(rows)) if seqs is None else seqs
+    bound = len(rows) if total is None else total
+    after = decode(query["cursor"], bound) if query.get("cursor") else 0
+    start = bisect.bisect_left(places, after)
     end = start + size
-    return list(rows[start:end]), encode(end) if end < len(rows) else ""
+    return list(rows[start:end]), encode(places[end - 1] + 1) if end < len(rows) else ""
 
 
 def clob_page(rows: Sequence[T], cursor: str, page_size: int) -> tuple[list[T], str]:

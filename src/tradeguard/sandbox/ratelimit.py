@@ -29,7 +29,7 @@ def request_weight(method: str, path: str, query: dict[str, str]) -> int:
     if path == "/api/v3/depth":
         raw = query.get("limit") or "100"
         # A malformed limit is weighed as the default; the handler then refuses it (-1100).
-        limit = int(raw) if raw.isdigit() and len(raw) < 10 else 100
+        limit = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else 100
         if limit <= 100:
             return 5
         if limit <= 500:

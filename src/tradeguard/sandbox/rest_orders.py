@@ -231,15 +231,18 @@ class OrderRoutes:
         limit = _page_limit(params)
         first_id = int_param(params, "orderId", 0) or 0
         start = int_param(params, "startTime", 0) or 0
+        end = int_param(params, "endTime", 2**62) or 0
         rows = [
             o
             for o in self.engine.orders.values()
             if o.account_id == key.account_id
             and o.symbol == symbol
             and o.order_id >= first_id
-            and o.created_ms >= start
+            and start <= o.created_ms <= end
         ]
-        return web.json_response([order_query(o) for o in rows[:limit]])
+        return web.json_response(
+            [order_query(o) for o in _page(rows, limit, _anchored(params, "orderId"))]
+        )
 
     async def my_trades(self, request: web.Request) -> web.Response:
         key, params = await self.ex.auth.signed(request)
@@ -257,7 +260,18 @@ class OrderRoutes:
             for row in my_trade(t, key.account_id, spec):
                 if order_id is None or row["orderId"] == order_id:
                     rows.append(row)
-        return web.json_response(rows[:limit])
+        return web.json_response(_page(rows, limit, _anchored(params, "fromId")))
+
+
+def _anchored(params: Any, first: str) -> bool:
+    """Whether a history query names where its page starts: `first` (even 0) or `startTime`."""
+    return bool(params.get(first) or params.get("startTime"))
+
+
+def _page(rows: list[Any], limit: int, anchored: bool) -> list[Any]:
+    """One page of a history, oldest first: from the anchor (`fromId`, `orderId` or
+    `startTime`) on when one was sent, else the most recent `limit` rows, as Binance answers."""
+    return rows[:limit] if anchored else rows[-limit:]
 
 
 def _page_limit(params: Any) -> int:

@@ -54,7 +54,7 @@ class WsApi:
             if sub is None:
                 conn.subs.clear()
             elif (isinstance(sub, int) and not isinstance(sub, bool)) or (
-                isinstance(sub, str) and sub.isdigit() and len(sub) < 19
+                isinstance(sub, str) and sub.isascii() and sub.isdigit() and len(sub) < 19
             ):
                 conn.subs.pop(int(sub), None)
             else:

@@ -59,6 +59,10 @@ WEIGHTS: dict[str, float] = {
 # (elsewhere one symbol's list is the account's, filtered by ccxt).
 PER_SYMBOL_OPEN_ORDERS = frozenset({"binance", "binanceus"})
 
+# Exchanges whose trade history pages forward by trade id (`fromId`), with the most rows a read
+# returns: a read from a point in time stops at a page, so the rest is read page by page.
+FILL_PAGE_FROM_ID: dict[str, int] = {"binance": 1000, "binanceus": 1000}
+
 # More of one asset than any account holds (no token's supply comes near): a venue's figure
 # beyond it is a broken answer, never a balance.
 MAX_BALANCE = Decimal("1e18")

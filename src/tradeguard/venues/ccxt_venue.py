@@ -45,6 +45,7 @@ from tradeguard.venues.ccxt_clients import (
     local_urls,
 )
 from tradeguard.venues.ccxt_connection import (
+    FILL_PAGE_FROM_ID,
     PER_SYMBOL_OPEN_ORDERS,
     WEIGHTS,
     map_ccxt_error,
@@ -316,10 +317,9 @@ class CcxtVenue(CcxtQuoteStream):
         return list(symbols)
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
-        """Executions on `symbol` at or after `since_ts` (epoch ms)."""
-        rows = await self._call(
-            "fetch_fills", self.client.fetch_my_trades, symbol, since_ts or None
-        )
+        """Executions on `symbol` at or after `since_ts` (epoch ms); with no `since_ts`, the
+        most recent page of them."""
+        rows = await self._trade_rows("fetch_fills", symbol, since_ts)
         out: list[Fill] = []
         for t in rows:
             cid = await self._cid_for(t)
@@ -328,15 +328,39 @@ class CcxtVenue(CcxtQuoteStream):
                 out.append(fill)
         return out
 
+    async def _trade_rows(self, op: str, symbol: str, since_ts: int, order_id: str = "") -> list:
+        """The account's trades on `symbol` from `since_ts` on (of one order with `order_id`),
+        paged forward by trade id where the exchange allows it (a full page is followed by the
+        next from the id after its last); one read elsewhere, or without either."""
+        page = FILL_PAGE_FROM_ID.get(self.exchange_id, 0)
+        if not page or not (since_ts or order_id):
+            if order_id:
+                return list(await self._call(op, self.client.fetch_order_trades, order_id, symbol))
+            return list(await self._call(op, self.client.fetch_my_trades, symbol, since_ts or None))
+        fetch, base = self.client.fetch_my_trades, {"orderId": order_id} if order_id else {}
+        # an order's trades from its first on (without an anchor Binance answers the latest)
+        first = {**base, "fromId": "0"} if order_id else {}
+        rows = list(await self._call(op, fetch, symbol, since_ts or None, page, first))
+        last, after = rows, 0
+        while len(last) >= page:
+            ids = [str(r.get("id") or "") for r in last]
+            if not all(i.isascii() and i.isdigit() for i in ids) or max(map(int, ids)) < after:
+                raise AmbiguousVenueError(
+                    self.name, f"trade history of {symbol}: page without ascending ids {ids[:3]}"
+                )
+            after = max(map(int, ids)) + 1
+            params = {**base, "fromId": str(after)}
+            last = list(await self._call(op, fetch, symbol, None, page, params))
+            rows.extend(last)
+        return rows
+
     async def fetch_order_fills(
         self, client_order_id: str, venue_order_id: str, symbol: str
     ) -> list[Fill]:
         """Every execution of one order, from the venue's trade history for its order id."""
         if not venue_order_id or not self.client.has.get("fetchOrderTrades"):
             return []
-        rows = await self._call(
-            "fetch_order_fills", self.client.fetch_order_trades, venue_order_id, symbol
-        )
+        rows = await self._trade_rows("fetch_order_fills", symbol, 0, venue_order_id)
         out: list[Fill] = []
         for t in rows:
             fill = self._fill({"symbol": symbol, **t}, client_order_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -11,6 +12,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 TIMESTAMP_WINDOW_MS = 5_000
+# epoch milliseconds in ASCII digits: str.isdigit() also takes '²' (int() then raised, a 500)
+# and other scripts' digits (which int() reads as a time)
+_TIMESTAMP_RE = re.compile(r"^[0-9]{1,19}$")
 
 
 class AuthError(Exception):
@@ -47,7 +51,7 @@ def verify_request(
     key = keys.get(key_id)
     if key is None:
         raise AuthError("authentication_error", "unknown API key")
-    if not ts.isdigit() or abs(int(ts) - now_ms) > TIMESTAMP_WINDOW_MS:
+    if not _TIMESTAMP_RE.fullmatch(ts) or abs(int(ts) - now_ms) > TIMESTAMP_WINDOW_MS:
         raise AuthError("authentication_error", "timestamp outside the allowed window")
     try:
         raw = base64.b64decode(sig, validate=True)

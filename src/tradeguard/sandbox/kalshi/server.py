@@ -314,17 +314,20 @@ class KalshiExchange(LoopbackServer):
     async def _orders(self, request: web.Request) -> web.Response:
         acct = self._auth(request)
         ticker, status = request.query.get("ticker"), request.query.get("status")
-        rows = [
-            order_json(o) for o in self._own_orders(acct)
+        own = self._own_orders(acct)
+        places = [
+            i for i, o in enumerate(own)
             if (not ticker or o.market == ticker) and (not status or o.status == status)
         ]  # fmt: skip
-        page, cursor = self._page(rows, request)
+        rows = [order_json(own[i]) for i in places]
+        page, cursor = self._page(rows, request, places, len(own))
         return web.json_response({"orders": page, "cursor": cursor})
 
-    def _page(self, rows: list[Any], request: web.Request) -> tuple[list[Any], str]:
-        """One page of a listing, as Kalshi pages it (`limit`, `cursor`)."""
+    def _page(self, rows: list[Any], request: web.Request, *places: Any) -> tuple[list[Any], str]:
+        """One page of a listing, as Kalshi pages it (`limit`, `cursor`); `places`: the rows'
+        places in the unfiltered listing and its length (see `kalshi_page`)."""
         try:
-            return kalshi_page(rows, request.query, self.page_size)
+            return kalshi_page(rows, request.query, self.page_size, *places)
         except ValueError as exc:
             raise KalshiError(400, "invalid_parameters", str(exc)) from None
 
@@ -356,7 +359,7 @@ class KalshiExchange(LoopbackServer):
         rows = self.fills.get(acct.account_id, [])
         ticker, order_id = request.query.get("ticker"), request.query.get("order_id")
         raw_ts = request.query.get("min_ts") or "0"
-        if not raw_ts.isdigit() or len(raw_ts) > 18:
+        if not (raw_ts.isascii() and raw_ts.isdigit()) or len(raw_ts) > 18:
             raise KalshiError(400, "invalid_parameters", f"min_ts {raw_ts!r} is not a whole number")
         min_ts = int(raw_ts)
         rows = [

@@ -42,9 +42,7 @@ def txid(order_id: int) -> str:
 
 def order_id_of(value: str) -> int | None:
     """The engine order id of a txid, None when it is not one of ours."""
-    if not value.startswith(_ORDER_PREFIX) or not value[len(_ORDER_PREFIX) :].isdigit():
-        return None
-    return int(value[len(_ORDER_PREFIX) :])
+    return _number_after(_ORDER_PREFIX, value)
 
 
 def trade_txid(trade_id: int) -> str:
@@ -54,6 +52,13 @@ def trade_txid(trade_id: int) -> str:
 
 def trade_id_of(value: str) -> int | None:
     """The engine trade id of a trade txid, None when it is not one of ours."""
-    if not value.startswith(_TRADE_PREFIX) or not value[len(_TRADE_PREFIX) :].isdigit():
+    return _number_after(_TRADE_PREFIX, value)
+
+
+def _number_after(prefix: str, value: str) -> int | None:
+    """The whole number after `prefix` in ASCII digits (at most 18), else None: '²' or a
+    thousand digits are no id of ours (int() refused them, a 500)."""
+    tail = value[len(prefix) :] if value.startswith(prefix) else ""
+    if not (tail.isascii() and tail.isdigit() and len(tail) <= 18):
         return None
-    return int(value[len(_TRADE_PREFIX) :])
+    return int(tail)

@@ -52,6 +52,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _SHORT_UUID = re.compile(r"^[0-9a-fA-F]{32}$")
 _PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _FREE_TEXT = re.compile(r"^[\x21-\x7e]{1,18}$")
+_USERREF_RE = re.compile(r"-?[0-9]{1,18}")  # a userref named in `txid`
 _TIF = {"GTC": "GTC", "IOC": "IOC"}
 # Kraken's order types (ccxt.kraken sends stop-loss[-limit] / take-profit[-limit] with `price`
 # the trigger and `price2` the limit) and the engine's.
@@ -211,7 +212,7 @@ class KrakenPrivate:
                 order = self.ex.engine.orders.get(oid)
                 if order is not None and order.account_id == account:
                     out.append(order)
-            elif part.lstrip("-").isdigit():
+            elif _USERREF_RE.fullmatch(part):  # ASCII digits: int() refused '²' (a 500)
                 ref = int(part)
                 out.extend(o for o in self._mine(account) if self.userrefs.get(o.order_id) == ref)
         return out

@@ -105,7 +105,7 @@ def verify_l1(headers: dict[str, str], now_s: int) -> tuple[str, int]:
         sig = headers["POLY_SIGNATURE"]
     except (KeyError, ValueError):
         raise PolyAuthError("Invalid L1 Request headers") from None
-    if not ts.isdigit() or abs(int(ts) - now_s) > AUTH_WINDOW_S:
+    if not (ts.isascii() and ts.isdigit()) or abs(int(ts) - now_s) > AUTH_WINDOW_S:
         raise PolyAuthError("Invalid L1 Request headers: timestamp outside the window")
     typed = {
         "primaryType": "ClobAuth",
@@ -144,7 +144,7 @@ def verify_l2(
         raise PolyAuthError("Unauthorized/Invalid api key")
     secret, passphrase, address = creds[key]
     ts = headers.get("POLY_TIMESTAMP", "")
-    if not ts.isdigit() or abs(int(ts) - now_s) > AUTH_WINDOW_S:
+    if not (ts.isascii() and ts.isdigit()) or abs(int(ts) - now_s) > AUTH_WINDOW_S:
         raise PolyAuthError("Unauthorized: timestamp outside the window")
     if (
         headers.get("POLY_PASSPHRASE") != passphrase

@@ -175,8 +175,9 @@ class KalshiVenue(Venue):
     def _report(self, row: dict[str, Any]) -> OrderReport:
         side = Outcome(row["side"])
         own = dec(row[f"{side.value}_price_dollars"])
-        filled = dec(row["fill_count_fp"])
-        cost = dec(row.get("taker_fill_cost_dollars", "0"))
+        # finite and >= 0: a NaN count made `filled > 0` raise outside every error path
+        filled = venue_amount(row["fill_count_fp"], "fill_count_fp")
+        cost = venue_amount(row.get("taker_fill_cost_dollars", "0"), "taker_fill_cost_dollars")
         return OrderReport(
             venue=self.name,
             symbol=outcome_symbol(row["ticker"], side, QUOTE),
@@ -185,7 +186,7 @@ class KalshiVenue(Venue):
             status=_status(row),
             filled=filled,
             avg_price=cost / filled if filled else ZERO,
-            amount=dec(row["initial_count_fp"]),
+            amount=venue_amount(row["initial_count_fp"], "initial_count_fp"),
             ts=self.clock.now_ms(),
             side=row["action"],
             price=own,
@@ -206,7 +207,7 @@ class KalshiVenue(Venue):
             side=Side(row["action"]),
             price=_own_price(row, side),
             amount=venue_amount(row["count_fp"], "count_fp"),
-            fee=dec(row.get("fee_cost", "0")),
+            fee=venue_amount(row.get("fee_cost", "0"), "fee_cost"),
             fee_asset=QUOTE,
             liquidity=LiquiditySide.TAKER if row.get("is_taker") else LiquiditySide.MAKER,
             ts=fill_ts_ms(row),
@@ -256,9 +257,12 @@ class KalshiVenue(Venue):
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
         ticker = parse_outcome_symbol(symbol)[0]
         rows = await self._call("fetch_order", self.client.orders(ticker=ticker, venue=self.name))
-        for row in rows:
-            if row["client_order_id"] == client_order_id:
-                return self._report(row)
+        try:  # a row no venue would send leaves the order's state unknown
+            for row in rows:
+                if row["client_order_id"] == client_order_id:
+                    return self._report(row)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise self._bad_body("fetch_order", exc) from None
         return None
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
@@ -266,7 +270,10 @@ class KalshiVenue(Venue):
         rows = await self._call(
             "fetch_open_orders", self.client.orders(ticker, "resting", self.name)
         )
-        reports = [self._report(r) for r in rows]
+        try:
+            reports = [self._report(r) for r in rows]
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise self._bad_body("fetch_open_orders", exc) from None
         return [r for r in reports if symbol is None or r.symbol == symbol]
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
