@@ -84,16 +84,21 @@ def _both(cfg: Any, tmp_path: Path, window: BacktestWindow, monkeypatch) -> tupl
 
     monkeypatch.setattr(SteadyRun, "run", counting)
     real_modes = replay._modes
+    nodes: list[Any] = []
 
-    def general_only(*args):
-        return (*real_modes(*args)[:-1], None)
+    def noting(node, *args):
+        nodes.append(node)
+        return real_modes(node, *args)
 
     progress: tuple[list[int], list[int]] = ([], [])
-    monkeypatch.setattr(replay, "_modes", general_only)
+    monkeypatch.setattr(replay, "_modes", lambda *a: (*noting(*a)[:-1], None))
     one = run_backtest(cfg, tmp_path / "one", window, lambda d, _t: progress[0].append(d))
     assert ran == []
-    monkeypatch.setattr(replay, "_modes", real_modes)
+    monkeypatch.setattr(replay, "_modes", noting)
     steady = run_backtest(cfg, tmp_path / "steady", window, lambda d, _t: progress[1].append(d))
+    # the mark guard ends as it would: the same bands (rebuilt inline or not), marks, suspects
+    assert nodes[0] is not nodes[-1]
+    assert nodes[0].risk.mark_guard.state() == nodes[-1].risk.mark_guard.state()
     return one, steady, progress, sum(ran)
 
 
