@@ -84,16 +84,21 @@ def _both(cfg: Any, tmp_path: Path, window: BacktestWindow, monkeypatch) -> tupl
 
     monkeypatch.setattr(SteadyRun, "run", counting)
     real_modes = replay._modes
+    nodes: list[Any] = []
 
-    def general_only(*args):
-        return (*real_modes(*args)[:-1], None)
+    def noting(node, *args):
+        nodes.append(node)
+        return real_modes(node, *args)
 
     progress: tuple[list[int], list[int]] = ([], [])
-    monkeypatch.setattr(replay, "_modes", general_only)
+    monkeypatch.setattr(replay, "_modes", lambda *a: (*noting(*a)[:-1], None))
     one = run_backtest(cfg, tmp_path / "one", window, lambda d, _t: progress[0].append(d))
     assert ran == []
-    monkeypatch.setattr(replay, "_modes", real_modes)
+    monkeypatch.setattr(replay, "_modes", noting)
     steady = run_backtest(cfg, tmp_path / "steady", window, lambda d, _t: progress[1].append(d))
+    # the mark guard ends as it would: the same bands (rebuilt inline or not), marks, suspects
+    assert nodes[0] is not nodes[-1]
+    assert nodes[0].risk.mark_guard.state() == nodes[-1].risk.mark_guard.state()
     return one, steady, progress, sum(ran)
 
 
@@ -369,3 +374,24 @@ async def test_a_stop_asked_for_ends_both_loops_at_the_same_candle(
     assert sum(steady_done) > stop_after // 2  # the steady loop really ran them
     assert len(outcomes[0][0]) == stop_after  # it stopped right after the candle asking
     assert outcomes[1] == outcomes[0]
+
+
+def test_the_steady_loop_notes_a_candle_itself_only_where_paper_venues_handle_it_alike():
+    from tradeguard.backtest.steady import _plain_markets
+    from tradeguard.clock import SimulatedClock
+    from tradeguard.model import Instrument
+    from tradeguard.venues.paper import PaperVenue
+
+    inst = Instrument(
+        venue="paper", symbol="BTC/USDT", base="BTC", quote="USDT", price_tick=Decimal("0.01"),
+        amount_step=Decimal("0.0001"), min_amount=Decimal("0.0001"), min_notional=Decimal(10),
+    )  # fmt: skip
+
+    class Counting(PaperVenue):
+        def on_candle(self, candle):  # its own handling: the loop must call it
+            super().on_candle(candle)
+
+    plain = PaperVenue("paper", {"BTC/USDT": inst}, {"USDT": Decimal(100)}, SimulatedClock())
+    own = Counting("paper", {"BTC/USDT": inst}, {"USDT": Decimal(100)}, SimulatedClock())
+    assert _plain_markets(plain) is plain._markets  # the live dict: markets listed later count
+    assert _plain_markets(own) is None and _plain_markets(None) is None

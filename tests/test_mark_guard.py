@@ -381,3 +381,29 @@ def test_a_candle_in_one_call_is_take_bar_then_admits_bar(seed: int) -> None:
         verdicts.append(got)
     assert one.state() == two.state()
     assert {0, 1, 2} <= set(verdicts), "held closes, bars past the limit and bars admitted"
+
+
+@pytest.mark.parametrize("call", ["take", "take_candle"])
+def test_a_band_built_before_the_outcome_venues_are_named_follows_their_limit(call: str) -> None:
+    """The venues are named after the guard is made (the node's builder): a band built before
+    follows the outcome limit from its next move on, and an outcome limit of 0 leaves the band
+    built then (the market is off from that move on)."""
+
+    def take(g: MarkGuard, price: str, t: int) -> bool:
+        if call == "take":
+            return g.take("poly", "X/USD", D(price), t)
+        return g.take_candle("poly", "X/USD", D(price), D(price), D(price), t, t + 1) > 0
+
+    g, _ = _guard(outcome_pct="10")
+    assert take(g, "100", 0)
+    g.outcome_venues = frozenset({"poly"})
+    assert take(g, "105", 1), "within both limits: the band follows, on the outcome limit"
+    assert g.state()["bands"] == [["poly", "X/USD", "94.5", "115.5", "105", "104.8359375",
+                                   "105.1640625"]]  # fmt: skip
+    assert not take(g, "120", 2), "over 10 % of 105: held (30 % would take it)"
+    off, _ = _guard(outcome_pct="0")
+    assert take(off, "100", 0)
+    off.outcome_venues = frozenset({"poly"})
+    assert take(off, "105", 1)
+    assert off.state()["off"] == [("poly", "X/USD")] and off.accepted() == {("poly", "X/USD"): 100}
+    assert not take(off, "200", 2), "the band built before still judges"

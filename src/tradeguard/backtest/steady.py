@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.enums import TradingState
 from tradeguard.model.market import Candle
+from tradeguard.model.money import ZERO
+from tradeguard.venues.paper import PaperVenue
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
@@ -66,10 +68,11 @@ class SteadyRun:
         self.queue = node._ctx.queue
         market = node.market
         self.market_parts = (market.candles, market._last_ms, market._mid, market.quotes)
-        # per symbol: its mark guard key (untagged candles), its paper venue, its strategies
-        self.slots: dict[str, tuple[tuple[str, str], Any, tuple[Any, ...]]] = {
-            dc.symbol: (("", dc.symbol), paper_by_symbol.get(dc.symbol),
-                        tuple(node._by_symbol.get(dc.symbol, ())))
+        # per symbol: its mark guard key (untagged candles), its paper venue, the paper venue's
+        # markets when its candle is PaperVenue.on_candle's (inline), its strategies
+        self.slots: dict[str, tuple[tuple[str, str], Any, Any, tuple[Any, ...]]] = {
+            dc.symbol: (("", dc.symbol), paper := paper_by_symbol.get(dc.symbol),
+                        _plain_markets(paper), tuple(node._by_symbol.get(dc.symbol, ())))
             for dc in node.config.data
         }  # fmt: skip
 
@@ -98,22 +101,12 @@ class SteadyRun:
         node, candles, sim, slots = self.node, self.candles, self.sim, self.slots
         last = min(len(candles) - 1, (i // self.every + 1) * self.every - 1)  # a checkpoint's
         m_candles, m_last, m_mid, m_quotes = self.market_parts
-        guard = node.risk.mark_guard
-        bands_get, watch, take_candle = guard._bands.get, guard._watch, guard.take_candle
-        marks, vm, queue, risk = (
-            node.portfolio.marks,
-            node.portfolio.venue_marks,
-            self.queue,
-            node.risk,
-        )
+        guard, risk, queue = node.risk.mark_guard, node.risk, self.queue
+        bands, watch, take_candle = guard._bands, guard._watch, guard.take_candle
+        bands_get, marks, vm = bands.get, node.portfolio.marks, node.portfolio.venue_marks
         observe, units, watched, pacer = self.observe, node._candle_units, self.watched, self.pacer
-        unit, perf, active, watch_stop = (
-            node.storage.unit_status(),
-            time.perf_counter,
-            ACTIVE,
-            self.watch_stop,
-        )
-        commit_each = self.commit_each
+        unit, perf, active = node.storage.unit_status(), time.perf_counter, ACTIVE
+        watch_stop, commit_each = self.watch_stop, self.commit_each
         held, n_marks, now, k = node._held, len(marks), sim._now, i - 1
         while k < last:
             c = candles[k + 1]
@@ -121,37 +114,47 @@ class SteadyRun:
             if slot is None or c.venue:  # tagged: the general loop keeps it per venue
                 break
             k += 1
-            key, paper, strats = slot
+            key, paper, p_markets, strats = slot
             close_ts = c.ts + c.interval_s * 1000
             if close_ts > now:
                 sim._now = now = close_ts
             m_candles[symbol] = c  # market.on_candle(c), inline (an untagged candle)
             m_last[symbol] = close_ts
+            close = c.close
             if symbol not in m_quotes:
-                m_mid[symbol] = c.close
-            band = bands_get(key)  # guard.take_candle, its commonest case inline
-            if (
-                band is not None
-                and (not watch or key not in watch)
-                and band[4] <= c.close <= band[5]
-            ):
-                band[2] = close = c.close
+                m_mid[symbol] = close
+            band = bands_get(key)  # guard.take_candle, its two common cases inline
+            if band is None or (watch and key in watch):
+                taken = take_candle("", symbol, close, c.low, c.high, c.ts, close_ts)
+            elif band[4] <= close <= band[5]:
+                band[2] = close  # near the band's mark: the band stands
+                taken = 2 if band[0] <= c.low and c.high <= band[1] else 1
+            elif band[0] <= close <= band[1] and band[6][0]:  # the band follows the mark
+                f, down, up, near_down, near_up = factors = band[6]
+                band = bands[key] = [
+                    close * down, close * up, close, f, close * near_down, close * near_up,
+                    factors,
+                ]  # fmt: skip
                 taken = 2 if band[0] <= c.low and c.high <= band[1] else 1
             else:
-                close = c.close
                 taken = take_candle("", symbol, close, c.low, c.high, c.ts, close_ts)
             if taken:
                 marks[symbol] = close
                 if taken == 2 and paper is not None:
-                    paper.on_candle(c)
+                    # paper.on_candle(c), inline while no order works (none in a steady run)
+                    m = p_markets.get(symbol) if p_markets is not None else None
+                    if m is not None and not m.working and not m.stops:
+                        m.candle, m.candle_used = c, ZERO
+                    else:
+                        paper.on_candle(c)
             if held is None or symbol in held or not lo <= close_ts < hi or len(marks) != n_marks:
                 lo, hi = observe(node, close_ts, symbol, units, _still(node, held, symbol, vm))
                 held, n_marks = node.held_cached(), len(marks)
                 for strat in strats:
                     strat.on_candle(c)
-                if queue or risk.state is not active or risk.flatten_asked is not None:
+                if queue or node._equity_dirty or risk.state is not active:
                     break
-                if node._equity_dirty:
+                if risk.flatten_asked is not None:
                     break
             else:
                 for strat in strats:
@@ -189,6 +192,14 @@ class SteadyRun:
             if c.ts < first or not first:
                 first = c.ts
         return first
+
+
+def _plain_markets(paper: Any) -> dict[str, Any] | None:
+    """The paper venue's markets when its candle handler is PaperVenue's own, else None."""
+    if paper is None or type(paper).on_candle is not PaperVenue.on_candle:
+        return None
+    markets: dict[str, Any] = paper._markets
+    return markets
 
 
 def _still(node: TradingNode, held: frozenset[str] | None, symbol: str, vm: Any) -> bool:

@@ -48,10 +48,11 @@ _ONE = Decimal(1)
 RECUR_WITHIN = 3  # accepted updates a dropped print is remembered for (see the module text)
 
 # [lowest, highest price within the limit of the mark the band was built on, the last accepted
-# mark, the limit as a fraction, lowest, highest price the band is kept for]: a move within 1/64
-# of the limit from the band's mark is taken without rebuilding it (two compares and a store),
-# so the limit holds to within about 1/64 of itself
-Band = list[Decimal]
+# mark, the limit as a fraction, lowest, highest price the band is kept for, the market's
+# Factors]: a move within 1/64 of the limit from the band's mark is taken without rebuilding it
+# (two compares and a store), so the limit holds to within about 1/64 of itself; a move further
+# within the limit rebuilds it from the Factors it carries (`_follow`), no lookup of the market
+Band = list[Any]
 # the limit as a fraction f: (f, 1 - f, 1 + f, 1 - f/64, 1 + f/64)
 Factors = tuple[Decimal, Decimal, Decimal, Decimal, Decimal]
 # told when a suspect is raised, dropped or confirmed:
@@ -69,13 +70,13 @@ class MarkGuard:
         "_fracs",
         "_left",
         "_off",
+        "_outcome_venues",
         "_pcts",
         "_raised",
         "_recent",
         "_watch",
         "data_venue",
         "notify",
-        "outcome_venues",
         "restamped",
         "setting",
         "suspect",
@@ -94,14 +95,14 @@ class MarkGuard:
         # index 0: spot and other markets; 1: prediction-market outcome tokens
         self._pcts = (jump_pct, outcome_jump_pct)
         self._fracs = (_factors(jump_pct), _factors(outcome_jump_pct))
-        self.outcome_venues = outcome_venues
+        self._bands: dict[Key, Band] = {}
+        self._outcome_venues = outcome_venues
         self.notify = notify
         self.setting = setting  # the limit's name in log lines
         # whether the suspect's price again at another time is a second message that confirms
         # it (the strategies' guard: a feed holding flat after a real crash); the node's marks
         # wait for another price (a ticker polled again restamps the same bad print)
         self.restamped = restamped
-        self._bands: dict[Key, Band] = {}
         self._off: set[Key] = set()  # marks whose limit is 0: taken as they come
         # (venue, symbol) -> (suspect price, last accepted mark)
         self.suspect: dict[Key, tuple[Decimal, Decimal]] = {}
@@ -118,10 +119,22 @@ class MarkGuard:
         # venues trading on whichever venue's data arrives (a paper venue without data_venue)
         self.untied: set[str] = set()
 
+    @property
+    def outcome_venues(self) -> frozenset[str]:
+        """The prediction-market venues: their markets are outcome tokens."""
+        return self._outcome_venues
+
+    @outcome_venues.setter
+    def outcome_venues(self, venues: frozenset[str]) -> None:
+        # the bands built so far rebuild with their market's factors under these venues
+        self._outcome_venues = venues
+        for key, band in self._bands.items():
+            band[6] = self._fracs[self.is_outcome(*key)]
+
     def is_outcome(self, venue: str, symbol: str) -> bool:
         """Tell whether `symbol` from `venue` is an outcome token (a prediction-market venue's,
         or spelled `MARKET:YES/QUOTE`, `MARKET:NO/QUOTE`)."""
-        return venue in self.outcome_venues or ":YES/" in symbol or ":NO/" in symbol
+        return venue in self._outcome_venues or ":YES/" in symbol or ":NO/" in symbol
 
     def limit_pct(self, venue: str, symbol: str) -> Decimal:
         """The jump limit of `symbol`'s marks from `venue`, in percent (0: off)."""
@@ -136,7 +149,7 @@ class MarkGuard:
                 band[2] = price  # near the band's mark: the band stands
                 return True
             if band[0] <= price <= band[1] and (not self._watch or key not in self._watch):
-                self._accept(key, price)  # the band follows the accepted mark
+                self._follow(key, band, price)  # the band follows the accepted mark
                 return True
         elif key in self._off:
             return True
@@ -185,17 +198,35 @@ class MarkGuard:
                     band[2] = close  # take(): near the band's mark, the band stands
                     return 2 if band[0] <= low and high <= band[1] else 1
                 if band[0] <= close <= band[1]:  # take(): within the limit, the band follows
-                    band = self._accept(key, close) or band  # (off: the old band stays)
+                    f, down, up, near_down, near_up = factors = band[6]
+                    if f:  # _follow, inline
+                        band = self._bands[key] = [
+                            close * down, close * up, close, f, close * near_down,
+                            close * near_up, factors,
+                        ]  # fmt: skip
+                    else:
+                        self._accept(key, close)  # off now: the old band stays
                     return 2 if band[0] <= low and high <= band[1] else 1
         if not self.take_bar(venue, symbol, close, closes, opened, closes):
             return 0
         return 2 if self.admits_bar(venue, symbol, low, high) else 1
 
+    def _follow(self, key: Key, band: Band, price: Decimal) -> None:
+        """`_accept(key, price)` for a market with a band: built from the Factors it carries."""
+        f, down, up, near_down, near_up = factors = band[6]
+        if f:
+            self._bands[key] = [
+                price * down, price * up, price, f, price * near_down, price * near_up, factors
+            ]  # fmt: skip
+        else:
+            self._accept(key, price)  # off now (another venue kind): the old band stays
+
     def _accept(self, key: Key, price: Decimal) -> Band | None:
         """Take `price` as the accepted mark of `key`; return its new band (None: off)."""
-        venue, symbol = key  # is_outcome(venue, symbol), inline: a third of replayed bars
-        outcome = venue in self.outcome_venues or ":YES/" in symbol or ":NO/" in symbol
-        f, down, up, near_down, near_up = self._fracs[outcome]
+        venue, symbol = key  # is_outcome(venue, symbol), inline
+        outcome = venue in self._outcome_venues or ":YES/" in symbol or ":NO/" in symbol
+        factors = self._fracs[outcome]
+        f, down, up, near_down, near_up = factors
         if f:
             band = self._bands[key] = [
                 price * down,
@@ -204,6 +235,7 @@ class MarkGuard:
                 f,
                 price * near_down,
                 price * near_up,
+                factors,
             ]
             return band
         self._off.add(key)
@@ -367,8 +399,8 @@ class MarkGuard:
                 self.restore({k: b[2] for k, b in bands.items()})
                 return
             for k, (lo, hi, accepted, near_lo, near_hi) in bands.items():
-                f = self._fracs[self.is_outcome(*k)][0]
-                self._bands[k] = [lo, hi, accepted, f, near_lo, near_hi]
+                factors = self._fracs[self.is_outcome(*k)]
+                self._bands[k] = [lo, hi, accepted, factors[0], near_lo, near_hi, factors]
             self._off.update(_key(r) for r in state["off"])
             for r in state["suspect"]:
                 self.suspect[_key(r)] = (Decimal(str(r[2])), Decimal(str(r[3])))
