@@ -68,3 +68,14 @@ def test_outside_text_is_stored_with_a_stand_in(storage: Storage) -> None:
 def test_a_whole_pair_is_kept_as_its_character(storage: Storage) -> None:
     storage.append_event(Event("bot.signal", 1, {}, "paper", "\ud83d\ude00/USDT"))
     assert storage.load_events()[0].symbol == "\U0001f600/USDT"
+
+
+def test_plain_ascii_with_a_nul_on_the_driver_path_is_stored_as_its_database_keeps_it(
+    storage: Storage,
+) -> None:
+    # the audit log's compiled parameters: ASCII text holding a NUL is kept on SQLite (which
+    # stores it as given) and has it replaced on PostgreSQL, as the column's processor does
+    storage.append_events([Event("venue.error", 1, {}, "paper", "BTC/\x00USDT", "s\x00", "info")])
+    [event] = storage.load_events()
+    nul = "\x00" if storage.db.engine.dialect.name == "sqlite" else "\ufffd"
+    assert (event.symbol, event.strategy_id) == (f"BTC/{nul}USDT", f"s{nul}")

@@ -270,10 +270,12 @@ class DriverStatement:
 def _inline_kind(type_: TypeEngine[Any], dialect: Dialect) -> str:
     """How `_compile_params` may write a processor inline: "decimal" (str of an exact Decimal,
     SQLite), "bool" (a bool as 0 or 1, SQLite), "json" (`dumps_jsonable`, SQLite without a
-    custom serializer), "text" (`WholeString`: an ASCII string without NUL as it is), else ""
-    (a call)."""
+    custom serializer), "text" (`WholeString`: an ASCII string without NUL as it is), "ascii"
+    (`WholeString` on SQLite, which keeps a NUL: an ASCII string as it is), else "" (a call)."""
     if isinstance(type_, WholeString):
-        return "text"
+        # ASCII holds no surrogate, and SQLite stores a NUL as given: the processor would
+        # return such a string unchanged there, so only PostgreSQL's needs the NUL looked for
+        return "ascii" if dialect.name == "sqlite" else "text"
     if dialect.name != "sqlite":
         return ""
     if isinstance(type_, DecimalType):
@@ -326,6 +328,9 @@ def _compile_params(
                     f"(v if type(v := {source}) is str and v.isascii() and '\\x00' not in v"
                     f" else p{i}(v))"
                 )
+            elif kind == "ascii":  # the same on SQLite, where a NUL is kept
+                env[f"p{i}"] = proc
+                expr = f"(v if type(v := {source}) is str and v.isascii() else p{i}(v))"
             elif kind == "json":  # its json_text
                 expr = f"(None if (v := {source}) is None else dumps_jsonable(v))"
             else:
