@@ -231,6 +231,9 @@ def _walk_forward(
     board: list[dict[str, Any]] = []
     growth = 1.0
     for n, (lo, mid, hi) in enumerate(spans):
+        # the folds run midnight to midnight, inside the window's own bounds (moments of a day)
+        lo = lo if window.start_ms is None else max(lo, window.start_ms)
+        hi = hi if window.end_ms is None else min(hi, window.end_ms)
         train = BacktestWindow(lo, mid, window.timeframe_s, window.commit_every)
         test = BacktestWindow(mid, hi, window.timeframe_s, window.commit_every)
         fold_dir = out_dir / f"fold-{n:02d}"
