@@ -1,6 +1,7 @@
 """Walk-forward folds stay inside the sweep's window: with `--from` / `--to` at a moment within a
-day, the first train span starts at `--from` (not at the midnight before it) and the last test
-span ends by `--to` (not at the midnight after it): no fold replays candles the window left out."""
+day, the folds are the whole UTC days within it (the first train span started at the midnight
+before `--from`, the last test span could end at the midnight after `--to`): no fold replays
+candles the window left out."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_folds_start_at_from_and_end_by_to_given_as_moments(tmp_path: Path, monk
         return results, 0
 
     monkeypatch.setattr(sweep, "run_combos", fake_run_combos)
-    start, end = D12 + 12 * HOUR, D12 + 2 * DAY + 12 * HOUR  # 01-12 12:00 .. 01-14 12:00
+    start, end = D12 + 12 * HOUR, D12 + 4 * DAY + 12 * HOUR  # 01-12 12:00 .. 01-16 12:00
     window = BacktestWindow(start_ms=start, end_ms=end)
     combos = grid.combos()
     base = cfg.model_dump(mode="json")
@@ -49,3 +50,7 @@ def test_folds_start_at_from_and_end_by_to_given_as_moments(tmp_path: Path, monk
         assert start <= w.start_ms < w.end_ms <= end, (w.start_ms, w.end_ms)
     for fold in outcome.folds:
         assert start <= fold["train_from"] < fold["test_from"] < fold["test_to"] <= end, fold
+    # whole UTC days (a bar of --timeframe 1d is never cut to an empty fold): 13-14, 14-15,
+    # 15-16; the half days at either end are left out
+    spans = [(f["train_from"], f["test_from"], f["test_to"]) for f in outcome.folds]
+    assert spans == [(D12 + k * DAY, D12 + (k + 1) * DAY, D12 + (k + 2) * DAY) for k in (1, 2)]
