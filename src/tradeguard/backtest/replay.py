@@ -369,7 +369,11 @@ class BarFeed:
     timeframe after a resume may hold fewer candles than its span.
     """
 
-    def __init__(self, timeframes: dict[str, tuple[str, list[str]]]) -> None:
+    def __init__(
+        self, timeframes: dict[str, tuple[str, list[str]]], from_ms: int | None = None
+    ) -> None:
+        # a backtest's --from: a bar opening before it is built from part of its bucket
+        self._from_ms = from_ms
         self._aggs = {
             symbol: [CandleAggregator(TIMEFRAME_S[tf]) for tf in tfs]
             for symbol, (_, tfs) in timeframes.items()
@@ -381,7 +385,7 @@ class BarFeed:
     def of(cls, node: TradingNode) -> BarFeed | None:
         """The feed for the node's `[[data]]` entries, or None when none lists timeframes."""
         wanted = {dc.symbol: (dc.path, dc.timeframes) for dc in node.config.data if dc.timeframes}
-        return cls(wanted) if wanted else None
+        return cls(wanted, getattr(node, "bars_from_ms", None)) if wanted else None
 
     def feed(self, candle: Candle, strategies: Iterable[Any]) -> None:
         """Add one candle; hand every bar it completes to `strategies`."""
@@ -392,6 +396,8 @@ class BarFeed:
             self._check(candle, aggs)
         for agg in aggs:
             for bar in agg.update_all(candle):
+                if self._from_ms is not None and bar.ts < self._from_ms:
+                    continue
                 for strat in strategies:
                     strat.on_bar(agg.interval_s, bar)
 

@@ -94,6 +94,8 @@ class BacktestNode(TradingNode):
     merged: list[Candle] | None = None
     skip_plan: SkipPlan | None = None
     check_exits = False  # BacktestWindow.check_exits
+    # BacktestWindow.start_ms: a longer bar (`timeframes`) opening before it is not handed on
+    bars_from_ms: int | None = None
 
     def candle_stream(self) -> Iterator[Candle]:
         if self.merged is not None:
@@ -190,7 +192,8 @@ async def arun_backtest(
     node = BacktestNode(bt, clock=SimulatedClock())
     try:
         node.series = series
-        _precompute(node, series)
+        node.bars_from_ms = window.start_ms
+        _precompute(node, series, window.start_ms)
         node.merged, plan = merge_with_plan(series, node.strategies)
         node.skip_plan = plan if window.skip_flat else None
         node.check_exits = window.check_exits
@@ -237,10 +240,12 @@ async def _drive(node: TradingNode, progress: Progress | None) -> RunSummary:
     return summary
 
 
-def _precompute(node: TradingNode, series: dict[str, list[Candle]]) -> None:
+def _precompute(node: TradingNode, series: dict[str, list[Candle]], from_ms: int | None) -> None:
     for strat in node.strategies:
-        if isinstance(strat, FrameStrategy) and strat.symbol in series:
-            strat.precompute(series[strat.symbol])
+        if isinstance(strat, FrameStrategy):
+            strat.bars_from_ms = from_ms
+            if strat.symbol in series:
+                strat.precompute(series[strat.symbol])
 
 
 def _collect(

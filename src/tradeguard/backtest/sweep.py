@@ -200,12 +200,21 @@ def _job(
 
 
 def folds(
-    first_ms: int, last_ms: int, train_days: int, test_days: int
+    first_ms: int,
+    last_ms: int,
+    train_days: int,
+    test_days: int,
+    window: tuple[int | None, int | None] = (None, None),
 ) -> Iterator[tuple[int, int, int]]:
-    """Yield (train start, test start, test end) in ms, each fold moved on by one test span."""
+    """Yield (train start, test start, test end) in ms, each fold moved on by one test span:
+    whole UTC days of the data within `window` (its --from and --to, either may be None; one
+    at a moment of a day leaves that day's part out)."""
     day = 86_400_000
     start = first_ms - first_ms % day
-    while start + (train_days + test_days) * day <= last_ms + day:
+    if window[0] is not None and start < window[0]:
+        start += day  # the window starts within the data's first day
+    end = last_ms + day if window[1] is None else min(last_ms + day, window[1])
+    while start + (train_days + test_days) * day <= end:
         yield start, start + train_days * day, start + (train_days + test_days) * day
         start += test_days * day
 
@@ -221,11 +230,11 @@ def _walk_forward(
     stamps = [c.ts for s in series.values() for c in (s[0], s[-1]) if s]
     if not stamps:
         raise ConfigError("walk-forward: no candles in the chosen window")
-    spans = list(folds(min(stamps), max(stamps), *split))
+    spans = list(folds(min(stamps), max(stamps), *split, (window.start_ms, window.end_ms)))
     if not spans:
         raise ConfigError(
             f"--walk-forward {split[0]}:{split[1]}: the data spans less than one train+test "
-            "period; shorten the split (days)"
+            "period (whole UTC days within --from/--to); shorten the split (days)"
         )
     fold_rows: list[dict[str, Any]] = []
     board: list[dict[str, Any]] = []

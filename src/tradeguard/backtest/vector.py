@@ -67,6 +67,9 @@ class FrameStrategy(Strategy):
 
     window = 500  # candles kept for the incremental path
     timeframes: tuple[str, ...] = ()
+    # a backtest's --from: a bar of `timeframes` opening before it (built from part of its
+    # bucket) is not handed to `on_bar`
+    bars_from_ms: int | None = None
     frame_type = "numpy"  # or "pandas": what `prepare` receives and returns
     # Columns of `prepare` that carry this strategy's signals. Naming them is a promise: while
     # its symbol holds nothing (no open order of it, no position, no base asset), `on_row` does
@@ -219,7 +222,8 @@ class FrameStrategy(Strategy):
         self._recent.append(candle)  # also when precomputed: a later candle falls back to it
         for agg in self._aggs:
             for bar in agg.update_all(candle):
-                self.on_bar(agg.interval_s, bar)
+                if self.bars_from_ms is None or bar.ts >= self.bars_from_ms:
+                    self.on_bar(agg.interval_s, bar)
         pre = self._pre  # row_for's precomputed case, read here: it runs on every candle
         index = self._rows.get(candle.ts) if pre is not None else None
         if pre is None or index is None:
