@@ -501,10 +501,11 @@ async def _catch_up_symbol(
                 new.append(f)
             elif held is None and opening is not None:
                 opening.add(trade_key(f))
-        for fill in sorted(new, key=lambda f: f.ts):
-            node.orders.on_fill(fill)
-            known.add((fill.trade_id, fill.side.value))
-            recovered += 1
+        with _fills_booked(node, venue_name) as booked:  # a refused one is no fill recovered
+            for fill in sorted(new, key=lambda f: f.ts):
+                node.orders.on_fill(fill)
+                known.add((fill.trade_id, fill.side.value))
+                recovered += fill.trade_id in booked
         # A venue answers a bounded page; ask again from the newest fill seen (dedup covers the
         # overlap) until the pages end. A page of fills already booked says nothing of the next.
         newest = max(f.ts for f in batch)
