@@ -7,7 +7,8 @@ complementary match (our NO bid met by a YES buyer) the other outcome's token, a
 complementary price. Our entries are those naming our address (`maker_address`) or one of our
 order hashes; a taker meeting several of our resting orders at once names each, and each is a
 fill of its own (keyed by the row's id and the order's hash: one would otherwise shadow the
-other as a duplicate). Makers pay no fee on Polymarket: a maker fill's fee is 0.
+other as a duplicate). Makers pay no fee on Polymarket: a maker fill's fee is 0. The `user`
+channel's entries name no side: it follows from the taker's (`_maker_side`).
 """
 
 from __future__ import annotations
@@ -47,10 +48,20 @@ def row_fills(
     return [Fill(
         venue, symbol_of_token.get(m["asset_id"], ""), cid_of_hash.get(m["order_id"], ""),
         m["order_id"], f"{row['id']}:{m['order_id']}" if many else row["id"],
-        Side(str(m["side"]).lower()), outcome_price(m["price"], "maker_orders[].price"),
+        _maker_side(row, m), outcome_price(m["price"], "maker_orders[].price"),
         venue_amount(m["matched_amount"], "maker_orders[].matched_amount"), ZERO, QUOTE,
         LiquiditySide.MAKER, ts,
     ) for m in ours]  # fmt: skip
+
+
+def _maker_side(row: dict[str, Any], entry: dict[str, Any]) -> Side:
+    """A maker entry's side: its own (REST), else the taker's turned over for the same token
+    and kept for the other outcome's (the `user` channel names none: both buy and mint, or
+    both sell and merge)."""
+    if "side" in entry:
+        return Side(str(entry["side"]).lower())
+    taker = Side(str(row["side"]).lower())
+    return taker.opposite if entry["asset_id"] == row["asset_id"] else taker
 
 
 def _our_entries(makers: Any, our_hashes: Collection[str], address: str) -> list[dict[str, Any]]:
