@@ -87,3 +87,35 @@ async def test_the_local_clob_streams_maker_entries_as_the_clob_does(
             )
         finally:
             await venue.close()
+
+
+def test_a_streamed_row_names_our_entries_by_our_key_as_the_listing_does() -> None:
+    """The channel's entries name no `maker_address`: ours are known by our order hashes and
+    our API key (`owner`). Known by hash alone, a row naming two of our orders, one of them
+    finished before a restart (its hash no longer known: only open orders are adopted),
+    streamed one fill under the row's id where the listing books `<row id>:<order hash>`:
+    the open order's fill booked twice."""
+    key = "9180014b-33c8-9240-a14b-bdca11c0a465"
+    venue = PolymarketVenue(
+        "polymarket", "http://127.0.0.1:1", "0x" + "11" * 32, Clock(),
+        api_creds={"api_key": key, "secret": "c2VjcmV0", "passphrase": "p"},
+    )  # fmt: skip
+    venue._symbol_of_token.update({"1001": YES, "1002": NO})
+    venue._hashes["tg1-2"] = "0xb"  # open, adopted; 0xa filled before the restart
+    me = venue.signer.address
+    streamed = _event("1001", "BUY", "1001", "0.47")
+    (entry,) = streamed["maker_orders"]
+    streamed["maker_orders"] = [{**entry, "owner": key}, {**entry, "order_id": "0xb", "owner": key}]
+    listed = {
+        **streamed, "maker_orders": [
+            {**m, "maker_address": me, "side": "SELL"} for m in streamed["maker_orders"]
+        ],
+    }  # fmt: skip
+    by_stream = [(f.trade_id, f.venue_order_id, f.side) for f in venue.fills_from(streamed)]
+    by_listing = [(f.trade_id, f.venue_order_id, f.side) for f in venue.fills_from(listed)]
+    assert by_stream == by_listing == [
+        ("28c4d2eb:0xa", "0xa", Side.SELL), ("28c4d2eb:0xb", "0xb", Side.SELL),
+    ]  # fmt: skip
+    theirs = {**streamed, "maker_orders": [{**entry, "owner": "another-key"}]}
+    with pytest.raises(ValueError, match="none of the 1 entries is ours"):
+        venue.fills_from(theirs)  # another key's order, its hash not ours

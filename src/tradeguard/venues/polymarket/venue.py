@@ -496,10 +496,10 @@ class PolymarketVenue(Venue):
             self._trades_resume[symbol] = read
 
     def fills_from(self, row: dict[str, Any]) -> list[Fill]:
-        """Our fills in one trade row (REST `/data/trades` or the `user` channel): the taker's
-        trade where we took, our `maker_orders` entries where we made (`trade_rows`)."""
+        """Our fills in one trade row (REST `/data/trades` or the `user` channel): `trade_rows`."""
         by_hash = {h: c for c, h in self._hashes.items()}
-        return row_fills(self.name, row, self._symbol_of_token, by_hash, self.signer.address)
+        key = self.api_creds["api_key"] if self.api_creds else ""
+        return row_fills(self.name, row, self._symbol_of_token, by_hash, self.signer.address, key)
 
     def _fills(self, rows: list[Any]) -> list[Fill]:
         parsed = parsed_rows(self.name, rows, self.fills_from, self.unreadable_fills)
