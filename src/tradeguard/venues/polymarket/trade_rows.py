@@ -13,15 +13,19 @@ is 0. The `user` channel's entries name no side: it follows from the taker's (`_
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from tradeguard.model.enums import LiquiditySide, Side
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, dec, venue_amount
 from tradeguard.model.outcome import outcome_price
 from tradeguard.venues.polymarket.markets import QUOTE
 from tradeguard.venues.polymarket.trade_time import trade_ts_ms
+
+log = logging.getLogger(__name__)
 
 
 def row_fills(
@@ -83,3 +87,14 @@ def _our_entries(
     if not ours:
         raise ValueError(f"maker_orders: none of the {len(makers)} entries is ours ({address})")
     return ours
+
+
+async def fills_after_submit(venue: Any, symbol: str) -> list[Fill]:
+    """`symbol`'s listed fills once an order of it filled at its submit; none when the listing
+    fails (the market's, longer than the page cap, or not answered): the order is placed, so
+    its fills are left to the `user` channel and the reconciliation, never a refused submit."""
+    try:
+        return list(await venue.fetch_fills(symbol))
+    except (DefinitiveVenueError, AmbiguousVenueError) as exc:
+        log.warning("%s: fills of %s not listed after a submit: %s", venue.name, symbol, exc)
+        return []

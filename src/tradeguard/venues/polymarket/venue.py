@@ -49,7 +49,7 @@ from tradeguard.venues.paging import (
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.markets import QUOTE, listed_tokens, market_resolution
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, l2_headers, order_payload
-from tradeguard.venues.polymarket.trade_rows import row_fills
+from tradeguard.venues.polymarket.trade_rows import fills_after_submit, row_fills
 from tradeguard.venues.polymarket.trade_time import row_second, since_filter
 from tradeguard.venues.user_stream import (
     FILL_ROW_ERRORS,
@@ -281,7 +281,7 @@ class PolymarketVenue(Venue):
             raise DefinitiveVenueError(self.name, f"submit refused: {answer}", "REJECTED")
         report = await self._query(order.client_order_id, order.symbol, order_hash)
         if report is not None and report.filled > 0:
-            for fill in await self.fetch_fills(order.symbol):
+            for fill in await fills_after_submit(self, order.symbol):
                 if fill.venue_order_id == order_hash and self._listener is not None:
                     self._listener.on_fill(fill)
             self._traded.add(order.symbol)
