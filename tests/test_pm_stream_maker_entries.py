@@ -78,6 +78,8 @@ async def test_the_local_clob_streams_maker_entries_as_the_clob_does(
             (trade,) = [f for f in frames if f.get("event_type") == "trade"]
             (entry,) = trade["maker_orders"]
             assert entry["order_id"] == order_hash and "side" not in entry
+            assert venue.api_creds is not None
+            assert entry["owner"] == venue.api_creds["api_key"]  # the maker order's key
             (fill,) = rec.fills
             assert (fill.symbol, fill.side, fill.price, fill.amount) == (
                 NO,
