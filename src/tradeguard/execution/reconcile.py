@@ -13,20 +13,20 @@ Per venue, in this order:
    in (a venue dating trades to the second) is booked unless the opening listed it
    (`ledger_opening`); the symbols read are the strategies', the journal orders' and, on a
    venue listing the account's trades of every market (`traded_symbols`), those traded;
-5. balances: on a venue netting YES and NO of one market (Kalshi), pairs the durable ledger
-   still holds are netted first (`outcome_netting`: a fill booked before its netting was); the
-   venue is the truth; every difference from the ledger is recorded as an
-   adjustment, then the ledger and the database take the venue's figures; but while an order of
-   the venue is unresolved (the venue reports fills or an end the journal could not book yet,
-   or it cannot be asked) its balances are left alone, so a missed fill is never booked as an
-   adjustment: the report's `balances_deferred` says which orders it waits for (not one the
-   venue reports filled beyond its unreadable fill rows: escalated, `fills_unreadable`, its
-   symbol blocked, the venue's balances applied as the truth); so are they
+5. balances: on a venue netting YES and NO of one market (Kalshi), pairs the durable ledger still
+   holds are netted first (`outcome_netting`: a fill booked before its netting was); the venue is
+   the truth; every difference from the ledger is recorded as an adjustment (a read off it is listed
+   after first: a trade made during the read is booked as a fill), then the ledger and the database
+   take the venue's figures; but while an order of the venue is unresolved (the venue reports fills
+   or an end the journal could not book yet, or it cannot be asked) its balances are left alone, so
+   a missed fill is never booked as an adjustment: the report's `balances_deferred` says which
+   orders it waits for (not one the venue reports filled beyond its unreadable fill rows: escalated,
+   `fills_unreadable`, its symbol blocked, the venue's balances applied as the truth); so are they
    when a fill of the venue is booked while its balances are being read. A venue's first
-   reconciliation opens its ledger at the venue's figures (the audit's start). At start-up the
-   venue is compared with the durable ledger (start + fills - fees + adjustments, not the last
-   stored report, which a crash may have left behind its fills): a difference beyond the fees'
-   rounding is never booked but reported (`ledger_differences`), and the ledger audit halts;
+   reconciliation opens its ledger at the venue's figures (the audit's start). At start-up the venue
+   is compared with the durable ledger (start + fills - fees + adjustments, not the last stored
+   report, which a crash may have left behind its fills): a difference beyond the fees' rounding is
+   never booked but reported (`ledger_differences`), and the ledger audit halts;
 6. positions: spot holdings that positions claim but the venue does not hold are reported; once
    a venue's balances are applied, a strategy's legs held alone (cross-venue) are shrunk to
    what the venue holds (`held_shrunk`); at start, after the attempts a stop cut short are
@@ -501,10 +501,11 @@ async def _catch_up_symbol(
                 new.append(f)
             elif held is None and opening is not None:
                 opening.add(trade_key(f))
-        for fill in sorted(new, key=lambda f: f.ts):
-            node.orders.on_fill(fill)
-            known.add((fill.trade_id, fill.side.value))
-            recovered += 1
+        with _fills_booked(node, venue_name) as booked:  # a refused one is no fill recovered
+            for fill in sorted(new, key=lambda f: f.ts):
+                node.orders.on_fill(fill)
+                known.add((fill.trade_id, fill.side.value))
+                recovered += fill.trade_id in booked
         # A venue answers a bounded page; ask again from the newest fill seen (dedup covers the
         # overlap) until the pages end. A page of fills already booked says nothing of the next.
         newest = max(f.ts for f in batch)
@@ -518,8 +519,7 @@ _Ledger = tuple[set[tuple[str, str]], int | None, set[str] | None]
 
 def _ledger_of(node: ReconcileHost, venue_name: str, symbol: str, now: int) -> _Ledger:
     """The fills of `symbol` the journal holds, when the venue's ledger opened and the trades
-    its opening listed (`now` and None at the venue's first reconciliation: the ledger opens
-    at the balances read after this catch-up, which already hold every earlier trade)."""
+    its opening listed (`now` and None at its first reconciliation: its read holds them all)."""
     known = node.storage.fill_keys(venue_name, symbol)
     opened = stored_start_ts(node.storage).get(venue_name)
     held: set[str] | None = opening_trades(node.storage).get(venue_name, set())

@@ -388,7 +388,7 @@ class PolymarketExchange(LoopbackServer):
         return BinaryOrder(
             order_hash, acct.account_id, market.condition_id, outcome, buy, price, size,
             tif=tif, post_only=bool(payload.get("postOnly")), ts=self.now_s() * 1000,
-            extra={"expiration": expires} if gtd else {},
+            extra={"owner": api_key, **({"expiration": expires} if gtd else {})},
         )  # fmt: skip
 
     async def _post_order(self, request: web.Request) -> web.Response:

@@ -142,8 +142,13 @@ def publish_trades(ex: PolymarketExchange, trades: list[Trade], rows: list[dict[
             }  # fmt: skip
             ex.hub.publish("market", token, lambda _sid, e=event: e)  # type: ignore[misc]
     for row in rows:
-        event = {"event_type": "trade", **row, "matchtime": row["match_time"], "status": "MATCHED"}
-        ex.hub.publish("user", "", lambda _sid, e=event: e, account=str(row["owner"]))  # type: ignore[misc]
+        # the channel's `maker_orders` entries name no side (the CLOB's user channel)
+        makers = [{k: v for k, v in m.items() if k != "side"} for m in row["maker_orders"]]
+        trade: dict[str, Any] = {
+            "event_type": "trade", **row, "maker_orders": makers, "matchtime": row["match_time"],
+            "status": "MATCHED",
+        }  # fmt: skip
+        ex.hub.publish("user", "", lambda _sid, e=trade: e, account=str(row["owner"]))  # type: ignore[misc]
 
 
 def publish_order(ex: PolymarketExchange, order: BinaryOrder, kind: str) -> None:

@@ -50,7 +50,8 @@ def trade_row(tokens: tuple[str, str], t: Trade, o: BinaryOrder, fee: Decimal) -
     CLOB lists it: the taker's trade (its token, side, price and size) whichever side the
     account is on (`trader_side`), with the fee the account paid (a maker none); the maker's
     own token, side and price are its `maker_orders` entry (in a complementary match, the
-    other outcome's). Each side has its own id, so fills stay idempotent."""
+    other outcome's), its `owner` the API key that placed it. Each side has its own id, so
+    fills stay idempotent."""
     taker, maker = t.taker, t.maker
 
     def token(order: BinaryOrder) -> str:
@@ -59,7 +60,8 @@ def trade_row(tokens: tuple[str, str], t: Trade, o: BinaryOrder, fee: Decimal) -
     return {
         "id": f"{t.trade_id}-{o.order_id[2:12]}", "taker_order_id": taker.order_id,
         "maker_orders": [{
-            "order_id": maker.order_id, "owner": maker.account, "maker_address": maker.account,
+            "order_id": maker.order_id, "owner": maker.extra.get("owner", maker.account),
+            "maker_address": maker.account,
             "matched_amount": str(t.size), "price": str(maker.own_price(t.yes_price)),
             "fee_rate_bps": "0", "asset_id": token(maker), "side": "BUY" if maker.buy else "SELL",
             "outcome": "Yes" if maker.outcome is Outcome.YES else "No",

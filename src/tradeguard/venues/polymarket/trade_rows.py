@@ -4,23 +4,28 @@ A row is the taker's trade: its `asset_id`, `side`, `price` and `size` are the t
 Where we took (`trader_side` TAKER) that is our fill. Where we made (MAKER) our side is our
 entry of `maker_orders`, with its own `asset_id`, `side`, `price` and `matched_amount`: in a
 complementary match (our NO bid met by a YES buyer) the other outcome's token, at the
-complementary price. Our entries are those naming our address (`maker_address`) or one of our
-order hashes; a taker meeting several of our resting orders at once names each, and each is a
-fill of its own (keyed by the row's id and the order's hash: one would otherwise shadow the
-other as a duplicate). Makers pay no fee on Polymarket: a maker fill's fee is 0.
+complementary price. Our entries are those naming our address (`maker_address`), our API key
+(`owner`) or one of our order hashes; a taker meeting several of our resting orders at once
+names each, and each is a fill of its own (keyed by the row's id and the order's hash: one would
+otherwise shadow the other as a duplicate). Makers pay no fee on Polymarket: a maker fill's fee
+is 0. The `user` channel's entries name no side: it follows from the taker's (`_maker_side`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from tradeguard.model.enums import LiquiditySide, Side
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, dec, venue_amount
 from tradeguard.model.outcome import outcome_price
 from tradeguard.venues.polymarket.markets import QUOTE
 from tradeguard.venues.polymarket.trade_time import trade_ts_ms
+
+log = logging.getLogger(__name__)
 
 
 def row_fills(
@@ -29,6 +34,7 @@ def row_fills(
     symbol_of_token: Mapping[str, str],
     cid_of_hash: Mapping[str, str],
     address: str,
+    api_key: str = "",
 ) -> list[Fill]:
     """Our fills in `row`: KeyError, IndexError, ValueError or TypeError naming the field for
     a row no CLOB would send (a maker row naming none of our orders among them)."""
@@ -42,25 +48,53 @@ def row_fills(
             venue_amount(row["size"], "size"), dec(row["fee_paid"], "fee_paid"), QUOTE,
             LiquiditySide.TAKER, ts,
         )]  # fmt: skip
-    ours = _our_entries(row["maker_orders"], cid_of_hash, address)
+    ours = _our_entries(row["maker_orders"], cid_of_hash, address, api_key)
     many = len(ours) > 1
     return [Fill(
         venue, symbol_of_token.get(m["asset_id"], ""), cid_of_hash.get(m["order_id"], ""),
         m["order_id"], f"{row['id']}:{m['order_id']}" if many else row["id"],
-        Side(str(m["side"]).lower()), outcome_price(m["price"], "maker_orders[].price"),
+        _maker_side(row, m), outcome_price(m["price"], "maker_orders[].price"),
         venue_amount(m["matched_amount"], "maker_orders[].matched_amount"), ZERO, QUOTE,
         LiquiditySide.MAKER, ts,
     ) for m in ours]  # fmt: skip
 
 
-def _our_entries(makers: Any, our_hashes: Collection[str], address: str) -> list[dict[str, Any]]:
+def _maker_side(row: dict[str, Any], entry: dict[str, Any]) -> Side:
+    """A maker entry's side: its own (REST), else the taker's turned over for the same token
+    and kept for the other outcome's (the `user` channel names none: both buy and mint, or
+    both sell and merge)."""
+    if "side" in entry:
+        return Side(str(entry["side"]).lower())
+    taker = Side(str(row["side"]).lower())
+    return taker.opposite if entry["asset_id"] == row["asset_id"] else taker
+
+
+def _our_entries(
+    makers: Any, our_hashes: Collection[str], address: str, api_key: str
+) -> list[dict[str, Any]]:
+    """Our entries: by our address (REST), our API key (`owner`: REST and the `user` channel,
+    which names no address) or one of our order hashes (those of a restart's open orders
+    alone: known by hash alone, a streamed row naming two of ours would key its fills apart
+    from the listing's, one booked twice)."""
     if not isinstance(makers, list) or not all(isinstance(m, dict) for m in makers):
         raise TypeError(f"maker_orders: {str(makers)[:80]!r} is not a list of objects")
     me = address.lower()
     ours = [
         m for m in makers
         if str(m.get("maker_address", "")).lower() == me or m.get("order_id") in our_hashes
+        or (api_key and m.get("owner") == api_key)
     ]  # fmt: skip
     if not ours:
         raise ValueError(f"maker_orders: none of the {len(makers)} entries is ours ({address})")
     return ours
+
+
+async def fills_after_submit(venue: Any, symbol: str) -> list[Fill]:
+    """`symbol`'s listed fills once an order of it filled at its submit; none when the listing
+    fails (the market's, longer than the page cap, or not answered): the order is placed, so
+    its fills are left to the `user` channel and the reconciliation, never a refused submit."""
+    try:
+        return list(await venue.fetch_fills(symbol))
+    except (DefinitiveVenueError, AmbiguousVenueError) as exc:
+        log.warning("%s: fills of %s not listed after a submit: %s", venue.name, symbol, exc)
+        return []

@@ -49,7 +49,7 @@ from tradeguard.venues.paging import (
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.markets import QUOTE, listed_tokens, market_resolution
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, l2_headers, order_payload
-from tradeguard.venues.polymarket.trade_rows import row_fills
+from tradeguard.venues.polymarket.trade_rows import fills_after_submit, row_fills
 from tradeguard.venues.polymarket.trade_time import row_second, since_filter
 from tradeguard.venues.user_stream import (
     FILL_ROW_ERRORS,
@@ -281,7 +281,7 @@ class PolymarketVenue(Venue):
             raise DefinitiveVenueError(self.name, f"submit refused: {answer}", "REJECTED")
         report = await self._query(order.client_order_id, order.symbol, order_hash)
         if report is not None and report.filled > 0:
-            for fill in await self.fetch_fills(order.symbol):
+            for fill in await fills_after_submit(self, order.symbol):
                 if fill.venue_order_id == order_hash and self._listener is not None:
                     self._listener.on_fill(fill)
             self._traded.add(order.symbol)
@@ -496,10 +496,10 @@ class PolymarketVenue(Venue):
             self._trades_resume[symbol] = read
 
     def fills_from(self, row: dict[str, Any]) -> list[Fill]:
-        """Our fills in one trade row (REST `/data/trades` or the `user` channel): the taker's
-        trade where we took, our `maker_orders` entries where we made (`trade_rows`)."""
+        """Our fills in one trade row (REST `/data/trades` or the `user` channel): `trade_rows`."""
         by_hash = {h: c for c, h in self._hashes.items()}
-        return row_fills(self.name, row, self._symbol_of_token, by_hash, self.signer.address)
+        key = self.api_creds["api_key"] if self.api_creds else ""
+        return row_fills(self.name, row, self._symbol_of_token, by_hash, self.signer.address, key)
 
     def _fills(self, rows: list[Any]) -> list[Fill]:
         parsed = parsed_rows(self.name, rows, self.fills_from, self.unreadable_fills)
