@@ -87,3 +87,38 @@ async def test_reconciliation_waits_for_the_settlement_pass_and_books_the_payout
     assert after.ok, after.reason
     assert order.status is OrderStatus.FILLED and not rig.orders.unknown
     assert rig.portfolio.book("stub").total("USD") == D(106)  # paid once
+
+
+def _signalled_settlement() -> Any:
+    from execution_stubs import limit_buy
+
+    intent = limit_buy()
+    intent.signal = {"settlement": "yes"}  # a caller's own key (API, bot signal): no settlement
+    return intent
+
+
+async def test_an_order_whose_signal_names_a_settlement_is_still_asked_of_the_venue(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path)
+    rig.venue.fail_submit = 1  # the answer to its submit is lost: only a query tells
+
+    result = await rig.orders.submit(_signalled_settlement())
+
+    assert result.status == "in_flight"
+    assert rig.venue.queries > 0  # the venue's order: asked, not left waiting for a pass
+
+
+async def test_reconciliation_books_a_venue_fill_of_an_order_signalled_settlement(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path)
+    result = await rig.orders.submit(_signalled_settlement())
+    order = result.order
+    assert order is not None and order.status is OrderStatus.ACCEPTED
+    rig.venue.execute(order.client_order_id, order.amount, D(49000), push=False)
+
+    report = await reconcile_all(rig)
+
+    assert report.balances_deferred == []  # the venue's balances are reconciled
+    assert order.status is OrderStatus.FILLED  # its missed fill found by asking

@@ -14,6 +14,7 @@ from typing import Any
 
 from tradeguard.execution.host import SettlementHost
 from tradeguard.execution.ledger_audit import stored_start_balances, venue_ledger
+from tradeguard.execution.order_events import SETTLEMENT_ID_PREFIX
 from tradeguard.execution.outcome_netting import balance_only_owner
 from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side
 from tradeguard.model.errors import VenueError
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def settlement_id(venue: str, market: str, outcome: Outcome, strategy_id: str) -> str:
     digest = hashlib.sha256(f"{venue}|{market}|{outcome.value}|{strategy_id}".encode())
-    return f"stl{digest.hexdigest()[:24]}"
+    return f"{SETTLEMENT_ID_PREFIX}{digest.hexdigest()[:24]}"
 
 
 def apply_settlement(
