@@ -122,3 +122,29 @@ async def test_reconciliation_books_a_venue_fill_of_an_order_signalled_settlemen
 
     assert report.balances_deferred == []  # the venue's balances are reconciled
     assert order.status is OrderStatus.FILLED  # its missed fill found by asking
+
+
+async def test_a_settlement_order_the_venue_no_longer_reports_is_booked_by_the_next_pass(
+    tmp_path: Path,
+) -> None:
+    # A venue may report a resolution once: the paper outcome venue pays the tokens out as it
+    # reports them, and a listing moves on. The journaled settlement order holds all its fill
+    # needs (amount, payout price): its pass books it whatever the venue reports now.
+    from tradeguard.execution.settlement import settle_resolved
+
+    rig, order = _restarted_with_settlement_open(tmp_path)
+
+    async def nothing_resolved() -> list[Settlement]:
+        return []
+
+    rig.venue.fetch_settlements = nothing_resolved  # type: ignore[attr-defined]
+
+    await settle_resolved(rig)  # type: ignore[arg-type]
+    report = await reconcile_all(rig)
+
+    assert report.ok and report.balances_deferred == [], report.reason
+    assert order.status is OrderStatus.FILLED and rig.venue.queries == 0
+    assert rig.portfolio.book("stub").total("USD") == D(106)  # paid once
+    assert [e.data["client_order_id"] for e in rig.events if e.kind == "settlement"] == [
+        order.client_order_id
+    ]
