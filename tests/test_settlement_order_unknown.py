@@ -148,3 +148,31 @@ async def test_a_settlement_order_the_venue_no_longer_reports_is_booked_by_the_n
     assert [e.data["client_order_id"] for e in rig.events if e.kind == "settlement"] == [
         order.client_order_id
     ]
+
+
+async def test_a_settlement_order_whose_fill_commit_failed_waits_open_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path)
+    failing = FailingCommit(rig.storage, fills_only=True)
+    _holding(rig)
+    failing.armed = 1
+    with pytest.raises(OperationalError):
+        apply_settlement(rig.orders, RESOLVED, 1_000_600)
+    rig.venue.balances.update({"USD": D(106)})  # the venue paid out already
+    [cid] = list(rig.orders.orders)
+
+    report = await reconcile_all(rig)
+
+    assert cid in rig.orders.open  # the journal's open order, as after a restart
+    assert [d["venue"] for d in report.balances_deferred] == ["stub"]  # the payout waits
+    assert rig.portfolio.book("stub").total("USD") == D(96)
+
+    apply_settlement(rig.orders, RESOLVED, 1_000_700)  # the next pass books it
+    after = await reconcile_all(rig)
+
+    assert after.ok, after.reason
+    assert cid not in rig.orders.open and rig.orders.orders[cid].status is OrderStatus.FILLED
+    assert rig.portfolio.book("stub").total("USD") == D(106)  # paid once
+    assert rig.portfolio.book("stub").total("M:YES") == D(0)
+    assert [r["asset"] for r in after.balance_adjustments if r["asset"] == "USD"] == []

@@ -118,6 +118,9 @@ def _close(
             om.storage.upsert_order(order)
     # else journaled by a pass whose fill's commit failed: its fill is booked now
     om.orders[cid] = order
+    # open until its fill is booked, as a restart restores it: a fill whose commit fails leaves
+    # it for reconciliation to wait on, not the venue's payout to be taken as an adjustment
+    om.open[cid] = order
     fill = Fill(
         venue, symbol, cid, cid, f"settle-{cid}", order.side, price, order.amount, ZERO,
         settlement.quote, LiquiditySide.MAKER, ts,
