@@ -176,3 +176,22 @@ async def test_a_settlement_order_whose_fill_commit_failed_waits_open_without_a_
     assert rig.portfolio.book("stub").total("USD") == D(106)  # paid once
     assert rig.portfolio.book("stub").total("M:YES") == D(0)
     assert [r["asset"] for r in after.balance_adjustments if r["asset"] == "USD"] == []
+
+
+async def test_cancelling_every_open_order_leaves_a_settlement_order_to_its_pass(
+    tmp_path: Path,
+) -> None:
+    rig, order = _restarted_with_settlement_open(tmp_path)
+    asked: list[str] = []
+
+    async def cancel(sent: Any) -> Any:
+        asked.append(sent.client_order_id)
+        raise DefinitiveVenueError("stub", "order not found", "ORDER_NOT_FOUND")
+
+    rig.venue.cancel = cancel  # type: ignore[method-assign]
+
+    cancelled, failed = await rig.orders.cancel_all()  # a kill's cancels
+
+    assert asked == [] and rig.venue.queries == 0  # the venue never heard of it
+    assert cancelled == [] and failed == []  # nothing to cancel: it waits for its pass
+    assert order.status is OrderStatus.ACCEPTED and not rig.orders.unknown
