@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tradeguard.model.enums import OrderStatus
@@ -73,7 +74,16 @@ def closed_data(t: ClosedTrade) -> dict[str, Any]:
     }
 
 
+# the client order ids `settlement.settlement_id` makes: none the node sends has this form
+SETTLEMENT_ID_PREFIX = "stl"
+_SETTLEMENT_ID = re.compile(rf"{SETTLEMENT_ID_PREFIX}[0-9a-f]{{24}}")
+
+
 def is_settlement(order: Order) -> bool:
     """Tell whether `order` is one the node made up to book a market's resolution
-    (`settlement.apply_settlement`): no venue knows it, and only a settlement pass fills it."""
-    return "settlement" in order.signal
+    (`settlement.apply_settlement`): no venue knows it, and only a settlement pass fills it.
+    Its id tells, not its signal alone: a signal's keys are a caller's (an API order, a bot's
+    signal) and a sent order carrying "settlement" is still the venue's to answer for."""
+    return "settlement" in order.signal and (
+        _SETTLEMENT_ID.fullmatch(order.client_order_id) is not None
+    )

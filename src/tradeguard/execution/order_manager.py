@@ -386,8 +386,8 @@ class OrderManager(FillApplication):
         (blocking its symbol) when it cannot be asked.
         """
         order = self.orders.get(client_order_id)
-        if order is None or not order.is_open:
-            return None
+        if order is None or not order.is_open or is_settlement(order):
+            return None  # a settlement order is no venue's: its settlement pass fills it
         venue = self.venues[order.venue]
         now = self.clock.now_ms()
         self.cancel_requested[client_order_id] = now
@@ -456,7 +456,7 @@ class OrderManager(FillApplication):
                     self.orders[ext.client_order_id] = ext
                     self.open[ext.client_order_id] = ext
         for order in list(self.open.values()):
-            if venue_name is not None and order.venue != venue_name:
+            if (venue_name is not None and order.venue != venue_name) or is_settlement(order):
                 continue
             try:
                 await self.cancel(order.client_order_id)

@@ -14,6 +14,7 @@ from typing import Any
 
 from tradeguard.execution.host import SettlementHost
 from tradeguard.execution.ledger_audit import stored_start_balances, venue_ledger
+from tradeguard.execution.order_events import SETTLEMENT_ID_PREFIX, is_settlement
 from tradeguard.execution.outcome_netting import balance_only_owner
 from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side
 from tradeguard.model.errors import VenueError
@@ -21,14 +22,21 @@ from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order
-from tradeguard.model.outcome import Outcome, Settlement, outcome_symbol, payout
+from tradeguard.model.outcome import (
+    Outcome,
+    Resolution,
+    Settlement,
+    outcome_symbol,
+    parse_outcome_symbol,
+    payout,
+)
 
 log = logging.getLogger(__name__)
 
 
 def settlement_id(venue: str, market: str, outcome: Outcome, strategy_id: str) -> str:
     digest = hashlib.sha256(f"{venue}|{market}|{outcome.value}|{strategy_id}".encode())
-    return f"stl{digest.hexdigest()[:24]}"
+    return f"{SETTLEMENT_ID_PREFIX}{digest.hexdigest()[:24]}"
 
 
 def apply_settlement(
@@ -110,6 +118,9 @@ def _close(
             om.storage.upsert_order(order)
     # else journaled by a pass whose fill's commit failed: its fill is booked now
     om.orders[cid] = order
+    # open until its fill is booked, as a restart restores it: a fill whose commit fails leaves
+    # it for reconciliation to wait on, not the venue's payout to be taken as an adjustment
+    om.open[cid] = order
     fill = Fill(
         venue, symbol, cid, cid, f"settle-{cid}", order.side, price, order.amount, ZERO,
         settlement.quote, LiquiditySide.MAKER, ts,
@@ -159,4 +170,22 @@ async def settle_resolved(node: SettlementHost) -> list[Fill]:
         ledger = LedgerHoldings(node.orders.storage)  # one read of the fills per venue
         for settlement in settlements:
             fills += apply_settlement(node.orders, settlement, node.clock.now_ms(), ledger)
+        fills += _book_journaled(node.orders, venue.name, node.clock.now_ms())
+    return fills
+
+
+def _book_journaled(om: Any, venue: str, ts: int) -> list[Fill]:
+    """Book the fill of every settlement order of `venue` journaled by a pass whose fill's
+    commit failed: the venue may not report that resolution again (a payout it made as it
+    reported it, a listing moved on), and the order holds what its fill needs. Never asked
+    of the venue, it would otherwise keep the venue's balances waiting for good."""
+    fills: list[Fill] = []
+    for order in [o for o in list(om.open.values()) if o.venue == venue and is_settlement(o)]:
+        market, outcome, quote = parse_outcome_symbol(order.symbol)
+        if settlement_id(venue, market, outcome, order.strategy_id) != order.client_order_id:
+            continue  # not the one `_close` would find: it would make a second one
+        resolution = Resolution.parse(str(order.signal["settlement"]))
+        settlement = Settlement(venue, market, resolution, ZERO, ZERO, ZERO, quote, ts)
+        fill = _close(om, settlement, outcome, order.strategy_id, order.amount, ts)
+        fills += [fill] if fill is not None else []
     return fills
