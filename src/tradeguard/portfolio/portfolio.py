@@ -214,11 +214,19 @@ class Portfolio:
 
     def unmark(self, venue: str, symbol: str, price: Decimal) -> None:
         """Forget `venue`'s own mark of `symbol` if it is still `price` (read once, no one
-        renews it), the latest too if its ticker set that: the mark, not its value, goes."""
+        renews it), the latest too if its ticker set that: the mark, not its value, goes.
+        Another venue's own mark of `symbol` then stands in as the latest until anything newer
+        comes (each venue's own marks are priced along the latest's symbols: without it, that
+        venue's equity would read its holding as nothing)."""
         own = self.venue_marks.get(venue)
         if own is not None and own.get(symbol) is price:
             del own[symbol]
         if self.marks.get(symbol) is price and self._ticked(symbol):
+            others = [m[symbol] for _, m in sorted(self.venue_marks.items()) if symbol in m]
+            if others:  # the weakest latest: any stream message or ticker read replaces it
+                self.marks[symbol] = self._ticker_marks[symbol] = others[0]
+                self._mark_ts[symbol] = 0
+                return
             del self.marks[symbol], self._ticker_marks[symbol]
             self.forget_price_paths()
 
