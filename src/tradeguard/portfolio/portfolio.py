@@ -203,9 +203,14 @@ class Portfolio:
     ) -> None:
         """Take `price` as `venue`'s own price of `symbol`; with `latest`, as the latest of any
         venue too unless a stream set that one not before `ts` (venue ms; unknown: it stands).
-        A price kept from the last run is its venue's only (`latest` False)."""
+        A price kept from the last run is its venue's only (`latest` False), but for a market
+        no venue marks yet: its latest until anything newer comes (equity reads a venue's own
+        marks along the latest's markets)."""
         self.venue_marks.setdefault(venue, {})[symbol] = price
         if not latest:
+            if symbol not in self.marks:  # the weakest: any stream message or reading replaces it
+                self.marks[symbol] = self._ticker_marks[symbol] = price
+                self._mark_ts[symbol] = 0
             return
         newer = ts and ts > self._mark_ts.get(symbol, 0) > 0
         if symbol not in self.marks or self._ticked(symbol) or newer:
