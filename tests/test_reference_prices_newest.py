@@ -151,16 +151,20 @@ async def test_status_and_the_api_show_a_stale_own_mark() -> None:
 
 
 class _Listing(_Venue):
-    """A venue listing BNB/USD whose ticker answers at `price`, `skew_ms` ahead of the clock."""
+    """A venue listing `market` whose ticker answers at `price`, stamped `skew_ms` ahead of the
+    clock."""
 
-    def __init__(self, clock: list[int], price: Decimal | None, skew_ms: int = 0) -> None:
+    def __init__(
+        self, clock: list[int], price: Decimal | None, skew_ms: int = 0, market: str = "BNB/USD"
+    ) -> None:
         super().__init__(clock, price)
-        self.skew_ms = skew_ms
+        self.skew_ms, self.market = skew_ms, market
 
     def lists(self, symbol: str) -> bool:
-        return symbol == "BNB/USD"
+        return symbol == self.market
 
     async def fetch_reference_quote(self, symbol: str) -> Quote | None:
+        self.clock[0] += 1  # a reading takes its time: each is a moment after the last
         if self.price is None:
             return None
         ts = self.clock[0] + self.skew_ms
@@ -177,7 +181,7 @@ async def test_a_dropped_own_mark_leaves_another_venues_own_price_in_its_equity(
     portfolio = Portfolio("USD")
     portfolio.set_balances("binance", [Balance("binance", "BNB", D(10))])
     portfolio.set_balances("kraken", [Balance("kraken", "BNB", D(10))])
-    binance, kraken = _Listing(clock, D(600)), _Listing(clock, D(610), skew_ms=5)
+    binance, kraken = _Listing(clock, D(600)), _Listing(clock, D(610))
     venues: dict[str, Any] = {"binance": binance, "kraken": kraken}
     refs = ReferencePrices(portfolio, venues, now_ms=lambda: clock[0], max_age_s=3600)
     for _ in range(2):
@@ -209,3 +213,23 @@ async def test_a_dropped_ticker_mark_falls_back_to_the_stream_it_replaced() -> N
     # anything newer replaces it: the stream's next message, or a ticker read
     portfolio.mark_own("kraken", "BTC/USD", D(50_500), ts=T0 + 2 * HOUR_MS)
     assert portfolio.marks["BTC/USD"] == D(50_500)
+
+
+async def test_a_ticker_stamped_ahead_of_the_node_clock_does_not_hold_off_a_live_stream() -> None:
+    # Kraken's clock runs an hour ahead: its ticker's stamp says T0 + 1 h at T0. Binance's
+    # stream, a second later by the node's clock (and its own), is the newer price. Before,
+    # the stamp ahead made the ticker's reading "newer" than every message of the next hour,
+    # renewed at each pass: a venue whose clock is ahead kept the latest for good.
+    clock = [T0]
+    portfolio = _kraken_holding("USDT")
+    portfolio.mark("BTC/USDT", D(60_000), "binance", T0)
+    portfolio.mark("BTC/USD", D(59_990), "binance", T0 - 1_000)  # Binance streams BTC/USD
+    kraken = _Listing(clock, D(59_000), skew_ms=HOUR_MS, market="BTC/USD")
+    refs = ReferencePrices(portfolio, {"kraken": kraken}, now_ms=lambda: clock[0])
+    await refs.refresh()
+    assert portfolio.marks["BTC/USD"] == D(59_000)  # read after the stream's last message
+
+    clock[0] += 1_000
+    portfolio.mark("BTC/USD", D(60_010), "binance", clock[0])
+    assert portfolio.marks["BTC/USD"] == D(60_010)
+    assert portfolio.mark_of("kraken", "BTC/USD") == (D(59_000), False)  # its own stays

@@ -258,7 +258,7 @@ class ReferencePrices:
             mid = quote.mid
             if self.take is not None and not self.take(venue, symbol, mid, quote.ts):
                 return None  # held: the last mark stands until the next pass settles it
-            self.portfolio.mark(symbol, mid, venue, quote.ts)
+            self.portfolio.mark(symbol, mid, venue, self._stamp(quote))
             self._marked[symbol] = mid
             self.markets[asset] = (venue, symbol)
             # read now, by the node's clock: the venue's stamp may be its last trade's time or
@@ -271,6 +271,12 @@ class ReferencePrices:
             log.warning("%s: its listed markets bid nothing; it counts nothing, not its peg", asset)
             self.portfolio.unbid.add(asset)
         return None
+
+    def _stamp(self, quote: Quote) -> int:
+        """The venue time a reading is compared by with streamed marks (`Portfolio.mark_own`):
+        its stamp, but never past the node's clock (a venue whose clock runs ahead would
+        otherwise hold the latest against every message until its stamp)."""
+        return quote.ts if self.now_ms is None else min(quote.ts, self.now_ms())
 
     def _streamed(self, symbol: str) -> bool:
         # Whether something else marked `symbol` since this did: by the mark itself, not its
@@ -396,7 +402,7 @@ class ReferencePrices:
             mid = quote.mid
             if self.take is not None and not self.take(venue, symbol, mid, quote.ts):
                 return None  # held: the next pass settles it
-            portfolio.mark_own(venue, symbol, mid, ts=quote.ts)
+            portfolio.mark_own(venue, symbol, mid, ts=self._stamp(quote))
             self._own_marked[(venue, symbol)] = mid
             self.own[(venue, asset)] = symbol
             self.own_read_ms[(venue, asset)] = self.now_ms() if self.now_ms is not None else 0
