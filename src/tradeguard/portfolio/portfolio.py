@@ -238,6 +238,11 @@ class Portfolio:
     def _ticked(self, symbol: str) -> bool:  # whether a ticker (`mark_own`) set the latest
         return self.marks.get(symbol) is self._ticker_marks.get(symbol, self)
 
+    def read_latest(self, symbol: str) -> bool:
+        """Whether a venue's own reading (`mark_own`, a ticker), not a stream, set the latest
+        mark of `symbol`."""
+        return self._ticked(symbol)
+
     def marks_of(self, venue: str) -> dict[str, Decimal] | None:
         """`venue`'s own marks (those of the venue whose data it trades on), if it has any."""
         return self.venue_marks.get(self.data_venue.get(venue, venue))
