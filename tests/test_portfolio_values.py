@@ -92,3 +92,20 @@ def test_pegged_cash_in_a_btc_valuation_takes_btc_from_the_market_not_the_fixed_
     q.set_balances("kalshi", [Balance("kalshi", "USD", Decimal(10_000))])
     q.mark("BTC/USDT", Decimal(25_000))
     assert q.equity() == Decimal("0.4") and q.unpriced_assets() == []
+
+
+def test_values_at_a_copy_taken_before_a_mark_was_dropped() -> None:
+    # A dropped ticker reading takes its market out of the marks (`unmark`): the marks no
+    # longer only gain symbols, so a copy of as many symbols may hold other ones. Before, the
+    # price paths cached for the current marks were read on the copy: a KeyError.
+    portfolio = Portfolio(valuation_asset="BTC")
+    portfolio.mark("ADA/BTC", D("0.00001"), "binance")
+    read = D("0.05")
+    portfolio.mark_own("kraken", "ETH/BTC", read)
+    copy = dict(portfolio.marks)
+    portfolio.unmark("kraken", "ETH/BTC", read)  # no venue marks ETH/BTC any more
+    portfolio.mark("XRP/BTC", D("0.0001"), "binance")  # as many symbols as the copy
+    assert portfolio.price_of("XRP") == D("0.0001")  # its paths cached for these marks
+    held = [Balance("paper", "XRP", D("10")), Balance("paper", "ETH", D("2"))]
+    assert portfolio.values_at(held, copy) == {"ETH": D("0.10")}
+    assert portfolio.values_of(held) == {"XRP": D("0.0010")}

@@ -148,3 +148,111 @@ async def test_status_and_the_api_show_a_stale_own_mark() -> None:
     _print_valuation(Console(file=out, width=200), {"reference_prices": ages})
     text = " ".join(out.getvalue().split())
     assert "Stale price: kraken:BTC at 48000 (kraken BTC/USD), read 2.0 h before" in text
+
+
+class _Listing(_Venue):
+    """A venue listing `market` whose ticker answers at `price`, stamped `skew_ms` ahead of the
+    clock."""
+
+    def __init__(
+        self, clock: list[int], price: Decimal | None, skew_ms: int = 0, market: str = "BNB/USD"
+    ) -> None:
+        super().__init__(clock, price)
+        self.skew_ms, self.market = skew_ms, market
+
+    def lists(self, symbol: str) -> bool:
+        return symbol == self.market
+
+    async def fetch_reference_quote(self, symbol: str) -> Quote | None:
+        self.clock[0] += 1  # a reading takes its time: each is a moment after the last
+        if self.price is None:
+            return None
+        ts = self.clock[0] + self.skew_ms
+        return Quote(symbol, ts, self.price - 1, D(1), self.price + 1, D(1))
+
+
+async def test_a_dropped_own_mark_leaves_another_venues_own_price_in_its_equity() -> None:
+    # Binance and Kraken both hold BNB, each read at its own BNB/USD. Kraken sells its BNB:
+    # its own price goes, and with it the latest BNB/USD its ticker had set. Binance's own
+    # price, read a minute ago, still values Binance's BNB: before, the latest was deleted and
+    # Binance's equity (the halts' figure) read its BNB as nothing while its ticker did not
+    # answer (or, answering, while that reading was on its way).
+    clock = [T0]
+    portfolio = Portfolio("USD")
+    portfolio.set_balances("binance", [Balance("binance", "BNB", D(10))])
+    portfolio.set_balances("kraken", [Balance("kraken", "BNB", D(10))])
+    binance, kraken = _Listing(clock, D(600)), _Listing(clock, D(610))
+    venues: dict[str, Any] = {"binance": binance, "kraken": kraken}
+    refs = ReferencePrices(portfolio, venues, now_ms=lambda: clock[0], max_age_s=3600)
+    for _ in range(2):
+        await refs.refresh()
+        clock[0] += 60_000
+    assert portfolio.equity("binance") == D(6000)
+    assert portfolio.equity("kraken") == D(6100)
+
+    portfolio.set_balances("kraken", [Balance("kraken", "BNB", D(0))])
+    binance.price = None  # one pass without an answer: its price read a minute ago stands
+    await refs.refresh()
+
+    assert portfolio.mark_of("binance", "BNB/USD") == (D(600), False)
+    assert portfolio.equity("binance") == D(6000)
+    assert portfolio.price_of("BNB", "USD") is not None
+
+
+async def test_a_dropped_ticker_mark_falls_back_to_the_stream_it_replaced() -> None:
+    portfolio = Portfolio("USD")
+    portfolio.set_balances("binance", [Balance("binance", "BTC", D(1))])
+    portfolio.mark("BTC/USD", D(40_000), "binance", T0)  # Binance's stream, quiet since
+    read = D(50_000)
+    portfolio.mark_own("kraken", "BTC/USD", read, ts=T0 + HOUR_MS)
+    assert portfolio.marks["BTC/USD"] is read
+    portfolio.unmark("kraken", "BTC/USD", read)
+    assert portfolio.marks["BTC/USD"] == D(40_000)  # Binance's own, not the dropped one
+    assert portfolio.equity("binance") == D(40_000)
+    # anything newer replaces it: the stream's next message, or a ticker read
+    portfolio.mark_own("kraken", "BTC/USD", D(50_500), ts=T0 + 2 * HOUR_MS)
+    assert portfolio.marks["BTC/USD"] == D(50_500)
+
+
+async def test_a_ticker_stamped_ahead_of_the_node_clock_does_not_hold_off_a_live_stream() -> None:
+    # Kraken's clock runs an hour ahead: its ticker's stamp says T0 + 1 h at T0. Binance's
+    # stream, a second later by the node's clock (and its own), is the newer price. Before,
+    # the stamp ahead made the ticker's reading "newer" than every message of the next hour,
+    # renewed at each pass: a venue whose clock is ahead kept the latest for good.
+    clock = [T0]
+    portfolio = _kraken_holding("USDT")
+    portfolio.mark("BTC/USDT", D(60_000), "binance", T0)
+    portfolio.mark("BTC/USD", D(59_990), "binance", T0 - 1_000)  # Binance streams BTC/USD
+    kraken = _Listing(clock, D(59_000), skew_ms=HOUR_MS, market="BTC/USD")
+    refs = ReferencePrices(portfolio, {"kraken": kraken}, now_ms=lambda: clock[0])
+    await refs.refresh()
+    assert portfolio.marks["BTC/USD"] == D(59_000)  # read after the stream's last message
+
+    clock[0] += 1_000
+    portfolio.mark("BTC/USD", D(60_010), "binance", clock[0])
+    assert portfolio.marks["BTC/USD"] == D(60_010)
+    assert portfolio.mark_of("kraken", "BTC/USD") == (D(59_000), False)  # its own stays
+
+
+async def test_a_newer_own_reading_is_no_stream_to_the_any_venue_pass() -> None:
+    # Binance's BNB is priced by the any-venue pass (Binance BNB/USD), Kraken's by its own
+    # reading a moment later: that one is the latest now. It is a ticker's reading, not a
+    # stream: before, the next pass took it for one, dropped Binance's reading with its own
+    # mark and, Binance not answering then, valued Binance's BNB at Kraken's price, borrowed.
+    clock = [T0]
+    portfolio = Portfolio("USD")
+    portfolio.set_balances("binance", [Balance("binance", "BNB", D(10))])
+    portfolio.set_balances("kraken", [Balance("kraken", "BNB", D(10))])
+    binance, kraken = _Listing(clock, D(600)), _Listing(clock, D(610))
+    venues: dict[str, Any] = {"binance": binance, "kraken": kraken}
+    refs = ReferencePrices(portfolio, venues, now_ms=lambda: clock[0], max_age_s=3600)
+    await refs.refresh()
+    assert portfolio.marks["BNB/USD"] == D(610)  # Kraken's, read last
+    assert refs.status() == {"BNB": "binance BNB/USD", "kraken:BNB": "kraken BNB/USD"}
+
+    clock[0] += 60_000
+    binance.price = None
+    await refs.refresh()
+    assert portfolio.mark_of("binance", "BNB/USD") == (D(600), False)
+    assert portfolio.equity("binance") == D(6000)
+    assert "BNB" in refs.status()  # still read by the any-venue pass (Kraken's market now)

@@ -117,3 +117,26 @@ async def test_a_stale_own_mark_is_not_restored() -> None:
     again.load()
     assert "kraken" not in portfolio.venue_marks
     assert again.status() == {}
+
+
+async def test_a_restored_own_mark_values_the_venues_equity_as_before_the_restart() -> None:
+    # The restored mark is there so that a restart moves no equity (a jump and a fall back at
+    # the first reading would be a false drawdown). Before, it was Kraken's own mark only, of
+    # a market no mark of any venue had: equity, which reads a venue's own marks along the
+    # latest's markets, valued Kraken's BTC at Binance's 60,000 until Kraken answered.
+    clock, kv = [10 * HOUR_MS], _Kv()
+    before = _portfolio("kraken")
+    refs = _refs(before, {"kraken": _Venue("48000")}, kv, clock)
+    await refs.refresh()
+    assert before.equity("kraken") == D(49_000)
+
+    clock[0] += HOUR_MS // 2
+    portfolio = _portfolio("kraken")
+    again = _refs(portfolio, {"kraken": _Venue(None)}, kv, clock)
+    again.load()
+    assert portfolio.equity("kraken") == D(49_000)
+    assert portfolio.price_on("kraken", "BTC") == D(48_000)
+    # any newer reading replaces it as the latest: a stream's message
+    portfolio.mark("BTC/USD", D(47_000), "coinbase", clock[0])
+    assert portfolio.marks["BTC/USD"] == D(47_000)
+    assert portfolio.equity("kraken") == D(49_000)  # Kraken's own still values Kraken's BTC

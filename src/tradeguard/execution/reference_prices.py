@@ -258,7 +258,7 @@ class ReferencePrices:
             mid = quote.mid
             if self.take is not None and not self.take(venue, symbol, mid, quote.ts):
                 return None  # held: the last mark stands until the next pass settles it
-            self.portfolio.mark(symbol, mid, venue, quote.ts)
+            self.portfolio.mark(symbol, mid, venue, self._stamp(quote))
             self._marked[symbol] = mid
             self.markets[asset] = (venue, symbol)
             # read now, by the node's clock: the venue's stamp may be its last trade's time or
@@ -272,11 +272,21 @@ class ReferencePrices:
             self.portfolio.unbid.add(asset)
         return None
 
+    def _stamp(self, quote: Quote) -> int:
+        """The venue time a reading is compared by with streamed marks (`Portfolio.mark_own`):
+        its stamp, but never past the node's clock (a venue whose clock runs ahead would
+        otherwise hold the latest against every message until its stamp)."""
+        return quote.ts if self.now_ms is None else min(quote.ts, self.now_ms())
+
     def _streamed(self, symbol: str) -> bool:
         # Whether something else marked `symbol` since this did: by the mark itself, not its
         # value (a streamed message repeating the ticker's price is the stream alive all the
         # same). Every mark is a Decimal of its own message; only the one set here is this one.
-        return self.portfolio.marks.get(symbol) is not self._marked.get(symbol)
+        # A venue's own reading (its own section below) newer than this one is no stream.
+        portfolio = self.portfolio
+        return portfolio.marks.get(symbol) is not self._marked.get(symbol) and (
+            not portfolio.read_latest(symbol)
+        )
 
     def _markets_for(self, asset: str) -> list[tuple[str, str]]:
         """Every (venue, symbol) pairing `asset` with a priced asset, either way round, the
@@ -396,7 +406,7 @@ class ReferencePrices:
             mid = quote.mid
             if self.take is not None and not self.take(venue, symbol, mid, quote.ts):
                 return None  # held: the next pass settles it
-            portfolio.mark_own(venue, symbol, mid, ts=quote.ts)
+            portfolio.mark_own(venue, symbol, mid, ts=self._stamp(quote))
             self._own_marked[(venue, symbol)] = mid
             self.own[(venue, asset)] = symbol
             self.own_read_ms[(venue, asset)] = self.now_ms() if self.now_ms is not None else 0

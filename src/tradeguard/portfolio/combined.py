@@ -24,8 +24,15 @@ from tradeguard.model.money import ZERO
 
 # native gas assets and the token that wraps them one for one
 WRAPPED = {"ETH": "WETH", "MATIC": "WMATIC", "BNB": "WBNB", "AVAX": "WAVAX"}
-# Either twin priced values the other: a stored row may hold the native or the wrapped one.
+# Either twin priced values the other: a stored row may hold the native or the wrapped one;
+# a WETH market values ETH (gas is paid in ETH, pools hold WETH) and back.
 _TWIN = {**WRAPPED, **{wrapped: native for native, wrapped in WRAPPED.items()}}
+
+
+def aliases(asset: str) -> tuple[str, ...]:
+    """`asset`, then its wrapped (or native) twin if it has one."""
+    twin = _TWIN.get(asset)
+    return (asset,) if twin is None else (asset, twin)
 
 
 class _Priced(Protocol):

@@ -12,21 +12,12 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.market import Fresh
 from tradeguard.model.money import STABLECOINS, ZERO, quantize_down
 from tradeguard.model.position import ClosedTrade, Position
-from tradeguard.portfolio.combined import WRAPPED
+from tradeguard.portfolio.combined import aliases
 
 PositionKey = tuple[str, str, str]  # venue, symbol, strategy_id
 _Leg = tuple[tuple[str, bool], ...]  # (marked symbol, inverted), tried in order
 _Paths = tuple[_Leg, tuple[tuple[_Leg, _Leg | None], ...]]  # direct; (first, second) hops
 _ONE = Decimal(1)
-# A native coin and its wrapped token are one price (gas is paid in ETH, pools hold WETH):
-# a WETH market values ETH (gas) and back. One table, the combined balances' own.
-_WRAPPED = {**WRAPPED, **{wrapped: native for native, wrapped in WRAPPED.items()}}
-
-
-def aliases(asset: str) -> tuple[str, ...]:
-    """`asset`, then its wrapped (or native) twin if it has one."""
-    twin = _WRAPPED.get(asset)
-    return (asset,) if twin is None else (asset, twin)
 
 
 class Portfolio:
@@ -193,7 +184,7 @@ class Portfolio:
         """`price` as `venue`'s own mark; the latest too unless a newer (`ts`) ticker's is."""
         if venue:
             self.venue_marks.setdefault(venue, {})[symbol] = price
-        if ts and ts < self._mark_ts.get(symbol, 0) and self._ticked(symbol):
+        if ts and ts < self._mark_ts.get(symbol, 0) and self.read_latest(symbol):
             return
         self.marks[symbol] = price
         self._mark_ts[symbol] = ts
@@ -203,26 +194,37 @@ class Portfolio:
     ) -> None:
         """Take `price` as `venue`'s own price of `symbol`; with `latest`, as the latest of any
         venue too unless a stream set that one not before `ts` (venue ms; unknown: it stands).
-        A price kept from the last run is its venue's only (`latest` False)."""
+        A price kept from the last run is its venue's only (`latest` False), or the latest of
+        a market none marks (`_stand_in`: equity reads own marks along the latest's markets)."""
         self.venue_marks.setdefault(venue, {})[symbol] = price
         if not latest:
+            if symbol not in self.marks:
+                self._stand_in(symbol, price)
             return
         newer = ts and ts > self._mark_ts.get(symbol, 0) > 0
-        if symbol not in self.marks or self._ticked(symbol) or newer:
+        if symbol not in self.marks or self.read_latest(symbol) or newer:
             self.marks[symbol] = self._ticker_marks[symbol] = price
             self._mark_ts[symbol] = ts
 
     def unmark(self, venue: str, symbol: str, price: Decimal) -> None:
         """Forget `venue`'s own mark of `symbol` if it is still `price` (read once, no one
-        renews it), the latest too if its ticker set that: the mark, not its value, goes."""
+        renews it), the latest too if its ticker set that: the mark, not its value, goes (another
+        venue's own mark of `symbol` stands in: a venue's equity reads them along the latest's)."""
         own = self.venue_marks.get(venue)
         if own is not None and own.get(symbol) is price:
             del own[symbol]
-        if self.marks.get(symbol) is price and self._ticked(symbol):
-            del self.marks[symbol], self._ticker_marks[symbol]
-            self.forget_price_paths()
+        if self.marks.get(symbol) is price and self.read_latest(symbol):
+            if others := [m[symbol] for _, m in sorted(self.venue_marks.items()) if symbol in m]:
+                self._stand_in(symbol, others[0])
+            else:
+                del self.marks[symbol], self._ticker_marks[symbol]
+                self.forget_price_paths()
 
-    def _ticked(self, symbol: str) -> bool:  # whether a ticker (`mark_own`) set the latest
+    def _stand_in(self, symbol: str, price: Decimal) -> None:  # the weakest latest: anything
+        self.marks[symbol] = self._ticker_marks[symbol] = price  # newer replaces it
+        self._mark_ts[symbol] = 0
+
+    def read_latest(self, symbol: str) -> bool:  # whether a reading (`mark_own`) set the latest
         return self.marks.get(symbol) is self._ticker_marks.get(symbol, self)
 
     def marks_of(self, venue: str) -> dict[str, Decimal] | None:
@@ -262,15 +264,13 @@ class Portfolio:
     def values_at(
         self, balances: Iterable[Balance], marks: dict[str, Decimal]
     ) -> dict[str, Decimal]:
-        """`values_of` at `marks`, a copy of this portfolio's marks taken earlier."""
-        current = self.marks
-        # price_of rebuilds its cached paths when the count of marks differs; marks only gain
-        # symbols, so a copy of the same count holds the same symbols.
-        self.marks = marks
+        """`values_of` at `marks`, a copy of this portfolio's marks taken earlier (of other
+        symbols maybe: a dropped reading's market goes, `unmark`; the cached paths are not its)."""
+        current, self.marks, self._paths_for = self.marks, marks, -1
         try:
             return self.values_of(balances)
         finally:
-            self.marks = current
+            self.marks, self._paths_for = current, -1
 
     def values_on(
         self,
