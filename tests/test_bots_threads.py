@@ -117,7 +117,7 @@ async def test_a_stop_racing_approved_entries_from_threads_leaves_nothing_workin
         submitted = [b for _, b in out if b.get("status") == "submitted"]
         # what was sent before the stop was cancelled by it: no entry fills after the stop
         assert held is None or held.quantity == 0, (out, held)
-        assert len(submitted) <= THREADS - 1
+        assert len(submitted) <= 1, out  # one position per bot, whatever the stop let through
     finally:
         await server.stop()
         await r.http.aclose()
