@@ -41,10 +41,10 @@ async def test_a_history_that_answers_the_same_full_page_again_is_an_error_not_a
 ) -> None:
     venue = make_venue(ex, stream_user_data=False)
     await venue.load_instruments()
-    page = [{"id": str(i), "symbol": SYMBOL} for i in range(1, 1001)]
+    page = [{"id": str(i), "symbol": SYMBOL, "timestamp": 1000 + i} for i in range(1, 1001)]
     calls: list[object] = []
 
-    async def same_page(*args: object) -> list[dict[str, str]]:
+    async def same_page(*args: object) -> list[dict[str, object]]:
         calls.append(args)
         return page
 
@@ -54,7 +54,7 @@ async def test_a_history_that_answers_the_same_full_page_again_is_an_error_not_a
             await venue.fetch_fills(SYMBOL, 1)
     finally:
         await venue.close()
-    assert len(calls) == 2
+    assert len(calls) == 3  # the latest page, the day from the start, the same page again
 
 
 async def test_an_order_with_more_fills_than_a_page_has_them_all_read(

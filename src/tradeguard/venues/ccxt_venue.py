@@ -46,6 +46,7 @@ from tradeguard.venues.ccxt_clients import (
 )
 from tradeguard.venues.ccxt_connection import (
     FILL_PAGE_FROM_ID,
+    FILL_WINDOW_MS,
     PER_SYMBOL_OPEN_ORDERS,
     WEIGHTS,
     map_ccxt_error,
@@ -338,11 +339,16 @@ class CcxtVenue(CcxtQuoteStream):
                 return list(await self._call(op, self.client.fetch_order_trades, order_id, symbol))
             return list(await self._call(op, self.client.fetch_my_trades, symbol, since_ts or None))
         fetch, base = self.client.fetch_my_trades, {"orderId": order_id} if order_id else {}
-        # an order's trades from its first on (without an anchor Binance answers the latest)
-        first = {**base, "fromId": "0"} if order_id else {}
-        rows = list(await self._call(op, fetch, symbol, since_ts or None, page, first))
+        if order_id:  # its trades from its first on (without an anchor Binance answers the latest)
+            rows, more = (
+                list(await self._call(op, fetch, symbol, None, page, {**base, "fromId": "0"})),
+                False,
+            )
+        else:
+            rows, more = await self._trades_since(op, symbol, since_ts, page)
         last, after = rows, 0
-        while len(last) >= page:
+        while len(last) >= page or more:
+            more = False
             ids = [str(r.get("id") or "") for r in last]
             if not all(i.isascii() and i.isdigit() for i in ids) or max(map(int, ids)) < after:
                 raise AmbiguousVenueError(
@@ -353,6 +359,30 @@ class CcxtVenue(CcxtQuoteStream):
             last = list(await self._call(op, fetch, symbol, None, page, params))
             rows.extend(last)
         return rows
+
+    async def _trades_since(
+        self, op: str, symbol: str, since_ts: int, page: int
+    ) -> tuple[list, bool]:
+        """The first of the account's trades on `symbol` at or after `since_ts`, and whether later
+        ones may follow. Binance reads at most 24 hours from a time on, so an empty day must not
+        end the read: the most recent page holds them all when it reaches back past `since_ts`
+        (or is short), else day after day is read up to the first holding a trade."""
+        fetch = self.client.fetch_my_trades
+        latest = list(await self._call(op, fetch, symbol, None, page))
+        newer = [r for r in latest if int(r.get("timestamp") or 0) >= since_ts]
+        if len(newer) < len(latest) or len(latest) < page:
+            return newer, False
+        start, stop = since_ts, self.client.milliseconds() + FILL_WINDOW_MS
+        while start <= stop:
+            end = start + FILL_WINDOW_MS - 1
+            rows = list(await self._call(op, fetch, symbol, start, page, {"endTime": end}))
+            if rows:
+                return rows, True
+            start = end + 1
+        raise AmbiguousVenueError(
+            self.name,
+            f"trade history of {symbol}: its latest trades are in no day since {since_ts}",
+        )
 
     async def fetch_order_fills(
         self, client_order_id: str, venue_order_id: str, symbol: str
