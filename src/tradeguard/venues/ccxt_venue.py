@@ -340,10 +340,8 @@ class CcxtVenue(CcxtQuoteStream):
             return list(await self._call(op, self.client.fetch_my_trades, symbol, since_ts or None))
         fetch, base = self.client.fetch_my_trades, {"orderId": order_id} if order_id else {}
         if order_id:  # its trades from its first on (without an anchor Binance answers the latest)
-            rows, more = (
-                list(await self._call(op, fetch, symbol, None, page, {**base, "fromId": "0"})),
-                False,
-            )
+            first = {**base, "fromId": "0"}
+            rows, more = list(await self._call(op, fetch, symbol, None, page, first)), False
         else:
             rows, more = await self._trades_since(op, symbol, since_ts, page)
         last, after = rows, 0
