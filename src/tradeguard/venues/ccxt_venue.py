@@ -344,18 +344,22 @@ class CcxtVenue(CcxtQuoteStream):
             rows, more = list(await self._call(op, fetch, symbol, None, page, first)), False
         else:
             rows, more = await self._trades_since(op, symbol, since_ts, page)
-        last, after = rows, 0
+        # The next page starts at the last id read, not after it: a trade the account was on
+        # both sides of is two rows of one id, which a page's end may split.
+        seen = {_row_key(r) for r in rows}
+        last, after = rows, -1
         while len(last) >= page or more:
             more = False
             ids = [str(r.get("id") or "") for r in last]
-            if not all(i.isascii() and i.isdigit() for i in ids) or max(map(int, ids)) < after:
+            if not all(i.isascii() and i.isdigit() for i in ids) or max(map(int, ids)) <= after:
                 raise AmbiguousVenueError(
                     self.name, f"trade history of {symbol}: page without ascending ids {ids[:3]}"
                 )
-            after = max(map(int, ids)) + 1
+            after = max(map(int, ids))
             params = {**base, "fromId": str(after)}
             last = list(await self._call(op, fetch, symbol, None, page, params))
-            rows.extend(last)
+            rows.extend(r for r in last if _row_key(r) not in seen)
+            seen.update(_row_key(r) for r in last)
         return rows
 
     async def _trades_since(
@@ -580,3 +584,9 @@ def build_ccxt_venue(vc: Any, clock: Clock, *, credentials: Any = None) -> CcxtV
         vc.name, factory, clock, symbols=list(vc.symbols) or None,
         market_orders=vc.market_orders,
     )  # fmt: skip
+
+
+def _row_key(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    """One row of a trade history: the trade's id, and the order and side of the account's part
+    in it (a trade between two of the account's orders is two rows of one id)."""
+    return str(row.get("id") or ""), str(row.get("order") or ""), str(row.get("side") or "")
