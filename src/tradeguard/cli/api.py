@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 
 from tradeguard.cli.common import (
+    EXIT_INTERRUPTED,
     EXIT_OK,
     add_source_options,
     config_from_args,
@@ -181,22 +182,29 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     setup_logging(config.node.log_format, config.node.log_level)
     node = TradingNode(config)
     try:
-        asyncio.run(_serve(node, args.host, args.port, console))
+        interrupted = asyncio.run(_serve(node, args.host, args.port, console))
     finally:
         node.close()
-    return EXIT_OK
+    # a Ctrl-C ends it whole, as a SIGTERM does, and says so as every command does: 130
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
-async def _serve(node: Any, host: str | None, port: int | None, console: Console) -> None:
+async def _serve(node: Any, host: str | None, port: int | None, console: Console) -> bool:
+    """Serve until a Ctrl-C or a SIGTERM; return whether a Ctrl-C stopped it."""
     from tradeguard.api.server import ApiServer
     from tradeguard.node.duties import KillRunner, OrderChecks, PeriodicReconcile
     from tradeguard.node.valuation_view import save_valuation
 
-    stop = asyncio.Event()
+    stop, ctrl_c = asyncio.Event(), asyncio.Event()
+
+    def on_ctrl_c() -> None:
+        ctrl_c.set()
+        stop.set()
+
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig, handler in ((signal.SIGINT, on_ctrl_c), (signal.SIGTERM, stop.set)):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, handler)
     await node.start()
     server = ApiServer(node, host, port)
     # Held assets no strategy streams (a contract a `pm arb run` left held) are priced by the
@@ -244,3 +252,4 @@ async def _serve(node: Any, host: str | None, port: int | None, console: Console
         save_valuation(node)  # the prices as serve left them
         await server.stop()
         await node.stop()
+    return ctrl_c.is_set()

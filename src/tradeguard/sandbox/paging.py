@@ -26,9 +26,13 @@ def encode(offset: int) -> str:
 
 def decode(cursor: str, total: int) -> int:
     try:
-        offset = int(base64.b64decode(cursor, validate=True).decode())
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = base64.b64decode(cursor, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
         raise ValueError(f"invalid cursor {cursor!r}") from None
+    # ASCII digits only, as handed out: int() also reads "1_0", " 2" and non-ASCII digits
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"invalid cursor {cursor!r}")
+    offset = int(text)
     if not 0 <= offset <= total:
         raise ValueError(f"invalid cursor {cursor!r}: offset {offset} outside 0..{total}")
     return offset

@@ -250,8 +250,7 @@ class OrderRoutes:
         spec = self.engine.market(symbol)
         limit = _page_limit(params)
         from_id = int_param(params, "fromId", 0) or 0
-        start = int_param(params, "startTime", 0) or 0
-        end = int_param(params, "endTime", 2**62) or 0
+        start, end = _trade_window(params)
         order_id = int_param(params, "orderId")
         rows: list[dict[str, Any]] = []
         for t in self.engine.trades[symbol]:
@@ -261,6 +260,28 @@ class OrderRoutes:
                 if order_id is None or row["orderId"] == order_id:
                     rows.append(row)
         return web.json_response(_page(rows, limit, _anchored(params, "fromId")))
+
+
+TRADE_WINDOW_MS = 86_400_000  # Binance answers own trades over at most 24 hours
+
+
+def _trade_window(params: Any) -> tuple[int, int]:
+    """The time span a myTrades query reads, as Binance bounds it: `startTime` and `endTime` at
+    most 24 hours apart (-1127), one of them alone the 24 hours after or before it, neither with
+    `fromId` nor with `orderId` (-1128, no supported combination); no time at all: every row."""
+    start = int_param(params, "startTime")
+    end = int_param(params, "endTime")
+    if start is None and end is None:
+        return 0, 2**62
+    if int_param(params, "fromId") is not None or int_param(params, "orderId") is not None:
+        raise ApiError(-1128, "Combination of optional parameters invalid.")
+    if start is not None and end is not None and end - start > TRADE_WINDOW_MS:
+        raise ApiError(-1127, "More than 24 hours between startTime and endTime.")
+    if end is None:
+        end = (start or 0) + TRADE_WINDOW_MS
+    if start is None:
+        start = end - TRADE_WINDOW_MS
+    return start, end
 
 
 def _anchored(params: Any, first: str) -> bool:

@@ -65,6 +65,8 @@ def validate(
 ) -> str:
     """Check an order's parameters and filters; return its time in force."""
     kind = TRIGGERED_KIND.get(type_, type_)
+    if quote_qty is not None and type_ != MARKET:
+        raise EngineReject(-1106, "Parameter 'quoteOrderQty' sent when not required.")
     if type_ in TRIGGERED_KIND:
         if stop_price is None:
             raise EngineReject(-1102, _MANDATORY.format("stopPrice"))

@@ -15,7 +15,9 @@ def timeframe_s(timeframe: str) -> int:
     text = timeframe.strip()
     unit = _UNIT_S.get(text[-1:]) if text else None
     count = text[:-1]
-    if unit is None or not count.isdigit() or int(count) <= 0:
+    # ASCII digits, a few of them: int() reads other scripts' digits and refuses '²' on its own
+    ok = count.isascii() and count.isdigit() and len(count) <= 9
+    if unit is None or not ok or int(count) <= 0:
         raise ValueError(
             f"timeframe={timeframe!r}: expected a count and a unit s/m/h/d/w, e.g. '1m' or '4h'"
         )

@@ -94,10 +94,9 @@ def _userref(fields: Fields) -> int | None:
     raw = fields.get("userref")
     if raw is None or raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise KrakenError(f"{INVALID_ARGUMENTS}:userref") from None
+    if not _USERREF_RE.fullmatch(raw):  # ASCII digits: int() read "٣", "1_0" and " 7"
+        raise KrakenError(f"{INVALID_ARGUMENTS}:userref")
+    value = int(raw)
     if not -(2**31) <= value <= INT32_MAX:
         raise KrakenError(f"{INVALID_ARGUMENTS}:userref")
     return value

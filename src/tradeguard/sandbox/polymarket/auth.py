@@ -97,6 +97,13 @@ def verify_order(order: dict[str, Any], neg_risk: bool) -> str:
     return "0x" + keccak(b"\x19" + msg.version + msg.header + msg.body).hex()
 
 
+def _in_window(ts: str, now_s: int) -> bool:
+    """Whether an auth timestamp is epoch seconds in ASCII digits (a few: int() refuses
+    thousands) within the window of now."""
+    ok = ts.isascii() and ts.isdigit() and len(ts) <= 19
+    return ok and abs(int(ts) - now_s) <= AUTH_WINDOW_S
+
+
 def verify_l1(headers: dict[str, str], now_s: int) -> tuple[str, int]:
     """Check ClobAuth headers; return (address, nonce)."""
     try:
@@ -105,7 +112,7 @@ def verify_l1(headers: dict[str, str], now_s: int) -> tuple[str, int]:
         sig = headers["POLY_SIGNATURE"]
     except (KeyError, ValueError):
         raise PolyAuthError("Invalid L1 Request headers") from None
-    if not (ts.isascii() and ts.isdigit()) or abs(int(ts) - now_s) > AUTH_WINDOW_S:
+    if not _in_window(ts, now_s):
         raise PolyAuthError("Invalid L1 Request headers: timestamp outside the window")
     typed = {
         "primaryType": "ClobAuth",
@@ -144,7 +151,7 @@ def verify_l2(
         raise PolyAuthError("Unauthorized/Invalid api key")
     secret, passphrase, address = creds[key]
     ts = headers.get("POLY_TIMESTAMP", "")
-    if not (ts.isascii() and ts.isdigit()) or abs(int(ts) - now_s) > AUTH_WINDOW_S:
+    if not _in_window(ts, now_s):
         raise PolyAuthError("Unauthorized: timestamp outside the window")
     if (
         headers.get("POLY_PASSPHRASE") != passphrase
