@@ -13,14 +13,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from eth_account import Account
 
 from pm_merge_support import buy, demo_clob, pm_config, running
-from test_pm_maker_fills import _hand_buys, _maker_and_hand
+from test_pm_maker_fills import _client, _hand_buys, _maker_and_hand
 from test_pm_node_crash import POLY_YES
 from test_polymarket_venue import NO, Recorder, make_order
 from tradeguard.clock import Clock
 from tradeguard.execution.reconcile import reconcile_and_gate
-from tradeguard.model.enums import Side
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.order import OrderIntent
 from tradeguard.sandbox.polymarket.server import PolymarketExchange
 from tradeguard.sandbox.testing import eventually
 from tradeguard.venues.polymarket.venue import PolymarketVenue
@@ -113,3 +115,69 @@ async def test_a_fill_booked_then_failed_is_flagged_and_the_ledger_takes_the_ven
             assert book.total(POLY_YES.split("/")[0]) == 0 and book.total("PUSD") == cash
             report = node.storage.kv_get("reconcile.report")
             assert report["ledger_differences"] == [] and report["ok"]
+
+
+async def test_an_order_whose_only_trade_failed_before_it_was_read_ends_with_nothing_filled() -> (
+    None
+):
+    """Our resting bid matched and its trade FAILED while no one read it (the node down): the
+    CLOB's order still counts the match (`size_matched`); the venue reports it ended with
+    nothing filled, so no fill is waited for and none is booked."""
+    async with PolymarketExchange() as ex:
+        venue, rec, hand = await _maker_and_hand(ex)
+        try:
+            order = make_order("tg1-1", NO, Side.BUY, "10", "0.54")
+            report = await venue.submit(order)
+            await venue.close()  # down: the match and its failure go unread
+            await _hand_buys(hand, "1001", "0.46")
+            (match,) = {str(r["id"]).rsplit("-", 1)[0] for r in ex.trades[hand_address(ex, venue)]}
+            ex.set_trade_status(match, "FAILED")
+            venue = PolymarketVenue("polymarket", ex.url, venue._key, Clock())
+            await venue.connect()
+            venue.adopt(order)
+            assert await venue.fetch_fills(NO) == []
+            seen = await venue.fetch_order("tg1-1", NO)
+            assert seen is not None and seen.venue_order_id == report.venue_order_id
+            assert (seen.status, seen.filled) == (OrderStatus.CANCELLED, 0)
+            assert rec.fills == []
+        finally:
+            await venue.close()
+
+
+def hand_address(ex: PolymarketExchange, ours: PolymarketVenue) -> str:
+    (hand,) = set(ex.trades) - {ours.signer.address.lower()}
+    return hand
+
+
+async def test_a_resting_order_whose_match_failed_while_the_node_was_down_books_nothing(
+    tmp_path, monkeypatch
+) -> None:
+    """Our bid rests; the node stops; a hand (py-clob-client) meets it and the trade FAILS.
+    At the next start the order ends with nothing filled, no fill is booked, and the ledger
+    agrees with the venue (no difference, no balance read left waiting)."""
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            venue = node.venues["polymarket"]
+            quote = await venue.fetch_quote(POLY_YES)
+            await node.on_quote(quote)
+            bid = quote.bid + D("0.01")
+            placed = await node.submit(
+                OrderIntent("s1", "polymarket", POLY_YES, Side.BUY, D(10), OrderType.LIMIT, bid)
+            )
+            assert placed.order is not None and placed.order.status is OrderStatus.ACCEPTED
+            cid = placed.order.client_order_id
+            no_token = venue.token_id(POLY_YES.replace(":YES/", ":NO/"))
+        hand = Account.create()
+        server.add_account(hand.address, D(1000))
+        client = await _client(server, hand.key.hex())
+        await _hand_buys(client, no_token, str(1 - bid))
+        (row,) = await asyncio.to_thread(client.get_trades)
+        server.set_trade_status(row["id"].rsplit("-", 1)[0], "FAILED")
+        async with running(cfg) as node:
+            report = node.storage.kv_get("reconcile.report")
+            assert report["ok"] and report["balances_deferred"] == [], report
+            assert report["ledger_differences"] == [] and report["fills_failed"] == []
+            assert node.storage.load_fills(venue="polymarket") == []
+            order = node.storage.get_order(cid)
+            assert (order.status, order.filled) == (OrderStatus.CANCELLED, 0)

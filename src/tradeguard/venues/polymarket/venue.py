@@ -9,6 +9,7 @@ them after 10 s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -41,6 +42,7 @@ from tradeguard.venues.paging import CLOB_END, CLOB_START, MAX_PAGES, clob_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.listing_pass import account_rows, listing_pass, market_rows
 from tradeguard.venues.polymarket.markets import QUOTE, listed_tokens, market_resolution
+from tradeguard.venues.polymarket.order_rows import order_report
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, l2_headers, order_payload
 from tradeguard.venues.polymarket.trade_rows import fills_after_submit, row_fills, trade_failed
 from tradeguard.venues.polymarket.trade_time import row_second, since_filter
@@ -61,7 +63,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "FAK", TimeInForce.FOK: "FOK"}
-_STATUS = {"LIVE": OrderStatus.ACCEPTED, "CANCELED": OrderStatus.CANCELLED}
 
 
 class PolymarketVenue(Venue):
@@ -97,6 +98,8 @@ class PolymarketVenue(Venue):
         self._market_of: dict[str, str] = {}  # symbol -> its market's condition id
         self._hashes: dict[str, str] = {}  # client order id -> order hash
         self.failed_fills: dict[str, Fill] = {}  # trade id -> our fill of a FAILED trade
+        self._failed_of: dict[str, dict[str, Decimal]] = {}  # hash -> trade id -> FAILED size
+        self._unread: dict[str, int] = {}  # adopted order's hash -> from when its trades are
         self._http = httpx.AsyncClient(timeout=10.0)
         self._heartbeat: asyncio.Task[None] | None = None
         self.ws_url = ws_url
@@ -292,29 +295,15 @@ class PolymarketVenue(Venue):
         row = await self._private("fetch_order", "GET", f"/data/order/{order_hash}")
         if not row:
             return None
-        try:
-            filled, size = dec(row["size_matched"]), dec(row["original_size"])
-            price = dec(row["price"])
-            status = _STATUS.get(row["status"], OrderStatus.ACCEPTED)
-            side = row["side"].lower()
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            why = f"an order missing {exc}" if isinstance(exc, KeyError) else f"an order ({exc})"
-            route = f"GET /data/order/{order_hash}"
-            raise not_object(self.name, "fetch_order", route, row, why) from None
-        if filled == size:
-            status = OrderStatus.FILLED
-        elif filled > 0 and status is OrderStatus.ACCEPTED:
-            status = OrderStatus.PARTIALLY_FILLED
-        return OrderReport(
-            self.name, symbol, cid, order_hash, status, filled=filled,
-            avg_price=price if filled else ZERO, amount=size,
-            ts=self.clock.now_ms(), side=side, price=price,
-        )  # fmt: skip
+        failed = sum(self._failed_of.get(order_hash, {}).values(), ZERO)
+        ids = (symbol, cid, order_hash)
+        return order_report(self.name, ids, row, failed, self.clock.now_ms())
 
     def adopt(self, order: Order) -> None:
         """Recompute the hash of a journaled order (after a restart) so it can be queried."""
         try:
-            self._hashes[order.client_order_id] = self.order_hash(order)
+            self._hashes[order.client_order_id] = order_hash = self.order_hash(order)
+            self._unread[order_hash] = max(order.created_ts - 60_000, 0)
         except DefinitiveVenueError as exc:  # its market is gone: queries stay unanswered
             log.warning("%s: cannot adopt %s: %s", self.name, order.client_order_id, exc)
 
@@ -338,7 +327,16 @@ class PolymarketVenue(Venue):
                 f"fetch_order: no order hash for {client_order_id}; adopt the journaled order",
                 "HASH_UNKNOWN",
             )
-        return await self._query(client_order_id, symbol, order_hash)
+        report = await self._query(client_order_id, symbol, order_hash)
+        since = self._unread.pop(order_hash, None)
+        if report is not None and report.filled > 0 and since is not None:
+            # a journaled order's trades were never read here: one FAILED counts in
+            # `size_matched` until read (`order_rows`); a listing that fails leaves it counted
+            with contextlib.suppress(DefinitiveVenueError, AmbiguousVenueError):
+                await self.fetch_fills(symbol, since)
+            if order_hash in self._failed_of:
+                return await self._query(client_order_id, symbol, order_hash)
+        return report
 
     async def _rows(self, op: str, path: str) -> list[Any]:
         """The `data` list of a CLOB listing; an answer without it (a proxy's `{}`) is an
@@ -497,7 +495,9 @@ class PolymarketVenue(Venue):
         key = self.api_creds["api_key"] if self.api_creds else ""
         fills = row_fills(self.name, row, self._symbol_of_token, by_hash, self.signer.address, key)
         if trade_failed(row):
-            self.failed_fills.update((f.trade_id, f) for f in fills)
+            for f in fills:
+                self.failed_fills[f.trade_id] = f
+                self._failed_of.setdefault(f.venue_order_id, {})[f.trade_id] = f.amount
             return []
         return fills
 
