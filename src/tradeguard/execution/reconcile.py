@@ -12,7 +12,9 @@ Per venue, in this order:
    skipped (the opening balances hold it); one dated to the whole second the ledger opened
    in (a venue dating trades to the second) is booked unless the opening listed it
    (`ledger_opening`); the symbols read are the strategies', the journal orders' and, on a
-   venue listing the account's trades of every market (`traded_symbols`), those traded;
+   venue listing the account's trades of every market (`traded_symbols`), those traded; a
+   venue's listings serving several symbols are read once in a pass (`listing_pass`); fills
+   booked of trades the venue now reports FAILED are flagged (`fills_failed`, `failed_fills`);
 5. balances: on a venue netting YES and NO of one market (Kalshi), pairs the durable ledger still
    holds are netted first (`outcome_netting`: a fill booked before its netting was); the venue is
    the truth; every difference from the ledger is recorded as an adjustment (a read off it is listed
