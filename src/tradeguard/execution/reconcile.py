@@ -12,7 +12,9 @@ Per venue, in this order:
    skipped (the opening balances hold it); one dated to the whole second the ledger opened
    in (a venue dating trades to the second) is booked unless the opening listed it
    (`ledger_opening`); the symbols read are the strategies', the journal orders' and, on a
-   venue listing the account's trades of every market (`traded_symbols`), those traded;
+   venue listing the account's trades of every market (`traded_symbols`), those traded; a
+   venue's listings serving several symbols are read once in a pass (`listing_pass`); fills
+   booked of trades the venue now reports FAILED are flagged (`fills_failed`, `failed_fills`);
 5. balances: on a venue netting YES and NO of one market (Kalshi), pairs the durable ledger still
    holds are netted first (`outcome_netting`: a fill booked before its netting was); the venue is
    the truth; every difference from the ledger is recorded as an adjustment (a read off it is listed
@@ -47,6 +49,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
+from tradeguard.execution.failed_fills import flag_failed_fills
 from tradeguard.execution.host import ReconcileHost
 from tradeguard.execution.ledger_audit import stored_start_balances, stored_start_ts
 from tradeguard.execution.ledger_opening import (
@@ -61,10 +64,11 @@ from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.outcome_netting import with_journal_locks
 from tradeguard.execution.reconcile_balances import apply_balances, differs_from_ledger
 from tradeguard.execution.reconcile_call import ReconcileFailed, call_venue
+from tradeguard.execution.reconcile_positions import check_positions as _check_positions
 from tradeguard.model.enums import OrderStatus, TradingState
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
-from tradeguard.model.money import ZERO, plain
+from tradeguard.model.money import ZERO
 from tradeguard.model.outcome import with_other_outcomes
 from tradeguard.model.reports import OrderReport
 from tradeguard.risk.observers import RECONCILER_BY
@@ -102,6 +106,7 @@ class ReconcileReport:
     held_shrunk: list[dict[str, Any]] = field(default_factory=list)  # legs no longer held
     balances_deferred: list[dict[str, str]] = field(default_factory=list)
     fills_unreadable: list[str] = field(default_factory=list)  # orders escalated, symbol blocked
+    fills_failed: list[dict[str, str]] = field(default_factory=list)  # booked, FAILED on chain
     ledger_differences: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -225,16 +230,18 @@ async def _reconcile_venue(
         since = min(since, earliest_open - lookback_ms)
     symbols = _symbols_of(node, name, venue_open, since)
     traded = getattr(venue, "traded_symbols", None)  # the account's trades, any market
-    if traded is not None:
-        found = await call(f"traded_symbols since {since}", partial(traded, max(since, 0)))
-        symbols |= with_other_outcomes(set(found))
     opening: set[str] = set()  # trades the balances this reconciliation opens the ledger at hold
-    for symbol in sorted(symbols):
-        report.fills_recovered += await _catch_up_symbol(
-            node, name, venue, symbol, since, call, opening
-        )
+    with _listing_pass(venue):  # a listing of several symbols (a market's) read once
+        if traded is not None:
+            found = await call(f"traded_symbols since {since}", partial(traded, max(since, 0)))
+            symbols |= with_other_outcomes(set(found))
+        for symbol in sorted(symbols):
+            report.fills_recovered += await _catch_up_symbol(
+                node, name, venue, symbol, since, call, opening
+            )
     if opening:
         record_opening_trades(node.storage, name, opening)
+    report.fills_failed += flag_failed_fills(node, name, venue)
 
     # 5. balances: the venue is the truth, once every order's fills are booked
     if unresolved:
@@ -337,10 +344,11 @@ async def _listed_again(
     again, applied once a listing after the read finds nothing new."""
     listed: set[str] = set()
     booked = 0
-    for symbol in symbols:
-        booked += await _catch_up_symbol(
-            node, name, venue, symbol, since, call, listed if opens else None
-        )
+    with _listing_pass(venue):  # a pass of its own: listed after the read
+        for symbol in symbols:
+            booked += await _catch_up_symbol(
+                node, name, venue, symbol, since, call, listed if opens else None
+            )
     fresh = listed - opening_trades(node.storage).get(name, set())
     if fresh:
         record_opening_trades(node.storage, name, fresh)
@@ -351,6 +359,13 @@ async def _trades_of(venue: Any, call: _Call, symbol: str) -> tuple[list[Fill], 
     """The trades of `symbol` the venue lists (a merge is told from sales by them), and
     whether to the listing's end (`venue_trades`)."""
     return await call(f"fetch_fills {symbol} (merge check)", partial(venue_trades, venue, symbol))
+
+
+def _listing_pass(venue: Any) -> contextlib.AbstractContextManager[Any]:
+    """The venue's pass of fill reads (`listing_pass`: a listing serving several symbols is
+    read once within it), or none."""
+    opened = getattr(venue, "listing_pass", None)
+    return opened() if opened is not None else contextlib.nullcontext()
 
 
 @contextlib.contextmanager
@@ -568,33 +583,3 @@ def sync_held(node: ReconcileHost, venue: str) -> list[dict[str, Any]]:
         sync = getattr(strat, "sync_held")  # noqa: B009  (the strategies holding lone legs)
         out += sync(venue, lambda a, o=others: book.total(a) - o.get(a, ZERO))
     return out
-
-
-def _check_positions(node: ReconcileHost, venue: str, report: ReconcileReport) -> None:
-    book = node.portfolio.book(venue)
-    held: dict[str, Decimal] = {}
-    for pos in node.portfolio.open_positions():
-        if pos.venue != venue or pos.quantity <= 0:
-            continue
-        base = pos.symbol.split("/", 1)[0]
-        held[base] = held.get(base, ZERO) + pos.quantity
-    held_by: dict[str, list[str]] = {}
-    for strat in node.strategies:  # multi-leg holdings without positions (cross-venue pairs)
-        assets = getattr(strat, "held_assets", None)
-        for (v, base), qty in (assets() if assets is not None else {}).items():
-            if v == venue and qty > 0:
-                held[base] = held.get(base, ZERO) + qty
-                held_by.setdefault(base, []).append(strat.id)
-    for base, qty in sorted(held.items()):
-        total = book.total(base)
-        if qty > total:
-            row = {
-                "venue": venue,
-                "asset": base,
-                "positions": plain(qty),
-                "venue_total": plain(total),
-            }
-            if base in held_by:
-                row["held_by"] = ", ".join(held_by[base])
-            log.warning("%s: %s held %s but the venue has %s", venue, base, qty, total)
-            report.position_mismatches.append(row)

@@ -84,6 +84,9 @@ class BinaryBook:
         self._trade_seq = itertools.count(1)
         # called with a market's name whenever its book changed (the servers' book streams)
         self.listeners: list[Callable[[str], None]] = []
+        # self-trade prevention: a taker stops at its own account's resting order (False: the
+        # two match, as on a venue that lets them, e.g. to test parsing a match of two of ours)
+        self.prevent_self_trade = True
 
     def add_market(self, market: str) -> None:
         self._bids.setdefault(market, [])
@@ -101,6 +104,10 @@ class BinaryBook:
     def resting(self, market: str) -> list[BinaryOrder]:
         return [*self._bids[market], *self._asks[market]]
 
+    def _own(self, taker: BinaryOrder, maker: BinaryOrder) -> bool:
+        """Whether self-trade prevention keeps `taker` from `maker` (both one account's)."""
+        return self.prevent_self_trade and maker.account == taker.account
+
     def submit(self, order: BinaryOrder) -> list[Trade]:
         """Match `order` and rest what the time in force allows; BookReject leaves no trace."""
         opposite = self._asks[order.market] if order.yes_bid else self._bids[order.market]
@@ -108,7 +115,7 @@ class BinaryBook:
         if order.post_only and crossing:
             raise BookReject("POST_ONLY_CROSS", f"post-only order at {order.price} would cross")
         if order.tif == FOK:
-            available = sum((o.remaining for o in crossing if o.account != order.account), ZERO)
+            available = sum((o.remaining for o in crossing if not self._own(order, o)), ZERO)
             if available < order.size:
                 raise BookReject(
                     "FOK_UNFILLABLE", f"fill-or-kill for {order.size} finds only {available}"
@@ -119,7 +126,7 @@ class BinaryBook:
         for maker in crossing:
             if order.remaining <= 0:
                 break
-            if maker.account == order.account:
+            if self._own(order, maker):
                 order.status = "canceled"  # self-trade prevention: the taker stops at the cross
                 break
             size = min(order.remaining, maker.remaining)

@@ -49,7 +49,7 @@ from tradeguard.sandbox.outcome_accounts import (
     settle_holders,
 )
 from tradeguard.sandbox.paging import clob_page
-from tradeguard.sandbox.polymarket import streams
+from tradeguard.sandbox.polymarket import streams, trade_status
 from tradeguard.sandbox.polymarket.auth import PolyAuthError, verify_l1, verify_l2, verify_order
 from tradeguard.sandbox.polymarket.expiry import Expiries, order_expiration
 from tradeguard.sandbox.polymarket.merge import merge_route
@@ -157,6 +157,10 @@ class PolymarketExchange(LoopbackServer):
         self.tokens[no_token] = (market, Outcome.NO)
         self.book.add_market(cid)
         return market
+
+    def set_trade_status(self, trade_id: str, status: str) -> int:
+        """A later status of a match (`RETRYING`, `FAILED`...): `trade_status`."""
+        return trade_status.set_trade_status(self, trade_id, status)
 
     def add_account(self, address: str, cash: Decimal) -> OutcomeAccount:
         account = self.accounts[address.lower()] = OutcomeAccount(address.lower(), cash)

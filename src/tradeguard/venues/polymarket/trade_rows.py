@@ -9,6 +9,12 @@ complementary price. Our entries are those naming our address (`maker_address`),
 names each, and each is a fill of its own (keyed by the row's id and the order's hash: one would
 otherwise shadow the other as a duplicate). Makers pay no fee on Polymarket: a maker fill's fee
 is 0. The `user` channel's entries name no side: it follows from the taker's (`_maker_side`).
+
+A row's `status` is the trade's settlement: MATCHED (sent to be settled on chain), MINED,
+CONFIRMED (settled), RETRYING (its transaction failed and is resubmitted) or FAILED (never
+settled, no more retries). The CLOB's balances hold a trade from its match on; a FAILED one's
+go back: it is never booked (`trade_failed`), and one booked while it was pending is flagged
+by the reconciliation, whose balance read takes the venue's figures. RETRYING stays booked.
 """
 
 from __future__ import annotations
@@ -22,10 +28,27 @@ from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, dec, venue_amount
 from tradeguard.model.outcome import outcome_price
+from tradeguard.venues.polymarket.listing_pass import outside_pass
 from tradeguard.venues.polymarket.markets import QUOTE
 from tradeguard.venues.polymarket.trade_time import trade_ts_ms
 
 log = logging.getLogger(__name__)
+
+
+BOOKED_STATUSES = ("MATCHED", "MINED", "CONFIRMED", "RETRYING")
+FAILED = "FAILED"
+
+
+def trade_failed(row: dict[str, Any]) -> bool:
+    """Whether `row`'s trade failed on chain (never booked); ValueError naming a status no
+    CLOB sends. A row naming no status names no failure."""
+    status = row.get("status")
+    if status is None or status in BOOKED_STATUSES:
+        return False
+    if status == FAILED:
+        return True
+    known = ", ".join((*BOOKED_STATUSES, FAILED))
+    raise ValueError(f"status: {str(status)[:40]!r} is not one of {known}")
 
 
 def row_fills(
@@ -94,7 +117,8 @@ async def fills_after_submit(venue: Any, symbol: str) -> list[Fill]:
     fails (the market's, longer than the page cap, or not answered): the order is placed, so
     its fills are left to the `user` channel and the reconciliation, never a refused submit."""
     try:
-        return list(await venue.fetch_fills(symbol))
+        with outside_pass():  # a listing read before the order would miss its fills
+            return list(await venue.fetch_fills(symbol))
     except (DefinitiveVenueError, AmbiguousVenueError) as exc:
         log.warning("%s: fills of %s not listed after a submit: %s", venue.name, symbol, exc)
         return []

@@ -9,11 +9,13 @@ them after 10 s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -30,26 +32,19 @@ from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
 from tradeguard.model.money import ZERO, dec
 from tradeguard.model.order import Order
-from tradeguard.model.outcome import (
-    Settlement,
-    parse_outcome_symbol,
-)
+from tradeguard.model.outcome import Settlement, parse_outcome_symbol
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.http_answer import answer_json, no_answer, not_object
 from tradeguard.venues.outcome_stream import StreamStats, venue_book_stream
-from tradeguard.venues.paging import (
-    CLOB_END,
-    CLOB_START,
-    MAX_PAGES,
-    clob_pages,
-    clob_pages_from,
-)
+from tradeguard.venues.paging import CLOB_END, CLOB_START, MAX_PAGES, clob_pages, clob_pages_from
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
+from tradeguard.venues.polymarket.listing_pass import account_rows, listing_pass, market_rows
 from tradeguard.venues.polymarket.markets import QUOTE, listed_tokens, market_resolution
+from tradeguard.venues.polymarket.order_rows import order_report
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, l2_headers, order_payload
-from tradeguard.venues.polymarket.trade_rows import fills_after_submit, row_fills
+from tradeguard.venues.polymarket.trade_rows import fills_after_submit, row_fills, trade_failed
 from tradeguard.venues.polymarket.trade_time import row_second, since_filter
 from tradeguard.venues.user_stream import (
     FILL_ROW_ERRORS,
@@ -68,7 +63,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "FAK", TimeInForce.FOK: "FOK"}
-_STATUS = {"LIVE": OrderStatus.ACCEPTED, "CANCELED": OrderStatus.CANCELLED}
 
 
 class PolymarketVenue(Venue):
@@ -95,15 +89,17 @@ class PolymarketVenue(Venue):
         self.quote_poll_s = quote_poll_s
         self.instruments: dict[str, Instrument] = {}
         self.max_pages = MAX_PAGES  # listings longer than this many pages are refused
-        # symbol -> where its trades' read goes on (`fetch_fills_part` stopped at the cap,
-        # and what it read was booked: `fills_part_kept`) and its round's newest second;
-        # where the last read stopped
+        # symbol -> where its trades' read goes on (`fetch_fills_part` stopped at the cap, what
+        # it read booked: `fills_part_kept`) and its round's newest second; where the last stopped
         self._trades_resume: dict[str, tuple[str, int]] = {}
         self._trades_read: dict[str, tuple[str, int]] = {}
         self._tokens: dict[str, tuple[str, bool]] = {}  # symbol -> token id, neg risk
         self._symbol_of_token: dict[str, str] = {}
         self._market_of: dict[str, str] = {}  # symbol -> its market's condition id
         self._hashes: dict[str, str] = {}  # client order id -> order hash
+        self.failed_fills: dict[str, Fill] = {}  # trade id -> our fill of a FAILED trade
+        self._failed_of: dict[str, dict[str, Decimal]] = {}  # hash -> trade id -> FAILED size
+        self._unread: dict[str, int] = {}  # adopted order's hash -> from when its trades are
         self._http = httpx.AsyncClient(timeout=10.0)
         self._heartbeat: asyncio.Task[None] | None = None
         self.ws_url = ws_url
@@ -117,6 +113,8 @@ class PolymarketVenue(Venue):
         self.balance_reader = BalanceReader(name, self._fill_balances, self.push_balances)
         self._held: set[str] = set()  # symbols with a balance at the last read
         self._traded: set[str] = set()  # symbols filled since their last read
+
+    listing_pass = staticmethod(listing_pass)  # reads listing each market's trades once
 
     def __repr__(self) -> str:
         return f"PolymarketVenue(name={self.name!r}, address={self.signer.address})"
@@ -297,29 +295,15 @@ class PolymarketVenue(Venue):
         row = await self._private("fetch_order", "GET", f"/data/order/{order_hash}")
         if not row:
             return None
-        try:
-            filled, size = dec(row["size_matched"]), dec(row["original_size"])
-            price = dec(row["price"])
-            status = _STATUS.get(row["status"], OrderStatus.ACCEPTED)
-            side = row["side"].lower()
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            why = f"an order missing {exc}" if isinstance(exc, KeyError) else f"an order ({exc})"
-            route = f"GET /data/order/{order_hash}"
-            raise not_object(self.name, "fetch_order", route, row, why) from None
-        if filled == size:
-            status = OrderStatus.FILLED
-        elif filled > 0 and status is OrderStatus.ACCEPTED:
-            status = OrderStatus.PARTIALLY_FILLED
-        return OrderReport(
-            self.name, symbol, cid, order_hash, status, filled=filled,
-            avg_price=price if filled else ZERO, amount=size,
-            ts=self.clock.now_ms(), side=side, price=price,
-        )  # fmt: skip
+        failed = sum(self._failed_of.get(order_hash, {}).values(), ZERO)
+        ids = (symbol, cid, order_hash)
+        return order_report(self.name, ids, row, failed, self.clock.now_ms())
 
     def adopt(self, order: Order) -> None:
         """Recompute the hash of a journaled order (after a restart) so it can be queried."""
         try:
-            self._hashes[order.client_order_id] = self.order_hash(order)
+            self._hashes[order.client_order_id] = order_hash = self.order_hash(order)
+            self._unread[order_hash] = max(order.created_ts - 60_000, 0)
         except DefinitiveVenueError as exc:  # its market is gone: queries stay unanswered
             log.warning("%s: cannot adopt %s: %s", self.name, order.client_order_id, exc)
 
@@ -343,7 +327,16 @@ class PolymarketVenue(Venue):
                 f"fetch_order: no order hash for {client_order_id}; adopt the journaled order",
                 "HASH_UNKNOWN",
             )
-        return await self._query(client_order_id, symbol, order_hash)
+        report = await self._query(client_order_id, symbol, order_hash)
+        since = self._unread.pop(order_hash, None)
+        if report is not None and report.filled > 0 and since is not None:
+            # a journaled order's trades were never read here: one FAILED counts in
+            # `size_matched` until read (`order_rows`); a listing that fails leaves it counted
+            with contextlib.suppress(DefinitiveVenueError, AmbiguousVenueError):
+                await self.fetch_fills(symbol, since)
+            if order_hash in self._failed_of:
+                return await self._query(client_order_id, symbol, order_hash)
+        return report
 
     async def _rows(self, op: str, path: str) -> list[Any]:
         """The `data` list of a CLOB listing; an answer without it (a proxy's `{}`) is an
@@ -395,16 +388,16 @@ class PolymarketVenue(Venue):
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         """Every trade of `symbol` from `since_ts` on, over all pages of `/data/trades` for its
-        market (`_listed_by`): from the start of `since_ts`'s second, since the CLOB dates a trade
-        to the second (one made at 12:00:00.700 is stamped 12:00:00, and left out from
-        12:00:00.500 on it would never be read again)."""
+        market (`_listed_by`; once per pass, `listing_pass`): from the start of `since_ts`'s
+        second, as the CLOB dates a trade to the second (one made at 12:00:00.700 is stamped
+        12:00:00: left out from 12:00:00.500 on, it would never be read again)."""
         market = self._listed_by(symbol)
         if market is None:
             return []  # not listed: the CLOB lists no trade of it
-        rows = await clob_pages(
-            self._trades_of(market | since_filter(since_ts)), venue=self.name,
+        rows = await market_rows(market["market"], since_ts, partial(
+            clob_pages, self._trades_of(market | since_filter(since_ts)), venue=self.name,
             op="fetch_fills", max_pages=self.max_pages,
-        )  # fmt: skip
+        ))  # fmt: skip
         fills = self._fills(rows)
         first = since_ts - since_ts % 1000
         return [f for f in fills if f.symbol == symbol and f.ts >= first]
@@ -418,6 +411,7 @@ class PolymarketVenue(Venue):
             self._trades_of(since_filter(since_ts)), venue=self.name, op="fetch_fills",
             max_pages=self.max_pages,
         )  # fmt: skip
+        account_rows(set(self._market_of.values()), since_ts, rows)  # the pass's (`listing_pass`)
         fills = self._fills(rows)
         first = since_ts - since_ts % 1000
         return {f.symbol for f in fills if f.symbol and f.ts >= first}
@@ -496,10 +490,16 @@ class PolymarketVenue(Venue):
             self._trades_resume[symbol] = read
 
     def fills_from(self, row: dict[str, Any]) -> list[Fill]:
-        """Our fills in one trade row (REST `/data/trades` or the `user` channel): `trade_rows`."""
+        """Our fills in a trade row (REST, `user` channel): `trade_rows`; a FAILED's kept apart."""
         by_hash = {h: c for c, h in self._hashes.items()}
         key = self.api_creds["api_key"] if self.api_creds else ""
-        return row_fills(self.name, row, self._symbol_of_token, by_hash, self.signer.address, key)
+        fills = row_fills(self.name, row, self._symbol_of_token, by_hash, self.signer.address, key)
+        if trade_failed(row):
+            for f in fills:
+                self.failed_fills[f.trade_id] = f
+                self._failed_of.setdefault(f.venue_order_id, {})[f.trade_id] = f.amount
+            return []
+        return fills
 
     def _fills(self, rows: list[Any]) -> list[Fill]:
         parsed = parsed_rows(self.name, rows, self.fills_from, self.unreadable_fills)

@@ -1,0 +1,59 @@
+"""Fills booked of trades the venue later reports FAILED (Polymarket: matched, never settled
+on chain). The venue never books a FAILED trade (`failed_fills` holds what it read of each);
+one booked while it was pending is money that never moved. Reconciliation flags it once (the
+trades flagged are stored, `FLAGGED_KEY`: a restart listing it again is not told again): the
+report's `fills_failed` and a critical `fill.failed` event name the trade, the order
+and the figures; the balance read that follows takes the venue's figures, which no longer hold
+it, as the truth (an adjustment names the difference)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tradeguard.execution.host import ReconcileHost
+from tradeguard.model.events import Event
+from tradeguard.model.money import plain
+
+log = logging.getLogger(__name__)
+
+FILL_FAILED = "fill.failed"
+FLAGGED_KEY = "reconcile.fills_failed"  # venue -> trade ids flagged
+
+
+def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[str, str]]:
+    """The booked fills of `name` whose trades `venue` read as FAILED since the last call,
+    each told once by a critical event; the venue's record of them is taken."""
+    stored = node.storage.kv_get(FLAGGED_KEY)
+    flagged = dict(stored) if isinstance(stored, dict) else {}
+    told = set(flagged.get(name, []))
+    failed = getattr(venue, "failed_fills", None)
+    if not failed:
+        return []
+    taken = dict(failed)
+    failed.clear()
+    out: list[dict[str, str]] = []
+    for trade_id, fill in sorted(taken.items()):
+        if trade_id in told or (trade_id, fill.side.value) not in node.storage.fill_keys(
+            name, fill.symbol
+        ):
+            continue  # told already, or never booked: nothing to take back
+        row = {
+            "venue": name, "trade_id": trade_id, "client_order_id": fill.client_order_id,
+            "symbol": fill.symbol, "side": fill.side.value, "amount": plain(fill.amount),
+            "price": plain(fill.price), "fee": plain(fill.fee),
+        }  # fmt: skip
+        why = (
+            f"{name} reports trade {trade_id} FAILED (never settled): the fill booked of it "
+            f"({row['side']} {row['amount']} {fill.symbol} at {row['price']}) never moved; "
+            "the venue's balances are taken as the truth"
+        )
+        log.critical("%s", why)
+        data = {**row, "reason": why}
+        node.bus.publish(Event(FILL_FAILED, node.clock.now_ms(), data, venue=name,
+                               symbol=fill.symbol, severity="critical"))  # fmt: skip
+        out.append(row)
+    if out:
+        flagged[name] = sorted(told | {r["trade_id"] for r in out})
+        node.storage.kv_set(FLAGGED_KEY, flagged)
+    return out

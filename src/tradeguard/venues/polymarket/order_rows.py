@@ -1,0 +1,49 @@
+"""A Polymarket order row (`GET /data/order/{hash}`) as an `OrderReport`.
+
+`size_matched` counts every match of the order, a trade that later FAILED on chain too (the
+local CLOB's, as the CLOB keeps the match): what the venue read of those trades (`failed`) is
+taken off, never below nothing, so the order reports what settled or is settling. An order the
+CLOB reports `MATCHED` (no longer on the book) with less than its size left that way ended:
+CANCELLED at what it filled, never an open order nor one waiting for fills no row will give."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.model.enums import OrderStatus
+from tradeguard.model.money import ZERO, dec
+from tradeguard.model.reports import OrderReport
+from tradeguard.venues.http_answer import not_object
+
+_STATUS = {"LIVE": OrderStatus.ACCEPTED, "CANCELED": OrderStatus.CANCELLED}
+
+
+def order_report(
+    venue: str, ids: tuple[str, str, str], row: Any, failed: Decimal, now_ms: int
+) -> OrderReport:
+    """The report of order row `row` (`ids`: symbol, client order id, order hash) with the
+    `failed` contracts of its trades taken off; an ambiguous venue error naming the field
+    for a row no CLOB sends."""
+    symbol, cid, order_hash = ids
+    try:
+        matched, size = dec(row["size_matched"]), dec(row["original_size"])
+        price = dec(row["price"])
+        status = _STATUS.get(row["status"], OrderStatus.ACCEPTED)
+        ended = row["status"] == "MATCHED"
+        side = row["side"].lower()
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        why = f"an order missing {exc}" if isinstance(exc, KeyError) else f"an order ({exc})"
+        route = f"GET /data/order/{order_hash}"
+        raise not_object(venue, "fetch_order", route, row, why) from None
+    filled = max(matched - failed, ZERO)
+    if filled == size:
+        status = OrderStatus.FILLED
+    elif ended and failed > 0:  # off the book, part of it never settled
+        status = OrderStatus.CANCELLED
+    elif filled > 0 and status is OrderStatus.ACCEPTED:
+        status = OrderStatus.PARTIALLY_FILLED
+    return OrderReport(
+        venue, symbol, cid, order_hash, status, filled=filled,
+        avg_price=price if filled else ZERO, amount=size, ts=now_ms, side=side, price=price,
+    )  # fmt: skip

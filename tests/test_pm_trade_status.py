@@ -1,0 +1,183 @@
+"""A Polymarket trade's settlement status (`MATCHED`, `MINED`, `CONFIRMED`, `RETRYING`,
+`FAILED`) on the listing and the `user` channel. A FAILED trade never settled on chain: it is
+never booked, from the listing or the channel, before or after a restart; one booked while it
+was MATCHED is flagged by the reconciliation (`fills_failed`, a critical `fill.failed` event)
+and the ledger takes the venue's figures, which no longer hold it. RETRYING stays booked.
+
+The local CLOB (its `set_trade_status` hook), the venue, and the official py-clob-client."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from pm_merge_support import buy, demo_clob, pm_config, running
+from test_pm_maker_fills import _client, _hand_buys, _maker_and_hand
+from test_pm_node_crash import POLY_YES
+from test_polymarket_venue import NO, Recorder, make_order
+from tradeguard.clock import Clock
+from tradeguard.execution.reconcile import reconcile_and_gate
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.order import OrderIntent
+from tradeguard.sandbox.polymarket.server import PolymarketExchange
+from tradeguard.sandbox.testing import eventually
+from tradeguard.venues.polymarket.venue import PolymarketVenue
+
+D = Decimal
+
+
+async def _our_maker_fill(ex: PolymarketExchange) -> tuple[PolymarketVenue, Recorder, Any, str]:
+    """Our NO bid met by the hand's YES buy (py-clob-client): streamed as MATCHED. The venue,
+    its recorder, the hand's client and the match's id."""
+    venue, rec, hand = await _maker_and_hand(ex)
+    report = await venue.submit(make_order("tg1-1", NO, Side.BUY, "10", "0.54"))
+    assert report.filled == 0
+    await _hand_buys(hand, "1001", "0.46")
+    await eventually(lambda: len(rec.fills) == 1)
+    return venue, rec, hand, rec.fills[0].trade_id.rsplit("-", 1)[0]
+
+
+async def test_a_failed_trade_is_never_booked_from_the_channel_nor_the_listing() -> None:
+    async with PolymarketExchange() as ex:
+        venue, rec, hand, match = await _our_maker_fill(ex)
+        again = PolymarketVenue("polymarket", ex.url, venue._key, Clock())  # a restart's
+        try:
+            booked = rec.fills[0]
+            cash = ex.accounts[venue.signer.address.lower()].cash
+            assert ex.set_trade_status(match, "FAILED") == 2  # each side's row
+            (row,) = await asyncio.to_thread(hand.get_trades)
+            assert row["status"] == "FAILED"  # the official client reads it so
+            await eventually(lambda: booked.trade_id in venue.failed_fills)
+            assert rec.fills == [booked]  # the FAILED message books nothing
+            assert ex.accounts[venue.signer.address.lower()].cash == cash + D("5.4")
+            assert await venue.fetch_fills(NO) == []
+            await again.connect()
+            assert await again.fetch_fills(NO) == []
+            assert await again.fetch_fills_part(NO) == ([], True)
+            assert await again.traded_symbols() == set()
+            assert set(again.failed_fills) == {booked.trade_id}
+            failed = again.failed_fills[booked.trade_id]
+            assert (failed.symbol, failed.amount, failed.price) == (NO, D(10), D("0.54"))
+        finally:
+            await venue.close()
+            await again.close()
+
+
+@pytest.mark.parametrize("status", ["MINED", "RETRYING"])
+async def test_a_trade_pending_or_settled_stays_booked(status: str) -> None:
+    async with PolymarketExchange() as ex:
+        venue, rec, _, match = await _our_maker_fill(ex)
+        try:
+            ex.set_trade_status(match, status)
+            await eventually(lambda: len(rec.fills) == 2)  # told again: the same trade
+            assert {f.trade_id for f in rec.fills} == {rec.fills[0].trade_id}
+            (listed,) = await venue.fetch_fills(NO)
+            assert listed.trade_id == rec.fills[0].trade_id and venue.failed_fills == {}
+        finally:
+            await venue.close()
+
+
+def test_a_status_no_clob_sends_is_an_unreadable_row_naming_it() -> None:
+    from tradeguard.venues.polymarket.trade_rows import trade_failed
+
+    assert trade_failed({"status": "FAILED"}) and not trade_failed({"status": "RETRYING"})
+    assert not trade_failed({})  # a row naming no status names no failure
+    with pytest.raises(ValueError, match="status: 'LOST' is not one of"):
+        trade_failed({"status": "LOST"})
+
+
+async def test_a_fill_booked_then_failed_is_flagged_and_the_ledger_takes_the_venue_s_figures(
+    tmp_path, monkeypatch
+) -> None:
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            book = node.portfolio.book("polymarket")
+            cash = book.total("PUSD")
+            await buy(node, POLY_YES)
+            (fill,) = node.storage.load_fills(venue="polymarket")
+            assert book.total(POLY_YES.split("/")[0]) == 10
+            server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+            report = await reconcile_and_gate(node)
+            assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
+            assert book.total(POLY_YES.split("/")[0]) == 0 and book.total("PUSD") == cash
+            kinds = [e.kind for e in node.storage.load_events(limit=500)]
+            assert kinds.count("fill.failed") == 1
+            again = await reconcile_and_gate(node)
+            assert again.fills_failed == [] and again.balance_adjustments == []
+        async with running(cfg) as node:  # a restart: listed FAILED, never booked again
+            assert node.storage.load_fills(venue="polymarket") == [fill]
+            book = node.portfolio.book("polymarket")
+            assert book.total(POLY_YES.split("/")[0]) == 0 and book.total("PUSD") == cash
+            report = node.storage.kv_get("reconcile.report")
+            assert report["ledger_differences"] == [] and report["ok"]
+
+
+async def test_an_order_whose_only_trade_failed_before_it_was_read_ends_with_nothing_filled() -> (
+    None
+):
+    """Our resting bid matched and its trade FAILED while no one read it (the node down): the
+    CLOB's order still counts the match (`size_matched`); the venue reports it ended with
+    nothing filled, so no fill is waited for and none is booked."""
+    async with PolymarketExchange() as ex:
+        venue, rec, hand = await _maker_and_hand(ex)
+        try:
+            order = make_order("tg1-1", NO, Side.BUY, "10", "0.54")
+            report = await venue.submit(order)
+            await venue.close()  # down: the match and its failure go unread
+            await _hand_buys(hand, "1001", "0.46")
+            (match,) = {str(r["id"]).rsplit("-", 1)[0] for r in ex.trades[hand_address(ex, venue)]}
+            ex.set_trade_status(match, "FAILED")
+            venue = PolymarketVenue("polymarket", ex.url, venue._key, Clock())
+            await venue.connect()
+            venue.adopt(order)
+            assert await venue.fetch_fills(NO) == []
+            seen = await venue.fetch_order("tg1-1", NO)
+            assert seen is not None and seen.venue_order_id == report.venue_order_id
+            assert (seen.status, seen.filled) == (OrderStatus.CANCELLED, 0)
+            assert rec.fills == []
+        finally:
+            await venue.close()
+
+
+def hand_address(ex: PolymarketExchange, ours: PolymarketVenue) -> str:
+    (hand,) = set(ex.trades) - {ours.signer.address.lower()}
+    return hand
+
+
+async def test_a_resting_order_whose_match_failed_while_the_node_was_down_books_nothing(
+    tmp_path, monkeypatch
+) -> None:
+    """Our bid rests; the node stops; a hand (py-clob-client) meets it and the trade FAILS.
+    At the next start the order ends with nothing filled, no fill is booked, and the ledger
+    agrees with the venue (no difference, no balance read left waiting)."""
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            venue = node.venues["polymarket"]
+            quote = await venue.fetch_quote(POLY_YES)
+            await node.on_quote(quote)
+            bid = quote.bid + D("0.01")
+            placed = await node.submit(
+                OrderIntent("s1", "polymarket", POLY_YES, Side.BUY, D(10), OrderType.LIMIT, bid)
+            )
+            assert placed.order is not None and placed.order.status is OrderStatus.ACCEPTED
+            cid = placed.order.client_order_id
+            no_token = venue.token_id(POLY_YES.replace(":YES/", ":NO/"))
+        hand = Account.create()
+        server.add_account(hand.address, D(1000))
+        client = await _client(server, hand.key.hex())
+        await _hand_buys(client, no_token, str(1 - bid))
+        (row,) = await asyncio.to_thread(client.get_trades)
+        server.set_trade_status(row["id"].rsplit("-", 1)[0], "FAILED")
+        async with running(cfg) as node:
+            report = node.storage.kv_get("reconcile.report")
+            assert report["ok"] and report["balances_deferred"] == [], report
+            assert report["ledger_differences"] == [] and report["fills_failed"] == []
+            assert node.storage.load_fills(venue="polymarket") == []
+            order = node.storage.get_order(cid)
+            assert (order.status, order.filled) == (OrderStatus.CANCELLED, 0)
