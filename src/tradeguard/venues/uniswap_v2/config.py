@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from tradeguard.model.config_model import ConfigModel
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import empty_dict
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
 
@@ -38,6 +39,35 @@ def shown_url(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "") if host else "(no host)"
+
+
+def _deployment(path: Path) -> tuple[str, str, str, dict[str, str]]:
+    """Read a `tradeguard chain` deployment file's rpc_url, router, factory and tokens; a
+    damaged one is a ConfigError naming the file and the field (never a value: the file holds
+    the demo wallet's key)."""
+    again = "; start `tradeguard chain --deployment-file` again to write it anew"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(f"venues.dex.deployment_file {path} is not JSON ({exc}){again}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"venues.dex.deployment_file {path} is not a JSON object{again}")
+    for name in ("rpc_url", "router", "factory"):
+        if not isinstance(doc.get(name), str) or not doc[name]:
+            raise ConfigError(
+                f"venues.dex.deployment_file {path}: {name} is missing or not text{again}"
+            )
+    tokens = doc.get("tokens")
+    if not isinstance(tokens, dict):
+        raise ConfigError(
+            f"venues.dex.deployment_file {path}: tokens is missing or not an object{again}"
+        )
+    for symbol, address in tokens.items():
+        if not isinstance(address, str):
+            raise ConfigError(
+                f"venues.dex.deployment_file {path}: tokens.{symbol} is not an address{again}"
+            )
+    return doc["rpc_url"], doc["router"], doc["factory"], dict(tokens)
 
 
 class DexVenueConfig(ConfigModel):
@@ -156,9 +186,8 @@ class DexVenueConfig(ConfigModel):
             path = Path(self.deployment_file)
             if not path.is_absolute() and base_dir is not None and not path.is_file():
                 path = base_dir / path
-            d = json.loads(path.read_text(encoding="utf-8"))
-            rpc, router, factory = d["rpc_url"], d["router"], d["factory"]
-            tokens = {**d["tokens"], **tokens}
+            rpc, router, factory, found = _deployment(path)
+            tokens = {**found, **tokens}
         assert router is not None and factory is not None
         return DexSettings(
             rpc_url=rpc, router=router, factory=factory,
