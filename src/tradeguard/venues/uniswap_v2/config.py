@@ -119,10 +119,10 @@ class DexVenueConfig(ConfigModel):
 
         try:
             parts = urlsplit(url)
-            host, _port = parts.hostname, parts.port
-        except ValueError:
-            host = None
-        if parts.scheme.lower() not in ("http", "https") or not host:
+            scheme, host, _port = parts.scheme.lower(), parts.hostname, parts.port
+        except ValueError:  # an IPv6 host left open, a port out of range
+            scheme, host = "", None
+        if scheme not in ("http", "https") or not host:
             raise ValueError(
                 "must be an http:// or https:// URL with a host and port (the port may be "
                 "left out), e.g. https://mainnet.example.org/v3/KEY"
