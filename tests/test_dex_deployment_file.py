@@ -32,6 +32,7 @@ DAMAGED = [
     ("no factory", json.dumps({k: v for k, v in GOOD.items() if k != "factory"}), "factory"),
     ("tokens text", json.dumps({**GOOD, "tokens": "WETH"}), "tokens"),
     ("rpc_url a number", json.dumps({**GOOD, "rpc_url": 5}), "rpc_url"),
+    ("rpc_url an open IPv6 host", json.dumps({**GOOD, "rpc_url": "http://[::1/v3"}), "rpc_url"),
     ("a token address a list", json.dumps({**GOOD, "tokens": {"WETH": [KEY]}}), "tokens.WETH"),
 ]
 
