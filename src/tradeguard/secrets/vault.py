@@ -371,7 +371,8 @@ class Vault:
     def get(self, name: str) -> Credentials:
         """Decrypt entry `name`; its values are registered for redaction."""
         entry = self._entry(name)
-        return Credentials(name, entry["venue"], self._open(name, entry))
+        fields = self._open(name, entry)
+        return Credentials(name, entry["venue"], fields)
 
     def list(self) -> list[EntryInfo]:
         """Return every entry, sorted by name, with the api key masked and no secret field."""
@@ -454,8 +455,27 @@ class Vault:
         ciphertext = AESGCM(self._key).encrypt(nonce, plaintext, _aad(name, venue))
         return {"nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
 
+    def _check_entry(self, name: str, entry: Any) -> None:
+        """Refuse an entry whose shape no vault writes, naming the field (values not shown
+        beyond their type's kind: they are ciphertext)."""
+        restore = "restore the file from a backup or remove the entry and add it again"
+        if not isinstance(entry, dict):
+            raise VaultError(
+                f"entry {name!r} of vault {self.path} is not an object "
+                f"({type(entry).__name__}); {restore}"
+            )
+        for field in ("venue", "nonce", "ciphertext"):
+            value = entry.get(field)
+            if not isinstance(value, str):
+                shown = repr(value) if value is None or isinstance(value, int | list) else "?"
+                raise VaultError(
+                    f"entry {name!r} of vault {self.path}: {field} = {shown[:20]} is not "
+                    f"text; {restore}"
+                )
+
     def _open(self, name: str, entry: Mapping[str, Any]) -> dict[str, str]:
         assert self._key is not None
+        self._check_entry(name, entry)
         try:
             nonce = _unb64(entry["nonce"])
             ciphertext = _unb64(entry["ciphertext"])
@@ -531,9 +551,9 @@ class Vault:
             _unb64(doc["key_check"])
             if not isinstance(doc["entries"], dict):
                 raise ValueError("entries is not an object")
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise VaultError(
-                f"vault {self.path} is corrupted or not a tradeguard vault ({exc}); "
+                f"vault {self.path} is corrupted or not a tradeguard vault ({str(exc)[:80]}); "
                 "restore it from a backup"
             ) from None
         if doc.get("version") != FORMAT_VERSION:

@@ -72,6 +72,24 @@ def from_units(units: int, decimals: int) -> Decimal:
     return Decimal(units).scaleb(-decimals)
 
 
+# The most of one asset a balance may show, as for exchanges (ccxt_connection.MAX_BALANCE): a
+# larger figure is an RPC's garbage, which the balance sync would book as a deposit.
+MAX_BALANCE = Decimal("1e18")
+
+
+def balance(units: object, decimals: int, asset: str) -> Decimal:
+    """A balance read from the chain in base units, as a token amount; a figure no wallet can
+    hold (negative, not a whole number of units, above MAX_BALANCE) raises AmmError."""
+    ok = isinstance(units, int) and not isinstance(units, bool)
+    amount = from_units(units, decimals) if ok else Decimal(-1)  # type: ignore[arg-type]
+    if not Decimal(0) <= amount <= MAX_BALANCE:
+        raise AmmError(
+            f"{asset} balance {str(units)[:40]} (base units) is not an amount from 0 to "
+            f"{MAX_BALANCE:f} {asset}; the balances answer is refused"
+        )
+    return amount
+
+
 @dataclass(frozen=True, slots=True)
 class Reserves:
     """One pair's reserves as base and quote units, with the block they were read at."""

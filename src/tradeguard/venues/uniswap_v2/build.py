@@ -46,7 +46,10 @@ def build_uniswap_venue(
         )
     settings = vc.dex.settings(list(vc.symbols), base_dir)
     key = credentials.field("private_key")
-    if live:
+    try:  # in every mode: a key no wallet has would fail at connect, in web3's words
         address = wallet_address(key)
+    except ConfigError as exc:
+        raise ConfigError(f"venue {vc.name}: {exc}") from None
+    if live:
         print(f"  {vc.name} wallet address:  {address}", file=sys.stderr, flush=True)
     return UniswapV2Venue(vc.name, settings, store, key)

@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from tradeguard.model.config_model import ConfigModel
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import empty_dict
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
 
@@ -38,6 +39,52 @@ def shown_url(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "") if host else "(no host)"
+
+
+def _http_url(url: str) -> bool:
+    """Tell whether `url` is an http(s) URL with a host (and a port in range, if any)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        scheme, host, _port = parts.scheme.lower(), parts.hostname, parts.port
+    except ValueError:  # an IPv6 host left open, a port out of range
+        return False
+    return scheme in ("http", "https") and bool(host)
+
+
+def _deployment(path: Path) -> tuple[str, str, str, dict[str, str]]:
+    """Read a `tradeguard chain` deployment file's rpc_url, router, factory and tokens; a
+    damaged one is a ConfigError naming the file and the field (never a value: the file holds
+    the demo wallet's key)."""
+    again = "; start `tradeguard chain --deployment-file` again to write it anew"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(f"venues.dex.deployment_file {path} is not JSON ({exc}){again}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"venues.dex.deployment_file {path} is not a JSON object{again}")
+    for name in ("rpc_url", "router", "factory"):
+        if not isinstance(doc.get(name), str) or not doc[name]:
+            raise ConfigError(
+                f"venues.dex.deployment_file {path}: {name} is missing or not text{again}"
+            )
+    if not _http_url(doc["rpc_url"]):
+        raise ConfigError(
+            f"venues.dex.deployment_file {path}: rpc_url is not an http:// or https:// URL "
+            f"with a host{again}"
+        )
+    tokens = doc.get("tokens")
+    if not isinstance(tokens, dict):
+        raise ConfigError(
+            f"venues.dex.deployment_file {path}: tokens is missing or not an object{again}"
+        )
+    for symbol, address in tokens.items():
+        if not isinstance(address, str):
+            raise ConfigError(
+                f"venues.dex.deployment_file {path}: tokens.{symbol} is not an address{again}"
+            )
+    return doc["rpc_url"], doc["router"], doc["factory"], dict(tokens)
 
 
 class DexVenueConfig(ConfigModel):
@@ -85,14 +132,7 @@ class DexVenueConfig(ConfigModel):
     @classmethod
     def _http_url(cls, url: str) -> str:
         # The value is never echoed (a provider key may sit in it): only what is wrong with it.
-        from urllib.parse import urlsplit
-
-        try:
-            parts = urlsplit(url)
-            host, _port = parts.hostname, parts.port
-        except ValueError:
-            host = None
-        if parts.scheme.lower() not in ("http", "https") or not host:
+        if not _http_url(url):
             raise ValueError(
                 "must be an http:// or https:// URL with a host and port (the port may be "
                 "left out), e.g. https://mainnet.example.org/v3/KEY"
@@ -145,9 +185,9 @@ class DexVenueConfig(ConfigModel):
         if not path.is_absolute() and base_dir is not None and not path.is_file():
             path = base_dir / path
         try:
-            return str(json.loads(path.read_text(encoding="utf-8"))["rpc_url"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return self.rpc_url  # not written yet (`tradeguard chain` makes it): the default
+            return _deployment(path)[0]
+        except (OSError, ConfigError):  # not written yet (`tradeguard chain` makes it), or
+            return self.rpc_url  # damaged (refused when the venue is built): the default
 
     def settings(self, symbols: list[str], base_dir: Path | None = None) -> DexSettings:
         """Build the venue's settings, reading the deployment file when one is named."""
@@ -156,9 +196,8 @@ class DexVenueConfig(ConfigModel):
             path = Path(self.deployment_file)
             if not path.is_absolute() and base_dir is not None and not path.is_file():
                 path = base_dir / path
-            d = json.loads(path.read_text(encoding="utf-8"))
-            rpc, router, factory = d["rpc_url"], d["router"], d["factory"]
-            tokens = {**d["tokens"], **tokens}
+            rpc, router, factory, found = _deployment(path)
+            tokens = {**found, **tokens}
         assert router is not None and factory is not None
         return DexSettings(
             rpc_url=rpc, router=router, factory=factory,

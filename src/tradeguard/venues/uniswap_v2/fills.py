@@ -35,6 +35,49 @@ def net_transfers(receipt: Any, token: str, wallet: str) -> int:
     return net
 
 
+def _signed_units(detail: dict[str, Any], key: str) -> int | None:
+    value = detail.get(key)
+    try:
+        return int(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def transfer_problem(
+    receipt: Any, side: Side, base: Token, quote: Token, wallet: str, detail: dict[str, Any]
+) -> str:
+    """Return why a successful swap receipt's Transfer logs cannot be what the signed swap
+    moved, or '' when they fit it. A sell sends exactly the signed amountIn of the base and
+    receives at least amountOutMin of the quote; a buy receives exactly the signed amountOut
+    of the base and pays at most amountInMax of the quote (`detail` as journaled)."""
+    max_in, min_out = _signed_units(detail, "amount_in_max"), _signed_units(detail, "min_out")
+    if max_in is None or min_out is None:
+        return ""  # journaled without its signed bounds: nothing to hold the logs to
+    try:
+        base_net = net_transfers(receipt, base.address, wallet)
+        quote_net = net_transfers(receipt, quote.address, wallet)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        return f"unreadable Transfer logs ({type(exc).__name__}: {str(exc)[:80]})"
+    if side is Side.SELL:
+        spent, got, token_in, token_out = -base_net, quote_net, base, quote
+        exact_in = True
+    else:
+        spent, got, token_in, token_out = -quote_net, base_net, quote, base
+        exact_in = False
+    if spent <= 0 or got <= 0:
+        return (
+            f"Transfer logs of {spent} {token_in.symbol} units sent and {got} "
+            f"{token_out.symbol} units received by the wallet; a mined swap moves both"
+        )
+    if (spent != max_in) if exact_in else (spent > max_in):
+        bound = "the signed amountIn is" if exact_in else "the signed amountInMax is"
+        return f"Transfer logs of {spent} {token_in.symbol} units sent; {bound} {max_in}"
+    if (got < min_out) if exact_in else (got != min_out):
+        bound = "the signed amountOutMin is" if exact_in else "the signed amountOut is"
+        return f"Transfer logs of {got} {token_out.symbol} units received; {bound} {min_out}"
+    return ""
+
+
 def gas_fee_wei(receipt: Any) -> int:
     return int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice") or 0)
 

@@ -220,7 +220,7 @@ class ChainClient:
 
     async def token_balance(self, token: str, owner: str, block: int | None = None) -> int:
         fn = self.contract(token, abi.ERC20).functions.balanceOf(owner)
-        return int(await fn.call(block_identifier=block if block is not None else "latest"))
+        return await fn.call(block_identifier=block if block is not None else "latest")
 
     async def decimals(self, token: str) -> int:
         return int(await self.contract(token, abi.ERC20).functions.decimals().call())
@@ -231,7 +231,8 @@ class ChainClient:
 
     async def eth_balance(self, owner: str, block: int | None = None) -> int:
         at = block if block is not None else "latest"
-        return int(await self.w3.eth.get_balance(owner, at))  # type: ignore[arg-type]
+        # as answered (web3 passes a float or a negative through): the venue checks it
+        return await self.w3.eth.get_balance(owner, at)  # type: ignore[arg-type]
 
     async def base_fee(self) -> int:
         block = await self.w3.eth.get_block("latest")

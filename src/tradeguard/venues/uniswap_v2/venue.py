@@ -521,11 +521,11 @@ class UniswapV2Venue(Venue):
         # the last block with `confirmations` on it: a swap not booked yet is not in it either
         block = max(await self.chain.block_number() - (self.settings.confirmations - 1), 0)
         await self._book_mined(block)
-        wei = await self.chain.eth_balance(me, block)
-        out = [Balance(self.name, self.settings.gas_asset, amm.from_units(wei, 18))]
-        for token in self.settings.tokens.values():
-            units = await self.chain.token_balance(token.address, me, block)
-            out.append(Balance(self.name, token.symbol, amm.from_units(units, token.decimals)))
+        gas, wei = self.settings.gas_asset, await self.chain.eth_balance(me, block)
+        out = [Balance(self.name, gas, amm.balance(wei, 18, gas))]
+        for t in self.settings.tokens.values():
+            units = await self.chain.token_balance(t.address, me, block)
+            out.append(Balance(self.name, t.symbol, amm.balance(units, t.decimals, t.symbol)))
         return [b for b in out if b.free != 0]
 
     def fill_from_receipt(self, record: TxRecord, receipt: Any) -> Fill:

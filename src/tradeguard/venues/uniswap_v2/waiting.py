@@ -12,11 +12,12 @@ import asyncio
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tradeguard.model.enums import OrderStatus
-from tradeguard.model.errors import DefinitiveVenueError
+from tradeguard.model.enums import OrderStatus, Side
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.uniswap_v2 import crashpoints
+from tradeguard.venues.uniswap_v2.fills import transfer_problem
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
 from tradeguard.venues.uniswap_v2.rpc import TxLookup
 from tradeguard.venues.uniswap_v2.sender import TxSender, gwei
@@ -117,6 +118,14 @@ class TxWatcher:
             self._save(record, "reverted")
             reason = await self._reason(record, receipt)
             return self._report(cid, symbol, record, OrderStatus.REJECTED, reason)
+        problem = self._swap_problem(record, receipt) if record.kind == "swap" else ""
+        if problem:
+            raise AmbiguousVenueError(
+                self.venue.name,
+                f"receipt of {record.tx_hash} not booked: {problem}; "
+                "the transaction stays open until the RPC answers for it",
+                "RPC_ANSWER",
+            )
         self._save(record, "mined")
         if record.kind == "cancel":
             return self._report(cid, symbol, record, OrderStatus.CANCELLED, "cancelled on chain")
@@ -126,6 +135,15 @@ class TxWatcher:
             filled=fill.amount, avg_price=fill.price, amount=fill.amount,
             ts=fill.ts, side=fill.side.value,
         )  # fmt: skip
+
+    def _swap_problem(self, record: TxRecord, receipt: Any) -> str:
+        """Why a successful swap receipt's Transfer logs are not what was signed, or ''."""
+        base, _, quote = str(record.detail["symbol"]).partition("/")
+        token = self.venue.settings.token
+        side = Side(str(record.detail["side"]))
+        return transfer_problem(
+            receipt, side, token(base), token(quote), record.sender, record.detail
+        )
 
     async def rebroadcast(self, records: list[TxRecord]) -> TxRecord | None:
         """Broadcast the newest journaled bytes again while their nonce is still unused."""

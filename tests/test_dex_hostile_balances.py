@@ -1,0 +1,57 @@
+"""A JSON-RPC endpoint answering balances no wallet can hold: a negative wei count, a fraction
+of a wei, more than a uint256, a token balance of every bit set. The balance read is refused
+(unanswered, in words naming the asset and the limit), never handed to the balance sync, which
+would set it as the ledger's and book the difference as a deposit or a withdrawal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from dex_support import ChainThread, connected_venue, running_chain
+from test_dex_hostile_rpc import HostileServer
+from tradeguard.model.errors import AmbiguousVenueError
+from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[ChainThread]:
+    yield from running_chain()
+
+
+@pytest.fixture
+def hostile(chain: ChainThread) -> Iterator[HostileServer]:
+    server = HostileServer(chain.chain)
+    asyncio.run_coroutine_threadsafe(server.start(), chain.loop).result(10)
+    yield server
+    asyncio.run_coroutine_threadsafe(server.stop(), chain.loop).result(10)
+
+
+@pytest.mark.parametrize(
+    ("method", "answer", "asset"),
+    [
+        ("eth_getBalance", "-0x1000", "ETH"),
+        ("eth_getBalance", 1.5, "ETH"),
+        ("eth_getBalance", hex(2**300), "ETH"),
+        ("eth_getBalance", "0x" + "f" * 64, "ETH"),
+        ("eth_call", "0x" + "ff" * 32, "WETH"),
+    ],
+)
+async def test_a_balance_no_wallet_can_hold_is_refused_in_words(
+    chain: ChainThread, hostile: HostileServer, method: str, answer: Any, asset: str
+) -> None:
+    # Before: -4.096E-15 ETH, 1E-18 ETH, 2.04E+72 ETH and 1.16E+59 WETH came back as balances.
+    d = replace(chain.deployment, rpc_url=hostile.url)
+    venue = await connected_venue(d, MemoryTxStore())
+    honest = {b.asset: b.free for b in await venue.fetch_balances()}
+    hostile.rewrites[method] = lambda params, result: answer
+    with pytest.raises(AmbiguousVenueError, match="balances not read") as exc:
+        await venue.fetch_balances()
+    assert f"{asset} balance" in str(exc.value) and "is not an amount from 0 to" in str(exc.value)
+    hostile.rewrites.clear()
+    assert {b.asset: b.free for b in await venue.fetch_balances()} == honest
+    await venue.close()
