@@ -16,6 +16,7 @@ from tradeguard.marketdata.checks import (
     EARLIEST_OPEN_MS,
     EARLIEST_OPEN_US,
     LATEST_OPEN_MS,
+    LATEST_OPEN_US,
     TimeOrder,
     open_time_error,
     read_csv_text,
@@ -184,12 +185,12 @@ def _iter_kline_csv(path: Path, text: str, symbol: str, quote_volume: bool) -> I
                 lo, hi = EARLIEST_OPEN_MS * scale, LATEST_OPEN_MS * scale
             if not lo <= ts < hi:
                 raise open_time_error(path, line, "open_time", rec[0], ts, first, scale)
-            if close_ts < EARLIEST_OPEN_US if scale != 1 else time_scale(close_ts) != 1:
-                raise _close_unit_error(path, line, rec[6], scale, first)
             if scale != 1:  # to ms, as Candle times are (Binance's times are whole ms)
                 ts //= scale
                 close_ts //= scale
             interval = _span_s(close_ts + 1 - ts)
+            if not 1 <= interval <= MAX_KLINE_SPAN_S:  # a close in another unit lands here
+                _check_close_unit(path, line, rec[6], scale, first)
             if interval < 1:  # a bar closing before it opens would replay out of order
                 raise DataFileError(
                     path,
@@ -218,12 +219,16 @@ def _iter_kline_csv(path: Path, text: str, symbol: str, quote_volume: bool) -> I
     order.finish(rows)
 
 
-def _close_unit_error(path: Path, line: int, value: str, scale: int, first: int) -> DataFileError:
-    if scale != 1:
+def _check_close_unit(path: Path, line: int, value: str, scale: int, first: int) -> None:
+    """Refuse a close time not in the file's unit (set by row `first`'s open time)."""
+    close = int(value)
+    if scale != 1 and close < EARLIEST_OPEN_US:
         unit, reads = "microseconds", "milliseconds or less"
-    else:
+    elif scale == 1 and EARLIEST_OPEN_US <= close < LATEST_OPEN_US:
         unit, reads = "milliseconds", "microseconds"
-    return DataFileError(
+    else:
+        return
+    raise DataFileError(
         path,
         f"the close time is not in {unit}, as row {first}'s open time is (it reads as {reads}): "
         "write every time of the file in one unit",
