@@ -98,11 +98,15 @@ def _check_stored_window(job: SweepJob, stored: dict[str, Any], folded: bool) ->
         held = f"of {ts_text(kept.get('start_ms'))} .. {ts_text(kept.get('end_ms'))}"
     else:
         held = "with no window recorded"
+    why = (
+        " (the walk-forward folds are whole UTC days within --from/--to, laid out otherwise "
+        "when it was stored)"
+        if folded
+        else ""
+    )
     raise ConfigError(
-        f"--out: {job.run_dir} holds a result {held}, not of this sweep's {want} (the "
-        "walk-forward folds are whole UTC days within --from/--to, laid out otherwise when "
-        "it was stored); its results are not of these backtests: pick a new --out or remove "
-        "that one"
+        f"--out: {job.run_dir} holds a result {held}, not of this sweep's {want}{why}; its "
+        "results are not of these backtests: pick a new --out or remove that one"
     )
 
 
