@@ -26,7 +26,7 @@ def test_folds_start_at_from_and_end_by_to_given_as_moments(tmp_path: Path, monk
     grid = load_grid(grid_file)
     windows: list[BacktestWindow] = []
 
-    def fake_run_combos(jobs, pool, progress=None):
+    def fake_run_combos(jobs, pool, progress=None, folded=False):
         windows.extend(job.window for job in jobs)
         results = [
             {"key": j.combo.key, "values": j.combo.values, "metrics": {"sharpe": 0.0}} for j in jobs

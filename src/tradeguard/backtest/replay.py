@@ -93,7 +93,10 @@ async def _replay(
     gc.freeze()
     cursor, cursor_n = node._cursor
     # a cursor past the data (the files cut short since): none of it is replayed again
-    start_idx = min(resume_index(candles, cursor, cursor_n), len(candles)) if cursor else 0
+    by_close = node._cursor_by_close
+    start_idx = (
+        min(resume_index(candles, cursor, cursor_n, by_close), len(candles)) if cursor else 0
+    )
     node._replay_progress = (start_idx, len(candles))
     if start_idx:
         _resume_clock(node, candles[start_idx - 1])

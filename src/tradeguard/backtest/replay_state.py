@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import takewhile
 from typing import Any
 
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.market import Candle
 
 REPLAY_STATE_KEY = "replay.state"
+# written with the cursor: the order its count is of (a cursor without it may be by open time)
+CURSOR_ORDER = "close"
 CURVE_KEEP = 2000  # equity-curve points stored
 CURVE_FOLD = 32  # samples a commit carries before they join the stored curve
 
@@ -36,22 +40,57 @@ def save_replay_state(storage: Any, state: dict[str, Any], ts: int) -> None:
     storage.kv_set(REPLAY_STATE_KEY, json.dumps(state, separators=(",", ":")), ts)
 
 
-def resume_index(candles: Sequence[Candle], cursor_ts: int, done_at_ts: int) -> int:
+def resume_index(
+    candles: Sequence[Candle], cursor_ts: int, done_at_ts: int, by_close: bool = True
+) -> int:
     """Index of the first candle after the cursor (candle ts, candles of that ts done).
 
     `candles` are in replay order (`replay_order`: close time, then span), where open times
     are in order only for one timeframe: the cursor's candle is the `done_at_ts`-th opening at
-    `cursor_ts`, among the candles closing from `cursor_ts` to a longest span later."""
+    `cursor_ts`, among the candles closing from `cursor_ts` to a longest span later.
+
+    A cursor stored without its order (`by_close` False: `CURSOR_ORDER` was not written) may be
+    of a replay by open time, whose done candles close order may not hold as a prefix; it is
+    taken up only where both orders agree on them (`_open_order_agrees`), else ConfigError."""
     if done_at_ts:
-        lo, hi = _closing_window(*_closes(candles), cursor_ts)
+        closes, longest = _closes(candles)
+        lo, hi = _closing_window(closes, longest, cursor_ts)
         n = 0
         for i in range(lo, hi):
             if candles[i].ts == cursor_ts:
                 n += 1
                 if n == done_at_ts:
+                    if not by_close and not _open_order_agrees(candles, lo, i + 1, hi, n):
+                        raise _open_order_error(cursor_ts, done_at_ts)
                     return i + 1
         return bisect_left([c.ts for c in candles], cursor_ts) + done_at_ts  # data not found
     return bisect_right([c.ts for c in candles], cursor_ts)  # a cursor written without the count
+
+
+def _open_order_agrees(candles: Sequence[Candle], lo: int, end: int, hi: int, n: int) -> bool:
+    """Whether `candles[:end]` (in close order; `lo`..`hi` the closing window of the cursor's
+    open time) are what a replay by open time (ties in file order) had done at the cursor:
+    every candle opening before the cursor's time, `n` of those opening at it, none after.
+    The `n` are the first in file order where the candles opening at that time span alike (close
+    order keeps file order among them); of other spans, only all of them."""
+    ts = candles[end - 1].ts
+    if any(candles[j].ts > ts for j in range(lo, end)):
+        return False  # done in close order, not yet by open time
+    if any(candles[j].ts < ts for j in range(end, hi)):
+        return False  # done by open time, not yet in close order
+    at = [c.interval_s for c in candles[lo:hi] if c.ts == ts]
+    return n == len(at) or len(set(at)) == 1
+
+
+def _open_order_error(cursor_ts: int, done_at_ts: int) -> ConfigError:
+    when = datetime.fromtimestamp(cursor_ts / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return ConfigError(
+        f"replay state: the stored cursor (open time {cursor_ts}, {when} UTC, {done_at_ts} "
+        "candle(s) of it done) records no order; it may be of a replay by open time, before "
+        "bars of more than one span were taken by close time, and around it the two orders "
+        "differ on which candles were done: resuming could skip or repeat candles. Start the "
+        "replay again from its first candle with a new database (database_url)"
+    )
 
 
 def done_at(candles: Sequence[Candle], i: int) -> int:

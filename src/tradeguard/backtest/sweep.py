@@ -20,6 +20,7 @@ import math
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,12 +73,48 @@ def run_combo(job: SweepJob) -> dict[str, Any]:
     figures = {k: v for k, v in result.metrics.items() if not isinstance(v, dict)}
     record = json_safe(
         {"index": job.combo.index, "key": job.combo.key, "values": job.combo.values,
-         "metrics": figures, "run_dir": str(run_dir)}
+         "metrics": figures, "run_dir": str(run_dir), "window": _window_of(job)}
     )  # fmt: skip
     tmp = run_dir / (RESULT_FILE + ".tmp")
     tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
     tmp.replace(run_dir / RESULT_FILE)
     return record
+
+
+def _window_of(job: SweepJob) -> dict[str, int | None]:
+    """The span a combination's backtest replays (a fold's train or test span)."""
+    return {"start_ms": job.window.start_ms, "end_ms": job.window.end_ms}
+
+
+def _check_stored_window(job: SweepJob, stored: dict[str, Any], folded: bool) -> None:
+    """Refuse a stored result of another span than `job`'s: a fold of another layout. One
+    stored without its span (before results recorded it) is refused only for a fold (a plain
+    sweep's window is in sweep.json)."""
+    kept = stored.get("window")
+    if kept == _window_of(job) or (kept is None and not folded):
+        return
+    want = f"{ts_text(job.window.start_ms)} .. {ts_text(job.window.end_ms)}"
+    if isinstance(kept, dict):
+        held = f"of {ts_text(kept.get('start_ms'))} .. {ts_text(kept.get('end_ms'))}"
+    else:
+        held = "with no window recorded"
+    why = (
+        " (the walk-forward folds are whole UTC days within --from/--to, laid out otherwise "
+        "when it was stored)"
+        if folded
+        else ""
+    )
+    raise ConfigError(
+        f"--out: {job.run_dir} holds a result {held}, not of this sweep's {want}{why}; its "
+        "results are not of these backtests: pick a new --out or remove that one"
+    )
+
+
+def ts_text(ms: Any) -> str:
+    """Epoch ms as `YYYY-MM-DD HH:MM:SS` (UTC); anything else (no bound) as `-`."""
+    if type(ms) is not int:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def stored_result(run_dir: Path) -> dict[str, Any] | None:
@@ -117,14 +154,16 @@ class SweepOutcome:
 
 
 def run_combos(
-    jobs: Sequence[SweepJob], pool: Any, progress: Progress | None = None
+    jobs: Sequence[SweepJob], pool: Any, progress: Progress | None = None, folded: bool = False
 ) -> tuple[list[dict[str, Any]], int]:
-    """Run the jobs not stored yet on `pool`; return every result and how many were skipped."""
+    """Run the jobs not stored yet on `pool`; return every result and how many were skipped.
+    A stored result of another span is refused (`folded`: the jobs are a fold's)."""
     results = []
     todo = []
     for job in jobs:
         stored = stored_result(Path(job.run_dir))
         if stored is not None:
+            _check_stored_window(job, stored, folded)
             results.append(stored)
         else:
             todo.append(job)
@@ -244,11 +283,13 @@ def _walk_forward(
         test = BacktestWindow(mid, hi, window.timeframe_s, window.commit_every)
         fold_dir = out_dir / f"fold-{n:02d}"
         jobs = [_job(base, source, c, fold_dir / "train", train) for c in combos]
-        results, _ = run_combos(jobs, pool, progress)
+        results, _ = run_combos(jobs, pool, progress, folded=True)
         ranked = rank(results, grid.metric)
         best = ranked[0]
         best_combo = next(c for c in combos if c.key == best["key"])
-        [oos], _ = run_combos([_job(base, source, best_combo, fold_dir / "test", test)], pool)
+        [oos], _ = run_combos(
+            [_job(base, source, best_combo, fold_dir / "test", test)], pool, folded=True
+        )
         ret = oos["metrics"].get("total_return_pct") or 0.0
         growth *= 1 + ret / 100
         fold_rows.append({"fold": n, "train_from": lo, "test_from": mid, "test_to": hi,

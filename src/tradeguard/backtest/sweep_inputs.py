@@ -4,7 +4,9 @@ for the same backtests.
 A sweep directory keeps `sweep.json`: a digest of each input (the config, the window and
 timeframe, the walk-forward folds, every data file's size and modification time, every
 strategy class's source file). Run again into that directory with any of them changed, the
-sweep is refused naming what changed, instead of ranking results of other backtests.
+sweep is refused naming what changed, instead of ranking results of other backtests. The
+walk-forward folds' spans, known once the data is read, are checked against the span each
+stored `result.json` records (`sweep.run_combos`).
 """
 
 from __future__ import annotations

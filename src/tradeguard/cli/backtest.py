@@ -76,8 +76,14 @@ def add_backtest_parsers(sub: Any) -> None:
 
 def _window_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML config file", required=False)
-    p.add_argument("--from", dest="date_from", help="first day (UTC), YYYY-MM-DD")
-    p.add_argument("--to", dest="date_to", help="end day (UTC, exclusive), YYYY-MM-DD")
+    p.add_argument(
+        "--from", dest="date_from",
+        help="start, UTC: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (candles opening from it)",
+    )  # fmt: skip
+    p.add_argument(
+        "--to", dest="date_to",
+        help="end, UTC, exclusive: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (candles closing by it)",
+    )  # fmt: skip
     p.add_argument("--timeframe", help="aggregate candles to 1m, 5m, 15m, 1h, 4h or 1d")
 
 

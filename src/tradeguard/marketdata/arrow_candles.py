@@ -17,7 +17,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from tradeguard.marketdata.checks import EARLIEST_OPEN_MS, LATEST_OPEN_MS
+from tradeguard.marketdata.checks import EARLIEST_OPEN_MS, LATEST_OPEN_MS, time_scale
 from tradeguard.marketdata.data_files import interval_from_name, interval_from_times
 from tradeguard.model.market import Candle
 
@@ -157,7 +157,8 @@ def _numpy(column: Any, dtype: Any) -> Any:
 
 
 def _ms_array(column: Any) -> Any:
-    """A time column as int64 epoch ms (integers are taken as ms), or None for another type."""
+    """A time column as int64 epoch ms (integers as ms, or as microseconds: `time_scale`), or
+    None for another type."""
     import numpy as np
     import pyarrow as pa
 
@@ -169,6 +170,8 @@ def _ms_array(column: Any) -> Any:
     else:
         return None
     if not pa.types.is_timestamp(column.type):
-        return raw
+        # integers are ms, or microseconds for the whole column when its first reads so (a
+        # column mixing units is then out of range here: the row-by-row path names the row)
+        return raw // 1000 if len(raw) and time_scale(int(raw[0])) != 1 else raw
     per_ms = _PER_MS[column.type.unit]
     return raw * -per_ms if per_ms < 0 else raw // per_ms

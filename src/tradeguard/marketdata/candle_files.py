@@ -14,10 +14,13 @@ from typing import Any
 from tradeguard.marketdata.arrow_candles import clean_columns, fast_feather_candles
 from tradeguard.marketdata.checks import (
     EARLIEST_OPEN_MS,
+    EARLIEST_OPEN_US,
     LATEST_OPEN_MS,
+    LATEST_OPEN_US,
     TimeOrder,
     open_time_error,
     read_csv_text,
+    time_scale,
 )
 from tradeguard.marketdata.data_files import (
     EPOCH,
@@ -158,6 +161,9 @@ def _iter_kline_csv(path: Path, text: str, symbol: str, quote_volume: bool) -> I
     last_ts = -(2**63)
     prev: Candle | None = None
     prev_line = rows = 0
+    # the file's unit (what one ms holds: 1, or 1000 for microseconds), set by its first row
+    scale = first = 0
+    lo, hi = EARLIEST_OPEN_MS, LATEST_OPEN_MS
     with io.StringIO(text, newline="") as fh:
         for line, rec in enumerate(csv.reader(fh), start=1):
             if not rec:
@@ -174,9 +180,17 @@ def _iter_kline_csv(path: Path, text: str, symbol: str, quote_volume: bool) -> I
                 raise diagnose(path, line, rec, cols) from None
             if len(rec) != KLINE_FIELDS:
                 raise field_count_error(path, line, rec, KLINE_FIELDS)
-            if not EARLIEST_OPEN_MS <= ts < LATEST_OPEN_MS:
-                raise open_time_error(path, line, "open_time", rec[0], ts)
+            if not scale:
+                scale, first = time_scale(ts), line
+                lo, hi = EARLIEST_OPEN_MS * scale, LATEST_OPEN_MS * scale
+            if not lo <= ts < hi:
+                raise open_time_error(path, line, "open_time", rec[0], ts, first, scale)
+            if scale != 1:  # to ms, as Candle times are (Binance's times are whole ms)
+                ts //= scale
+                close_ts //= scale
             interval = _span_s(close_ts + 1 - ts)
+            if not 1 <= interval <= MAX_KLINE_SPAN_S:  # a close in another unit lands here
+                _check_close_unit(path, line, rec[6], scale, first)
             if interval < 1:  # a bar closing before it opens would replay out of order
                 raise DataFileError(
                     path,
@@ -205,6 +219,25 @@ def _iter_kline_csv(path: Path, text: str, symbol: str, quote_volume: bool) -> I
     order.finish(rows)
 
 
+def _check_close_unit(path: Path, line: int, value: str, scale: int, first: int) -> None:
+    """Refuse a close time not in the file's unit (set by row `first`'s open time)."""
+    close = int(value)
+    if scale != 1 and close < EARLIEST_OPEN_US:
+        unit, reads = "microseconds", "milliseconds or less"
+    elif scale == 1 and EARLIEST_OPEN_US <= close < LATEST_OPEN_US:
+        unit, reads = "milliseconds", "microseconds"
+    else:
+        return
+    raise DataFileError(
+        path,
+        f"the close time is not in {unit}, as row {first}'s open time is (it reads as {reads}): "
+        "write every time of the file in one unit",
+        row=line,
+        column="close_time",
+        value=value,
+    )
+
+
 def feather_columns(path: Path) -> dict[str, Any] | None:
     """The checked columns of a clean feather candle file (see `clean_columns`), or None for
     a file that `load_candles` reads row by row; raises what `load_candles` would."""
@@ -226,9 +259,14 @@ def _load_feather_candles(path: Path, symbol: str, quote_volume: bool) -> list[C
         fast = fast_feather_candles(path, table, time_col, symbol)
         if fast is not None:
             return fast
+    import pyarrow as pa
+
     out: list[Candle] = []
     order = TimeOrder(path)
     prev_row = 0
+    # integers are ms, or microseconds as the first row's read (a typed column: its own unit)
+    scale = 0 if pa.types.is_integer(table.column(time_col).type) else 1
+    first = None
     for row, vals in arrow_rows(path, table, cols, time_col):
         try:
             ts = int_value(vals[0], time_col)
@@ -236,8 +274,11 @@ def _load_feather_candles(path: Path, symbol: str, quote_volume: bool) -> list[C
             check_bar(o, h, low, c, v)
         except (ValueError, ArithmeticError, TypeError):
             raise bar_error(path, row, vals, int_value) from None
-        if not EARLIEST_OPEN_MS <= ts < LATEST_OPEN_MS:
-            raise open_time_error(path, row, time_col, vals[0], ts)
+        if not scale:
+            scale, first = time_scale(ts), row
+        if not EARLIEST_OPEN_MS * scale <= ts < LATEST_OPEN_MS * scale:
+            raise open_time_error(path, row, time_col, vals[0], ts, first, scale)
+        ts //= scale
         if quote_volume:
             v = to_satoshi(v / c)
         bar = Candle(symbol, ts, o, h, low, c, v)

@@ -5,8 +5,11 @@
   still parses, so `1266572.0451` cut to `1266` would replay as a wrong volume).
 - It holds at least one row besides the header.
 - Open times lie from 2009-01-01 to before 2100-01-01 UTC (`EARLIEST_OPEN_MS`,
-  `LATEST_OPEN_MS`): a time outside is a unit mistake (seconds or microseconds for ms), a sign
+  `LATEST_OPEN_MS`): a time outside is a unit mistake (seconds or nanoseconds for ms), a sign
   or a damaged row, and would move the replay clock by decades.
+- Epoch integers are ms, or microseconds for a whole file (Binance Vision spot klines from
+  2025-01-01 on): the first row's open time sets the unit (`time_scale`), every later row is
+  read in it and one that is not in range in it (another unit) is refused naming the row.
 - Timestamps strictly increase. Duplicate policy: a row whose timestamp and values are identical
   to the row before is dropped and counted (the count is logged as a warning); a row with the
   same timestamp but other values is an error, as is any timestamp going backwards.
@@ -29,6 +32,17 @@ log = logging.getLogger(__name__)
 # before 2009, and a time from 2100 on is a unit mistake (microseconds read as ms)
 EARLIEST_OPEN_MS = 1_230_768_000_000  # 2009-01-01 00:00 UTC
 LATEST_OPEN_MS = 4_102_444_800_000  # 2100-01-01 00:00 UTC
+# the same range in microseconds: disjoint from the ms range, so a time reads as one or neither
+EARLIEST_OPEN_US = EARLIEST_OPEN_MS * 1000
+LATEST_OPEN_US = LATEST_OPEN_MS * 1000
+_UNITS = {1: ("ms", "milliseconds"), 1000: ("µs", "microseconds")}
+
+
+def time_scale(first_ts: int) -> int:
+    """The unit of a file's epoch integers from its first row's open time, as what one ms holds:
+    1000 when it reads as microseconds in the open-time range, else 1 (ms; the range check
+    names a time outside)."""
+    return 1000 if EARLIEST_OPEN_US <= first_ts < LATEST_OPEN_US else 1
 
 
 def read_csv_text(path: Path) -> str:
@@ -68,19 +82,37 @@ def read_csv_text(path: Path) -> str:
     return text
 
 
-def open_time_error(path: Path, row: int, column: str, value: object, ts: int) -> DataFileError:
-    """The error for a candle opening at `ts` (epoch ms), outside the open-time range: it
-    names the range and, when the time fits it in another unit, that unit."""
+def open_time_error(
+    path: Path,
+    row: int,
+    column: str,
+    value: object,
+    ts: int,
+    first_row: int | None = None,
+    scale: int = 1,
+) -> DataFileError:
+    """The error for a candle opening at `ts` (epoch ms, or microseconds for `scale` 1000),
+    outside the open-time range: it names the range and, when the time fits it in another
+    unit, that unit; with `first_row` (the row whose time set the file's unit, see
+    `time_scale`), the unit that row set."""
+    short, unit = _UNITS[scale]
     hint = ""
-    for unit, scale in (("seconds", -1000), ("microseconds", 1000), ("nanoseconds", 1_000_000)):
-        as_ms = ts * -scale if scale < 0 else ts // scale
-        if ts > 0 and EARLIEST_OPEN_MS <= as_ms < LATEST_OPEN_MS:
-            hint = f"; it reads as {unit}: write epoch milliseconds"
+    for other, per in (("seconds", -1000), ("milliseconds", 1), ("microseconds", 1000),
+                       ("nanoseconds", 1_000_000)):  # fmt: skip
+        as_ms = ts * -per if per < 0 else ts // per
+        if per != scale and ts > 0 and EARLIEST_OPEN_MS <= as_ms < LATEST_OPEN_MS:
+            hint = f"; it reads as {other}: write epoch milliseconds"
+            if first_row is not None and first_row != row:
+                hint = (
+                    f"; it reads as {other}, and row {first_row}'s open time as {unit}: "
+                    "write every time of the file in one unit"
+                )
             break
     return DataFileError(
         path,
-        f"the open time {ts} ms is out of range: it must be from 2009-01-01 (epoch ms "
-        f"{EARLIEST_OPEN_MS}) to before 2100-01-01 UTC ({LATEST_OPEN_MS}){hint}",
+        f"the open time {ts} {short} is out of range: it must be from 2009-01-01 (epoch "
+        f"{short} {EARLIEST_OPEN_MS * scale}) to before 2100-01-01 UTC "
+        f"({LATEST_OPEN_MS * scale}){hint}",
         row=row,
         column=column,
         value=value,

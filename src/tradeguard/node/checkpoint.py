@@ -6,7 +6,12 @@ import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tradeguard.backtest.replay_state import done_at, load_replay_state, save_replay_state
+from tradeguard.backtest.replay_state import (
+    CURSOR_ORDER,
+    done_at,
+    load_replay_state,
+    save_replay_state,
+)
 from tradeguard.clock import SimulatedClock
 from tradeguard.model.enums import Side, TradingMode
 from tradeguard.model.errors import ConfigError
@@ -121,6 +126,7 @@ def save_state(node: TradingNode, ts: int, done_at_ts: int, fold: bool = False) 
     state = {
         "cursor": ts,
         "cursor_n": done_at_ts,
+        "cursor_order": CURSOR_ORDER,
         "stats": stats_json(node),
         "strategies": {s.id: state_to_store(node, s) for s in node.strategies},
         "signal_ts": node._signal_ts,
@@ -290,6 +296,7 @@ def _restore_replay_state(node: TradingNode) -> None:
     node.stats = RunStats.from_json(data.get("stats") or {})
     node.resumed = True
     node._cursor = (int(data.get("cursor", 0)), int(data.get("cursor_n", 0)))
+    node._cursor_by_close = data.get("cursor_order") == CURSOR_ORDER
     if "mark_guard" in data:  # the replay's warm-up takes them back (backtest.replay)
         node._resume_marks = {
             k: data.get(k) for k in ("mark_guard", "paper_candles", "paper_candle_used")

@@ -121,6 +121,7 @@ class TradingNode:
         self._day: int | None = None
         self._day_start_equity = ZERO
         self._cursor: tuple[int, int] = (0, 0)  # (candle ts, candles of that ts done)
+        self._cursor_by_close = True  # False: a stored cursor recording no order (open time?)
         self._resume_marks: dict[str, Any] | None = None  # a replay's stored mark guard
         self._candle_units = False  # a replay is committing whole candles
         self._strategy_states: dict[str, dict[str, Any]] = {}
