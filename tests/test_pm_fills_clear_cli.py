@@ -13,6 +13,7 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from test_pm_node_crash import PASSPHRASE, POLY_YES, vault_with
 from tradeguard.config import load_config
@@ -21,6 +22,8 @@ from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.pm_serve import polymarket_demo, polymarket_keys
+from tradeguard.sandbox.polymarket import server as pm_server
+from tradeguard.sandbox.polymarket import trade_listing
 
 D = Decimal
 
@@ -79,17 +82,19 @@ async def _escalated(node: TradingNode) -> str:
     return cid
 
 
+def _unreadable_row(*a: Any) -> dict[str, Any]:
+    """A trade row whose price no binary market can have (above 1), on either side."""
+    row = trade_listing.trade_row(*a)
+    makers = [{**m, "price": "1.5"} for m in row["maker_orders"]]
+    return {**row, "price": "1.5", "maker_orders": makers, "honest": row["price"]}
+
+
 async def test_an_escalated_order_is_cleared_by_the_command_once_no_node_runs(
     tmp_path: Path, monkeypatch
 ):
     keys = polymarket_keys(None)
     server = polymarket_demo(keys)
-    honest = server._trade_json
-    server._trade_json = lambda *a: {  # type: ignore[method-assign]
-        **honest(*a),
-        "price": "1.5",
-        "honest": honest(*a)["price"],
-    }
+    monkeypatch.setattr(pm_server, "trade_row", _unreadable_row)
     await server.start()
     try:
         fields = {k: v for k, v in keys.items() if k != "address"}
