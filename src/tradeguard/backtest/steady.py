@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.backtest.bulk import DAY_MS
@@ -51,7 +50,8 @@ class SteadyRun:
         self.node = node
         self.sim: Any = node.clock  # a SimulatedClock (replay._modes): its `_now` set inline
         self.candles = candles
-        self.longest_ms = max(map(attrgetter("interval_s"), candles), default=0) * 1000
+        # the spans as a set (a comprehension): half the cost of max over a generator
+        self.longest_ms = max({c.interval_s for c in candles}, default=0) * 1000
         self.observe = observe
         self.pacer = pacer
         self.watch_stop = watch_stop  # a replay that may stop before its end
@@ -110,13 +110,14 @@ class SteadyRun:
         watched, pacer = self.watched, self.pacer
         unit, perf, active = node.storage.unit_status(), time.perf_counter, ACTIVE
         watch_stop, commit_each = self.watch_stop, self.commit_each
+        rare = watched is not None or commit_each  # exit rules or commits may end a stretch
         held, n_marks, now, k = node._held, len(marks), sim._now, i - 1
-        while k < last:
-            c = candles[k + 1]
+        for k in range(i, last + 1):  # k: the last candle begun (returned)
+            c = candles[k]
             slot = slots.get(symbol := c.symbol)
             if slot is None or c.venue:  # tagged: the general loop keeps it per venue
+                k -= 1
                 break
-            k += 1
             key, paper, p_markets, strats = slot
             close_ts = c.ts + c.interval_s * 1000
             if close_ts > now:
@@ -163,10 +164,8 @@ class SteadyRun:
                     strat.on_candle(c)
                 if queue:
                     break
-            if watched is not None and watched.get(symbol):
-                break  # the bots' exit rules look at this close (the caller calls them)
-            if commit_each and unit.dirty:
-                break  # every candle that wrote commits (replay_commit_interval_s = 0)
+            if rare and ((watched and watched.get(symbol)) or (commit_each and unit.dirty)):
+                break  # the bots' exit rules look at this close; each candle that wrote commits
             if not k & 7 and (pacer.due() or (unit.dirty and perf() >= commit_due)):
                 break
             if watch_stop and node._stop_requested:
@@ -226,10 +225,15 @@ def _observed(
     span [lo, hi) (`span`: the last one), the held set and the count of marks after it. Only the
     curve's next sample due (`_sample_only`): taken here, as replay._observe_equity takes it."""
     vm, marks, units = node.portfolio.venue_marks, node.portfolio.marks, node._candle_units
-    if units and ts >= span[1] and _sample_only(node, held, symbol, ts, vm):
+    lo, hi = span
+    if (
+        units
+        and lo < hi <= ts
+        and lo == ts // DAY_MS * DAY_MS
+        and _sample_only(node, held, symbol, ts, vm)
+    ):  # a span `observe` gave (not an empty one), still the day's; its sample due
         node.equity_curve.append((ts, node._equity))  # the unchanged equity
         node._next_sample = ts + node.equity_sample_ms
-        lo = ts // DAY_MS * DAY_MS  # the node's day
         return lo, min(lo + DAY_MS, node._next_sample), node._held, len(marks)
     lo, hi = observe(node, ts, symbol, units, _still(node, held, symbol, vm))
     return lo, hi, node.held_cached(), len(marks)
