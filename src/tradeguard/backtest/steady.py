@@ -3,7 +3,8 @@
 With no order open, none queued, trading ACTIVE, the equity cached and no replay pacing, bar
 feed or skip plan, a candle's work is fixed: the clock, the market state, the mark guard and the
 marks, the paper venue's candle, the equity observation (a call only when the candle may move
-the equity or takes a curve sample, as in the general loop), then its strategies. `SteadyRun`
+the equity, as in the general loop; a curve sample alone is appended inline), then its
+strategies. `SteadyRun`
 does exactly that, its parts held in locals, until a strategy queues an intent or something
 else needs the general loop (backtest/replay.py), which then finishes the last candle: drain,
 price listeners, counts, checkpoint, commit, pause. What strategies observe (the candle, the
