@@ -395,3 +395,47 @@ def test_the_steady_loop_notes_a_candle_itself_only_where_paper_venues_handle_it
     own = Counting("paper", {"BTC/USDT": inst}, {"USDT": Decimal(100)}, SimulatedClock())
     assert _plain_markets(plain) is plain._markets  # the live dict: markets listed later count
     assert _plain_markets(own) is None and _plain_markets(None) is None
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [f"{BENCH_STRATEGIES}:Idle", f"{ROOT / 'examples' / 'backtest' / 'ema_cross.py'}:EmaCross"],
+)
+def test_a_curve_sample_taken_inline_by_the_steady_loop_is_the_general_loops(
+    tmp_path, data_dir, monkeypatch, kind
+):
+    """A candle whose only equity work is the curve's next sample: the steady loop appends it
+    itself; the curve, trades, metrics and checkpoints are the general loop's."""
+    from tradeguard.backtest import steady
+
+    inline: list[bool] = []
+    real = steady._sample_only
+
+    def noting(*args):
+        inline.append(real(*args))
+        return inline[-1]
+
+    monkeypatch.setattr(steady, "_sample_only", noting)
+    cfg = _config(tmp_path, kind, ("ETH", "ADA", "LTC"))
+    window = BacktestWindow(
+        parse_date("2018-01-12"), parse_date("2018-01-15"), commit_every=997, skip_flat=False
+    )
+    one, steady_run, progress, ran = _both(cfg, tmp_path, window, monkeypatch)
+    assert ran > one.summary.events // 3  # the steady loop really ran them
+    assert inline.count(True) > 100, "samples taken inline"
+    assert _figures(steady_run) == _figures(one)
+    assert progress[1] == progress[0]
+
+
+def test_the_steady_loop_looks_a_band_up_by_the_guards_own_key():
+    from tradeguard.backtest.steady import _share_keys
+
+    guard = MarkGuard(Decimal(30), Decimal(0))
+    assert guard.take_candle("", "X/Y", Decimal(10), Decimal(9), Decimal(11), 0, 60_000) == 2
+    (own,) = guard._bands
+    mine = ("", "".join(["X/", "Y"]))  # an equal key, another object
+    assert mine == own and mine is not own
+    slots: dict[str, tuple[Any, ...]] = {"X/Y": (mine, None, None, ()), "Z/Y": (("", "Z/Y"),)}
+    _share_keys(slots, guard._bands)
+    assert slots["X/Y"][0] is own and slots["X/Y"][1:] == (None, None, ())
+    assert slots["Z/Y"] == (("", "Z/Y"),)  # no band yet: kept

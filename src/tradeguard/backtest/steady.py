@@ -3,7 +3,8 @@
 With no order open, none queued, trading ACTIVE, the equity cached and no replay pacing, bar
 feed or skip plan, a candle's work is fixed: the clock, the market state, the mark guard and the
 marks, the paper venue's candle, the equity observation (a call only when the candle may move
-the equity or takes a curve sample, as in the general loop), then its strategies. `SteadyRun`
+the equity, as in the general loop; a curve sample alone is appended inline), then its
+strategies. `SteadyRun`
 does exactly that, its parts held in locals, until a strategy queues an intent or something
 else needs the general loop (backtest/replay.py), which then finishes the last candle: drain,
 price listeners, counts, checkpoint, commit, pause. What strategies observe (the candle, the
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tradeguard.backtest.bulk import DAY_MS
 from tradeguard.model.enums import TradingState
 from tradeguard.model.market import Candle
 from tradeguard.model.money import ZERO
@@ -49,7 +51,8 @@ class SteadyRun:
         self.node = node
         self.sim: Any = node.clock  # a SimulatedClock (replay._modes): its `_now` set inline
         self.candles = candles
-        self.longest_ms = max((c.interval_s for c in candles), default=0) * 1000
+        # the spans as a set (a comprehension): half the cost of max over a generator
+        self.longest_ms = max({c.interval_s for c in candles}, default=0) * 1000
         self.observe = observe
         self.pacer = pacer
         self.watch_stop = watch_stop  # a replay that may stop before its end
@@ -99,21 +102,23 @@ class SteadyRun:
         if not self.ready():
             return i - 1, lo, hi
         node, candles, sim, slots = self.node, self.candles, self.sim, self.slots
+        _share_keys(slots, node.risk.mark_guard._bands)
         last = min(len(candles) - 1, (i // self.every + 1) * self.every - 1)  # a checkpoint's
         m_candles, m_last, m_mid, m_quotes = self.market_parts
         guard, risk, queue = node.risk.mark_guard, node.risk, self.queue
         bands, watch, take_candle = guard._bands, guard._watch, guard.take_candle
-        bands_get, marks, vm = bands.get, node.portfolio.marks, node.portfolio.venue_marks
-        observe, units, watched, pacer = self.observe, node._candle_units, self.watched, self.pacer
+        bands_get, marks, observe = bands.get, node.portfolio.marks, self.observe
+        watched, pacer = self.watched, self.pacer
         unit, perf, active = node.storage.unit_status(), time.perf_counter, ACTIVE
         watch_stop, commit_each = self.watch_stop, self.commit_each
+        rare = watched is not None or commit_each  # exit rules or commits may end a stretch
         held, n_marks, now, k = node._held, len(marks), sim._now, i - 1
-        while k < last:
-            c = candles[k + 1]
+        for k in range(i, last + 1):  # k: the last candle begun (returned)
+            c = candles[k]
             slot = slots.get(symbol := c.symbol)
             if slot is None or c.venue:  # tagged: the general loop keeps it per venue
+                k -= 1
                 break
-            k += 1
             key, paper, p_markets, strats = slot
             close_ts = c.ts + c.interval_s * 1000
             if close_ts > now:
@@ -148,8 +153,7 @@ class SteadyRun:
                     else:
                         paper.on_candle(c)
             if held is None or symbol in held or not lo <= close_ts < hi or len(marks) != n_marks:
-                lo, hi = observe(node, close_ts, symbol, units, _still(node, held, symbol, vm))
-                held, n_marks = node.held_cached(), len(marks)
+                lo, hi, held, n_marks = _observed(node, observe, close_ts, symbol, (lo, hi), held)
                 for strat in strats:
                     strat.on_candle(c)
                 if queue or node._equity_dirty or risk.state is not active:
@@ -161,10 +165,8 @@ class SteadyRun:
                     strat.on_candle(c)
                 if queue:
                     break
-            if watched is not None and watched.get(symbol):
-                break  # the bots' exit rules look at this close (the caller calls them)
-            if commit_each and unit.dirty:
-                break  # every candle that wrote commits (replay_commit_interval_s = 0)
+            if rare and ((watched and watched.get(symbol)) or (commit_each and unit.dirty)):
+                break  # the bots' exit rules look at this close; each candle that wrote commits
             if not k & 7 and (pacer.due() or (unit.dirty and perf() >= commit_due)):
                 break
             if watch_stop and node._stop_requested:
@@ -200,6 +202,58 @@ def _plain_markets(paper: Any) -> dict[str, Any] | None:
         return None
     markets: dict[str, Any] = paper._markets
     return markets
+
+
+def _share_keys(slots: dict[str, tuple[Any, ...]], bands: dict[tuple[str, str], Any]) -> None:
+    """Give each slot the mark guard's own key object of its band (an equal key found by
+    identity: no tuple comparison a candle)."""
+    own = {k: k for k in bands}
+    for symbol, slot in slots.items():
+        key = own.get(slot[0])
+        if key is not None and key is not slot[0]:
+            slots[symbol] = (key, *slot[1:])
+
+
+def _observed(
+    node: TradingNode,
+    observe: Observe,
+    ts: int,
+    symbol: str,
+    span: tuple[int, int],
+    held: frozenset[str] | None,
+) -> tuple[int, int, frozenset[str] | None, int]:
+    """Observe the equity at close `ts` (a candle of `symbol`) as `observe` does; return its
+    span [lo, hi) (`span`: the last one), the held set and the count of marks after it. Only the
+    curve's next sample due (`_sample_only`): taken here, as replay._observe_equity takes it."""
+    vm, marks, units = node.portfolio.venue_marks, node.portfolio.marks, node._candle_units
+    lo, hi = span
+    if (
+        units
+        and lo < hi <= ts
+        and lo == ts // DAY_MS * DAY_MS
+        and _sample_only(node, held, symbol, ts, vm)
+    ):  # a span `observe` gave (not an empty one), still the day's; its sample due
+        node.equity_curve.append((ts, node._equity))  # the unchanged equity
+        node._next_sample = ts + node.equity_sample_ms
+        return lo, min(lo + DAY_MS, node._next_sample), node._held, len(marks)
+    lo, hi = observe(node, ts, symbol, units, _still(node, held, symbol, vm))
+    return lo, hi, node.held_cached(), len(marks)
+
+
+def _sample_only(
+    node: TradingNode, held: frozenset[str] | None, symbol: str, ts: int, vm: Any
+) -> bool:
+    """Whether observing the equity at close `ts` (a candle of `symbol`) is only the curve's
+    next sample, as replay._observe_equity takes it: `_still`, the same UTC day, the sample
+    due, trading ACTIVE and no provisional figure held."""
+    risk = node.risk
+    return (
+        _still(node, held, symbol, vm)
+        and node._day == ts // DAY_MS
+        and ts >= node._next_sample
+        and risk.state is ACTIVE
+        and risk.provisional is None
+    )
 
 
 def _still(node: TradingNode, held: frozenset[str] | None, symbol: str, vm: Any) -> bool:
