@@ -9,15 +9,21 @@ from types import SimpleNamespace
 from typing import Any
 
 from tradeguard.execution.gateway import OrderPathGateway
+from tradeguard.execution.outcome_netting import netting_id
 from tradeguard.model.enums import LiquiditySide, OrderType, Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
+from tradeguard.model.outcome import Outcome
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
 from tradeguard.strategies.cross_venue.held_merge import netting_sale
 
 YES = "m:YES/PUSD"
 SID = "pmarb"
+# netting orders' ids as the node gives them (`net` + 24 hex digits)
+NET1 = netting_id("polymarket", "t-1", Outcome.YES, SID)
+NET2 = netting_id("polymarket", "t-2", Outcome.YES, SID)
+NET3 = netting_id("polymarket", "t-3", Outcome.YES, "other")
 
 
 def _fill(cid: str, n: int, side: Side = Side.SELL) -> Fill:
@@ -61,12 +67,12 @@ def test_a_sale_of_a_journaled_order_costs_one_row_read_however_many_fills_it_ha
     tmp_path: Path,
 ) -> None:
     storage, _, executor = _wired(tmp_path)
-    for cid, signal in (("net-1", {"netting": "merge"}), ("hand-1", {})):
+    for cid, signal in ((NET1, {"netting": "merge"}), ("hand-1", {})):
         storage.upsert_order(_order(cid, signal))
         for n in range(40):  # a long-filled order: none of its fills is needed
             storage.insert_fill(_fill(cid, n), SID)
     reads = _Reads(storage)
-    assert netting_sale(executor, _fill("net-1", 99)) is True
+    assert netting_sale(executor, _fill(NET1, 99)) is True
     assert reads.count == 1
     assert netting_sale(executor, _fill("hand-1", 99)) is False
     assert reads.count == 2
@@ -74,15 +80,15 @@ def test_a_sale_of_a_journaled_order_costs_one_row_read_however_many_fills_it_ha
 
 def test_the_order_path_s_order_is_used_without_a_read(tmp_path: Path) -> None:
     storage, live, executor = _wired(tmp_path)
-    live["net-2"] = _order("net-2", {"netting": "merge"})
+    live[NET2] = _order(NET2, {"netting": "merge"})
     reads = _Reads(storage)
-    assert netting_sale(executor, _fill("net-2", 1)) is True
-    assert netting_sale(executor, _fill("net-2", 2, side=Side.BUY)) is False  # no lookup
+    assert netting_sale(executor, _fill(NET2, 1)) is True
+    assert netting_sale(executor, _fill(NET2, 2, side=Side.BUY)) is False  # no lookup
     assert reads.count == 0
 
 
 def test_another_strategy_s_order_or_none_is_no_netting_sale(tmp_path: Path) -> None:
     storage, _, executor = _wired(tmp_path)
-    storage.upsert_order(_order("net-3", {"netting": "merge"}, strategy_id="other"))
-    assert netting_sale(executor, _fill("net-3", 1)) is False
+    storage.upsert_order(_order(NET3, {"netting": "merge"}, strategy_id="other"))
+    assert netting_sale(executor, _fill(NET3, 1)) is False
     assert netting_sale(executor, _fill("net-none", 1)) is False

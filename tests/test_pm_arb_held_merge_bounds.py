@@ -8,9 +8,11 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+from tradeguard.execution.outcome_netting import netting_id
 from tradeguard.model.enums import LiquiditySide, OrderType, Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
+from tradeguard.model.outcome import Outcome
 from tradeguard.strategies.cross_venue.held_merge import (
     is_netting,
     netted_fill,
@@ -21,6 +23,11 @@ from tradeguard.strategies.cross_venue.limits import LimitBook, OpenPair
 
 D = Decimal
 YES = "m:YES/PUSD"
+
+
+def _cid(seed: str) -> str:
+    """The id the node gives a netting order (`net` + 24 hex digits), `seed` its netting."""
+    return netting_id("polymarket", seed, Outcome.YES, "pmarb")
 
 
 def _sale(cid: str, ts: int, symbol: str = YES, venue: str = "polymarket", side=Side.SELL):
@@ -50,14 +57,14 @@ def _row(rid: int, ts: int, cids: tuple[str, ...] = ()) -> dict[str, Any]:
 
 def test_only_unnamed_sales_of_the_held_leg_since_its_record_are_handed_over() -> None:
     lone = OpenPair("p", "ev", 0, D(10), D(5), 0, ("polymarket",), (YES,), record_id=2)
-    rows = [_row(1, 100, ("net-old",)), _row(2, 200), _row(3, 300, ("net-named",))]
+    rows = [_row(1, 100, (_cid("net-old"),)), _row(2, 200), _row(3, 300, (_cid("net-named"),))]
     asked: list[int] = []
     sales = [
-        _sale("net-named", 250),  # its record was written: settled before
-        _sale("net-other", 260, symbol="m:NO/PUSD"),  # not the held leg's symbol
-        _sale("net-kalshi", 270, venue="kalshi"),  # nor its venue
-        _sale("net-buy", 280, side=Side.BUY),  # no sale
-        _sale("net-missed", 290),  # booked, its record lost to a kill
+        _sale(_cid("net-named"), 250),  # its record was written: settled before
+        _sale(_cid("net-other"), 260, symbol="m:NO/PUSD"),  # not the held leg's symbol
+        _sale(_cid("net-kalshi"), 270, venue="kalshi"),  # nor its venue
+        _sale(_cid("net-buy"), 280, side=Side.BUY),  # no sale
+        _sale(_cid("net-missed"), 290),  # booked, its record lost to a kill
     ]
     executor = SimpleNamespace(book=LimitBook(open=[lone]), gateways=_journal(sales))
 
@@ -66,7 +73,7 @@ def test_only_unnamed_sales_of_the_held_leg_since_its_record_are_handed_over() -
         return [f for f in sales if f.ts >= since]
 
     found = unbooked(executor, rows, load)  # type: ignore[arg-type]
-    assert [f.client_order_id for f in found] == ["net-missed"]
+    assert [f.client_order_id for f in found] == [_cid("net-missed")]
     assert asked == [200]  # from the held record on: no earlier sale could be its
 
 
@@ -84,21 +91,21 @@ def test_a_sale_split_over_two_held_records_hands_over_what_a_kill_left_unsettle
     # 15 merged over two lone legs of 10 (oldest first): the first's record (10 of the sale)
     # was written, a kill came before the second's. The 5 left are still to settle its leg.
     second = OpenPair("p", "ev", 0, D(10), D(5), 0, ("polymarket",), (YES,), record_id=3)
-    sale = dataclasses.replace(_sale("net-x", 290), amount=D(15), fee=D("0.01"))
+    sale = dataclasses.replace(_sale(_cid("net-x"), 290), amount=D(15), fee=D("0.01"))
     executor = SimpleNamespace(book=LimitBook(open=[second]), gateways=_journal([sale]))
-    settled = {"client_order_id": "net-x", "filled": "10", "fee": "0.01"}
+    settled = {"client_order_id": _cid("net-x"), "filled": "10", "fee": "0.01"}
     rows = [_row(2, 100), _row(3, 200), {"id": 4, "ts": 300, "legs": {"legs": [],
             "unwinds": [settled], "code": "HELD_NETTED", "retry_of": 2}}]  # fmt: skip
 
     found = unbooked(executor, rows, lambda since: [sale])  # type: ignore[arg-type]
-    assert [(f.client_order_id, f.amount, f.fee) for f in found] == [("net-x", D(5), D(0))]
+    assert [(f.client_order_id, f.amount, f.fee) for f in found] == [(_cid("net-x"), D(5), D(0))]
 
 
 def test_a_sale_whose_records_settled_all_of_it_is_not_handed_over_again() -> None:
     lone = OpenPair("p", "ev", 0, D(10), D(5), 0, ("polymarket",), (YES,), record_id=3)
-    sale = dataclasses.replace(_sale("net-x", 290), amount=D(15))
+    sale = dataclasses.replace(_sale(_cid("net-x"), 290), amount=D(15))
     executor = SimpleNamespace(book=LimitBook(open=[lone]), gateways=_journal([sale]))
-    parts = [{"client_order_id": "net-x", "filled": q, "fee": "0"} for q in ("10", "5")]
+    parts = [{"client_order_id": _cid("net-x"), "filled": q, "fee": "0"} for q in ("10", "5")]
     rows = [_row(3, 200)] + [
         {"id": 4 + i, "ts": 300 + i, "legs": {"legs": [], "unwinds": [p], "code": "HELD_NETTED"}}
         for i, p in enumerate(parts)
@@ -119,11 +126,23 @@ def test_a_sale_whose_own_order_id_starts_with_net_is_no_netting() -> None:
     assert not is_netting(sale, None)  # an order the journal does not know: none either
 
 
-def test_the_nodes_netting_sale_is_told_by_its_stored_signal_whatever_its_ids() -> None:
-    sale = dataclasses.replace(_sale("k9", 290), trade_id="T-1")  # no `net` prefix at all
+def test_the_nodes_netting_sale_is_told_by_its_signal_and_own_id_whatever_its_trade_id() -> None:
+    sale = dataclasses.replace(_sale(_cid("k9"), 290), trade_id="T-1")  # no `net` trade id
     lone = OpenPair("p", "ev", 0, D(10), D(5), 0, ("polymarket",), (YES,), record_id=2)
     executor = SimpleNamespace(book=LimitBook(open=[lone]), gateways=_journal([sale]))
     assert netting_sale(executor, sale)  # type: ignore[arg-type]
     assert [f.client_order_id for f in unbooked(executor, [_row(2, 200)], lambda s: [sale])] == [
-        "k9"
+        _cid("k9")
     ]  # type: ignore[arg-type]
+
+
+def test_a_sent_order_whose_signal_carries_netting_is_no_netting() -> None:
+    # a caller's order (an id the order path gives, not a netting's) with a `netting` key in
+    # its signal: it settles no held leg
+    sale = _sale("tg0abcdefghi-3", 290)
+    lone = OpenPair("p", "ev", 0, D(10), D(5), 0, ("polymarket",), (YES,), record_id=2)
+    executor = SimpleNamespace(book=LimitBook(open=[lone]), gateways=_journal([sale]))
+    assert not netting_sale(executor, sale)  # type: ignore[arg-type]
+    assert unbooked(executor, [_row(2, 200)], lambda s: [sale]) == []  # type: ignore[arg-type]
+    assert netted_fill(executor, sale) == []  # type: ignore[arg-type]
+    assert executor.book.open == [lone]

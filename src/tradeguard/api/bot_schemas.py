@@ -8,8 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
-from tradeguard.api.schemas import BOT_EXIT_KEYS, NO_NUL, plain_json
+from tradeguard.api.schemas import NO_NUL, plain_json
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN
+from tradeguard.model.signal_keys import reserved_signal_error
 
 # a score or temperature: within +-1000000, the desk's own bound (api/bot_desk.py), declared in
 # the schema so that a client reading it never sends one the desk refuses
@@ -61,12 +62,11 @@ class TradeSignal(_Body):
     @classmethod
     def _signal_is_plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
         plain_json(value, "signal")
-        for key in sorted(BOT_EXIT_KEYS & value.keys()):
-            # the bot's order would be taken for one of its venue exits: a close carrying them
-            # is not counted as working, so a second close would pass BOT_CLOSE_WORKING
-            raise ValueError(
-                f"signal.{key} is reserved for a signal bot's own exit orders; use another key"
-            )
+        # the bot's order would be taken for one of the node's: a close carrying a venue
+        # exit's key is not counted as working, so a second close would pass BOT_CLOSE_WORKING
+        reserved = reserved_signal_error(value)
+        if reserved is not None:
+            raise ValueError(reserved)
         return value
 
     @field_validator("temperature")

@@ -13,6 +13,7 @@ from tradeguard.model.enums import OrderType, Side, TimeInForce, TradingMode
 from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN
 from tradeguard.model.order import OrderIntent
+from tradeguard.model.signal_keys import reserved_signal_error
 from tradeguard.risk.engine import ARB_UNWIND_TAG, KILL_FLATTEN_TAG
 
 MAX_AMOUNT = Decimal("1e12")
@@ -23,7 +24,6 @@ SIGNAL_DEPTH = 8  # levels of nesting a signal may have
 
 # A reason is stored (the kill switch's, persisted before it acts): PostgreSQL stores no NUL.
 NO_NUL = r"^[^\x00]*$"
-BOT_EXIT_KEYS = frozenset({"native", "exit_plan"})  # signal keys a bot's venue exits carry
 STRATEGY_ID = r"^[A-Za-z0-9_.:-]{1,40}$"
 VENUE_NAME = r"^[a-z0-9_-]{1,32}$"
 
@@ -143,12 +143,9 @@ class IntentRequest(_Body):
     @classmethod
     def _small_signal(cls, v: dict[str, Any]) -> dict[str, Any]:
         plain_json(v, "signal")
-        for key in BOT_EXIT_KEYS & v.keys():
-            # the bots' exit machinery tells its own venue exits by these: an order from outside
-            # taken for one is neither cancelled before the bot's close nor counted as a close
-            raise ValueError(
-                f"signal.{key} is reserved for a signal bot's own exit orders; use another key"
-            )
+        reserved = reserved_signal_error(v)  # keys the node reads off its own orders
+        if reserved is not None:
+            raise ValueError(reserved)
         size = len(json.dumps(v, default=str))
         if size > MAX_SIGNAL_BYTES:
             raise ValueError(f"signal is {size} bytes as JSON; the limit is {MAX_SIGNAL_BYTES}")

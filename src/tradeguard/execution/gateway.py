@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tradeguard.execution.order_events import is_settlement
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.execution.outbox import OUTBOX_KEY, event_json
 from tradeguard.model.enums import Side
@@ -29,6 +30,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
+from tradeguard.model.signal_keys import GATEWAY_SIGNAL_KEYS, reserved_signal_error
 from tradeguard.risk.engine import RiskDecision
 from tradeguard.risk.rules.order import band_edge
 from tradeguard.risk.unwind import CycleHoldings, base_asset
@@ -140,7 +142,7 @@ class OrderPathGateway:
                 holdings.on_fill(self.strategy_id, fill, role)
                 for listener in self.late_fill_listeners if late else ():
                     listener(fill, order)
-            elif "settlement" in order.signal and fill.venue == self.venue:  # market resolved
+            elif is_settlement(order) and fill.venue == self.venue:  # market resolved (its id)
                 asset = base_asset(fill.symbol)
                 self._risk.cycle_holdings.settled(self.strategy_id, fill.venue, asset)
         self._wake(fill.client_order_id)
@@ -185,7 +187,12 @@ class OrderPathGateway:
 
     async def submit(self, intent: OrderIntent) -> SubmitResult:
         """Send one intent down the order path (risk check, journal, venue); a cycle's order is
-        noted as its cycle's, so a fill after the cycle's record is told as a late one."""
+        noted as its cycle's, so a fill after the cycle's record is told as a late one. A
+        signal carrying a key the node reserves for its own orders (but the cycle role `arb`)
+        is refused: SIGNAL_RESERVED, nothing journaled."""
+        reserved = reserved_signal_error(intent.signal, GATEWAY_SIGNAL_KEYS)
+        if reserved is not None:
+            return self._om.refuse(intent, "SIGNAL_RESERVED", reserved)
         # noted from its journaling on: a fill the venue's answer brings is then no late one
         # (not looked up in the store on the way between two legs)
         self._sending += 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from tradeguard.model.enums import OrderStatus
@@ -11,6 +10,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.money import plain
 from tradeguard.model.order import Order
 from tradeguard.model.position import PCT_STEP, ClosedTrade, Position
+from tradeguard.model.signal_keys import SETTLEMENT_ID_PREFIX, booked_id
 
 STATUS_EVENT = {
     OrderStatus.ACCEPTED: EventKind.ORDER_ACCEPTED,
@@ -74,16 +74,9 @@ def closed_data(t: ClosedTrade) -> dict[str, Any]:
     }
 
 
-# the client order ids `settlement.settlement_id` makes: none the node sends has this form
-SETTLEMENT_ID_PREFIX = "stl"
-_SETTLEMENT_ID = re.compile(rf"{SETTLEMENT_ID_PREFIX}[0-9a-f]{{24}}")
-
-
 def is_settlement(order: Order) -> bool:
     """Tell whether `order` is one the node made up to book a market's resolution
     (`settlement.apply_settlement`): no venue knows it, and only a settlement pass fills it.
     Its id tells, not its signal alone: a signal's keys are a caller's (an API order, a bot's
     signal) and a sent order carrying "settlement" is still the venue's to answer for."""
-    return "settlement" in order.signal and (
-        _SETTLEMENT_ID.fullmatch(order.client_order_id) is not None
-    )
+    return "settlement" in order.signal and booked_id(order.client_order_id, SETTLEMENT_ID_PREFIX)

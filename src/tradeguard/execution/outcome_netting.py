@@ -34,6 +34,7 @@ from tradeguard.model.outcome import (
     parse_outcome_symbol,
     split_signed_position,
 )
+from tradeguard.model.signal_keys import NETTING_ID_PREFIX
 
 _RESTING = frozenset({OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})  # on the venue's book
 
@@ -51,7 +52,7 @@ class NettingLeg:
 
 def netting_id(venue: str, seed: str, outcome: Outcome, strategy_id: str) -> str:
     digest = hashlib.sha256(f"{venue}|{seed}|{outcome.value}|{strategy_id}".encode())
-    return f"net{digest.hexdigest()[:24]}"
+    return f"{NETTING_ID_PREFIX}{digest.hexdigest()[:24]}"
 
 
 def plan_netting(

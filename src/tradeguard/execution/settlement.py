@@ -14,7 +14,7 @@ from typing import Any
 
 from tradeguard.execution.host import SettlementHost
 from tradeguard.execution.ledger_audit import stored_start_balances, venue_ledger
-from tradeguard.execution.order_events import SETTLEMENT_ID_PREFIX, is_settlement
+from tradeguard.execution.order_events import is_settlement
 from tradeguard.execution.outcome_netting import balance_only_owner
 from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side
 from tradeguard.model.errors import VenueError
@@ -30,6 +30,7 @@ from tradeguard.model.outcome import (
     parse_outcome_symbol,
     payout,
 )
+from tradeguard.model.signal_keys import SETTLEMENT_ID_PREFIX
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.position import Position
+from tradeguard.model.signal_keys import reserved_signal_error
 from tradeguard.node.pause import PausedCycleRisk, StrategyPauses
 from tradeguard.storage.bot_rows import BotRows
 
@@ -88,6 +89,9 @@ class NodeContext:
     def emit(self, intent: OrderIntent) -> None:
         if not isinstance(intent, OrderIntent):
             raise TypeError(f"emit() takes an OrderIntent, got {type(intent).__name__}")
+        reserved = reserved_signal_error(intent.signal)  # keys the node reads off its own orders
+        if reserved is not None:
+            raise ValueError(f"strategy {intent.strategy_id!r}: emit() refused: {reserved}")
         if (
             intent.strategy_id in self._paused
             and self._pauses.refuses(intent, self.queue) is not None

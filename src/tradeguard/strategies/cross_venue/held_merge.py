@@ -29,6 +29,7 @@ from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
+from tradeguard.model.signal_keys import NETTING_ID_PREFIX, booked_id
 from tradeguard.strategies.cross_venue.executor import PairExecutor
 from tradeguard.strategies.cross_venue.limits import OpenPair
 from tradeguard.strategies.cross_venue.records import HELD_NETTED, PairAttempt, PairLegResult
@@ -37,14 +38,16 @@ from tradeguard.strategies.cross_venue.settlement import PairSettlement, settled
 
 def is_netting(fill: Fill, order: Order | None) -> bool:
     """Tell whether `fill` of `order` (as journaled) is a netting or merge sale the node
-    booked: its order carries the `netting` signal the node stores with it, whatever its ids
-    look like (a venue's or a person's order id may start with `net-` too)."""
+    booked: its order carries the `netting` signal the node stores with it and the id only
+    the node gives one (`net` + 24 hex digits; a venue's or a person's id may start with `net-`
+    too, and a caller's signal may carry any key)."""
     return (
         fill.side is Side.SELL
         and order is not None
         and order.client_order_id == fill.client_order_id
         and isinstance(order.signal, dict)
         and "netting" in order.signal
+        and booked_id(order.client_order_id, NETTING_ID_PREFIX)
     )
 
 

@@ -1,0 +1,72 @@
+"""The keys of an order's signal that the node reserves for its own orders.
+
+An order's `signal` is a free dict its sender fills in: an API caller, a signal bot, a
+strategy. A few keys are read by the node's own code to decide what an order is (a settlement
+booked, a netting sale, the re-send of another order, a cycle's leg, a bot's venue exit). A
+caller that could set them would have its order taken for one of the node's: holdings cleared,
+a held leg settled, a re-send refused. So these keys are refused at every entry from outside
+(`POST /api/v1/orders` and `/api/v1/risk/validate`, a bot's signal, a strategy's intent: a
+422 or a ValueError naming the key and its value), while the node's own orders carry them.
+`arb` alone may be set by a strategy, and only through its execution gateway (the legs of a
+multi-leg cycle). Orders stored before this rule still load as they were.
+
+Where it can, the check acting on a key also asks for what no caller sets: a settlement's or a
+netting's order id (`stl`/`net` + 24 hex digits) is the node's own, never one a sent order gets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+# key -> who sets it (docs/api.md and ARCHITECTURE list the same set)
+NODE_SIGNAL_KEYS: dict[str, str] = {
+    "arb": "a multi-leg cycle's legs and unwinds, sent through an execution gateway",
+    "bot_trade": "a signal bot's trade orders (the bot desk names the trade)",
+    "exit": "a bot's exits and the node's exit buy-backs",
+    "exit_plan": "a bot's venue exits (the exit plan's key)",
+    "native": "a bot's venue exits",
+    "netting": "the node's netting and merge orders of outcome pairs",
+    "replaces": "the node's re-sends of a timed-out or shrunk order",
+    "settlement": "the node's settlement orders of a resolved market",
+}
+# the one a strategy may set on the legs it sends through its execution gateway
+GATEWAY_SIGNAL_KEYS = frozenset({"arb"})
+_LISTED = ", ".join(sorted(NODE_SIGNAL_KEYS))
+
+
+# The ids of the orders the node books itself, never sent to a venue: a settlement's and a
+# netting's (`stl`/`net` + 24 hex digits of a hash); a sent order's id (`model.ids`) has a dash.
+SETTLEMENT_ID_PREFIX = "stl"
+NETTING_ID_PREFIX = "net"
+_BOOKED_ID = {p: re.compile(rf"{p}[0-9a-f]{{24}}") for p in ("stl", "net")}
+
+
+def booked_id(client_order_id: str, prefix: str) -> bool:
+    """Tell whether `client_order_id` is one the node made up for a settlement (`stl`) or a
+    netting (`net`) it booked: no caller's order gets one."""
+    return _BOOKED_ID[prefix].fullmatch(client_order_id) is not None
+
+
+def reserved_signal_error(
+    signal: Mapping[str, Any], allowed: frozenset[str] = frozenset()
+) -> str | None:
+    """Say why `signal` cannot come from outside the node (the first reserved key it carries
+    and its value), None when it carries none but those in `allowed`."""
+    for key in sorted(NODE_SIGNAL_KEYS.keys() & signal.keys() - allowed):
+        return (
+            f"signal.{key} = {signal[key]!r} is reserved for the node's own orders "
+            f"({NODE_SIGNAL_KEYS[key]}); reserved keys: {_LISTED}; use another key"
+        )
+    return None
+
+
+__all__ = [
+    "GATEWAY_SIGNAL_KEYS",
+    "NETTING_ID_PREFIX",
+    "NODE_SIGNAL_KEYS",
+    "SETTLEMENT_ID_PREFIX",
+    "booked_id",
+    "reserved_signal_error",
+]
