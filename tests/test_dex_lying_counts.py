@@ -7,14 +7,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from dex_support import ChainThread, connected_venue, dex_order, running_chain
+from fill_sink import FillSink
 from test_dex_hostile_rpc import HostileServer
 from tradeguard.model.enums import OrderStatus
 from tradeguard.venues.uniswap_v2.rpc import SYNC_TOPIC
+from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
 
 UINT112_MAX = 2**112 - 1
 
@@ -63,4 +66,31 @@ async def test_a_sync_event_with_reserves_past_uint112_is_refused(
     with pytest.raises(ValueError, match=f"Sync {field} .* above {UINT112_MAX}") as exc:
         await venue.chain.sync_logs([pair], first, await venue.chain.block_number())
     assert pair.lower() in str(exc.value).lower()
+    await venue.close()
+
+
+async def test_a_pending_nonce_above_the_chain_s_signs_no_swap_behind_a_gap(
+    chain: ChainThread, hostile: HostileServer
+) -> None:
+    d = chain.deployment
+    store = MemoryTxStore()
+    venue = await connected_venue(replace(d, rpc_url=hostile.url), store, approve_unlimited=True)
+    seen = FillSink()
+    venue.set_listener(seen)
+    assert (await venue.submit(dex_order("gap-warm", "0.01"))).status is OrderStatus.FILLED
+    real = int(chain.rpc("eth_getTransactionCount", d.wallet_address, "latest")["result"], 16)
+
+    def ahead(params: list[Any], result: Any) -> Any:
+        tag = params[1] if len(params) > 1 else "latest"
+        return hex(int(result, 16) + 5) if tag == "pending" else result
+
+    hostile.rewrites["eth_getTransactionCount"] = ahead
+    order = dex_order("gap-1", "0.01")
+    report = await venue.submit(order)
+    (swap,) = [r for r in store.rows.values() if r.client_order_id == order.client_order_id]
+    assert swap.nonce == real  # the chain's next, not the lie's five past it
+    assert report.status is OrderStatus.FILLED, report
+    assert [(f.trade_id, f.amount) for f in seen.fills if f.client_order_id == "gap-1"] == [
+        (swap.tx_hash, Decimal("0.01"))
+    ]
     await venue.close()
