@@ -71,7 +71,7 @@ def _deployment(path: Path) -> tuple[str, str, str, dict[str, str]]:
     if not _http_url(doc["rpc_url"]):
         raise ConfigError(
             f"venues.dex.deployment_file {path}: rpc_url is not an http:// or https:// URL "
-            f"with a host{again}"
+            f"with a host, a port of 1-65535 if any, and no space or control character{again}"
         )
     tokens = doc.get("tokens")
     if not isinstance(tokens, dict):
@@ -133,8 +133,9 @@ class DexVenueConfig(ConfigModel):
         # The value is never echoed (a provider key may sit in it): only what is wrong with it.
         if not _http_url(url):
             raise ValueError(
-                "must be an http:// or https:// URL with a host and port (the port may be "
-                "left out), e.g. https://mainnet.example.org/v3/KEY"
+                "must be an http:// or https:// URL with a host, a port of 1-65535 (it may be "
+                "left out) and no space or control character, e.g. "
+                "https://mainnet.example.org/v3/KEY"
             )
         return url
 
