@@ -216,7 +216,7 @@ def test_a_dex_rpc_url_must_be_http_with_a_host_and_is_never_echoed(
         load_config(config, environ={})
     text = str(info.value)
     assert "venues.0.dex.rpc_url = '(hidden)'" in text, text
-    assert "http:// or https:// URL with a host and port" in text, text
+    assert "http:// or https:// URL with a host, a port of 1-65535" in text, text
     assert KEY not in text
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.fields import empty_list
+from tradeguard.model.text import well_formed_url
 
 # Rule names: the keys of `AlertRules` and of `AlertsConfig.min_interval_s`.
 RULE_NAMES = (
@@ -46,19 +46,6 @@ def _http_url(v: SecretStr, field: str, why: str, what: str) -> SecretStr:
             f"leave it empty to switch {what} off"
         )
     return v
-
-
-def well_formed_url(url: str) -> bool:
-    """Tell whether `url` can be sent to: a host, a valid port, printable and without spaces
-    ('http://[::1' or 'http://host:x' passed the prefix check and stopped the node at start)."""
-    if not url.isprintable() or " " in url:  # controls, format characters (U+202E), spaces
-        return False
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # reading it checks it
-    except ValueError:
-        return False
-    return bool(parts.hostname) and port != 0
 
 
 class _Strict(ConfigModel):

@@ -8,6 +8,8 @@ one_line("bad\\n  answer" * 1000, 40)   # "bad answer bad answer bad answer bad 
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 SNIPPET = 120  # an error message's characters echoed
 NAME_CHARS = 128  # an asset's or a symbol's characters echoed (an outcome contract's are long)
 
@@ -31,4 +33,17 @@ def name_shown(name: str) -> str:
     return one_line(name, NAME_CHARS)
 
 
-__all__ = ["NAME_CHARS", "SNIPPET", "name_shown", "one_line", "whole"]
+__all__ = ["NAME_CHARS", "SNIPPET", "name_shown", "one_line", "well_formed_url", "whole"]
+
+
+def well_formed_url(url: str) -> bool:
+    """Tell whether `url` can be sent to: a host, a valid port, printable and without spaces
+    ('http://[::1' or 'http://host:x' passed the prefix check and stopped the node at start)."""
+    if not url.isprintable() or " " in url:  # controls, format characters (U+202E), spaces
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # reading it checks it
+    except ValueError:
+        return False
+    return bool(parts.hostname) and port != 0

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_v
 from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import empty_dict
+from tradeguard.model.text import well_formed_url
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
 
 _ADDRESS = r"^0x[0-9a-fA-F]{40}$"
@@ -42,15 +43,13 @@ def shown_url(url: str) -> str:
 
 
 def _http_url(url: str) -> bool:
-    """Tell whether `url` is an http(s) URL with a host (and a port in range, if any)."""
+    """Tell whether `url` is an http(s) URL the shared check takes: a host, a port of 1-65535 if
+    any, no space, control or format character."""
     from urllib.parse import urlsplit
 
-    try:
-        parts = urlsplit(url)
-        scheme, host, _port = parts.scheme.lower(), parts.hostname, parts.port
-    except ValueError:  # an IPv6 host left open, a port out of range
+    if not well_formed_url(url):  # urlsplit raises on an IPv6 host left open, a bad port
         return False
-    return scheme in ("http", "https") and bool(host)
+    return urlsplit(url).scheme.lower() in ("http", "https")
 
 
 def _deployment(path: Path) -> tuple[str, str, str, dict[str, str]]:
@@ -72,7 +71,7 @@ def _deployment(path: Path) -> tuple[str, str, str, dict[str, str]]:
     if not _http_url(doc["rpc_url"]):
         raise ConfigError(
             f"venues.dex.deployment_file {path}: rpc_url is not an http:// or https:// URL "
-            f"with a host{again}"
+            f"with a host, a port of 1-65535 if any, and no space or control character{again}"
         )
     tokens = doc.get("tokens")
     if not isinstance(tokens, dict):
@@ -134,8 +133,9 @@ class DexVenueConfig(ConfigModel):
         # The value is never echoed (a provider key may sit in it): only what is wrong with it.
         if not _http_url(url):
             raise ValueError(
-                "must be an http:// or https:// URL with a host and port (the port may be "
-                "left out), e.g. https://mainnet.example.org/v3/KEY"
+                "must be an http:// or https:// URL with a host, a port of 1-65535 (it may be "
+                "left out) and no space or control character, e.g. "
+                "https://mainnet.example.org/v3/KEY"
             )
         return url
 

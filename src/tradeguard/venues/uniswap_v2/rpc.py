@@ -10,6 +10,7 @@ from typing import Any
 from tradeguard.venues.uniswap_v2 import abi
 
 _ERROR_SELECTOR = bytes.fromhex("08c379a0")
+UINT112_MAX = 2**112 - 1  # the largest reserve a pair can hold
 # keccak("Sync(uint112,uint112)"): a pair's reserves after every swap, mint and burn
 SYNC_TOPIC = "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1"
 # selectors of the pair's getReserves(), price0CumulativeLast() and price1CumulativeLast()
@@ -215,6 +216,12 @@ class ChainClient:
         for log in logs:
             data = bytes(log["data"])
             r0, r1 = int.from_bytes(data[:32], "big"), int.from_bytes(data[32:64], "big")
+            for field, value in (("reserve0", r0), ("reserve1", r1)):
+                if value > UINT112_MAX:  # a pair keeps its reserves in uint112
+                    raise ValueError(
+                        f"the RPC answered a Sync {field} of {str(value)[:40]} for pair "
+                        f"{log['address']}, above {UINT112_MAX} (uint112); the logs are refused"
+                    )
             out.append((str(log["address"]), r0, r1, int(log["blockNumber"])))
         return out
 

@@ -90,7 +90,10 @@ class TxSender:
             )
 
     async def next_nonce(self) -> int:
-        chain_next = await self.chain.nonce(self.address, pending=True)
+        """The chain's mined count or the journal's next, whichever is higher. The RPC's pending
+        count is not taken: one above both (a lying or lagging pool) would sign behind a gap,
+        a transaction a node holds unmined; every transaction of ours pending is journaled."""
+        chain_next = await self.chain.nonce(self.address, pending=False)
         stored = self.store.max_nonce(self.venue, self.address)
         return max(chain_next, (stored + 1) if stored is not None else 0)
 
