@@ -76,3 +76,21 @@ async def test_trades_history_pages_by_offset_newest_first(
     assert min(times) == t0 / 1000 + 1
     answer = await client.privatePostTradesHistory({"end": t0 // 1000 + 9})
     assert answer["result"]["count"] == 10  # `end` includes the trade at it
+
+
+async def test_trades_history_takes_a_trade_txid_as_start_or_end(
+    kx: KrakenSandbox, venue: KrakenCcxtVenue
+) -> None:
+    await venue.submit(_buy("tgpg-txid", "BTC/USD", "50000", 10))
+    t0 = (kx.now_ms() // 1000 - 3600) * 1000
+    for i in range(10):
+        kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE), at_ms=t0 + 1000 * i)
+    client = venue.client
+    answer = await client.privatePostTradesHistory({})
+    txids = list(answer["result"]["trades"])  # newest first
+    assert len(txids) == 10
+    after = await client.privatePostTradesHistory({"start": txids[6]})  # exclusive
+    assert list(after["result"]["trades"]) == txids[:6]
+    upto = await client.privatePostTradesHistory({"end": txids[6]})  # inclusive
+    assert list(upto["result"]["trades"]) == txids[6:]
+    assert upto["result"]["count"] == 4
