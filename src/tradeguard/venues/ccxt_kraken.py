@@ -268,7 +268,8 @@ class KrakenCcxtVenue(CcxtVenue):
         pages pushes the older ones a row on: read twice, kept once."""
         if order_id or not since_ts:
             return await super()._trade_rows(op, symbol, since_ts, order_id)
-        start, rows, seen = max(since_ts // 1000 - 1, 0), [], set()
+        start, rows = max(since_ts // 1000 - 1, 0), []
+        seen: set[tuple[str, str, str]] = set()
         while True:
             params = {"start": start, "ofs": len(seen)}
             page = list(await self._call(op, self.client.fetch_my_trades, None, None, None, params))
