@@ -14,6 +14,7 @@ from kraken_support import carol_venue
 from tradeguard.clock import Clock
 from tradeguard.model import OrderIntent, OrderType, Side
 from tradeguard.model.enums import TimeInForce
+from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.model.order import Order
 from tradeguard.sandbox.kraken.server import KrakenSandbox
 from tradeguard.venues.ccxt_kraken import KrakenCcxtVenue
@@ -94,3 +95,22 @@ async def test_trades_history_takes_a_trade_txid_as_start_or_end(
     upto = await client.privatePostTradesHistory({"end": txids[6]})  # inclusive
     assert list(upto["result"]["trades"]) == txids[6:]
     assert upto["result"]["count"] == 4
+
+
+async def test_a_history_that_answers_the_same_full_page_again_is_an_error_not_a_loop(
+    venue: KrakenCcxtVenue,
+) -> None:
+    page = [
+        {"id": f"T{i}", "order": "O1", "side": "buy", "symbol": "BTC/USD", "timestamp": 5000 + i}
+        for i in range(50)
+    ]
+    calls: list[object] = []
+
+    async def same_page(*args: object) -> list[dict[str, object]]:
+        calls.append(args)
+        return page
+
+    venue.client.fetch_my_trades = same_page
+    with pytest.raises(AmbiguousVenueError, match="no trade not read already"):
+        await venue.fetch_fills("BTC/USD", 1000)
+    assert len(calls) == 2
