@@ -43,6 +43,8 @@ def request_weight(method: str, path: str, query: dict[str, str]) -> int:
         return 2 if has_symbol else 4
     if path == "/api/v3/openOrders":
         return 6 if has_symbol else 80
+    if path == "/api/v3/myTrades" and "orderId" in query:
+        return 5  # one order's trades
     return _WEIGHTS.get((method, path), 1)
 
 

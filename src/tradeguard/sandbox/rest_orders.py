@@ -230,8 +230,7 @@ class OrderRoutes:
         self.engine.market(symbol)
         limit = _page_limit(params)
         first_id = int_param(params, "orderId", 0) or 0
-        start = int_param(params, "startTime", 0) or 0
-        end = int_param(params, "endTime", 2**62) or 0
+        start, end = _order_window(params)
         rows = [
             o
             for o in self.engine.orders.values()
@@ -282,6 +281,16 @@ def _trade_window(params: Any) -> tuple[int, int]:
     if start is None:
         start = end - TRADE_WINDOW_MS
     return start, end
+
+
+def _order_window(params: Any) -> tuple[int, int]:
+    """The time span an allOrders query reads: `startTime` and `endTime` at most 24 hours apart
+    (-1127), as Binance documents; one of them alone bounds that side only."""
+    start = int_param(params, "startTime")
+    end = int_param(params, "endTime")
+    if start is not None and end is not None and end - start > TRADE_WINDOW_MS:
+        raise ApiError(-1127, "More than 24 hours between startTime and endTime.")
+    return start or 0, 2**62 if end is None else end
 
 
 def _anchored(params: Any, first: str) -> bool:

@@ -46,6 +46,7 @@ WEIGHTS: dict[str, float] = {
     "fetch_open_orders": 6,
     "fetch_open_orders_all": 80,
     "fetch_fills": 20,
+    "fetch_order_fills": 5,  # the trades of one order (myTrades with orderId)
     "fetch_balances": 20,
     "fetch_ticker": 2,
     "fetch_bids_asks": 4,

@@ -45,10 +45,11 @@ from tradeguard.model.money import dec
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.secrets.redact import redact
-from tradeguard.venues.ccxt_venue import CcxtVenue, log
+from tradeguard.venues.ccxt_venue import CcxtVenue, _row_key, log
 
 FREE_TEXT_MAX = 18
 ORDER_POLL_S = 1.0  # without user streams: how often our open orders are queried
+TRADES_PAGE = 50  # trades TradesHistory answers at a time
 QUERY_TRADES_IDS = 19  # trade ids per fetch_order_trades call (see _fills_of)
 _NAMESPACE = uuid.UUID("6f1c3a52-4b9e-5d0a-9c2e-7a5b8e1d3f40")
 
@@ -259,6 +260,30 @@ class KrakenCcxtVenue(CcxtVenue):
             return []
         raw = await self._call("fetch_order", self.client.fetch_order, venue_order_id, symbol, {})
         return await self._fills_of(raw, client_order_id, symbol)
+
+    async def _trade_rows(self, op: str, symbol: str, since_ts: int, order_id: str = "") -> list:
+        """The account's trades on `symbol` at or after `since_ts`, every page of them:
+        TradesHistory answers 50 at a time, newest first, of every pair; `ofs` pages on from a
+        `start` (exclusive, whole seconds) a second before `since_ts`. A trade made while it
+        pages pushes the older ones a row on: read twice, kept once."""
+        if order_id or not since_ts:
+            return await super()._trade_rows(op, symbol, since_ts, order_id)
+        start, rows = max(since_ts // 1000 - 1, 0), []
+        seen: set[tuple[str, str, str]] = set()
+        while True:
+            params = {"start": start, "ofs": len(seen)}
+            page = list(await self._call(op, self.client.fetch_my_trades, None, None, None, params))
+            new = [r for r in page if _row_key(r) not in seen]
+            seen.update(_row_key(r) for r in new)
+            rows += [r for r in new if r.get("symbol") == symbol and
+                     int(r.get("timestamp") or 0) >= since_ts]  # fmt: skip
+            if len(page) < TRADES_PAGE:
+                return rows
+            if not new:
+                raise AmbiguousVenueError(
+                    self.name, f"trade history from {since_ts}: page at ofs {params['ofs']} "
+                    "holds no trade not read already",
+                )  # fmt: skip
 
     async def _open_order_fills(
         self, cid: str, symbol: str, report: OrderReport, created: int

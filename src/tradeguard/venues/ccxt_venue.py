@@ -523,8 +523,13 @@ class CcxtVenue(CcxtQuoteStream):
     async def _open_order_fills(
         self, cid: str, symbol: str, report: OrderReport, created: int
     ) -> list[Fill]:
-        """The fills of one of our open orders that a catch-up books: its symbol's recent
-        trades that are the order's."""
+        """The fills of one of our open orders (open when the stream dropped) that a catch-up
+        books: the order's own trades where the exchange reads them by order id, paged
+        (Binance myTrades with orderId, weight 5; the symbol's history since the order was made
+        cost 20 a read, a read per empty day when its latest page was full, and every page of
+        the symbol's trades since); elsewhere its symbol's recent trades that are the order's."""
+        if report.venue_order_id and self.exchange_id in FILL_PAGE_FROM_ID:
+            return await self.fetch_order_fills(cid, report.venue_order_id, symbol)
         fills = await self.fetch_fills(symbol, max(created - 60_000, 0))
         return [f for f in fills if f.client_order_id == cid]
 

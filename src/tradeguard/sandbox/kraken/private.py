@@ -311,7 +311,18 @@ class KrakenPrivate:
 
     def trades_history(self, account: str, fields: Fields) -> Any:
         trades = self._account_trades(account)
-        page, count = _newest_page(trades, fields, lambda t: (t.time_ms, t.trade_id), end=True)
+        key: Callable[[Trade], tuple[int, int]] = lambda t: (t.time_ms, t.trade_id)  # noqa: E731
+        # `start` and `end` name a time or a trade txid: a txid bounds at that trade
+        for name in ("start", "end"):
+            tid = trade_id_of(fields.get(name) or "")
+            if tid is not None:
+                bound = [key(t) for t in trades if t.trade_id == tid]
+                if not bound:
+                    raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
+                after = name == "start"  # start is exclusive, end inclusive
+                trades = [t for t in trades if (key(t) > bound[0]) is after]
+                fields = {k: v for k, v in fields.items() if k != name}
+        page, count = _newest_page(trades, fields, key, end=True)
         return {
             "trades": {trade_txid(t.trade_id): self._trade_json(account, t) for t in page},
             "count": count,

@@ -104,14 +104,24 @@ def _in_window(ts: str, now_s: int) -> bool:
     return ok and abs(int(ts) - now_s) <= AUTH_WINDOW_S
 
 
+def _nonce(raw: str) -> int:
+    """The ClobAuth nonce: a uint256 in ASCII digits (int() also read '٣', ' 3', '+3' and
+    '0_3', so headers signed over one nonce passed with another spelling of it)."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 78) or int(raw) >= 2**256:
+        raise PolyAuthError(
+            f"Invalid L1 Request headers: POLY_NONCE {raw[:80]!r} is not a uint256 in ASCII digits"
+        )
+    return int(raw)
+
+
 def verify_l1(headers: dict[str, str], now_s: int) -> tuple[str, int]:
     """Check ClobAuth headers; return (address, nonce)."""
     try:
         address, ts = headers["POLY_ADDRESS"], headers["POLY_TIMESTAMP"]
-        nonce = int(headers.get("POLY_NONCE", "0"))
         sig = headers["POLY_SIGNATURE"]
-    except (KeyError, ValueError):
+    except KeyError:
         raise PolyAuthError("Invalid L1 Request headers") from None
+    nonce = _nonce(headers.get("POLY_NONCE", "0"))
     if not _in_window(ts, now_s):
         raise PolyAuthError("Invalid L1 Request headers: timestamp outside the window")
     typed = {
