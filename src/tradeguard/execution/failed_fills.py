@@ -4,16 +4,19 @@ one booked while it was pending is money that never moved. Reconciliation flags 
 trades flagged are stored, `FLAGGED_KEY`: a restart listing it again is not told again): the
 report's `fills_failed` and a critical `fill.failed` event name the trade, the order
 and the figures; the balance read that follows takes the venue's figures, which no longer hold
-it, as the truth (an adjustment names the difference)."""
+it, as the truth (an adjustment names the difference; at start-up too, where a difference from the
+durable ledger is booked only when such fills explain it, `failed_moves`)."""
 
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
 from tradeguard.execution.host import ReconcileHost
+from tradeguard.model.enums import Side
 from tradeguard.model.events import Event
-from tradeguard.model.money import plain
+from tradeguard.model.money import ZERO, plain
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +60,22 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
         flagged[name] = sorted(told | {r["trade_id"] for r in out})
         node.storage.kv_set(FLAGGED_KEY, flagged)
     return out
+
+
+def failed_moves(storage: Any, name: str, rows: list[dict[str, str]]) -> dict[str, Decimal]:
+    """Per asset, what the booked fills of `rows` (flagged FAILED, `flag_failed_fills`) moved
+    in `name`'s durable ledger (fills - fees): money the venue never moved, so a difference of
+    that much between the ledger and the venue is theirs, not one left unexplained."""
+    keys = {(r["trade_id"], r["side"]) for r in rows if r["venue"] == name}
+    moved: dict[str, Decimal] = {}
+    if not keys:
+        return moved
+    for fill in storage.load_fills(venue=name):
+        if (fill.trade_id, fill.side.value) not in keys:
+            continue
+        sign = 1 if fill.side is Side.BUY else -1
+        moved[fill.base] = moved.get(fill.base, ZERO) + sign * fill.amount
+        moved[fill.quote] = moved.get(fill.quote, ZERO) - sign * fill.price * fill.amount
+        if fill.fee:
+            moved[fill.fee_asset] = moved.get(fill.fee_asset, ZERO) - fill.fee
+    return moved

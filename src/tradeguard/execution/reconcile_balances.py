@@ -10,7 +10,7 @@ that it is no cash flow (`node/cash_flows.py`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ from tradeguard.execution.balance_sync import (
     beyond_tolerance,
     within_tolerance_event,
 )
+from tradeguard.execution.failed_fills import failed_moves
 from tradeguard.execution.host import ReconcileHost
 from tradeguard.execution.ledger_audit import (
     record_start_balances,
@@ -60,8 +61,10 @@ def apply_balances(
     start = stored_start_balances(node.storage).get(venue)
     durable: dict[str, Decimal] | None = None
     rounding: dict[str, Decimal] = {}
+    failed: dict[str, Decimal] = {}  # what fills flagged FAILED moved in the durable ledger
     if start is None or report.trigger == "startup":
         durable, rounding = venue_ledger(node.storage, venue)
+        failed = failed_moves(node.storage, venue, report.fills_failed)
     rows: list[Balance] = []
     with node.storage.transaction():
         # a failed commit keeps no adjustment: the ledger keeps no venue figure either, so the
@@ -85,7 +88,8 @@ def apply_balances(
             else:
                 ledger = book.total(asset)
             if ledger != truth.total:
-                _book_difference(node, venue, asset, ledger, truth.total, rounding, report)
+                explained = (rounding.get(asset, ZERO), failed.get(asset, ZERO))
+                _book_difference(node, venue, asset, ledger, truth.total, explained, report)
             book.set(asset, truth.free, truth.locked)
             rows.append(Balance(venue, asset, truth.free, truth.locked))
         node.invalidate_equity()  # the cached equity and held symbols predate these figures
@@ -107,10 +111,12 @@ def _book_difference(
     asset: str,
     ledger: Decimal,
     venue_total: Decimal,
-    rounding: Mapping[str, Decimal],
+    explained: tuple[Decimal, Decimal],
     report: ReconcileReport,
 ) -> None:
-    """Record a difference as an adjustment; at start-up, only within the fees' rounding."""
+    """Record a difference as an adjustment; at start-up, only within the fees' rounding of
+    what `explained` says fills flagged FAILED moved (`explained`: the rounding, that move)."""
+    rounding, failed = explained
     row = {
         "venue": venue,
         "asset": asset,
@@ -118,7 +124,7 @@ def _book_difference(
         "venue_total": plain(venue_total),
         "difference": plain(venue_total - ledger),
     }
-    if report.trigger == "startup" and abs(venue_total - ledger) > rounding.get(asset, ZERO):
+    if report.trigger == "startup" and abs(venue_total - ledger + failed) > rounding:
         log.error(
             "venue %s %s: the venue holds %s but the ledger (start + fills - fees + "
             "adjustments) says %s; not booked as an adjustment (see `tradeguard doctor`)",
@@ -132,7 +138,7 @@ def _book_difference(
     why = f"reconcile ({report.trigger})"
     rc = node.config.reconcile
     if report.trigger == "startup":
-        why += ": within the fees' rounding"
+        why += ": fills FAILED on chain" if failed else ": within the fees' rounding"
     else:
         # between starts, dust the balance sync would take quietly is no cash flow either
         if not beyond_tolerance(

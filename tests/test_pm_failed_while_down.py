@@ -1,0 +1,35 @@
+"""A Polymarket trade booked while MATCHED that FAILED on chain while the node was stopped: the
+start-up reconciliation flags it (`fills_failed`) and, that difference explained, the ledger
+takes the venue's figures (an adjustment) instead of halting on a ledger difference; later
+starts agree with the venue."""
+
+from __future__ import annotations
+
+from pm_merge_support import buy, demo_clob, pm_config, running
+from test_pm_node_crash import POLY_YES
+from tradeguard.model.enums import TradingState
+
+
+async def test_a_fill_that_failed_while_the_node_was_down_is_flagged_and_adjusted(
+    tmp_path, monkeypatch
+) -> None:
+    base = POLY_YES.split("/")[0]
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            cash = node.portfolio.book("polymarket").total("PUSD")
+            await buy(node, POLY_YES)
+            (fill,) = node.storage.load_fills(venue="polymarket")
+        server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+        async with running(cfg) as node:
+            report = node.storage.kv_get("reconcile.report")
+            assert [f["trade_id"] for f in report["fills_failed"]] == [fill.trade_id]
+            assert report["ledger_differences"] == [] and report["ok"], report
+            assert {r["asset"] for r in report["balance_adjustments"]} == {"PUSD", base}
+            assert node.risk.state is not TradingState.HALTED
+            book = node.portfolio.book("polymarket")
+            assert book.total(base) == 0 and book.total("PUSD") == cash
+        async with running(cfg) as node:  # the durable ledger holds the adjustment
+            report = node.storage.kv_get("reconcile.report")
+            assert report["ledger_differences"] == [] and report["ok"], report
+            assert report["fills_failed"] == [] and report["balance_adjustments"] == []
