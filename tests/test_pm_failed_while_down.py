@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from pm_merge_support import buy, demo_clob, pm_config, running
 from test_pm_node_crash import POLY_YES
+from tradeguard.execution.reconcile import reconcile_and_gate
 from tradeguard.model.enums import TradingState
+from tradeguard.node.cash_flows import CASH_FLOW_EVENT, apply_cash_flows
 
 
 async def test_a_fill_that_failed_while_the_node_was_down_is_flagged_and_adjusted(
@@ -33,3 +35,23 @@ async def test_a_fill_that_failed_while_the_node_was_down_is_flagged_and_adjuste
             report = node.storage.kv_get("reconcile.report")
             assert report["ledger_differences"] == [] and report["ok"], report
             assert report["fills_failed"] == [] and report["balance_adjustments"] == []
+
+
+async def test_a_fill_failed_between_starts_is_no_cash_flow(tmp_path, monkeypatch) -> None:
+    """The periodic reconciliation's adjustment of a fill flagged FAILED puts back money that
+    never moved: no deposit moving the loss baselines, no alert of contracts gone unexplained."""
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            await buy(node, POLY_YES)
+            (fill,) = node.storage.load_fills(venue="polymarket")
+            apply_cash_flows(node)
+            day_start = node.risk.day_start_equity
+            server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+            report = await reconcile_and_gate(node)
+            assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
+            assert len(report.balance_adjustments) == 2
+            apply_cash_flows(node)
+            assert node.risk.day_start_equity == day_start
+            kinds = [e.kind for e in node.storage.load_events(limit=500)]
+            assert CASH_FLOW_EVENT not in kinds

@@ -4,8 +4,8 @@ one booked while it was pending is money that never moved. Reconciliation flags 
 trades flagged are stored, `FLAGGED_KEY`: a restart listing it again is not told again): the
 report's `fills_failed` and a critical `fill.failed` event name the trade, the order
 and the figures; the balance read that follows takes the venue's figures, which no longer hold
-it, as the truth (an adjustment names the difference; at start-up too, where a difference from the
-durable ledger is booked only when such fills explain it, `failed_moves`)."""
+it, as the truth: an adjustment names the difference (`FAILED_ON_CHAIN` when those fills explain
+it, `failed_moves`: no cash flow, and at start-up booked as the fees' rounding is)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 FILL_FAILED = "fill.failed"
 FLAGGED_KEY = "reconcile.fills_failed"  # venue -> trade ids flagged
+FAILED_ON_CHAIN = "fills FAILED on chain"  # an adjustment's reason: what they moved, put back
 
 
 def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[str, str]]:

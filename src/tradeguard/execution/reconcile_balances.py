@@ -21,7 +21,7 @@ from tradeguard.execution.balance_sync import (
     beyond_tolerance,
     within_tolerance_event,
 )
-from tradeguard.execution.failed_fills import failed_moves
+from tradeguard.execution.failed_fills import FAILED_ON_CHAIN, failed_moves
 from tradeguard.execution.host import ReconcileHost
 from tradeguard.execution.ledger_audit import (
     record_start_balances,
@@ -61,10 +61,9 @@ def apply_balances(
     start = stored_start_balances(node.storage).get(venue)
     durable: dict[str, Decimal] | None = None
     rounding: dict[str, Decimal] = {}
-    failed: dict[str, Decimal] = {}  # what fills flagged FAILED moved in the durable ledger
     if start is None or report.trigger == "startup":
         durable, rounding = venue_ledger(node.storage, venue)
-        failed = failed_moves(node.storage, venue, report.fills_failed)
+    failed = failed_moves(node.storage, venue, report.fills_failed)  # money that never moved
     rows: list[Balance] = []
     with node.storage.transaction():
         # a failed commit keeps no adjustment: the ledger keeps no venue figure either, so the
@@ -114,9 +113,10 @@ def _book_difference(
     explained: tuple[Decimal, Decimal],
     report: ReconcileReport,
 ) -> None:
-    """Record a difference as an adjustment; at start-up, only within the fees' rounding of
-    what `explained` says fills flagged FAILED moved (`explained`: the rounding, that move)."""
+    """Record a difference as an adjustment; at start-up, only within the fees' rounding or
+    what fills flagged FAILED moved (`explained`: the rounding, that move), named so."""
     rounding, failed = explained
+    never_moved = failed != 0 and abs(venue_total - ledger + failed) <= rounding
     row = {
         "venue": venue,
         "asset": asset,
@@ -124,7 +124,7 @@ def _book_difference(
         "venue_total": plain(venue_total),
         "difference": plain(venue_total - ledger),
     }
-    if report.trigger == "startup" and abs(venue_total - ledger + failed) > rounding:
+    if report.trigger == "startup" and not never_moved and abs(venue_total - ledger) > rounding:
         log.error(
             "venue %s %s: the venue holds %s but the ledger (start + fills - fees + "
             "adjustments) says %s; not booked as an adjustment (see `tradeguard doctor`)",
@@ -137,8 +137,10 @@ def _book_difference(
     # is no cash flow (`node/cash_flows.py`): no critical alert for 1e-8 BTC.
     why = f"reconcile ({report.trigger})"
     rc = node.config.reconcile
-    if report.trigger == "startup":
-        why += ": fills FAILED on chain" if failed else ": within the fees' rounding"
+    if never_moved:  # no cash flow (`node/cash_flows.py`): the trade never settled
+        why += f": {FAILED_ON_CHAIN}"
+    elif report.trigger == "startup":
+        why += ": within the fees' rounding"
     else:
         # between starts, dust the balance sync would take quietly is no cash flow either
         if not beyond_tolerance(
