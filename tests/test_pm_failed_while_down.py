@@ -9,7 +9,9 @@ from pm_merge_support import buy, demo_clob, pm_config, running
 from test_pm_node_crash import POLY_YES
 from tradeguard.execution.reconcile import reconcile_and_gate
 from tradeguard.model.enums import TradingState
+from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.node.cash_flows import CASH_FLOW_EVENT, apply_cash_flows
+from tradeguard.venues.polymarket.venue import PolymarketVenue
 
 
 async def test_a_fill_that_failed_while_the_node_was_down_is_flagged_and_adjusted(
@@ -55,3 +57,33 @@ async def test_a_fill_failed_between_starts_is_no_cash_flow(tmp_path, monkeypatc
             assert node.risk.day_start_equity == day_start
             kinds = [e.kind for e in node.storage.load_events(limit=500)]
             assert CASH_FLOW_EVENT not in kinds
+
+
+async def test_a_flagged_fill_whose_balances_went_unread_is_taken_at_the_next_start(
+    tmp_path, monkeypatch
+) -> None:
+    """The start that flags the fill cannot read the venue's balances (the reconciliation
+    fails after the flag): the next start, the fill told already, still books its difference
+    as the FAILED trade's rather than halting on a ledger difference."""
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            await buy(node, POLY_YES)
+            (fill,) = node.storage.load_fills(venue="polymarket")
+        server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+
+        async def unread(self):
+            raise AmbiguousVenueError("polymarket", "balances not answered")
+
+        with monkeypatch.context() as m:
+            m.setattr(PolymarketVenue, "fetch_balances", unread)
+            async with running(cfg) as node:
+                report = node.storage.kv_get("reconcile.report")
+                assert not report["ok"] and report["fills_failed"] != [], report
+        async with running(cfg) as node:
+            report = node.storage.kv_get("reconcile.report")
+            assert report["ledger_differences"] == [] and report["ok"], report
+            assert node.risk.state is not TradingState.HALTED
+            assert {r["asset"] for r in report["balance_adjustments"]} == {
+                "PUSD", POLY_YES.split("/")[0],
+            }  # fmt: skip

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 FILL_FAILED = "fill.failed"
 FLAGGED_KEY = "reconcile.fills_failed"  # venue -> trade ids flagged
 FAILED_ON_CHAIN = "fills FAILED on chain"  # an adjustment's reason: what they moved, put back
+UNTAKEN_KEY = "reconcile.fills_failed_untaken"  # venue -> trade ids flagged, balances not read
 
 
 def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[str, str]]:
@@ -58,21 +59,40 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
                                symbol=fill.symbol, severity="critical"))  # fmt: skip
         out.append(row)
     if out:
-        flagged[name] = sorted(told | {r["trade_id"] for r in out})
-        node.storage.kv_set(FLAGGED_KEY, flagged)
+        ids = {r["trade_id"] for r in out}
+        flagged[name] = sorted(told | ids)
+        untaken = _by_venue(node.storage, UNTAKEN_KEY)
+        untaken[name] = sorted(set(untaken.get(name, [])) | ids)
+        with node.storage.transaction():
+            node.storage.kv_set(FLAGGED_KEY, flagged)
+            node.storage.kv_set(UNTAKEN_KEY, untaken)
     return out
 
 
-def failed_moves(storage: Any, name: str, rows: list[dict[str, str]]) -> dict[str, Decimal]:
-    """Per asset, what the booked fills of `rows` (flagged FAILED, `flag_failed_fills`) moved
-    in `name`'s durable ledger (fills - fees): money the venue never moved, so a difference of
-    that much between the ledger and the venue is theirs, not one left unexplained."""
-    keys = {(r["trade_id"], r["side"]) for r in rows if r["venue"] == name}
+def _by_venue(storage: Any, key: str) -> dict[str, list[str]]:
+    stored = storage.kv_get(key)
+    return dict(stored) if isinstance(stored, dict) else {}
+
+
+def failed_taken(storage: Any, name: str) -> None:
+    """`name`'s balances were taken (inside the caller's transaction): the fills flagged so
+    far are in them."""
+    untaken = _by_venue(storage, UNTAKEN_KEY)
+    if untaken.pop(name, None) is not None:
+        storage.kv_set(UNTAKEN_KEY, untaken)
+
+
+def failed_moves(storage: Any, name: str) -> dict[str, Decimal]:
+    """Per asset, what the booked fills flagged FAILED (`flag_failed_fills`) whose balances no
+    read took yet moved in `name`'s ledger (fills - fees): money the venue never moved, so a
+    difference of that much between the ledger and the venue is theirs, not one unexplained
+    (a start that flagged them and stopped before reading the balances included)."""
+    keys = set(_by_venue(storage, UNTAKEN_KEY).get(name, []))
     moved: dict[str, Decimal] = {}
     if not keys:
         return moved
     for fill in storage.load_fills(venue=name):
-        if (fill.trade_id, fill.side.value) not in keys:
+        if fill.trade_id not in keys:
             continue
         sign = 1 if fill.side is Side.BUY else -1
         moved[fill.base] = moved.get(fill.base, ZERO) + sign * fill.amount

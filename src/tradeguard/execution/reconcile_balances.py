@@ -21,7 +21,7 @@ from tradeguard.execution.balance_sync import (
     beyond_tolerance,
     within_tolerance_event,
 )
-from tradeguard.execution.failed_fills import FAILED_ON_CHAIN, failed_moves
+from tradeguard.execution.failed_fills import FAILED_ON_CHAIN, failed_moves, failed_taken
 from tradeguard.execution.host import ReconcileHost
 from tradeguard.execution.ledger_audit import (
     record_start_balances,
@@ -63,7 +63,7 @@ def apply_balances(
     rounding: dict[str, Decimal] = {}
     if start is None or report.trigger == "startup":
         durable, rounding = venue_ledger(node.storage, venue)
-    failed = failed_moves(node.storage, venue, report.fills_failed)  # money that never moved
+    failed = failed_moves(node.storage, venue)  # money that never moved
     rows: list[Balance] = []
     with node.storage.transaction():
         # a failed commit keeps no adjustment: the ledger keeps no venue figure either, so the
@@ -91,6 +91,7 @@ def apply_balances(
                 _book_difference(node, venue, asset, ledger, truth.total, explained, report)
             book.set(asset, truth.free, truth.locked)
             rows.append(Balance(venue, asset, truth.free, truth.locked))
+        failed_taken(node.storage, venue)
         node.invalidate_equity()  # the cached equity and held symbols predate these figures
         usd, elsewhere = node.portfolio.values_on(venue, rows)
         # Fresher than anything a stream queued before this call: drop the queued write.
