@@ -27,7 +27,9 @@ async def test_a_fill_that_failed_while_the_node_was_down_is_flagged_and_adjuste
         server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
         async with running(cfg) as node:
             report = node.storage.kv_get("reconcile.report")
-            assert [f["trade_id"] for f in report["fills_failed"]] == [fill.trade_id]
+            (flagged,) = report["fills_failed"]
+            assert flagged["trade_id"] == fill.trade_id
+            assert flagged["client_order_id"] == fill.client_order_id != ""  # the order booked
             assert report["ledger_differences"] == [] and report["ok"], report
             assert {r["asset"] for r in report["balance_adjustments"]} == {"PUSD", base}
             assert node.risk.state is not TradingState.HALTED

@@ -44,7 +44,7 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
         ):
             continue  # told already, or never booked: nothing to take back
         row = {
-            "venue": name, "trade_id": trade_id, "client_order_id": fill.client_order_id,
+            "venue": name, "trade_id": trade_id, "client_order_id": _booked_order(node, fill),
             "symbol": fill.symbol, "side": fill.side.value, "amount": plain(fill.amount),
             "price": plain(fill.price), "fee": plain(fill.fee),
         }  # fmt: skip
@@ -67,6 +67,15 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
             node.storage.kv_set(FLAGGED_KEY, flagged)
             node.storage.kv_set(UNTAKEN_KEY, untaken)
     return out
+
+
+def _booked_order(node: ReconcileHost, fill: Any) -> str:
+    """The order the booked fill of `fill`'s trade names (the venue's row names none of an
+    order it no longer knows: a filled order after a restart)."""
+    for booked in node.storage.load_fills(venue=fill.venue, symbol=fill.symbol):
+        if (booked.trade_id, booked.side) == (fill.trade_id, fill.side):
+            return str(booked.client_order_id)
+    return str(fill.client_order_id)
 
 
 def _by_venue(storage: Any, key: str) -> dict[str, list[str]]:
