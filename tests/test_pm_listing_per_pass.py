@@ -10,6 +10,7 @@ more pass. Counted against the local CLOB."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 from pm_merge_support import POLY_NO, buy, demo_clob, pm_config, running
@@ -64,3 +65,31 @@ async def test_a_trade_made_between_two_passes_is_read_by_the_second(tmp_path, m
                 assert await venue.fetch_fills(POLY_YES) == first  # the pass's listing
             assert len(await venue.fetch_fills(POLY_YES)) == 2
             assert [(f.symbol, f.side, f.amount) for f in first] == [(POLY_YES, Side.BUY, D(10))]
+
+
+async def test_a_task_started_within_a_pass_lists_anew(tmp_path, monkeypatch) -> None:
+    """A task a pass's read starts (a fill booked by the catch-up sets an exit's follow-up
+    going) inherits the pass's context: its reads, during the pass or after it, list anew,
+    never the pass's listing, which predates its orders."""
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            await buy(node, POLY_YES)
+            venue = node.venues["polymarket"]
+            bought, ended = asyncio.Event(), asyncio.Event()
+
+            async def follow_up() -> tuple[int, int]:
+                await bought.wait()
+                during = len(await venue.fetch_fills(POLY_YES))
+                await ended.wait()
+                return during, len(await venue.fetch_fills(POLY_YES))
+
+            with venue.listing_pass():
+                assert len(await venue.fetch_fills(POLY_YES)) == 1
+                task = asyncio.create_task(follow_up())
+                await buy(node, POLY_YES)
+                bought.set()
+                await asyncio.sleep(0.2)
+                assert not task.done() and len(await venue.fetch_fills(POLY_YES)) == 1
+            ended.set()
+            assert await task == (2, 2)

@@ -4,21 +4,26 @@ one booked while it was pending is money that never moved. Reconciliation flags 
 trades flagged are stored, `FLAGGED_KEY`: a restart listing it again is not told again): the
 report's `fills_failed` and a critical `fill.failed` event name the trade, the order
 and the figures; the balance read that follows takes the venue's figures, which no longer hold
-it, as the truth (an adjustment names the difference)."""
+it, as the truth: an adjustment names the difference (`FAILED_ON_CHAIN` when those fills explain
+it, `failed_moves`: no cash flow, and at start-up booked as the fees' rounding is)."""
 
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
 from tradeguard.execution.host import ReconcileHost
+from tradeguard.model.enums import Side
 from tradeguard.model.events import Event
-from tradeguard.model.money import plain
+from tradeguard.model.money import ZERO, plain
 
 log = logging.getLogger(__name__)
 
 FILL_FAILED = "fill.failed"
 FLAGGED_KEY = "reconcile.fills_failed"  # venue -> trade ids flagged
+FAILED_ON_CHAIN = "fills FAILED on chain"  # an adjustment's reason: what they moved, put back
+UNTAKEN_KEY = "reconcile.fills_failed_untaken"  # venue -> trade ids flagged, balances not read
 
 
 def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[str, str]]:
@@ -39,7 +44,7 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
         ):
             continue  # told already, or never booked: nothing to take back
         row = {
-            "venue": name, "trade_id": trade_id, "client_order_id": fill.client_order_id,
+            "venue": name, "trade_id": trade_id, "client_order_id": _booked_order(node, fill),
             "symbol": fill.symbol, "side": fill.side.value, "amount": plain(fill.amount),
             "price": plain(fill.price), "fee": plain(fill.fee),
         }  # fmt: skip
@@ -54,6 +59,53 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
                                symbol=fill.symbol, severity="critical"))  # fmt: skip
         out.append(row)
     if out:
-        flagged[name] = sorted(told | {r["trade_id"] for r in out})
-        node.storage.kv_set(FLAGGED_KEY, flagged)
+        ids = {r["trade_id"] for r in out}
+        flagged[name] = sorted(told | ids)
+        untaken = _by_venue(node.storage, UNTAKEN_KEY)
+        untaken[name] = sorted(set(untaken.get(name, [])) | ids)
+        with node.storage.transaction():
+            node.storage.kv_set(FLAGGED_KEY, flagged)
+            node.storage.kv_set(UNTAKEN_KEY, untaken)
     return out
+
+
+def _booked_order(node: ReconcileHost, fill: Any) -> str:
+    """The order the booked fill of `fill`'s trade names (the venue's row names none of an
+    order it no longer knows: a filled order after a restart)."""
+    for booked in node.storage.load_fills(venue=fill.venue, symbol=fill.symbol):
+        if (booked.trade_id, booked.side) == (fill.trade_id, fill.side):
+            return str(booked.client_order_id)
+    return str(fill.client_order_id)
+
+
+def _by_venue(storage: Any, key: str) -> dict[str, list[str]]:
+    stored = storage.kv_get(key)
+    return dict(stored) if isinstance(stored, dict) else {}
+
+
+def failed_taken(storage: Any, name: str) -> None:
+    """`name`'s balances were taken (inside the caller's transaction): the fills flagged so
+    far are in them."""
+    untaken = _by_venue(storage, UNTAKEN_KEY)
+    if untaken.pop(name, None) is not None:
+        storage.kv_set(UNTAKEN_KEY, untaken)
+
+
+def failed_moves(storage: Any, name: str) -> dict[str, Decimal]:
+    """Per asset, what the booked fills flagged FAILED (`flag_failed_fills`) whose balances no
+    read took yet moved in `name`'s ledger (fills - fees): money the venue never moved, so a
+    difference of that much between the ledger and the venue is theirs, not one unexplained
+    (a start that flagged them and stopped before reading the balances included)."""
+    keys = set(_by_venue(storage, UNTAKEN_KEY).get(name, []))
+    moved: dict[str, Decimal] = {}
+    if not keys:
+        return moved
+    for fill in storage.load_fills(venue=name):
+        if fill.trade_id not in keys:
+            continue
+        sign = 1 if fill.side is Side.BUY else -1
+        moved[fill.base] = moved.get(fill.base, ZERO) + sign * fill.amount
+        moved[fill.quote] = moved.get(fill.quote, ZERO) - sign * fill.price * fill.amount
+        if fill.fee:
+            moved[fill.fee_asset] = moved.get(fill.fee_asset, ZERO) - fill.fee
+    return moved

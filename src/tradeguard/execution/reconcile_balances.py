@@ -10,7 +10,7 @@ that it is no cash flow (`node/cash_flows.py`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ from tradeguard.execution.balance_sync import (
     beyond_tolerance,
     within_tolerance_event,
 )
+from tradeguard.execution.failed_fills import FAILED_ON_CHAIN, failed_moves, failed_taken
 from tradeguard.execution.host import ReconcileHost
 from tradeguard.execution.ledger_audit import (
     record_start_balances,
@@ -62,6 +63,7 @@ def apply_balances(
     rounding: dict[str, Decimal] = {}
     if start is None or report.trigger == "startup":
         durable, rounding = venue_ledger(node.storage, venue)
+    failed = failed_moves(node.storage, venue)  # money that never moved
     rows: list[Balance] = []
     with node.storage.transaction():
         # a failed commit keeps no adjustment: the ledger keeps no venue figure either, so the
@@ -85,9 +87,11 @@ def apply_balances(
             else:
                 ledger = book.total(asset)
             if ledger != truth.total:
-                _book_difference(node, venue, asset, ledger, truth.total, rounding, report)
+                explained = (rounding.get(asset, ZERO), failed.get(asset, ZERO))
+                _book_difference(node, venue, asset, ledger, truth.total, explained, report)
             book.set(asset, truth.free, truth.locked)
             rows.append(Balance(venue, asset, truth.free, truth.locked))
+        failed_taken(node.storage, venue)
         node.invalidate_equity()  # the cached equity and held symbols predate these figures
         usd, elsewhere = node.portfolio.values_on(venue, rows)
         # Fresher than anything a stream queued before this call: drop the queued write.
@@ -107,10 +111,13 @@ def _book_difference(
     asset: str,
     ledger: Decimal,
     venue_total: Decimal,
-    rounding: Mapping[str, Decimal],
+    explained: tuple[Decimal, Decimal],
     report: ReconcileReport,
 ) -> None:
-    """Record a difference as an adjustment; at start-up, only within the fees' rounding."""
+    """Record a difference as an adjustment; at start-up, only within the fees' rounding or
+    what fills flagged FAILED moved (`explained`: the rounding, that move), named so."""
+    rounding, failed = explained
+    never_moved = failed != 0 and abs(venue_total - ledger + failed) <= rounding
     row = {
         "venue": venue,
         "asset": asset,
@@ -118,7 +125,7 @@ def _book_difference(
         "venue_total": plain(venue_total),
         "difference": plain(venue_total - ledger),
     }
-    if report.trigger == "startup" and abs(venue_total - ledger) > rounding.get(asset, ZERO):
+    if report.trigger == "startup" and not never_moved and abs(venue_total - ledger) > rounding:
         log.error(
             "venue %s %s: the venue holds %s but the ledger (start + fills - fees + "
             "adjustments) says %s; not booked as an adjustment (see `tradeguard doctor`)",
@@ -131,7 +138,9 @@ def _book_difference(
     # is no cash flow (`node/cash_flows.py`): no critical alert for 1e-8 BTC.
     why = f"reconcile ({report.trigger})"
     rc = node.config.reconcile
-    if report.trigger == "startup":
+    if never_moved:  # no cash flow (`node/cash_flows.py`): the trade never settled
+        why += f": {FAILED_ON_CHAIN}"
+    elif report.trigger == "startup":
         why += ": within the fees' rounding"
     else:
         # between starts, dust the balance sync would take quietly is no cash flow either

@@ -17,7 +17,8 @@ the opening equity of the node's daily summary, and the run's own start and peak
 - any other adjustment (a spot short cleared, the start-up reconciliation's, which books only a
   difference within the fees' rounding: an exchange crediting 8 decimals of a fill the ledger
   books at price * amount in full; dust the sync or a periodic reconciliation found within
-  the balance tolerance, named `WITHIN_TOLERANCE`) moves nothing and raises no alert.
+  the balance tolerance, named `WITHIN_TOLERANCE`; what a fill of a trade that FAILED on chain
+  moved, put back, named `FAILED_ON_CHAIN`) moves nothing and raises no alert.
 An adjustment that would move them but has no price yet waits, counted at the first equity
 figure its price reaches (equity counts it at zero until then), never at zero after a bound
 (its later price would show as trading), with a warning event once per UTC day while it waits.
@@ -37,6 +38,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.execution.balance_sync import WITHIN_TOLERANCE
+from tradeguard.execution.failed_fills import FAILED_ON_CHAIN
 from tradeguard.model.events import Event
 from tradeguard.model.money import ZERO, fmt, plain
 from tradeguard.model.text import name_shown
@@ -68,8 +70,9 @@ def flow_kind(reason: str) -> str:
     """ "declared" (by `tradeguard transfer`), "found" (by the sync or a reconciliation) or ""."""
     if reason.startswith(_DECLARED):
         return "declared"
-    if reason.startswith(_ROUNDING) or WITHIN_TOLERANCE in reason:
-        return ""  # the fees' rounding, or dust within the sync's tolerance: no cash flow
+    if reason.startswith(_ROUNDING) or WITHIN_TOLERANCE in reason or FAILED_ON_CHAIN in reason:
+        return ""  # the fees' rounding, dust within the sync's tolerance, or a trade that
+        # never settled (its fill's money put back): no cash flow
     return "found" if reason.startswith(_FOUND) else ""
 
 
