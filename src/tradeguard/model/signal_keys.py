@@ -59,6 +59,13 @@ def api_source_error(signal: Mapping[str, Any]) -> str | None:
     )
 
 
+def placed_through_api(signal: Mapping[str, Any]) -> bool:
+    """Tell whether an order's `signal` records the orders API placing it (a token's
+    `api:<token name>(<token id>)`), not a bot's or a strategy's own `source`."""
+    source = signal.get(API_SOURCE_KEY)
+    return isinstance(source, str) and source.startswith("api:")
+
+
 # The ids of the orders the node books itself, never sent to a venue: a settlement's and a
 # netting's (`stl`/`net` + 24 hex digits of a hash); a sent order's id (`model.ids`) has a dash.
 SETTLEMENT_ID_PREFIX = "stl"
@@ -93,5 +100,6 @@ __all__ = [
     "SETTLEMENT_ID_PREFIX",
     "api_source_error",
     "booked_id",
+    "placed_through_api",
     "reserved_signal_error",
 ]
