@@ -106,6 +106,26 @@ async def test_a_hand_close_resting_as_a_limit_is_not_bought_back_beside(tmp_pat
         assert held(node) == 0
 
 
+async def test_a_limit_whose_source_the_api_did_not_write_is_no_hand_close(tmp_path):
+    # A limit buy for the short that did not come through the orders API (a strategy's or a
+    # bot's signal may carry a `source` of its own, such as a scanner's name) was taken for a
+    # hand close by any `source` at all: the retry bought nothing back and the short stayed.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        await past_flat(node, ex, once())
+        short = -held(node)
+        assert short > 0
+        await eventually(lambda: node.market.mid("BTC/USDT") == D("48505"), 30)  # the fall
+        limit = await node.submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, short, OrderType.LIMIT,
+                        D("48000"), signal={"source": "scanner"})
+        )  # fmt: skip
+        assert limit.ok and limit.order is not None, limit.reason
+        await eventually(lambda: held(node) == 0, 30)  # bought back at the next try
+        assert [o.filled for o in buybacks(node) if o.filled > 0] == [short]
+        assert limit.order.is_open and limit.order.filled == 0
+
+
 async def test_a_bid_resting_from_before_the_overshoot_is_no_hand_close(tmp_path, monkeypatch):
     # The strategy had a limit buy well below the market resting from before (a bid placed
     # through the API while it held its long). The retry took it for a hand close of the

@@ -13,7 +13,7 @@ from tradeguard.model.enums import OrderType, Side, TimeInForce, TradingMode
 from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN
 from tradeguard.model.order import OrderIntent
-from tradeguard.model.signal_keys import reserved_signal_error
+from tradeguard.model.signal_keys import API_SOURCE_KEY, api_source_error, reserved_signal_error
 from tradeguard.risk.engine import ARB_UNWIND_TAG, KILL_FLATTEN_TAG
 
 MAX_AMOUNT = Decimal("1e12")
@@ -143,7 +143,8 @@ class IntentRequest(_Body):
     @classmethod
     def _small_signal(cls, v: dict[str, Any]) -> dict[str, Any]:
         plain_json(v, "signal")
-        reserved = reserved_signal_error(v)  # keys the node reads off its own orders
+        # keys the node reads off its own orders; the API's record of who placed the order
+        reserved = reserved_signal_error(v) or api_source_error(v)
         if reserved is not None:
             raise ValueError(reserved)
         size = len(json.dumps(v, default=str))
@@ -152,9 +153,8 @@ class IntentRequest(_Body):
         return v
 
     def to_intent(self, source: str) -> OrderIntent:
-        """Build the engine's OrderIntent, recording where it came from in its signal."""
-        signal = dict(self.signal)
-        signal.setdefault("source", source)
+        """Build the engine's OrderIntent, recording who sent it (`source`) in its signal."""
+        signal = {**self.signal, API_SOURCE_KEY: source}  # the caller's own is refused above
         return OrderIntent(
             strategy_id=self.strategy_id,
             venue=self.venue,

@@ -10,6 +10,13 @@ a held leg settled, a re-send refused. So these keys are refused at every entry 
 `arb` alone may be set by a strategy, and only through its execution gateway (the legs of a
 multi-leg cycle). Orders stored before this rule still load as they were.
 
+`source` on an order sent through `POST /api/v1/orders` is the API's record of who placed it
+(`api:<token name>(<token id>)`), written by the API itself: the orders API refuses a caller's
+`source` (`api_source_error`; another key such as `origin` carries the caller's own label), so
+no caller can pass its order off as another token's, or blank it (a close placed by hand is
+known by it: `node.exit_buyback`). A signal bot's signal is its own: its `source` (a scanner's
+name) goes on with the bot's trade orders.
+
 Where it can, the check acting on a key also asks for what no caller sets: a settlement's or a
 netting's order id (`stl`/`net` + 24 hex digits) is the node's own, never one a sent order gets.
 """
@@ -34,6 +41,29 @@ NODE_SIGNAL_KEYS: dict[str, str] = {
 # the one a strategy may set on the legs it sends through its execution gateway
 GATEWAY_SIGNAL_KEYS = frozenset({"arb"})
 _LISTED = ", ".join(sorted(NODE_SIGNAL_KEYS))
+
+
+# the key of an API order's signal naming the token that placed it (written by the API)
+API_SOURCE_KEY = "source"
+
+
+def api_source_error(signal: Mapping[str, Any]) -> str | None:
+    """Say why `signal` cannot be sent to the orders API: it sets the API's own record of who
+    placed the order; None when it does not."""
+    if API_SOURCE_KEY not in signal:
+        return None
+    return (
+        f"signal.{API_SOURCE_KEY} = {signal[API_SOURCE_KEY]!r} is written by the API itself "
+        "(the token that placed the order, api:<token name>(<token id>)); put a label of your "
+        "own under another key, such as signal.origin"
+    )
+
+
+def placed_through_api(signal: Mapping[str, Any]) -> bool:
+    """Tell whether an order's `signal` records the orders API placing it (a token's
+    `api:<token name>(<token id>)`), not a bot's or a strategy's own `source`."""
+    source = signal.get(API_SOURCE_KEY)
+    return isinstance(source, str) and source.startswith("api:")
 
 
 # The ids of the orders the node books itself, never sent to a venue: a settlement's and a
@@ -63,10 +93,13 @@ def reserved_signal_error(
 
 
 __all__ = [
+    "API_SOURCE_KEY",
     "GATEWAY_SIGNAL_KEYS",
     "NETTING_ID_PREFIX",
     "NODE_SIGNAL_KEYS",
     "SETTLEMENT_ID_PREFIX",
+    "api_source_error",
     "booked_id",
+    "placed_through_api",
     "reserved_signal_error",
 ]

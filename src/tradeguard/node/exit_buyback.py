@@ -31,6 +31,7 @@ from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.events import Event
 from tradeguard.model.money import ZERO, quantize_down
 from tradeguard.model.order import Order, OrderIntent
+from tradeguard.model.signal_keys import placed_through_api
 from tradeguard.node.exit_overshoot import less_closing, mark_reported
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ class Buyback:
              if (o.venue, o.symbol, o.strategy_id) == key and o.side is intent.side
              and o.signal.get("exit") != "overshoot"
              and (o.type is OrderType.MARKET
-                  or (o.type is OrderType.LIMIT and bool(o.signal.get("source"))
+                  or (o.type is OrderType.LIMIT and placed_through_api(o.signal)
                       and o.created_ts >= since))),
             ZERO,
         )  # fmt: skip

@@ -24,7 +24,7 @@ from tradeguard.api.state import ApiState, Principal
 from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.execution.order_manager import SubmitResult
 from tradeguard.model.money import plain
-from tradeguard.node.bot_orders import bot_refusal
+from tradeguard.node.order_owner import STRATEGY_ORDER_ROUTE, owner_refusal
 from tradeguard.node.pause import pauses_of
 
 if TYPE_CHECKING:
@@ -148,9 +148,10 @@ async def validate(
             "code": "UNKNOWN_VENUE",
             "reason": f"unknown venue {intent.venue!r}; known: {sorted(node.venues)}",
         }
-    as_bot = bot_refusal(node, intent)
-    if as_bot is not None:  # the shape of a risk decision's answer: one for a client to read
-        return {"approved": False, "code": as_bot[0], "reason": as_bot[1], "rule": "bot",
+    owner = owner_refusal(node, intent)  # a bot's or a strategy's id: see node.order_owner
+    if owner is not None:  # the shape of a risk decision's answer: one for a client to read
+        rule = "strategy" if owner[0] == STRATEGY_ORDER_ROUTE else "bot"
+        return {"approved": False, "code": owner[0], "reason": owner[1], "rule": rule,
                 "value": None, "limit": None, "price_bound": None}  # fmt: skip
     decision = node.risk.check(intent, node.orders, node.market, dry_run=True)
     api.audit("api.validate", who, {"symbol": intent.symbol, "code": decision.code})
@@ -184,7 +185,7 @@ async def post_order(
         result = SubmitResult("denied", None, refusal.code, refusal.reason or "")
     else:
         # checked next to the journal: two closes sent at once see each other working
-        result = await api.node.submit(intent, gate=lambda: bot_refusal(api.node, intent))
+        result = await api.node.submit(intent, gate=lambda: owner_refusal(api.node, intent))
     out: dict[str, Any] = {
         "status": result.status,
         "code": result.code or "OK",
