@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
-from tradeguard.model.balance import Balance, BalanceBook
+from tradeguard.model.balance import Balance, BalanceBook, spend
 from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.market import Fresh
@@ -70,6 +70,7 @@ class Portfolio:
         # (asset, target) -> the marks price_of reads, rebuilt when marks gain symbols
         self._paths: dict[tuple[str, str], _Paths] = {}
         self._paths_for = 0
+        self.marks_dropped = 0  # symbols taken out of the marks so far (`marks_version`)
 
     # balances -------------------------------------------------------------------------------
     def book(self, venue: str) -> BalanceBook:
@@ -144,13 +145,13 @@ class Portfolio:
         notional = fill.price * fill.amount
         if fill.side is Side.BUY:
             book.get(base).free += fill.amount
-            _spend(book.get(quote), notional)
+            spend(book.get(quote), notional)
         else:
             # A sell's base is what the venue locked for it, as far as the ledger knows of locks.
-            _spend(book.get(base), fill.amount, locked_first=True)
+            spend(book.get(base), fill.amount, locked_first=True)
             book.get(quote).free += notional
         if fill.fee:
-            _spend(book.get(fill.fee_asset), fill.fee)
+            spend(book.get(fill.fee_asset), fill.fee)
         fee_q = fill.fee_in_quote
         self.fees_paid += fee_q
         self.marks.setdefault(fill.symbol, fill.price)
@@ -258,8 +259,16 @@ class Portfolio:
 
     def forget_price_paths(self) -> None:
         """Drop the cached routes and paths `equity` and `price_of` read: a mark was taken
-        away (a fill's failed commit), so the marks no longer only gained symbols."""
+        away (a fill's failed commit, a dropped reading), so the marks no longer only gained
+        symbols; counted in `marks_version`."""
         self._routes_for = self._paths_for = -1
+        self.marks_dropped += 1
+
+    def marks_version(self) -> int:
+        """A number that grows whenever a symbol is first marked (+1) or taken away (+2 with
+        the count's -1): a cache keyed on it is stale when the marked symbols changed, where
+        one keyed on their count is not (one dropped and another marked: as many as before)."""
+        return len(self.marks) + 2 * self.marks_dropped
 
     def values_at(
         self, balances: Iterable[Balance], marks: dict[str, Decimal]
@@ -569,8 +578,7 @@ class Portfolio:
 
 
 def _first_rate(marks: dict[str, Decimal], leg: _Leg, fresh: Fresh = None) -> Decimal | None:
-    """The first non-zero rate of `leg` in `marks` (the latest of every venue: `fresh`, for
-    one venue's own marks only, is not read)."""
+    """The first non-zero rate of `leg` in `marks` (every venue's: `fresh` is not read)."""
     for symbol, inverted in leg:
         px = marks[symbol]
         if px:
@@ -584,17 +592,3 @@ def _first_own_rate(own: dict[str, Decimal], leg: _Leg, fresh: Fresh = None) -> 
         if px and (fresh is None or fresh(symbol)):
             return _ONE / px if inverted else px
     return None
-
-
-def _spend(bal: Balance, amount: Decimal, locked_first: bool = False) -> None:
-    """Take `amount` out of a balance: from what is locked first if asked, else from free;
-    what free cannot cover comes out of the locked part."""
-    if locked_first and bal.locked > ZERO:
-        take = min(bal.locked, amount)
-        bal.locked -= take
-        amount -= take
-    bal.free -= amount
-    if bal.free < ZERO < bal.locked:
-        shift = min(-bal.free, bal.locked)
-        bal.free += shift
-        bal.locked -= shift
