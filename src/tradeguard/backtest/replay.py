@@ -147,7 +147,7 @@ async def _replay_loop(
     perf, interval = time.perf_counter, node.config.node.replay_commit_interval_s
     commit_due, committed_state, i = perf() + interval, risk.state, start_idx - 1
     pace, bars, plan, next_signal, quiet, close_at, steady = _modes(node, candles, pacer, until_end)
-    units, active, vm = node._candle_units, TradingState.ACTIVE, node.portfolio.venue_marks
+    units, active = node._candle_units, TradingState.ACTIVE
     watched, n_listeners, lo, hi = _exit_plans_by_symbol(node), len(price_listeners), 0, 0
     while i + 1 < total and (until_end or not node._stop_requested):  # a stop: after a candle
         i += 1
@@ -175,8 +175,7 @@ async def _replay_loop(
                     paper.on_candle(c)
             if timeouts is not None and open_orders:
                 await timeouts.sweep()
-            fresh = node._held_n == len(marks) and node._held_tagged is bool(vm)
-            held = node._held if fresh else None
+            held = node.held_cached()  # None when the marked symbols or own marks changed
             still = held is not None and symbol not in held and not node._equity_dirty
             if not still or not lo <= close_ts < hi or risk.state is not active:
                 lo, hi = _observe_equity(node, close_ts, symbol, units, still)

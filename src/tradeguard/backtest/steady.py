@@ -261,7 +261,7 @@ def _still(node: TradingNode, held: frozenset[str] | None, symbol: str, vm: Any)
     cached."""
     return (
         held is not None
-        and node._held_n == len(node.portfolio.marks)
+        and node._held_n == node.portfolio.marks_version()
         and node._held_tagged is bool(vm)
         and symbol not in held
         and not node._equity_dirty

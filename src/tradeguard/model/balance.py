@@ -64,3 +64,17 @@ class BalanceBook:
 
     def assets(self) -> list[str]:
         return list(self._by_asset)
+
+
+def spend(bal: Balance, amount: Decimal, locked_first: bool = False) -> None:
+    """Take `amount` out of a balance: from what is locked first if asked, else from free;
+    what free cannot cover comes out of the locked part."""
+    if locked_first and bal.locked > ZERO:
+        take = min(bal.locked, amount)
+        bal.locked -= take
+        amount -= take
+    bal.free -= amount
+    if bal.free < ZERO < bal.locked:
+        shift = min(-bal.free, bal.locked)
+        bal.free += shift
+        bal.locked -= shift

@@ -69,6 +69,7 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     node.portfolio = Portfolio(
         config.node.valuation_asset, config.node.pegged_assets, config.risk.valuation_asset_usd
     )
+    node.portfolio.now_ms = node.clock.now_ms  # how long a mark holds an older price off
     node._risk_store = StorageStateStore(node.storage)
     node.risk = RiskEngine(
         config.risk,

@@ -2,8 +2,9 @@
 
 A fill drops the node's held set, and most fills leave a set of held assets the node has held
 before (a pair bought and sold again: its base asset held, then not). What the set depends on
-besides the assets (which symbols are marked, whether venues have marks of their own) is checked
-on every call, and anything else it reads is fixed for a portfolio's life (its valuation asset).
+besides the assets (which symbols are marked, by the portfolio's `marks_version`, and whether
+venues have marks of their own) is checked on every call, and anything else it reads is fixed
+for a portfolio's life (its valuation asset).
 """
 
 from __future__ import annotations
@@ -25,25 +26,26 @@ class HeldSymbols:
     def __init__(self) -> None:
         self._bases: dict[str, str] = {}  # symbol of a mark -> its base asset
         self._by_assets: dict[frozenset[str], frozenset[str]] = {}
-        self._n = -1  # the number of marks the kept sets were made for
+        self._n = -1  # the portfolio's `marks_version` the kept sets were made for
         self._tagged = False  # whether venues had marks of their own then
         self._portfolio: Portfolio | None = None  # the portfolio they were made for
 
     def of(self, portfolio: Portfolio) -> frozenset[str]:
         """The held symbols now (balances read without the `total` property)."""
         marks = portfolio.marks
+        version = portfolio.marks_version()
         tagged = bool(portfolio.venue_marks)
         by_assets = self._by_assets
         if (
-            len(marks) != self._n
+            version != self._n
             or tagged is not self._tagged
             or portfolio is not self._portfolio
             or len(by_assets) >= _KEEP
         ):
-            # a new symbol marked (its routes may change), venues' own marks begun, another
+            # a symbol marked or dropped (routes may change), venues' own marks begun, another
             # portfolio
             by_assets.clear()
-            self._n, self._tagged, self._portfolio = len(marks), tagged, portfolio
+            self._n, self._tagged, self._portfolio = version, tagged, portfolio
         assets = frozenset([b.asset for b in portfolio.all_balances() if b.free + b.locked])
         held = by_assets.get(assets)
         if held is None:

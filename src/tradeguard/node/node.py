@@ -140,7 +140,7 @@ class TradingNode:
         self._equity_dirty = True
         self._equity = ZERO
         self._held: frozenset[str] | None = None
-        self._held_n = 0
+        self._held_n = 0  # the portfolio's `marks_version` the set was counted at
         self._held_tagged = False  # whether venues had marks of their own when it was counted
         self._held_of = HeldSymbols().of
         self.run_equity = EquityTracker()  # equity, peak, max drawdown (from the run figures)
@@ -454,18 +454,18 @@ class TradingNode:
         """`held_symbols()` as last counted, or None when a fill, a balance change or a new
         mark has made it stale (then call `held_symbols()`); counts nothing itself."""
         p = self.portfolio
-        fresh = self._held_n == len(p.marks) and self._held_tagged is bool(p.venue_marks)
+        fresh = self._held_n == p.marks_version() and self._held_tagged is bool(p.venue_marks)
         return self._held if fresh else None
 
     def held_symbols(self) -> frozenset[str]:
         """Symbols whose base asset this node holds (or owes) anywhere, or that value one."""
         held = self._held
-        marks = self.portfolio.marks
+        version = self.portfolio.marks_version()
         tagged = bool(self.portfolio.venue_marks)
-        if held is None or self._held_n != len(marks) or tagged is not self._held_tagged:
+        if held is None or self._held_n != version or tagged is not self._held_tagged:
             # every fill drops the set (this runs once per candle with a fill), and so do a
-            # new symbol marked and venues' own marks beginning (they add price-path symbols)
-            self._held_n, self._held_tagged = len(marks), tagged
+            # symbol marked or dropped and venues' own marks beginning (price-path symbols)
+            self._held_n, self._held_tagged = version, tagged
             held = self._held = self._held_of(self.portfolio)
         return held
 

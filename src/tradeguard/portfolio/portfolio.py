@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
-from tradeguard.model.balance import Balance, BalanceBook
+from tradeguard.model.balance import Balance, BalanceBook, spend
 from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.market import Fresh
 from tradeguard.model.money import STABLECOINS, ZERO, quantize_down
 from tradeguard.model.position import ClosedTrade, Position
 from tradeguard.portfolio.combined import aliases
+from tradeguard.portfolio.rates import Leg, first_own_rate, first_rate
 
 PositionKey = tuple[str, str, str]  # venue, symbol, strategy_id
-_Leg = tuple[tuple[str, bool], ...]  # (marked symbol, inverted), tried in order
-_Paths = tuple[_Leg, tuple[tuple[_Leg, _Leg | None], ...]]  # direct; (first, second) hops
+_Paths = tuple[Leg, tuple[tuple[Leg, Leg | None], ...]]  # direct; (first, second) hops
 _ONE = Decimal(1)
+# how long (by the node's clock) the latest mark holds off a price stamped older than it: venues'
+# clocks differ, so an older stamp may be a venue running behind, which this keeps from freezing
+MARK_HOLD_MS = 5_000
 
 
 class Portfolio:
@@ -45,6 +48,8 @@ class Portfolio:
         self.marks: dict[str, Decimal] = {}  # symbol -> latest price from any venue
         self._ticker_marks: dict[str, Decimal] = {}  # symbol -> the latest set by `mark_own`
         self._mark_ts: dict[str, int] = {}  # symbol -> its latest mark's venue time (0: unknown)
+        self._mark_at: dict[str, int] = {}  # symbol -> when (node's clock) its latest was set
+        self.now_ms: Callable[[], int] | None = None  # the node's clock (the builder's)
         # venue -> symbol -> its own latest price (from market data tagged with the venue)
         self.venue_marks: dict[str, dict[str, Decimal]] = {}
         # a venue trading on another's market data (a paper venue's data_venue) -> that venue
@@ -70,6 +75,7 @@ class Portfolio:
         # (asset, target) -> the marks price_of reads, rebuilt when marks gain symbols
         self._paths: dict[tuple[str, str], _Paths] = {}
         self._paths_for = 0
+        self.marks_dropped = 0  # symbols taken out of the marks so far (`marks_version`)
 
     # balances -------------------------------------------------------------------------------
     def book(self, venue: str) -> BalanceBook:
@@ -144,13 +150,13 @@ class Portfolio:
         notional = fill.price * fill.amount
         if fill.side is Side.BUY:
             book.get(base).free += fill.amount
-            _spend(book.get(quote), notional)
+            spend(book.get(quote), notional)
         else:
             # A sell's base is what the venue locked for it, as far as the ledger knows of locks.
-            _spend(book.get(base), fill.amount, locked_first=True)
+            spend(book.get(base), fill.amount, locked_first=True)
             book.get(quote).free += notional
         if fill.fee:
-            _spend(book.get(fill.fee_asset), fill.fee)
+            spend(book.get(fill.fee_asset), fill.fee)
         fee_q = fill.fee_in_quote
         self.fees_paid += fee_q
         self.marks.setdefault(fill.symbol, fill.price)
@@ -181,19 +187,29 @@ class Portfolio:
 
     # valuation ------------------------------------------------------------------------------
     def mark(self, symbol: str, price: Decimal, venue: str = "", ts: int = 0) -> None:
-        """`price` as `venue`'s own mark; the latest too unless a newer (`ts`) ticker's is."""
+        """`price` as `venue`'s own mark; the latest too unless the latest is newer by venue
+        time (`ts`, no later than the node's clock) and was set within `MARK_HOLD_MS`."""
         if venue:
             self.venue_marks.setdefault(venue, {})[symbol] = price
-        if ts and ts < self._mark_ts.get(symbol, 0) and self.read_latest(symbol):
+        now = self.now_ms() if self.now_ms is not None else 0
+        if ts and now and ts > now:
+            ts = now  # a venue whose clock runs ahead would hold off every other until then
+        if ts and ts < self._mark_ts.get(symbol, 0) and self._fresh(symbol, now) is not False:
             return
         self.marks[symbol] = price
-        self._mark_ts[symbol] = ts
+        self._mark_ts[symbol], self._mark_at[symbol] = ts, now
+
+    def _fresh(self, symbol: str, now: int) -> bool | None:
+        """Whether `symbol`'s latest was set within `MARK_HOLD_MS` by the node's clock `now`
+        (None without a clock: stamps alone are compared)."""
+        return now - self._mark_at.get(symbol, 0) < MARK_HOLD_MS if now else None
 
     def mark_own(
         self, venue: str, symbol: str, price: Decimal, latest: bool = True, ts: int = 0
     ) -> None:
         """Take `price` as `venue`'s own price of `symbol`; with `latest`, as the latest of any
-        venue too unless a stream set that one not before `ts` (venue ms; unknown: it stands).
+        venue too unless a stream set that one not before `ts` (venue ms; unknown: it stands)
+        or within `MARK_HOLD_MS`.
         A price kept from the last run is its venue's only (`latest` False), or the latest of
         a market none marks (`_stand_in`: equity reads own marks along the latest's markets)."""
         self.venue_marks.setdefault(venue, {})[symbol] = price
@@ -201,10 +217,13 @@ class Portfolio:
             if symbol not in self.marks:
                 self._stand_in(symbol, price)
             return
-        newer = ts and ts > self._mark_ts.get(symbol, 0) > 0
+        # newer than a stream's mark set more than the hold ago (a live stream's stands: its
+        # venue's clock may run behind the stamp, the node's clock for a ticker without one)
+        now = self.now_ms() if self.now_ms is not None else 0
+        newer = ts and ts > self._mark_ts.get(symbol, 0) > 0 and not self._fresh(symbol, now)
         if symbol not in self.marks or self.read_latest(symbol) or newer:
             self.marks[symbol] = self._ticker_marks[symbol] = price
-            self._mark_ts[symbol] = ts
+            self._mark_ts[symbol], self._mark_at[symbol] = min(ts, now) if now else ts, now
 
     def unmark(self, venue: str, symbol: str, price: Decimal) -> None:
         """Forget `venue`'s own mark of `symbol` if it is still `price` (read once, no one
@@ -258,8 +277,16 @@ class Portfolio:
 
     def forget_price_paths(self) -> None:
         """Drop the cached routes and paths `equity` and `price_of` read: a mark was taken
-        away (a fill's failed commit), so the marks no longer only gained symbols."""
+        away (a fill's failed commit, a dropped reading), so the marks no longer only gained
+        symbols; counted in `marks_version`."""
         self._routes_for = self._paths_for = -1
+        self.marks_dropped += 1
+
+    def marks_version(self) -> int:
+        """A number that grows whenever a symbol is first marked (+1) or taken away (+2 with
+        the count's -1): a cache keyed on it is stale when the marked symbols changed, where
+        one keyed on their count is not (one dropped and another marked: as many as before)."""
+        return len(self.marks) + 2 * self.marks_dropped
 
     def values_at(
         self, balances: Iterable[Balance], marks: dict[str, Decimal]
@@ -373,7 +400,7 @@ class Portfolio:
         if paths is None:
             paths = self._paths[(asset, target)] = self._price_paths(asset, target)
         direct, hops = paths
-        rate = _first_rate if own is None else _first_own_rate
+        rate = first_rate if own is None else first_own_rate
         read = marks if own is None else own
         price = rate(read, direct, fresh)
         if price is not None:
@@ -394,7 +421,7 @@ class Portfolio:
         mark is no price) are read on every call.
         """
         direct = self._rate_symbols(asset, target)
-        hops: list[tuple[_Leg, _Leg | None]] = []
+        hops: list[tuple[Leg, Leg | None]] = []
         for hop in ("BTC", "ETH", *sorted(STABLECOINS)):
             if hop in (asset, target):
                 continue
@@ -409,7 +436,7 @@ class Portfolio:
                 hops.append((first, second))
         return direct, tuple(hops)
 
-    def _rate_symbols(self, asset: str, target: str) -> _Leg:
+    def _rate_symbols(self, asset: str, target: str) -> Leg:
         """Marked symbols quoting `asset` in `target` (any stablecoin for a stablecoin), with
         whether each is inverted, in the order they are tried."""
         targets = STABLECOINS if target in STABLECOINS else aliases(target)
@@ -566,35 +593,3 @@ class Portfolio:
                 if mark is not None:
                     total += pos.unrealized_pnl(mark)
         return total
-
-
-def _first_rate(marks: dict[str, Decimal], leg: _Leg, fresh: Fresh = None) -> Decimal | None:
-    """The first non-zero rate of `leg` in `marks` (the latest of every venue: `fresh`, for
-    one venue's own marks only, is not read)."""
-    for symbol, inverted in leg:
-        px = marks[symbol]
-        if px:
-            return _ONE / px if inverted else px
-    return None
-
-
-def _first_own_rate(own: dict[str, Decimal], leg: _Leg, fresh: Fresh = None) -> Decimal | None:
-    for symbol, inverted in leg:
-        px = own.get(symbol)
-        if px and (fresh is None or fresh(symbol)):
-            return _ONE / px if inverted else px
-    return None
-
-
-def _spend(bal: Balance, amount: Decimal, locked_first: bool = False) -> None:
-    """Take `amount` out of a balance: from what is locked first if asked, else from free;
-    what free cannot cover comes out of the locked part."""
-    if locked_first and bal.locked > ZERO:
-        take = min(bal.locked, amount)
-        bal.locked -= take
-        amount -= take
-    bal.free -= amount
-    if bal.free < ZERO < bal.locked:
-        shift = min(-bal.free, bal.locked)
-        bal.free += shift
-        bal.locked -= shift
