@@ -5,7 +5,8 @@ trades flagged are stored, `FLAGGED_KEY`: a restart listing it again is not told
 report's `fills_failed` and a critical `fill.failed` event name the trade, the order
 and the figures; the balance read that follows takes the venue's figures, which no longer hold
 it, as the truth: an adjustment names the difference (`FAILED_ON_CHAIN` when those fills explain
-it, `failed_moves`: no cash flow, and at start-up booked as the fees' rounding is)."""
+it, `failed_moves`: no cash flow, and at start-up booked as the fees' rounding is). The strategy
+position each fill made is reversed in the flag's commit (`failed_positions`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
+from tradeguard.execution.failed_positions import booked_with_owner, reverse_position
 from tradeguard.execution.host import ReconcileHost
 from tradeguard.model.enums import Side
 from tradeguard.model.events import Event
@@ -66,6 +68,10 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
         with node.storage.transaction():
             node.storage.kv_set(FLAGGED_KEY, flagged)
             node.storage.kv_set(UNTAKEN_KEY, untaken)
+            for trade_id in sorted(ids):  # the positions they made, reversed with the flag
+                found = booked_with_owner(node.storage, name, taken[trade_id])
+                if found is not None:
+                    reverse_position(node, *found)
     return out
 
 

@@ -9,7 +9,8 @@ if not audit.ok:
 Per venue and asset: stored total (free + locked) = starting balance + every fill's base and
 quote movement - fees in their asset + recorded balance adjustments. Per open position: its
 quantity = the signed sum of the base moved (net of fees taken in base) by the fills booked to
-its (venue, symbol, strategy), where a reduction leaving less than the lot step flattens it.
+its (venue, symbol, strategy), where a reduction leaving less than the lot step flattens it,
+but for fills whose trade FAILED at the venue (their move reversed, `failed_positions`).
 
 An exchange venue's ledger starts at the venue's figures on its first reconciliation, and its
 stored totals are the venue's own reports: there a difference within the fees' rounding (one
@@ -18,11 +19,12 @@ unit of the last digit of each fee charged in the asset) is no mismatch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from tradeguard.execution.failed_positions import reversed_fills
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
@@ -174,6 +176,7 @@ def audit_ledger(
     balance_only: Iterable[str] = (),
     rounded: Iterable[str] = (),
     lot_steps: Mapping[tuple[str, str], Decimal] | None = None,
+    reversed_trades: Collection[tuple[str, str]] = (),
 ) -> LedgerAudit:
     """Compare balances and open positions with start + fills - fees + adjustments.
 
@@ -182,7 +185,8 @@ def audit_ledger(
     of `rounded` venues (exchanges, which round the fees they charge) may differ by the fees'
     rounding. A position moves by the base its fills moved (net of fees taken in base), and a
     reduction that leaves less than the (venue, symbol)'s lot step in `lot_steps` flattens it,
-    as the portfolio does.
+    as the portfolio does. The fills of `reversed_trades` ((venue, trade id): trades the venue
+    reported FAILED, `failed_positions`) move no position: their move was reversed.
     """
     steps = lot_steps or {}
     moved: dict[_AssetKey, Decimal] = {}
@@ -193,7 +197,7 @@ def audit_ledger(
     for fill, strategy_id in fills:
         _add_fill(moved, fees, rounding, fill)
         signed = fill.base_moved if fill.side is Side.BUY else -fill.base_moved
-        if strategy_id not in untracked:
+        if strategy_id not in untracked and (fill.venue, fill.trade_id) not in reversed_trades:
             key = (fill.venue, fill.symbol, strategy_id)
             before = nets.get(key, ZERO)
             after = before + signed
@@ -252,6 +256,7 @@ def audit_storage(
         balance_only,
         rounded,
         lot_steps,
+        reversed_fills(storage),
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, delete, select, update
 
 from tradeguard.model import ZERO, Balance, ClosedTrade, Position
 from tradeguard.storage.rows import (
@@ -103,6 +103,21 @@ class PositionStore(StorageCore):
             **values,
         }
         self._write(positions.insert(), row)
+
+    def drop_open_position(self, venue: str, symbol: str, strategy_id: str) -> None:
+        """Delete the open row of (venue, symbol, strategy): a position that never existed (its
+        only fill failed at the venue), so no round trip closed; earlier closed rows stay."""
+        batch = self._batch()
+        if batch is not None:
+            self._open_position_keys(batch).discard((venue, symbol, strategy_id))
+        self._write(
+            delete(positions).where(
+                (positions.c.status == POSITION_OPEN)
+                & (positions.c.venue == venue)
+                & (positions.c.symbol == symbol)
+                & (positions.c.strategy_id == strategy_id)
+            )
+        )
 
     def load_open_positions(self) -> list[Position]:
         """Return every open position as a model Position (signed quantity)."""

@@ -1,0 +1,115 @@
+"""The strategy position a fill made, taken back when its trade FAILED at the venue.
+
+A fill booked while its trade was pending moved the position of the strategy it was booked to;
+the trade never settled, so the contracts it bought (or sold) never existed. Flagging it
+(`failed_fills.flag_failed_fills`) reverses that move in the flag's own commit, once per trade
+(a trade flagged is never flagged again, restarts included): the position loses what the fill
+added at the fill's price, the fee it charged comes off the position's (and the portfolio's)
+fees and realised P&L, and no round trip is counted. The balances are not touched here: the
+venue's figures, taken by the reconciliation's adjustment, already hold what never moved. A
+`fill.reversed` event (the journal keeps the fill itself) records the reversal.
+
+A failed fill that reduced a position (the other side of it) gives back what it took at the
+position's entry price; the round trip it closed, if any, stays in the history as booked."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import fields
+from typing import Any
+
+from tradeguard.model.events import Event
+from tradeguard.model.fill import Fill
+from tradeguard.model.money import ZERO, plain
+from tradeguard.model.position import Position
+
+log = logging.getLogger(__name__)
+
+FILL_REVERSED = "fill.reversed"
+REVERSED_KEY = "reconcile.fills_reversed"  # venue -> trade ids whose position move was reversed
+_FIELDS = tuple(f.name for f in fields(Position))
+
+
+def booked_with_owner(storage: Any, venue: str, fill: Fill) -> tuple[Fill, str] | None:
+    """The journal's fill of `fill`'s trade and side, and the strategy it was booked to."""
+    for booked, owner in storage.fill_pages(venue=venue, symbol=fill.symbol):
+        if (booked.trade_id, booked.side) == (fill.trade_id, fill.side):
+            return booked, str(owner or "")
+    return None
+
+
+def reverse_position(node: Any, booked: Fill, owner: str) -> dict[str, str] | None:
+    """Take `booked`'s move out of `owner`'s position (inside the caller's transaction); the
+    reversal's figures, or None when the fill moved no position (a balance-only strategy)."""
+    portfolio, storage = node.portfolio, node.storage
+    key = (booked.venue, booked.symbol, owner)
+    pos = portfolio.positions.get(key)
+    moved = booked.base_moved if booked.side.sign > 0 else -booked.base_moved
+    if pos is None or moved == ZERO:
+        return None
+    saved = tuple(getattr(pos, n) for n in _FIELDS)
+    totals = (portfolio.fees_paid, portfolio.realized_pnl)
+    if storage.keeps_undo:
+        storage.on_rollback(lambda: _put_back(portfolio, pos, saved, totals))
+    before = pos.quantity
+    _take_out(pos, booked, moved)
+    fee_q = booked.fee_in_quote
+    portfolio.fees_paid -= fee_q
+    portfolio.realized_pnl += fee_q
+    stored = storage.kv_get(REVERSED_KEY)
+    done = dict(stored) if isinstance(stored, dict) else {}
+    done[booked.venue] = sorted(set(done.get(booked.venue, [])) | {booked.trade_id})
+    storage.kv_set(REVERSED_KEY, done)  # the ledger audit nets the fill's move out of it
+    if pos.quantity == ZERO:
+        storage.drop_open_position(*key)
+    else:
+        storage.save_position(pos, booked.price)
+    data = {
+        "venue": booked.venue, "symbol": booked.symbol, "strategy_id": owner,
+        "trade_id": booked.trade_id, "client_order_id": booked.client_order_id,
+        "side": booked.side.value, "quantity": plain(abs(moved)), "price": plain(booked.price),
+        "position_before": plain(before), "position_after": plain(pos.quantity),
+    }  # fmt: skip
+    log.warning(
+        "%s %s: position of %r %s -> %s (trade %s FAILED)",
+        booked.venue, booked.symbol, owner, before, pos.quantity, booked.trade_id,
+    )  # fmt: skip
+    node.bus.publish(Event(FILL_REVERSED, node.clock.now_ms(), data, venue=booked.venue,
+                           symbol=booked.symbol, severity="warning"))  # fmt: skip
+    return data
+
+
+def reversed_fills(storage: Any) -> set[tuple[str, str]]:
+    """(venue, trade id) of every fill whose position move was reversed."""
+    stored = storage.kv_get(REVERSED_KEY)
+    done = stored if isinstance(stored, dict) else {}
+    return {(venue, trade_id) for venue, ids in done.items() for trade_id in ids}
+
+
+def _take_out(pos: Position, booked: Fill, moved: Any) -> None:
+    """`pos` without the signed `moved` base `booked` added, at the fill's price when it had
+    added to the position, at the entry price otherwise; its fee given back."""
+    qty = pos.quantity
+    fee_q = booked.fee_in_quote
+    pos.fees -= fee_q
+    pos.realized_pnl += fee_q
+    pos.trip_pnl += fee_q
+    after = qty - moved
+    if qty != ZERO and (qty > ZERO) == (moved > ZERO) and abs(moved) <= abs(qty):
+        if after == ZERO:
+            pos.avg_entry = ZERO
+        else:
+            cost = abs(qty) * pos.avg_entry - abs(moved) * booked.price
+            pos.avg_entry = cost / abs(after)
+    elif qty == ZERO:
+        pos.avg_entry = booked.price
+    pos.quantity = after
+    if after == ZERO:
+        pos.trip_pnl = pos.trip_max_qty = pos.trip_entry = ZERO
+        pos.stop_loss = pos.take_profit = None
+
+
+def _put_back(portfolio: Any, pos: Position, saved: tuple, totals: tuple) -> None:
+    for name, value in zip(_FIELDS, saved, strict=True):
+        setattr(pos, name, value)
+    portfolio.fees_paid, portfolio.realized_pnl = totals
