@@ -5,7 +5,6 @@ would set it as the ledger's and book the difference as a deposit or a withdrawa
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 
 from dex_support import ChainThread, connected_venue, running_chain
-from test_dex_hostile_rpc import HostileServer
+from test_dex_hostile_rpc import HostileServer, serving_hostile
 from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
 
@@ -25,10 +24,7 @@ def chain() -> Iterator[ChainThread]:
 
 @pytest.fixture
 def hostile(chain: ChainThread) -> Iterator[HostileServer]:
-    server = HostileServer(chain.chain)
-    asyncio.run_coroutine_threadsafe(server.start(), chain.loop).result(10)
-    yield server
-    asyncio.run_coroutine_threadsafe(server.stop(), chain.loop).result(10)
+    yield from serving_hostile(chain)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ later books the swap once, with the amounts the chain moved."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 
 from dex_support import ChainThread, connected_venue, dex_order, running_chain
 from fill_sink import FillSink
-from test_dex_hostile_rpc import HostileServer
+from test_dex_hostile_rpc import HostileServer, _through, serving_hostile
 from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.sandbox.chain.deploy import Deployment
@@ -31,16 +30,7 @@ def chain() -> Iterator[ChainThread]:
 
 @pytest.fixture
 def hostile(chain: ChainThread) -> Iterator[HostileServer]:
-    server = HostileServer(chain.chain)
-    asyncio.run_coroutine_threadsafe(server.start(), chain.loop).result(10)
-    yield server
-    asyncio.run_coroutine_threadsafe(server.stop(), chain.loop).result(10)
-
-
-def _through(d: Deployment, server: HostileServer) -> Deployment:
-    from dataclasses import replace
-
-    return replace(d, rpc_url=server.url)
+    yield from serving_hostile(chain)
 
 
 def _logs(edit: Callable[[list[Any]], list[Any]]) -> Callable[[list[Any], Any], Any]:

@@ -45,12 +45,17 @@ def chain() -> Iterator[ChainThread]:
     yield from running_chain()
 
 
-@pytest.fixture
-def hostile(chain: ChainThread) -> Iterator[HostileServer]:
+def serving_hostile(chain: ChainThread) -> Iterator[HostileServer]:
+    """A lying JSON-RPC server in front of the local chain, for one test."""
     server = HostileServer(chain.chain)
     asyncio.run_coroutine_threadsafe(server.start(), chain.loop).result(10)
     yield server
     asyncio.run_coroutine_threadsafe(server.stop(), chain.loop).result(10)
+
+
+@pytest.fixture
+def hostile(chain: ChainThread) -> Iterator[HostileServer]:
+    yield from serving_hostile(chain)
 
 
 def _through(d: Deployment, server: HostileServer) -> Deployment:

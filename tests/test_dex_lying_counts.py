@@ -4,7 +4,6 @@ contracts through a server that rewrites those answers."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
@@ -14,7 +13,7 @@ import pytest
 
 from dex_support import ChainThread, connected_venue, dex_order, running_chain
 from fill_sink import FillSink
-from test_dex_hostile_rpc import HostileServer
+from test_dex_hostile_rpc import HostileServer, serving_hostile
 from tradeguard.model.enums import OrderStatus
 from tradeguard.venues.uniswap_v2.rpc import SYNC_TOPIC
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
@@ -29,10 +28,7 @@ def chain() -> Iterator[ChainThread]:
 
 @pytest.fixture
 def hostile(chain: ChainThread) -> Iterator[HostileServer]:
-    server = HostileServer(chain.chain)
-    asyncio.run_coroutine_threadsafe(server.start(), chain.loop).result(10)
-    yield server
-    asyncio.run_coroutine_threadsafe(server.stop(), chain.loop).result(10)
+    yield from serving_hostile(chain)
 
 
 def _word(value: int) -> str:
