@@ -46,13 +46,16 @@ def _config(tmp_path: Path, timeframes: str, mode: str = "backtest") -> Path:
     return path  # fmt: skip
 
 
-def _recorded() -> list:
+def _recorded(tmp_path: Path, name: str = "recorder.py", attr: str = "BARS") -> list:
+    """The bars the strategy file written under this test's own `tmp_path` recorded: earlier tests
+    leave their own recorder modules loaded, each with its own list."""
     import sys
 
+    path = str((tmp_path / name).resolve())
     return next(
-        m.BARS
+        getattr(m, attr)
         for n, m in sys.modules.items()
-        if n.startswith("tradeguard_user_") and hasattr(m, "BARS")
+        if n.startswith("tradeguard_user_") and getattr(m, "__file__", None) == path
     )
 
 
@@ -61,7 +64,7 @@ def test_a_backtest_hands_each_data_timeframe_to_the_symbols_strategies(tmp_path
     window = BacktestWindow(parse_date("2018-01-12"), parse_date("2018-01-14"))
     result = run_backtest(cfg, tmp_path / "run", window)
     candles = result.candles["ETH/BTC"]
-    bars = _recorded()
+    bars = _recorded(tmp_path)
     for interval in (900, 3600):
         got = [b for s, i, b in bars if i == interval and s == "ETH/BTC"]
         # every completed bar of the window, the same as aggregating the whole series at once

@@ -6,7 +6,6 @@ the part of it inside the window, is no bar of the window (it opened before --fr
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 from backtest_support import write_config
@@ -43,7 +42,7 @@ def _whole_hours(data_dir: Path) -> list:
 def test_data_timeframes_leave_out_the_bar_the_start_cuts(tmp_path: Path, data_dir: Path) -> None:
     cfg = load_config(_config(tmp_path, '["1h"]'))
     run_backtest(cfg, tmp_path / "run", BacktestWindow(START, END))
-    bars = _recorded()
+    bars = _recorded(tmp_path)
     got = [b for s, i, b in bars if i == 3600]
     bars.clear()
     assert [b.ts for b in got] == [START + HOUR // 2 + k * HOUR for k in range(5)]  # 07:00..11:00
@@ -62,11 +61,7 @@ def test_a_frame_strategys_timeframes_leave_out_the_bar_the_start_cuts(
     )
     path.write_text(text, encoding="utf-8")
     run_backtest(load_config(path), tmp_path / "run", BacktestWindow(START, END))
-    recorded = next(
-        m.FRAME_BARS
-        for n, m in sys.modules.items()
-        if n.startswith("tradeguard_user_") and hasattr(m, "FRAME_BARS")
-    )
+    recorded = _recorded(tmp_path, "frame_recorder.py", "FRAME_BARS")
     got = [b for i, b in recorded if i == 3600]
     recorded.clear()
     assert got == _whole_hours(data_dir)
