@@ -12,7 +12,9 @@ each outcome beyond what the complete pairs need are what the lone legs may stil
 lone legs claiming more are shrunk (never below zero), the newest first. Each change is one
 `arb_executions` record (code `HELD_SHRUNK`, `retry_of` the held record, so a retry starts from
 what is left) written with the book in one transaction, a warning `arb.execution` event, and a
-note on the pair in the held list saying why.
+note on the pair in the held list saying why. A pair one of whose legs FAILED at its venue is
+no complete pair: the reconciliation flagging it cuts it to its other leg first
+(`leg_failed.py`), a lone leg shrunk like any other.
 """
 
 from __future__ import annotations

@@ -110,6 +110,7 @@ class CrossVenueStrategy(Strategy):
         self._crossed: set[str] = set()  # symbols whose last book crossed
         self._task: asyncio.Task[PairAttempt] | None = None
         self._timer: asyncio.Task[None] | None = None
+        self._failed_unwinds: set[asyncio.Task[Any]] = set()  # legs a FAILED trade left alone
         self._cool_until = 0
         self._stopping = False
         self._gateway: ExecutionGateway | None = None
@@ -319,6 +320,38 @@ class CrossVenueStrategy(Strategy):
         return [{"strategy_id": self.id, "record_id": r.record_id, "pair_id": r.pair_id,
                  "held": {s: plain(q) for s, q in r.held.items()}, "reason": r.reason}
                 for r in recs]  # fmt: skip
+
+    def leg_failed(self, fill: Fill, signal: object = None) -> dict[str, Any] | None:
+        """A leg's fill whose trade FAILED at its venue (the reconciliation flagged it; `signal`:
+        its order's): the pair it completed is cut to its other leg, held (`leg_failed.py`),
+        and under `on_interrupted = "unwind"` that leg is offered for sale now; return what
+        was recorded, or None when no complete pair held the leg."""
+        from tradeguard.strategies.cross_venue.leg_failed import cut_failed_leg, failed_leg_pair
+
+        if self.executor is None:
+            return None
+        leg = cut_failed_leg(self.executor, fill, failed_leg_pair(signal))
+        if leg is None:
+            return None
+        if self.settings.exec.on_interrupted == "unwind":
+            self._unwind_failed(leg)
+        return {"strategy_id": self.id, **leg.to_json()}
+
+    def _unwind_failed(self, leg: Any) -> None:
+        """Offer a lone leg a failed trade left within max_unwind_loss_usd, as a retry."""
+        from tradeguard.strategies.cross_venue.held_retry import retry_unwind
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a tool reading the state): it waits for a retry
+            return
+        assert self.executor is not None
+        task = loop.create_task(
+            retry_unwind(self.executor, leg, self.settings.exec.max_unwind_loss_usd),
+            name=f"failed-leg:{leg.pair_id}",
+        )
+        self._failed_unwinds.add(task)
+        task.add_done_callback(self._failed_unwinds.discard)
 
     def on_fill(self, fill: Fill) -> None:
         """Learn market resolutions from the node's settlement fills; book a retry's sale that

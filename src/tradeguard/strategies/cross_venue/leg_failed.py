@@ -1,0 +1,107 @@
+"""A complete pair one of whose legs FAILED at its venue, cut to the lone leg that is left.
+
+```python
+leg = cut_failed_leg(executor, booked_fill, pair_id="fed")  # the flagged fill of a leg
+```
+
+A Polymarket trade can match, be booked as a leg's fill, and FAIL on chain later: the contracts
+it bought never existed (the reconciliation flags the fill, `execution/failed_fills.py`). The
+pair it completed holds only its other leg then, unhedged. The pair loses the contracts the
+failed fill bought (the pair its order names first, else the newest holding that leg); the other
+leg's contracts are booked as a lone leg held, at what they cost (the pair's capital less what
+the failed fill would have cost, its fee included), in one `arb_executions` record: code
+`LEG_FAILED`, outcome `held`, a critical `arb.held` event, committed with the book. That record
+is a held record like those a failed second leg leaves: counted against the limits, shrunk to
+what the venue holds, settled as a lone leg, offered by `pm arb retry`; and under
+`on_interrupted = "unwind"` the strategy offers it for sale at once within
+`max_unwind_loss_usd` (`retry_unwind`), under `"hold"` it waits for a person.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tradeguard.model.enums import Side
+from tradeguard.model.events import Event, EventKind
+from tradeguard.model.fill import Fill
+from tradeguard.model.money import ZERO, plain
+from tradeguard.strategies.cross_venue.executor import PairExecutor
+from tradeguard.strategies.cross_venue.held_retry import HeldLeg
+from tradeguard.strategies.cross_venue.limits import OpenPair
+from tradeguard.strategies.cross_venue.records import LEG_FAILED, PairAttempt, PairLegResult
+
+
+def _pair_of(executor: PairExecutor, fill: Fill, pair_id: str) -> int | None:
+    """The index of the complete pair holding `fill`'s leg: the one its order names, else the
+    newest."""
+    found = [
+        i for i, pair in enumerate(executor.book.open)
+        if not pair.lone and (fill.venue, fill.symbol) in zip(pair.venues, pair.legs, strict=True)
+    ]  # fmt: skip
+    named = [i for i in found if executor.book.open[i].pair_id == pair_id]
+    chosen = named or found
+    return chosen[-1] if chosen else None
+
+
+def cut_failed_leg(executor: PairExecutor, fill: Fill, pair_id: str = "") -> HeldLeg | None:
+    """Cut the contracts `fill` (a leg's fill whose trade FAILED) bought out of their pair and
+    record the other leg's as a lone leg held; return it, or None when no complete pair holds
+    that leg (a lone leg, a pair settled or shrunk since: nothing to cut)."""
+    if fill.side is not Side.BUY or fill.amount <= 0:
+        return None
+    i = _pair_of(executor, fill, pair_id)
+    if i is None:
+        return None
+    book = executor.book
+    pair = book.open[i]
+    n = min(fill.amount, pair.contracts)
+    [(venue, symbol)] = [
+        (v, s) for v, s in zip(pair.venues, pair.legs, strict=True) if (v, s) != (fill.venue,
+                                                                             fill.symbol)
+    ]  # fmt: skip
+    failed_cost = (fill.price * fill.amount + fill.fee_in_quote) * n / fill.amount
+    capital = max(pair.capital * n / pair.contracts - failed_cost, ZERO)
+    if n < pair.contracts:
+        rest = pair.contracts - n
+        book.open[i] = dataclasses.replace(
+            pair, contracts=rest, capital=pair.capital * rest / pair.contracts
+        )
+    else:
+        del book.open[i]
+    why = (
+        f"{fill.venue} reports trade {fill.trade_id} FAILED (never settled): the {n} "
+        f"{fill.symbol} it bought for pair {pair.pair_id} never existed; the {n} {symbol} "
+        f"bought on {venue} are held alone, unhedged"
+    )
+    rec = PairAttempt(
+        executor.strategy_id, pair.pair_id, pair.event, pair.direction, executor.mode, n,
+        ZERO, ZERO, ZERO, outcome="held", reason=why, code=LEG_FAILED, capital=capital,
+        ts=executor._clock.now_ms(),
+    )  # fmt: skip
+    # the leg held (filled when the pair was booked, not now: this record trades nothing)
+    rec.legs.append(PairLegResult("first", venue, symbol, Side.BUY, n, capital / n,
+                                  status="held", reason=why))  # fmt: skip
+    rec.held[symbol] = n
+    data = {
+        "path": f"{pair.pair_id} d{pair.direction}", "pair_id": pair.pair_id,
+        "mode": executor.mode, "held": {symbol: plain(n)}, "reason": why,
+        "failed_trade_id": fill.trade_id,
+        "message": f"[{executor.mode}] pair {pair.pair_id}: {n} {symbol} held unhedged on "
+                   f"{venue} (its {fill.symbol} leg FAILED on {fill.venue}); "
+                   f"on_interrupted={executor.config.on_interrupted}",
+    }  # fmt: skip
+    rec.alerts.append(Event(EventKind.ARB_HELD, executor._clock.now_ms(), data, venue, symbol,
+                            executor.strategy_id, "critical"))  # fmt: skip
+    executor.book_pair(OpenPair(pair.pair_id, pair.event, pair.direction, n, capital,
+                                pair.settles_at_ms, (venue,), (symbol,)))  # fmt: skip
+    executor._finish(rec)  # the record and the book in one transaction, and its events
+    rid = rec.record_id or 0
+    return HeldLeg(rid, pair.pair_id, pair.event, pair.direction, venue, symbol, n, capital, rid)
+
+
+def failed_leg_pair(signal: object) -> str:
+    """The pair id a leg's order signal names ("" when none)."""
+    return str(signal.get("pair_id") or "") if isinstance(signal, dict) else ""
+
+
+__all__ = ["cut_failed_leg", "failed_leg_pair"]

@@ -1,0 +1,195 @@
+"""A complete pair whose Polymarket leg's trade FAILED on chain (the reconciliation flagged the
+fill) holds its Kalshi leg alone: the pair is cut to that lone leg, recorded held with a critical
+alert, shrunk and retried like any lone leg, and offered for sale under the `unwind` policy."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from decimal import Decimal
+
+from pm_arb_support import StubGateway
+from test_pm_arb_executor import K_YES, PM_NO, _setup
+from test_pm_arb_held_retry import _rows
+from tradeguard.model.enums import LiquiditySide, Side
+from tradeguard.model.fill import Fill
+from tradeguard.strategies.cross_venue.executor import PairExecutor
+from tradeguard.strategies.cross_venue.held_retry import held_legs, retry_unwind
+from tradeguard.strategies.cross_venue.held_sync import shrink_held
+from tradeguard.strategies.cross_venue.leg_failed import cut_failed_leg
+
+D = Decimal
+K_BASE, PM_BASE = K_YES.split("/")[0], PM_NO.split("/")[0]
+
+
+async def _complete(**kw: object) -> tuple[PairExecutor, StubGateway, StubGateway, Fill]:
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))], **kw)
+    rec = await executor.execute(opp)
+    assert rec.outcome == "completed"
+    [order] = pm.sent
+    [leg] = [leg for leg in rec.legs if leg.venue == "pm"]
+    cid = order.client_order_id
+    fill = Fill("pm", PM_NO, cid, cid, f"{cid}-0", Side.BUY, leg.avg_price, leg.filled, leg.fee,
+                "PUSD", LiquiditySide.TAKER, order.created_ts)  # fmt: skip
+    return executor, k, pm, fill
+
+
+def _holds(amounts: dict[str, Decimal]):
+    return lambda asset: amounts.get(asset, D(0))
+
+
+async def test_a_pair_whose_leg_failed_is_cut_to_a_lone_leg_held_with_a_critical_alert() -> None:
+    executor, k, pm, fill = await _complete()
+    [pair] = executor.book.open
+    assert not pair.lone and pair.capital == D("9.7195")
+    seen = len(pm.observed)
+    leg = cut_failed_leg(executor, fill, "fed")
+    assert leg is not None and (leg.venue, leg.symbol, leg.contracts) == ("k", K_YES, D(10))
+    # what the Kalshi leg cost: 10 at 0.40 and its 0.17 fee (the failed leg's 5.5 + fee is back)
+    assert leg.capital == D("4.17")
+    [lone] = executor.book.open
+    assert lone.lone and lone.legs == (K_YES,) and lone.venues == ("k",)
+    assert (lone.contracts, lone.capital, lone.record_id) == (D(10), D("4.17"), leg.record_id)
+    row = pm.rows[-1]
+    assert row["outcome"] == "held" and row["legs"]["code"] == "LEG_FAILED"
+    assert row["legs"]["held"] == {K_YES: "10"} and fill.trade_id in row["legs"]["reason"]
+    [alert] = [e for e in (*k.events, *pm.events) if e.kind == "arb.held"]
+    assert alert.severity == "critical" and alert.data["failed_trade_id"] == fill.trade_id
+    assert "10 KXFED:YES/USD held unhedged on k" in alert.data["message"]
+    assert pm.observed[seen:] == []  # nothing traded nor realised: no cycle for the risk engine
+    # a held record like a failed second leg's: a retry reads it
+    [read] = held_legs(_rows(pm))
+    assert (read.record_id, read.venue, read.contracts, read.capital) == (
+        leg.record_id, "k", D(10), D("4.17")
+    )  # fmt: skip
+
+
+async def test_the_lone_leg_a_failed_trade_left_is_shrunk_like_any_other() -> None:
+    # Before, the pair stayed complete: the shrink rules never touch complete pairs, so the
+    # Kalshi contracts sold by hand stayed claimed, and the Polymarket leg the venue no
+    # longer holds went on counting.
+    executor, _k, _pm, fill = await _complete()
+    assert shrink_held(executor, "pm", _holds({})) == []  # complete: never shrunk
+    cut_failed_leg(executor, fill, "fed")
+    assert shrink_held(executor, "pm", _holds({})) == []  # nothing claimed there any more
+    [rec] = shrink_held(executor, "k", _holds({K_BASE: D(4)}))
+    assert rec.held == {K_YES: D(4)} and rec.retry_of == executor.book.open[0].record_id
+    assert executor.book.open[0].contracts == D(4)
+
+
+async def test_a_partly_failed_leg_leaves_the_rest_of_the_pair_complete() -> None:
+    executor, _k, _pm, fill = await _complete()
+    part = dataclasses.replace(fill, amount=D(4), fee=fill.fee * 4 / 10)
+    leg = cut_failed_leg(executor, part, "fed")
+    assert leg is not None and leg.contracts == D(4)
+    pair, lone = executor.book.open
+    assert (pair.contracts, pair.lone) == (D(6), False)
+    assert pair.capital == D("9.7195") * 6 / 10
+    assert (lone.contracts, lone.legs) == (D(4), (K_YES,))
+    assert lone.capital == D("9.7195") * 4 / 10 - (D("0.55") * 4 + fill.fee * 4 / 10)
+
+
+async def test_no_complete_pair_holding_the_leg_cuts_nothing() -> None:
+    executor, _k, pm, fill = await _complete()
+    cut_failed_leg(executor, fill, "fed")
+    rows = len(pm.rows)
+    assert cut_failed_leg(executor, fill, "fed") is None  # told twice: the pair is cut once
+    assert len(pm.rows) == rows
+
+
+async def test_under_the_unwind_policy_the_lone_leg_is_sold_within_the_cap() -> None:
+    executor, k, pm, fill = await _complete(max_unwind_loss_usd=D(2))
+    k.bids[K_YES] = [(D("0.30"), D(10))]
+    leg = cut_failed_leg(executor, fill, "fed")
+    assert leg is not None
+    rec = await retry_unwind(executor, leg, executor.config.max_unwind_loss_usd)
+    assert rec is not None and rec.outcome == "unwound" and rec.retry_of == leg.record_id
+    assert executor.book.open == [] and held_legs(_rows(pm)) == []
+    assert -rec.actual_profit <= D(2)
+
+
+async def test_the_strategy_offers_the_lone_leg_at_once_under_unwind_and_not_under_hold(
+    tmp_path,
+) -> None:
+    from test_pm_arb_crossed_book import MAP
+    from tradeguard.strategies.cross_venue.strategy import CrossVenueStrategy
+
+    (tmp_path / "map.toml").write_text(MAP)
+    for policy, sold in (("unwind", True), ("hold", False)):
+        params = {"map": str(tmp_path / "map.toml"), "kalshi_venue": "k",
+                  "exec": {"on_interrupted": policy, "max_unwind_loss_usd": "2"}}  # fmt: skip
+        strat = CrossVenueStrategy("pmarb", "pm", "", params)
+        executor, k, _pm, fill = await _complete(on_interrupted=policy, max_unwind_loss_usd=D(2))
+        strat.executor = executor
+        k.bids[K_YES] = [(D("0.30"), D(10))]
+        out = strat.leg_failed(fill, {"pair_id": "fed", "arb": "leg"})
+        assert out is not None and out["contracts"] == "10"
+        await asyncio.sleep(0)
+        while strat._failed_unwinds:
+            await asyncio.gather(*strat._failed_unwinds)
+        sells = [o for o in k.sent if o.side.value == "sell"]
+        assert bool(sells) is sold, policy
+        assert (executor.book.open == []) is sold
+
+
+async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
+    tmp_path, monkeypatch
+) -> None:
+    """Both local servers, a real node: a pair completes, then the CLOB reports its Polymarket
+    trade FAILED. Before, the reconciliation flagged the fill and the pair stayed complete in
+    the strategy's book, its Kalshi leg held unhedged with no record nor alert."""
+    from test_pm_arb_node import arb_config, vault_with_both
+    from tradeguard.execution.reconcile import reconcile_and_gate
+    from tradeguard.node import TradingNode
+    from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
+    from tradeguard.sandbox.pm_serve import (
+        kalshi_demo,
+        kalshi_keys,
+        paired_markets,
+        polymarket_demo,
+        polymarket_keys,
+    )
+
+    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
+    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
+    await kalshi.start()
+    await pm.start()
+    try:
+        scenario = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1],
+                               ArbScenarioConfig(size=D(20)))  # fmt: skip
+        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
+        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {})
+        node = TradingNode(cfg)
+        for venue in node.venues.values():
+            venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
+        await node.start()
+        strat = node.strategies[0]
+        run = asyncio.create_task(node.run_live(duration_s=30))
+        try:
+            await asyncio.sleep(0.3)
+            scenario.appear(scenario.markets[0])
+            for _ in range(400):
+                if strat.attempts:
+                    break
+                await asyncio.sleep(0.025)
+            [done] = strat.attempts
+            assert done.outcome == "completed", done.reason
+            [fill] = node.storage.load_fills(venue="polymarket")
+            pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+            report = await reconcile_and_gate(node)
+            assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
+            [lone] = strat.book.open
+            assert lone.venues == ("kalshi",) and lone.contracts == 20
+            rec = strat.attempts[-1]
+            assert rec.code == "LEG_FAILED" and rec.outcome == "held"
+            held = [e for e in node.storage.load_events(limit=500) if e.kind == "arb.held"]
+            assert [e.data["failed_trade_id"] for e in held] == [fill.trade_id]
+            again = await reconcile_and_gate(node)  # told once: the pair is cut once
+            assert again.fills_failed == [] and strat.book.open == [lone]
+        finally:
+            node.request_stop()
+            await run
+            await node.stop()
+    finally:
+        await pm.stop()
+        await kalshi.stop()
