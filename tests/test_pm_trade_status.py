@@ -81,13 +81,63 @@ async def test_a_trade_pending_or_settled_stays_booked(status: str) -> None:
             await venue.close()
 
 
-def test_a_status_no_clob_sends_is_an_unreadable_row_naming_it() -> None:
+def test_a_status_no_clob_sends_yet_is_a_pending_trade_told_once(caplog) -> None:
     from tradeguard.venues.polymarket.trade_rows import trade_failed
 
     assert trade_failed({"status": "FAILED"}) and not trade_failed({"status": "RETRYING"})
     assert not trade_failed({})  # a row naming no status names no failure
-    with pytest.raises(ValueError, match="status: 'LOST' is not one of"):
-        trade_failed({"status": "LOST"})
+    with caplog.at_level("WARNING"):
+        assert not trade_failed({"id": "t-1", "status": "LOST"})
+        assert not trade_failed({"id": "t-2", "status": "LOST"})
+    [told] = [r.getMessage() for r in caplog.records if "'LOST'" in r.getMessage()]
+    assert "is not one of MATCHED, MINED, CONFIRMED, RETRYING, FAILED" in told, told
+    assert "taken as pending" in told and "trade t-1" in told, told
+
+
+async def test_a_row_of_an_unknown_status_is_booked_as_pending_and_never_escalates(
+    caplog,
+) -> None:
+    """Before, a status no CLOB sends made the whole row unreadable: its fill was never booked
+    and its order was escalated as one whose fills cannot be read, at every listing."""
+    async with PolymarketExchange() as ex:
+        venue, rec, _, match = await _our_maker_fill(ex)
+        try:
+            booked = rec.fills[0]
+            for row in ex.trades[venue.signer.address.lower()]:
+                if str(row["id"]).startswith(f"{match}-"):
+                    row["status"] = "SETTLING"  # a status the CLOB may send one day
+            with caplog.at_level("WARNING"):
+                for _ in range(2):
+                    (listed,) = await venue.fetch_fills(NO)
+                    assert listed.trade_id == booked.trade_id and listed.amount == D(10)
+            assert venue.unreadable_fills == {} and venue.failed_fills == {}
+            told = [r for r in caplog.records if "'SETTLING'" in r.getMessage()]
+            assert len(told) == 1, [r.getMessage() for r in told]
+        finally:
+            await venue.close()
+
+
+async def test_a_match_read_after_its_trade_failed_is_stale_and_never_booked() -> None:
+    """The `user` channel's MATCHED message of a trade reaches the venue after a listing read
+    the trade FAILED (no status follows FAILED): it books nothing, whichever came first."""
+    async with PolymarketExchange() as ex:
+        venue, _rec, _hand, match = await _our_maker_fill(ex)
+        again = PolymarketVenue("polymarket", ex.url, venue._key, Clock())  # a restart's
+        try:
+            [ours] = [
+                dict(r) for r in ex.trades[venue.signer.address.lower()]
+                if str(r["id"]).startswith(f"{match}-")
+            ]  # fmt: skip
+            ex.set_trade_status(match, "FAILED")
+            await again.connect()
+            assert await again.fetch_fills(NO) == []  # read FAILED: kept apart
+            [failed] = again.failed_fills.values()
+            assert again.fills_from({**ours, "status": "MATCHED"}) == []  # late: stale
+            assert again.fills_from({**ours, "status": "MINED"}) == []
+            assert failed.trade_id in again.failed_fills
+        finally:
+            await venue.close()
+            await again.close()
 
 
 async def test_a_fill_booked_then_failed_is_flagged_and_the_ledger_takes_the_venue_s_figures(

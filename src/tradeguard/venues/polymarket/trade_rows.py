@@ -14,7 +14,9 @@ A row's `status` is the trade's settlement: MATCHED (sent to be settled on chain
 CONFIRMED (settled), RETRYING (its transaction failed and is resubmitted) or FAILED (never
 settled, no more retries). The CLOB's balances hold a trade from its match on; a FAILED one's
 go back: it is never booked (`trade_failed`), and one booked while it was pending is flagged
-by the reconciliation, whose balance read takes the venue's figures. RETRYING stays booked.
+by the reconciliation, whose balance read takes the venue's figures. RETRYING stays booked, and
+so does a status no CLOB sends yet (taken as pending, one warning per status: the row is
+readable, its order never escalated for it).
 """
 
 from __future__ import annotations
@@ -39,16 +41,50 @@ BOOKED_STATUSES = ("MATCHED", "MINED", "CONFIRMED", "RETRYING")
 FAILED = "FAILED"
 
 
-def trade_failed(row: dict[str, Any]) -> bool:
-    """Whether `row`'s trade failed on chain (never booked); ValueError naming a status no
-    CLOB sends. A row naming no status names no failure."""
+_UNKNOWN_TOLD: set[str] = set()  # statuses warned of once (bounded: `_TOLD_MAX`)
+_TOLD_MAX = 100
+
+
+def trade_failed(row: dict[str, Any], venue: str = "polymarket") -> bool:
+    """Whether `row`'s trade failed on chain (never booked). A row naming no status names no
+    failure; a status no CLOB sends yet is a trade still pending, booked as MATCHED is (the
+    CLOB's balances hold it from its match on; should it FAIL later, the reconciliation flags
+    it), with one warning per status naming it."""
     status = row.get("status")
     if status is None or status in BOOKED_STATUSES:
         return False
     if status == FAILED:
         return True
-    known = ", ".join((*BOOKED_STATUSES, FAILED))
-    raise ValueError(f"status: {str(status)[:40]!r} is not one of {known}")
+    named = str(status)[:40]
+    if named not in _UNKNOWN_TOLD and len(_UNKNOWN_TOLD) < _TOLD_MAX:
+        _UNKNOWN_TOLD.add(named)
+        known = ", ".join((*BOOKED_STATUSES, FAILED))
+        log.warning(
+            "%s: trade %s: status %r is not one of %s: taken as pending (booked; a FAILED "
+            "read later is flagged by the reconciliation); told once per status",
+            venue, str(row.get("id"))[:80], named, known,
+        )  # fmt: skip
+    return False
+
+
+FAILED_IDS_KEPT = 10_000  # trade ids read FAILED remembered against a stale MATCHED
+
+
+def kept_fills(venue: Any, row: dict[str, Any], fills: list[Fill]) -> list[Fill]:
+    """The fills of `row` to book: none of a FAILED trade (kept apart in the venue's
+    `failed_fills`), none of a trade read FAILED before (no status follows FAILED: a row of it
+    still MATCHED, a stream message late, is stale), whichever was read first. The ids read
+    FAILED are kept, the oldest dropped past `FAILED_IDS_KEPT`."""
+    ids: dict[str, None] = venue._failed_ids
+    if not trade_failed(row, venue.name):
+        return [f for f in fills if f.trade_id not in ids]
+    for f in fills:
+        venue.failed_fills[f.trade_id] = f
+        venue._failed_of.setdefault(f.venue_order_id, {})[f.trade_id] = f.amount
+        ids[f.trade_id] = None
+    while len(ids) > FAILED_IDS_KEPT:
+        del ids[next(iter(ids))]
+    return []
 
 
 def row_fills(

@@ -44,7 +44,7 @@ from tradeguard.venues.polymarket.listing_pass import account_rows, listing_pass
 from tradeguard.venues.polymarket.markets import QUOTE, listed_tokens, market_resolution
 from tradeguard.venues.polymarket.order_rows import order_report
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, l2_headers, order_payload
-from tradeguard.venues.polymarket.trade_rows import fills_after_submit, row_fills, trade_failed
+from tradeguard.venues.polymarket.trade_rows import fills_after_submit, kept_fills, row_fills
 from tradeguard.venues.polymarket.trade_time import row_second, since_filter
 from tradeguard.venues.user_stream import (
     FILL_ROW_ERRORS,
@@ -99,6 +99,7 @@ class PolymarketVenue(Venue):
         self._hashes: dict[str, str] = {}  # client order id -> order hash
         self.failed_fills: dict[str, Fill] = {}  # trade id -> our fill of a FAILED trade
         self._failed_of: dict[str, dict[str, Decimal]] = {}  # hash -> trade id -> FAILED size
+        self._failed_ids: dict[str, None] = {}  # read FAILED: a MATCHED read later is stale
         self._unread: dict[str, int] = {}  # adopted order's hash -> from when its trades are
         self._http = httpx.AsyncClient(timeout=10.0)
         self._heartbeat: asyncio.Task[None] | None = None
@@ -494,12 +495,7 @@ class PolymarketVenue(Venue):
         by_hash = {h: c for c, h in self._hashes.items()}
         key = self.api_creds["api_key"] if self.api_creds else ""
         fills = row_fills(self.name, row, self._symbol_of_token, by_hash, self.signer.address, key)
-        if trade_failed(row):
-            for f in fills:
-                self.failed_fills[f.trade_id] = f
-                self._failed_of.setdefault(f.venue_order_id, {})[f.trade_id] = f.amount
-            return []
-        return fills
+        return kept_fills(self, row, fills)
 
     def _fills(self, rows: list[Any]) -> list[Fill]:
         parsed = parsed_rows(self.name, rows, self.fills_from, self.unreadable_fills)
