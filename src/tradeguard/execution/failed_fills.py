@@ -6,7 +6,8 @@ report's `fills_failed` and a critical `fill.failed` event name the trade, the o
 and the figures; the balance read that follows takes the venue's figures, which no longer hold
 it, as the truth: an adjustment names the difference (`FAILED_ON_CHAIN` when those fills explain
 it, `failed_moves`: no cash flow, and at start-up booked as the fees' rounding is). The strategy
-position each fill made is reversed in the flag's commit (`failed_positions`)."""
+position each fill made is reversed in the flag's commit (`failed_positions`); a cross-venue
+pair a fill completed is cut to its other leg, held alone (the strategy's `leg_failed`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tradeguard.execution.failed_positions import booked_with_owner, reverse_pos
 from tradeguard.execution.host import ReconcileHost
 from tradeguard.model.enums import Side
 from tradeguard.model.events import Event
+from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, plain
 
 log = logging.getLogger(__name__)
@@ -28,51 +30,102 @@ FAILED_ON_CHAIN = "fills FAILED on chain"  # an adjustment's reason: what they m
 UNTAKEN_KEY = "reconcile.fills_failed_untaken"  # venue -> trade ids flagged, balances not read
 
 
+FLAGGED_BEFORE_KEY = "reconcile.fills_failed_before"  # venue -> ts: ids up to it let go
+FLAG_KEEP_MS = 7 * 86_400_000  # a flagged trade's id is kept this long after its fill
+PENDING_MIN_MS = 3_600_000  # a FAILED trade not booked (yet) is looked for at least this long
+
+
 def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[str, str]]:
     """The booked fills of `name` whose trades `venue` read as FAILED since the last call,
-    each told once by a critical event; the venue's record of them is taken."""
-    stored = node.storage.kv_get(FLAGGED_KEY)
-    flagged = dict(stored) if isinstance(stored, dict) else {}
-    told = set(flagged.get(name, []))
+    each told once by a critical event; the venue's record of them is taken. One read FAILED
+    and not booked (yet: its match streamed, its booking behind the read) stays in the venue's
+    record while its trade is within the listing window, and is flagged once booked. The
+    trades told are kept `FLAG_KEEP_MS` after their fill, then let go (`FLAGGED_BEFORE_KEY`:
+    a fill no newer than the ones let go is not told again)."""
     failed = getattr(venue, "failed_fills", None)
     if not failed:
         return []
+    now = node.clock.now_ms()
+    flagged, before = _flagged(node.storage, now)
+    told = flagged.setdefault(name, {})
     taken = dict(failed)
     failed.clear()
+    window = max(int(node.config.reconcile.fills_lookback_s * 1000), PENDING_MIN_MS)
     out: list[dict[str, str]] = []
     for trade_id, fill in sorted(taken.items()):
-        if trade_id in told or (trade_id, fill.side.value) not in node.storage.fill_keys(
-            name, fill.symbol
-        ):
-            continue  # told already, or never booked: nothing to take back
-        row = {
-            "venue": name, "trade_id": trade_id, "client_order_id": _booked_order(node, fill),
-            "symbol": fill.symbol, "side": fill.side.value, "amount": plain(fill.amount),
-            "price": plain(fill.price), "fee": plain(fill.fee),
-        }  # fmt: skip
-        why = (
-            f"{name} reports trade {trade_id} FAILED (never settled): the fill booked of it "
-            f"({row['side']} {row['amount']} {fill.symbol} at {row['price']}) never moved; "
-            "the venue's balances are taken as the truth"
-        )
-        log.critical("%s", why)
-        data = {**row, "reason": why}
-        node.bus.publish(Event(FILL_FAILED, node.clock.now_ms(), data, venue=name,
-                               symbol=fill.symbol, severity="critical"))  # fmt: skip
-        out.append(row)
+        if trade_id in told or fill.ts <= before.get(name, -1):
+            continue  # told already
+        if (trade_id, fill.side.value) not in node.storage.fill_keys(name, fill.symbol):
+            if fill.ts >= now - window:  # not booked yet: looked for again at the next call
+                failed.setdefault(trade_id, fill)
+            continue
+        out.append(_tell(node, name, trade_id, fill))
     if out:
         ids = {r["trade_id"] for r in out}
-        flagged[name] = sorted(told | ids)
+        told.update({t: taken[t].ts for t in ids})
+        _let_go(told, before, name, now)
         untaken = _by_venue(node.storage, UNTAKEN_KEY)
         untaken[name] = sorted(set(untaken.get(name, [])) | ids)
         with node.storage.transaction():
             node.storage.kv_set(FLAGGED_KEY, flagged)
+            node.storage.kv_set(FLAGGED_BEFORE_KEY, before)
             node.storage.kv_set(UNTAKEN_KEY, untaken)
             for trade_id in sorted(ids):  # the positions they made, reversed with the flag
                 found = booked_with_owner(node.storage, name, taken[trade_id])
                 if found is not None:
                     reverse_position(node, *found)
+                    _cut_pair(node, *found)
     return out
+
+
+def _tell(node: ReconcileHost, name: str, trade_id: str, fill: Fill) -> dict[str, str]:
+    row = {
+        "venue": name, "trade_id": trade_id, "client_order_id": _booked_order(node, fill),
+        "symbol": fill.symbol, "side": fill.side.value, "amount": plain(fill.amount),
+        "price": plain(fill.price), "fee": plain(fill.fee),
+    }  # fmt: skip
+    why = (
+        f"{name} reports trade {trade_id} FAILED (never settled): the fill booked of it "
+        f"({row['side']} {row['amount']} {fill.symbol} at {row['price']}) never moved; "
+        "the venue's balances are taken as the truth"
+    )
+    log.critical("%s", why)
+    data = {**row, "reason": why}
+    node.bus.publish(Event(FILL_FAILED, node.clock.now_ms(), data, venue=name,
+                           symbol=fill.symbol, severity="critical"))  # fmt: skip
+    return row
+
+
+def _flagged(storage: Any, now: int) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """The trades told per venue (id -> its fill's time; a list stored before times were
+    kept: each dated now) and the time up to which told ids were let go."""
+    stored = storage.kv_get(FLAGGED_KEY)
+    flagged: dict[str, dict[str, int]] = {}
+    for venue, ids in (stored if isinstance(stored, dict) else {}).items():
+        flagged[venue] = dict(ids) if isinstance(ids, dict) else dict.fromkeys(ids, now)
+    before = storage.kv_get(FLAGGED_BEFORE_KEY)
+    return flagged, dict(before) if isinstance(before, dict) else {}
+
+
+def _let_go(told: dict[str, int], before: dict[str, int], name: str, now: int) -> None:
+    """Drop the ids of trades whose fills are older than `FLAG_KEEP_MS`, moving `name`'s mark
+    up to the newest dropped: a trade FAILS within minutes of its match, never days."""
+    old = {t: ts for t, ts in told.items() if ts < now - FLAG_KEEP_MS}
+    for trade_id in old:
+        del told[trade_id]
+    if old:
+        before[name] = max(before.get(name, -1), *old.values())
+
+
+def _cut_pair(node: ReconcileHost, booked: Fill, owner: str) -> None:
+    """Tell the strategy a pair leg `booked` was booked to (a cross-venue pair's) that its trade
+    FAILED: the pair it completed holds its other leg alone now (in the flag's commit)."""
+    for strat in node.strategies:
+        cut = getattr(strat, "leg_failed", None)
+        if cut is None or getattr(strat, "id", None) != owner:
+            continue
+        order = node.storage.get_order(booked.client_order_id) if booked.client_order_id else None
+        cut(booked, order.signal if order is not None else None)
 
 
 def _booked_order(node: ReconcileHost, fill: Any) -> str:
