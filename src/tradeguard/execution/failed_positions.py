@@ -10,18 +10,22 @@ venue's figures, taken by the reconciliation's adjustment, already hold what nev
 `fill.reversed` event (the journal keeps the fill itself) records the reversal.
 
 A failed fill that reduced a position (the other side of it) gives back what it took at the
-position's entry price; the round trip it closed, if any, stays in the history as booked."""
+average the position had before it (unchanged by a partial close; the round trip's entry after
+a close or a flip), and the gross P&L it realised comes off the position's (and the
+portfolio's) realised P&L: the position is as the fill found it. The round trip it closed, if
+any, stays in the history as booked."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import fields
+from decimal import Decimal
 from typing import Any
 
 from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, plain
-from tradeguard.model.position import Position
+from tradeguard.model.position import ClosedTrade, Position
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +56,10 @@ def reverse_position(node: Any, booked: Fill, owner: str) -> dict[str, str] | No
     if storage.keeps_undo:
         storage.on_rollback(lambda: _put_back(portfolio, pos, saved, totals))
     before = pos.quantity
-    _take_out(pos, booked, moved)
+    gross = _take_out(pos, booked, moved, _trip_closed_by(portfolio, booked, owner))
     fee_q = booked.fee_in_quote
     portfolio.fees_paid -= fee_q
-    portfolio.realized_pnl += fee_q
+    portfolio.realized_pnl += fee_q - gross
     stored = storage.kv_get(REVERSED_KEY)
     done = dict(stored) if isinstance(stored, dict) else {}
     done[booked.venue] = sorted(set(done.get(booked.venue, [])) | {booked.trade_id})
@@ -86,15 +90,28 @@ def reversed_fills(storage: Any) -> set[tuple[str, str]]:
     return {(venue, trade_id) for venue, ids in done.items() for trade_id in ids}
 
 
-def _take_out(pos: Position, booked: Fill, moved: Any) -> None:
+def _trip_closed_by(portfolio: Any, booked: Fill, owner: str) -> ClosedTrade | None:
+    """The round trip `booked` closed (or flipped), if any: it holds the average it closed at."""
+    for trip in reversed(getattr(portfolio, "closed_trades", [])):
+        if (trip.venue, trip.symbol, trip.strategy_id, trip.closed_ts, trip.exit_price) == (
+            booked.venue, booked.symbol, owner, booked.ts, booked.price
+        ):  # fmt: skip
+            return trip
+    return None
+
+
+def _take_out(pos: Position, booked: Fill, moved: Any, trip: ClosedTrade | None) -> Decimal:
     """`pos` without the signed `moved` base `booked` added, at the fill's price when it had
-    added to the position, at the entry price otherwise; its fee given back."""
+    added to the position (`_undo_reduce` when it had reduced it); its fee given back. Return
+    the gross P&L the fill had realised, taken back here."""
     qty = pos.quantity
     fee_q = booked.fee_in_quote
     pos.fees -= fee_q
     pos.realized_pnl += fee_q
     pos.trip_pnl += fee_q
-    after = qty - moved
+    after = qty - moved  # the position the fill found
+    if after != ZERO and (after > ZERO) != (moved > ZERO):
+        return _undo_reduce(pos, booked, moved, after, trip)
     if qty != ZERO and (qty > ZERO) == (moved > ZERO) and abs(moved) <= abs(qty):
         if after == ZERO:
             pos.avg_entry = ZERO
@@ -107,6 +124,30 @@ def _take_out(pos: Position, booked: Fill, moved: Any) -> None:
     if after == ZERO:
         pos.trip_pnl = pos.trip_max_qty = pos.trip_entry = ZERO
         pos.stop_loss = pos.take_profit = None
+    return ZERO
+
+
+def _undo_reduce(
+    pos: Position, booked: Fill, moved: Decimal, found: Decimal, trip: ClosedTrade | None
+) -> Decimal:
+    """`pos` as the reducing fill `booked` found it (`found`): at the average it had (still the
+    position's after a partial close; the closed round trip's `trip` after a close or a flip),
+    the gross P&L the fill realised taken back; return that gross."""
+    direction = 1 if found > ZERO else -1
+    closing = min(abs(moved), abs(found))
+    partial = pos.quantity != ZERO and (pos.quantity > ZERO) == (found > ZERO)
+    avg = pos.avg_entry if partial or trip is None else trip.entry_price
+    gross = (booked.price - avg) * closing * direction if partial or trip is not None else ZERO
+    pos.realized_pnl -= gross
+    if partial:
+        pos.trip_pnl -= gross
+    elif trip is not None:  # the round trip reopened as it stood before the fill
+        close_fee = booked.fee_in_quote * closing / abs(moved)
+        pos.trip_pnl = trip.pnl - gross + close_fee
+        pos.trip_max_qty, pos.opened_ts = trip.amount, trip.opened_ts
+    pos.avg_entry = avg
+    pos.quantity = found
+    return gross
 
 
 def _put_back(portfolio: Any, pos: Position, saved: tuple, totals: tuple) -> None:

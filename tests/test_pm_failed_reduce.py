@@ -1,0 +1,53 @@
+"""A Polymarket sell that reduced (or closed) a strategy's position and whose trade later
+FAILED on chain: the reversal puts the position back as the sell found it, at its previous
+average, and takes back exactly the P&L the sell realised (the local CLOB, a real node)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from pm_merge_support import buy, demo_clob, pm_config, running
+from test_pm_node_crash import POLY_YES
+from tradeguard.execution.reconcile import reconcile_and_gate
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.order import OrderIntent
+
+D = Decimal
+
+
+async def _sell(node, symbol: str, quantity: Decimal) -> None:
+    quote = await node.venues["polymarket"].fetch_quote(symbol)
+    await node.on_quote(quote)
+    placed = await node.submit(OrderIntent(
+        "s1", "polymarket", symbol, Side.SELL, quantity, OrderType.LIMIT, quote.bid,
+    ))  # fmt: skip
+    assert placed.order is not None and placed.order.status is OrderStatus.FILLED, placed
+
+
+@pytest.mark.parametrize("sold", [D(6), D(10)])  # part of the position, all of it
+async def test_a_failed_sell_puts_the_position_back_at_its_average_and_its_pnl_back(
+    tmp_path, monkeypatch, sold: Decimal
+) -> None:
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            await buy(node, POLY_YES)
+            pos = node.portfolio.position("polymarket", POLY_YES, "s1")
+            kept = (pos.quantity, pos.avg_entry, pos.realized_pnl, pos.fees, pos.trip_pnl)
+            totals = (node.portfolio.realized_pnl, node.portfolio.fees_paid)
+            await _sell(node, POLY_YES, sold)
+            assert pos.quantity == 10 - sold
+            sell = [f for f in node.storage.load_fills(venue="polymarket") if f.side is Side.SELL]
+            [fill] = sell
+            assert fill.price != pos.avg_entry or sold == 10  # the sell realised a P&L
+            assert node.portfolio.realized_pnl != totals[0]
+            server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+            report = await reconcile_and_gate(node)
+            assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
+            assert (pos.quantity, pos.avg_entry, pos.realized_pnl, pos.fees, pos.trip_pnl) == kept
+            assert (node.portfolio.realized_pnl, node.portfolio.fees_paid) == totals
+            assert report.position_mismatches == []
+            [open_] = node.storage.load_open_positions()
+            assert (open_.quantity, open_.avg_entry) == (D(10), kept[1])  # durably
