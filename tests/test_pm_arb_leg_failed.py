@@ -8,6 +8,8 @@ import asyncio
 import dataclasses
 from decimal import Decimal
 
+import pytest
+
 from pm_arb_support import StubGateway
 from test_pm_arb_executor import K_YES, PM_NO, _setup
 from test_pm_arb_held_retry import _rows
@@ -121,6 +123,7 @@ async def test_the_strategy_offers_the_lone_leg_at_once_under_unwind_and_not_und
         strat = CrossVenueStrategy("pmarb", "pm", "", params)
         executor, k, _pm, fill = await _complete(on_interrupted=policy, max_unwind_loss_usd=D(2))
         strat.executor = executor
+        strat._started = True  # running (on_start done): a cut at start waits for it
         k.bids[K_YES] = [(D("0.30"), D(10))]
         out = strat.leg_failed(fill, {"pair_id": "fed", "arb": "leg"})
         assert out is not None and out["contracts"] == "10"
@@ -132,8 +135,26 @@ async def test_the_strategy_offers_the_lone_leg_at_once_under_unwind_and_not_und
         assert (executor.book.open == []) is sold
 
 
+async def test_a_leg_cut_by_the_start_s_reconciliation_is_not_offered_before_the_start(
+    tmp_path,
+) -> None:
+    from test_pm_arb_crossed_book import MAP
+    from tradeguard.strategies.cross_venue.strategy import CrossVenueStrategy
+
+    (tmp_path / "map.toml").write_text(MAP)
+    params = {"map": str(tmp_path / "map.toml"), "kalshi_venue": "k"}
+    strat = CrossVenueStrategy("pmarb", "pm", "", params)
+    executor, k, _pm, fill = await _complete()
+    strat.executor = executor
+    assert strat.leg_failed(fill, {"pair_id": "fed"}) is not None
+    await asyncio.sleep(0)
+    assert strat._failed_unwinds == set() and [o for o in k.sent if o.side.value == "sell"] == []
+    assert [leg.contracts for leg in strat._failed_waiting] == [D(10)]  # offered at on_start
+
+
+@pytest.mark.parametrize("policy", ["hold", "unwind"])
 async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, policy: str
 ) -> None:
     """Both local servers, a real node: a pair completes, then the CLOB reports its Polymarket
     trade FAILED. Before, the reconciliation flagged the fill and the pair stayed complete in
@@ -158,7 +179,7 @@ async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
         scenario = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1],
                                ArbScenarioConfig(size=D(20)))  # fmt: skip
         vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
-        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {})
+        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": policy}, {})
         node = TradingNode(cfg)
         for venue in node.venues.values():
             venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
@@ -178,14 +199,24 @@ async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
             pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
             report = await reconcile_and_gate(node)
             assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
-            [lone] = strat.book.open
-            assert lone.venues == ("kalshi",) and lone.contracts == 20
-            rec = strat.attempts[-1]
-            assert rec.code == "LEG_FAILED" and rec.outcome == "held"
+            cut = next(r for r in strat.attempts if r.code == "LEG_FAILED")
+            [(symbol, contracts)] = cut.held.items()
+            assert cut.outcome == "held" and cut.legs[0].venue == "kalshi" and contracts == 20
             held = [e for e in node.storage.load_events(limit=500) if e.kind == "arb.held"]
             assert [e.data["failed_trade_id"] for e in held] == [fill.trade_id]
+            if policy == "hold":
+                [lone] = strat.book.open
+                assert (lone.venues, lone.legs, lone.contracts) == (("kalshi",), (symbol,), 20)
+            else:  # offered at once within max_unwind_loss_usd, as a retry of the record
+                while strat._failed_unwinds:
+                    await asyncio.gather(*strat._failed_unwinds)
+                sale = strat.attempts[-1]
+                assert sale.retry_of == cut.record_id and sale.outcome == "unwound", sale.reason
+                assert -sale.actual_profit <= D(5) and strat.book.open == []
+                assert node.portfolio.book("kalshi").total(symbol.split("/")[0]) == 0
+            kept = list(strat.book.open)
             again = await reconcile_and_gate(node)  # told once: the pair is cut once
-            assert again.fills_failed == [] and strat.book.open == [lone]
+            assert again.fills_failed == [] and strat.book.open == kept
         finally:
             node.request_stop()
             await run

@@ -111,6 +111,8 @@ class CrossVenueStrategy(Strategy):
         self._task: asyncio.Task[PairAttempt] | None = None
         self._timer: asyncio.Task[None] | None = None
         self._failed_unwinds: set[asyncio.Task[Any]] = set()  # legs a FAILED trade left alone
+        self._failed_waiting: list[Any] = []  # such legs cut before on_start: offered then
+        self._started = False
         self._cool_until = 0
         self._stopping = False
         self._gateway: ExecutionGateway | None = None
@@ -211,6 +213,10 @@ class CrossVenueStrategy(Strategy):
             loop = None
         if loop is not None:
             self._timer = loop.create_task(self._settle_loop(), name=f"settle:{self.id}")
+        self._started = True
+        for leg in self._failed_waiting:  # cut by the start's reconciliation: offered now
+            self._unwind_failed(leg)
+        self._failed_waiting.clear()
         log.info("strategy %s: %d pairs over %s and %s", self.id, len(scan), pm, kalshi)
 
     def _wrong_tokens(self, pair: MappedPair) -> str:
@@ -334,7 +340,10 @@ class CrossVenueStrategy(Strategy):
         if leg is None:
             return None
         if self.settings.exec.on_interrupted == "unwind":
-            self._unwind_failed(leg)
+            if self._started:
+                self._unwind_failed(leg)
+            else:  # the start's reconciliation: nothing is sent before the node trades
+                self._failed_waiting.append(leg)
         return {"strategy_id": self.id, **leg.to_json()}
 
     def _unwind_failed(self, leg: Any) -> None:
