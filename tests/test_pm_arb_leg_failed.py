@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -152,14 +154,36 @@ async def test_a_leg_cut_by_the_start_s_reconciliation_is_not_offered_before_the
     assert [leg.contracts for leg in strat._failed_waiting] == [D(10)]  # offered at on_start
 
 
-@pytest.mark.parametrize("policy", ["hold", "unwind"])
+class _RefuseFlag:
+    """A commit hook refusing, once, the commit that flags `trade_id` (as a locked database)."""
+
+    def __init__(self, storage: Any, trade_id: str) -> None:
+        self.storage, self.trade_id, self.armed = storage, trade_id, True
+        storage.add_commit_hook(self)
+
+    def __call__(self) -> None:
+        from sqlalchemy.exc import OperationalError
+
+        from tradeguard.execution.failed_fills import FLAGGED_KEY
+
+        if self.armed and self.trade_id in str(self.storage.kv_get(FLAGGED_KEY)):
+            self.armed = False  # read in the commit's own transaction
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database is locked"))
+
+
+@pytest.mark.parametrize(("policy", "refused"), [("hold", False), ("unwind", False),
+                                                ("hold", True)])  # fmt: skip
 async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
-    tmp_path, monkeypatch, policy: str
+    tmp_path, monkeypatch, policy: str, refused: bool
 ) -> None:
     """Both local servers, a real node: a pair completes, then the CLOB reports its Polymarket
     trade FAILED. Before, the reconciliation flagged the fill and the pair stayed complete in
-    the strategy's book, its Kalshi leg held unhedged with no record nor alert."""
+    the strategy's book, its Kalshi leg held unhedged with no record nor alert. A flag whose
+    commit is refused leaves the pair as it was, cut by the next reconciliation."""
+    from sqlalchemy.exc import OperationalError
+
     from test_pm_arb_node import arb_config, vault_with_both
+    from tradeguard.execution.failed_fills import flag_failed_fills
     from tradeguard.execution.reconcile import reconcile_and_gate
     from tradeguard.node import TradingNode
     from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
@@ -197,6 +221,14 @@ async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
             assert done.outcome == "completed", done.reason
             [fill] = node.storage.load_fills(venue="polymarket")
             pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+            if refused:
+                venue = node.venues["polymarket"]
+                assert await venue.fetch_fills(fill.symbol) == []  # read FAILED
+                refuse = _RefuseFlag(node.storage, fill.trade_id)
+                with pytest.raises(OperationalError):
+                    flag_failed_fills(node, "polymarket", venue)
+                assert [p.lone for p in strat.book.open] == [False]  # the pair as it was
+                assert refuse.armed is False
             report = await reconcile_and_gate(node)
             assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
             cut = next(r for r in strat.attempts if r.code == "LEG_FAILED")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from tradeguard.execution.failed_positions import booked_with_owner, reverse_position
@@ -78,6 +79,10 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
     return out
 
 
+def _put_back(held: list[Any], kept: list[Any]) -> None:
+    held[:] = kept
+
+
 def _tell(node: ReconcileHost, name: str, trade_id: str, fill: Fill) -> dict[str, str]:
     row = {
         "venue": name, "trade_id": trade_id, "client_order_id": _booked_order(node, fill),
@@ -124,6 +129,9 @@ def _cut_pair(node: ReconcileHost, booked: Fill, owner: str) -> None:
         cut = getattr(strat, "leg_failed", None)
         if cut is None or getattr(strat, "id", None) != owner:
             continue
+        book = getattr(strat, "book", None)
+        if book is not None and node.storage.keeps_undo:  # a commit refused: the pair as it was
+            node.storage.on_rollback(partial(_put_back, book.open, list(book.open)))
         order = node.storage.get_order(booked.client_order_id) if booked.client_order_id else None
         cut(booked, order.signal if order is not None else None)
 

@@ -354,11 +354,15 @@ class CrossVenueStrategy(Strategy):
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop (a tool reading the state): it waits for a retry
             return
-        assert self.executor is not None
-        task = loop.create_task(
-            retry_unwind(self.executor, leg, self.settings.exec.max_unwind_loss_usd),
-            name=f"failed-leg:{leg.pair_id}",
-        )
+        executor = self.executor
+        assert executor is not None
+
+        async def sell() -> None:
+            if any(p.pair_id == leg.pair_id and p.legs == (leg.symbol,) for p in self.book.open):
+                await retry_unwind(executor, leg, self.settings.exec.max_unwind_loss_usd)
+            # else: the cut's commit was refused (the pair as it was) or the leg is gone
+
+        task = loop.create_task(sell(), name=f"failed-leg:{leg.pair_id}")
         self._failed_unwinds.add(task)
         task.add_done_callback(self._failed_unwinds.discard)
 
