@@ -358,7 +358,9 @@ class CrossVenueStrategy(Strategy):
         assert executor is not None
 
         async def sell() -> None:
-            if any(p.pair_id == leg.pair_id and p.legs == (leg.symbol,) for p in self.book.open):
+            if any(
+                p.pair_id == leg.pair_id and p.legs == (leg.symbol,) for p in executor.book.open
+            ):
                 await retry_unwind(executor, leg, self.settings.exec.max_unwind_loss_usd)
             # else: the cut's commit was refused (the pair as it was) or the leg is gone
 
