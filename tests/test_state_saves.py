@@ -271,3 +271,24 @@ async def test_an_order_whose_state_store_failed_is_not_sent(tmp_path: Path) -> 
         finally:
             await node.stop()
             node.close()
+
+
+def test_a_checkpoint_whose_commit_fails_leaves_the_asked_states_due(tmp_path: Path) -> None:
+    """A checkpoint stores every strategy's state; its commit failing (a locked database)
+    keeps none of them, so a strategy that asked for a store still has it due."""
+    from test_fill_rollback_followers import _node
+
+    node = _node(tmp_path)
+    try:
+        [strat] = node.strategies
+        strat.save_soon()
+        failing = FailingCommit(node.storage)
+        failing.armed = 1
+        with pytest.raises(OperationalError):
+            node._checkpoint(node.clock.now_ms())
+        assert node.storage.load_run_state(strat.id) is None
+        assert strat.save_due
+        node._checkpoint(node.clock.now_ms())
+        assert node.storage.load_run_state(strat.id) is not None and not strat.save_due
+    finally:
+        node.close()

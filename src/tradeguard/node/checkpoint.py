@@ -38,6 +38,17 @@ _STREAMING = (TradingMode.SANDBOX, TradingMode.LIVE)
 
 def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
     """Commit the cursor, run figures, strategy run states and open positions at `ts`."""
+    due = [s for s in node.strategies if s.save_due]
+    try:
+        _checkpoint(node, ts, done_at_ts)
+    except BaseException:
+        for strat in due:  # nothing was stored (a commit a locked database refused)
+            strat.save_due = True
+        raise
+    node.risk.flush()
+
+
+def _checkpoint(node: TradingNode, ts: int, done_at_ts: int) -> None:
     with node.storage.transaction():
         node.storage.kv_set(CURSOR_KEY, ts)
         node.storage.kv_set(STATS_KEY, stats_json(node))
@@ -60,7 +71,6 @@ def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
         for pos in node.portfolio.open_positions():
             node.storage.save_position(pos, node.portfolio.mark_of(pos.venue, pos.symbol)[0])
         save_state(node, ts, done_at_ts, fold=True)
-    node.risk.flush()
 
 
 def commit_candle(node: TradingNode, candles: list[Candle], i: int) -> None:
