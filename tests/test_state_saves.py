@@ -277,6 +277,7 @@ def test_a_checkpoint_whose_commit_fails_leaves_the_asked_states_due(tmp_path: P
     """A checkpoint stores every strategy's state; its commit failing (a locked database)
     keeps none of them, so a strategy that asked for a store still has it due."""
     from test_fill_rollback_followers import _node
+    from tradeguard.node.checkpoint import run_state
 
     node = _node(tmp_path)
     try:
@@ -285,10 +286,34 @@ def test_a_checkpoint_whose_commit_fails_leaves_the_asked_states_due(tmp_path: P
         failing = FailingCommit(node.storage)
         failing.armed = 1
         with pytest.raises(OperationalError):
-            node._checkpoint(node.clock.now_ms())
+            node._checkpoint(123_456)
         assert node.storage.load_run_state(strat.id) is None
         assert strat.save_due
+        assert run_state(node, strat.id).cursor_ts == 0  # the node's copy: as stored (none)
         node._checkpoint(node.clock.now_ms())
         assert node.storage.load_run_state(strat.id) is not None and not strat.save_due
     finally:
         node.close()
+
+
+def test_a_store_whose_commit_failed_is_not_taken_for_the_last_stored_state(
+    tmp_path: Path,
+) -> None:
+    """A strategy a Ctrl-C abandoned keeps its last stored state (node.checkpoint reads it from
+    the node's copy of its run state): a store whose commit failed is not that state."""
+    from tradeguard.node.checkpoint import state_to_store
+
+    storage, strat, node = _rig(tmp_path)
+    saves = StateSaves(node, interval_s=0)  # type: ignore[arg-type]
+    strat.value = 1
+    strat.save_soon()
+    saves.step_done()
+    failing = FailingCommit(storage)
+    failing.armed = 1
+    strat.value = 2
+    strat.save_soon()
+    saves.step_done()  # its commit fails
+    assert isinstance(saves.failed, OperationalError) and _stored(storage) == 1
+    node.interrupts.abandoned.add("c")  # its callback was then cut short mid-way
+    assert state_to_store(node, strat) == {"value": 1}  # type: ignore[arg-type]
+    storage.db.dispose()

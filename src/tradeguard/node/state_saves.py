@@ -21,7 +21,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from tradeguard.node.checkpoint import run_state, stored_state
+from tradeguard.node.checkpoint import changing_run_state, stored_state
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -89,7 +89,7 @@ class StateSaves:
             with storage.transaction():
                 for strat in due:
                     strat.save_due = False  # an ask made while storing waits for the next step
-                    state = run_state(self.node, strat.id)
+                    state = changing_run_state(self.node, strat.id)
                     state.state = stored_state(strat)
                     storage.save_run_state(state)
         except BaseException:
