@@ -218,7 +218,10 @@ class StorageCore:
         tx.batch = WriteBatch() if batch else None
         try:
             yield
-            wrote = self.commit_unit()  # a failing last commit rolls back as the block's error does
+            # Its end commits what is held for a commit (alerts, counts told since the last
+            # one), written or not: never left to a thread that may end with it.
+            tx.dirty = True
+            self.commit_unit()  # a failing last commit rolls back as the block's error does
             tx.unit.commit()
         except BaseException:
             if tx.batch is not None:
@@ -228,11 +231,6 @@ class StorageCore:
             raise
         finally:
             tx.conn, tx.depth, tx.unit, tx.dirty, tx.batch = None, 0, None, False, None
-        if not wrote:
-            # Nothing written since the last commit, yet the unit ends committed: what was told
-            # meanwhile (counts held for a commit) goes with it, not held by a thread that ends.
-            tx.undo = None
-            self._after_commit()
 
     @property
     def unit_dirty(self) -> bool:
