@@ -124,3 +124,25 @@ async def test_a_fill_booked_after_its_failed_commit_stores_the_report_that_pred
 
     assert _stored(rig, "ETH") == D(2)
     assert [f.trade_id for f in rig.storage.load_fills()] == [rig.venue.fills[-1].trade_id]
+
+
+async def test_a_report_a_failed_reconciliation_dropped_is_written_with_the_next_commit(
+    tmp_path: Path,
+) -> None:
+    """Reconciliation drops the venue's queued report for the figures it reads (fresher); when
+    its commit fails those figures are not kept, and the report is still the venue's word."""
+    from tradeguard.execution.reconcile import ReconcileReport
+    from tradeguard.execution.reconcile_balances import apply_balances
+
+    rig = make_rig(tmp_path)
+    failing = FailingCommit(rig.storage)
+    _report(rig, "2")  # waiting for the next commit
+    failing.armed = 1
+    read = [Balance("stub", "ETH", D(2)), Balance("stub", "USDT", D(1000))]
+    with pytest.raises(OperationalError):
+        apply_balances(rig, "stub", read, ReconcileReport(trigger="periodic"))  # type: ignore[arg-type]
+    assert _stored(rig, "ETH") is None
+
+    rig.orders.flush()  # the next commit
+
+    assert _stored(rig, "ETH") == D(2)

@@ -68,3 +68,25 @@ def test_a_rolled_back_close_takes_its_rate_out_of_memory(tmp_path: Any) -> None
         _close(node, 3_000)  # the next write starts from what the database holds
     assert node.storage.kv_get(RATES_KEY + "signals") == {
         "binance|ETH/BTC|1000": "60000", "binance|ETH/BTC|3000": "60000"}  # fmt: skip
+
+
+def test_a_node_taking_the_database_over_reads_the_rates_its_predecessor_stored(
+    tmp_path: Any,
+) -> None:
+    """The kept rates are one process's, and one process serves bots: the gate runs in the node,
+    which holds the database's writer lock (a second node is refused, test_storage_writer_lock)
+    with the API in its own process. The node that takes the database over (after a stop or a
+    SIGKILL) keeps nothing of its predecessor's memory: it reads the rates as stored, so no
+    stale copy decides a bot's limits."""
+    first = _node(tmp_path)
+    assert in_usd(first, [_row(1_000)])[0]["usd_at"] == "now"  # read (none yet) and kept
+    with first.storage.transaction():
+        _close(first, 1_000)
+    first.db.dispose()  # the first node is gone
+
+    second = _node(tmp_path)  # its storage: a new process's, or a node built again here
+    assert [r["usd_at"] for r in in_usd(second, [_row(1_000)])] == ["close"]
+    with second.storage.transaction():
+        _close(second, 2_000)
+    assert second.storage.kv_get(RATES_KEY + "signals") == {
+        "binance|ETH/BTC|1000": "60000", "binance|ETH/BTC|2000": "60000"}  # fmt: skip

@@ -88,3 +88,45 @@ def test_a_rollback_on_one_thread_and_a_commit_on_another_count_each_its_own(
         assert _counted(metrics, FILLS) == 1.0
     finally:
         node.close()
+
+
+@pytest.mark.parametrize("end", ["commit", "rollback"])
+def test_a_unit_of_work_ending_on_a_thread_that_ends_leaves_no_count_held(
+    tmp_path: Path, end: str
+) -> None:
+    """A unit of work (a replay's) whose last writes were committed by `commit_unit()` ends on
+    its thread with a count told after them: the unit's end commits it (counted) or its error
+    rolls it back (not counted, the venue tells it again), never held by a thread that is gone."""
+    from tradeguard.api.metrics import NodeMetrics
+
+    node = _node(tmp_path)
+    try:
+        metrics = NodeMetrics(node)
+        storage = node.storage
+        failed: list[BaseException] = []
+
+        def replay() -> None:
+            try:
+                with storage.holding_connection(), storage.unit_of_work():
+                    storage.kv_set("replay.cursor", 1)
+                    metrics.on_event(PLACED)
+                    storage.commit_unit()  # a candle's commit: the order counted
+                    metrics.on_event(FILL)  # told after the last write
+                    if end == "rollback":
+                        raise OSError("disk full")
+            except OSError:
+                pass
+            except BaseException as exc:  # reported to the test thread
+                failed.append(exc)
+
+        thread = threading.Thread(target=replay)
+        thread.start()
+        thread.join(5)
+        assert not failed, failed
+        assert _counted(metrics, PLACED_TOTAL) == 1.0
+        assert _counted(metrics, FILLS) == (1.0 if end == "commit" else 0.0)
+        with storage.transaction():  # a commit on this thread adds only its own counts
+            metrics.on_event(FILL)
+        assert _counted(metrics, FILLS) == (2.0 if end == "commit" else 1.0)
+    finally:
+        node.close()

@@ -17,7 +17,10 @@ from sqlalchemy.exc import OperationalError
 
 from execution_stubs import make_rig
 from test_fill_commit_rollback import FailingCommit
-from tradeguard.execution.reconcile import reconcile_all
+from tradeguard.execution.reconcile import ReconcileReport, reconcile_all
+from tradeguard.execution.reconcile_balances import apply_balances
+from tradeguard.model.balance import Balance
+from tradeguard.model.money import plain
 
 D = Decimal
 
@@ -45,3 +48,44 @@ async def test_a_deposit_whose_reconciliation_commit_fails_is_recorded_by_the_ne
     assert adjustment["asset"] == "USDT"
     assert D(str(adjustment["difference"])) == D(500)
     assert book.total("USDT") == D(10_500)
+
+
+async def test_a_report_lists_only_the_adjustments_its_commit_kept(tmp_path: Path) -> None:
+    """The balance step adds each booked difference to the report before the commit; a commit
+    that fails keeps none of them, and neither may the report: the next pass books and lists
+    the difference again."""
+    rig = make_rig(tmp_path)
+    assert (await reconcile_all(rig, "periodic")).ok  # opens the ledger at the venue's figures
+    deposit = [Balance("stub", "USDT", D(10_500)), Balance("stub", "BTC", D(1))]
+    failing = FailingCommit(rig.storage)
+    failing.armed = 1
+    report = ReconcileReport(trigger="periodic")
+    with pytest.raises(OperationalError):
+        apply_balances(rig, "stub", deposit, report)  # type: ignore[arg-type]
+    assert rig.storage.load_balance_adjustments("stub") == []
+    assert report.balance_adjustments == []  # nothing of it was kept
+
+    again = ReconcileReport(trigger="periodic")
+    apply_balances(rig, "stub", deposit, again)  # type: ignore[arg-type]
+
+    [stored] = rig.storage.load_balance_adjustments("stub")
+    [listed] = again.balance_adjustments
+    assert (listed["asset"], listed["difference"]) == ("USDT", "500") == (
+        stored["asset"], plain(D(str(stored["difference"]))),
+    )  # fmt: skip
+
+
+async def test_a_report_inside_a_failed_outer_commit_lists_no_adjustment(tmp_path: Path) -> None:
+    """Run inside an open transaction (its commit joins the outer one), the step's adjustments
+    are listed only if the outer commit keeps them."""
+    rig = make_rig(tmp_path)
+    assert (await reconcile_all(rig, "periodic")).ok
+    deposit = [Balance("stub", "USDT", D(10_500)), Balance("stub", "BTC", D(1))]
+    failing = FailingCommit(rig.storage)
+    failing.armed = 1
+    report = ReconcileReport(trigger="periodic")
+    with pytest.raises(OperationalError), rig.storage.transaction():
+        apply_balances(rig, "stub", deposit, report)  # type: ignore[arg-type]
+        assert len(report.balance_adjustments) == 1  # booked, not committed yet
+    assert report.balance_adjustments == []
+    assert rig.portfolio.book("stub").total("USDT") == D(10_000)

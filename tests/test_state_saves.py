@@ -12,9 +12,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from live_support import sandbox_config
 from native_exits_support import native_config
+from test_fill_commit_rollback import FailingCommit
 from test_live_hub import Sink, StubSource
 from tradeguard.marketdata.live.hub import LiveHub
 from tradeguard.marketdata.live.subscriptions import Subscription
@@ -105,6 +107,24 @@ async def test_a_strategy_a_ctrl_c_abandoned_keeps_its_last_stored_state(tmp_pat
     strat.save_soon()
     saves.step_done()
     assert (_stored(storage), saves.writes) == (1, 1)  # the half-made state is not stored
+    storage.db.dispose()
+
+
+def test_a_store_whose_commit_fails_stays_due(tmp_path: Path) -> None:
+    """A store's commit that fails (a locked database) keeps nothing: the strategy's ask stays
+    due, and the next write stores it."""
+    storage, strat, node = _rig(tmp_path)
+    saves = StateSaves(node, interval_s=0)  # type: ignore[arg-type]
+    failing = FailingCommit(storage)
+    failing.armed = 1
+    strat.value = 1
+    strat.save_soon()
+    saves.before_orders()  # the commit fails
+    assert isinstance(saves.failed, OperationalError)
+    assert (_stored(storage), saves.writes, strat.save_due) == (None, 0, True)
+    saves.failed = None  # the next write (the stop's, a restart's) stores what is due
+    saves.step_done()
+    assert (_stored(storage), saves.writes, strat.save_due) == (1, 1, False)
     storage.db.dispose()
 
 
@@ -215,3 +235,85 @@ async def test_a_state_asked_with_an_order_is_stored_before_the_order_goes_out(
         finally:
             await node.stop()
             node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_an_order_whose_state_store_failed_is_not_sent(tmp_path: Path) -> None:
+    """The store before the step's orders fails (a locked database): the order is not sent, or
+    a SIGKILL while it is with the venue brings back a strategy that never sent it; the live
+    loop stops on the failure (`failed`)."""
+    strategy = {
+        "id": "ask", "kind": "test_state_saves:EntryAsker", "venue": "binance",
+        "symbol": "BTC/USDT", "params": {},
+    }  # fmt: skip
+    async with seeded_exchange() as ex:
+        cfg = sandbox_config(tmp_path, ex, [strategy], checkpoint_interval_s=3600)
+        node = TradingNode(cfg)
+        await node.start()
+        try:
+            venue = node.venues["binance"]
+            sent: list[Any] = []
+            submit = venue.submit
+
+            async def watched(order: Any) -> Any:
+                sent.append(order.client_order_id)
+                return await submit(order)
+
+            venue.submit = watched  # type: ignore[method-assign]
+            saves = node.keep_states_saved()
+            failing = FailingCommit(node.storage)
+            failing.armed = 1  # the state's store, the step's first commit
+            one, now = Decimal(1), node.clock.now_ms()
+            await node.on_quote(Quote("BTC/USDT", now, Decimal(49999), one, Decimal(50001), one))
+            assert isinstance(saves.failed, OperationalError)
+            assert node.storage.load_run_state("ask") is None
+            assert sent == [] and node.orders.open == {}
+        finally:
+            await node.stop()
+            node.close()
+
+
+def test_a_checkpoint_whose_commit_fails_leaves_the_asked_states_due(tmp_path: Path) -> None:
+    """A checkpoint stores every strategy's state; its commit failing (a locked database)
+    keeps none of them, so a strategy that asked for a store still has it due."""
+    from test_fill_rollback_followers import _node
+    from tradeguard.node.checkpoint import run_state
+
+    node = _node(tmp_path)
+    try:
+        [strat] = node.strategies
+        strat.save_soon()
+        failing = FailingCommit(node.storage)
+        failing.armed = 1
+        with pytest.raises(OperationalError):
+            node._checkpoint(123_456)
+        assert node.storage.load_run_state(strat.id) is None
+        assert strat.save_due
+        assert run_state(node, strat.id).cursor_ts == 0  # the node's copy: as stored (none)
+        node._checkpoint(node.clock.now_ms())
+        assert node.storage.load_run_state(strat.id) is not None and not strat.save_due
+    finally:
+        node.close()
+
+
+def test_a_store_whose_commit_failed_is_not_taken_for_the_last_stored_state(
+    tmp_path: Path,
+) -> None:
+    """A strategy a Ctrl-C abandoned keeps its last stored state (node.checkpoint reads it from
+    the node's copy of its run state): a store whose commit failed is not that state."""
+    from tradeguard.node.checkpoint import state_to_store
+
+    storage, strat, node = _rig(tmp_path)
+    saves = StateSaves(node, interval_s=0)  # type: ignore[arg-type]
+    strat.value = 1
+    strat.save_soon()
+    saves.step_done()
+    failing = FailingCommit(storage)
+    failing.armed = 1
+    strat.value = 2
+    strat.save_soon()
+    saves.step_done()  # its commit fails
+    assert isinstance(saves.failed, OperationalError) and _stored(storage) == 1
+    node.interrupts.abandoned.add("c")  # its callback was then cut short mid-way
+    assert state_to_store(node, strat) == {"value": 1}  # type: ignore[arg-type]
+    storage.db.dispose()

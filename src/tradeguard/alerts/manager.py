@@ -49,6 +49,16 @@ COUNTERS = ("enqueued", "sent", "failed", "retried", "dropped", "suppressed", "e
 MODE_MARKS = {"live": "[LIVE]", "sandbox": "[SANDBOX]", "paper": "[PAPER]"}
 
 
+class _Pending(threading.local):
+    """One thread's alerts held for its open transaction (storage hooks run on the thread that
+    commits or rolls back): another thread's commit neither sends nor drops them."""
+
+    def __init__(self) -> None:
+        self.held: list[Alert] = []
+        self.sealed: list[Alert] = []  # taken into the commit being made
+        self.watch_held: list[Event] = []  # events for `performance`, held as alerts are
+
+
 class AlertManager:
     """Filter events into alerts and deliver them to every channel with retries."""
 
@@ -83,9 +93,8 @@ class AlertManager:
         self.hold: Callable[[], bool] | None = None
         # what to undo if the held alerts' transaction rolls back (`StorageCore.on_rollback`)
         self.on_rollback: Callable[[Callable[[], None]], None] | None = None
-        self._held: list[Alert] = []
-        self._sealed: list[Alert] = []
-        self._watch_held: list[Event] = []  # events for `performance`, held as alerts are
+        # held for the open transaction's commit, per thread as transactions are
+        self._pending = _Pending()
         self.outbox: AlertOutbox | None = None
 
     # producer side: synchronous, O(1), never blocks ----------------------------------------
@@ -100,7 +109,7 @@ class AlertManager:
             if self.hold is not None and self.hold():
                 # the trade it reports is not committed yet: a commit that fails takes it
                 # back, and the venue's next report of it would count it twice in the windows
-                self._watch_held.append(event)
+                self._pending.watch_held.append(event)
             else:
                 self._watch(event)
         except Exception:
@@ -147,7 +156,7 @@ class AlertManager:
             self._last_sent[alert.dedupe_key] = now
         alert = with_id(alert)
         if self.hold is not None and self.hold():
-            self._held.append(alert)  # the work it reports is not committed yet
+            self._pending.held.append(alert)  # the work it reports is not committed yet
             if interval > 0 and self.on_rollback is not None:
                 # dropped with a rollback, it was never sent: the work's retry is told then
                 self.on_rollback(partial(self._unmark, alert.dedupe_key, last))
@@ -164,10 +173,11 @@ class AlertManager:
 
     def seal(self) -> None:
         """Take the held alerts into the commit being made (a storage commit hook)."""
-        if self._held:
-            self._keep(self._held)
-            self._sealed.extend(self._held)
-            self._held = []
+        pending = self._pending
+        if pending.held:
+            self._keep(pending.held)
+            pending.sealed.extend(pending.held)
+            pending.held = []
 
     def _keep(self, alerts: Sequence[Alert]) -> None:
         if self.outbox is None:
@@ -196,16 +206,18 @@ class AlertManager:
     def discard(self) -> None:
         """Drop the alerts held for a commit that rolled back (a storage rollback hook): the
         work they report never became durable."""
-        self._held, self._sealed, self._watch_held = [], [], []
+        pending = self._pending
+        pending.held, pending.sealed, pending.watch_held = [], [], []
 
     def release(self) -> None:
         """Queue the alerts of the commit just made (a storage after-commit hook), and tell the
         performance watch the trades it committed."""
-        sealed, self._sealed = self._sealed, []
+        pending = self._pending
+        sealed, pending.sealed = pending.sealed, []
         for alert in sealed:
             self._hand_over(alert)
-        if self._watch_held:
-            held, self._watch_held = self._watch_held, []
+        if pending.watch_held:
+            held, pending.watch_held = pending.watch_held, []
             try:
                 for event in held:
                     self._watch(event)

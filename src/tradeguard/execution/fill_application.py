@@ -367,8 +367,11 @@ class FillApplication:
                 pass  # the commit hook writes it
 
     def discard_pending_balances(self, venue: str) -> None:
-        """Drop balances queued for `venue` (a fresher snapshot is being written)."""
-        self._pending_balances.pop(venue, None)
+        """Drop balances queued for `venue` (a fresher snapshot is being written); if that
+        write's commit fails, they wait for the next commit again."""
+        pending = self._pending_balances.pop(venue, None)
+        if pending is not None and self.storage.keeps_undo:
+            self.storage.on_rollback(partial(self._put_back_balances, venue, pending))
 
     def _unqueue_balances(self, venue: str, report: _Report, replaced: _Report | None) -> None:
         # A report told inside a transaction that rolled back counts the fills it held: written

@@ -156,4 +156,6 @@ def _book_difference(
         price = node.portfolio.price_of(asset)
         value = None if price is None else d.difference * price
         node.bus.publish(within_tolerance_event(venue, d, value, now))
+    # listed as booked only if its commit keeps it: a failed one leaves it to the next pass
+    node.storage.on_rollback(partial(report.balance_adjustments.remove, row))
     report.balance_adjustments.append(row)

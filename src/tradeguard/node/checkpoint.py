@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.backtest.replay_state import (
@@ -38,6 +40,17 @@ _STREAMING = (TradingMode.SANDBOX, TradingMode.LIVE)
 
 def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
     """Commit the cursor, run figures, strategy run states and open positions at `ts`."""
+    due = [s for s in node.strategies if s.save_due]
+    try:
+        _checkpoint(node, ts, done_at_ts)
+    except BaseException:
+        for strat in due:  # nothing was stored (a commit a locked database refused)
+            strat.save_due = True
+        raise
+    node.risk.flush()
+
+
+def _checkpoint(node: TradingNode, ts: int, done_at_ts: int) -> None:
     with node.storage.transaction():
         node.storage.kv_set(CURSOR_KEY, ts)
         node.storage.kv_set(STATS_KEY, stats_json(node))
@@ -47,7 +60,7 @@ def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
             marks = node.risk.mark_guard.accepted()
             node.storage.kv_set(MARK_GUARD_KEY, [[v, s, str(p)] for (v, s), p in marks.items()])
         for strat in node.strategies:
-            state = run_state(node, strat.id)
+            state = changing_run_state(node, strat.id)
             fill_run_state(node, state, strat.id)
             state.cursor_ts = ts
             state.state = state_to_store(node, strat)
@@ -60,7 +73,6 @@ def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
         for pos in node.portfolio.open_positions():
             node.storage.save_position(pos, node.portfolio.mark_of(pos.venue, pos.symbol)[0])
         save_state(node, ts, done_at_ts, fold=True)
-    node.risk.flush()
 
 
 def commit_candle(node: TradingNode, candles: list[Candle], i: int) -> None:
@@ -179,6 +191,15 @@ def load_run_states(node: TradingNode, strategy_ids: list[str]) -> None:
     stored = {s.strategy_id: s for s in node.storage.load_run_states()}
     for sid in missing:
         _kept_run_state(node, sid, stored.get(sid))
+
+
+def changing_run_state(node: TradingNode, strategy_id: str) -> RunState:
+    """`run_state` about to change for a write in the open transaction: if that rolls back, the
+    node's copy is put back as it was, the last one stored (what an abandoned strategy keeps)."""
+    state = run_state(node, strategy_id)
+    before = replace(state)
+    node.storage.on_rollback(partial(node._run_states.__setitem__, strategy_id, before))
+    return state
 
 
 def _kept_run_state(node: TradingNode, strategy_id: str, state: RunState | None) -> RunState:

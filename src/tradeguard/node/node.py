@@ -475,8 +475,13 @@ class TradingNode:
     async def _drain(self) -> None:
         queue = self._ctx.queue
         while queue:
-            if self.state_saves is not None:  # what the senders asked stored goes out first
-                self.state_saves.before_orders()
+            # what the senders asked stored goes out first; not stored, none is sent
+            saves = self.state_saves
+            if saves is not None and saves.before_orders() is not None:
+                log.error("%d order(s) not sent: their strategies' state was not stored "
+                          "(the run stops)", len(queue))  # fmt: skip
+                queue.clear()
+                return
             intents = queue[:]
             queue.clear()
             for intent in intents:

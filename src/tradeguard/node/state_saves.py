@@ -21,7 +21,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from tradeguard.node.checkpoint import run_state, stored_state
+from tradeguard.node.checkpoint import changing_run_state, stored_state
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -56,14 +56,16 @@ class StateSaves:
             loop = asyncio.get_running_loop()
             self.timer = loop.call_at(loop.time() + (self.next_ok - now), self._on_timer)
 
-    def before_orders(self) -> None:
+    def before_orders(self) -> Exception | None:
         """Write the asked states now, whatever the interval, before the step's orders are sent:
         a SIGKILL while an order is with the venue must not bring back a strategy that forgot
         it sent it (a cooldown, a window traded). Stored first, the worst a SIGKILL before the
         order is journaled leaves is a state that says an order went out when none did, which
-        the strategies read from their positions and open orders again."""
+        the strategies read from their positions and open orders again. Returns what a write
+        raised (now or before, `failed`): then no order may go out."""
         if self.failed is None and any(s.save_due for s in self.node.strategies):
             self._write_held(time.monotonic())
+        return self.failed
 
     def _on_timer(self) -> None:
         self.timer = None
@@ -83,12 +85,18 @@ class StateSaves:
         if not due:
             return
         storage = self.node.storage
-        with storage.transaction():
+        try:
+            with storage.transaction():
+                for strat in due:
+                    strat.save_due = False  # an ask made while storing waits for the next step
+                    state = changing_run_state(self.node, strat.id)
+                    state.state = stored_state(strat)
+                    storage.save_run_state(state)
+        except BaseException:
+            # nothing of it was stored (a commit a locked database refused): still due
             for strat in due:
-                strat.save_due = False  # an ask made while storing waits for the next step
-                state = run_state(self.node, strat.id)
-                state.state = stored_state(strat)
-                storage.save_run_state(state)
+                strat.save_due = True
+            raise
         self.writes += 1
         self.next_ok = now + self.interval_s
 

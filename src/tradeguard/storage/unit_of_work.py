@@ -218,6 +218,9 @@ class StorageCore:
         tx.batch = WriteBatch() if batch else None
         try:
             yield
+            # Its end commits what is held for a commit (alerts, counts told since the last
+            # one), written or not: never left to a thread that may end with it.
+            tx.dirty = True
             self.commit_unit()  # a failing last commit rolls back as the block's error does
             tx.unit.commit()
         except BaseException:

@@ -1,0 +1,128 @@
+"""A paper replay SIGKILLed at each step of an order's life, then resumed (start-up reconciles),
+ends as the run never stopped: same orders, fills, positions, balances, strategy state and run
+figures, nothing lost and nothing booked twice.
+
+The steps: the order journaled, not sent to the venue yet; sent, the answer not heard; its fill
+in the journal, not in the position yet; balances written, not committed (the start-up
+reconciliation's and a fill's); a strategy's state written in a checkpoint, not committed. The
+child kills itself the n-th time it reaches the step (`STEP_CHILD`), so the kill lands in the
+middle of a candle's unit of work rather than on a commit (`test_replay_order_kill_resume`).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_mark_guard_resume import _outcome
+from test_replay_order_kill_resume import _config
+from tradeguard.chaos.paper import diff_snapshots
+
+FIGURES = ("orders", "fills", "closed_trades", "realized_pnl", "fees", "end_equity")
+STEP_CHILD = """
+import asyncio, os, signal, sys
+
+from tradeguard.cli import run
+from tradeguard.portfolio.portfolio import Portfolio
+from tradeguard.storage.repository import Storage
+from tradeguard.venues.paper import PaperVenue
+
+step, nth = sys.argv.pop(1), int(sys.argv.pop(1))
+hits = 0
+
+
+def hit():
+    global hits
+    hits += 1
+    if hits >= nth:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def cut(cls, name, before):
+    real = getattr(cls, name)
+    if asyncio.iscoroutinefunction(real):
+        async def wrapped(*args, **kwargs):
+            if before:
+                hit()
+            out = await real(*args, **kwargs)
+            hit()
+            return out
+    else:
+        def wrapped(*args, **kwargs):
+            if before:
+                hit()
+            out = real(*args, **kwargs)
+            hit()
+            return out
+    setattr(cls, name, wrapped)
+
+
+where = {
+    "journaled_not_sent": (PaperVenue, "submit", True),
+    "sent_not_heard": (PaperVenue, "submit", False),
+    "fill_not_in_position": (Portfolio, "apply_fill", True),
+    "balances_written": (Storage, "upsert_balances", False),
+    "state_written": (Storage, "save_run_state", False),
+}
+cut(*where[step])
+sys.argv[0] = "tradeguard"
+run()
+"""
+
+
+def _run(
+    cfg: Path, db: Path, kill: tuple[str, int] | None = None
+) -> subprocess.CompletedProcess[str]:
+    head = ["-m", "tradeguard.cli"]
+    if kill is not None:
+        head = [str(cfg.parent / "step_child.py"), kill[0], str(kill[1])]
+    argv = [sys.executable, *head, "run", "--until-end", "--json", "--db", f"sqlite:///{db}",
+            "--config", str(cfg)]  # fmt: skip
+    return subprocess.run(argv, cwd=cfg.parent, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Path, Path, dict]:
+    """The run never interrupted: its config, database and printed summary."""
+    tmp = tmp_path_factory.mktemp("clean")
+    cfg = _config(tmp, data_dir)
+    # checkpoints every 37 candles: a strategy's state is written in the middle of the run
+    text = cfg.read_text().replace("checkpoint_every = 100000", "checkpoint_every = 37")
+    cfg.write_text(text)
+    (tmp / "step_child.py").write_text(STEP_CHILD, encoding="utf-8")
+    db = tmp / "clean.db"
+    done = _run(cfg, db)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return cfg, db, json.loads(done.stdout)
+
+
+@pytest.mark.parametrize(
+    ("step", "nth"),
+    [
+        ("journaled_not_sent", 5),
+        ("sent_not_heard", 5),
+        ("fill_not_in_position", 5),
+        ("balances_written", 1),  # the start-up reconciliation's
+        ("balances_written", 6),  # a fill's
+        ("state_written", 2),
+    ],
+)
+def test_a_paper_run_killed_at_a_step_resumes_as_if_never_stopped(
+    tmp_path: Path, clean: tuple[Path, Path, dict], step: str, nth: int
+) -> None:
+    cfg, clean_db, want = clean
+    killed_db = tmp_path / "killed.db"
+    killed = _run(cfg, killed_db, (step, nth))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]  # the step was reached
+    resumed = _run(cfg, killed_db)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+    got = json.loads(resumed.stdout)
+    assert want["orders"] > 10, want  # it traded
+    assert [got[k] for k in FIGURES] == [want[k] for k in FIGURES], (want, got)
+    assert diff_snapshots(_outcome(clean_db), _outcome(killed_db)) == []
