@@ -163,14 +163,16 @@ class TxWatcher:
 
     async def _balance_problem(self, moved: dict[Token, int], wallet: str, block: int) -> str:
         """Why the wallet's balances did not move by `moved` units in `block`, or '' (also
-        when the node answers no balance there, e.g. keeps no state of the block before)."""
+        when the node answers an error for them, e.g. keeps no state of the block before)."""
         tokens = list(moved)
         try:
             figures = await self.venue.chain.balances_at(
                 [t.address for t in tokens], wallet, [block - 1, block]
             )
-        except Exception:  # no state that far back: the logs' figures stand alone
-            return ""
+        except ValueError:  # answered, but no balance: no state that far back (a pruned node)
+            return ""  # the logs' figures stand alone
+        except Exception as exc:  # no answer: asked again at the next lookup
+            return f"the wallet's balances around block {block} not read ({type(exc).__name__})"
         for i, token in enumerate(tokens):
             before, after = figures[i], figures[len(tokens) + i]
             if after - before != moved[token]:
