@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -34,13 +35,12 @@ def hostile(chain: ChainThread) -> Iterator[HostileServer]:
         ("eth_getBalance", 1.5, "ETH"),
         ("eth_getBalance", hex(2**300), "ETH"),
         ("eth_getBalance", "0x" + "f" * 64, "ETH"),
-        ("eth_call", "0x" + "ff" * 32, "WETH"),
     ],
 )
 async def test_a_balance_no_wallet_can_hold_is_refused_in_words(
     chain: ChainThread, hostile: HostileServer, method: str, answer: Any, asset: str
 ) -> None:
-    # Before: -4.096E-15 ETH, 1E-18 ETH, 2.04E+72 ETH and 1.16E+59 WETH came back as balances.
+    # Before: -4.096E-15 ETH, 1E-18 ETH and 2.04E+72 ETH came back as balances.
     d = replace(chain.deployment, rpc_url=hostile.url)
     venue = await connected_venue(d, MemoryTxStore())
     honest = {b.asset: b.free for b in await venue.fetch_balances()}
@@ -50,4 +50,37 @@ async def test_a_balance_no_wallet_can_hold_is_refused_in_words(
     assert f"{asset} balance" in str(exc.value) and "is not an amount from 0 to" in str(exc.value)
     hostile.rewrites.clear()
     assert {b.asset: b.free for b in await venue.fetch_balances()} == honest
+    await venue.close()
+
+
+@pytest.mark.parametrize(
+    ("units", "decimals", "expected"),
+    [
+        (10**18 + 1, 0, "1000000000000000001"),
+        (5 * 10**40 + 123, 18, "50000000000000000000000.000000000000000123"),
+        (2**256 - 1, 18, f"{2**256 - 1}"[:-18] + "." + f"{2**256 - 1}"[-18:]),
+        (2**256 - 1, 6, f"{2**256 - 1}"[:-6] + "." + f"{2**256 - 1}"[-6:]),
+    ],
+)
+async def test_a_token_balance_past_10_18_is_read_to_the_unit(
+    chain: ChainThread, hostile: HostileServer, units: int, decimals: int, expected: str
+) -> None:
+    # Before: a token balance above 10^18 of the token (10^18 + 1 units of a 0-decimal token,
+    # 5e22 tokens of an 18-decimal one, any uint256 past that) refused the whole balance read,
+    # and from_units rounded anything past 28 digits (5E+22 WETH, its 123 units lost).
+    d = replace(chain.deployment, rpc_url=hostile.url)
+    venue = await connected_venue(d, MemoryTxStore())
+    weth = venue.settings.tokens["WETH"]
+    venue.settings.tokens["WETH"] = replace(weth, decimals=decimals)
+    word = "0x" + units.to_bytes(32, "big").hex()
+    weth_call = weth.address.lower()
+
+    def only_weth(params: list[Any], result: Any) -> Any:
+        to = str((params[0] or {}).get("to", "")).lower() if params else ""
+        return word if to == weth_call else result
+
+    hostile.rewrites["eth_call"] = only_weth
+    balances = {b.asset: b.free for b in await venue.fetch_balances()}
+    assert balances["WETH"] == Decimal(expected)
+    assert str(balances["WETH"]) == expected or f"{balances['WETH']:f}" == expected
     await venue.close()

@@ -51,6 +51,8 @@ _SOURCE = {
     "UniswapV2Router02": PERIPHERY,
     "WETH9": PERIPHERY,
     "ERC20": PERIPHERY,  # the periphery's test token: constructor(uint256 supply), 18 decimals
+    # the periphery's fee-on-transfer test token: every transfer burns 1 % of its value
+    "DeflatingERC20": PERIPHERY,
 }
 
 

@@ -10,7 +10,7 @@ least = min_out(out, slippage_bps=50)                   # amountOutMin for the r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 
 FEE_NUMERATOR = 997  # 0.3 % fee: 997 of every 1000 units in reach the curve
 FEE_DENOMINATOR = 1000
@@ -68,24 +68,30 @@ def to_units(amount: Decimal, decimals: int) -> int:
 
 
 def from_units(units: int, decimals: int) -> Decimal:
-    """Convert integer base units to a Decimal token amount."""
-    return Decimal(units).scaleb(-decimals)
+    """Convert integer base units to a Decimal token amount, exactly: every digit of a uint256
+    is kept (Decimal's default 28-digit context would round one past 10^28 units)."""
+    return Decimal(units).scaleb(-decimals, _EXACT)
 
 
-# The most of one asset a balance may show, as for exchanges (ccxt_connection.MAX_BALANCE): a
-# larger figure is an RPC's garbage, which the balance sync would book as a deposit.
-MAX_BALANCE = Decimal("1e18")
+_EXACT = Context(prec=100, Emin=-999_999, Emax=999_999)  # a uint256 has at most 78 digits
+UINT256_MAX = 2**256 - 1
+# The native coin is no contract: no wallet holds more ETH than exists (about 1.2e8). A larger
+# figure is an RPC's garbage, which the balance sync would book as a deposit.
+MAX_NATIVE_BALANCE = Decimal("1e18")
 
 
-def balance(units: object, decimals: int, asset: str) -> Decimal:
-    """A balance read from the chain in base units, as a token amount; a figure no wallet can
-    hold (negative, not a whole number of units, above MAX_BALANCE) raises AmmError."""
+def balance(units: object, decimals: int, asset: str, native: bool = False) -> Decimal:
+    """A balance read from the chain in base units, as a token amount, exact to the unit. A
+    token's balanceOf is a uint256 (0 to 2^256 - 1 units, whatever its decimals); the native
+    coin's is held to MAX_NATIVE_BALANCE. A figure no wallet can hold (negative, not a whole
+    number of units, past those) raises AmmError."""
     ok = isinstance(units, int) and not isinstance(units, bool)
     amount = from_units(units, decimals) if ok else Decimal(-1)  # type: ignore[arg-type]
-    if not Decimal(0) <= amount <= MAX_BALANCE:
+    top = MAX_NATIVE_BALANCE if native else from_units(UINT256_MAX, decimals)
+    if not Decimal(0) <= amount <= top:
         raise AmmError(
             f"{asset} balance {str(units)[:40]} (base units) is not an amount from 0 to "
-            f"{MAX_BALANCE:f} {asset}; the balances answer is refused"
+            f"{top:f} {asset}; the balances answer is refused"
         )
     return amount
 

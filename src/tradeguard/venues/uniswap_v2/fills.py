@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from tradeguard.model.enums import LiquiditySide, Side
 from tradeguard.model.fill import Fill
-from tradeguard.venues.uniswap_v2.amm import from_units
+from tradeguard.venues.uniswap_v2.amm import AmmError, amount_in, amount_out, from_units
 from tradeguard.venues.uniswap_v2.settings import Token
 
 _TRANSFER_TOPIC = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+# Swap(address indexed sender, uint amount0In, uint amount1In, uint amount0Out, uint amount1Out,
+# address indexed to) and Sync(uint112 reserve0, uint112 reserve1) of a Uniswap V2 pair
+_SWAP_TOPIC = "d78ad95fa46c994b6551d0da85fc275fe613ce37657fb8d5e3d130840159d822"
+_SYNC_TOPIC = "1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1"
 
 
 def _hex(value: Any) -> str:
@@ -43,38 +48,130 @@ def _signed_units(detail: dict[str, Any], key: str) -> int | None:
         return None
 
 
-def transfer_problem(
-    receipt: Any, side: Side, base: Token, quote: Token, wallet: str, detail: dict[str, Any]
+@dataclass(frozen=True, slots=True)
+class SwapProof:
+    """What a swap receipt's logs prove the wallet moved, in token units."""
+
+    sent: int  # of the token in, out of the wallet (Transfer logs)
+    received: int  # of the token out, into the wallet (Transfer logs)
+    swap_out: int  # the pair's Swap amountOut: what the router's bounds were held to
+
+    @property
+    def transfer_fee(self) -> int:
+        """What the token out kept on its way to the wallet (a fee-on-transfer token)."""
+        return self.swap_out - self.received
+
+
+def _words(data: Any, count: int) -> list[int]:
+    raw = _hex(data)
+    if len(raw) != 64 * count:
+        raise ValueError(f"log data of {len(raw) // 2} bytes, {32 * count} expected")
+    return [int(raw[i : i + 64], 16) for i in range(0, len(raw), 64)]
+
+
+def _pair_logs(
+    receipt: Any, pair: str, topic: str, words: int
+) -> list[tuple[list[str], list[int]]]:
+    found = []
+    for log in receipt["logs"]:
+        topics = [_hex(t) for t in log["topics"]]
+        if _hex(log["address"]) == _hex(pair) and topics and topics[0] == topic:
+            found.append((topics, _words(log["data"], words)))
+    return found
+
+
+def _pool_problem(
+    receipt: Any, pair: str, flow: tuple[bool, bool], swap_in: int, swap_out: int
 ) -> str:
-    """Return why a successful swap receipt's Transfer logs cannot be what the signed swap
-    moved, or '' when they fit it. A sell sends exactly the signed amountIn of the base and
-    receives at least amountOutMin of the quote; a buy receives exactly the signed amountOut
-    of the base and pays at most amountInMax of the quote (`detail` as journaled)."""
-    max_in, min_out = _signed_units(detail, "amount_in_max"), _signed_units(detail, "min_out")
-    if max_in is None or min_out is None:
-        return ""  # journaled without its signed bounds: nothing to hold the logs to
-    try:
-        base_net = net_transfers(receipt, base.address, wallet)
-        quote_net = net_transfers(receipt, quote.address, wallet)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        return f"unreadable Transfer logs ({type(exc).__name__}: {str(exc)[:80]})"
-    if side is Side.SELL:
-        spent, got, token_in, token_out = -base_net, quote_net, base, quote
-        exact_in = True
-    else:
-        spent, got, token_in, token_out = -quote_net, base_net, quote, base
-        exact_in = False
-    if spent <= 0 or got <= 0:
+    """Why the pair's Swap amounts are not what its curve gives at the reserves before the swap
+    (those its Sync log leaves, less the swap), or ''. `flow` is (the token in is the pair's
+    token0, the swap is exact-input)."""
+    in_first, exact_in = flow
+    syncs = _pair_logs(receipt, pair, _SYNC_TOPIC, 2)
+    if not syncs:
+        return f"no Sync log of the pair {pair}; a swap through it emits one"
+    r0, r1 = syncs[-1][1]
+    post_in, post_out = (r0, r1) if in_first else (r1, r0)
+    pre_in, pre_out = post_in - swap_in, post_out + swap_out
+    try:  # what the router asked the pair for: getAmountOut, or getAmountIn for an exact output
+        curve = (
+            amount_out(swap_in, pre_in, pre_out)
+            if exact_in
+            else amount_in(swap_out, pre_in, pre_out)
+        )
+    except AmmError as exc:
+        return f"a Swap log the pair's reserves cannot have made ({exc})"
+    if curve != (swap_out if exact_in else swap_in):
         return (
-            f"Transfer logs of {spent} {token_in.symbol} units sent and {got} "
+            f"the pair's Swap log takes {swap_in} units and pays {swap_out}; at the reserves "
+            f"its Sync log leaves the pool {'pays' if exact_in else 'takes'} {curve}"
+        )
+    return ""
+
+
+def prove_swap(
+    receipt: Any, side: Side, tokens: tuple[Token, Token], pair: str, wallet: str,
+    detail: dict[str, Any],
+) -> SwapProof | str:  # fmt: skip
+    """Return what a successful swap receipt proves the wallet moved, or why it proves nothing.
+
+    The wallet's Transfer logs give what it sent and received; the pair's Swap log paying the
+    wallet must take exactly what was sent and pay at least what was received (a token that
+    keeps a fee on transfer delivers less, the difference is its fee); the Swap amounts must be
+    what the pool's curve gives at the reserves its Sync log leaves; and they must fit the
+    signed swap (`detail` as journaled): a sell's exact amountIn and amountOutMin, a buy's
+    exact amountOut and amountInMax. `tokens` is (base, quote)."""
+    base, quote = tokens
+    token_in, token_out = (base, quote) if side is Side.SELL else (quote, base)
+    max_in, min_out = _signed_units(detail, "amount_in_max"), _signed_units(detail, "min_out")
+    try:
+        sent = -net_transfers(receipt, token_in.address, wallet)
+        got = net_transfers(receipt, token_out.address, wallet)
+        me = _hex(wallet)
+        swaps = [w for t, w in _pair_logs(receipt, pair, _SWAP_TOPIC, 4) if t[-1][-40:] == me]
+        problem = (
+            ""
+            if len(swaps) == 1
+            else f"{len(swaps)} Swap logs of the pair {pair} pay the wallet; a swap makes one"
+        )
+        in_first = int(token_in.address, 16) < int(token_out.address, 16)
+        a0_in, a1_in, a0_out, a1_out = swaps[0] if swaps else (0, 0, 0, 0)
+        swap_in, swap_out = (a0_in, a1_out) if in_first else (a1_in, a0_out)
+        flow = (in_first, side is Side.SELL)
+        problem = problem or _pool_problem(receipt, pair, flow, swap_in, swap_out)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        return f"unreadable Transfer or Swap logs ({type(exc).__name__}: {str(exc)[:80]})"
+    if sent <= 0 or got <= 0:
+        return (
+            f"Transfer logs of {sent} {token_in.symbol} units sent and {got} "
             f"{token_out.symbol} units received by the wallet; a mined swap moves both"
         )
-    if (spent != max_in) if exact_in else (spent > max_in):
+    if problem:
+        return problem
+    if sent != swap_in or got > swap_out:
+        return (
+            f"Transfer logs of {sent} {token_in.symbol} units sent and {got} "
+            f"{token_out.symbol} units received by the wallet; the pair's Swap log takes "
+            f"{swap_in} and pays {swap_out}"
+        )
+    if max_in is not None and min_out is not None:
+        bound = _bound_problem(side, swap_in, swap_out, max_in, min_out, token_in, token_out)
+        if bound:
+            return bound
+    return SwapProof(sent, got, swap_out)
+
+
+def _bound_problem(
+    side: Side, swap_in: int, swap_out: int, max_in: int, min_out: int, t_in: Token, t_out: Token
+) -> str:
+    """Why the Swap log's amounts are past what the signed swap allows, or ''."""
+    exact_in = side is Side.SELL
+    if (swap_in != max_in) if exact_in else (swap_in > max_in):
         bound = "the signed amountIn is" if exact_in else "the signed amountInMax is"
-        return f"Transfer logs of {spent} {token_in.symbol} units sent; {bound} {max_in}"
-    if (got < min_out) if exact_in else (got != min_out):
+        return f"a Swap log taking {swap_in} {t_in.symbol} units; {bound} {max_in}"
+    if (swap_out < min_out) if exact_in else (swap_out != min_out):
         bound = "the signed amountOutMin is" if exact_in else "the signed amountOut is"
-        return f"Transfer logs of {got} {token_out.symbol} units received; {bound} {min_out}"
+        return f"a Swap log paying {swap_out} {t_out.symbol} units; {bound} {min_out}"
     return ""
 
 

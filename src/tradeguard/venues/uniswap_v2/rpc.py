@@ -15,6 +15,7 @@ UINT112_MAX = 2**112 - 1  # the largest reserve a pair can hold
 SYNC_TOPIC = "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1"
 # selectors of the pair's getReserves(), price0CumulativeLast() and price1CumulativeLast()
 _GET_RESERVES, _PRICE0_CUMULATIVE, _PRICE1_CUMULATIVE = "0x0902f1ac", "0x5909c0d5", "0x5a3d5493"
+_BALANCE_OF = "0x70a08231"  # balanceOf(address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +229,24 @@ class ChainClient:
     async def token_balance(self, token: str, owner: str, block: int | None = None) -> int:
         fn = self.contract(token, abi.ERC20).functions.balanceOf(owner)
         return await fn.call(block_identifier=block if block is not None else "latest")
+
+    async def balances_at(self, tokens: list[str], owner: str, blocks: list[int]) -> list[int]:
+        """Return balanceOf(owner) of each token at each block (block by block, tokens in
+        order), read in one round trip: one batch of eth_calls."""
+        from eth_abi import decode
+
+        data = _BALANCE_OF + owner.lower().removeprefix("0x").rjust(64, "0")
+        calls = [("eth_call", [{"to": t, "data": data}, hex(b)]) for b in blocks for t in tokens]
+        answers = await self.w3.provider.make_batch_request(calls)
+        if not isinstance(answers, list) or len(answers) != len(calls):
+            raise ValueError(f"the RPC answered {str(answers)[:120]} to {len(calls)} balanceOf")
+        out = []
+        for answer in answers:
+            word = answer.get("result") if isinstance(answer, dict) else None
+            if not isinstance(word, str) or not word.startswith("0x") or len(word) != 66:
+                raise ValueError(f"the RPC answered {str(answer)[:120]} to a balanceOf")
+            out.append(int(decode(["uint256"], bytes.fromhex(word[2:]))[0]))
+        return out
 
     async def decimals(self, token: str) -> int:
         return int(await self.contract(token, abi.ERC20).functions.decimals().call())

@@ -5,8 +5,9 @@ sender = TxSender("dex", chain, store, key, chain_id, max_fee_cap_wei, clock_ms)
 record = await sender.send("cid-1", "swap", tx)      # journaled (committed) before broadcast
 ```
 
-Nonces come from the larger of the chain's pending count and the journal's highest nonce + 1,
-so pending transactions keep their nonces across restarts.
+Nonces come from the larger of the chain's mined count and the journal's highest nonce + 1,
+so pending transactions keep their nonces across restarts; a pending count past both (another
+sender's transaction on the wallet) refuses to sign rather than replace it.
 """
 
 from __future__ import annotations
@@ -90,12 +91,28 @@ class TxSender:
             )
 
     async def next_nonce(self) -> int:
-        """The chain's mined count or the journal's next, whichever is higher. The RPC's pending
-        count is not taken: one above both (a lying or lagging pool) would sign behind a gap,
-        a transaction a node holds unmined; every transaction of ours pending is journaled."""
+        """The chain's mined count or the journal's next, whichever is higher, once the RPC's
+        pending count shows no transaction past them. A pending count above both means nonces
+        held by transactions this node never signed (another tool on the same wallet, or a
+        lying RPC): signing the next nonce ours would replace one of them, signing past them
+        would wait behind a gap we cannot fill, so nothing is signed (`NONCE_PENDING`)."""
         chain_next = await self.chain.nonce(self.address, pending=False)
+        pending = await self.chain.nonce(self.address, pending=True)
         stored = self.store.max_nonce(self.venue, self.address)
-        return max(chain_next, (stored + 1) if stored is not None else 0)
+        journal_next = (stored + 1) if stored is not None else 0
+        ours = max(chain_next, journal_next)
+        if pending > ours:
+            raise DefinitiveVenueError(
+                self.venue,
+                f"transaction refused: the RPC counts {pending} transactions from "
+                f"{self.address} with the pending ones, but the mined count ({chain_next}) and "
+                f"the journal (next nonce {journal_next}) account for {ours}: nonces {ours} to "
+                f"{pending - 1} belong to transactions this node did not sign (another tool "
+                "using the wallet?); signing now would replace one of them. Nothing is signed "
+                "until they are mined or dropped",
+                "NONCE_PENDING",
+            )
+        return ours
 
     def sign(self, tx: dict[str, Any]) -> tuple[str, str]:
         signed = self._account.sign_transaction(tx)

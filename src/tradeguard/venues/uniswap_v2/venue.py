@@ -522,7 +522,7 @@ class UniswapV2Venue(Venue):
         block = max(await self.chain.block_number() - (self.settings.confirmations - 1), 0)
         await self._book_mined(block)
         gas, wei = self.settings.gas_asset, await self.chain.eth_balance(me, block)
-        out = [Balance(self.name, gas, amm.balance(wei, 18, gas))]
+        out = [Balance(self.name, gas, amm.balance(wei, 18, gas, native=True))]
         for t in self.settings.tokens.values():
             units = await self.chain.token_balance(t.address, me, block)
             out.append(Balance(self.name, t.symbol, amm.balance(units, t.decimals, t.symbol)))

@@ -9,6 +9,7 @@ else the order is rejected as dropped). A second swap is never signed for the sa
 from __future__ import annotations
 
 import asyncio
+import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +18,12 @@ from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.uniswap_v2 import crashpoints
-from tradeguard.venues.uniswap_v2.fills import transfer_problem
+from tradeguard.venues.uniswap_v2.amm import from_units
+from tradeguard.venues.uniswap_v2.fills import SwapProof, prove_swap
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
 from tradeguard.venues.uniswap_v2.rpc import TxLookup
 from tradeguard.venues.uniswap_v2.sender import TxSender, gwei
+from tradeguard.venues.uniswap_v2.settings import Token
 from tradeguard.venues.uniswap_v2.txstore import OPEN_STATES, TxRecord
 
 if TYPE_CHECKING:
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
 
 _NUMERIC = ("gas", "nonce", "value", "chainId", "maxFeePerGas", "maxPriorityFeePerGas", "type")
 POLL_S = 0.05
+_log = logging.getLogger(__name__)
 _MIN_REPLACE = Decimal("1.1")  # nodes refuse a same-nonce replacement raising fees by less
 
 
@@ -118,7 +122,7 @@ class TxWatcher:
             self._save(record, "reverted")
             reason = await self._reason(record, receipt)
             return self._report(cid, symbol, record, OrderStatus.REJECTED, reason)
-        problem = self._swap_problem(record, receipt) if record.kind == "swap" else ""
+        problem = await self._swap_problem(record, receipt) if record.kind == "swap" else ""
         if problem:
             raise AmbiguousVenueError(
                 self.venue.name,
@@ -136,14 +140,57 @@ class TxWatcher:
             ts=fill.ts, side=fill.side.value,
         )  # fmt: skip
 
-    def _swap_problem(self, record: TxRecord, receipt: Any) -> str:
-        """Why a successful swap receipt's Transfer logs are not what was signed, or ''."""
-        base, _, quote = str(record.detail["symbol"]).partition("/")
-        token = self.venue.settings.token
+    async def _swap_problem(self, record: TxRecord, receipt: Any) -> str:
+        """Why a successful swap receipt does not prove what the wallet moved, or ''. The logs'
+        figures (`prove_swap`) are held to the wallet's balances before and after its block,
+        where the node answers them. A fee the token out kept is journaled with the record."""
+        symbol = str(record.detail["symbol"])
+        if symbol not in self.venue.pairs:
+            return f"no pair of {symbol} is configured to read the receipt's Swap log from"
+        base, _, quote = symbol.partition("/")
+        tokens = (self.venue.settings.token(base), self.venue.settings.token(quote))
         side = Side(str(record.detail["side"]))
-        return transfer_problem(
-            receipt, side, token(base), token(quote), record.sender, record.detail
-        )
+        pair = self.venue.pairs[symbol][0]
+        proof = prove_swap(receipt, side, tokens, pair, record.sender, record.detail)
+        if isinstance(proof, str):
+            return proof
+        token_in, token_out = tokens if side is Side.SELL else tokens[::-1]
+        moved = {token_in: -proof.sent, token_out: proof.received}
+        problem = await self._balance_problem(moved, record.sender, int(receipt["blockNumber"]))
+        if not problem and proof.transfer_fee:
+            self._record_fee(record, token_out, proof)
+        return problem
+
+    async def _balance_problem(self, moved: dict[Token, int], wallet: str, block: int) -> str:
+        """Why the wallet's balances did not move by `moved` units in `block`, or '' (also
+        when the node answers an error for them, e.g. keeps no state of the block before)."""
+        tokens = list(moved)
+        try:
+            figures = await self.venue.chain.balances_at(
+                [t.address for t in tokens], wallet, [block - 1, block]
+            )
+        except ValueError:  # answered, but no balance: no state that far back (a pruned node)
+            return ""  # the logs' figures stand alone
+        except Exception as exc:  # no answer: asked again at the next lookup
+            return f"the wallet's balances around block {block} not read ({type(exc).__name__})"
+        for i, token in enumerate(tokens):
+            before, after = figures[i], figures[len(tokens) + i]
+            if after - before != moved[token]:
+                return (
+                    f"the wallet's {token.symbol} balance went from {before} to {after} units "
+                    f"in block {block}, but the receipt's Transfer logs move {moved[token]}"
+                )
+        return ""
+
+    def _record_fee(self, record: TxRecord, token: Token, proof: SwapProof) -> None:
+        fee = {"token": token.symbol, "units": str(proof.transfer_fee),
+               "amount": str(from_units(proof.transfer_fee, token.decimals))}  # fmt: skip
+        record.detail["transfer_fee"] = fee
+        _log.warning(
+            "%s: %s kept %s %s of the %s units the pair paid out (a fee on transfer); %s is "
+            "booked at the %s units received", self.venue.name, token.symbol, fee["amount"],
+            token.symbol, proof.swap_out, record.tx_hash, proof.received,
+        )  # fmt: skip
 
     async def rebroadcast(self, records: list[TxRecord]) -> TxRecord | None:
         """Broadcast the newest journaled bytes again while their nonce is still unused."""
