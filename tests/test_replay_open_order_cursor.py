@@ -172,7 +172,6 @@ def test_a_cursor_stored_without_its_count_is_taken_up_where_unambiguous_else_re
     assert taken == [T0 + m * MIN for m in (4, 9, *range(10, 20))]
 
 
-
 @pytest.mark.parametrize("minutes", [4, 2], ids=["unambiguous", "inside-a-5m-bar"])
 async def test_an_old_state_without_order_or_count_resumes_only_where_unambiguous(
     tmp_path: Path, data_dir: Path, minutes: int

@@ -8,7 +8,6 @@ on them also ask for what no caller can set (the node's own order ids)."""
 from __future__ import annotations
 
 import re
-
 from decimal import Decimal as D
 from pathlib import Path
 from types import SimpleNamespace

@@ -56,7 +56,7 @@ async def test_an_entry_a_strategy_emits_under_another_strategys_id_is_denied(
         [event] = denied
         assert (event.strategy_id, event.data["code"]) == (other, "STRATEGY_ORDER_ROUTE")
         reason = event.data["reason"]
-        assert f"strategy 'alpha'" in reason and f"strategy_id {other!r}" in reason, reason
+        assert "strategy 'alpha'" in reason and f"strategy_id {other!r}" in reason, reason
         assert "reduce_only" in reason
         # its own id, a close of the other's, and an id no strategy has go on as before
         for ok in (_buy("alpha"), _buy(other, reduce_only=True), _buy("desk")):
@@ -74,7 +74,9 @@ async def test_a_strategy_gets_no_gateway_under_another_strategys_id(
     node, _ = await _node(tmp_path, data_dir)
     try:
         alpha: Any = next(s for s in node.strategies if s.id == "alpha")
-        with pytest.raises(ConfigError, match=r"strategies\[alpha\]: .*'beta'.*STRATEGY_ORDER_ROUTE"):
+        with pytest.raises(
+            ConfigError, match=r"strategies\[alpha\]: .*'beta'.*STRATEGY_ORDER_ROUTE"
+        ):
             alpha.ctx.execution_gateway("beta", "paper")
         own = alpha.ctx.execution_gateway("alpha", "paper")
         out = await own.submit(_buy("beta"))

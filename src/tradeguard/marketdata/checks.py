@@ -96,7 +96,7 @@ def open_time_error(
     outside the open-time range: it names the range and, when the time fits it in another
     unit, that unit; with `first_row` (the row whose time set the file's unit, see
     `time_scale`), the unit that row set. `what` names the time (a trade's, a quote's)."""
-    short, unit = _UNITS[scale]
+    short = _UNITS[scale][0]
     hint = ""
     for other, per in (("seconds", -1000), ("milliseconds", 1), ("microseconds", 1000),
                        ("nanoseconds", 1_000_000)):  # fmt: skip

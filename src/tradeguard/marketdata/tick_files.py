@@ -11,6 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from tradeguard.marketdata.checks import (
+    EARLIEST_OPEN_MS,
+    LATEST_OPEN_MS,
+    open_time_error,
+    time_scale,
+)
 from tradeguard.marketdata.data_files import (
     Parser,
     PathLike,
@@ -24,12 +30,6 @@ from tradeguard.marketdata.data_files import (
     read_arrow,
     require,
     symbol_from_path,
-)
-from tradeguard.marketdata.checks import (
-    EARLIEST_OPEN_MS,
-    LATEST_OPEN_MS,
-    open_time_error,
-    time_scale,
 )
 from tradeguard.marketdata.errors import DataFileError
 from tradeguard.model.market import Quote, TradeTick

@@ -142,7 +142,7 @@ class OwnContext(NodeContext):
     entry under another strategy's id is denied `STRATEGY_ORDER_ROUTE` (audited, nothing
     queued), a reduce_only close passes, and no gateway is lent under such an id."""
 
-    def __init__(self, shared: NodeContext, owner: str) -> None:  # noqa: PLW0231 (shares)
+    def __init__(self, shared: NodeContext, owner: str) -> None:  # shares, not a new one
         self._node = shared._node
         self.queue = shared.queue
         self._gateways = shared._gateways
