@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from tradeguard.sandbox.loopback import LOOPBACK
+from tradeguard.sandbox.loopback import LOOPBACK, too_large
 from tradeguard.sandbox.matching import EngineReject
 from tradeguard.sandbox.params import ApiError, error_response
 from tradeguard.sandbox.ratelimit import request_weight
@@ -75,6 +75,8 @@ async def _admin(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.json_response({"error": str(exc) or type(exc).__name__}, status=400)
     except EngineReject as exc:
         return error_response(ApiError(exc.code, exc.msg, exc.http_status))
+    except web.HTTPRequestEntityTooLarge:
+        return web.json_response({"error": too_large(request.app[MAX_BODY])}, status=_TOO_LARGE)
 
 
 _CLIENT_GONE = 499  # nginx's "client closed request"; never seen by a client

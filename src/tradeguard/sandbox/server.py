@@ -28,7 +28,7 @@ from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.drift import ArbDrift
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.klines import KlineStore
-from tradeguard.sandbox.loopback import LoopbackServer, serve
+from tradeguard.sandbox.loopback import MAX_BODY_BYTES, LoopbackServer, serve
 from tradeguard.sandbox.matching import MarketSpec, MatchingEngine, Result
 from tradeguard.sandbox.middleware import MAX_BODY, make_middleware
 from tradeguard.sandbox.motion import RandomWalk
@@ -47,8 +47,6 @@ from tradeguard.sandbox.streams import StreamHub
 from tradeguard.sandbox.wsapi import WsApi
 
 __all__ = ["MAX_BODY_BYTES", "ApiError", "ApiKey", "SandboxExchange"]
-
-MAX_BODY_BYTES = 1024**2  # a request body's limit (aiohttp's default); over it: Binance's -1101
 
 Levels = Iterable[tuple[Decimal | str, Decimal | str]]
 

@@ -41,11 +41,13 @@ from tradeguard.sandbox.kalshi.wire import (  # KalshiError, KalshiMarket: their
 )
 from tradeguard.sandbox.loopback import (
     LOOPBACK,
+    MAX_BODY_BYTES,
     LoopbackServer,
     call_log,
     call_recorder,
     check_loopback,
     serve,
+    too_large,
 )
 from tradeguard.sandbox.outcome_accounts import (
     HOUSE,
@@ -92,7 +94,8 @@ class KalshiExchange(LoopbackServer):
     # lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         app = web.Application(
-            middlewares=[call_recorder(self.requests, "KALSHI-ACCESS"), self._middleware]
+            middlewares=[call_recorder(self.requests, "KALSHI-ACCESS"), self._middleware],
+            client_max_size=MAX_BODY_BYTES,
         )
         r = app.router
         p = PREFIX
@@ -217,6 +220,10 @@ class KalshiExchange(LoopbackServer):
                 if self.faults.take_429():
                     raise KalshiError(429, "too_many_requests", "too many requests (injected)")
             return await handler(request)
+        except web.HTTPRequestEntityTooLarge:  # aiohttp's own answer is plain text
+            body = {"error": {"code": "request_too_large", "message": too_large(),
+                              "details": ""}}  # fmt: skip
+            return web.json_response(body, status=413)
         except KalshiError as exc:
             body = {"error": {"code": exc.code, "message": exc.message, "details": ""}}
             retry = {"Retry-After": "1"} if exc.status == 429 else None  # when to come back
