@@ -22,6 +22,7 @@ from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.kraken.client import make_kraken_client
 from tradeguard.sandbox.kraken.server import KrakenSandbox
 from tradeguard.sandbox.kraken.testing import CAROL_KEY, CAROL_SECRET, seeded_kraken
+from tradeguard.sandbox.server import MAX_BODY_BYTES
 
 D = Decimal
 
@@ -237,3 +238,13 @@ async def test_add_order_refuses_a_validate_that_is_no_boolean(kx: KrakenSandbox
         assert doc["error"] == ["EGeneral:Invalid arguments:validate"], (junk, doc)
     opened = await _signed(kx, "/0/private/OpenOrders", time.time_ns(), {})
     assert opened["result"]["open"] == {}
+
+
+async def test_a_body_over_the_size_limit_is_krakens_error(kx: KrakenSandbox, carol: Any) -> None:
+    # aiohttp answered it in plain text (HTTP 413), which ccxt read as an answer it could not
+    # parse; Kraken's refusals are its {"error": [...]} list, as every other one here
+    pad = "x" * (MAX_BODY_BYTES + 1)
+    with pytest.raises(ccxt.ExchangeError, match="EGeneral:Invalid arguments:request body"):
+        await carol.create_order("BTC/USD", "limit", "buy", 0.001, 40000, {"pad": pad})
+    assert kx.engine.open_orders(kx.account_id(CAROL_KEY)) == []
+    assert (await carol.fetch_balance())["USD"]["free"] == 100000.0

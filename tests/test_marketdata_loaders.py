@@ -27,6 +27,10 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CANDLES = DATA / "candles"
 BOOKS = DATA / "orderbook"
 
+# Binance's trade files (data.binance.vision) are in microseconds from 2025-01-01 on
+US_2025 = 1_735_689_600_000_000  # 2025-01-01 00:00 UTC in microseconds
+MS_2025 = US_2025 // 1000
+
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"market data not found at {DATA}")
 
 
@@ -250,7 +254,7 @@ def test_bad_parquet_record_names_row_and_column(tmp_path: Path):
     path = tmp_path / "XRP_ETH-trades.parquet"
     table = pa.table(
         {
-            "timestamp": [1, 2],
+            "timestamp": [MS_2025, MS_2025 + 1],
             "id": ["a", "b"],
             "type": ["None", "None"],
             "side": ["buy", "sell"],
@@ -280,7 +284,8 @@ def test_bad_trade_side_names_row_column_and_value(
     tmp_path: Path, columns: dict[str, list[object]], bad_column: str, bad_value: object
 ):
     path = tmp_path / "XRP_ETH-trades.parquet"
-    pq.write_table(pa.table({"timestamp": [1, 2], "price": [1.5, 1.6], **columns}), path)
+    times = [MS_2025, MS_2025 + 1]
+    pq.write_table(pa.table({"timestamp": times, "price": [1.5, 1.6], **columns}), path)
     with pytest.raises(DataFileError) as info:
         load_trades(path)
     assert (info.value.row, info.value.column, info.value.value) == (2, bad_column, bad_value)
@@ -330,7 +335,7 @@ def test_trades_out_of_time_order_name_the_record(tmp_path: Path):
     path = tmp_path / "XRP_ETH-trades.parquet"
     table = pa.table(
         {
-            "timestamp": [1, 5, 5, 3],
+            "timestamp": [MS_2025 + t for t in (1, 5, 5, 3)],
             "id": ["a", "b", "c", "d"],
             "type": ["None"] * 4,
             "side": ["buy", "sell", "buy", "sell"],
@@ -340,7 +345,62 @@ def test_trades_out_of_time_order_name_the_record(tmp_path: Path):
         }
     )
     pq.write_table(table, path)
-    with pytest.raises(DataFileError, match=r"row 4, column 'timestamp', value 3: .*backwards"):
+    with pytest.raises(
+        DataFileError, match=rf"row 4, column 'timestamp', value {MS_2025 + 3}: .*backwards"
+    ):
         load_trades(path)
     pq.write_table(table.slice(0, 3), path)  # equal times (one match, several trades) are fine
-    assert [t.ts for t in load_trades(path)] == [1, 5, 5]
+    assert [t.ts - MS_2025 for t in load_trades(path)] == [1, 5, 5]
+
+
+def _binance_trades(path: Path, times: list[int]) -> Path:
+    n = len(times)
+    table = pa.table({"timestamp": times, "trade_id": list(range(1, n + 1)),
+                      "price": [94000.5] * n, "quantity": [0.01] * n,
+                      "buyer_maker": [True] * n})  # fmt: skip
+    pq.write_table(table, path)
+    return path
+
+
+def _quotes(path: Path, times: list[int]) -> Path:
+    n = len(times)
+    pq.write_table(pa.table({"timestamp": times, "bid": [1.0] * n, "bid_size": [1.0] * n,
+                             "ask": [1.1] * n, "ask_size": [1.0] * n}), path)  # fmt: skip
+    return path
+
+
+def test_trade_and_quote_files_in_microseconds_load_as_ms(tmp_path: Path):
+    # the unit is the first row's, as for klines: a µs file read as ms lands in year 56,970
+    times = [US_2025, US_2025 + 1_500, US_2025 + 2_000_999]
+    trades = load_trades(_binance_trades(tmp_path / "BTCUSDT-trades.parquet", times), "BTC/USDT")
+    assert [t.ts for t in trades] == [MS_2025, MS_2025 + 1, MS_2025 + 2_000]
+    quotes = load_quotes(_quotes(tmp_path / "BTC_USDT-quotes.parquet", times))
+    assert [q.ts for q in quotes] == [MS_2025, MS_2025 + 1, MS_2025 + 2_000]
+    ms = load_trades(_binance_trades(tmp_path / "ms.parquet", [MS_2025, MS_2025 + 1]), "BTC/USDT")
+    assert [t.ts for t in ms] == [MS_2025, MS_2025 + 1]
+
+
+@pytest.mark.parametrize(
+    ("times", "row", "hint"),
+    [
+        ([MS_2025, US_2025 + 1_000], 2, "reads as microseconds, and row 1's trade time as ms"),
+        ([US_2025, MS_2025 + 1], 2, "reads as milliseconds, and row 1's trade time as µs"),
+        ([MS_2025 // 1000], 1, "it reads as seconds"),
+        ([US_2025 * 1000], 1, "it reads as nanoseconds"),
+        ([5], 1, ""),
+    ],
+    ids=["us-after-ms", "ms-after-us", "seconds", "nanoseconds", "epoch-start"],
+)
+def test_a_trade_time_out_of_range_names_file_row_value_and_limit(
+    tmp_path: Path, times: list[int], row: int, hint: str
+):
+    path = _binance_trades(tmp_path / "BTCUSDT-trades.parquet", times)
+    with pytest.raises(DataFileError) as info:
+        load_trades(path, "BTC/USDT")
+    err = info.value
+    assert (err.row, err.column, err.value) == (row, "timestamp", times[row - 1])
+    text = str(err)
+    assert str(path) in text and "out of range" in text and "2100-01-01" in text, text
+    assert "2009-01-01" in text and hint in text, text
+    with pytest.raises(DataFileError, match=r"quote time .* out of range"):
+        load_quotes(_quotes(tmp_path / "BTC_USDT-quotes.parquet", times))

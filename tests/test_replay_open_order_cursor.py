@@ -143,3 +143,65 @@ async def test_a_stored_cursor_without_its_order_is_refused_where_the_orders_dif
     with pytest.raises(ConfigError) as caught:
         await stop_resume._run(cfg, rest)
     assert rest == [] and str(candles[k].ts) in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize("by_close", [False, True], ids=["no order", "close order"])
+def test_a_cursor_stored_without_its_count_is_taken_up_where_unambiguous_else_refused(
+    by_close: bool,
+) -> None:
+    # The oldest saves stored the cursor's open time alone (`replay.cursor_ms`, or a state
+    # without `cursor_n`): every candle opening at or before it was done. In close order those
+    # were looked up by bisecting open times, which are out of order across timeframes: the
+    # resume started at a wrong candle, skipping or repeating some, with nothing said.
+    files = _files(five_first=False, five_until=10)  # 5m bars for the first ten minutes
+    old = _open_order(files)
+    new = list(merged_by_close(files))
+    everything = sorted(map(_key, old))
+    taken = []
+    for ts in sorted({c.ts for c in old}):
+        done = [c for c in old if c.ts <= ts]
+        try:
+            i = resume_index(new, ts, 0, by_close)
+        except ConfigError as exc:
+            text = str(exc)
+            assert str(ts) in text and "no count" in text and "new database" in text, text
+            continue
+        taken.append(ts)
+        assert sorted(map(_key, done + new[i:])) == everything, ts  # each candle once
+    # refused where a 5m bar opening by then closes after a 1m bar opening later
+    assert taken == [T0 + m * MIN for m in (4, 9, *range(10, 20))]
+
+
+@pytest.mark.parametrize("minutes", [4, 2], ids=["unambiguous", "inside-a-5m-bar"])
+async def test_an_old_state_without_order_or_count_resumes_only_where_unambiguous(
+    tmp_path: Path, data_dir: Path, minutes: int
+) -> None:
+    """A paper replay of a 1m and a 5m file stopped just after a 5m bar, its state rewritten as
+    the oldest saves wrote it (an open time, every candle opening by then done; no count, no
+    order). At the 1m bar closing with the 5m bar, every candle is replayed once, the rest after
+    the resume; two minutes into the 5m bar (done, but closing after two 1m bars that were not)
+    the resume is refused before any candle, naming the cursor and what to do."""
+    cfg = stop_resume._config(tmp_path, data_dir)
+    candles = stop_resume._replay_order(tmp_path)
+    k = next(i for i, c in enumerate(candles) if i >= len(candles) // 2 and c.interval_s == 300)
+    first: list[Candle] = []
+    await stop_resume._run(cfg, first, stop_after=k + 1)
+    assert first == candles[: k + 1]
+
+    node = node_for(load_config(cfg))
+    state = load_replay_state(node.storage)
+    assert state is not None
+    del state["cursor_order"], state["cursor_n"]
+    state["cursor"] = cursor = candles[k].ts + minutes * MIN
+    save_replay_state(node.storage, state, candles[k].close_ts)
+    node.close()
+
+    rest: list[Candle] = []
+    if minutes == 4:
+        await stop_resume._run(cfg, rest)
+        assert rest == candles[k + 1 :]
+        return
+    with pytest.raises(ConfigError) as caught:
+        await stop_resume._run(cfg, rest)
+    text = str(caught.value)
+    assert rest == [] and str(cursor) in text and "new database" in text, text

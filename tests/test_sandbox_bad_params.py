@@ -430,3 +430,28 @@ def test_a_sandbox_config_account_with_a_negative_balance_is_refused():
     row = {"api_key": "k", "secret": "s", "balances": {"USDT": "-100"}}
     with pytest.raises(ConfigError, match=r"sandbox accounts: balances.USDT='-100'"):
         SandboxExchange(SandboxConfig(accounts=[row]))
+
+
+BIG = "x" * (1024**2 + 1)  # over every sandbox's body limit (1 MiB)
+
+
+async def test_a_body_over_the_size_limit_is_each_venues_json_error():
+    """aiohttp refused a body over its limit in plain text (413) on every sandbox: the admin
+    endpoints, Kalshi's and Polymarket's too. Each answers its own JSON error shape now."""
+    async with aiohttp.ClientSession() as http:
+        async with seeded_exchange() as ex, http.post(ex.base_url + "/admin/faults", data=BIG) as r:
+            body = await r.json()
+            assert r.status == 413 and "1048576 bytes" in body["error"], body
+        async with KalshiExchange() as ex:
+            admin = ex.rest_url.split("/trade-api")[0] + "/admin/faults"
+            for url in (ex.rest_url + "/portfolio/orders", admin):
+                async with http.post(url, data=BIG) as r:
+                    body = await r.json()
+                    assert r.status == 413, (url, body)
+                    assert body["error"]["code"] == "request_too_large", body
+                    assert "1048576 bytes" in body["error"]["message"], body
+        async with PolymarketExchange() as ex:
+            for path in ("/order", "/admin/faults"):
+                async with http.post(ex.url + path, data=BIG) as r:
+                    body = await r.json()
+                    assert r.status == 413 and "1048576 bytes" in body["error"], (path, body)

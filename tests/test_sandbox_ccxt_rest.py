@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import ccxt
 import pytest
 
 from tradeguard.sandbox.client import make_ccxt_client
-from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET
+from tradeguard.sandbox.config import SandboxConfig
+from tradeguard.sandbox.server import MAX_BODY_BYTES, SandboxExchange
+from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, seeded_exchange
 
 
 async def test_load_markets_maps_filters_to_precision_and_limits(client: Any) -> None:
@@ -184,3 +187,28 @@ async def test_api_restrictions_report_withdrawals_per_key(ex: SandboxExchange) 
         finally:
             await c.close()
         assert restrictions["enableWithdrawals"] is expected
+
+
+async def test_a_body_over_the_size_limit_is_binances_json_error(tmp_path: Path) -> None:
+    # aiohttp refused a body over its limit with a plain-text 413, which ccxt took for an
+    # answer (the call returned the text, no error); every other sandbox error is Binance's
+    # {"code", "msg"}, which ccxt maps by its code (here: a request not to send again)
+    log = tmp_path / "requests.jsonl"
+    async with seeded_exchange(SandboxConfig(request_log_path=log)) as ex:
+        client = make_ccxt_client(ex, ALICE_KEY, ALICE_SECRET, enable_rate_limit=False)
+        try:
+            await client.load_markets()
+            pad = "x" * (MAX_BODY_BYTES + 1)
+            with pytest.raises(ccxt.BadRequest) as err:
+                await client.private_post_order({"symbol": "BTCUSDT", "side": "BUY",
+                                                 "type": "MARKET", "quantity": "0.01",
+                                                 "pad": pad})  # fmt: skip
+            text = str(err.value).replace(" ", "")
+            assert '"code":-1101' in text and f"limitis{MAX_BODY_BYTES}bytes" in text, text
+            # nothing was placed, and the sandbox goes on answering
+            assert (await client.fetch_balance())["USDT"]["free"] == 100000.0
+        finally:
+            await client.close()
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    [refused] = [r for r in rows if r["path"] == "/api/v3/order"]
+    assert (refused["status"], refused["code"]) == (413, -1101), refused

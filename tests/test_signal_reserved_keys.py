@@ -7,6 +7,7 @@ on them also ask for what no caller can set (the node's own order ids)."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal as D
 from pathlib import Path
 from types import SimpleNamespace
@@ -172,3 +173,26 @@ def test_stored_orders_with_node_keys_still_load(tmp_path: Path) -> None:
     loaded = {o.client_order_id: o.signal for o in storage.load_orders()}
     assert [loaded[f"tg00000abcde-{n}"] for n in range(len(signals))] == signals
     db.dispose()
+
+
+@pytest.mark.parametrize("source", ["api:trader(1)", "scanner", ""])
+async def test_a_strategy_s_intent_cannot_set_the_api_s_source(
+    tmp_path: Path, data_dir: Path, source: str
+) -> None:
+    # `source` is the orders API's record of the token that placed an order; a close placed
+    # by hand is known by it (the exit buy-back counts it as one), so a strategy's intent
+    # that sets it would pass itself off as a hand close.
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    try:
+        intent = OrderIntent("mine", "paper", "BTC/USDT", Side.BUY, D("0.001"),
+                             signal={"why": "cross", "source": source})  # fmt: skip
+        with pytest.raises(ValueError, match=re.escape(f"signal.source = {source!r} is written")):
+            node._ctx.emit(intent)
+        assert node._ctx.queue == []
+        gateway = node._ctx.execution_gateway("mine", "paper")
+        out = await gateway.submit(intent)
+        assert (out.status, out.order, out.code) == ("denied", None, "SIGNAL_RESERVED")
+        assert f"signal.source = {source!r}" in out.reason
+        assert node.storage.load_orders() == []
+    finally:
+        node.close()

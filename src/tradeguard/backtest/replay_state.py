@@ -51,7 +51,9 @@ def resume_index(
 
     A cursor stored without its order (`by_close` False: `CURSOR_ORDER` was not written) may be
     of a replay by open time, whose done candles close order may not hold as a prefix; it is
-    taken up only where both orders agree on them (`_open_order_agrees`), else ConfigError."""
+    taken up only where both orders agree on them (`_open_order_agrees`), else ConfigError.
+    A cursor without its count (`done_at_ts` 0: the oldest saves) had every candle opening at
+    or before it done: taken up where those come first in replay order, else ConfigError."""
     if done_at_ts:
         closes, longest = _closes(candles)
         lo, hi = _closing_window(closes, longest, cursor_ts)
@@ -64,7 +66,7 @@ def resume_index(
                         raise _open_order_error(cursor_ts, done_at_ts)
                     return i + 1
         return bisect_left([c.ts for c in candles], cursor_ts) + done_at_ts  # data not found
-    return bisect_right([c.ts for c in candles], cursor_ts)  # a cursor written without the count
+    return _through(candles, cursor_ts)  # a cursor written without the count
 
 
 def _open_order_agrees(candles: Sequence[Candle], lo: int, end: int, hi: int, n: int) -> bool:
@@ -80,6 +82,26 @@ def _open_order_agrees(candles: Sequence[Candle], lo: int, end: int, hi: int, n:
         return False  # done by open time, not yet in close order
     at = [c.interval_s for c in candles[lo:hi] if c.ts == ts]
     return n == len(at) or len(set(at)) == 1
+
+
+def _through(candles: Sequence[Candle], cursor_ts: int) -> int:
+    """Index past every candle opening at or before `cursor_ts`, when those come first in
+    `candles` (one timeframe, or where no bar opening by then closes after one opening later);
+    else ConfigError: resuming there would skip or repeat candles."""
+    end = 0
+    for c in candles:
+        end += c.ts <= cursor_ts
+    if any(candles[j].ts > cursor_ts for j in range(end)):
+        when = datetime.fromtimestamp(cursor_ts / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        raise ConfigError(
+            f"replay state: the stored cursor (open time {cursor_ts}, {when} UTC) carries no "
+            "count of the candles done at it (a save from before counts were stored): every "
+            "candle opening by then was done, and in the replay's close order bars of a longer "
+            "span opening by then close after bars opening later, so no resume point holds "
+            "exactly those. Start the replay again from its first candle with a new database "
+            "(database_url)"
+        )
+    return end
 
 
 def _open_order_error(cursor_ts: int, done_at_ts: int) -> ConfigError:

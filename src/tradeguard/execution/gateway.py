@@ -30,7 +30,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
-from tradeguard.model.signal_keys import GATEWAY_SIGNAL_KEYS, reserved_signal_error
+from tradeguard.model.signal_keys import GATEWAY_SIGNAL_KEYS, strategy_signal_error
 from tradeguard.risk.engine import RiskDecision
 from tradeguard.risk.rules.order import band_edge
 from tradeguard.risk.unwind import CycleHoldings, base_asset
@@ -189,8 +189,14 @@ class OrderPathGateway:
         """Send one intent down the order path (risk check, journal, venue); a cycle's order is
         noted as its cycle's, so a fill after the cycle's record is told as a late one. A
         signal carrying a key the node reserves for its own orders (but the cycle role `arb`)
-        is refused: SIGNAL_RESERVED, nothing journaled."""
-        reserved = reserved_signal_error(intent.signal, GATEWAY_SIGNAL_KEYS)
+        or the orders API's `source` is refused: SIGNAL_RESERVED, nothing journaled; so is a
+        leg under another strategy id than the gateway's: STRATEGY_ORDER_ROUTE."""
+        if intent.strategy_id != self.strategy_id:  # its cycles, holdings and P&L are its own
+            return self._om.refuse(intent, "STRATEGY_ORDER_ROUTE", (
+                f"order denied: the execution gateway of strategy {self.strategy_id!r} sends "
+                f"that strategy's legs only, not one under strategy_id {intent.strategy_id!r}"
+            ))  # fmt: skip
+        reserved = strategy_signal_error(intent.signal, GATEWAY_SIGNAL_KEYS)
         if reserved is not None:
             return self._om.refuse(intent, "SIGNAL_RESERVED", reserved)
         # noted from its journaling on: a fill the venue's answer brings is then no late one

@@ -90,12 +90,13 @@ def open_time_error(
     ts: int,
     first_row: int | None = None,
     scale: int = 1,
+    what: str = "open time",
 ) -> DataFileError:
     """The error for a candle opening at `ts` (epoch ms, or microseconds for `scale` 1000),
     outside the open-time range: it names the range and, when the time fits it in another
     unit, that unit; with `first_row` (the row whose time set the file's unit, see
-    `time_scale`), the unit that row set."""
-    short, unit = _UNITS[scale]
+    `time_scale`), the unit that row set. `what` names the time (a trade's, a quote's)."""
+    short = _UNITS[scale][0]
     hint = ""
     for other, per in (("seconds", -1000), ("milliseconds", 1), ("microseconds", 1000),
                        ("nanoseconds", 1_000_000)):  # fmt: skip
@@ -104,13 +105,13 @@ def open_time_error(
             hint = f"; it reads as {other}: write epoch milliseconds"
             if first_row is not None and first_row != row:
                 hint = (
-                    f"; it reads as {other}, and row {first_row}'s open time as {unit}: "
+                    f"; it reads as {other}, and row {first_row}'s {what} as {short}: "
                     "write every time of the file in one unit"
                 )
             break
     return DataFileError(
         path,
-        f"the open time {ts} {short} is out of range: it must be from 2009-01-01 (epoch "
+        f"the {what} {ts} {short} is out of range: it must be from 2009-01-01 (epoch "
         f"{short} {EARLIEST_OPEN_MS * scale}) to before 2100-01-01 UTC "
         f"({LATEST_OPEN_MS * scale}){hint}",
         row=row,

@@ -1,10 +1,22 @@
-"""Trade and quote files (parquet)."""
+"""Trade and quote files (parquet).
+
+Times are epoch ms, or microseconds for a whole file (Binance's trade files from 2025-01-01
+on), as for klines (`checks.time_scale`): the first row's time sets the unit, and every time
+must lie from 2009-01-01 to before 2100-01-01 UTC in it; one outside (another unit, a damaged
+row) is refused naming the file, row, value and the range, not replayed decades away.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+from tradeguard.marketdata.checks import (
+    EARLIEST_OPEN_MS,
+    LATEST_OPEN_MS,
+    open_time_error,
+    time_scale,
+)
 from tradeguard.marketdata.data_files import (
     Parser,
     PathLike,
@@ -45,12 +57,13 @@ def load_trades(path: PathLike, symbol: str | None = None) -> list[TradeTick]:
     require(p, table, cols)
     ts_col, id_col, price_col, amount_col, side_col = cols
     out: list[TradeTick] = []
+    times = _Times(p, ts_col, "trade time")
     for row, (ts, tid, price, amount, side) in arrow_rows(p, table, cols, "timestamp"):
         try:
             out.append(
                 TradeTick(
                     sym,
-                    int_value(ts, ts_col),
+                    times.ms(row, int_value(ts, ts_col)),
                     str(any_value(tid, id_col)),
                     positive(price, price_col),
                     positive(amount, amount_col),
@@ -101,12 +114,13 @@ def load_quotes(path: PathLike, symbol: str | None = None) -> list[Quote]:
         ("ask_size", non_negative),
     ]
     out: list[Quote] = []
+    times = _Times(p, "timestamp", "quote time")
     for row, (ts, bid, bid_size, ask, ask_size) in arrow_rows(p, table, cols, "timestamp"):
         try:
             out.append(
                 Quote(
                     sym,
-                    int_value(ts, "timestamp"),
+                    times.ms(row, int_value(ts, "timestamp")),
                     positive(bid, "bid"),
                     non_negative(bid_size, "bid_size"),
                     positive(ask, "ask"),
@@ -117,6 +131,28 @@ def load_quotes(path: PathLike, symbol: str | None = None) -> list[Quote]:
             raise diagnose(p, row, [ts, bid, bid_size, ask, ask_size], checks) from None
     _check_time_order(p, out)
     return out
+
+
+class _Times:
+    """A tick file's times as epoch ms: the unit its first row sets (ms or microseconds), and
+    every time in range in it (see the module's docstring)."""
+
+    __slots__ = ("column", "first", "hi", "lo", "path", "scale", "what")
+
+    def __init__(self, path: Path, column: str, what: str) -> None:
+        self.path, self.column, self.what = path, column, what
+        self.scale = self.first = 0
+        self.lo, self.hi = EARLIEST_OPEN_MS, LATEST_OPEN_MS
+
+    def ms(self, row: int, ts: int) -> int:
+        """Return record `row`'s time `ts` in ms; raise DataFileError when out of range."""
+        if not self.scale:
+            self.scale, self.first = time_scale(ts), row
+            self.lo, self.hi = EARLIEST_OPEN_MS * self.scale, LATEST_OPEN_MS * self.scale
+        if not self.lo <= ts < self.hi:
+            raise open_time_error(self.path, row, self.column, ts, ts, self.first, self.scale,
+                                  self.what)  # fmt: skip
+        return ts // self.scale
 
 
 def _check_time_order(path: Path, ticks: Sequence[TradeTick | Quote]) -> None:

@@ -14,8 +14,10 @@ multi-leg cycle). Orders stored before this rule still load as they were.
 (`api:<token name>(<token id>)`), written by the API itself: the orders API refuses a caller's
 `source` (`api_source_error`; another key such as `origin` carries the caller's own label), so
 no caller can pass its order off as another token's, or blank it (a close placed by hand is
-known by it: `node.exit_buyback`). A signal bot's signal is its own: its `source` (a scanner's
-name) goes on with the bot's trade orders.
+known by it: `node.exit_buyback`). A strategy's intent may not set it either (`emit()` raises
+a ValueError, an execution gateway denies the leg `SIGNAL_RESERVED`): its order would be counted
+as a close placed by hand. A signal bot's signal is its own: its `source` (a scanner's name) goes
+on with the bot's trade orders.
 
 Where it can, the check acting on a key also asks for what no caller sets: a settlement's or a
 netting's order id (`stl`/`net` + 24 hex digits) is the node's own, never one a sent order gets.
@@ -92,6 +94,14 @@ def reserved_signal_error(
     return None
 
 
+def strategy_signal_error(
+    signal: Mapping[str, Any], allowed: frozenset[str] = frozenset()
+) -> str | None:
+    """Say why a strategy's intent cannot carry `signal`: a key reserved for the node's own
+    orders (but those in `allowed`), or the orders API's `source`; None when it may."""
+    return reserved_signal_error(signal, allowed) or api_source_error(signal)
+
+
 __all__ = [
     "API_SOURCE_KEY",
     "GATEWAY_SIGNAL_KEYS",
@@ -102,4 +112,5 @@ __all__ = [
     "booked_id",
     "placed_through_api",
     "reserved_signal_error",
+    "strategy_signal_error",
 ]

@@ -21,6 +21,7 @@ from tradeguard.model.errors import ConfigError
 from tradeguard.model.instrument import Instrument
 from tradeguard.node.audit_log import AuditLog
 from tradeguard.node.checkpoint import load_run_states, restore, run_state
+from tradeguard.node.context import OwnContext
 from tradeguard.node.credentials import venue_credentials
 from tradeguard.node.exit_siblings import ExitSiblings
 from tradeguard.node.state_store import StorageStateStore
@@ -398,7 +399,7 @@ def _build_strategies(node: TradingNode) -> None:
         conflicts = getattr(strat, "risk_conflicts", None)
         for problem in conflicts(node.config.risk) if conflicts else ():
             raise ConfigError(f"strategies[{sc.id}]: {problem}")
-        strat.bind(node._ctx)
+        strat.bind(OwnContext(node._ctx, sc.id))  # its intents under its own id
         saved = node._strategy_states.get(sc.id)
         if saved is None:  # read once: the checkpoints keep this row from here on
             saved = run_state(node, sc.id).state

@@ -12,7 +12,7 @@ from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.position import Position
-from tradeguard.model.signal_keys import reserved_signal_error
+from tradeguard.model.signal_keys import strategy_signal_error
 from tradeguard.node.pause import PausedCycleRisk, StrategyPauses
 from tradeguard.storage.bot_rows import BotRows
 
@@ -89,7 +89,7 @@ class NodeContext:
     def emit(self, intent: OrderIntent) -> None:
         if not isinstance(intent, OrderIntent):
             raise TypeError(f"emit() takes an OrderIntent, got {type(intent).__name__}")
-        reserved = reserved_signal_error(intent.signal)  # keys the node reads off its own orders
+        reserved = strategy_signal_error(intent.signal)  # the node's keys, the API's source
         if reserved is not None:
             raise ValueError(f"strategy {intent.strategy_id!r}: emit() refused: {reserved}")
         if (
@@ -134,3 +134,42 @@ class NodeContext:
                 # position per symbol, limits, exits and closes read them), not balance-only legs
                 node.orders.balance_only.discard(strategy_id)
         return gateway
+
+
+class OwnContext(NodeContext):
+    """One strategy's view of the node's context: the same queue, gateways and pauses, but its
+    intents and gateways held to its own id (`node.order_owner.foreign_strategy_refusal`): an
+    entry under another strategy's id is denied `STRATEGY_ORDER_ROUTE` (audited, nothing
+    queued), a reduce_only close passes, and no gateway is lent under such an id."""
+
+    def __init__(self, shared: NodeContext, owner: str) -> None:  # shares, not a new one
+        self._node = shared._node
+        self.queue = shared.queue
+        self._gateways = shared._gateways
+        self._pauses = shared._pauses
+        self._paused = shared._paused
+        self._owner = owner
+
+    def emit(self, intent: OrderIntent) -> None:
+        if isinstance(intent, OrderIntent) and intent.strategy_id != self._owner:
+            from tradeguard.node.order_owner import foreign_strategy_refusal
+
+            why = foreign_strategy_refusal(self._node, self._owner, intent)
+            if why is not None:
+                self._node.orders.refuse(intent, *why)
+                self._node.stats.denied += 1
+                return
+        super().emit(intent)
+
+    def execution_gateway(self, strategy_id: str, venue: str) -> OrderPathGateway:
+        if strategy_id != self._owner:
+            from tradeguard.node.order_owner import STRATEGY_ORDER_ROUTE, node_strategy_ids
+
+            if strategy_id in node_strategy_ids(self._node):
+                raise ConfigError(
+                    f"strategies[{self._owner}]: no execution gateway under strategy id "
+                    f"{strategy_id!r}, another strategy of this node ({STRATEGY_ORDER_ROUTE}): "
+                    f"its legs would count in that strategy's cycles and P&L; ask for "
+                    f"ctx.execution_gateway({self._owner!r}, {venue!r})"
+                )
+        return super().execution_gateway(strategy_id, venue)

@@ -15,6 +15,11 @@ node trades under is not free for an outside caller to borrow:
   order to that strategy's own position); an entry is denied with `STRATEGY_ORDER_ROUTE`;
 - a signal bot's name is held to the bot's order route (`bot_refusal`);
 - any other id (`external`, the default; `manual`; a desk's own label) is the caller's own.
+
+A strategy of the node is held to the same rule for the id of another one
+(`foreign_strategy_refusal`): each strategy is handed its own view of the node's context
+(`node.context.OwnContext`), whose `emit()` denies its entry under another strategy's id
+`STRATEGY_ORDER_ROUTE` and which lends no execution gateway under such an id.
 """
 
 from __future__ import annotations
@@ -48,6 +53,21 @@ def strategy_refusal(node: TradingNode, intent: OrderIntent) -> tuple[str, str] 
     )
 
 
+def foreign_strategy_refusal(
+    node: TradingNode, owner: str, intent: OrderIntent
+) -> tuple[str, str] | None:
+    """(code, reason) denying strategy `owner`'s entry under another strategy's id, or None."""
+    sid = intent.strategy_id
+    if sid == owner or intent.reduce_only or sid not in node_strategy_ids(node):
+        return None
+    return STRATEGY_ORDER_ROUTE, (
+        f"order denied: strategy {owner!r} emitted an order under strategy_id {sid!r}, another "
+        "strategy of this node, whose positions, exits and P&L it would count in; under "
+        "another strategy's id only reduce_only=true orders closing what it holds pass; "
+        f"send entries under the strategy's own id ({owner!r})"
+    )
+
+
 def owner_refusal(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
     """(code, reason) refusing an outside order under an id the node trades under, or None.
 
@@ -55,4 +75,10 @@ def owner_refusal(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | N
     return bot_refusal(node, intent) or strategy_refusal(node, intent)
 
 
-__all__ = ["STRATEGY_ORDER_ROUTE", "node_strategy_ids", "owner_refusal", "strategy_refusal"]
+__all__ = [
+    "STRATEGY_ORDER_ROUTE",
+    "foreign_strategy_refusal",
+    "node_strategy_ids",
+    "owner_refusal",
+    "strategy_refusal",
+]

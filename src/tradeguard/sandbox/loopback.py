@@ -25,6 +25,16 @@ from tradeguard.model.errors import TradeguardError
 from tradeguard.sandbox.conn_guard import ConnLimits, GuardedRunner
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
+# a request body's limit on every sandbox (aiohttp's default, set on each app): a body over it
+# gets the venue's JSON error with HTTP 413, not aiohttp's plain text
+MAX_BODY_BYTES = 1024**2
+
+
+def too_large(limit: int = MAX_BODY_BYTES) -> str:
+    """What a sandbox says of a body over `limit` bytes."""
+    return f"the request body is over {limit} bytes, the limit; send a smaller one"
+
+
 MAX_CALLS = 10_000  # calls kept by `call_recorder` (the latest)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

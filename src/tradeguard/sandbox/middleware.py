@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from tradeguard.sandbox.loopback import LOOPBACK
+from tradeguard.sandbox.loopback import LOOPBACK, too_large
 from tradeguard.sandbox.matching import EngineReject
 from tradeguard.sandbox.params import ApiError, error_response
 from tradeguard.sandbox.ratelimit import request_weight
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tradeguard.sandbox.server import SandboxExchange
 
 _API_CODE = web.ResponseKey("api_code", int)
+MAX_BODY = web.AppKey("max_body_bytes", int)  # the app's client_max_size, named in its 413
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -36,7 +37,8 @@ def make_middleware(ex: SandboxExchange) -> Middleware:
             return await handler(request)
         resp = await _api(ex, request, handler)
         if ex.request_log is not None and resp.status != _CLIENT_GONE:
-            body = (await request.text()) if request.can_read_body else ""
+            readable = request.can_read_body and resp.status != _TOO_LARGE  # never read whole
+            body = (await request.text()) if readable else ""
             ex.request_log.write(
                 ex.now_ms(), request.method, path, request.query_string, body,
                 request.headers.get("X-MBX-APIKEY"), resp.status,
@@ -73,9 +75,21 @@ async def _admin(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.json_response({"error": str(exc) or type(exc).__name__}, status=400)
     except EngineReject as exc:
         return error_response(ApiError(exc.code, exc.msg, exc.http_status))
+    except web.HTTPRequestEntityTooLarge:
+        return web.json_response({"error": too_large(request.app[MAX_BODY])}, status=_TOO_LARGE)
 
 
 _CLIENT_GONE = 499  # nginx's "client closed request"; never seen by a client
+_TOO_LARGE = 413
+
+
+def body_too_large(limit: int) -> ApiError:
+    """Binance's error for a body over `limit` bytes (aiohttp's own answer is plain text, which
+    ccxt reads as a successful response); -1101, a request not to send again as it is."""
+    return ApiError(
+        -1101, f"Request body too large; the limit is {limit} bytes. Send fewer parameters.",
+        _TOO_LARGE,
+    )  # fmt: skip
 
 
 def _client_gone() -> web.Response:
@@ -130,6 +144,8 @@ async def _api(ex: SandboxExchange, request: web.Request, handler: Handler) -> w
         return _client_gone()
     except ApiError as exc:
         resp = _coded(exc)
+    except web.HTTPRequestEntityTooLarge:
+        resp = _coded(body_too_large(request.app[MAX_BODY]))
     except EngineReject as exc:
         resp = _coded(ApiError(exc.code, exc.msg, exc.http_status))
     held = ex.faults.latency_after_for(path)

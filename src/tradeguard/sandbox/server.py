@@ -28,9 +28,9 @@ from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.drift import ArbDrift
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.klines import KlineStore
-from tradeguard.sandbox.loopback import LoopbackServer, serve
+from tradeguard.sandbox.loopback import MAX_BODY_BYTES, LoopbackServer, serve
 from tradeguard.sandbox.matching import MarketSpec, MatchingEngine, Result
-from tradeguard.sandbox.middleware import make_middleware
+from tradeguard.sandbox.middleware import MAX_BODY, make_middleware
 from tradeguard.sandbox.motion import RandomWalk
 from tradeguard.sandbox.order_caps import OpenOrderCap
 from tradeguard.sandbox.params import ApiError, error_response
@@ -46,7 +46,7 @@ from tradeguard.sandbox.rest_orders import OrderRoutes
 from tradeguard.sandbox.streams import StreamHub
 from tradeguard.sandbox.wsapi import WsApi
 
-__all__ = ["ApiError", "ApiKey", "SandboxExchange"]
+__all__ = ["MAX_BODY_BYTES", "ApiError", "ApiKey", "SandboxExchange"]
 
 Levels = Iterable[tuple[Decimal | str, Decimal | str]]
 
@@ -302,7 +302,8 @@ class SandboxExchange(LoopbackServer):
     # -- app -------------------------------------------------------------------------------
 
     def _build_app(self) -> web.Application:
-        app = web.Application(middlewares=[make_middleware(self)])
+        app = web.Application(middlewares=[make_middleware(self)], client_max_size=MAX_BODY_BYTES)
+        app[MAX_BODY] = MAX_BODY_BYTES
         r = app.router
         MarketRoutes(self).register(r)
         AccountRoutes(self).register(r)

@@ -34,6 +34,7 @@ from tradeguard.sandbox.kalshi.wire import (  # KalshiError, KalshiMarket: their
     fill_json,
     fp,
     iso,
+    object_body,
     order_count,
     order_json,
     ws_command_error,
@@ -41,6 +42,7 @@ from tradeguard.sandbox.kalshi.wire import (  # KalshiError, KalshiMarket: their
 )
 from tradeguard.sandbox.loopback import (
     LOOPBACK,
+    MAX_BODY_BYTES,
     LoopbackServer,
     call_log,
     call_recorder,
@@ -92,7 +94,8 @@ class KalshiExchange(LoopbackServer):
     # lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         app = web.Application(
-            middlewares=[call_recorder(self.requests, "KALSHI-ACCESS"), self._middleware]
+            middlewares=[call_recorder(self.requests, "KALSHI-ACCESS"), self._middleware],
+            client_max_size=MAX_BODY_BYTES,
         )
         r = app.router
         p = PREFIX
@@ -205,10 +208,10 @@ class KalshiExchange(LoopbackServer):
             if request.path.startswith("/admin"):
                 if request.remote not in LOOPBACK:
                     raise KalshiError(403, "forbidden", "admin endpoints answer loopback only")
-                await _object_body(request)
+                await object_body(request)
                 return await handler(request)
             if request.path.startswith(PREFIX):
-                await _object_body(request)
+                await object_body(request)
                 delay = self.faults.latency_for(request.path)
                 if delay:
                     await asyncio.sleep(delay / 1000)
@@ -579,18 +582,3 @@ class KalshiExchange(LoopbackServer):
         except ConfigError as exc:
             raise KalshiError(400, "invalid_parameters", str(exc)) from None
         return web.json_response(self.faults.to_dict())
-
-
-async def _object_body(request: web.Request) -> None:
-    """Refuse a POST body that is not a JSON object (aiohttp keeps it for the handler)."""
-    if request.method != "POST":
-        return
-    if not request.can_read_body:  # every POST here takes an object; an empty one was a 500
-        raise KalshiError(400, "invalid_parameters", "the body is empty; send a JSON object")
-    try:
-        body = await request.json()
-    except (ValueError, RecursionError):  # RecursionError: thousands of nested arrays
-        raise KalshiError(400, "invalid_parameters", "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        kind = type(body).__name__
-        raise KalshiError(400, "invalid_parameters", f"the body is JSON {kind}; send an object")

@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from aiohttp import web
+
 from tradeguard.model.money import ONE, ZERO, dec
 from tradeguard.sandbox.binary_book import BinaryOrder, Trade
+from tradeguard.sandbox.loopback import too_large
 
 
 class KalshiError(Exception):
@@ -150,3 +153,20 @@ def ws_command_error(cmd: Any) -> str | None:
     if ticker is not None and not isinstance(ticker, str):
         return "params.market_ticker must be a string"
     return None
+
+
+async def object_body(request: web.Request) -> None:
+    """Refuse a POST body that is not a JSON object (aiohttp keeps it for the handler)."""
+    if request.method != "POST":
+        return
+    if not request.can_read_body:  # every POST here takes an object; an empty one was a 500
+        raise KalshiError(400, "invalid_parameters", "the body is empty; send a JSON object")
+    try:
+        body = await request.json()
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested arrays
+        raise KalshiError(400, "invalid_parameters", "the body is not valid JSON") from None
+    except web.HTTPRequestEntityTooLarge:  # aiohttp's own answer is plain text
+        raise KalshiError(413, "request_too_large", too_large()) from None
+    if not isinstance(body, dict):
+        kind = type(body).__name__
+        raise KalshiError(400, "invalid_parameters", f"the body is JSON {kind}; send an object")

@@ -33,7 +33,7 @@ from tradeguard.sandbox.kraken.ws import KrakenWs
 from tradeguard.sandbox.kraken.ws_private import KrakenPrivateWs
 from tradeguard.sandbox.matching import MarketSpec, Result
 from tradeguard.sandbox.orders import EngineReject
-from tradeguard.sandbox.server import SandboxExchange
+from tradeguard.sandbox.server import MAX_BODY_BYTES, SandboxExchange
 
 KRAKEN_MAKER_FEE = Decimal("0.0016")
 KRAKEN_TAKER_FEE = Decimal("0.0026")
@@ -165,6 +165,10 @@ class KrakenSandbox(SandboxExchange):
             raw = await request.text()
         except UnicodeDecodeError:
             raise KrakenError("EGeneral:Invalid arguments:body is not UTF-8") from None
+        except web.HTTPRequestEntityTooLarge:  # aiohttp's own answer is plain text
+            raise KrakenError(
+                f"EGeneral:Invalid arguments:request body over {MAX_BODY_BYTES} bytes"
+            ) from None
         if self.request_log is not None:
             self._bodies[id(request)] = raw
         fields = dict(parse_qsl(raw, keep_blank_values=True))

@@ -35,11 +35,13 @@ from tradeguard.sandbox.binary_book import (
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.loopback import (
     LOOPBACK,
+    MAX_BODY_BYTES,
     LoopbackServer,
     call_log,
     call_recorder,
     check_loopback,
     serve,
+    too_large,
 )
 from tradeguard.sandbox.outcome_accounts import (
     HOUSE,
@@ -106,7 +108,10 @@ class PolymarketExchange(LoopbackServer):
         self._watchdog: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        app = web.Application(middlewares=[call_recorder(self.requests, "POLY_"), self._middleware])
+        app = web.Application(
+            middlewares=[call_recorder(self.requests, "POLY_"), self._middleware],
+            client_max_size=MAX_BODY_BYTES,
+        )
         r = app.router
         for path, handler in (
             ("/ok", self._ok), ("/markets", self._markets),
@@ -213,6 +218,8 @@ class PolymarketExchange(LoopbackServer):
         except RecursionError:  # json.loads on thousands of nested arrays
             why = "the body is not valid JSON (nested too deeply)"
             return web.json_response({"error": why}, status=400)
+        except web.HTTPRequestEntityTooLarge:  # aiohttp's own answer is plain text
+            return web.json_response({"error": too_large()}, status=413)
 
     async def _l2(self, request: web.Request) -> tuple[OutcomeAccount, str]:
         body = await request.text()
