@@ -236,8 +236,10 @@ def test_order_path_event_data_is_stored_as_the_same_json_text(signal: Any) -> N
 
 def test_order_path_event_leaves_the_encoder_cannot_take_still_go_through_jsonable() -> None:
     # A leaf of a type the encoder leaves to its hook (an enum, a set, a Decimal subclass) is
-    # converted by `jsonable`, as for any other data.
-    data = EventData({"side": _Color.RED, "ids": {2, 1}, "fee": _Dec("1.50"), "l": _Level.HIGH})
+    # converted by `jsonable`, as for any other data; a str or int enum is written as its value.
+    data = EventData(
+        {"side": _Color.RED, "s": _Strish.A, "ids": {2, 1}, "fee": _Dec("1.50"), "l": _Level.HIGH}
+    )
     assert dumps_jsonable(data) == json.dumps(jsonable(dict(data)))
     with pytest.raises(TypeError, match="cannot store object"):
         dumps_jsonable(EventData({"x": object()}))
