@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from tradeguard.model import Order, OrderType, Position, Side
+from tradeguard.model.events import EventData
 from tradeguard.storage import Database, Storage
 from tradeguard.storage.driver import dumps_jsonable, dumps_plain
 from tradeguard.storage.tables import orders, positions
@@ -199,3 +200,46 @@ def test_compiled_parameters_equal_each_column_processor_in_turn(store: Storage)
             assert stmt.params(row) == expected, (stmt.sql, sample)
             assert stmt.params_of(tuple(row[n] for n in stmt.names)) == expected
             assert stmt.params_of_objects([obj, obj]) == [expected, expected]
+
+
+@pytest.mark.parametrize(
+    "signal",
+    [
+        None,
+        {"reason": "bench", "close": D("1E+3"), "ts": 10**13, "tags": ["a", ("b", D("0.10"))]},
+        # a signal from outside that the encoder alone would write otherwise: through jsonable
+        {1: "int key", False: "bool key", None: "none key"},
+        {"c": _Color.RED, "s": {3, 1, 2}, "d": _Dec("3.000"), "k": {_Strish.A: 1}},
+        {"deep": [{"ok": 1}, {True: "bool key in a list"}]},
+        "text",
+        [1, {2: "x"}],
+    ],
+)
+def test_order_path_event_data_is_stored_as_the_same_json_text(signal: Any) -> None:
+    # The order path's event data (string keys, leaf values) skips the walk but for its signal:
+    # the text is json.dumps of the jsonable value, whatever the signal holds.
+    data = EventData(
+        {
+            "client_order_id": "c-1",
+            "venue_order_id": None,
+            "side": "buy",
+            "amount": "0.001",
+            "filled": D("0E-8"),
+            "entry": True,
+            "n": 3,
+            "reason": 'quoted "x"\n é',
+            "signal": signal,
+        }
+    )
+    assert dumps_jsonable(data) == json.dumps(jsonable(dict(data)))
+
+
+def test_order_path_event_leaves_the_encoder_cannot_take_still_go_through_jsonable() -> None:
+    # A leaf of a type the encoder leaves to its hook (an enum, a set, a Decimal subclass) is
+    # converted by `jsonable`, as for any other data; a str or int enum is written as its value.
+    data = EventData(
+        {"side": _Color.RED, "s": _Strish.A, "ids": {2, 1}, "fee": _Dec("1.50"), "l": _Level.HIGH}
+    )
+    assert dumps_jsonable(data) == json.dumps(jsonable(dict(data)))
+    with pytest.raises(TypeError, match="cannot store object"):
+        dumps_jsonable(EventData({"x": object()}))

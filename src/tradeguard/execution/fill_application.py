@@ -37,8 +37,11 @@ if TYPE_CHECKING:
 # The order manager's logger: these records are its own.
 log = logging.getLogger("tradeguard.execution.order_manager")
 # A venue's balance report waiting for a commit: the balances, every venue's marks and the
-# venue's own to value them at, when the venue reported them.
-_Report = tuple[list[Balance], dict[str, Decimal], dict[str, Decimal], int]
+# venue's own to value them at, when the venue reported them. The balances may be what builds
+# them (`on_balances_later`): taken at the write.
+_Report = tuple[
+    list[Balance] | Callable[[], list[Balance]], dict[str, Decimal], dict[str, Decimal], int
+]
 
 
 class RiskGate(Protocol):
@@ -360,6 +363,18 @@ class FillApplication:
             self.storage.on_rollback(partial(self._unqueue_balances, venue, report, replaced))
         self._pending_balances[venue] = report
 
+    def on_balances_later(self, venue: str, take: Callable[[], list[Balance]]) -> bool:
+        """`on_balances` for a venue whose every balance change is followed by a push: inside a
+        write batch's unit (a backtest), where only the last report before the commit is
+        written, keep `take` (which builds the list) and call it at the write, when it gives
+        the list pushed last; the marks are copied now, as `on_balances` does. False
+        elsewhere: the venue pushes its list now."""
+        if not self.storage.batches_writes:
+            return False
+        marks, own = dict(self.portfolio.marks), dict(self.portfolio.marks_of(venue) or {})
+        self._pending_balances[venue] = (take, marks, own, self.clock.now_ms())
+        return True
+
     def flush(self) -> None:
         """Write what is waiting for the next commit (balances, non-critical transitions)."""
         if self._pending_balances or self._pending_journal or self._pending_rows:
@@ -416,7 +431,8 @@ class FillApplication:
         if pending is not None:
             if self.storage.keeps_undo:
                 self.storage.on_rollback(partial(self._put_back_balances, venue, pending))
-            balances, marks, own, ts = pending
+            taken, marks, own, ts = pending
+            balances = taken() if callable(taken) else taken
             usd, elsewhere = self.portfolio.values_on(venue, balances, marks, own)
             self.storage.upsert_balances(venue, balances, usd, ts, elsewhere)
 

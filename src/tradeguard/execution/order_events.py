@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tradeguard.model.enums import OrderStatus
-from tradeguard.model.events import EventKind
+from tradeguard.model.events import EventData, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import plain
 from tradeguard.model.order import Order
@@ -24,54 +22,62 @@ STATUS_EVENT = {
 
 # `member._value_` is `member.value` without the enum property (a Python call, ~0.1 µs): these
 # run several times per order.
-def order_data(o: Order) -> dict[str, Any]:
-    return {
-        "client_order_id": o.client_order_id,
-        "venue_order_id": o.venue_order_id,
-        "side": o.side._value_,
-        "type": o.type._value_,
-        "amount": plain(o.amount),
-        "price": plain(o.price) if o.price is not None else None,
-        "status": o.status._value_,
-        "filled": plain(o.filled),
-        "avg_price": plain(o.avg_price),
-        "reason": o.reason,
-        "signal": o.signal,
-    }
+def order_data(o: Order) -> EventData:
+    return EventData(
+        {
+            "client_order_id": o.client_order_id,
+            "venue_order_id": o.venue_order_id,
+            "side": o.side._value_,
+            "type": o.type._value_,
+            "amount": plain(o.amount),
+            "price": plain(o.price) if o.price is not None else None,
+            "status": o.status._value_,
+            "filled": plain(o.filled),
+            "avg_price": plain(o.avg_price),
+            "reason": o.reason,
+            "signal": o.signal,
+        }
+    )
 
 
-def fill_data(f: Fill) -> dict[str, Any]:
-    return {
-        "client_order_id": f.client_order_id,
-        "trade_id": f.trade_id,
-        "side": f.side._value_,
-        "price": plain(f.price),
-        "amount": plain(f.amount),
-        "fee": plain(f.fee),
-        "fee_asset": f.fee_asset,
-        "liquidity": f.liquidity._value_,
-    }
+def fill_data(f: Fill) -> EventData:
+    return EventData(
+        {
+            "client_order_id": f.client_order_id,
+            "trade_id": f.trade_id,
+            "side": f.side._value_,
+            "price": plain(f.price),
+            "amount": plain(f.amount),
+            "fee": plain(f.fee),
+            "fee_asset": f.fee_asset,
+            "liquidity": f.liquidity._value_,
+        }
+    )
 
 
-def position_data(p: Position) -> dict[str, Any]:
-    return {
-        "side": "long" if p.quantity > 0 else "short",
-        "quantity": plain(p.quantity),
-        "entry_price": plain(p.avg_entry),
-        "stop_loss": plain(p.stop_loss) if p.stop_loss is not None else None,
-        "take_profit": plain(p.take_profit) if p.take_profit is not None else None,
-    }
+def position_data(p: Position) -> EventData:
+    return EventData(
+        {
+            "side": "long" if p.quantity > 0 else "short",
+            "quantity": plain(p.quantity),
+            "entry_price": plain(p.avg_entry),
+            "stop_loss": plain(p.stop_loss) if p.stop_loss is not None else None,
+            "take_profit": plain(p.take_profit) if p.take_profit is not None else None,
+        }
+    )
 
 
-def closed_data(t: ClosedTrade) -> dict[str, Any]:
-    return {
-        "side": "long" if t.side._value_ == "buy" else "short",
-        "amount": plain(t.amount),
-        "entry_price": plain(t.entry_price),
-        "exit_price": plain(t.exit_price),
-        "pnl": plain(t.pnl),
-        "pnl_pct": plain(t.pnl_pct.quantize(PCT_STEP)),
-    }
+def closed_data(t: ClosedTrade) -> EventData:
+    return EventData(
+        {
+            "side": "long" if t.side._value_ == "buy" else "short",
+            "amount": plain(t.amount),
+            "entry_price": plain(t.entry_price),
+            "exit_price": plain(t.exit_price),
+            "pnl": plain(t.pnl),
+            "pnl_pct": plain(t.pnl_pct.quantize(PCT_STEP)),
+        }
+    )
 
 
 def is_settlement(order: Order) -> bool:

@@ -18,11 +18,10 @@ from typing import Any
 
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
-from tradeguard.execution.fill_application import FillApplication, RiskGate
+from tradeguard.execution.fill_application import FillApplication, RiskGate, _Report
 from tradeguard.execution.oco import submit_oco, withdraw_approvals
 from tradeguard.execution.order_events import is_settlement, order_data
 from tradeguard.execution.order_index import OrderIndex
-from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError, VenueError
 from tradeguard.model.events import EventKind
@@ -112,9 +111,7 @@ class OrderManager(FillApplication):
         self.not_found_grace_ms = int(not_found_grace_s * 1000)
         # venue -> (balances, every venue's marks and the venue's own to value them at, when the
         # venue reported them)
-        self._pending_balances: dict[
-            str, tuple[list[Balance], dict[str, Decimal], dict[str, Decimal], int]
-        ] = {}
+        self._pending_balances: dict[str, _Report] = {}
         # Acknowledgements waiting for the next commit: the rows to write (each order's latest
         # state) and the transitions (client order id, from, to, ts, reason), in order.
         self._pending_rows: dict[str, Order] = {}

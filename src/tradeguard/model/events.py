@@ -8,6 +8,19 @@ from typing import Any
 from tradeguard.model.frozen import quick_init
 
 
+class EventData(dict[str, Any]):
+    """An event's data as the order path builds it (order, fill, position and approval events).
+
+    Its keys are strings and every value is a leaf: text, a number, a boolean, None or a
+    Decimal, read from the model's typed fields; only the value under "signal" (an order's
+    signal, from outside) may be a container. Stored, such data skips the walk that other
+    event data gets to prove that the JSON encoder may take it as it is
+    (`storage.driver.dumps_jsonable`): only its signal is checked.
+    """
+
+    __slots__ = ()
+
+
 @quick_init
 @dataclass(frozen=True, slots=True)
 class Event:

@@ -25,7 +25,7 @@ from typing import Any
 
 from tradeguard.clock import Clock
 from tradeguard.model.enums import OrderType, Side, TradingState
-from tradeguard.model.events import Event, EventKind
+from tradeguard.model.events import Event, EventData, EventKind
 from tradeguard.model.money import ONE, STABLECOINS, ZERO, plain
 from tradeguard.model.order import OrderIntent
 from tradeguard.portfolio.portfolio import Portfolio
@@ -300,13 +300,15 @@ class RiskEngine(RiskObservers):
             self.trades_today += 1
             self._dirty = self._counts_dirty = True
         bound = c.bound
-        data = {
-            "code": "OK",
-            "notional_usd": plain(c.notional_usd),
-            "max_order_notional_usd": self._max_notional_str,
-            "entry": not c.reducing,
-            "price_bound": None if bound is None else plain(bound),
-        }
+        data = EventData(
+            {
+                "code": "OK",
+                "notional_usd": plain(c.notional_usd),
+                "max_order_notional_usd": self._max_notional_str,
+                "entry": not c.reducing,
+                "price_bound": None if bound is None else plain(bound),
+            }
+        )
         self._emit(Event(_APPROVED, c.now, data, venue, intent.symbol, intent.strategy_id))
         return partial(self._uncount, bucket, probe, not c.reducing)
 

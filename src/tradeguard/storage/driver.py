@@ -24,6 +24,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.types import Boolean, TypeEngine
 
+from tradeguard.model.events import EventData
 from tradeguard.storage.types import (
     DecimalType,
     JsonType,
@@ -100,16 +101,27 @@ def _plain_items(seq: list[Any] | tuple[Any, ...]) -> bool:
     return True
 
 
+def _plain_signal(signal: Any) -> bool:
+    """Whether the signal of an `EventData` (its one value that may be a container) is plain."""
+    return (
+        signal is None or type(signal) in _LEAVES or (type(signal) is dict and _plain_dict(signal))
+    )
+
+
 def dumps_jsonable(value: Any) -> str:
     """Return `json.dumps(jsonable(value))` in one pass where it can.
 
     Data of only exact plain types with string keys (what audit events carry) goes straight to
     the C encoder, Decimals turned into strings as it meets them; anything else (an enum, a
-    set, a subclass, a key that is not a string) through `jsonable` first, as always.
+    set, a subclass, a key that is not a string) through `jsonable` first, as always. The
+    order path's own `EventData` (string keys, leaf values) is taken as it is but for its
+    signal, which is walked like any other data: a leaf the encoder would not write as
+    `jsonable` does (an enum or a set) still fails over to `jsonable` through the hook.
     """
     t = type(value)
     if _C_ENCODE_DECIMALS is not None and (
         (t is dict and _plain_dict(value))
+        or (t is EventData and _plain_signal(value.get("signal")))
         or ((t is list or t is tuple) and _plain_items(value))
         or t in _LEAVES
     ):

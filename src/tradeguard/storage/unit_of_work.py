@@ -322,6 +322,12 @@ class StorageCore:
             hook()
 
     @property
+    def batches_writes(self) -> bool:
+        """Tell whether writes are held for the open unit's commit (a write batch: a backtest)."""
+        tx = self._tx
+        return tx.conn is not None and tx.batch is not None
+
+    @property
     def in_transaction(self) -> bool:
         return self._tx.conn is not None
 

@@ -56,6 +56,9 @@ def paper_outcome_instruments(
 class OutcomePaperVenue(PaperVenue):
     """A paper venue charging Kalshi's or Polymarket's fees (rates per market where given)."""
 
+    # settlements and nettings move balances without a push of their own: lists at once
+    defers_balance_copies = False
+
     def __init__(
         self,
         name: str,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from tradeguard.clock import Clock
@@ -13,7 +13,7 @@ from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Candle, TradeTick
 from tradeguard.model.money import ONE, ZERO, quantize_down
 from tradeguard.model.reports import OrderReport
-from tradeguard.venues.base import Venue
+from tradeguard.venues.base import Venue, VenueListener
 from tradeguard.venues.fill_model import FillConfig, candle_taker_price, take, walk_levels
 from tradeguard.venues.paper_state import (
     IMMEDIATE,
@@ -406,6 +406,19 @@ class PaperMatching(Venue):
         self._push(fills, touched, bool(fills) or any(po.status.is_terminal for po in touched))
 
     # listener ----------------------------------------------------------------------------------
+    # Every change of this account's balances is followed by a push (an order, a fill, a cancel,
+    # an expiry), so a list built later, before the next change, is the one pushed last: a
+    # listener that writes only the last report before its commit (`on_balances_later`, a
+    # backtest's write batch) is handed what builds the list instead of a list per push.
+    # False where balances change without a push of their own (an outcome venue's payouts).
+    defers_balance_copies = True
+    _balances_later: Callable[[str, Callable[[], list[Balance]]], bool] | None = None
+
+    def set_listener(self, listener: VenueListener) -> None:
+        super().set_listener(listener)
+        later = getattr(listener, "on_balances_later", None)
+        self._balances_later = later if self.defers_balance_copies else None
+
     def _push(self, fills: Iterable[Fill], reports: list[PaperOrder], balances: bool) -> None:
         listener = self._listener
         if listener is None:
@@ -415,7 +428,9 @@ class PaperMatching(Venue):
         for po in reports:
             listener.on_order_report(self._report(po))
         if balances:
-            listener.on_balances(self.name, self._pushed_copies())
+            later = self._balances_later
+            if later is None or not later(self.name, self._pushed_copies):
+                listener.on_balances(self.name, self._pushed_copies())
 
     def _pushed_copies(self) -> list[Balance]:
         """`_balance_copies` for the listener: an asset whose figures did not move since the
