@@ -288,3 +288,20 @@ def test_a_misspelt_key_or_table_names_the_one_meant(tmp_path, capsys, old, new,
     err = " ".join(capsys.readouterr().err.split())
     assert line in err, err
     assert "credentials live in the vault" not in err, err
+
+
+def test_a_misspelt_pair_limit_names_the_limit_meant(tmp_path, capsys):
+    # The pair limits of a cross-venue strategy: a misspelt one said "Extra inputs are not
+    # permitted", naming neither the limit meant nor the ones there are.
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "examples" / "pm_arb_paper.toml").read_text(encoding="utf-8")
+    assert '\nmax_position_usd = "200"' in text
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text.replace("\nmax_position_usd =", "\nmax_positon_usd =", 1), encoding="utf-8")
+    (tmp_path / "pm_map.toml").write_bytes((root / "examples" / "pm_map.toml").read_bytes())
+    assert main(["config", "check", str(cfg)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "strategies[pmarb]: params.limits.max_positon_usd: unknown key; did you mean "
+        "max_position_usd?; known keys: ['daily_loss_usd', "
+    ) in err, err
