@@ -54,9 +54,7 @@ class CcxtQuoteStream(CcxtConnection):
                 try:
                     if bids_asks and watch is None:
                         watch = asyncio.ensure_future(self.client.watch_bids_asks(symbols))
-                        await asyncio.sleep(0)  # its first step registers what it waits for
-                        if snapshot:
-                            await self._subscribed(watch)
+                        await self._subscribed(watch, before_snapshot=snapshot)
                     if snapshot:
                         tickers = await self._call(
                             "fetch_bids_asks", self.client.fetch_bids_asks, symbols
@@ -111,11 +109,15 @@ class CcxtQuoteStream(CcxtConnection):
             if watch is not None:
                 watch.cancel()
 
-    async def _subscribed(self, watch: asyncio.Future[Any]) -> None:
-        """Wait until the websocket `watch` is opening has connected and sent its subscription
-        (or `watch` ended, or SUBSCRIBE_WAIT_S passed): a snapshot taken before that misses what
+    async def _subscribed(self, watch: asyncio.Future[Any], before_snapshot: bool) -> None:
+        """Let `watch` take its first step (it registers what it waits for); before a snapshot,
+        wait until the websocket it is opening has connected and sent its subscription (or
+        `watch` ended, or SUBSCRIBE_WAIT_S passed): a snapshot taken before that misses what
         changes until the stream starts, and a quiet market's quote stays wrong until the next
         refresh."""
+        await asyncio.sleep(0)
+        if not before_snapshot:
+            return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SUBSCRIBE_WAIT_S
         pending = [
