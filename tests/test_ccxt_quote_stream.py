@@ -7,10 +7,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
-from test_ccxt_support import make_venue
+from test_ccxt_support import ALICE_KEY, ALICE_SECRET, VENUE, make_venue
+from tradeguard.clock import Clock
 from tradeguard.marketdata.live.streams import RestFallback
 from tradeguard.model import Quote
 from tradeguard.sandbox.testing import eventually, seeded_exchange
+from tradeguard.venues.ccxt_clients import ccxt_client_factory
+from tradeguard.venues.ccxt_venue import CcxtVenue
 
 
 async def _until(quotes: AsyncIterator[Quote], want: dict[str, Decimal]) -> dict[str, Decimal]:
@@ -124,3 +127,56 @@ async def test_a_quiet_market_leaves_rest_fallback_once_its_websocket_is_back() 
 async def _drain(quotes: AsyncIterator[Quote]) -> None:
     async for _ in quotes:
         pass
+
+
+@contextlib.asynccontextmanager
+async def _slow_door(port: int, wait_s: float) -> AsyncIterator[int]:
+    """A TCP relay to 127.0.0.1:`port` that lets each connection through after `wait_s` (a
+    websocket handshake that takes that long); yields its own port."""
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(wait_s)
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def test_a_change_made_while_the_websocket_connects_is_not_lost() -> None:
+    # The first snapshot waits for the stream's websocket: one taken before it was subscribed
+    # missed what changed meanwhile, and a quiet market's quote stayed wrong until the next
+    # refresh (a minute here): a triangular cycle was tried again and again on a book gone.
+    async with seeded_exchange() as ex, _slow_door(ex.port, 1.0) as door:
+        factory = ccxt_client_factory(
+            "binance",
+            {"apiKey": ALICE_KEY, "secret": ALICE_SECRET},
+            rest_url=ex.rest_url,
+            ws_url=f"ws://127.0.0.1:{door}/ws",
+        )
+        venue = CcxtVenue(VENUE, factory, Clock(), stream_user_data=False, quote_refresh_s=60)
+        await venue.connect()
+        quotes = venue.stream_quotes(["BTC/USDT"])
+
+        async def move() -> None:
+            await asyncio.sleep(0.3)  # the snapshot asked at once has its answer by now
+            ex.set_book("BTCUSDT", bids=[("49990", "1")], asks=[("50010", "1")])
+
+        mover = asyncio.create_task(move())
+        try:
+            seen = await _until(quotes, {"BTC/USDT": Decimal(49990)})
+            assert seen["BTC/USDT"] == Decimal(49990)
+        finally:
+            await mover
+            await quotes.aclose()  # type: ignore[attr-defined]
+            await venue.close()

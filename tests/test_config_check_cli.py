@@ -248,3 +248,60 @@ def test_config_check_refuses_a_cross_venue_kalshi_venue_run_refuses(
     assert expected in err and "Traceback" not in err
     cfg.write_text(text)
     assert main(["config", "check", str(cfg)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        (
+            'max_order_notional_usd = "100"',
+            'max_order_notinal_usd = "100"',
+            "risk.max_order_notinal_usd = (not shown): unknown key; did you mean "
+            "max_order_notional_usd?",
+        ),
+        (
+            "[risk]\n",
+            "[risks]\n",
+            "risks = '{…}': Extra inputs are not permitted; did you mean [risk]?",
+        ),
+        (
+            "[[strategies]]\n",
+            "[[strategie]]\n",
+            "strategie = '[… 1 entries]': Extra inputs are not permitted; did you mean "
+            "[[strategies]]?",
+        ),
+    ],
+    ids=["risk-key", "risk-table", "strategies-table"],
+)
+def test_a_misspelt_key_or_table_names_the_one_meant(tmp_path, capsys, old, new, line):
+    # A limit's name misspelt was answered with a hint about credentials and 36 key names; a
+    # table's name misspelt with "Extra inputs are not permitted" alone.
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "examples" / "paper.toml").read_text(encoding="utf-8")
+    assert old in text
+    text = text.replace(old, new, 1)
+    if new.startswith("[[strategie]]"):
+        text = text.replace("[strategies.params]", "[strategie.params]", 1)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text, encoding="utf-8")
+    assert main(["config", "check", str(cfg)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert line in err, err
+    assert "credentials live in the vault" not in err, err
+
+
+def test_a_misspelt_pair_limit_names_the_limit_meant(tmp_path, capsys):
+    # The pair limits of a cross-venue strategy: a misspelt one said "Extra inputs are not
+    # permitted", naming neither the limit meant nor the ones there are.
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "examples" / "pm_arb_paper.toml").read_text(encoding="utf-8")
+    assert '\nmax_position_usd = "200"' in text
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text.replace("\nmax_position_usd =", "\nmax_positon_usd =", 1), encoding="utf-8")
+    (tmp_path / "pm_map.toml").write_bytes((root / "examples" / "pm_map.toml").read_bytes())
+    assert main(["config", "check", str(cfg)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "strategies[pmarb]: params.limits.max_positon_usd: unknown key; did you mean "
+        "max_position_usd?; known keys: ['daily_loss_usd', "
+    ) in err, err

@@ -6,7 +6,7 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-from test_triangular_exec import GatedGateway, rows
+from test_triangular_exec import GatedGateway, moved_book, rows
 from test_triangular_exec_support import Stack
 from tradeguard.strategies.triangular.exec_runner import TriangularArbRunner
 from tradeguard.strategies.triangular.executor import TriangularExecutor
@@ -73,3 +73,34 @@ async def test_nothing_starts_when_no_cycle_clears_the_threshold(tmp_path: Path)
 
     assert nudge(s, runner) is None
     assert runner.executions == [] and rows(s) == []
+
+
+async def test_a_leg_the_venue_left_unfilled_takes_its_market_out_until_a_new_quote(
+    tmp_path: Path,
+) -> None:
+    # The venue's A0009/ETH moved 3 % dearer and no quote said so (a message lost, a snapshot
+    # taken before the stream): the IOC leg expires and the cycle unwinds at a loss. The same
+    # stale quote must not start that cycle again at every other market's update, a loss each.
+    s = Stack(tmp_path, exec_config={"max_size_usd": Decimal(1000)})
+    runner = runner_for(s)
+    opp = s.opportunity()
+    assert [leg.symbol for leg in opp.legs] == ["ETH/USDT", "A0009/ETH", "A0009/USDT"]
+    s.feed("A0009/ETH", *moved_book(s, "A0009/ETH", 1.03), state=False)
+
+    first = await nudge(s, runner)
+    assert first.outcome == "unwound" and first.legs[1].status == "expired"
+    for _ in range(3):
+        s.clock.advance_to(s.clock.now_ms() + 5_000)  # the cooldown passes; no new quote
+        task = nudge(s, runner, "A0009/USDT")
+        if task is not None:
+            await task
+    again = [r for r in runner.executions[1:] if "A0009/ETH" in [x.symbol for x in r.legs]]
+    assert again == [], [r.outcome for r in again]
+
+    # A quote of the market (what the venue shows) brings its cycles back, scored on it.
+    assert "A0009/ETH" not in runner.depth
+    gone = runner.scanner.profit_pct(opp.cycle_id)
+    bids, asks = moved_book(s, "A0009/ETH", 1.03)
+    runner.on_book("A0009/ETH", bids, asks)
+    back = runner.scanner.profit_pct(opp.cycle_id)
+    assert gone < back < float(opp.profit_pct) - 2.5  # 3 % dearer than it was scanned

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ValidationError
 
 from tradeguard.config_env import override_paths
-from tradeguard.config_hints import unknown_key_message
+from tradeguard.config_hints import table_meant, unknown_key_message
 
 
 def _secret_key(key: str) -> bool:
@@ -46,5 +46,7 @@ def describe_validation_error(
         ctx = e.get("ctx") or {}
         limits = ", ".join(f"{k}={v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))
         hint = f" (allowed: {limits})" if limits else ""
+        if e["type"] == "extra_forbidden":  # a table of its own: the one misspelt, if close
+            hint = table_meant(model, e["loc"])
         lines.append(f"  {loc} = {value!r}{source}: {msg}{hint}")
     return "invalid configuration:\n" + "\n".join(lines)

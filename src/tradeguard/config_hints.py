@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import types
 import typing
 from collections.abc import Sequence
@@ -58,13 +59,41 @@ _UNKNOWN_KEY = (
 )
 
 
+def key_meant(model: type[BaseModel], loc: Sequence[str | int]) -> str | None:
+    """The key of its table the unknown key at `loc` most likely misspells, if one is close."""
+    close = difflib.get_close_matches(str(loc[-1]), known_keys(model, loc), n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def table_meant(model: type[BaseModel], loc: Sequence[str | int]) -> str:
+    """`; did you mean [risk]?` for an unknown table at `loc` close to one its parent takes
+    (as a TOML file writes its header), else nothing."""
+    meant = key_meant(model, loc)
+    if meant is None:
+        return ""
+    parent: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, str) and _is_model(parent) and part in parent.model_fields:
+            parent = _table_type(parent.model_fields[part].annotation)
+    field = parent.model_fields[meant] if _is_model(parent) else None
+    if field is None or _table_type(field.annotation) is None:
+        return f"; did you mean {meant}?"  # a value written as an inline table or a list
+    many = typing.get_origin(field.annotation) in (list, tuple)
+    path = ".".join(str(p) for p in (*loc[:-1], meant) if isinstance(p, str))
+    return f"; did you mean [[{path}]]?" if many else f"; did you mean [{path}]?"
+
+
 def unknown_key_message(model: type[BaseModel], loc: Sequence[str | int]) -> str:
-    """Say what to do with the unknown key at `loc`: the table it belongs to when another one
-    takes it, else where credentials go; then the keys its table takes."""
+    """Say what to do with the unknown key at `loc`: the key of its table it most likely
+    misspells, the table it belongs to when another one takes it, else where credentials go;
+    then the keys its table takes."""
     keys = ", ".join(known_keys(model, loc))
     here = f"; this table takes: {keys}" if keys else ""
     elsewhere = [t for t in tables_with_key(model, str(loc[-1])) if t.strip("[]") != loc[0]]
     if not elsewhere:
+        meant = key_meant(model, loc)
+        if meant is not None:  # a typo of a real key is no credential
+            return f"unknown key; did you mean {meant}?{here}"
         return f"{_UNKNOWN_KEY}{here}"
     which = "that table" if len(elsewhere) == 1 else "the right one"
     return f"unknown key here; it is a key of {', '.join(elsewhere)}: move it under {which}{here}"

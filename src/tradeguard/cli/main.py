@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         spare_young(argv)
         gc.set_threshold(*thresholds)
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     from tradeguard.logsetup import guard_last_resort  # not needed by `--help` nor usage errors
 
     guard_last_resort()
@@ -194,6 +194,47 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"tradeguard: {fault}", file=sys.stderr)
             return EXIT_CONFIG
         raise
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """Parse `argv`; words no parser took are reported by the command they were given to (its
+    usage and name, and the option a misspelt one most likely meant), not by the top level,
+    whose usage names the command alone and none of its options."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        leaf = _command_parser(parser, argv)
+        guess = _option_meant(leaf, extras)
+        leaf.error(
+            f"unrecognized arguments: {' '.join(extras)}"
+            + (f" (did you mean {guess}?)" if guess else "")
+        )
+    return args
+
+
+def _command_parser(
+    parser: argparse.ArgumentParser, argv: Sequence[str]
+) -> argparse.ArgumentParser:
+    """The parser of the (sub-)command `argv` names: `bot list` in `bot list --confg x`."""
+    for word in argv:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            break
+        if word not in subs[0].choices:
+            break  # an option before the command word is the level above's
+        parser = subs[0].choices[word]
+    return parser
+
+
+def _option_meant(parser: argparse.ArgumentParser, extras: Sequence[str]) -> str | None:
+    """The option of `parser` closest to the first unknown `--option` of `extras`, if any is."""
+    import difflib
+
+    options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    for word in extras:
+        if word.startswith("--"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.7)
+            return close[0] if close else None
+    return None
 
 
 def _strategy_fault(exc: BaseException) -> str | None:

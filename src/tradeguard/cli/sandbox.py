@@ -26,6 +26,8 @@ from tradeguard.model.errors import ConfigError
 from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.server import SandboxExchange
 
+EXIT_INTERRUPTED = 130  # tradeguard.cli.common's, without loading it: a Ctrl-C stopped it
+
 _DEMO_MARKETS: list[dict[str, Any]] = [
     {
         "symbol": "BTCUSDT",
@@ -372,7 +374,7 @@ def run_sandbox_command(args: argparse.Namespace) -> int:
     try:
         asyncio.run(serve(config, keys_file=keys_file, dialect=args.dialect))
     except KeyboardInterrupt:
-        return 0
+        return EXIT_INTERRUPTED  # as every command a Ctrl-C stops
     return 0
 
 
@@ -391,7 +393,7 @@ def _run_prediction_sandbox(args: argparse.Namespace) -> int:
             )
         )  # fmt: skip
     except KeyboardInterrupt:
-        return 0
+        return EXIT_INTERRUPTED
     except ValueError as exc:  # a bad keys file or host: one line, no traceback
         print(f"tradeguard: {exc}", file=sys.stderr)
         return 2

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 # The venue's own logger name: what operators filter on stays the same.
 log = logging.getLogger("tradeguard.venues.ccxt_venue")
 
+# How long the first snapshot waits for the quote stream's websocket to connect and subscribe.
+SUBSCRIBE_WAIT_S = 5.0
+
 
 class CcxtQuoteStream(CcxtConnection):
     """Quote streaming of a ccxt venue (see the module's docstring)."""
@@ -51,7 +54,7 @@ class CcxtQuoteStream(CcxtConnection):
                 try:
                     if bids_asks and watch is None:
                         watch = asyncio.ensure_future(self.client.watch_bids_asks(symbols))
-                        await asyncio.sleep(0)  # its first step registers what it waits for
+                        await self._subscribed(watch, before_snapshot=snapshot)
                     if snapshot:
                         tickers = await self._call(
                             "fetch_bids_asks", self.client.fetch_bids_asks, symbols
@@ -105,6 +108,29 @@ class CcxtQuoteStream(CcxtConnection):
         finally:
             if watch is not None:
                 watch.cancel()
+
+    async def _subscribed(self, watch: asyncio.Future[Any], before_snapshot: bool) -> None:
+        """Let `watch` take its first step (it registers what it waits for); before a snapshot,
+        wait until the websocket it is opening has connected and sent its subscription (or
+        `watch` ended, or SUBSCRIBE_WAIT_S passed): a snapshot taken before that misses what
+        changes until the stream starts, and a quiet market's quote stays wrong until the next
+        refresh."""
+        await asyncio.sleep(0)
+        if not before_snapshot:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SUBSCRIBE_WAIT_S
+        pending = [
+            connected
+            for client in list((getattr(self.client, "clients", None) or {}).values())
+            if getattr(client, "connecting", False)
+            and isinstance(connected := getattr(client, "connected", None), asyncio.Future)
+        ]
+        while pending and not watch.done() and (left := deadline - loop.time()) > 0:
+            await asyncio.wait({*pending, watch}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            pending = [f for f in pending if not f.done()]
+        for _ in range(3):  # the subscription is sent from the connection's done callback
+            await asyncio.sleep(0)
 
     def _ws_open(self) -> bool:
         """Whether a websocket of the client is connected and open now."""

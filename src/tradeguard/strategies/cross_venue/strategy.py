@@ -27,13 +27,14 @@ a critical `arb.settled` event with the loss.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.errors import ConfigError
@@ -85,8 +86,26 @@ def parse_params(strategy_id: str, params: dict[str, Any]) -> CrossVenueParams:
         parts = []
         for e in exc.errors():
             where = "params." + ".".join(str(p) for p in e["loc"])
+            if e["type"] == "extra_forbidden":  # a misspelt limit: the one meant, if close
+                parts.append(f"{where}: {_unknown_key(e['loc'])}")
+                continue
             parts.append(f"{where} = {e.get('input')!r}: {e['msg']}")
         raise ValueError("; ".join(parts)) from None
+
+
+def _unknown_key(loc: tuple[int | str, ...]) -> str:
+    """`unknown key; did you mean max_position_usd?; known keys: [...]` for the key at `loc`."""
+    model: Any = CrossVenueParams
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        sub = field.annotation if field is not None else None
+        if not (isinstance(sub, type) and issubclass(sub, BaseModel)):
+            return "unknown key"
+        model = sub
+    known = sorted(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.8)
+    guess = f" did you mean {close[0]}?;" if close else ""
+    return f"unknown key;{guess} known keys: {known}"
 
 
 @register("cross_venue")

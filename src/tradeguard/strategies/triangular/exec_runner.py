@@ -138,6 +138,17 @@ class TriangularArbRunner:
         try:
             rec = await self.executor.execute(opp, size)
             self.executions.append(rec)
+            self._forget_gone_quotes(rec)
             return rec
         finally:
             self._cool_until = self.clock.now_ms() + self.cooldown_ms
+
+    def _forget_gone_quotes(self, rec: ArbExecution) -> None:
+        """Take out the markets where an order of `rec` expired short of its amount: the venue
+        had not what their quote showed (a message lost, a snapshot older than the stream), and
+        the same quote would start the same cycle again at the next update of any market, a
+        loss each time it unwinds. A new quote of the market brings its cycles back."""
+        for leg in (*rec.legs, *rec.unwinds):
+            if leg.status == "expired":
+                self.depth.pop(leg.symbol, None)
+                self.scanner.clear_ticker(leg.symbol)

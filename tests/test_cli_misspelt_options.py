@@ -1,0 +1,45 @@
+"""A misspelt option is reported by the command it was given to: its usage line, its name in
+the error, and the option it most likely meant; never the top-level usage, which lists only
+the command typed (`usage: tradeguard [-h] {run} ...`) and none of its options."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from pty_support import run_in_pty
+
+EXE = Path(sys.executable).parent / "tradeguard"
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage", "meant"),
+    [
+        (["run", "--confg", "examples/paper.toml"], "usage: tradeguard run ", "--config"),
+        (["run", "--until-ends"], "usage: tradeguard run ", "--until-end"),
+        (["status", "--jsn"], "usage: tradeguard status ", "--json"),
+        (["bot", "list", "--confg", "x.toml"], "usage: tradeguard bot list ", "--config"),
+        (["orders", "--limt=5"], "usage: tradeguard orders ", "--limit"),
+    ],
+    ids=["run-config", "run-until-end", "status-json", "bot-list", "orders-limit-equals"],
+)
+def test_a_misspelt_option_names_the_command_and_the_option_meant(tmp_path, argv, usage, meant):
+    code, screen = run_in_pty([str(EXE), *argv], cwd=tmp_path, timeout_s=120)
+    assert code == 2, screen
+    assert "Traceback" not in screen
+    assert usage in screen, screen
+    assert "{" not in screen.splitlines()[0], screen  # not the top-level `{run} ...` usage
+    command = usage.removeprefix("usage: ").strip()
+    typo = argv[-1] if argv[-1].startswith("--") else argv[-2]
+    assert f"{command}: error: unrecognized arguments: {typo}" in screen.replace("\r\n", " ")
+    assert f"did you mean {meant}?" in screen.replace("\r\n", " "), screen
+
+
+def test_a_stray_word_is_reported_by_its_command_without_a_guess(tmp_path):
+    code, screen = run_in_pty([str(EXE), "status", "extra"], cwd=tmp_path, timeout_s=120)
+    assert code == 2, screen
+    assert "usage: tradeguard status " in screen, screen
+    assert "tradeguard status: error: unrecognized arguments: extra" in screen, screen
+    assert "did you mean" not in screen
