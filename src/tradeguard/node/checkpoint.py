@@ -134,6 +134,9 @@ def save_state(node: TradingNode, ts: int, done_at_ts: int, fold: bool = False) 
     curve = node._curve_log
     curve.take(node.equity_curve)
     if curve.fold_due(fold):
+        # a failed commit stores no fold: its samples go back to the tail (the stop's
+        # checkpoint that follows may have no new sample, and so no fold of its own)
+        node.storage.on_rollback(partial(curve.unfold, curve.text, curve.count, curve.tail[:-1]))
         node.storage.kv_set(EQUITY_KEY, curve.fold())
     state = {
         "cursor": ts,
