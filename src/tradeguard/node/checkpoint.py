@@ -84,8 +84,10 @@ def commit_candle(node: TradingNode, candles: list[Candle], i: int) -> None:
 def state_to_store(node: TradingNode, strat: Strategy) -> Any:
     """`strat`'s state to store now: its last stored one when a Ctrl-C abandoned one of its
     callbacks (node.interrupt), which may have left it half-made, counting orders it asked for
-    that were dropped unsent."""
-    if strat.id in node.interrupts.abandoned:
+    that were dropped unsent; so when its orders were dropped unsent for a store that failed
+    (node.state_saves)."""
+    saves = node.state_saves
+    if strat.id in node.interrupts.abandoned or (saves is not None and strat.id in saves.unsent):
         return run_state(node, strat.id).state
     return stored_state(strat)
 
