@@ -49,6 +49,7 @@ def _rig(tmp_path: Path) -> tuple[Storage, Counter, Any]:
         storage=storage,
         _run_states={},
         interrupts=SimpleNamespace(abandoned=set()),
+        state_saves=None,
     )
     return storage, strat, node
 
@@ -268,6 +269,38 @@ async def test_an_order_whose_state_store_failed_is_not_sent(tmp_path: Path) -> 
             assert isinstance(saves.failed, OperationalError)
             assert node.storage.load_run_state("ask") is None
             assert sent == [] and node.orders.open == {}
+        finally:
+            await node.stop()
+            node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_the_stops_checkpoint_after_a_failed_store_keeps_the_state_before_the_unsent_order(
+    tmp_path: Path,
+) -> None:
+    """The step's order was dropped unsent (its state's store failed) and the run stops: the
+    stop's checkpoint, its database back, must not store the state that says it went out (a
+    restart would take an order never sent for one sent); the strategy keeps its last stored
+    state, as one a Ctrl-C abandoned with its orders dropped does."""
+    strategy = {
+        "id": "ask", "kind": "test_state_saves:EntryAsker", "venue": "binance",
+        "symbol": "BTC/USDT", "params": {},
+    }  # fmt: skip
+    async with seeded_exchange() as ex:
+        cfg = sandbox_config(tmp_path, ex, [strategy], checkpoint_interval_s=3600)
+        node = TradingNode(cfg)
+        await node.start()
+        try:
+            saves = node.keep_states_saved()
+            failing = FailingCommit(node.storage)
+            failing.armed = 1  # the state's store, the step's first commit
+            one, now = Decimal(1), node.clock.now_ms()
+            await node.on_quote(Quote("BTC/USDT", now, Decimal(49999), one, Decimal(50001), one))
+            assert isinstance(saves.failed, OperationalError) and node.orders.open == {}
+            saves.close()
+            node._checkpoint(node.clock.now_ms())  # the live loop's last, on its way out
+            stored = node.storage.load_run_state("ask")
+            assert stored is not None and stored.state.get("sent", 0) == 0, stored
         finally:
             await node.stop()
             node.close()

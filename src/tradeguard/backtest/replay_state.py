@@ -216,5 +216,11 @@ class CurveLog:
         self.text, self.count = text, n
         return text
 
+    def unfold(self, text: str, count: int, folded: list[str]) -> None:
+        """Undo a `fold` whose write did not commit: its samples wait in the tail again, before
+        the ones noted since, for the next fold to write."""
+        self.text, self.count = text, count
+        self.tail = folded + self.tail
+
     def tail_text(self) -> str:
         return "".join(self.tail)

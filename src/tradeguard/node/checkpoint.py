@@ -84,8 +84,10 @@ def commit_candle(node: TradingNode, candles: list[Candle], i: int) -> None:
 def state_to_store(node: TradingNode, strat: Strategy) -> Any:
     """`strat`'s state to store now: its last stored one when a Ctrl-C abandoned one of its
     callbacks (node.interrupt), which may have left it half-made, counting orders it asked for
-    that were dropped unsent."""
-    if strat.id in node.interrupts.abandoned:
+    that were dropped unsent; so when its orders were dropped unsent for a store that failed
+    (node.state_saves)."""
+    saves = node.state_saves
+    if strat.id in node.interrupts.abandoned or (saves is not None and strat.id in saves.unsent):
         return run_state(node, strat.id).state
     return stored_state(strat)
 
@@ -134,6 +136,9 @@ def save_state(node: TradingNode, ts: int, done_at_ts: int, fold: bool = False) 
     curve = node._curve_log
     curve.take(node.equity_curve)
     if curve.fold_due(fold):
+        # a failed commit stores no fold: its samples go back to the tail (the stop's
+        # checkpoint that follows may have no new sample, and so no fold of its own)
+        node.storage.on_rollback(partial(curve.unfold, curve.text, curve.count, curve.tail[:-1]))
         node.storage.kv_set(EQUITY_KEY, curve.fold())
     state = {
         "cursor": ts,

@@ -480,6 +480,7 @@ class TradingNode:
             if saves is not None and saves.before_orders() is not None:
                 log.error("%d order(s) not sent: their strategies' state was not stored "
                           "(the run stops)", len(queue))  # fmt: skip
+                saves.unsent.update(intent.strategy_id for intent in queue)
                 queue.clear()
                 return
             intents = queue[:]

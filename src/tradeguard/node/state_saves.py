@@ -37,6 +37,9 @@ class StateSaves:
         self.timer: asyncio.TimerHandle | None = None
         self.writes = 0  # commits made (for the run's figures and the benchmark)
         self.failed: Exception | None = None  # what a timed write raised, for the next step
+        # strategies whose orders were dropped unsent for a failed write: their state says
+        # they went out, so they keep their last stored one (node.checkpoint.state_to_store)
+        self.unsent: set[str] = set()
 
     def step_done(self) -> None:
         """Write now when a strategy asked and the interval allows, else once it ends.
