@@ -55,7 +55,8 @@ def ema(values: Any, span: int) -> Any:
     alpha = 2.0 / (span + 1)
     keep = 1.0 - alpha
     acc = float(xs[0])
-    out = []  # a list made an array once: a numpy item set per value costs a fifth more
+    # a list made an array once: a numpy item set per value costs a fifth more
+    out: list[float] = []
     append = out.append
     for x in xs.tolist():
         acc = alpha * x + keep * acc
