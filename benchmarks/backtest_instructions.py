@@ -14,8 +14,9 @@ two runs differ by a few M per phase (the replay's pauses are due by wall time).
 
 Phases, in order:
 - `python`: the interpreter's own start, up to the first line of the command
-- `cli`: `tradeguard.cli.main` imported, the arguments parsed, the command's module imported
-- `config`: the reader forked, `tradeguard.config` imported and the config validated
+- `cli`: `tradeguard.cli.main` and the command's module imported, the arguments parsed, numpy
+  imported and the reader forked (`prefetch.start_file`)
+- `config`: `tradeguard.config` imported (the config's models built) and the config validated
 - `runner_import`: the backtest runner and the node's modules imported
 - `run_dir`: the run directory made and the node's config derived (`backtest_config`)
 - `load`: the candles made from the reader's columns (its wait included)
