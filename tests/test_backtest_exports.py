@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tradeguard.backtest.exports import _equity_files, equity_rows, json_safe
+from tradeguard.backtest.exports import _equity_files, equity_rows, json_safe, utc_text
 from tradeguard.backtest.svg import _group
 from tradeguard.marketdata.arrow_candles import ColumnCandles
 from tradeguard.marketdata.loaders import load_candles
@@ -58,3 +58,16 @@ def test_the_report_gives_the_per_pair_win_rate_in_percent_like_its_headline() -
     html = render_report("t", metrics, [], [(0, 100.0), (86_400_000, 99.0)], {})
     assert html.count("<th>win rate %</th>") == 2
     assert html.count("<td>31.2500</td>") == 2 and "0.3125" not in html
+
+
+def test_utc_text_is_the_minute_in_utc_for_every_minute_of_a_day_and_across_days():
+    from datetime import UTC, datetime
+
+    t0, day_ms = 1_514_764_800_000, 86_400_000  # 2018-01-01 00:00 UTC
+    stamps = [t0 + m * 60_000 + 59_999 for m in range(1440)]  # every minute, its last ms
+    stamps += [t0 + k * day_ms + 37 * 60_000 for k in (-400, -1, 1, 30, 365 * 3)]
+    stamps += [0, -1, 4_102_444_799_999]
+    for ms in stamps:
+        want = datetime.fromtimestamp(ms // 60_000 * 60, UTC).strftime("%Y-%m-%d %H:%M")
+        assert utc_text(ms) == want, ms
+        assert utc_text(ms) == want, ms  # the texts kept give the same again

@@ -119,3 +119,41 @@ def test_compute_metrics_groups_by_pair_and_exit_reason_and_ratios_follow():
     assert m["per_exit_reason"]["stop_loss"]["net_pnl"] == pytest.approx(-11.0)
     assert m["exposure_pct"] == pytest.approx(50 / 72 * 100)
     assert "win_rate" not in m
+
+
+def _drawdown_of_every_point(curve: list[tuple[int, float]]) -> float:
+    """The definition: the equity tracker observing every point of the curve."""
+    from tradeguard.portfolio.equity import EquityTracker
+
+    tracker = EquityTracker()
+    for _, equity in curve:
+        tracker.observe(Decimal(repr(equity)))
+    return float(tracker.max_drawdown_pct)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1.0, 1.0, 0.9, 0.9, 0.95, 0.9, 0.85, 1.0, 1.2, 1.2, 0.6, 0.7, 0.6, 0.59, 1.3],
+        [1.0, 1.0, 1.0],  # flat: no drawdown
+        [0.5, 0.4, 0.3, 0.2, 0.1, 0.0],  # down to zero
+        [0.0, -1.0, -0.5, -2.0, 0.0, -0.0, 1.0, 0.5],  # a peak at or below zero measures nothing
+        [1.0, 0.97625160681992, 0.9762516068199201, 0.97625160681992, 1.0000000000000002, 0.99],
+    ],
+)
+def test_max_drawdown_matches_the_tracker_observing_every_point(values):
+    curve = [(T0 + i * 300_000, v) for i, v in enumerate(values)]
+    assert max_drawdown_pct(curve) == _drawdown_of_every_point(curve)
+
+
+def test_max_drawdown_matches_the_tracker_on_a_long_random_walk():
+    import random
+
+    rng = random.Random(7)
+    equity, curve = 1.0, []
+    for i in range(5_000):
+        # plateaus (a flat book), small and large moves, new peaks and new lows
+        equity = equity if rng.random() < 0.3 else equity * (1 + rng.gauss(0, 0.004))
+        curve.append((T0 + i * 300_000, equity))
+    assert max_drawdown_pct(curve) == _drawdown_of_every_point(curve)
+    assert max_drawdown_pct(curve) > 0

@@ -81,6 +81,7 @@ def mark_complete(run_dir: Path) -> None:
 
 _DAY_MS = 86_400_000
 _DAY_TEXT: dict[int, str] = {}
+_CLOCK_TEXT: dict[int, str] = {}  # minute of the day -> "HH:MM"
 
 
 def utc_text(ms: int) -> str:
@@ -90,7 +91,10 @@ def utc_text(ms: int) -> str:
     if date is None:  # one strftime per day: a curve has thousands of points a day shares
         date = _DAY_TEXT[day] = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
     minutes = rest // 60_000
-    return f"{date} {minutes // 60:02d}:{minutes % 60:02d}"
+    clock = _CLOCK_TEXT.get(minutes)
+    if clock is None:  # formatted once per minute of the day (288 of them for 5-minute bars)
+        clock = _CLOCK_TEXT[minutes] = f"{minutes // 60:02d}:{minutes % 60:02d}"
+    return f"{date} {clock}"
 
 
 def json_safe(value: Any) -> Any:

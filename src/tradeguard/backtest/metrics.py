@@ -113,10 +113,22 @@ def cagr(start: float, end: float, span_ms: int) -> float | None:
 
 
 def max_drawdown_pct(curve: Iterable[tuple[int, float]]) -> float:
-    """Return the deepest drawdown of the curve in percent (EquityTracker's definition)."""
+    """Return the deepest drawdown of the curve in percent (EquityTracker's definition).
+
+    Only a point above the running peak or below the lowest point since that peak can move
+    the tracker's figure: the others (most of a curve) are not made `Decimal` and observed.
+    `Decimal(repr(x))` orders as the floats do, so the comparisons here decide as the
+    tracker's would."""
     tracker = EquityTracker()
+    peak = low = math.nan  # the floats of the tracker's peak and of the lowest point under it
     for _, equity in curve:
+        if low <= equity <= peak:
+            continue  # neither a new peak nor a new low: the tracker's figure stays
         tracker.observe(Decimal(repr(equity)))
+        if not equity <= peak:  # a new peak (or the first point)
+            peak = low = equity
+        elif equity < low:
+            low = equity
     return float(tracker.max_drawdown_pct)
 
 
