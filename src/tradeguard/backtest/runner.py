@@ -92,8 +92,9 @@ class BacktestNode(TradingNode):
 
     series: dict[str, list[Candle]]
     merged: list[Candle] | None = None
-    # the merged candles' (close, low, high) as floats, when every series has its columns
-    merged_prices: list[tuple[float, float, float]] | None = None
+    # the merged candles' (close, low, high) as floats and close times, when every series has
+    # its loaded columns (bulk.merged_prices)
+    merged_prices: list[tuple[float, float, float, int]] | None = None
     skip_plan: SkipPlan | None = None
     check_exits = False  # BacktestWindow.check_exits
     # BacktestWindow.start_ms: a longer bar (`timeframes`) opening before it is not handed on

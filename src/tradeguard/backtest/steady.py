@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.backtest.bulk import DAY_MS
@@ -35,6 +36,7 @@ Observe = Callable[["TradingNode", int, str, bool, bool], tuple[int, int]]
 
 
 ACTIVE = TradingState.ACTIVE
+_SPAN = attrgetter("interval_s")
 
 
 class SteadyRun:
@@ -52,8 +54,8 @@ class SteadyRun:
         self.node = node
         self.sim: Any = node.clock  # a SimulatedClock (replay._modes): its `_now` set inline
         self.candles = candles
-        # the spans as a set (a comprehension): half the cost of max over a generator
-        self.longest_ms = max({c.interval_s for c in candles}, default=0) * 1000
+        # the spans as a set (map of the getter: no bytecode a candle), then the largest
+        self.longest_ms = max(set(map(_SPAN, candles)), default=0) * 1000
         self.observe = observe
         self.pacer = pacer
         self.watch_stop = watch_stop  # a replay that may stop before its end
@@ -131,7 +133,7 @@ class SteadyRun:
                 k -= 1
                 break
             key, paper, p_markets, strats, sh = slot
-            close_ts = c.ts + c.interval_s * 1000
+            cf, lf, hf, close_ts = prices[k]  # close, low, high as floats (`_shadow`); close ms
             if close_ts > now:
                 sim._now = now = close_ts
             m_candles[symbol] = c  # market.on_candle(c), inline (an untagged candle)
@@ -139,7 +141,6 @@ class SteadyRun:
             close = c.close
             if symbol not in m_quotes:
                 m_mid[symbol] = close
-            cf, lf, hf = prices[k]  # the floats of close, low, high (see `_shadow`)
             band = bands_get(key)  # guard.take_candle, its common cases decided on floats
             if band is not sh[0] or watch:
                 taken = _exact(guard, key, band, c, close_ts, sh, cf, ffacs)
@@ -226,12 +227,13 @@ class SteadyRun:
 # compare this far inside a bound decides as the Decimal compare would; nearer, the Decimals do.
 MARGIN = 2.0**-40
 _NO_BAND: list[Any] = []  # no band is this object: a shadow that stands for none
-Prices = list[tuple[float, float, float]]
+Prices = list[tuple[float, float, float, int]]
 
 
 def _prices(node: TradingNode, candles: list[Candle]) -> Prices:
-    """The merged candles' (close, low, high) floats (runner: `merged_prices`), or zeros (no
-    shadow is built on a zero close: the Decimals decide every candle)."""
+    """The merged candles' (close, low, high) floats and close times (runner: `merged_prices`);
+    for other candles, zeros and their close times (no shadow is built on a zero close: the
+    Decimals decide every candle)."""
     prices: Prices | None = getattr(node, "merged_prices", None)
     if (
         prices is not None
@@ -239,7 +241,7 @@ def _prices(node: TradingNode, candles: list[Candle]) -> Prices:
         and len(prices) == len(candles)
     ):
         return prices
-    return [(0.0, 0.0, 0.0)] * max(len(candles), 1)
+    return [(0.0, 0.0, 0.0, c.ts + c.interval_s * 1000) for c in candles] or [(0.0, 0.0, 0.0, 0)]
 
 
 def _float_factors(factors: tuple[Decimal, ...]) -> tuple[float, ...] | None:
