@@ -198,8 +198,9 @@ async def arun_backtest(
         node.bars_from_ms = window.start_ms
         _precompute(node, series, window.start_ms)
         node.merged, plan = merge_with_plan(series, node.strategies)
-        node.merged_prices = merged_prices(series)
         node.skip_plan = plan if window.skip_flat else None
+        if node.skip_plan is None:  # a skip plan replays no steady stretch: no float compares
+            node.merged_prices = merged_prices(series)
         node.check_exits = window.check_exits
         # the finest bar replayed: every one of its closes is a point of the curve
         interval_ms = finest_interval_s(series) * 1000
