@@ -83,6 +83,25 @@ def merge_with_plan(
     return candles, SkipPlan(closes.tolist(), next_signal.tolist(), len(lists), ordered, longest)
 
 
+def merged_prices(series: dict[str, list[Candle]]) -> list[tuple[float, float, float, int]] | None:
+    """Each merged candle's close, low and high as floats (the loaded columns, each the nearest
+    float of its candle's Decimal) and its close time (ms), in `merge_with_plan`'s order; None
+    unless every series has its loaded columns. The steady loop compares the floats instead of
+    the Decimals where they decide the same (backtest/steady.py)."""
+    import numpy as np
+
+    lists = [s for s in series.values() if s]
+    columns = [columns_of(s) for s in lists]
+    if not lists or any(c is None for c in columns):
+        return None
+    stamps = np.concatenate([_column(s, "ts") for s in lists])
+    spans = np.concatenate([_column(s, "interval_s") for s in lists]) * 1000
+    order = close_order(stamps, spans)
+    picked = [np.concatenate([c[name] for c in columns if c is not None])[order].tolist()
+              for name in ("close", "low", "high")]  # fmt: skip
+    return list(zip(*picked, (stamps + spans)[order].tolist(), strict=True))
+
+
 def _column(candles: Sequence[Candle], name: str) -> Any:
     """One int64 field of every candle: from the loaded columns when the list has them."""
     import numpy as np

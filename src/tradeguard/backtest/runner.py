@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tradeguard.backtest import forked
-from tradeguard.backtest.bulk import SkipPlan, merge_with_plan
+from tradeguard.backtest.bulk import SkipPlan, merge_with_plan, merged_prices
 from tradeguard.backtest.frames import load_series
 from tradeguard.backtest.metrics import TradeRecord, compute_metrics
 from tradeguard.backtest.replay_order import merged_by_close
@@ -92,6 +92,9 @@ class BacktestNode(TradingNode):
 
     series: dict[str, list[Candle]]
     merged: list[Candle] | None = None
+    # the merged candles' (close, low, high) as floats and close times, when every series has
+    # its loaded columns (bulk.merged_prices)
+    merged_prices: list[tuple[float, float, float, int]] | None = None
     skip_plan: SkipPlan | None = None
     check_exits = False  # BacktestWindow.check_exits
     # BacktestWindow.start_ms: a longer bar (`timeframes`) opening before it is not handed on
@@ -196,6 +199,8 @@ async def arun_backtest(
         _precompute(node, series, window.start_ms)
         node.merged, plan = merge_with_plan(series, node.strategies)
         node.skip_plan = plan if window.skip_flat else None
+        if node.skip_plan is None:  # a skip plan replays no steady stretch: no float compares
+            node.merged_prices = merged_prices(series)
         node.check_exits = window.check_exits
         # the finest bar replayed: every one of its closes is a point of the curve
         interval_ms = finest_interval_s(series) * 1000

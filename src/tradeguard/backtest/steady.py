@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from decimal import Decimal
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.backtest.bulk import DAY_MS
@@ -34,6 +36,7 @@ Observe = Callable[["TradingNode", int, str, bool, bool], tuple[int, int]]
 
 
 ACTIVE = TradingState.ACTIVE
+_SPAN = attrgetter("interval_s")
 
 
 class SteadyRun:
@@ -51,8 +54,8 @@ class SteadyRun:
         self.node = node
         self.sim: Any = node.clock  # a SimulatedClock (replay._modes): its `_now` set inline
         self.candles = candles
-        # the spans as a set (a comprehension): half the cost of max over a generator
-        self.longest_ms = max({c.interval_s for c in candles}, default=0) * 1000
+        # the spans as a set (map of the getter: no bytecode a candle), then the largest
+        self.longest_ms = max(set(map(_SPAN, candles)), default=0) * 1000
         self.observe = observe
         self.pacer = pacer
         self.watch_stop = watch_stop  # a replay that may stop before its end
@@ -72,12 +75,18 @@ class SteadyRun:
         market = node.market
         self.market_parts = (market.candles, market._last_ms, market._mid, market.quotes)
         # per symbol: its mark guard key (untagged candles), its paper venue, the paper venue's
-        # markets when its candle is PaperVenue.on_candle's (inline), its strategies
-        self.slots: dict[str, tuple[tuple[str, str], Any, Any, tuple[Any, ...]]] = {
+        # markets when its candle is PaperVenue.on_candle's (inline), its strategies, the float
+        # shadow of its band (`_shadow`)
+        self.slots: dict[str, tuple[tuple[str, str], Any, Any, tuple[Any, ...], list[Any]]] = {
             dc.symbol: (("", dc.symbol), paper := paper_by_symbol.get(dc.symbol),
-                        _plain_markets(paper), tuple(node._by_symbol.get(dc.symbol, ())))
+                        _plain_markets(paper), tuple(node._by_symbol.get(dc.symbol, ())),
+                        [_NO_BAND])
             for dc in node.config.data
         }  # fmt: skip
+        self.prices = _prices(node, candles)
+        # the guard's factors (kept alive: looked up by identity) and their float multipliers
+        self.fracs = fracs = node.risk.mark_guard._fracs
+        self.ffacs = {id(fr): _float_factors(fr) if self.prices[0][0] else None for fr in fracs}
 
     def ready(self) -> bool:
         """Whether the next candles may run steadily."""
@@ -101,16 +110,20 @@ class SteadyRun:
         `lo`, `hi`: the close times over which a candle not held observes no equity."""
         if not self.ready():
             return i - 1, lo, hi
-        node, candles, sim, slots = self.node, self.candles, self.sim, self.slots
-        _share_keys(slots, node.risk.mark_guard._bands)
-        last = min(len(candles) - 1, (i // self.every + 1) * self.every - 1)  # a checkpoint's
+        _share_keys(self.slots, self.node.risk.mark_guard._bands)
+        last = min(len(self.candles) - 1, (i // self.every + 1) * self.every - 1)  # checkpoint
+        k, lo, hi = self._stretch(i, last, lo, hi, commit_due)
+        self._count(i, k)
+        return k, lo, hi
+
+    def _stretch(
+        self, i: int, last: int, lo: int, hi: int, commit_due: float
+    ) -> tuple[int, int, int]:
+        """`run`'s loop over candles i..last (its locals bound once)."""
+        (node, candles, sim, slots, prices, ffacs, guard, risk, queue, marks, bands, watch, observe,
+         watched, pacer, watch_stop, commit_each, unit) = self._parts()  # fmt: skip
         m_candles, m_last, m_mid, m_quotes = self.market_parts
-        guard, risk, queue = node.risk.mark_guard, node.risk, self.queue
-        bands, watch, take_candle = guard._bands, guard._watch, guard.take_candle
-        bands_get, marks, observe = bands.get, node.portfolio.marks, self.observe
-        watched, pacer = self.watched, self.pacer
-        unit, perf, active = node.storage.unit_status(), time.perf_counter, ACTIVE
-        watch_stop, commit_each = self.watch_stop, self.commit_each
+        bands_get, perf, active = bands.get, time.perf_counter, ACTIVE
         rare = watched is not None or commit_each  # exit rules or commits may end a stretch
         held, n_marks, now, k = node._held, len(marks), sim._now, i - 1
         for k in range(i, last + 1):  # k: the last candle begun (returned)
@@ -119,8 +132,8 @@ class SteadyRun:
             if slot is None or c.venue:  # tagged: the general loop keeps it per venue
                 k -= 1
                 break
-            key, paper, p_markets, strats = slot
-            close_ts = c.ts + c.interval_s * 1000
+            key, paper, p_markets, strats, sh = slot
+            cf, lf, hf, close_ts = prices[k]  # close, low, high as floats (`_shadow`); close ms
             if close_ts > now:
                 sim._now = now = close_ts
             m_candles[symbol] = c  # market.on_candle(c), inline (an untagged candle)
@@ -128,21 +141,25 @@ class SteadyRun:
             close = c.close
             if symbol not in m_quotes:
                 m_mid[symbol] = close
-            band = bands_get(key)  # guard.take_candle, its two common cases inline
-            if band is None or (watch and key in watch):
-                taken = take_candle("", symbol, close, c.low, c.high, c.ts, close_ts)
-            elif band[4] <= close <= band[5]:
-                band[2] = close  # near the band's mark: the band stands
-                taken = 2 if band[0] <= c.low and c.high <= band[1] else 1
-            elif band[0] <= close <= band[1] and band[6][0]:  # the band follows the mark
-                f, down, up, near_down, near_up = factors = band[6]
+            band = bands_get(key)  # guard.take_candle, its common cases decided on floats
+            if band is not sh[0] or watch:
+                taken = _exact(guard, key, band, c, close_ts, sh, cf, ffacs)
+            elif sh[1] <= cf <= sh[2]:  # near the band's mark: the band stands
+                band[2] = close
+                taken = 2 if (sh[5] <= lf and hf <= sh[6]) or _admits(band, c) else 1
+            elif (cf < sh[3] or cf > sh[4]) and sh[5] <= cf <= sh[6] and band[6] is sh[7]:
+                f, down, up, near_down, near_up = factors = sh[7]  # the band follows the mark
                 band = bands[key] = [
                     close * down, close * up, close, f, close * near_down, close * near_up,
                     factors,
                 ]  # fmt: skip
-                taken = 2 if band[0] <= c.low and c.high <= band[1] else 1
+                d_in, u_in, nd_in, nu_in, nd_out, nu_out = sh[8]
+                sh[0], sh[1], sh[2], sh[3], sh[4], sh[5], sh[6] = (
+                    band, cf * nd_in, cf * nu_in, cf * nd_out, cf * nu_out, cf * d_in, cf * u_in,
+                )  # fmt: skip
+                taken = 2 if (sh[5] <= lf and hf <= sh[6]) or _admits(band, c) else 1
             else:
-                taken = take_candle("", symbol, close, c.low, c.high, c.ts, close_ts)
+                taken = _exact(guard, key, band, c, close_ts, sh, cf, ffacs)
             if taken:
                 marks[symbol] = close
                 if taken == 2 and paper is not None:
@@ -171,8 +188,16 @@ class SteadyRun:
                 break
             if watch_stop and node._stop_requested:
                 break
-        self._count(i, k)
         return k, lo, hi
+
+    def _parts(self) -> tuple[Any, ...]:
+        """What `_stretch` holds in locals."""
+        node = self.node
+        guard = node.risk.mark_guard
+        return (node, self.candles, self.sim, self.slots, self.prices, self.ffacs, guard,
+                node.risk, self.queue, node.portfolio.marks, guard._bands, guard._watch,
+                self.observe, self.watched, self.pacer, self.watch_stop, self.commit_each,
+                node.storage.unit_status())  # fmt: skip
 
     def _count(self, i: int, k: int) -> None:
         """Count candles i..k-1 in the run's figures (the caller counts candle k)."""
@@ -194,6 +219,80 @@ class SteadyRun:
             if c.ts < first or not first:
                 first = c.ts
         return first
+
+
+# A band's float shadow is taken to decide only beyond this relative margin of its Decimal
+# bounds: the floats of a candle's prices are the nearest floats of its Decimals, a factor's
+# float and a product each within half a unit in the last place (2**-53 relative), so a float
+# compare this far inside a bound decides as the Decimal compare would; nearer, the Decimals do.
+MARGIN = 2.0**-40
+_NO_BAND: list[Any] = []  # no band is this object: a shadow that stands for none
+Prices = list[tuple[float, float, float, int]]
+
+
+def _prices(node: TradingNode, candles: list[Candle]) -> Prices:
+    """The merged candles' (close, low, high) floats and close times (runner: `merged_prices`);
+    for other candles, zeros and their close times (no shadow is built on a zero close: the
+    Decimals decide every candle)."""
+    prices: Prices | None = getattr(node, "merged_prices", None)
+    if (
+        prices is not None
+        and candles is getattr(node, "merged", None)
+        and len(prices) == len(candles)
+    ):
+        return prices
+    return [(0.0, 0.0, 0.0, c.ts + c.interval_s * 1000) for c in candles] or [(0.0, 0.0, 0.0, 0)]
+
+
+def _float_factors(factors: tuple[Decimal, ...]) -> tuple[float, ...] | None:
+    """A band's multipliers with the margin taken inward (in) and outward (out): limit low in,
+    high in, near range low in, high in, low out, high out; None for a limit off or of 100 %
+    or more (a bound at or below zero: the Decimals decide)."""
+    f, down, up, near_down, near_up = factors
+    if not f or down <= 0 or near_down <= 0:
+        return None
+    d, u, nd, nu = float(down), float(up), float(near_down), float(near_up)
+    inward, outward = 1 + MARGIN, 1 - MARGIN
+    return d * inward, u * outward, nd * inward, nu * outward, nd * outward, nu * inward
+
+
+def _shadow(sh: list[Any], band: list[Any], close: float, ff: tuple[float, ...] | None) -> None:
+    """Make `sh` the float shadow of `band`, just built on a close whose float is `close`:
+    [band, near low in, near high in, near low out, near high out, limit low in, limit high
+    in, the band's factors, their floats]. A close within the inner bounds is within the
+    Decimal ones; one beyond the outer bounds, beyond them."""
+    if ff is None or not close > 0:
+        sh[0] = _NO_BAND
+        return
+    d_in, u_in, nd_in, nu_in, nd_out, nu_out = ff
+    sh[:] = [band, close * nd_in, close * nu_in, close * nd_out, close * nu_out, close * d_in,
+             close * u_in, band[6], ff]  # fmt: skip
+
+
+def _admits(band: list[Any], c: Candle) -> bool:
+    """The Decimal test of a bar within the band's limit (`MarkGuard.admits_bar`'s)."""
+    return bool(band[0] <= c.low and c.high <= band[1])
+
+
+def _exact(
+    guard: Any,
+    key: tuple[str, str],
+    band: list[Any] | None,
+    c: Candle,
+    close_ts: int,
+    sh: list[Any],
+    cf: float,
+    ffacs: dict[int, tuple[float, ...] | None],
+) -> int:
+    """`guard.take_candle` of an untagged candle (its band `band`), the Decimals deciding: no
+    shadow of the band, a suspect watched, or a float too near a bound. A band built anew on
+    its close gets its shadow."""
+    close = c.close
+    taken: int = guard.take_candle("", c.symbol, close, c.low, c.high, c.ts, close_ts)
+    new = guard._bands.get(key)
+    if new is not None and new is not band and new[2] is close:  # built on this close
+        _shadow(sh, new, cf, ffacs.get(id(new[6])))
+    return taken
 
 
 def _plain_markets(paper: Any) -> dict[str, Any] | None:

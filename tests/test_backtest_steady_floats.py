@@ -1,0 +1,139 @@
+"""The steady loop decides the mark guard's common cases on the loaded float prices
+(backtest/steady.py: a band's float shadow): every decision is the Decimals', a price on a band's
+bound or within a hair of it included, and with floats a little off their Decimals too."""
+
+from __future__ import annotations
+
+import random
+import sys
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pytest
+
+from backtest_support import write_config
+from tradeguard.backtest import replay, steady
+from tradeguard.backtest.bulk import merged_prices
+from tradeguard.backtest.runner import BacktestWindow, run_backtest
+from tradeguard.config import load_config
+from tradeguard.marketdata.arrow_candles import ColumnCandles
+from tradeguard.model.market import Candle
+from tradeguard.model.price_guard import MarkGuard
+from tradeguard.strategies.loader import load_strategy_class
+
+T0 = 1_515_715_200_000  # 2018-01-12 00:00 UTC
+FIVE_M = 300
+HAIR = Decimal("1e-20")  # far below a float's resolution: the floats cannot tell it apart
+
+# Records, at every candle, the mark, the guard's band and whether the paper venue took the bar.
+RECORDER = """
+from tradeguard.strategies.base import Strategy
+
+SEEN = []
+
+
+class MarkRecorder(Strategy):
+    def on_candle(self, candle):
+        node = self.ctx._node
+        band = node.risk.mark_guard._bands.get(("", candle.symbol))
+        paper = node._paper[self.venue]._markets.get(candle.symbol)
+        SEEN.append((candle.ts, str(node.portfolio.marks.get(candle.symbol)),
+                     None if band is None else tuple(str(x) for x in band[:6]),
+                     paper is not None and paper.candle is candle))
+"""
+
+
+def _near(rnd: random.Random, bound: Decimal) -> Decimal:
+    """`bound` itself, a hair either side of it, or a little inside or outside."""
+    way = rnd.choice((0, 1, -1, 2, -2))
+    if way in (1, -1):
+        return bound * (1 + way * HAIR)
+    if way in (2, -2):
+        return bound * (1 + way * Decimal("0.0004"))
+    return bound
+
+
+def _boundary_bars(n: int, seed: int) -> list[tuple[Decimal, Decimal, Decimal]]:
+    """Closes, lows and highs on or about the bounds of the band the replay's guard (30 %, as
+    the example config) holds at each bar: its near range, its limit, now and then a far print."""
+    rnd = random.Random(seed)
+    guard = MarkGuard(Decimal(30), Decimal(0))
+    close, out = Decimal("0.1"), []
+    for i in range(n):
+        band = guard._bands.get(("", "ETH/BTC"))
+        if band is not None:
+            pick = rnd.random()
+            if pick < 0.7 and not Decimal("0.05") < band[2] < Decimal("0.2"):  # back to 0.1
+                pick = 0.1 if band[2] >= Decimal("0.2") else 0.5
+            target = band[4] if pick < 0.35 else band[5] if pick < 0.7 else band[rnd.choice((0, 1))]
+            close = _near(rnd, target) if pick < 0.97 else band[2] * rnd.choice((2, Decimal("0.4")))
+        low = close if band is None else min(close, _near(rnd, band[0]) if i % 3 else close)
+        high = close if band is None else max(close, _near(rnd, band[1]) if i % 4 else close)
+        guard.take_candle("", "ETH/BTC", close, low, high, T0 + i * FIVE_M * 1000, 0)
+        out.append((close, low, high))
+    return out
+
+
+def _series(bars: list[tuple[Decimal, Decimal, Decimal]], off: float) -> dict[str, Any]:
+    """The bars as a loaded series (ColumnCandles): each float column the nearest float of the
+    Decimal, moved by up to `off` (relative) either way."""
+    rnd = random.Random(5)
+    candles = ColumnCandles(
+        Candle("ETH/BTC", T0 + i * FIVE_M * 1000, c, h, lo, c, Decimal(1), FIVE_M)
+        for i, (c, lo, h) in enumerate(bars)
+    )
+
+    def column(values: list[Decimal]) -> Any:
+        return np.array([float(v) * (1 + rnd.uniform(-off, off)) for v in values])
+
+    candles.columns = {
+        "ts": np.array([c.ts for c in candles], dtype=np.int64),
+        "open": column([c.open for c in candles]),
+        "high": column([c.high for c in candles]),
+        "low": column([c.low for c in candles]),
+        "close": column([c.close for c in candles]),
+        "volume": np.ones(len(candles)),
+    }
+    return {"ETH/BTC": candles}
+
+
+@pytest.mark.parametrize("off", [0.0, 2.0**-45])
+def test_the_float_shadow_decides_as_the_decimals_on_and_about_every_bound(
+    tmp_path, monkeypatch, off
+):
+    path = tmp_path / "recorder.py"
+    path.write_text(RECORDER, encoding="utf-8")
+    cfg = load_config(write_config(tmp_path, pairs=("ETH",)))
+    for sc in cfg.strategies:
+        sc.kind, sc.params = f"{path}:MarkRecorder", {}
+    bars = _boundary_bars(3000, seed=11)
+    window = BacktestWindow(commit_every=20_000, skip_flat=False)
+    real_modes, real_exact = replay._modes, steady._exact
+    general = [True]
+    monkeypatch.setattr(
+        replay, "_modes", lambda *a: (*real_modes(*a)[:-1], None) if general[0] else real_modes(*a)
+    )
+    one = run_backtest(cfg, tmp_path / "one", window, series=_series(bars, off))
+    general[0] = False
+    exact: list[int] = []
+    monkeypatch.setattr(steady, "_exact", lambda *a: exact.append(1) or real_exact(*a))
+    two = run_backtest(cfg, tmp_path / "two", window, series=_series(bars, off))
+    seen = sys.modules[load_strategy_class(f"{path}:MarkRecorder").__module__].SEEN
+    n = one.summary.events
+    assert n == len(bars) and len(seen) == 2 * n
+    assert seen[n:] == seen[:n]  # the same mark, band and paper bar after every candle
+    assert one.curve == two.curve
+    # the floats decided most candles; those on or a hair from a bound went to the Decimals
+    assert 0.1 * n < len(exact) < 0.9 * n
+    assert {s[1] for s in seen[:n]} != {str(bars[0][0])}  # the mark moved
+
+
+def test_merged_prices_are_the_merged_candles_floats_and_close_times(tmp_path):
+    bars = _boundary_bars(50, seed=3)
+    series = _series(bars, 0.0)
+    prices = merged_prices(series)
+    assert prices is not None
+    assert [p[3] for p in prices] == [c.close_ts for c in series["ETH/BTC"]]
+    assert [p[:3] for p in prices] == [(float(c), float(lo), float(h)) for c, lo, h in bars]
+    assert merged_prices({"ETH/BTC": list(series["ETH/BTC"])}) is None  # no loaded columns
