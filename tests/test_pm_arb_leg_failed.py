@@ -256,3 +256,67 @@ async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
     finally:
         await pm.stop()
         await kalshi.stop()
+
+
+async def test_the_sale_of_a_leg_cut_while_running_is_an_unwind_the_cooldown_lets_through(
+    tmp_path, monkeypatch
+) -> None:
+    """A periodic reconciliation cuts the pair while the Kalshi leg's market cools down after
+    the pair's trade (risk.cooldown_after_trade_s): the sale offered at once gives back what
+    the held record holds, an `arb-unwind` the cooldown lets through as any held leg's sale.
+    Before, the completed pair's holdings were no longer counted, so the sale was judged as a
+    new order and refused for the cooldown, the leg left held unhedged."""
+    from test_pm_arb_node import arb_config, vault_with_both
+    from tradeguard.execution.reconcile import reconcile_and_gate
+    from tradeguard.node import TradingNode
+    from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
+    from tradeguard.sandbox.pm_serve import (
+        kalshi_demo,
+        kalshi_keys,
+        paired_markets,
+        polymarket_demo,
+        polymarket_keys,
+    )
+
+    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
+    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
+    await kalshi.start()
+    await pm.start()
+    try:
+        scenario = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1],
+                               ArbScenarioConfig(size=D(20)))  # fmt: skip
+        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
+        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "unwind"}, {})
+        cfg.risk.cooldown_after_trade_s = 3600
+        node = TradingNode(cfg)
+        for venue in node.venues.values():
+            venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
+        await node.start()
+        strat = node.strategies[0]
+        run = asyncio.create_task(node.run_live(duration_s=30))
+        try:
+            await asyncio.sleep(0.3)
+            scenario.appear(scenario.markets[0])
+            for _ in range(400):
+                if strat.attempts:
+                    break
+                await asyncio.sleep(0.025)
+            [done] = strat.attempts
+            assert done.outcome == "completed", done.reason
+            [fill] = node.storage.load_fills(venue="polymarket")
+            pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+            report = await reconcile_and_gate(node)
+            assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
+            cut = next(r for r in strat.attempts if r.code == "LEG_FAILED")
+            while strat._failed_unwinds:
+                await asyncio.gather(*strat._failed_unwinds)
+            sale = strat.attempts[-1]
+            assert sale.retry_of == cut.record_id and sale.outcome == "unwound", sale.reason
+            assert strat.book.open == []
+        finally:
+            node.request_stop()
+            await run
+            await node.stop()
+    finally:
+        await pm.stop()
+        await kalshi.stop()

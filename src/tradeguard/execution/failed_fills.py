@@ -133,7 +133,23 @@ def _cut_pair(node: ReconcileHost, booked: Fill, owner: str) -> None:
         if book is not None and node.storage.keeps_undo:  # a commit refused: the pair as it was
             node.storage.on_rollback(partial(_put_back, book.open, list(book.open)))
         order = node.storage.get_order(booked.client_order_id) if booked.client_order_id else None
-        cut(booked, order.signal if order is not None else None)
+        held = cut(booked, order.signal if order is not None else None)
+        if held:  # the lone leg's sale gives back what its held record holds: an unwind
+            _cover(node, owner, str(held["venue"]), str(held["symbol"]), held["contracts"])
+
+
+def _cover(node: ReconcileHost, owner: str, venue: str, symbol: str, contracts: Any) -> None:
+    """Count the lone leg a cut left as `owner`'s cycle holding, which its `arb-unwind` sale
+    may give back (the pair's own cycle ended when it completed); taken back if the flag's
+    commit is refused."""
+    from tradeguard.risk.unwind import base_asset
+
+    holdings, asset = node.risk.cycle_holdings, base_asset(symbol)
+    before = holdings.held(owner, venue, asset)
+    holdings.cover(owner, venue, asset, Decimal(str(contracts)))
+    added = holdings.held(owner, venue, asset) - before
+    if added > ZERO and node.storage.keeps_undo:
+        node.storage.on_rollback(partial(holdings.uncover, owner, venue, asset, added))
 
 
 def _booked_order(node: ReconcileHost, fill: Any) -> str:
