@@ -68,9 +68,7 @@ async def test_a_closing_sell_failed_while_the_node_was_down_comes_back_at_its_a
             kept = (pos.quantity, pos.avg_entry, pos.realized_pnl, pos.fees)
             await _sell(node, POLY_YES, D(10))
             assert pos.quantity == 0 and pos.realized_pnl != kept[2]
-            [fill] = [
-                f for f in node.storage.load_fills(venue="polymarket") if f.side is Side.SELL
-            ]
+            [fill] = [f for f in node.storage.load_fills(venue="polymarket") if f.side is Side.SELL]
         server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
         async with running(cfg) as node:
             report = node.storage.kv_get("reconcile.report")

@@ -90,9 +90,7 @@ def reversed_fills(storage: Any) -> set[tuple[str, str]]:
     return {(venue, trade_id) for venue, ids in done.items() for trade_id in ids}
 
 
-def _trip_closed_by(
-    portfolio: Any, storage: Any, booked: Fill, owner: str
-) -> ClosedTrade | None:
+def _trip_closed_by(portfolio: Any, storage: Any, booked: Fill, owner: str) -> ClosedTrade | None:
     """The round trip `booked` closed (or flipped), if any: it holds the average it closed at.
     This run's, else its closed row (a trip closed before a restart is not in memory)."""
     for trip in reversed(getattr(portfolio, "closed_trades", [])):
