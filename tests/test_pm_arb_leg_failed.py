@@ -258,14 +258,15 @@ async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
         await kalshi.stop()
 
 
-async def test_the_sale_of_a_leg_cut_while_running_is_an_unwind_the_cooldown_lets_through(
+async def test_a_leg_cut_while_running_is_sold_through_the_cooldown_its_pair_s_profit_taken_back(
     tmp_path, monkeypatch
 ) -> None:
     """A periodic reconciliation cuts the pair while the Kalshi leg's market cools down after
     the pair's trade (risk.cooldown_after_trade_s): the sale offered at once gives back what
     the held record holds, an `arb-unwind` the cooldown lets through as any held leg's sale.
     Before, the completed pair's holdings were no longer counted, so the sale was judged as a
-    new order and refused for the cooldown, the leg left held unhedged."""
+    new order and refused for the cooldown, the leg left held unhedged. The figures take back
+    the profit the pair's completed record counted (never had: its leg FAILED)."""
     from test_pm_arb_node import arb_config, vault_with_both
     from tradeguard.execution.reconcile import reconcile_and_gate
     from tradeguard.node import TradingNode
@@ -313,6 +314,12 @@ async def test_the_sale_of_a_leg_cut_while_running_is_an_unwind_the_cooldown_let
             sale = strat.attempts[-1]
             assert sale.retry_of == cut.record_id and sale.outcome == "unwound", sale.reason
             assert strat.book.open == []
+            # the pair's profit its completed record counted is never had: the cut takes it
+            # back, so the figures hold what the sale lost, as the money did (before: the
+            # sale's loss plus the pair's profit, 0.7558, a loss of 1.10 read as one of 0.34)
+            assert cut.actual_profit == -done.actual_profit < 0
+            assert sum(node.arb_cycles["pmarb"].profit.values()) == sale.actual_profit
+            assert node.figures().realized_pnl == sale.actual_profit
         finally:
             node.request_stop()
             await run
