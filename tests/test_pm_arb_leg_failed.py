@@ -327,3 +327,35 @@ async def test_a_leg_cut_while_running_is_sold_through_the_cooldown_its_pair_s_p
     finally:
         await pm.stop()
         await kalshi.stop()
+
+
+async def test_a_sale_queued_by_a_refused_cut_sends_nothing_beside_another_lone_leg(
+    tmp_path,
+) -> None:
+    """The cut's commit is refused (the book put back, the pair complete) while an older lone
+    leg of the same pair and symbol is held: the sale queued for the cut's leg sends nothing.
+    Before, the queued sale found that other lone leg under the pair's id and sold the cut's
+    20 contracts (the complete pair's hedge), booking the sale against the older leg."""
+    from test_pm_arb_crossed_book import MAP
+    from tradeguard.strategies.cross_venue.limits import OpenPair
+    from tradeguard.strategies.cross_venue.strategy import CrossVenueStrategy
+
+    (tmp_path / "map.toml").write_text(MAP)
+    params = {"map": str(tmp_path / "map.toml"), "kalshi_venue": "k",
+              "exec": {"on_interrupted": "unwind", "max_unwind_loss_usd": "2"}}  # fmt: skip
+    strat = CrossVenueStrategy("pmarb", "pm", "", params)
+    executor, k, _pm, fill = await _complete(on_interrupted="unwind", max_unwind_loss_usd=D(2))
+    [pair] = executor.book.open
+    older = OpenPair(pair.pair_id, pair.event, pair.direction, D(3), D("1.2"),
+                     pair.settles_at_ms, ("k",), (K_YES,), record_id=1)  # fmt: skip
+    executor.book.open.insert(0, older)
+    strat.executor = executor
+    strat._started = True
+    k.bids[K_YES] = [(D("0.30"), D(50))]
+    kept = list(executor.book.open)
+    assert strat.leg_failed(fill, {"pair_id": "fed", "arb": "leg"}) is not None
+    executor.book.open[:] = kept  # what the refused commit's rollback does (`_cut_pair`)
+    while strat._failed_unwinds:
+        await asyncio.gather(*strat._failed_unwinds)
+    assert [o for o in k.sent if o.side.value == "sell"] == []
+    assert executor.book.open == kept
