@@ -231,7 +231,12 @@ async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
                 assert refuse.armed is False
             report = await reconcile_and_gate(node)
             assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
-            cut = next(r for r in strat.attempts if r.code == "LEG_FAILED")
+            # one cut, counted once (a refused commit's record was never written: the
+            # strategy's attempts and the node's figures hold only the one committed)
+            [cut] = [r for r in strat.attempts if r.code == "LEG_FAILED"]
+            assert node.arb_cycles["pmarb"].outcomes["held"] == 1
+            if policy == "hold":  # nothing sold: the pair's profit taken back, once
+                assert node.arb_cycles["pmarb"].profit == {"USD": D(0)}
             [(symbol, contracts)] = cut.held.items()
             assert cut.outcome == "held" and cut.legs[0].venue == "kalshi" and contracts == 20
             held = [e for e in node.storage.load_events(limit=500) if e.kind == "arb.held"]

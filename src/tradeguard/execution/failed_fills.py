@@ -83,6 +83,15 @@ def _put_back(held: list[Any], kept: list[Any]) -> None:
     held[:] = kept
 
 
+def _unrecord(node: Any, owner: str, executor: Any, attempts: int, last_record_id: int) -> None:
+    """The cut's record rolled back: out of the strategy's attempts and the node's figures."""
+    del executor.attempts[attempts:]
+    executor.last_record_id = last_record_id
+    recount = getattr(node, "recount_arb_cycles", None)
+    if recount is not None:
+        recount(owner)
+
+
 def _tell(node: ReconcileHost, name: str, trade_id: str, fill: Fill) -> dict[str, str]:
     row = {
         "venue": name, "trade_id": trade_id, "client_order_id": _booked_order(node, fill),
@@ -129,9 +138,13 @@ def _cut_pair(node: ReconcileHost, booked: Fill, owner: str) -> None:
         cut = getattr(strat, "leg_failed", None)
         if cut is None or getattr(strat, "id", None) != owner:
             continue
-        book = getattr(strat, "book", None)
+        book, executor = getattr(strat, "book", None), getattr(strat, "executor", None)
         if book is not None and node.storage.keeps_undo:  # a commit refused: the pair as it was
             node.storage.on_rollback(partial(_put_back, book.open, list(book.open)))
+        if executor is not None and node.storage.keeps_undo:  # and no record of the cut
+            node.storage.on_rollback(partial(
+                _unrecord, node, owner, executor, len(executor.attempts), executor.last_record_id
+            ))  # fmt: skip
         order = node.storage.get_order(booked.client_order_id) if booked.client_order_id else None
         held = cut(booked, order.signal if order is not None else None)
         if held:  # the lone leg's sale gives back what its held record holds: an unwind
