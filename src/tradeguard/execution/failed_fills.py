@@ -71,11 +71,16 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
             node.storage.kv_set(FLAGGED_KEY, flagged)
             node.storage.kv_set(FLAGGED_BEFORE_KEY, before)
             node.storage.kv_set(UNTAKEN_KEY, untaken)
-            for trade_id in sorted(ids):  # the positions they made, reversed with the flag
-                found = booked_with_owner(node.storage, name, taken[trade_id])
-                if found is not None:
-                    reverse_position(node, *found)
-                    _cut_pair(node, *found)
+            booked = [
+                b
+                for t in sorted(ids)
+                if (b := booked_with_owner(node.storage, name, taken[t])) is not None
+            ]
+            # the positions they made, reversed with the flag, newest first: a sell of what a
+            # failed buy bought is taken back before that buy, as each fill found it
+            for found in sorted(booked, key=lambda b: b[0].ts, reverse=True):
+                reverse_position(node, *found)
+                _cut_pair(node, *found)
     return out
 
 
