@@ -76,9 +76,10 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
                 for t in sorted(ids)
                 if (b := booked_with_owner(node.storage, name, taken[t])) is not None
             ]
-            # the positions they made, reversed with the flag, newest first: a sell of what a
-            # failed buy bought is taken back before that buy, as each fill found it
-            for found in sorted(booked, key=lambda b: b[0].ts, reverse=True):
+            # the positions they made, reversed with the flag, newest first (the journal's
+            # order: a venue's times are to the second): a sell of what a failed buy bought is
+            # taken back before that buy, as each fill found it
+            for found in sorted(booked, key=_journal_rank(node, name, booked), reverse=True):
                 reverse_position(node, *found)
                 _cut_pair(node, *found)
     return out
@@ -86,6 +87,16 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
 
 def _put_back(held: list[Any], kept: list[Any]) -> None:
     held[:] = kept
+
+
+def _journal_rank(node: ReconcileHost, name: str, booked: list[tuple[Fill, str]]) -> Any:
+    """A sort key placing each of `booked` where the journal has it (time, then row)."""
+    since = min((b.ts for b, _ in booked), default=0)
+    rank = {
+        (f.trade_id, f.side): i
+        for i, f in enumerate(node.storage.load_fills(venue=name, since_ts=since))
+    }
+    return lambda found: rank.get((found[0].trade_id, found[0].side), -1)
 
 
 def _unrecord(node: Any, owner: str, executor: Any, attempts: int, last_record_id: int) -> None:
