@@ -231,7 +231,12 @@ async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
                 assert refuse.armed is False
             report = await reconcile_and_gate(node)
             assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
-            cut = next(r for r in strat.attempts if r.code == "LEG_FAILED")
+            # one cut, counted once (a refused commit's record was never written: the
+            # strategy's attempts and the node's figures hold only the one committed)
+            [cut] = [r for r in strat.attempts if r.code == "LEG_FAILED"]
+            assert node.arb_cycles["pmarb"].outcomes["held"] == 1
+            if policy == "hold":  # nothing sold: the pair's profit taken back, once
+                assert node.arb_cycles["pmarb"].profit == {"USD": D(0)}
             [(symbol, contracts)] = cut.held.items()
             assert cut.outcome == "held" and cut.legs[0].venue == "kalshi" and contracts == 20
             held = [e for e in node.storage.load_events(limit=500) if e.kind == "arb.held"]
@@ -256,3 +261,106 @@ async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
     finally:
         await pm.stop()
         await kalshi.stop()
+
+
+async def test_a_leg_cut_while_running_is_sold_through_the_cooldown_its_pair_s_profit_taken_back(
+    tmp_path, monkeypatch
+) -> None:
+    """A periodic reconciliation cuts the pair while the Kalshi leg's market cools down after
+    the pair's trade (risk.cooldown_after_trade_s): the sale offered at once gives back what
+    the held record holds, an `arb-unwind` the cooldown lets through as any held leg's sale.
+    Before, the completed pair's holdings were no longer counted, so the sale was judged as a
+    new order and refused for the cooldown, the leg left held unhedged. The figures take back
+    the profit the pair's completed record counted (never had: its leg FAILED)."""
+    from test_pm_arb_node import arb_config, vault_with_both
+    from tradeguard.execution.reconcile import reconcile_and_gate
+    from tradeguard.node import TradingNode
+    from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
+    from tradeguard.sandbox.pm_serve import (
+        kalshi_demo,
+        kalshi_keys,
+        paired_markets,
+        polymarket_demo,
+        polymarket_keys,
+    )
+
+    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
+    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
+    await kalshi.start()
+    await pm.start()
+    try:
+        scenario = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1],
+                               ArbScenarioConfig(size=D(20)))  # fmt: skip
+        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
+        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "unwind"}, {})
+        cfg.risk.cooldown_after_trade_s = 3600
+        node = TradingNode(cfg)
+        for venue in node.venues.values():
+            venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
+        await node.start()
+        strat = node.strategies[0]
+        run = asyncio.create_task(node.run_live(duration_s=30))
+        try:
+            await asyncio.sleep(0.3)
+            scenario.appear(scenario.markets[0])
+            for _ in range(400):
+                if strat.attempts:
+                    break
+                await asyncio.sleep(0.025)
+            [done] = strat.attempts
+            assert done.outcome == "completed", done.reason
+            [fill] = node.storage.load_fills(venue="polymarket")
+            pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+            report = await reconcile_and_gate(node)
+            assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
+            cut = next(r for r in strat.attempts if r.code == "LEG_FAILED")
+            while strat._failed_unwinds:
+                await asyncio.gather(*strat._failed_unwinds)
+            sale = strat.attempts[-1]
+            assert sale.retry_of == cut.record_id and sale.outcome == "unwound", sale.reason
+            assert strat.book.open == []
+            # the pair's profit its completed record counted is never had: the cut takes it
+            # back, so the figures hold what the sale lost, as the money did (before: the
+            # sale's loss plus the pair's profit, 0.7558, a loss of 1.10 read as one of 0.34)
+            assert cut.actual_profit == -done.actual_profit < 0
+            assert sum(node.arb_cycles["pmarb"].profit.values()) == sale.actual_profit
+            assert node.figures().realized_pnl == sale.actual_profit
+        finally:
+            node.request_stop()
+            await run
+            await node.stop()
+    finally:
+        await pm.stop()
+        await kalshi.stop()
+
+
+async def test_a_sale_queued_by_a_refused_cut_sends_nothing_beside_another_lone_leg(
+    tmp_path,
+) -> None:
+    """The cut's commit is refused (the book put back, the pair complete) while an older lone
+    leg of the same pair and symbol is held: the sale queued for the cut's leg sends nothing.
+    Before, the queued sale found that other lone leg under the pair's id and sold the cut's
+    20 contracts (the complete pair's hedge), booking the sale against the older leg."""
+    from test_pm_arb_crossed_book import MAP
+    from tradeguard.strategies.cross_venue.limits import OpenPair
+    from tradeguard.strategies.cross_venue.strategy import CrossVenueStrategy
+
+    (tmp_path / "map.toml").write_text(MAP)
+    params = {"map": str(tmp_path / "map.toml"), "kalshi_venue": "k",
+              "exec": {"on_interrupted": "unwind", "max_unwind_loss_usd": "2"}}  # fmt: skip
+    strat = CrossVenueStrategy("pmarb", "pm", "", params)
+    executor, k, _pm, fill = await _complete(on_interrupted="unwind", max_unwind_loss_usd=D(2))
+    [pair] = executor.book.open
+    older = OpenPair(pair.pair_id, pair.event, pair.direction, D(3), D("1.2"),
+                     pair.settles_at_ms, ("k",), (K_YES,), record_id=1)  # fmt: skip
+    executor.book.open.insert(0, older)
+    strat.executor = executor
+    strat._started = True
+    k.bids[K_YES] = [(D("0.30"), D(50))]
+    kept = list(executor.book.open)
+    assert strat.leg_failed(fill, {"pair_id": "fed", "arb": "leg"}) is not None
+    executor.book.open[:] = kept  # what the refused commit's rollback does (`_cut_pair`)
+    while strat._failed_unwinds:
+        await asyncio.gather(*strat._failed_unwinds)
+    assert [o for o in k.sent if o.side.value == "sell"] == []
+    assert executor.book.open == kept

@@ -103,3 +103,30 @@ async def test_ids_stored_before_times_were_kept_are_dated_at_the_next_flag(
             assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
             kept = node.storage.kv_get(FLAGGED_KEY)["polymarket"]
             assert set(kept) == {"t-listed", fill.trade_id} and kept["t-listed"] >= before
+
+
+async def test_a_failed_trade_never_booked_is_let_go_past_the_listing_window(
+    tmp_path, monkeypatch
+) -> None:
+    """A trade read FAILED whose fill was never booked is looked for again only while within
+    the listing window (at least PENDING_MIN_MS): the venue's record does not grow."""
+    from tradeguard.execution.failed_fills import PENDING_MIN_MS
+    from tradeguard.model.enums import LiquiditySide
+
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            venue = node.venues["polymarket"]
+            now = node.clock.now_ms()
+            window = max(int(cfg.reconcile.fills_lookback_s * 1000), PENDING_MIN_MS)
+
+            def failed(trade_id: str, ts: int) -> Fill:
+                return Fill("polymarket", POLY_YES, "", "h", trade_id, Side.BUY, D("0.5"),
+                            D(1), D(0), "PUSD", LiquiditySide.TAKER, ts)  # fmt: skip
+
+            venue.failed_fills.update({
+                "t-old": failed("t-old", now - window - 60_000),
+                "t-new": failed("t-new", now - 60_000),
+            })  # fmt: skip
+            assert flag_failed_fills(node, "polymarket", venue) == []
+            assert set(venue.failed_fills) == {"t-new"}

@@ -51,3 +51,54 @@ async def test_a_failed_sell_puts_the_position_back_at_its_average_and_its_pnl_b
             assert report.position_mismatches == []
             [open_] = node.storage.load_open_positions()
             assert (open_.quantity, open_.avg_entry) == (D(10), kept[1])  # durably
+
+
+async def test_a_closing_sell_failed_while_the_node_was_down_comes_back_at_its_average(
+    tmp_path, monkeypatch
+) -> None:
+    """The sell closed the position, the node stopped, and its trade FAILED meanwhile: the
+    start's reconciliation (no round trip in memory, the flat position read back from its
+    closed row) still puts the position back at the average it had and takes back the P&L
+    the sell realised."""
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            await buy(node, POLY_YES)
+            pos = node.portfolio.position("polymarket", POLY_YES, "s1")
+            kept = (pos.quantity, pos.avg_entry, pos.realized_pnl, pos.fees)
+            await _sell(node, POLY_YES, D(10))
+            assert pos.quantity == 0 and pos.realized_pnl != kept[2]
+            [fill] = [f for f in node.storage.load_fills(venue="polymarket") if f.side is Side.SELL]
+        server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+        async with running(cfg) as node:
+            report = node.storage.kv_get("reconcile.report")
+            assert [f["trade_id"] for f in report["fills_failed"]] == [fill.trade_id]
+            pos = node.portfolio.position("polymarket", POLY_YES, "s1")
+            assert (pos.quantity, pos.avg_entry, pos.realized_pnl, pos.fees) == kept
+            [open_] = node.storage.load_open_positions()
+            assert (open_.quantity, open_.avg_entry) == (D(10), kept[1])  # durably
+
+
+async def test_a_buy_and_the_sell_of_part_of_it_both_failed_leave_the_position_as_before(
+    tmp_path, monkeypatch
+) -> None:
+    """The buy and a sell of part of what it bought both FAILED (flagged by one
+    reconciliation): reversed newest first, the position is flat again with no P&L left of
+    either. Before, the reversals ran in trade id order: the buy's first left a short of 4,
+    the sell's then took it back as an addition, and the sell's P&L stayed realised."""
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            pos = node.portfolio.position("polymarket", POLY_YES, "s1")
+            kept = (pos.quantity, pos.realized_pnl, pos.fees)
+            await buy(node, POLY_YES)
+            await _sell(node, POLY_YES, D(6))
+            fills = node.storage.load_fills(venue="polymarket")
+            assert [f.side for f in fills] == [Side.BUY, Side.SELL]
+            assert pos.realized_pnl != kept[1] - fills[0].fee_in_quote  # the sell realised
+            for fill in fills:
+                server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+            report = await reconcile_and_gate(node)
+            assert {f["trade_id"] for f in report.fills_failed} == {f.trade_id for f in fills}
+            assert (pos.quantity, pos.realized_pnl, pos.fees) == kept
+            assert node.storage.load_open_positions() == []

@@ -71,16 +71,41 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
             node.storage.kv_set(FLAGGED_KEY, flagged)
             node.storage.kv_set(FLAGGED_BEFORE_KEY, before)
             node.storage.kv_set(UNTAKEN_KEY, untaken)
-            for trade_id in sorted(ids):  # the positions they made, reversed with the flag
-                found = booked_with_owner(node.storage, name, taken[trade_id])
-                if found is not None:
-                    reverse_position(node, *found)
-                    _cut_pair(node, *found)
+            booked = [
+                b
+                for t in sorted(ids)
+                if (b := booked_with_owner(node.storage, name, taken[t])) is not None
+            ]
+            # the positions they made, reversed with the flag, newest first (the journal's
+            # order: a venue's times are to the second): a sell of what a failed buy bought is
+            # taken back before that buy, as each fill found it
+            for found in sorted(booked, key=_journal_rank(node, name, booked), reverse=True):
+                reverse_position(node, *found)
+                _cut_pair(node, *found)
     return out
 
 
 def _put_back(held: list[Any], kept: list[Any]) -> None:
     held[:] = kept
+
+
+def _journal_rank(node: ReconcileHost, name: str, booked: list[tuple[Fill, str]]) -> Any:
+    """A sort key placing each of `booked` where the journal has it (time, then row)."""
+    since = min((b.ts for b, _ in booked), default=0)
+    rank = {
+        (f.trade_id, f.side): i
+        for i, f in enumerate(node.storage.load_fills(venue=name, since_ts=since))
+    }
+    return lambda found: rank.get((found[0].trade_id, found[0].side), -1)
+
+
+def _unrecord(node: Any, owner: str, executor: Any, attempts: int, last_record_id: int) -> None:
+    """The cut's record rolled back: out of the strategy's attempts and the node's figures."""
+    del executor.attempts[attempts:]
+    executor.last_record_id = last_record_id
+    recount = getattr(node, "recount_arb_cycles", None)
+    if recount is not None:
+        recount(owner)
 
 
 def _tell(node: ReconcileHost, name: str, trade_id: str, fill: Fill) -> dict[str, str]:
@@ -129,11 +154,31 @@ def _cut_pair(node: ReconcileHost, booked: Fill, owner: str) -> None:
         cut = getattr(strat, "leg_failed", None)
         if cut is None or getattr(strat, "id", None) != owner:
             continue
-        book = getattr(strat, "book", None)
+        book, executor = getattr(strat, "book", None), getattr(strat, "executor", None)
         if book is not None and node.storage.keeps_undo:  # a commit refused: the pair as it was
             node.storage.on_rollback(partial(_put_back, book.open, list(book.open)))
+        if executor is not None and node.storage.keeps_undo:  # and no record of the cut
+            node.storage.on_rollback(partial(
+                _unrecord, node, owner, executor, len(executor.attempts), executor.last_record_id
+            ))  # fmt: skip
         order = node.storage.get_order(booked.client_order_id) if booked.client_order_id else None
-        cut(booked, order.signal if order is not None else None)
+        held = cut(booked, order.signal if order is not None else None)
+        if held:  # the lone leg's sale gives back what its held record holds: an unwind
+            _cover(node, owner, str(held["venue"]), str(held["symbol"]), held["contracts"])
+
+
+def _cover(node: ReconcileHost, owner: str, venue: str, symbol: str, contracts: Any) -> None:
+    """Count the lone leg a cut left as `owner`'s cycle holding, which its `arb-unwind` sale
+    may give back (the pair's own cycle ended when it completed); taken back if the flag's
+    commit is refused."""
+    from tradeguard.risk.unwind import base_asset
+
+    holdings, asset = node.risk.cycle_holdings, base_asset(symbol)
+    before = holdings.held(owner, venue, asset)
+    holdings.cover(owner, venue, asset, Decimal(str(contracts)))
+    added = holdings.held(owner, venue, asset) - before
+    if added > ZERO and node.storage.keeps_undo:
+        node.storage.on_rollback(partial(holdings.uncover, owner, venue, asset, added))
 
 
 def _booked_order(node: ReconcileHost, fill: Any) -> str:

@@ -56,7 +56,7 @@ def reverse_position(node: Any, booked: Fill, owner: str) -> dict[str, str] | No
     if storage.keeps_undo:
         storage.on_rollback(lambda: _put_back(portfolio, pos, saved, totals))
     before = pos.quantity
-    gross = _take_out(pos, booked, moved, _trip_closed_by(portfolio, booked, owner))
+    gross = _take_out(pos, booked, moved, _trip_closed_by(portfolio, storage, booked, owner))
     fee_q = booked.fee_in_quote
     portfolio.fees_paid -= fee_q
     portfolio.realized_pnl += fee_q - gross
@@ -90,14 +90,16 @@ def reversed_fills(storage: Any) -> set[tuple[str, str]]:
     return {(venue, trade_id) for venue, ids in done.items() for trade_id in ids}
 
 
-def _trip_closed_by(portfolio: Any, booked: Fill, owner: str) -> ClosedTrade | None:
-    """The round trip `booked` closed (or flipped), if any: it holds the average it closed at."""
+def _trip_closed_by(portfolio: Any, storage: Any, booked: Fill, owner: str) -> ClosedTrade | None:
+    """The round trip `booked` closed (or flipped), if any: it holds the average it closed at.
+    This run's, else its closed row (a trip closed before a restart is not in memory)."""
     for trip in reversed(getattr(portfolio, "closed_trades", [])):
         if (trip.venue, trip.symbol, trip.strategy_id, trip.closed_ts, trip.exit_price) == (
             booked.venue, booked.symbol, owner, booked.ts, booked.price
         ):  # fmt: skip
             return trip
-    return None
+    read = getattr(storage, "closed_trip", None)
+    return read(booked.venue, booked.symbol, owner, booked.ts, booked.price) if read else None
 
 
 def _take_out(pos: Position, booked: Fill, moved: Any, trip: ClosedTrade | None) -> Decimal:

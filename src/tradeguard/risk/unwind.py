@@ -85,6 +85,15 @@ class CycleHoldings:
             book = self._left.setdefault(strategy_id, {})
             book[(venue, asset)] = book.get((venue, asset), ZERO) + short
 
+    def uncover(self, strategy_id: str, venue: str, asset: str, amount: Decimal) -> None:
+        """Take back `amount` a `cover` added (its record's commit refused)."""
+        book = self._left.get(strategy_id, {})
+        key = (venue, asset)
+        if key in book:
+            book[key] -= min(book[key], amount)
+            if book[key] <= ZERO:
+                del book[key]
+
     def recorded(self, strategy_id: str, client_order_id: str) -> bool:
         """Tell whether the order is one of the strategy's recorded cycles' (a fill is late)."""
         return client_order_id in self._done.get(strategy_id, {})

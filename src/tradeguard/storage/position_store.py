@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, delete, select, update
 
 from tradeguard.model import ZERO, Balance, ClosedTrade, Position
+from tradeguard.model.enums import Side
 from tradeguard.storage.rows import (
     POSITION_CLOSED,
     POSITION_OPEN,
@@ -137,6 +138,33 @@ class PositionStore(StorageCore):
             if key not in open_keys:
                 last[key] = r
         return [flat_position_from_row(r) for r in last.values()]
+
+    def closed_trip(
+        self, venue: str, symbol: str, strategy_id: str, exit_ts: int, exit_price: Decimal
+    ) -> ClosedTrade | None:
+        """The round trip of (venue, symbol, strategy) closed at `exit_ts` and `exit_price` (the
+        newest such closed row), or None: what a restart leaves of a trip closed before it."""
+        stmt = (
+            select(positions)
+            .where(
+                (positions.c.status == POSITION_CLOSED)
+                & (positions.c.venue == venue)
+                & (positions.c.symbol == symbol)
+                & (positions.c.strategy_id == strategy_id)
+                & (positions.c.exit_ts == exit_ts)
+            )
+            .order_by(positions.c.id.desc())
+        )
+        for r in self._read(stmt):
+            if r.exit_price == exit_price:
+                return ClosedTrade(
+                    venue=r.venue, symbol=r.symbol, strategy_id=r.strategy_id,
+                    side=Side.SELL if r.side == "short" else Side.BUY,
+                    entry_price=r.entry_price, exit_price=r.exit_price, amount=r.quantity,
+                    pnl=r.pnl, pnl_pct=r.pnl_pct or ZERO, opened_ts=r.entry_ts,
+                    closed_ts=r.exit_ts,
+                )  # fmt: skip
+        return None
 
     def closed_pnls(self, strategy_id: str | None = None) -> list[Decimal]:
         """Return the P&L of every closed position that has one, newest first."""

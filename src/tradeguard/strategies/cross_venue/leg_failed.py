@@ -61,6 +61,9 @@ def cut_failed_leg(executor: PairExecutor, fill: Fill, pair_id: str = "") -> Hel
     ]  # fmt: skip
     failed_cost = (fill.price * fill.amount + fill.fee_in_quote) * n / fill.amount
     capital = max(pair.capital * n / pair.contracts - failed_cost, ZERO)
+    # the profit the pair's record counted of these contracts (1 a pair at settlement), never
+    # had: taken back by this record, so the figures hold only what the lone leg makes
+    counted = n - pair.capital * n / pair.contracts
     if n < pair.contracts:
         rest = pair.contracts - n
         book.open[i] = dataclasses.replace(
@@ -76,7 +79,7 @@ def cut_failed_leg(executor: PairExecutor, fill: Fill, pair_id: str = "") -> Hel
     rec = PairAttempt(
         executor.strategy_id, pair.pair_id, pair.event, pair.direction, executor.mode, n,
         ZERO, ZERO, ZERO, outcome="held", reason=why, code=LEG_FAILED, capital=capital,
-        ts=executor._clock.now_ms(),
+        actual_profit=-counted, ts=executor._clock.now_ms(),
     )  # fmt: skip
     # the leg held (filled when the pair was booked, not now: this record trades nothing)
     rec.legs.append(PairLegResult("first", venue, symbol, Side.BUY, n, capital / n,

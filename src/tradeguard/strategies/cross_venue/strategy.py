@@ -378,8 +378,9 @@ class CrossVenueStrategy(Strategy):
 
         async def sell() -> None:
             if any(
-                p.pair_id == leg.pair_id and p.legs == (leg.symbol,) for p in executor.book.open
-            ):
+                (p.pair_id, p.legs, p.record_id) == (leg.pair_id, (leg.symbol,), leg.record_id)
+                for p in executor.book.open
+            ):  # its own lone leg: another of the pair's (held before) is not this record's
                 await retry_unwind(executor, leg, self.settings.exec.max_unwind_loss_usd)
             # else: the cut's commit was refused (the pair as it was) or the leg is gone
 
