@@ -33,12 +33,12 @@ class _Clock:
 
 
 def _rerun(
-    steady: SteadyRun, trip: Callable[[Any], None], pacer: Pacer | None = None
+    steady: SteadyRun, trip: Callable[[Any], None], pacer: Pacer | None = None, at: int = J
 ) -> tuple[SteadyRun, list[int]]:
     """A steady loop over the run's candles whose equity observation calls `trip(node)` at
-    candle J's close (and observes every candle: an empty span), noting each close seen."""
+    candle `at`'s close (and observes every candle: an empty span), noting each close seen."""
     seen: list[int] = []
-    close_j = steady.candles[J].close_ts
+    close_j = steady.candles[at].close_ts
 
     def observe(node: Any, ts: int, symbol: str, units: bool, still: bool) -> tuple[int, int]:
         seen.append(ts)
@@ -48,7 +48,7 @@ def _rerun(
 
     pacer = pacer or Pacer(1.0, clock=_Clock())
     run = SteadyRun(steady.node, steady.candles, steady.paper_by_symbol, observe, pacer, False)
-    assert run.every > J + 8 and len(run.candles) > J + 8
+    assert run.every > at + 8 and len(run.candles) > at + 8
     assert len({c.symbol for c in run.candles}) == 1  # one series: candle k closes k-th
     return run, seen
 
@@ -87,17 +87,19 @@ def test_the_equity_to_recount_alone_ends_the_stretch_on_its_candle(steady: Stea
     node._equity_dirty = False
 
 
+# the first k >= the tripping candle with k % 8 == 0; from 17, 24: every 8th, not every 16th
+@pytest.mark.parametrize(("at", "end"), [(J, 16), (17, 24)])
 def test_the_pacers_slice_used_up_ends_the_stretch_at_the_next_eighth_candle(
-    steady: SteadyRun,
+    steady: SteadyRun, at: int, end: int
 ) -> None:
     clock = _Clock()
     pacer = Pacer(1.0, clock=clock)
 
     def used_up(n: Any) -> None:
-        clock.now = 2.0  # the slice is used up from candle J on
+        clock.now = 2.0  # the slice is used up from candle `at` on
 
-    run, _ = _rerun(steady, used_up, pacer)
-    assert run.run(0, 0, 0, NEVER)[0] == 16  # the first k >= J with k % 8 == 0
+    run, _ = _rerun(steady, used_up, pacer, at)
+    assert run.run(0, 0, 0, NEVER)[0] == end
     assert steady.node.risk.state is TradingState.ACTIVE and not steady.node._equity_dirty
 
 

@@ -21,6 +21,7 @@ from pm_support import TICKER, kalshi_ws_headers, seeded_kalshi
 from test_polymarket_sandbox import YES_TOKEN, _post_raw, started
 from tradeguard.model.errors import ConfigError
 from tradeguard.sandbox.chain.rpc import LocalChain, RpcServer
+from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.kalshi.server import PREFIX, KalshiExchange
 from tradeguard.sandbox.polymarket.server import PolymarketExchange
@@ -455,3 +456,19 @@ async def test_a_body_over_the_size_limit_is_each_venues_json_error():
                 async with http.post(ex.url + path, data=BIG) as r:
                     body = await r.json()
                     assert r.status == 413 and "1048576 bytes" in body["error"], (path, body)
+
+
+async def test_the_request_log_changes_no_answer_to_a_body_over_the_limit(tmp_path):
+    """A call whose handler reads no body (a public one) was answered as it is without the
+    request log; with it, the log's read of a body over the limit raised aiohttp's plain-text
+    413, and the call went unlogged."""
+    log = tmp_path / "requests.jsonl"
+    answers = []
+    async with aiohttp.ClientSession() as http:
+        for cfg in (SandboxConfig(), SandboxConfig(request_log_path=log)):
+            async with seeded_exchange(cfg) as ex, http.get(ex.base_url + "/api/v3/time",
+                                                            data=BIG) as r:  # fmt: skip
+                answers.append((r.status, r.content_type, sorted(await r.json())))
+    assert answers[0] == answers[1] == (200, "application/json", ["serverTime"]), answers
+    [row] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert (row["path"], row["status"], row["params"]) == ("/api/v3/time", 200, {}), row

@@ -37,8 +37,7 @@ def make_middleware(ex: SandboxExchange) -> Middleware:
             return await handler(request)
         resp = await _api(ex, request, handler)
         if ex.request_log is not None and resp.status != _CLIENT_GONE:
-            readable = request.can_read_body and resp.status != _TOO_LARGE  # never read whole
-            body = (await request.text()) if readable else ""
+            body = await _logged_body(request, resp.status)
             ex.request_log.write(
                 ex.now_ms(), request.method, path, request.query_string, body,
                 request.headers.get("X-MBX-APIKEY"), resp.status,
@@ -47,6 +46,17 @@ def make_middleware(ex: SandboxExchange) -> Middleware:
         return resp
 
     return middleware
+
+
+async def _logged_body(request: web.Request, status: int) -> str:
+    """The body the request log keeps: "" for none, or one over the limit (never read whole;
+    a handler that read none, a public call's, left the answer its own)."""
+    if not request.can_read_body or status == _TOO_LARGE:
+        return ""
+    try:
+        return await request.text()
+    except web.HTTPRequestEntityTooLarge:  # the log changes no answer
+        return ""
 
 
 async def _admin(request: web.Request, handler: Handler) -> web.StreamResponse:
