@@ -44,6 +44,10 @@ class RayPool:
     engine = "ray"
 
     def __init__(self, workers: int, address: str | None = None) -> None:
+        if not address:
+            # A local Ray replaces 127.0.0.1 with the machine's network address (for other
+            # machines to join) unless it is told it forms no cluster; Ray reads this at import.
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         import ray
 
         self._ray = ray
