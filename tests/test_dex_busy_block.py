@@ -140,3 +140,28 @@ async def test_another_trader_s_swap_just_before_ours_in_the_block_leaves_ours_b
         (swap.tx_hash, Decimal("0.01"))
     ]
     await venue.close()
+
+
+async def test_a_third_party_transfer_to_the_wallet_in_our_swap_s_block_leaves_it_booked(
+    chain: ChainThread,
+) -> None:
+    # Before: the wallet's USD balance moved by the swap's proceeds plus 1 unit sent to it by
+    # someone else in the same block, the balance check saw a lie, and the swap was never
+    # booked: the order in flight for ever and every balance read of the venue refused.
+    d = chain.deployment
+    venue, store, seen = await _warm(chain, "dust-warm")
+    chain.automine(False)
+    try:
+        _transfer(chain, d.tokens["USD"], d.wallet_address, 1)
+        await _in_one_block(chain, venue, "dust-1")
+    finally:
+        chain.automine(True)
+    report = await venue.fetch_order("dust-1", "WETH/USD")
+    assert report is not None and report.status is OrderStatus.FILLED, report
+    (swap,) = [r for r in store.rows.values() if r.client_order_id == "dust-1"]
+    assert swap.status == "mined"
+    assert [(f.trade_id, f.amount) for f in seen.fills if f.client_order_id == "dust-1"] == [
+        (swap.tx_hash, Decimal("0.01"))
+    ]
+    await venue.fetch_balances()
+    await venue.close()

@@ -156,14 +156,19 @@ class TxWatcher:
             return proof
         token_in, token_out = tokens if side is Side.SELL else tokens[::-1]
         moved = {token_in: -proof.sent, token_out: proof.received}
-        problem = await self._balance_problem(moved, record.sender, int(receipt["blockNumber"]))
+        block = int(receipt["blockNumber"])
+        problem = await self._balance_problem(moved, record.sender, block, record.tx_hash)
         if not problem and proof.transfer_fee:
             self._record_fee(record, token_out, proof)
         return problem
 
-    async def _balance_problem(self, moved: dict[Token, int], wallet: str, block: int) -> str:
+    async def _balance_problem(
+        self, moved: dict[Token, int], wallet: str, block: int, tx_hash: str
+    ) -> str:
         """Why the wallet's balances did not move by `moved` units in `block`, or '' (also
-        when the node answers an error for them, e.g. keeps no state of the block before)."""
+        when the node answers an error for them, e.g. keeps no state of the block before).
+        Other transactions of the block moving the same token for the wallet (another swap of
+        ours, anyone's transfer to it) are counted from the block's Transfer logs."""
         tokens = list(moved)
         try:
             figures = await self.venue.chain.balances_at(
@@ -175,12 +180,35 @@ class TxWatcher:
             return f"the wallet's balances around block {block} not read ({type(exc).__name__})"
         for i, token in enumerate(tokens):
             before, after = figures[i], figures[len(tokens) + i]
-            if after - before != moved[token]:
+            if after - before == moved[token]:
+                continue
+            change = (moved[token], after - before)
+            why = await self._unexplained(token, wallet, block, tx_hash, change)
+            if why:
                 return (
                     f"the wallet's {token.symbol} balance went from {before} to {after} units "
-                    f"in block {block}, but the receipt's Transfer logs move {moved[token]}"
+                    f"in block {block}, but the receipt's Transfer logs move {moved[token]}{why}"
                 )
         return ""
+
+    async def _unexplained(
+        self, token: Token, wallet: str, block: int, tx_hash: str, change: tuple[int, int]
+    ) -> str:
+        """'' when the block's Transfer logs of `token` for the wallet have this transaction
+        move what its receipt says (`change[0]`) and all of them together what the balance
+        moved (`change[1]`); else why not, in words that follow the balance's figures."""
+        try:
+            logs = await self.venue.chain.transfers_at(token.address, wallet, block)
+        except Exception as exc:  # no answer or no logs: asked again at the next lookup
+            return f" (the block's Transfer logs not read: {type(exc).__name__})"
+        mine = sum(units for h, units in logs if h == tx_hash.lower())
+        total = sum(units for _, units in logs)
+        if (mine, total) == change:
+            return ""
+        return (
+            f"; the block's Transfer logs of the wallet move {total}, {mine} of them in this "
+            "transaction"
+        )
 
     def _record_fee(self, record: TxRecord, token: Token, proof: SwapProof) -> None:
         fee = {"token": token.symbol, "units": str(proof.transfer_fee),
