@@ -152,3 +152,43 @@ async def test_a_price_lie_within_the_signed_bounds_is_not_booked(
                if g["address"].lower() == usd and g["topics"][0] == _TRANSFER]  # fmt: skip
     assert fill.price * fill.amount == amm.from_units(real, 18), name
     await venue.close()
+
+
+@pytest.mark.parametrize("answer", ["0x", "0x" + "00" * 31, "0xzz" + "00" * 31])
+async def test_a_balance_answer_no_node_gives_does_not_pass_a_price_lie(
+    chain: ChainThread, hostile: HostileServer, answer: str
+) -> None:
+    # Before: any answer to the balance reads that was not a uint256 (an empty result, a short
+    # word) counted as a node keeping no state of those blocks, and the check was skipped: a
+    # careful liar (Transfer, Swap and Sync logs in agreement) had the sell booked at twice
+    # what the pool paid. A pruned node answers an error; a malformed result leaves the
+    # receipt unbooked until the balances are answered.
+    store = MemoryTxStore()
+    venue = await connected_venue(_through(chain.deployment, hostile), store,
+                                  approve_unlimited=True)  # fmt: skip
+    await venue.submit(dex_order(f"shape-warm-{next(_seq)}", "0.01"))  # approvals
+    seen = FillSink()
+    venue.set_listener(seen)
+    hostile.rewrites["eth_getTransactionReceipt"] = _receipts(
+        _lie(chain.deployment, Side.SELL, Decimal(2), True)
+    )
+
+    def garbled(params: list[Any], result: Any) -> Any:
+        call = params[0] if params and isinstance(params[0], dict) else {}
+        historical = len(params) > 1 and str(params[1]).startswith("0x")
+        return (
+            answer if historical and str(call.get("data", "")).startswith("0x70a08231") else result
+        )
+
+    hostile.rewrites["eth_call"] = garbled
+    order = dex_order(f"shape-{next(_seq)}", "0.01")
+    with pytest.raises(AmbiguousVenueError) as exc:
+        await venue.submit(order)
+    assert exc.value.code == "RPC_ANSWER" and "balances around block" in str(exc.value)
+    assert seen.fills == []
+    hostile.rewrites.clear()
+    resolved = await venue.fetch_order(order.client_order_id, "WETH/USD")
+    assert resolved is not None and resolved.status is OrderStatus.FILLED
+    (fill,) = seen.fills
+    assert Decimal(1000) < fill.price < Decimal(3000)
+    await venue.close()

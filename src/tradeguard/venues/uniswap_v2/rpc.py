@@ -19,6 +19,10 @@ _BALANCE_OF = "0x70a08231"  # balanceOf(address)
 _TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 
 
+class NoState(Exception):
+    """The RPC answered an error for a read at a past block (a node keeping no state of it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TxLookup:
     """What the chain knows of a hash: mined (with receipt), pending, or unknown."""
@@ -233,7 +237,8 @@ class ChainClient:
 
     async def balances_at(self, tokens: list[str], owner: str, blocks: list[int]) -> list[int]:
         """Return balanceOf(owner) of each token at each block (block by block, tokens in
-        order), read in one round trip: one batch of eth_calls."""
+        order), read in one round trip: one batch of eth_calls. An error answered for any of
+        them raises NoState; a result that is no uint256 raises ValueError."""
         from eth_abi import decode
 
         data = _BALANCE_OF + owner.lower().removeprefix("0x").rjust(64, "0")
@@ -241,6 +246,8 @@ class ChainClient:
         answers = await self.w3.provider.make_batch_request(calls)
         if not isinstance(answers, list) or len(answers) != len(calls):
             raise ValueError(f"the RPC answered {str(answers)[:120]} to {len(calls)} balanceOf")
+        if any(isinstance(a, dict) and "error" in a for a in answers):
+            raise NoState(f"the RPC answered {str(answers)[:120]} to {len(calls)} balanceOf")
         out = []
         for answer in answers:
             word = answer.get("result") if isinstance(answer, dict) else None

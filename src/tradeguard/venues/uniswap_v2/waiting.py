@@ -21,7 +21,7 @@ from tradeguard.venues.uniswap_v2 import crashpoints
 from tradeguard.venues.uniswap_v2.amm import from_units
 from tradeguard.venues.uniswap_v2.fills import SwapProof, prove_swap
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
-from tradeguard.venues.uniswap_v2.rpc import TxLookup
+from tradeguard.venues.uniswap_v2.rpc import NoState, TxLookup
 from tradeguard.venues.uniswap_v2.sender import TxSender, gwei
 from tradeguard.venues.uniswap_v2.settings import Token
 from tradeguard.venues.uniswap_v2.txstore import OPEN_STATES, TxRecord
@@ -166,7 +166,8 @@ class TxWatcher:
         self, moved: dict[Token, int], wallet: str, block: int, tx_hash: str
     ) -> str:
         """Why the wallet's balances did not move by `moved` units in `block`, or '' (also
-        when the node answers an error for them, e.g. keeps no state of the block before).
+        when the node answers an error for them, e.g. keeps no state of the block before; a
+        result that is no balance leaves the receipt unbooked).
         Other transactions of the block moving the same token for the wallet (another swap of
         ours, anyone's transfer to it) are counted from the block's Transfer logs."""
         tokens = list(moved)
@@ -174,9 +175,9 @@ class TxWatcher:
             figures = await self.venue.chain.balances_at(
                 [t.address for t in tokens], wallet, [block - 1, block]
             )
-        except ValueError:  # answered, but no balance: no state that far back (a pruned node)
+        except NoState:  # an error for them: no state that far back (a pruned node)
             return ""  # the logs' figures stand alone
-        except Exception as exc:  # no answer: asked again at the next lookup
+        except Exception as exc:  # no answer, or no balance: asked again at the next lookup
             return f"the wallet's balances around block {block} not read ({type(exc).__name__})"
         for i, token in enumerate(tokens):
             before, after = figures[i], figures[len(tokens) + i]
