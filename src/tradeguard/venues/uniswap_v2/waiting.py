@@ -17,7 +17,7 @@ from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
-from tradeguard.venues.uniswap_v2 import crashpoints
+from tradeguard.venues.uniswap_v2 import abi, crashpoints
 from tradeguard.venues.uniswap_v2.amm import from_units
 from tradeguard.venues.uniswap_v2.fills import SwapProof, prove_swap
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
@@ -145,12 +145,10 @@ class TxWatcher:
         figures (`prove_swap`) are held to the wallet's balances before and after its block,
         where the node answers them. A fee the token out kept is journaled with the record."""
         symbol = str(record.detail["symbol"])
-        if symbol not in self.venue.pairs:
-            return f"no pair of {symbol} is configured to read the receipt's Swap log from"
         base, _, quote = symbol.partition("/")
         tokens = (self.venue.settings.token(base), self.venue.settings.token(quote))
         side = Side(str(record.detail["side"]))
-        pair = self.venue.pairs[symbol][0]
+        pair = await self._pair(symbol, tokens)
         proof = prove_swap(receipt, side, tokens, pair, record.sender, record.detail)
         if isinstance(proof, str):
             return proof
@@ -161,6 +159,16 @@ class TxWatcher:
         if not problem and proof.transfer_fee:
             self._record_fee(record, token_out, proof)
         return problem
+
+    async def _pair(self, symbol: str, tokens: tuple[Token, Token]) -> str:
+        """The pair of `symbol`'s tokens: the listed one, else (a swap journaled before its
+        symbol left `symbols`) the configured or the factory's."""
+        if symbol in self.venue.pairs:
+            return self.venue.pairs[symbol][0]
+        s = self.venue.settings
+        factory = self.venue.chain.contract(s.factory, abi.FACTORY).functions
+        listed = s.pairs.get(symbol)
+        return listed or str(await factory.getPair(tokens[0].address, tokens[1].address).call())
 
     async def _balance_problem(
         self, moved: dict[Token, int], wallet: str, block: int, tx_hash: str
