@@ -7,6 +7,7 @@ stays in flight, its transaction open) and the honest answer books what the chai
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -152,3 +153,79 @@ async def test_a_price_lie_within_the_signed_bounds_is_not_booked(
                if g["address"].lower() == usd and g["topics"][0] == _TRANSFER]  # fmt: skip
     assert fill.price * fill.amount == amm.from_units(real, 18), name
     await venue.close()
+
+
+@pytest.mark.parametrize("answer", ["0x", "0x" + "00" * 31, "0xzz" + "00" * 31])
+async def test_a_balance_answer_no_node_gives_does_not_pass_a_price_lie(
+    chain: ChainThread, hostile: HostileServer, answer: str
+) -> None:
+    # Before: any answer to the balance reads that was not a uint256 (an empty result, a short
+    # word) counted as a node keeping no state of those blocks, and the check was skipped: a
+    # careful liar (Transfer, Swap and Sync logs in agreement) had the sell booked at twice
+    # what the pool paid. A pruned node answers an error; a malformed result leaves the
+    # receipt unbooked until the balances are answered.
+    store = MemoryTxStore()
+    venue = await connected_venue(_through(chain.deployment, hostile), store,
+                                  approve_unlimited=True)  # fmt: skip
+    await venue.submit(dex_order(f"shape-warm-{next(_seq)}", "0.01"))  # approvals
+    seen = FillSink()
+    venue.set_listener(seen)
+    hostile.rewrites["eth_getTransactionReceipt"] = _receipts(
+        _lie(chain.deployment, Side.SELL, Decimal(2), True)
+    )
+
+    def garbled(params: list[Any], result: Any) -> Any:
+        call = params[0] if params and isinstance(params[0], dict) else {}
+        historical = len(params) > 1 and str(params[1]).startswith("0x")
+        return (
+            answer if historical and str(call.get("data", "")).startswith("0x70a08231") else result
+        )
+
+    hostile.rewrites["eth_call"] = garbled
+    order = dex_order(f"shape-{next(_seq)}", "0.01")
+    with pytest.raises(AmbiguousVenueError) as exc:
+        await venue.submit(order)
+    assert exc.value.code == "RPC_ANSWER" and "balances around block" in str(exc.value)
+    assert seen.fills == []
+    hostile.rewrites.clear()
+    resolved = await venue.fetch_order(order.client_order_id, "WETH/USD")
+    assert resolved is not None and resolved.status is OrderStatus.FILLED
+    (fill,) = seen.fills
+    assert Decimal(1000) < fill.price < Decimal(3000)
+    await venue.close()
+
+
+class _Pruned(HostileServer):
+    """Answers balanceOf at a past block with an error, as a node keeping no state of it."""
+
+    def _one(self, item: Any) -> dict[str, Any]:
+        params = (item.get("params") or []) if isinstance(item, dict) else []
+        call = params[0] if params and isinstance(params[0], dict) else {}
+        historical = len(params) > 1 and str(params[1]).startswith("0x")
+        if historical and str(call.get("data", "")).startswith("0x70a08231"):
+            missing = {"code": -32000, "message": "missing trie node"}
+            return {"jsonrpc": "2.0", "id": item.get("id"), "error": missing}
+        return super()._one(item)
+
+
+async def test_a_node_keeping_no_past_state_books_an_honest_swap_from_its_logs(
+    chain: ChainThread,
+) -> None:
+    # The balance reads answered with errors (no state of those blocks): the logs' checks
+    # stand alone and the honest swap is booked, once, at what the chain moved.
+    server = _Pruned(chain.chain)
+    asyncio.run_coroutine_threadsafe(server.start(), chain.loop).result(10)
+    try:
+        store = MemoryTxStore()
+        venue = await connected_venue(_through(chain.deployment, server), store,
+                                      approve_unlimited=True)  # fmt: skip
+        seen = FillSink()
+        venue.set_listener(seen)
+        order = dex_order(f"pruned-{next(_seq)}", "0.01")
+        report = await venue.submit(order)
+        assert report.status is OrderStatus.FILLED, report
+        (swap,) = [r for r in store.rows.values() if r.client_order_id == order.client_order_id]
+        assert [f.amount for f in seen.fills if f.trade_id == swap.tx_hash] == [Decimal("0.01")]
+        await venue.close()
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), chain.loop).result(10)

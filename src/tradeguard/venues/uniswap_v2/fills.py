@@ -81,30 +81,34 @@ def _pair_logs(
 
 
 def _pool_problem(
-    receipt: Any, pair: str, flow: tuple[bool, bool], swap_in: int, swap_out: int
+    receipt: Any, pair: str, flow: tuple[bool, bool], amounts: tuple[int, ...], sent: int
 ) -> str:
-    """Why the pair's Swap amounts are not what its curve gives at the reserves before the swap
-    (those its Sync log leaves, less the swap), or ''. `flow` is (the token in is the pair's
-    token0, the swap is exact-input)."""
+    """Why what the wallet sent and the Swap log's amount out are not what the pair's curve
+    gives at its reserves before the swap, or ''. Those are the ones its Sync log leaves less
+    the Swap log's amounts in plus its amounts out, token by token: the pair counts every unit
+    it holds past its reserves as paid in (a transfer nobody synced), while the router priced
+    what the wallet sent at the reserves. `flow` is (the token in is the pair's token0, the
+    swap is exact-input); `amounts` the Swap log's (amount0In, amount1In, amount0Out,
+    amount1Out)."""
     in_first, exact_in = flow
     syncs = _pair_logs(receipt, pair, _SYNC_TOPIC, 2)
     if not syncs:
         return f"no Sync log of the pair {pair}; a swap through it emits one"
-    r0, r1 = syncs[-1][1]
-    post_in, post_out = (r0, r1) if in_first else (r1, r0)
-    pre_in, pre_out = post_in - swap_in, post_out + swap_out
+    a0_in, a1_in, a0_out, a1_out = amounts
+    r0, r1 = syncs[-1][1][0] + a0_out - a0_in, syncs[-1][1][1] + a1_out - a1_in
+    pre_in, pre_out = (r0, r1) if in_first else (r1, r0)
+    swap_out = a1_out if in_first else a0_out
     try:  # what the router asked the pair for: getAmountOut, or getAmountIn for an exact output
         curve = (
-            amount_out(swap_in, pre_in, pre_out)
-            if exact_in
-            else amount_in(swap_out, pre_in, pre_out)
+            amount_out(sent, pre_in, pre_out) if exact_in else amount_in(swap_out, pre_in, pre_out)
         )
     except AmmError as exc:
         return f"a Swap log the pair's reserves cannot have made ({exc})"
-    if curve != (swap_out if exact_in else swap_in):
+    if curve != (swap_out if exact_in else sent):
         return (
-            f"the pair's Swap log takes {swap_in} units and pays {swap_out}; at the reserves "
-            f"its Sync log leaves the pool {'pays' if exact_in else 'takes'} {curve}"
+            f"the wallet sent {sent} units and the pair's Swap log pays {swap_out}; at the "
+            f"reserves its Sync and Swap logs leave before the swap the pool "
+            f"{'pays' if exact_in else 'takes'} {curve}"
         )
     return ""
 
@@ -116,11 +120,12 @@ def prove_swap(
     """Return what a successful swap receipt proves the wallet moved, or why it proves nothing.
 
     The wallet's Transfer logs give what it sent and received; the pair's Swap log paying the
-    wallet must take exactly what was sent and pay at least what was received (a token that
-    keeps a fee on transfer delivers less, the difference is its fee); the Swap amounts must be
-    what the pool's curve gives at the reserves its Sync log leaves; and they must fit the
-    signed swap (`detail` as journaled): a sell's exact amountIn and amountOutMin, a buy's
-    exact amountOut and amountInMax. `tokens` is (base, quote)."""
+    wallet must take at least what was sent (more when the pair held tokens past its reserves)
+    and pay at least what was received (a token that keeps a fee on transfer delivers less, the
+    difference is its fee); what was sent and the Swap log's amount out must be what the pool's
+    curve gives at the reserves before the swap (its Sync log's less the Swap log's); and they
+    must fit the signed swap (`detail` as journaled): a sell's exact amountIn and amountOutMin,
+    a buy's exact amountOut and amountInMax. `tokens` is (base, quote)."""
     base, quote = tokens
     token_in, token_out = (base, quote) if side is Side.SELL else (quote, base)
     max_in, min_out = _signed_units(detail, "amount_in_max"), _signed_units(detail, "min_out")
@@ -135,10 +140,11 @@ def prove_swap(
             else f"{len(swaps)} Swap logs of the pair {pair} pay the wallet; a swap makes one"
         )
         in_first = int(token_in.address, 16) < int(token_out.address, 16)
-        a0_in, a1_in, a0_out, a1_out = swaps[0] if swaps else (0, 0, 0, 0)
+        amounts = tuple(swaps[0]) if swaps else (0, 0, 0, 0)
+        a0_in, a1_in, a0_out, a1_out = amounts
         swap_in, swap_out = (a0_in, a1_out) if in_first else (a1_in, a0_out)
         flow = (in_first, side is Side.SELL)
-        problem = problem or _pool_problem(receipt, pair, flow, swap_in, swap_out)
+        curve = _pool_problem(receipt, pair, flow, amounts, sent)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         return f"unreadable Transfer or Swap logs ({type(exc).__name__}: {str(exc)[:80]})"
     if sent <= 0 or got <= 0:
@@ -148,27 +154,30 @@ def prove_swap(
         )
     if problem:
         return problem
-    if sent != swap_in or got > swap_out:
+    if sent > swap_in or got > swap_out:
         return (
             f"Transfer logs of {sent} {token_in.symbol} units sent and {got} "
             f"{token_out.symbol} units received by the wallet; the pair's Swap log takes "
             f"{swap_in} and pays {swap_out}"
         )
+    if curve:
+        return curve
     if max_in is not None and min_out is not None:
-        bound = _bound_problem(side, swap_in, swap_out, max_in, min_out, token_in, token_out)
+        bound = _bound_problem(side, sent, swap_out, max_in, min_out, token_in, token_out)
         if bound:
             return bound
     return SwapProof(sent, got, swap_out)
 
 
 def _bound_problem(
-    side: Side, swap_in: int, swap_out: int, max_in: int, min_out: int, t_in: Token, t_out: Token
+    side: Side, sent: int, swap_out: int, max_in: int, min_out: int, t_in: Token, t_out: Token
 ) -> str:
-    """Why the Swap log's amounts are past what the signed swap allows, or ''."""
+    """Why what the wallet sent and the Swap log paid are past what the signed swap allows,
+    or ''."""
     exact_in = side is Side.SELL
-    if (swap_in != max_in) if exact_in else (swap_in > max_in):
+    if (sent != max_in) if exact_in else (sent > max_in):
         bound = "the signed amountIn is" if exact_in else "the signed amountInMax is"
-        return f"a Swap log taking {swap_in} {t_in.symbol} units; {bound} {max_in}"
+        return f"Transfer logs of {sent} {t_in.symbol} units sent; {bound} {max_in}"
     if (swap_out < min_out) if exact_in else (swap_out != min_out):
         bound = "the signed amountOutMin is" if exact_in else "the signed amountOut is"
         return f"a Swap log paying {swap_out} {t_out.symbol} units; {bound} {min_out}"

@@ -16,6 +16,11 @@ SYNC_TOPIC = "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1
 # selectors of the pair's getReserves(), price0CumulativeLast() and price1CumulativeLast()
 _GET_RESERVES, _PRICE0_CUMULATIVE, _PRICE1_CUMULATIVE = "0x0902f1ac", "0x5909c0d5", "0x5a3d5493"
 _BALANCE_OF = "0x70a08231"  # balanceOf(address)
+_TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+
+
+class NoState(Exception):
+    """The RPC answered an error for a read at a past block (a node keeping no state of it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +237,8 @@ class ChainClient:
 
     async def balances_at(self, tokens: list[str], owner: str, blocks: list[int]) -> list[int]:
         """Return balanceOf(owner) of each token at each block (block by block, tokens in
-        order), read in one round trip: one batch of eth_calls."""
+        order), read in one round trip: one batch of eth_calls. An error answered for any of
+        them raises NoState; a result that is no uint256 raises ValueError."""
         from eth_abi import decode
 
         data = _BALANCE_OF + owner.lower().removeprefix("0x").rjust(64, "0")
@@ -240,12 +246,38 @@ class ChainClient:
         answers = await self.w3.provider.make_batch_request(calls)
         if not isinstance(answers, list) or len(answers) != len(calls):
             raise ValueError(f"the RPC answered {str(answers)[:120]} to {len(calls)} balanceOf")
+        if any(isinstance(a, dict) and "error" in a for a in answers):
+            raise NoState(f"the RPC answered {str(answers)[:120]} to {len(calls)} balanceOf")
         out = []
         for answer in answers:
             word = answer.get("result") if isinstance(answer, dict) else None
             if not isinstance(word, str) or not word.startswith("0x") or len(word) != 66:
                 raise ValueError(f"the RPC answered {str(answer)[:120]} to a balanceOf")
             out.append(int(decode(["uint256"], bytes.fromhex(word[2:]))[0]))
+        return out
+
+    async def transfers_at(self, token: str, owner: str, block: int) -> list[tuple[str, int]]:
+        """Return (transaction hash, units) of every Transfer log of `token` from or to `owner`
+        in `block` (units sent negative, received positive), read in one round trip: one batch
+        of two eth_getLogs. An answer that is not such logs raises ValueError."""
+        word = "0x" + owner.lower().removeprefix("0x").rjust(64, "0")
+        where = {"address": [token], "fromBlock": hex(block), "toBlock": hex(block)}
+        calls = [
+            ("eth_getLogs", [{**where, "topics": [_TRANSFER_TOPIC, word]}]),
+            ("eth_getLogs", [{**where, "topics": [_TRANSFER_TOPIC, None, word]}]),
+        ]
+        answers = await self.w3.provider.make_batch_request(calls)
+        if not isinstance(answers, list) or len(answers) != len(calls):
+            raise ValueError(f"the RPC answered {str(answers)[:120]} to {len(calls)} eth_getLogs")
+        out = []
+        for slot, answer in ((1, answers[0]), (2, answers[1])):
+            logs = answer.get("result") if isinstance(answer, dict) else None
+            if not isinstance(logs, list):
+                raise ValueError(f"the RPC answered {str(answer)[:120]} to an eth_getLogs")
+            for log in logs:
+                out.append(
+                    (_transfer_hash(log, token, word, slot, block), _transfer_units(log, slot))
+                )
         return out
 
     async def decimals(self, token: str) -> int:
@@ -343,3 +375,34 @@ class ChainClient:
         except ContractLogicError as exc:
             return revert_reason(exc)
         return ""
+
+
+def _transfer_hash(log: Any, token: str, word: str, slot: int, block: int) -> str:
+    """The transaction hash of a Transfer log answered for `token`, `word` in topic `slot`,
+    `block`; a log that is not one raises ValueError."""
+    topics = [str(t).lower() for t in log.get("topics") or []] if isinstance(log, dict) else []
+    fits = (
+        len(topics) == 3
+        and topics[0] == _TRANSFER_TOPIC
+        and topics[slot] == word
+        and str(log.get("address", "")).lower() == token.lower()
+        and _quantity(log.get("blockNumber")) == block
+    )
+    tx_hash = str(log.get("transactionHash", "")).lower() if isinstance(log, dict) else ""
+    if not fits or len(tx_hash) != 66:
+        raise ValueError(f"the RPC answered {str(log)[:160]} as a Transfer log of block {block}")
+    return tx_hash
+
+
+def _transfer_units(log: dict[str, Any], slot: int) -> int:
+    data = str(log.get("data", ""))
+    if not data.startswith("0x") or len(data) != 66:
+        raise ValueError(f"the RPC answered Transfer data {data[:80]}, not one uint256")
+    return int(data, 16) * (-1 if slot == 1 else 1)
+
+
+def _quantity(value: Any) -> int | None:
+    try:
+        return int(str(value), 16) if isinstance(value, str) else None
+    except ValueError:
+        return None

@@ -17,11 +17,11 @@ from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
-from tradeguard.venues.uniswap_v2 import crashpoints
+from tradeguard.venues.uniswap_v2 import abi, crashpoints
 from tradeguard.venues.uniswap_v2.amm import from_units
 from tradeguard.venues.uniswap_v2.fills import SwapProof, prove_swap
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
-from tradeguard.venues.uniswap_v2.rpc import TxLookup
+from tradeguard.venues.uniswap_v2.rpc import NoState, TxLookup
 from tradeguard.venues.uniswap_v2.sender import TxSender, gwei
 from tradeguard.venues.uniswap_v2.settings import Token
 from tradeguard.venues.uniswap_v2.txstore import OPEN_STATES, TxRecord
@@ -145,42 +145,79 @@ class TxWatcher:
         figures (`prove_swap`) are held to the wallet's balances before and after its block,
         where the node answers them. A fee the token out kept is journaled with the record."""
         symbol = str(record.detail["symbol"])
-        if symbol not in self.venue.pairs:
-            return f"no pair of {symbol} is configured to read the receipt's Swap log from"
         base, _, quote = symbol.partition("/")
         tokens = (self.venue.settings.token(base), self.venue.settings.token(quote))
         side = Side(str(record.detail["side"]))
-        pair = self.venue.pairs[symbol][0]
+        pair = await self._pair(symbol, tokens)
         proof = prove_swap(receipt, side, tokens, pair, record.sender, record.detail)
         if isinstance(proof, str):
             return proof
         token_in, token_out = tokens if side is Side.SELL else tokens[::-1]
         moved = {token_in: -proof.sent, token_out: proof.received}
-        problem = await self._balance_problem(moved, record.sender, int(receipt["blockNumber"]))
+        block = int(receipt["blockNumber"])
+        problem = await self._balance_problem(moved, record.sender, block, record.tx_hash)
         if not problem and proof.transfer_fee:
             self._record_fee(record, token_out, proof)
         return problem
 
-    async def _balance_problem(self, moved: dict[Token, int], wallet: str, block: int) -> str:
+    async def _pair(self, symbol: str, tokens: tuple[Token, Token]) -> str:
+        """The pair of `symbol`'s tokens: the listed one, else (a swap journaled before its
+        symbol left `symbols`) the configured or the factory's."""
+        if symbol in self.venue.pairs:
+            return self.venue.pairs[symbol][0]
+        s = self.venue.settings
+        factory = self.venue.chain.contract(s.factory, abi.FACTORY).functions
+        listed = s.pairs.get(symbol)
+        return listed or str(await factory.getPair(tokens[0].address, tokens[1].address).call())
+
+    async def _balance_problem(
+        self, moved: dict[Token, int], wallet: str, block: int, tx_hash: str
+    ) -> str:
         """Why the wallet's balances did not move by `moved` units in `block`, or '' (also
-        when the node answers an error for them, e.g. keeps no state of the block before)."""
+        when the node answers an error for them, e.g. keeps no state of the block before; a
+        result that is no balance leaves the receipt unbooked).
+        Other transactions of the block moving the same token for the wallet (another swap of
+        ours, anyone's transfer to it) are counted from the block's Transfer logs."""
         tokens = list(moved)
         try:
             figures = await self.venue.chain.balances_at(
                 [t.address for t in tokens], wallet, [block - 1, block]
             )
-        except ValueError:  # answered, but no balance: no state that far back (a pruned node)
+        except NoState:  # an error for them: no state that far back (a pruned node)
             return ""  # the logs' figures stand alone
-        except Exception as exc:  # no answer: asked again at the next lookup
+        except Exception as exc:  # no answer, or no balance: asked again at the next lookup
             return f"the wallet's balances around block {block} not read ({type(exc).__name__})"
         for i, token in enumerate(tokens):
             before, after = figures[i], figures[len(tokens) + i]
-            if after - before != moved[token]:
+            if after - before == moved[token]:
+                continue
+            change = (moved[token], after - before)
+            why = await self._unexplained(token, wallet, block, tx_hash, change)
+            if why:
                 return (
                     f"the wallet's {token.symbol} balance went from {before} to {after} units "
-                    f"in block {block}, but the receipt's Transfer logs move {moved[token]}"
+                    f"in block {block}, but the receipt's Transfer logs move {moved[token]}{why}"
                 )
         return ""
+
+    async def _unexplained(
+        self, token: Token, wallet: str, block: int, tx_hash: str, change: tuple[int, int]
+    ) -> str:
+        """'' when the block's Transfer logs of `token` for the wallet have this transaction
+        move what its receipt says (`change[0]`) and all of them together what the balance
+        moved (`change[1]`); else why not, in words that follow the balance's figures."""
+        try:
+            logs = await self.venue.chain.transfers_at(token.address, wallet, block)
+        except Exception as exc:  # no answer or no logs: asked again at the next lookup
+            return f" (the block's Transfer logs not read: {type(exc).__name__})"
+        mine = sum(units for h, units in logs if h == tx_hash.lower())
+        total = sum(units for _, units in logs)
+        if (mine, total) == change:
+            return ""
+        return (
+            f"; the block's Transfer logs of the wallet move {total}, {mine} of them in this "
+            "transaction"
+        )
 
     def _record_fee(self, record: TxRecord, token: Token, proof: SwapProof) -> None:
         fee = {"token": token.symbol, "units": str(proof.transfer_fee),
