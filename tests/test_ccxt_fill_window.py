@@ -124,8 +124,8 @@ async def test_fills_from_days_back_are_read_from_that_time_not_day_by_day(
     assert len({f.trade_id for f in fills}) == len(fills) == 1002
     rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     reads = [r["params"] for r in rows if r["path"] == "/api/v3/myTrades"]
-    # the latest page (full, all after the time), the oldest page from the time, the rest by id
+    # the oldest page from the time (no window after it, no day by day), then the rest by id
     assert [sorted(k for k in q if k in ("startTime", "endTime", "fromId")) for q in reads] == [
-        [], ["startTime"], ["fromId"],
+        ["startTime"], ["fromId"],
     ]  # fmt: skip
-    assert reads[1]["startTime"] == str(now - 6 * DAY)
+    assert reads[0]["startTime"] == str(now - 6 * DAY)
