@@ -1,19 +1,24 @@
-"""Binance answers the account's trades over at most 24 hours of time: a startTime and endTime
-further apart are refused (-1127), a startTime alone reads the day after it, and fromId with a
-time is no supported combination (-1128). A read of fills from days back (a catch-up of an order
-that rested for days) must still find the fills made since, past the empty days."""
+"""Binance answers the account's trades over at most 24 hours of time when both ends are sent:
+a startTime and endTime further apart are refused (-1127), and fromId with a time is no
+supported combination (-1128). One end alone is no window (Binance's general rule for
+histories): `startTime` alone reads the oldest trades from it on up to `limit`, `endTime` alone
+the most recent up to it. A read of fills from days back (a catch-up of an order that rested
+for days) must find the fills made since, in one read from that time, not day by day."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import ccxt.async_support as ccxt
 import pytest
 
 from test_ccxt_support import SYMBOL, make_venue
+from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import ALICE_KEY
+from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
 
 DAY = 86_400_000
 S = "BTC/USDT"
@@ -24,17 +29,36 @@ def _buy(ex: SandboxExchange, at_ms: int) -> None:
     ex.engine.place(account, "BTCUSDT", "BUY", "MARKET", at_ms, qty=Decimal("0.001"))
 
 
-async def test_my_trades_answers_at_most_one_day_from_a_start(
+async def test_one_end_alone_reads_every_trade_on_that_side_of_it(
     ex: SandboxExchange, client: Any
 ) -> None:
     now = ex.now_ms()
-    _buy(ex, now - 3 * DAY)
-    _buy(ex, now)
-    rows = await client.fetch_my_trades(S, now - 3 * DAY - 1)
-    assert [r["timestamp"] for r in rows] == [now - 3 * DAY]
-    assert await client.fetch_my_trades(S, now - 2 * DAY) == []
+    for at in (now - 5 * DAY, now - 3 * DAY, now - 2 * DAY, now):
+        _buy(ex, at)
+    rows = await client.fetch_my_trades(S, now - 5 * DAY - 1)
+    assert [r["timestamp"] for r in rows] == [now - 5 * DAY, now - 3 * DAY, now - 2 * DAY, now]
+    rows = await client.fetch_my_trades(S, now - 4 * DAY, 2)  # the oldest from it on
+    assert [r["timestamp"] for r in rows] == [now - 3 * DAY, now - 2 * DAY]
     rows = await client.fetch_my_trades(S, None, None, {"endTime": now - DAY})
-    assert rows == []
+    assert [r["timestamp"] for r in rows] == [now - 5 * DAY, now - 3 * DAY, now - 2 * DAY]
+    rows = await client.fetch_my_trades(S, None, 2, {"endTime": now - DAY})  # the most recent
+    assert [r["timestamp"] for r in rows] == [now - 3 * DAY, now - 2 * DAY]
+
+
+async def test_all_orders_with_one_end_alone_reads_every_order_on_that_side_of_it(
+    ex: SandboxExchange, client: Any
+) -> None:
+    now = ex.now_ms()
+    for at in (now - 5 * DAY, now - 3 * DAY, now - 2 * DAY, now):
+        _buy(ex, at)
+    rows = await client.fetch_orders(S, now - 5 * DAY - 1)
+    assert [r["timestamp"] for r in rows] == [now - 5 * DAY, now - 3 * DAY, now - 2 * DAY, now]
+    rows = await client.fetch_orders(S, now - 4 * DAY, 2)
+    assert [r["timestamp"] for r in rows] == [now - 3 * DAY, now - 2 * DAY]
+    rows = await client.fetch_orders(S, None, 2, {"endTime": now - DAY})
+    assert [r["timestamp"] for r in rows] == [now - 3 * DAY, now - 2 * DAY]
+    with pytest.raises(ccxt.BadRequest, match="-1127"):
+        await client.fetch_orders(S, now - DAY - 1, None, {"endTime": now})
 
 
 async def test_my_trades_refuses_a_window_over_a_day_and_fromid_with_a_time(
@@ -80,3 +104,28 @@ async def test_fills_past_empty_days_and_a_full_latest_page_are_all_read(
         await venue.close()
     assert len({f.trade_id for f in fills}) == len(fills) == 1002
     assert min(f.ts for f in fills) == now - 2 * DAY - 5
+
+
+async def test_fills_from_days_back_are_read_from_that_time_not_day_by_day(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "requests.jsonl"
+    async with seeded_exchange(SandboxConfig(request_log_path=log)) as ex:
+        now = ex.now_ms()
+        _buy(ex, now - 4 * DAY - 5)
+        for _ in range(1001):
+            _buy(ex, now)
+        venue = make_venue(ex, stream_user_data=False)
+        await venue.load_instruments()
+        try:
+            fills = await venue.fetch_fills(SYMBOL, now - 6 * DAY)
+        finally:
+            await venue.close()
+    assert len({f.trade_id for f in fills}) == len(fills) == 1002
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    reads = [r["params"] for r in rows if r["path"] == "/api/v3/myTrades"]
+    # the oldest page from the time (no window after it, no day by day), then the rest by id
+    assert [sorted(k for k in q if k in ("startTime", "endTime", "fromId")) for q in reads] == [
+        ["startTime"], ["fromId"],
+    ]  # fmt: skip
+    assert reads[0]["startTime"] == str(now - 6 * DAY)

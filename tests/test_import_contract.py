@@ -171,6 +171,25 @@ def test_the_contract_sees_a_venue_module_importing_the_vault(tmp_path, monkeypa
     assert ("venues.leaky", "secrets") in _violations()
 
 
+def _private_imports(room: Path) -> list[tuple[str, str]]:
+    """(module, name) for each `from tradeguard.x import _name` under `room`."""
+    found = []
+    for path in sorted(room.rglob("*.py")):
+        for node in ast.walk(parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tradeguard"):
+                found += [
+                    (path.stem, a.name)
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+    return found
+
+
+def test_venue_modules_share_helpers_by_public_names() -> None:
+    # a helper two venue modules share is public where it lives, not another module's private
+    assert _private_imports(SRC / "venues") == []
+
+
 # What `tradeguard backtest` loads before its run: the command's module, the config and the
 # runner. Their module-level imports (followed through every tradeguard module they reach) may
 # load only these third-party packages; the live, API and venue world (exchange clients, HTTP,

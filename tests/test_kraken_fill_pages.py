@@ -1,12 +1,16 @@
 """Kraken's TradesHistory answers 50 of the account's trades at a time, newest first, across
 every pair (`ofs` pages on, `start` is exclusive, `end` inclusive, `count` says how many match).
 A read of one symbol's fills from a point in time (a catch-up after a reconnect, a fill
-lookup's fallback) must page through all of them: one read kept the newest 50 only."""
+lookup's fallback) must page through all of them: one read kept the newest 50 only. It pages
+by trade txid (`end`, the oldest trade read so far), not by `ofs`: trades made while it pages
+shift every offset (more than a page of them made the read an "ambiguous" error), never a
+txid; those made meanwhile are read after, from the newest trade read (`start`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -114,3 +118,62 @@ async def test_a_history_that_answers_the_same_full_page_again_is_an_error_not_a
     with pytest.raises(AmbiguousVenueError, match="no trade not read already"):
         await venue.fetch_fills("BTC/USD", 1000)
     assert len(calls) == 2
+
+
+def _spy_pages(venue: KrakenCcxtVenue, after_page: Any = None) -> list[dict[str, Any]]:
+    """The params of each TradesHistory read the venue makes (through the real client);
+    `after_page(n)` runs once the n-th page has been answered."""
+    asked: list[dict[str, Any]] = []
+    real = venue.client.fetch_my_trades
+
+    async def spy(*args: Any) -> Any:
+        asked.append(dict(args[3]) if len(args) > 3 and args[3] else {})
+        rows = await real(*args)
+        if after_page is not None:
+            after_page(len(asked))
+        return rows
+
+    venue.client.fetch_my_trades = spy
+    return asked
+
+
+async def test_trades_made_while_the_history_is_paged_are_all_read_once(
+    kx: KrakenSandbox, venue: KrakenCcxtVenue
+) -> None:
+    await venue.submit(_buy("tgpg-busy", "BTC/USD", "50000", 300))
+    since = (kx.now_ms() // 1000 - 3600) * 1000
+    for i in range(120):
+        kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE), at_ms=since + 20 * i)
+    later = kx.now_ms()
+
+    def arrive(page: int) -> None:
+        if page <= 2:  # 60 new trades after each of the first two pages: 120 in all
+            for i in range(60):
+                at = later + 1000 * page + i
+                kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE), at_ms=at)
+
+    _spy_pages(venue, arrive)
+    fills = await venue.fetch_fills("BTC/USD", since)
+    assert len({f.trade_id for f in fills}) == len(fills) == 240
+    assert sum((f.amount for f in fills), D(0)) == PIECE * 240
+    assert {f.client_order_id for f in fills} == {"tgpg-busy"}
+
+
+async def test_the_history_is_paged_by_the_oldest_trade_txid_read(
+    kx: KrakenSandbox, venue: KrakenCcxtVenue
+) -> None:
+    await venue.submit(_buy("tgpg-end", "BTC/USD", "50000", 120))
+    since = (kx.now_ms() // 1000 - 3600) * 1000
+    for i in range(120):
+        kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE), at_ms=since + 20 * i)
+    answers = await venue.client.privatePostTradesHistory({"start": since // 1000 - 1})
+    newest = list(answers["result"]["trades"])  # newest first
+    asked = _spy_pages(venue)
+    fills = await venue.fetch_fills("BTC/USD", since)
+    assert len({f.trade_id for f in fills}) == len(fills) == 120
+    assert all(not q.get("ofs") for q in asked)
+    assert [q.get("end") for q in asked[:2]] == [None, newest[-1]]
+    assert all(str(q["start"]) == str(since // 1000 - 1) for q in asked[:3])
+    # 50, then 49 and 21 new ones (`end` is inclusive), then those made meanwhile: none
+    assert len(asked) == 4
+    assert (asked[3].get("start"), asked[3].get("end")) == (newest[0], None)

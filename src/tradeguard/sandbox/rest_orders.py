@@ -266,31 +266,30 @@ TRADE_WINDOW_MS = 86_400_000  # Binance answers own trades over at most 24 hours
 
 def _trade_window(params: Any) -> tuple[int, int]:
     """The time span a myTrades query reads, as Binance bounds it: `startTime` and `endTime` at
-    most 24 hours apart (-1127), one of them alone the 24 hours after or before it, neither with
-    `fromId` nor with `orderId` (-1128, no supported combination); no time at all: every row."""
+    most 24 hours apart (-1127), neither with `fromId` nor with `orderId` (-1128, no supported
+    combination); one of them alone bounds that side only (Binance's rule for histories: from
+    `startTime` on, or up to `endTime`), and no time at all reads every row."""
     start = int_param(params, "startTime")
     end = int_param(params, "endTime")
     if start is None and end is None:
         return 0, 2**62
     if int_param(params, "fromId") is not None or int_param(params, "orderId") is not None:
         raise ApiError(-1128, "Combination of optional parameters invalid.")
+    return _window(start, end)
+
+
+def _window(start: int | None, end: int | None) -> tuple[int, int]:
+    """`startTime`..`endTime` of a history query: at most 24 hours apart (-1127); a side not
+    sent is open."""
     if start is not None and end is not None and end - start > TRADE_WINDOW_MS:
         raise ApiError(-1127, "More than 24 hours between startTime and endTime.")
-    if end is None:
-        end = (start or 0) + TRADE_WINDOW_MS
-    if start is None:
-        start = end - TRADE_WINDOW_MS
-    return start, end
+    return start or 0, 2**62 if end is None else end
 
 
 def _order_window(params: Any) -> tuple[int, int]:
     """The time span an allOrders query reads: `startTime` and `endTime` at most 24 hours apart
     (-1127), as Binance documents; one of them alone bounds that side only."""
-    start = int_param(params, "startTime")
-    end = int_param(params, "endTime")
-    if start is not None and end is not None and end - start > TRADE_WINDOW_MS:
-        raise ApiError(-1127, "More than 24 hours between startTime and endTime.")
-    return start or 0, 2**62 if end is None else end
+    return _window(int_param(params, "startTime"), int_param(params, "endTime"))
 
 
 def _anchored(params: Any, first: str) -> bool:

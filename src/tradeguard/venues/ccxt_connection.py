@@ -63,10 +63,6 @@ PER_SYMBOL_OPEN_ORDERS = frozenset({"binance", "binanceus"})
 # Exchanges whose trade history pages forward by trade id (`fromId`), with the most rows a read
 # returns: a read from a point in time stops at a page, so the rest is read page by page.
 FILL_PAGE_FROM_ID: dict[str, int] = {"binance": 1000, "binanceus": 1000}
-# The most time one trade-history read of those exchanges spans (from a startTime on, or
-# between startTime and endTime): 24 hours.
-FILL_WINDOW_MS = 86_400_000
-
 # More of one asset than any account holds (no token's supply comes near): a venue's figure
 # beyond it is a broken answer, never a balance.
 MAX_BALANCE = Decimal("1e18")

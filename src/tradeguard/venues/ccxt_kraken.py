@@ -45,11 +45,13 @@ from tradeguard.model.money import dec
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.secrets.redact import redact
-from tradeguard.venues.ccxt_venue import CcxtVenue, _row_key, log
+from tradeguard.venues.ccxt_venue import CcxtVenue, log
+from tradeguard.venues.trade_rows import trade_row_key
 
 FREE_TEXT_MAX = 18
 ORDER_POLL_S = 1.0  # without user streams: how often our open orders are queried
 TRADES_PAGE = 50  # trades TradesHistory answers at a time
+HISTORY_PASSES = 10  # reads of a history from the newest trade read on, while trades are made
 QUERY_TRADES_IDS = 19  # trade ids per fetch_order_trades call (see _fills_of)
 _NAMESPACE = uuid.UUID("6f1c3a52-4b9e-5d0a-9c2e-7a5b8e1d3f40")
 
@@ -263,27 +265,51 @@ class KrakenCcxtVenue(CcxtVenue):
 
     async def _trade_rows(self, op: str, symbol: str, since_ts: int, order_id: str = "") -> list:
         """The account's trades on `symbol` at or after `since_ts`, every page of them:
-        TradesHistory answers 50 at a time, newest first, of every pair; `ofs` pages on from a
-        `start` (exclusive, whole seconds) a second before `since_ts`. A trade made while it
-        pages pushes the older ones a row on: read twice, kept once."""
+        TradesHistory answers 50 at a time, newest first, of every pair, after a `start`
+        (exclusive) and up to an `end` (inclusive), each a time or a trade txid. The first
+        read starts a second before `since_ts` (whole seconds); pages go on by txid, never by
+        `ofs` (trades made while it pages would shift every offset). When that took more than
+        a page, the trades made meanwhile are read after it, from the newest one read on."""
         if order_id or not since_ts:
             return await super()._trade_rows(op, symbol, since_ts, order_id)
-        start, rows = max(since_ts // 1000 - 1, 0), []
+        start: int | str = max(since_ts // 1000 - 1, 0)
+        rows: list[Any] = []
         seen: set[tuple[str, str, str]] = set()
-        while True:
-            params = {"start": start, "ofs": len(seen)}
-            page = list(await self._call(op, self.client.fetch_my_trades, None, None, None, params))
-            new = [r for r in page if _row_key(r) not in seen]
-            seen.update(_row_key(r) for r in new)
+        for _ in range(HISTORY_PASSES):
+            new, newest, pages = await self._history_down(op, start, seen)
             rows += [r for r in new if r.get("symbol") == symbol and
                      int(r.get("timestamp") or 0) >= since_ts]  # fmt: skip
+            if pages == 1 or not new:
+                break
+            start = newest
+        return rows
+
+    async def _history_down(
+        self, op: str, start: int | str, seen: set[tuple[str, str, str]]
+    ) -> tuple[list[Any], str, int]:
+        """TradesHistory after `start`, newest first, page by page, each next one up to the
+        oldest trade of the last (`end` includes it: read twice, kept once): the rows not in
+        `seen` (added to it), the txid of the newest trade read, and how many pages it took.
+        Of trades at one time, `end` takes the newest and `start` the oldest (ccxt lists them
+        by time, those of one time newest first as Kraken does): one re-reads, none is skipped."""
+        rows: list[Any] = []
+        newest, params, pages = "", {"start": start}, 0
+        while True:
+            page = list(await self._call(op, self.client.fetch_my_trades, None, None, None, params))
+            pages += 1
+            new = [r for r in page if trade_row_key(r) not in seen]
+            seen.update(trade_row_key(r) for r in new)
+            rows += new
+            if page and not newest:
+                newest = str(max(reversed(page), key=_time_of).get("id") or "")
             if len(page) < TRADES_PAGE:
-                return rows
+                return rows, newest, pages
             if not new:
                 raise AmbiguousVenueError(
-                    self.name, f"trade history from {since_ts}: page at ofs {params['ofs']} "
+                    self.name, f"trade history after {start}: the page up to {params.get('end')} "
                     "holds no trade not read already",
                 )  # fmt: skip
+            params = {"start": start, "end": str(min(page, key=_time_of).get("id") or "")}
 
     async def _open_order_fills(
         self, cid: str, symbol: str, report: OrderReport, created: int
@@ -428,3 +454,7 @@ class KrakenCcxtVenue(CcxtVenue):
         except Exception as exc:
             log.warning("venue %s: balances after a stream update: %s", self.name,
                         redact(f"{type(exc).__name__}: {exc}"))  # fmt: skip
+
+
+def _time_of(row: Mapping[str, Any]) -> int:
+    return int(row.get("timestamp") or 0)

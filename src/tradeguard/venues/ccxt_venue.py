@@ -46,7 +46,6 @@ from tradeguard.venues.ccxt_clients import (
 )
 from tradeguard.venues.ccxt_connection import (
     FILL_PAGE_FROM_ID,
-    FILL_WINDOW_MS,
     PER_SYMBOL_OPEN_ORDERS,
     WEIGHTS,
     map_ccxt_error,
@@ -56,6 +55,7 @@ from tradeguard.venues.ccxt_connection import (
 from tradeguard.venues.ccxt_quotes import CcxtQuoteStream
 from tradeguard.venues.ccxt_stops import submit_oco, trigger_args
 from tradeguard.venues.coalesce import Coalesced
+from tradeguard.venues.trade_rows import trade_row_key
 from tradeguard.venues.user_stream import UserStreamState
 
 __all__ = [
@@ -332,24 +332,23 @@ class CcxtVenue(CcxtQuoteStream):
     async def _trade_rows(self, op: str, symbol: str, since_ts: int, order_id: str = "") -> list:
         """The account's trades on `symbol` from `since_ts` on (of one order with `order_id`),
         paged forward by trade id where the exchange allows it (a full page is followed by the
-        next from the id after its last); one read elsewhere, or without either."""
+        next from the id after its last); one read elsewhere, or without either. The first page
+        is read from `since_ts` (a `startTime` alone: Binance answers the oldest trades from it
+        on, however far back, up to `limit`) or, for an order, from its first trade on."""
         page = FILL_PAGE_FROM_ID.get(self.exchange_id, 0)
         if not page or not (since_ts or order_id):
             if order_id:
                 return list(await self._call(op, self.client.fetch_order_trades, order_id, symbol))
             return list(await self._call(op, self.client.fetch_my_trades, symbol, since_ts or None))
         fetch, base = self.client.fetch_my_trades, {"orderId": order_id} if order_id else {}
-        if order_id:  # its trades from its first on (without an anchor Binance answers the latest)
-            first = {**base, "fromId": "0"}
-            rows, more = list(await self._call(op, fetch, symbol, None, page, first)), False
-        else:
-            rows, more = await self._trades_since(op, symbol, since_ts, page)
+        # an order's trades from its first on (without an anchor Binance answers the latest)
+        first = {**base, "fromId": "0"} if order_id else {}
+        rows = list(await self._call(op, fetch, symbol, since_ts or None, page, first))
         # The next page starts at the last id read, not after it: a trade the account was on
         # both sides of is two rows of one id, which a page's end may split.
-        seen = {_row_key(r) for r in rows}
+        seen = {trade_row_key(r) for r in rows}
         last, after = rows, -1
-        while len(last) >= page or more:
-            more = False
+        while len(last) >= page:
             ids = [str(r.get("id") or "") for r in last]
             if not all(i.isascii() and i.isdigit() for i in ids) or max(map(int, ids)) <= after:
                 raise AmbiguousVenueError(
@@ -358,33 +357,9 @@ class CcxtVenue(CcxtQuoteStream):
             after = max(map(int, ids))
             params = {**base, "fromId": str(after)}
             last = list(await self._call(op, fetch, symbol, None, page, params))
-            rows.extend(r for r in last if _row_key(r) not in seen)
-            seen.update(_row_key(r) for r in last)
+            rows.extend(r for r in last if trade_row_key(r) not in seen)
+            seen.update(trade_row_key(r) for r in last)
         return rows
-
-    async def _trades_since(
-        self, op: str, symbol: str, since_ts: int, page: int
-    ) -> tuple[list, bool]:
-        """The first of the account's trades on `symbol` at or after `since_ts`, and whether later
-        ones may follow. Binance reads at most 24 hours from a time on, so an empty day must not
-        end the read: the most recent page holds them all when it reaches back past `since_ts`
-        (or is short), else day after day is read up to the first holding a trade."""
-        fetch = self.client.fetch_my_trades
-        latest = list(await self._call(op, fetch, symbol, None, page))
-        newer = [r for r in latest if int(r.get("timestamp") or 0) >= since_ts]
-        if len(newer) < len(latest) or len(latest) < page:
-            return newer, False
-        start, stop = since_ts, self.client.milliseconds() + FILL_WINDOW_MS
-        while start <= stop:
-            end = start + FILL_WINDOW_MS - 1
-            rows = list(await self._call(op, fetch, symbol, start, page, {"endTime": end}))
-            if rows:
-                return rows, True
-            start = end + 1
-        raise AmbiguousVenueError(
-            self.name,
-            f"trade history of {symbol}: its latest trades are in no day since {since_ts}",
-        )
 
     async def fetch_order_fills(
         self, client_order_id: str, venue_order_id: str, symbol: str
@@ -526,8 +501,8 @@ class CcxtVenue(CcxtQuoteStream):
         """The fills of one of our open orders (open when the stream dropped) that a catch-up
         books: the order's own trades where the exchange reads them by order id, paged
         (Binance myTrades with orderId, weight 5; the symbol's history since the order was made
-        cost 20 a read, a read per empty day when its latest page was full, and every page of
-        the symbol's trades since); elsewhere its symbol's recent trades that are the order's."""
+        cost 20 a read, and every page of the symbol's trades since); elsewhere its symbol's
+        recent trades that are the order's."""
         if report.venue_order_id and self.exchange_id in FILL_PAGE_FROM_ID:
             return await self.fetch_order_fills(cid, report.venue_order_id, symbol)
         fills = await self.fetch_fills(symbol, max(created - 60_000, 0))
@@ -589,9 +564,3 @@ def build_ccxt_venue(vc: Any, clock: Clock, *, credentials: Any = None) -> CcxtV
         vc.name, factory, clock, symbols=list(vc.symbols) or None,
         market_orders=vc.market_orders,
     )  # fmt: skip
-
-
-def _row_key(row: Mapping[str, Any]) -> tuple[str, str, str]:
-    """One row of a trade history: the trade's id, and the order and side of the account's part
-    in it (a trade between two of the account's orders is two rows of one id)."""
-    return str(row.get("id") or ""), str(row.get("order") or ""), str(row.get("side") or "")
