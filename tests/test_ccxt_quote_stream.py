@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -178,5 +179,53 @@ async def test_a_change_made_while_the_websocket_connects_is_not_lost() -> None:
             assert seen["BTC/USDT"] == Decimal(49990)
         finally:
             await mover
+            await quotes.aclose()  # type: ignore[attr-defined]
+            await venue.close()
+
+
+@contextlib.asynccontextmanager
+async def _mute_door() -> AsyncIterator[int]:
+    """A TCP port that takes connections and never answers (a websocket handshake that never
+    completes); yields the port."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+
+
+async def test_a_websocket_that_never_subscribes_delays_the_first_quote_and_says_so(
+    monkeypatch, caplog
+) -> None:
+    # The websocket's handshake never completes (a proxy holding it, a venue's WS down): the
+    # snapshot is taken after the wait, and the wait and why are logged, not a silent pause.
+    monkeypatch.setattr("tradeguard.venues.ccxt_quotes.SUBSCRIBE_WAIT_S", 0.5)
+    caplog.set_level(logging.INFO, logger="tradeguard.venues.ccxt_venue")
+    async with seeded_exchange() as ex, _mute_door() as door:
+        factory = ccxt_client_factory(
+            "binance",
+            {"apiKey": ALICE_KEY, "secret": ALICE_SECRET},
+            rest_url=ex.rest_url,
+            ws_url=f"ws://127.0.0.1:{door}/ws",
+        )
+        venue = CcxtVenue(VENUE, factory, Clock(), stream_user_data=False, quote_refresh_s=60)
+        await venue.connect()
+        quotes = venue.stream_quotes(["BTC/USDT"])
+        try:
+            async with asyncio.timeout(5):
+                first = await anext(quotes)
+            assert first.bid == Decimal(49999)
+            said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+            assert any(
+                VENUE in m and "websocket" in m and "0.5 s" in m and "snapshot" in m for m in said
+            ), said
+        finally:
             await quotes.aclose()  # type: ignore[attr-defined]
             await venue.close()

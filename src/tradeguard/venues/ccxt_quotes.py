@@ -112,9 +112,9 @@ class CcxtQuoteStream(CcxtConnection):
     async def _subscribed(self, watch: asyncio.Future[Any], before_snapshot: bool) -> None:
         """Let `watch` take its first step (it registers what it waits for); before a snapshot,
         wait until the websocket it is opening has connected and sent its subscription (or
-        `watch` ended, or SUBSCRIBE_WAIT_S passed): a snapshot taken before that misses what
-        changes until the stream starts, and a quiet market's quote stays wrong until the next
-        refresh."""
+        `watch` ended, or SUBSCRIBE_WAIT_S passed, which is logged): a snapshot taken before
+        that misses what changes until the stream starts, and a quiet market's quote stays
+        wrong until the next refresh."""
         await asyncio.sleep(0)
         if not before_snapshot:
             return
@@ -129,6 +129,13 @@ class CcxtQuoteStream(CcxtConnection):
         while pending and not watch.done() and (left := deadline - loop.time()) > 0:
             await asyncio.wait({*pending, watch}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
             pending = [f for f in pending if not f.done()]
+        if pending and not watch.done():
+            log.warning(
+                "venue %s: quote websocket not connected after %g s; REST snapshot taken "
+                "without it (a change before it subscribes shows at the next snapshot)",
+                self.name,
+                SUBSCRIBE_WAIT_S,
+            )
         for _ in range(3):  # the subscription is sent from the connection's done callback
             await asyncio.sleep(0)
 
