@@ -131,8 +131,8 @@ class CcxtQuoteStream(CcxtConnection):
             pending = [f for f in pending if not f.done()]
         if pending and not watch.done():
             log.warning(
-                "venue %s: quote websocket not connected after %g s; REST snapshot taken "
-                "without it (a change before it subscribes shows at the next snapshot)",
+                "venue %s: websocket not connected after %g s; quotes start from a REST "
+                "snapshot taken without it (a change before it subscribes shows at the next)",
                 self.name,
                 SUBSCRIBE_WAIT_S,
             )
