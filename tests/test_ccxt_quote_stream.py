@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -179,4 +180,89 @@ async def test_a_change_made_while_the_websocket_connects_is_not_lost() -> None:
         finally:
             await mover
             await quotes.aclose()  # type: ignore[attr-defined]
+            await venue.close()
+
+
+@contextlib.asynccontextmanager
+async def _mute_door() -> AsyncIterator[int]:
+    """A TCP port that takes connections and never answers (a websocket handshake that never
+    completes); yields the port."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+
+
+async def test_a_websocket_that_never_subscribes_delays_the_first_quote_and_says_so(
+    monkeypatch, caplog
+) -> None:
+    # The websocket's handshake never completes (a proxy holding it, a venue's WS down): the
+    # snapshot is taken after the wait, and the wait and why are logged, not a silent pause.
+    monkeypatch.setattr("tradeguard.venues.ccxt_quotes.SUBSCRIBE_WAIT_S", 0.5)
+    caplog.set_level(logging.INFO, logger="tradeguard.venues.ccxt_venue")
+    async with seeded_exchange() as ex, _mute_door() as door:
+        factory = ccxt_client_factory(
+            "binance",
+            {"apiKey": ALICE_KEY, "secret": ALICE_SECRET},
+            rest_url=ex.rest_url,
+            ws_url=f"ws://127.0.0.1:{door}/ws",
+        )
+        venue = CcxtVenue(VENUE, factory, Clock(), stream_user_data=False, quote_refresh_s=60)
+        await venue.connect()
+        quotes = venue.stream_quotes(["BTC/USDT"])
+        try:
+            async with asyncio.timeout(5):
+                first = await anext(quotes)
+            assert first.bid == Decimal(49999)
+            said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+            assert any(
+                VENUE in m and "websocket" in m and "0.5 s" in m and "snapshot" in m for m in said
+            ), said
+        finally:
+            await quotes.aclose()  # type: ignore[attr-defined]
+            await venue.close()
+
+
+async def test_a_quiet_market_is_read_again_while_another_market_streams_busily() -> None:
+    # BTC/USDT is quiet, ETH/USDT moves every few milliseconds. The stream always had a cached
+    # ETH message to hand on first, never reached its wait, and so never took the refresh due:
+    # the quiet market's quote aged (stale to the risk check) and a market taken out of the
+    # triangular scan after an expired leg never came back.
+    ex = seeded_exchange()
+    ex.add_market("ETHUSDT", "ETH", "USDT", "0.01", "0.0001", "0.0001", "5")
+    ex.set_book("ETHUSDT", bids=[("2999", "5")], asks=[("3001", "5")])
+    async with ex:
+        venue = make_venue(ex, stream_user_data=False, quote_refresh_s=0.2)
+        await venue.connect()
+        quotes = venue.stream_quotes(["BTC/USDT", "ETH/USDT"])
+        seen: dict[str, list[Quote]] = {"BTC/USDT": [], "ETH/USDT": []}
+
+        async def read() -> None:
+            async for q in quotes:
+                seen[q.symbol].append(q)
+                await asyncio.sleep(0.01)  # the node's work on each quote
+
+        reader = asyncio.create_task(read())
+        try:
+            await eventually(lambda: len(seen["BTC/USDT"]) >= 1 and len(ex.ws_subscriptions()) == 2)
+            quiet = len(seen["BTC/USDT"])
+            for i in range(600):  # 3 s or more of ETH moving: 15 refreshes due
+                ex.set_book("ETHUSDT", bids=[(str(2000 + i), "5")], asks=[("3001", "5")])
+                await asyncio.sleep(0.005)
+            assert len(seen["ETH/USDT"]) > 50  # the busy market streamed all along
+            refreshed = seen["BTC/USDT"][quiet:]
+            assert len(refreshed) >= 3, f"{len(refreshed)} refreshes of the quiet market"
+            assert all(q.bid == Decimal(49999) for q in refreshed)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
             await venue.close()

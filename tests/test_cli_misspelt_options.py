@@ -43,3 +43,19 @@ def test_a_stray_word_is_reported_by_its_command_without_a_guess(tmp_path):
     assert "usage: tradeguard status " in screen, screen
     assert "tradeguard status: error: unrecognized arguments: extra" in screen, screen
     assert "did you mean" not in screen
+
+
+def test_a_hidden_refused_option_is_never_the_one_meant(capsys):
+    # `pm arb retry --token` is refused (a command line is visible to every user of the
+    # machine) and hidden from the usage: a misspelt one must not be told to write it out.
+    from tradeguard.cli.main import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["pm", "arb", "retry", "--tokn=x"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2, err
+    assert "tradeguard pm arb retry: error: unrecognized arguments: --tokn=x" in err, err
+    assert "--token" not in err, err
+    with pytest.raises(SystemExit):
+        main(["pm", "arb", "retry", "--jsn"])  # a shown option is still named
+    assert "did you mean --json?" in capsys.readouterr().err

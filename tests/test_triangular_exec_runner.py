@@ -104,3 +104,31 @@ async def test_a_leg_the_venue_left_unfilled_takes_its_market_out_until_a_new_qu
     runner.on_book("A0009/ETH", bids, asks)
     back = runner.scanner.profit_pct(opp.cycle_id)
     assert gone < back < float(opp.profit_pct) - 2.5  # 3 % dearer than it was scanned
+
+
+async def test_a_quote_that_came_while_the_cycle_ran_keeps_its_market_in_the_scan(
+    tmp_path: Path,
+) -> None:
+    # The leg on A0009/ETH expires (the venue moved 3 % and no quote said so yet); the quote
+    # saying so arrives while the cycle is still unwinding. That quote is what the venue shows
+    # now: the market must stay in the scan on it, not be taken out until the next one (for a
+    # quiet market, the next REST refresh).
+    s = Stack(tmp_path, exec_config={"max_size_usd": Decimal(1000)})
+    gated = GatedGateway(s.gateway)
+    runner = runner_for(s, TriangularExecutor(gated, s.config))
+    opp = s.opportunity()
+    assert [leg.symbol for leg in opp.legs] == ["ETH/USDT", "A0009/ETH", "A0009/USDT"]
+    s.feed("A0009/ETH", *moved_book(s, "A0009/ETH", 1.03), state=False)
+
+    task = nudge(s, runner)
+    assert task is not None
+    await asyncio.wait_for(gated.waiting.wait(), 5)
+    bids, asks = moved_book(s, "A0009/ETH", 1.03)
+    assert runner.on_book("A0009/ETH", bids, asks) is None  # busy: scored, nothing started
+    fresh = runner.scanner.profit_pct(opp.cycle_id)
+    gated.gate.set()
+    rec = await asyncio.wait_for(task, 10)
+
+    assert rec.outcome == "unwound" and rec.legs[1].status == "expired", rec.reason
+    assert runner.depth.get("A0009/ETH") == (bids, asks)
+    assert runner.scanner.profit_pct(opp.cycle_id) == fresh > -100.0

@@ -229,7 +229,13 @@ def _option_meant(parser: argparse.ArgumentParser, extras: Sequence[str]) -> str
     """The option of `parser` closest to the first unknown `--option` of `extras`, if any is."""
     import difflib
 
-    options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    options = [
+        o
+        for a in parser._actions
+        if a.help != argparse.SUPPRESS  # hidden: refused (`--token`) or not for people
+        for o in a.option_strings
+        if o.startswith("--")
+    ]
     for word in extras:
         if word.startswith("--"):
             close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.7)

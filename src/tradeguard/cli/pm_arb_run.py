@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, TextIO
 
@@ -71,14 +72,11 @@ def cmd_pm_arb_run(args: argparse.Namespace) -> int:
                 for s in node.strategies
                 if s.id in ids
             )
-            print_attempts(attempts, sys.stdout, tradeable)
+            print_attempts(attempts, sys.stdout, tradeable, refused)
             print_settlements(settled, sys.stdout)
             note = provisional_line(summary)
             if note:
                 print(note)
-            for r in refused:
-                print(f"{r['pair_id']}: refused (PAIR_NETS) {r['repeats']} more times since record "
-                      f"{r['record_id']}, the contracts held the same")  # fmt: skip
     finally:
         node.close()
     return 130 if node.interrupts.interrupted else 0  # a Ctrl-C stopped the run
@@ -115,12 +113,19 @@ def totals(attempts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def print_attempts(
-    attempts: list[dict[str, Any]], out: TextIO, tradeable: int | None = None
+    attempts: list[dict[str, Any]],
+    out: TextIO,
+    tradeable: int | None = None,
+    refused: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """Print one line per attempt and a totals line (`tradeable`: pairs the run could trade)."""
+    """Print one line per attempt, a totals line (`tradeable`: pairs the run could trade),
+    then the pairs refused (PAIR_NETS) as recorded before, which no attempt of the run shows."""
     if not attempts and tradeable == 0:
         print("No pair was attempted: no mapped pair could be traded (refused by the map, or "
               "its markets not listed open; see the warnings above).", file=out)  # fmt: skip
+    elif not attempts and refused:
+        print("No new attempt recorded: the pairs refused as recorded before are counted below "
+              "(PAIR_NETS); no other pair cleared min_roi_pct.", file=out)  # fmt: skip
     elif not attempts:
         print("No pair was attempted (no mapped pair cleared min_roi_pct).", file=out)
     for a in attempts:
@@ -144,3 +149,6 @@ def print_attempts(
         f"fees {t['fees_usd']} USD",
         file=out,
     )
+    for r in refused:
+        print(f"{r['pair_id']}: refused (PAIR_NETS) {r['repeats']} more times since record "
+              f"{r['record_id']}, the contracts held the same", file=out)  # fmt: skip

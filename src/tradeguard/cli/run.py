@@ -7,6 +7,7 @@ import asyncio
 import json
 import signal
 import sys
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
@@ -130,12 +131,23 @@ def _stopped_row(s: Any) -> list[tuple[str, str]]:
     return [("Stopped at", f"candle {done:,} of {total:,} (a next run resumes there)")]
 
 
+def _tied(start: Decimal, end: Decimal) -> tuple[str, str, str]:
+    """Start and end equity and the total P&L at one number of places, the most any of them
+    shows alone (a P&L below 1 keeps 4 significant digits), so the printed figures add up: an
+    account in BTC printed `1.23 → 1.23` over a P&L of `0.0001212`."""
+    places = max(len(figure(v).partition(".")[2]) for v in (start, end, end - start))
+    step = Decimal(1).scaleb(-places)
+    first, last = start.quantize(step), end.quantize(step)
+    return money(first, places), money(last, places), money(last - first, places)
+
+
 def print_summary(console: Console, s: Any, node: Any) -> None:
     """Print the run summary and the last closed trades."""
     t = Table(title=f"Run summary ({s.mode}{', resumed' if s.resumed else ''})", show_header=False)
     # A live or sandbox run counts the quotes and closed candles it handled, not a replay's.
     events = "Candles replayed" if s.mode in ("paper", "backtest") else "Market events"
     mark = " (provisional)" if s.equity_provisional else ""
+    start, end, pnl = _tied(s.start_equity, s.end_equity)
     rows = [
         ("Period", f"{ts_text(s.first_ts)} → {ts_text(s.last_ts)} UTC"),
         (f"{events} (this run)", f"{s.events:,}"),
@@ -150,8 +162,8 @@ def print_summary(console: Console, s: Any, node: Any) -> None:
         ("Realized P&L (net of fees)", figure(s.realized_pnl)),
         ("Unrealized P&L", figure(s.unrealized_pnl)),
         ("Fees paid", figure(s.fees)),
-        ("Equity start → end", f"{figure(s.start_equity)} → {figure(s.end_equity)}{mark}"),
-        ("Total P&L", f"{figure(s.total_pnl)}{mark}"),
+        ("Equity start → end", f"{start} → {end}{mark}"),
+        ("Total P&L", f"{pnl}{mark}"),
         *([("End equity provisional", s.equity_provisional)] if s.equity_provisional else []),
         ("Max drawdown", f"{money(s.max_drawdown_pct, 3)} %"),
         ("Trading state", s.trading_state),

@@ -64,11 +64,14 @@ class CcxtQuoteStream(CcxtConnection):
                     elif watch is not None:
                         # ccxt hands a watcher only the message that woke it; messages handled
                         # while no watcher was registered are only in its cache: take those first.
-                        tickers = self._undelivered(symbols, delivered)
+                        # (not when a refresh is due: busy markets would always have some)
+                        due = self.quote_refresh_s and loop.time() >= next_refresh
+                        tickers = {} if due else self._undelivered(symbols, delivered)
                         if not tickers:
                             wait = next_refresh - loop.time() if self.quote_refresh_s else None
                             done, _ = await asyncio.wait({watch}, timeout=wait)
-                            if not done:
+                            if due or not done:
+                                delivered.update(self._undelivered(symbols, delivered))  # older
                                 if fallback is not None and self._ws_open():
                                     fallback.up()  # back, on a market too quiet to say so
                                 snapshot = bool(self.client.has.get("fetchBidsAsks"))
@@ -102,9 +105,7 @@ class CcxtQuoteStream(CcxtConnection):
                 failures = 0
                 for sym, t in tickers.items():
                     if t.get("bid") is not None and t.get("ask") is not None:
-                        quote = self._quote_of(sym, t)
-                        self._mids[sym] = quote.mid
-                        yield quote
+                        yield self._quote_of(sym, t)
         finally:
             if watch is not None:
                 watch.cancel()
@@ -112,9 +113,9 @@ class CcxtQuoteStream(CcxtConnection):
     async def _subscribed(self, watch: asyncio.Future[Any], before_snapshot: bool) -> None:
         """Let `watch` take its first step (it registers what it waits for); before a snapshot,
         wait until the websocket it is opening has connected and sent its subscription (or
-        `watch` ended, or SUBSCRIBE_WAIT_S passed): a snapshot taken before that misses what
-        changes until the stream starts, and a quiet market's quote stays wrong until the next
-        refresh."""
+        `watch` ended, or SUBSCRIBE_WAIT_S passed, which is logged): a snapshot taken before
+        that misses what changes until the stream starts, and a quiet market's quote stays
+        wrong until the next refresh."""
         await asyncio.sleep(0)
         if not before_snapshot:
             return
@@ -129,6 +130,13 @@ class CcxtQuoteStream(CcxtConnection):
         while pending and not watch.done() and (left := deadline - loop.time()) > 0:
             await asyncio.wait({*pending, watch}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
             pending = [f for f in pending if not f.done()]
+        if pending and not watch.done():
+            log.warning(
+                "venue %s: websocket not connected after %g s; quotes start from a REST "
+                "snapshot taken without it (a change before it subscribes shows at the next)",
+                self.name,
+                SUBSCRIBE_WAIT_S,
+            )
         for _ in range(3):  # the subscription is sent from the connection's done callback
             await asyncio.sleep(0)
 
@@ -143,7 +151,8 @@ class CcxtQuoteStream(CcxtConnection):
         return False
 
     def _quote_of(self, sym: str, t: Mapping[str, Any]) -> Quote:
-        return Quote(
+        """The quote of ticker `t`; its mid is recorded for the venue's order checks."""
+        quote = Quote(
             symbol=sym,
             ts=int(t.get("timestamp") or self.clock.now_ms()),
             bid=dec(t["bid"], "bid"),
@@ -151,6 +160,8 @@ class CcxtQuoteStream(CcxtConnection):
             ask=dec(t["ask"], "ask"),
             ask_size=num_or_zero(t.get("askVolume"), "askVolume"),
         )
+        self._mids[sym] = quote.mid
+        return quote
 
     def _undelivered(self, symbols: list[str], delivered: dict[str, Any]) -> dict[str, Any]:
         """Return the cached best bid/ask messages of `symbols` not handed on yet."""

@@ -48,6 +48,7 @@ from tradeguard.strategies.cross_venue.executor import PairExecConfig, PairExecu
 from tradeguard.strategies.cross_venue.fees import FeeModel
 from tradeguard.strategies.cross_venue.limits import LimitBook, PairLimits
 from tradeguard.strategies.cross_venue.market_map import MappedPair, MarketMap, load_market_map
+from tradeguard.strategies.cross_venue.netting_guard import PAIR_NETS
 from tradeguard.strategies.cross_venue.records import PairAttempt
 from tradeguard.strategies.cross_venue.scanner import PairScanner, scan_pair
 from tradeguard.strategies.cross_venue.settlement import (
@@ -133,6 +134,7 @@ class CrossVenueStrategy(Strategy):
         self._failed_waiting: list[Any] = []  # such legs cut before on_start: offered then
         self._started = False
         self._cool_until = 0
+        self._refused_last = False  # the last attempt was refused PAIR_NETS: others go next
         self._stopping = False
         self._gateway: ExecutionGateway | None = None
         self.settled: list[dict[str, Any]] = []  # this run's settlements (the events' data)
@@ -282,7 +284,12 @@ class CrossVenueStrategy(Strategy):
         now = self.ctx.now_ms()
         if now < self._cool_until:
             return None
-        opp = self.scanner.best(now, self.settings.limits.min_roi_pct)
+        floor = self.settings.limits.min_roi_pct
+        # A pair refused (PAIR_NETS) for contracts still held would be the best again at every
+        # cooldown and keep every other pair out: after a refusal the others go first.
+        refused = frozenset(self.executor.nets_refused.by_pair) if self._refused_last else None
+        opp = self.scanner.best(now, floor, refused) if refused else None
+        opp = opp or self.scanner.best(now, floor)
         if opp is None:
             return None
         self._task = asyncio.create_task(self._execute(opp), name=f"pair:{opp.pair_id}")
@@ -291,7 +298,9 @@ class CrossVenueStrategy(Strategy):
     async def _execute(self, opp: Any) -> PairAttempt:
         assert self.executor is not None and self.ctx is not None
         try:
-            return await self.executor.execute(opp)
+            rec = await self.executor.execute(opp)
+            self._refused_last = rec.code == PAIR_NETS
+            return rec
         finally:
             self._cool_until = self.ctx.now_ms() + int(self.settings.cooldown_s * 1000)
 

@@ -67,6 +67,8 @@ class TriangularArbRunner:
         self.skipped_cooldown = 0
         self._task: asyncio.Task[ArbExecution] | None = None
         self._cool_until = 0
+        self._updates = 0  # updates applied so far; `_updated[symbol]`: the count at its last
+        self._updated: dict[str, int] = {}
 
     @property
     def busy(self) -> bool:
@@ -82,6 +84,8 @@ class TriangularArbRunner:
         ask_size: float | None = None,
     ) -> asyncio.Task[ArbExecution] | None:
         """Apply a best bid/ask; start the best cycle if one qualifies (returns its task)."""
+        self._updates += 1
+        self._updated[symbol] = self._updates
         self.scanner.update_ticker(symbol, bid, ask, bid_size, ask_size)
         return self.poll()
 
@@ -89,6 +93,8 @@ class TriangularArbRunner:
         """Apply a book (best first): its top rescores, its depth sizes the next cycles."""
         self.depth[symbol] = (bids, asks)
         if not bids or not asks:
+            self._updates += 1
+            self._updated[symbol] = self._updates
             self.scanner.clear_ticker(symbol)
             return self.poll()
         b, a = bids[0], asks[0]
@@ -135,20 +141,22 @@ class TriangularArbRunner:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _execute(self, opp: Opportunity, size: Decimal | None) -> ArbExecution:
+        started = self._updates
         try:
             rec = await self.executor.execute(opp, size)
             self.executions.append(rec)
-            self._forget_gone_quotes(rec)
+            self._forget_gone_quotes(rec, started)
             return rec
         finally:
             self._cool_until = self.clock.now_ms() + self.cooldown_ms
 
-    def _forget_gone_quotes(self, rec: ArbExecution) -> None:
+    def _forget_gone_quotes(self, rec: ArbExecution, started: int) -> None:
         """Take out the markets where an order of `rec` expired short of its amount: the venue
         had not what their quote showed (a message lost, a snapshot older than the stream), and
         the same quote would start the same cycle again at the next update of any market, a
-        loss each time it unwinds. A new quote of the market brings its cycles back."""
+        loss each time it unwinds. A new quote of the market brings its cycles back; one that
+        came while the cycle ran (after `started` updates) is that new quote, and stays."""
         for leg in (*rec.legs, *rec.unwinds):
-            if leg.status == "expired":
+            if leg.status == "expired" and self._updated.get(leg.symbol, 0) <= started:
                 self.depth.pop(leg.symbol, None)
                 self.scanner.clear_ticker(leg.symbol)
