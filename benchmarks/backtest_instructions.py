@@ -36,8 +36,10 @@ callgrind files in DIR (`cg.PID.N`: part N of process PID) for `callgrind_annota
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -117,12 +119,19 @@ def parts(prefix: Path) -> list[int]:
 
 
 def main() -> None:
-    src = Path(sys.argv[sys.argv.index("--src") + 1]) / "src" if "--src" in sys.argv else None
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--src", type=Path, help="another tree whose src is imported first")
+    parser.add_argument("--keep", type=Path, help="a directory to leave the callgrind files in")
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind not found: install it (apt-get install -y valgrind)")
+    src = args.src / "src" if args.src is not None else None
     env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"}
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory() as d:
-        tmp = Path(sys.argv[sys.argv.index("--keep") + 1]) if "--keep" in sys.argv else Path(d)
+        tmp = Path(d) if args.keep is None else args.keep
+        tmp.mkdir(parents=True, exist_ok=True)
         labels_file = tmp / "labels"
         argv = ["backtest", "--config", str(CONFIG), "--out", str(tmp / "run"), "--json"]
         done = subprocess.run(

@@ -137,3 +137,63 @@ def test_merged_prices_are_the_merged_candles_floats_and_close_times(tmp_path):
     assert [p[3] for p in prices] == [c.close_ts for c in series["ETH/BTC"]]
     assert [p[:3] for p in prices] == [(float(c), float(lo), float(h)) for c, lo, h in bars]
     assert merged_prices({"ETH/BTC": list(series["ETH/BTC"])}) is None  # no loaded columns
+
+
+def _loaded(value: float) -> Decimal:
+    """A price as the loader makes it: the `Decimal` of its float's 15-digit text."""
+    return Decimal(format(value, ".15g"))
+
+
+STEP = 5e-324  # the smallest float: below 2**-1022 floats are whole multiples of it
+
+
+def _down_to_steps() -> list[Decimal]:
+    """Closes from four times the smallest normal float down to 40 steps, each 28 % under the
+    last (within the 30 % limit: each rebuilds the band), then 36 steps, 25 (30.6 % under:
+    past the limit, whose float rounds to 25 steps) and 25 twice more."""
+    out, x = [], 4 * 2.0**-1022
+    while x > 40 * STEP:
+        out.append(x)
+        x *= 0.72
+    return [_loaded(x) for x in (*out, 36 * STEP, 25 * STEP, 25 * STEP, 25 * STEP)]
+
+
+@pytest.mark.parametrize(
+    "closes",
+    [
+        # A loaded file may hold prices under the smallest normal float (low > 0 is all it
+        # checks). There a float product is rounded to a whole step: a band built on 12 steps
+        # (the close of 10 steps followed) has its 30 % limit at 15.6 steps, whose float
+        # rounds to 16 steps. A close of 16 steps is past the limit: held as a suspect.
+        [_loaded(k * STEP) for k in (10, 12, 16, 12, 12, 16)],
+        # Prices past the largest float (given as a series): their floats are all infinite.
+        [Decimal(x) for x in ("1E+309", "1.2E+309", "1.6E+309", "1.2E+309", "1.2E+309")],
+        # the band followed on floats (no Decimal compared) from normal prices to subnormal
+        _down_to_steps(),
+    ],
+    ids=["subnormal", "overflowing", "followed_down"],
+)
+def test_the_float_shadow_leaves_prices_out_of_the_floats_range_to_the_decimals(
+    tmp_path, monkeypatch, closes
+):
+    path = tmp_path / "recorder.py"
+    path.write_text(RECORDER, encoding="utf-8")
+    cfg = load_config(write_config(tmp_path, pairs=("ETH",)))
+    for sc in cfg.strategies:
+        sc.kind, sc.params = f"{path}:MarkRecorder", {}
+    bars = [(c, c, c) for c in closes]
+    window = BacktestWindow(commit_every=20_000, skip_flat=False)
+    real_modes = replay._modes
+    general = [True]
+    monkeypatch.setattr(
+        replay, "_modes", lambda *a: (*real_modes(*a)[:-1], None) if general[0] else real_modes(*a)
+    )
+    run_backtest(cfg, tmp_path / "one", window, series=_series(bars, 0.0))
+    general[0] = False
+    run_backtest(cfg, tmp_path / "two", window, series=_series(bars, 0.0))
+    seen = sys.modules[load_strategy_class(f"{path}:MarkRecorder").__module__].SEEN
+    n = len(bars)
+    assert len(seen) == 2 * n
+    held = len(closes) - 3 if len(closes) > 6 else 2  # the close past the limit
+    assert seen[held][1] == seen[held - 1][1] == str(closes[held - 1])  # the general loop held it
+    assert seen[n:] == seen[:n]  # the steady loop: the same marks and bands

@@ -14,6 +14,7 @@ loop's; tests/test_backtest_steady.py compares both over trading strategies.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -153,10 +154,14 @@ class SteadyRun:
                     close * down, close * up, close, f, close * near_down, close * near_up,
                     factors,
                 ]  # fmt: skip
-                d_in, u_in, nd_in, nu_in, nd_out, nu_out = sh[8]
-                sh[0], sh[1], sh[2], sh[3], sh[4], sh[5], sh[6] = (
-                    band, cf * nd_in, cf * nu_in, cf * nd_out, cf * nu_out, cf * d_in, cf * u_in,
-                )  # fmt: skip
+                d_in, u_in, nd_in, nu_in, nd_out, nu_out, lowest, highest = sh[8]
+                if lowest <= cf <= highest:  # the new bounds normal floats (`_NORMAL`)
+                    sh[0], sh[1], sh[2], sh[3], sh[4], sh[5], sh[6] = (
+                        band, cf * nd_in, cf * nu_in, cf * nd_out, cf * nu_out, cf * d_in,
+                        cf * u_in,
+                    )  # fmt: skip
+                else:
+                    sh[0] = _NO_BAND
                 taken = 2 if (sh[5] <= lf and hf <= sh[6]) or _admits(band, c) else 1
             else:
                 taken = _exact(guard, key, band, c, close_ts, sh, cf, ffacs)
@@ -226,6 +231,10 @@ class SteadyRun:
 # float and a product each within half a unit in the last place (2**-53 relative), so a float
 # compare this far inside a bound decides as the Decimal compare would; nearer, the Decimals do.
 MARGIN = 2.0**-40
+# ... which holds for normal floats only: under 2**-1022 a float is a whole multiple of 5e-324
+# (a product rounded by up to half of it), past the largest float infinite. A band with a
+# bound out of that range has no shadow (`_float_factors`: the closes that give none).
+_NORMAL = (2.0**-1022, sys.float_info.max)
 _NO_BAND: list[Any] = []  # no band is this object: a shadow that stands for none
 Prices = list[tuple[float, float, float, int]]
 
@@ -246,14 +255,16 @@ def _prices(node: TradingNode, candles: list[Candle]) -> Prices:
 
 def _float_factors(factors: tuple[Decimal, ...]) -> tuple[float, ...] | None:
     """A band's multipliers with the margin taken inward (in) and outward (out): limit low in,
-    high in, near range low in, high in, low out, high out; None for a limit off or of 100 %
-    or more (a bound at or below zero: the Decimals decide)."""
+    high in, near range low in, high in, low out, high out; then the lowest and highest close
+    whose six bounds are all normal floats (`_NORMAL`, a margin inside). None for a limit off
+    or of 100 % or more (a bound at or below zero: the Decimals decide)."""
     f, down, up, near_down, near_up = factors
     if not f or down <= 0 or near_down <= 0:
         return None
     d, u, nd, nu = float(down), float(up), float(near_down), float(near_up)
     inward, outward = 1 + MARGIN, 1 - MARGIN
-    return d * inward, u * outward, nd * inward, nu * outward, nd * outward, nu * inward
+    six = (d * inward, u * outward, nd * inward, nu * outward, nd * outward, nu * inward)
+    return *six, _NORMAL[0] / min(six) * inward, _NORMAL[1] / max(six) * outward
 
 
 def _shadow(sh: list[Any], band: list[Any], close: float, ff: tuple[float, ...] | None) -> None:
@@ -261,10 +272,10 @@ def _shadow(sh: list[Any], band: list[Any], close: float, ff: tuple[float, ...] 
     [band, near low in, near high in, near low out, near high out, limit low in, limit high
     in, the band's factors, their floats]. A close within the inner bounds is within the
     Decimal ones; one beyond the outer bounds, beyond them."""
-    if ff is None or not close > 0:
-        sh[0] = _NO_BAND
+    if ff is None or not ff[6] <= close <= ff[7]:
+        sh[0] = _NO_BAND  # no close, or a bound out of the normal floats (`_NORMAL`)
         return
-    d_in, u_in, nd_in, nu_in, nd_out, nu_out = ff
+    d_in, u_in, nd_in, nu_in, nd_out, nu_out = ff[:6]
     sh[:] = [band, close * nd_in, close * nu_in, close * nd_out, close * nu_out, close * d_in,
              close * u_in, band[6], ff]  # fmt: skip
 
