@@ -41,8 +41,10 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
     each told once by a critical event; the venue's record of them is taken. One read FAILED
     and not booked (yet: its match streamed, its booking behind the read) stays in the venue's
     record while its trade is within the listing window, and is flagged once booked. The
-    trades told are kept `FLAG_KEEP_MS` after their fill, then let go (`FLAGGED_BEFORE_KEY`:
-    a fill no newer than the ones let go is not told again)."""
+    trades told are kept `FLAG_KEEP_MS` after their fill, then let go (`FLAGGED_BEFORE_KEY`):
+    a booked fill no newer than the ones let go is told (its event says why) but its position
+    and pair are left as they are, as it may have been flagged before (a trade can FAIL
+    long after its match: before, it was skipped as told, with no alert)."""
     failed = getattr(venue, "failed_fills", None)
     if not failed:
         return []
@@ -53,17 +55,21 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
     failed.clear()
     window = max(int(node.config.reconcile.fills_lookback_s * 1000), PENDING_MIN_MS)
     out: list[dict[str, str]] = []
+    late: list[dict[str, str]] = []
     for trade_id, fill in sorted(taken.items()):
-        if trade_id in told or fill.ts <= before.get(name, -1):
+        if trade_id in told:
             continue  # told already
         if (trade_id, fill.side.value) not in node.storage.fill_keys(name, fill.symbol):
             if fill.ts >= now - window:  # not booked yet: looked for again at the next call
                 failed.setdefault(trade_id, fill)
             continue
+        if fill.ts <= before.get(name, -1):  # its id may have been told and let go: told only
+            late.append(_tell(node, name, trade_id, fill, LATE))
+            continue
         out.append(_tell(node, name, trade_id, fill))
-    if out:
+    if out or late:
         ids = {r["trade_id"] for r in out}
-        told.update({t: taken[t].ts for t in ids})
+        told.update({r["trade_id"]: taken[r["trade_id"]].ts for r in (*out, *late)})
         _let_go(told, before, name, now)
         untaken = _by_venue(node.storage, UNTAKEN_KEY)
         untaken[name] = sorted(set(untaken.get(name, [])) | ids)
@@ -82,7 +88,7 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
             for found in sorted(booked, key=_journal_rank(node, name, booked), reverse=True):
                 reverse_position(node, *found)
                 _cut_pair(node, *found)
-    return out
+    return out + late
 
 
 def _put_back(held: list[Any], kept: list[Any]) -> None:
@@ -108,7 +114,16 @@ def _unrecord(node: Any, owner: str, executor: Any, attempts: int, last_record_i
         recount(owner)
 
 
-def _tell(node: ReconcileHost, name: str, trade_id: str, fill: Fill) -> dict[str, str]:
+LATE = (
+    "; its fill is no newer than the trades flagged and let go (`FLAG_KEEP_MS` after their "
+    "fill), so whether it was flagged before cannot be known: its position and any pair it "
+    "completed are left as they are, check them by hand"
+)
+
+
+def _tell(
+    node: ReconcileHost, name: str, trade_id: str, fill: Fill, late: str = ""
+) -> dict[str, str]:
     row = {
         "venue": name, "trade_id": trade_id, "client_order_id": _booked_order(node, fill),
         "symbol": fill.symbol, "side": fill.side.value, "amount": plain(fill.amount),
@@ -117,7 +132,7 @@ def _tell(node: ReconcileHost, name: str, trade_id: str, fill: Fill) -> dict[str
     why = (
         f"{name} reports trade {trade_id} FAILED (never settled): the fill booked of it "
         f"({row['side']} {row['amount']} {fill.symbol} at {row['price']}) never moved; "
-        "the venue's balances are taken as the truth"
+        f"the venue's balances are taken as the truth{late}"
     )
     log.critical("%s", why)
     data = {**row, "reason": why}
