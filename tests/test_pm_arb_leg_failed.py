@@ -183,7 +183,7 @@ async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
     from sqlalchemy.exc import OperationalError
 
     from test_pm_arb_node import arb_config, vault_with_both
-    from tradeguard.execution.failed_fills import flag_failed_fills
+    from tradeguard.execution.failed_fills import _record_naming, flag_failed_fills
     from tradeguard.execution.reconcile import reconcile_and_gate
     from tradeguard.node import TradingNode
     from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
@@ -220,6 +220,10 @@ async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
             [done] = strat.attempts
             assert done.outcome == "completed", done.reason
             [fill] = node.storage.load_fills(venue="polymarket")
+            # the pair cut is the one its order's record booked, found in the store (as after
+            # a restart, when no attempt of this process names the order)
+            assert _record_naming(node.storage, strat.id, fill.client_order_id) == done.record_id
+            assert strat.book.open[0].record_id == done.record_id
             pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
             if refused:
                 venue = node.venues["polymarket"]
@@ -364,3 +368,19 @@ async def test_a_sale_queued_by_a_refused_cut_sends_nothing_beside_another_lone_
         await asyncio.gather(*strat._failed_unwinds)
     assert [o for o in k.sent if o.side.value == "sell"] == []
     assert executor.book.open == kept
+
+
+async def test_of_two_pairs_of_one_mapped_pair_the_failed_order_s_own_is_cut() -> None:
+    """Before, the pair cut was the newest complete pair of that mapped pair, whichever order
+    the failed fill was of: the older pair's failed leg cut the newer pair."""
+    executor, k, pm, fill = await _complete()
+    [older] = executor.book.open
+    k.asks[K_YES] = [(D("0.40"), D(10))]  # offered again
+    rec = await executor.execute(_setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])[3])
+    assert rec.outcome == "completed" and len(pm.sent) == 2, rec.reason
+    newer = executor.book.open[1]
+    assert older.pair_id == newer.pair_id and older.record_id != newer.record_id
+    leg = cut_failed_leg(executor, fill, "fed")  # the first attempt's order's fill
+    assert leg is not None
+    [kept, lone] = executor.book.open
+    assert kept == newer and lone.lone and lone.record_id == leg.record_id

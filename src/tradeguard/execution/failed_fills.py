@@ -176,10 +176,28 @@ def _cut_pair(node: ReconcileHost, booked: Fill, owner: str) -> None:
             node.storage.on_rollback(partial(
                 _unrecord, node, owner, executor, len(executor.attempts), executor.last_record_id
             ))  # fmt: skip
-        order = node.storage.get_order(booked.client_order_id) if booked.client_order_id else None
-        held = cut(booked, order.signal if order is not None else None)
+        cid = booked.client_order_id
+        order = node.storage.get_order(cid) if cid else None
+        held = cut(booked, order.signal if order is not None else None,
+                   _record_naming(node.storage, owner, cid))  # fmt: skip
         if held:  # the lone leg's sale gives back what its held record holds: an unwind
             _cover(node, owner, str(held["venue"]), str(held["symbol"]), held["contracts"])
+
+
+def _record_naming(storage: Any, owner: str, client_order_id: str) -> int | None:
+    """The id of `owner`'s newest record naming the order `client_order_id` as a leg (the
+    attempt whose pair it booked; None: no record names it)."""
+    from tradeguard.storage.arb_repository import load_arb_executions
+
+    if not client_order_id:
+        return None
+    for row in load_arb_executions(storage, strategy_id=owner, newest_first=True):
+        legs = row.get("legs")
+        named = legs.get("legs") if isinstance(legs, dict) else None
+        if any(isinstance(leg, dict) and leg.get("client_order_id") == client_order_id
+               for leg in named or ()):  # fmt: skip
+            return int(row["id"])
+    return None
 
 
 def _cover(node: ReconcileHost, owner: str, venue: str, symbol: str, contracts: Any) -> None:

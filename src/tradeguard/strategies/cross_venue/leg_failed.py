@@ -7,7 +7,8 @@ leg = cut_failed_leg(executor, booked_fill, pair_id="fed")  # the flagged fill o
 A Polymarket trade can match, be booked as a leg's fill, and FAIL on chain later: the contracts
 it bought never existed (the reconciliation flags the fill, `execution/failed_fills.py`). The
 pair it completed holds only its other leg then, unhedged. The pair loses the contracts the
-failed fill bought (the pair its order names first, else the newest holding that leg); the other
+failed fill bought (the pair its order's attempt booked, else the newest its order names,
+else the newest holding that leg); the other
 leg's contracts are booked as a lone leg held, at what they cost (the pair's capital less what
 the failed fill would have cost, its fee included), in one `arb_executions` record: code
 `LEG_FAILED`, outcome `held`, a critical `arb.held` event, committed with the book. That record
@@ -31,25 +32,41 @@ from tradeguard.strategies.cross_venue.limits import OpenPair
 from tradeguard.strategies.cross_venue.records import LEG_FAILED, PairAttempt, PairLegResult
 
 
-def _pair_of(executor: PairExecutor, fill: Fill, pair_id: str) -> int | None:
-    """The index of the complete pair holding `fill`'s leg: the one its order names, else the
-    newest."""
+def _pair_of(executor: PairExecutor, fill: Fill, pair_id: str, record_id: int | None) -> int | None:
+    """The index of the complete pair holding `fill`'s leg: the one the record of its order's
+    attempt booked (`record_id`, else the attempt this process ran that sent the order), else
+    the newest its order's pair names, else the newest."""
     found = [
         i for i, pair in enumerate(executor.book.open)
         if not pair.lone and (fill.venue, fill.symbol) in zip(pair.venues, pair.legs, strict=True)
     ]  # fmt: skip
+    booked_by = record_id or _record_of(executor, fill.client_order_id)
+    own = [i for i in found if booked_by and executor.book.open[i].record_id == booked_by]
     named = [i for i in found if executor.book.open[i].pair_id == pair_id]
-    chosen = named or found
+    chosen = own or named or found
     return chosen[-1] if chosen else None
 
 
-def cut_failed_leg(executor: PairExecutor, fill: Fill, pair_id: str = "") -> HeldLeg | None:
-    """Cut the contracts `fill` (a leg's fill whose trade FAILED) bought out of their pair and
-    record the other leg's as a lone leg held; return it, or None when no complete pair holds
-    that leg (a lone leg, a pair settled or shrunk since: nothing to cut)."""
+def _record_of(executor: PairExecutor, client_order_id: str) -> int | None:
+    """The record of the attempt this process ran whose leg was the order (None: not one)."""
+    for rec in reversed(executor.attempts):
+        if client_order_id and any(
+            leg.client_order_id == client_order_id and leg.role != "unwind" for leg in rec.legs
+        ):
+            return rec.record_id
+    return None
+
+
+def cut_failed_leg(
+    executor: PairExecutor, fill: Fill, pair_id: str = "", record_id: int | None = None
+) -> HeldLeg | None:
+    """Cut the contracts `fill` (a leg's fill whose trade FAILED) bought out of their pair (the
+    one the record `record_id` of its order's attempt booked, `_pair_of`) and record the other
+    leg's as a lone leg held; return it, or None when no complete pair holds that leg (a lone
+    leg, a pair settled or shrunk since: nothing to cut)."""
     if fill.side is not Side.BUY or fill.amount <= 0:
         return None
-    i = _pair_of(executor, fill, pair_id)
+    i = _pair_of(executor, fill, pair_id, record_id)
     if i is None:
         return None
     book = executor.book
