@@ -384,3 +384,67 @@ async def test_of_two_pairs_of_one_mapped_pair_the_failed_order_s_own_is_cut() -
     assert leg is not None
     [kept, lone] = executor.book.open
     assert kept == newer and lone.lone and lone.record_id == leg.record_id
+
+
+async def test_a_leg_failed_during_an_attempt_is_cut_once_the_executor_is_idle(
+    tmp_path, monkeypatch
+) -> None:
+    """The reconciliation flags the failed leg while the executor runs an attempt (its lock
+    held, as an attempt or a retry holds it): the cut waits. Before, it was applied at once,
+    amid the attempt, its book save taking in the attempt's pending state; now the next
+    reconciliation with the executor idle cuts it, once."""
+    from test_pm_arb_node import arb_config, vault_with_both
+    from tradeguard.execution.reconcile import reconcile_and_gate
+    from tradeguard.node import TradingNode
+    from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
+    from tradeguard.sandbox.pm_serve import (
+        kalshi_demo,
+        kalshi_keys,
+        paired_markets,
+        polymarket_demo,
+        polymarket_keys,
+    )
+
+    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
+    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
+    await kalshi.start()
+    await pm.start()
+    try:
+        scenario = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1],
+                               ArbScenarioConfig(size=D(20)))  # fmt: skip
+        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
+        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {})
+        node = TradingNode(cfg)
+        for venue in node.venues.values():
+            venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
+        await node.start()
+        strat = node.strategies[0]
+        run = asyncio.create_task(node.run_live(duration_s=30))
+        try:
+            await asyncio.sleep(0.3)
+            scenario.appear(scenario.markets[0])
+            for _ in range(400):
+                if strat.attempts:
+                    break
+                await asyncio.sleep(0.025)
+            [done] = strat.attempts
+            assert done.outcome == "completed", done.reason
+            [fill] = node.storage.load_fills(venue="polymarket")
+            pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+            async with strat.executor._lock:  # an attempt runs
+                report = await reconcile_and_gate(node)
+                assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
+                assert [p.lone for p in strat.book.open] == [False]  # not cut amid it
+                assert [r.code for r in strat.attempts if r.code == "LEG_FAILED"] == []
+            await reconcile_and_gate(node)  # idle now: cut
+            [cut] = [r for r in strat.attempts if r.code == "LEG_FAILED"]
+            assert cut.outcome == "held" and [p.lone for p in strat.book.open] == [True]
+            await reconcile_and_gate(node)
+            assert [r.code for r in strat.attempts].count("LEG_FAILED") == 1  # once
+        finally:
+            node.request_stop()
+            await run
+            await node.stop()
+    finally:
+        await pm.stop()
+        await kalshi.stop()

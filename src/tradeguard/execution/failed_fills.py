@@ -7,7 +7,8 @@ and the figures; the balance read that follows takes the venue's figures, which 
 it, as the truth: an adjustment names the difference (`FAILED_ON_CHAIN` when those fills explain
 it, `failed_moves`: no cash flow, and at start-up booked as the fees' rounding is). The strategy
 position each fill made is reversed in the flag's commit (`failed_positions`); a cross-venue
-pair a fill completed is cut to its other leg, held alone (the strategy's `leg_failed`)."""
+pair a fill completed is cut to its other leg, held alone (the strategy's `leg_failed`), then
+or, while the strategy's executor runs an attempt, by the first call that finds it idle."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ FAILED_ON_CHAIN = "fills FAILED on chain"  # an adjustment's reason: what they m
 UNTAKEN_KEY = "reconcile.fills_failed_untaken"  # venue -> trade ids flagged, balances not read
 
 
+CUTS_WAITING_KEY = "reconcile.fills_failed_cuts"  # venue -> [trade, side, symbol, owner]
 FLAGGED_BEFORE_KEY = "reconcile.fills_failed_before"  # venue -> ts: ids up to it let go
 FLAG_KEEP_MS = 7 * 86_400_000  # a flagged trade's id is kept this long after its fill
 PENDING_MIN_MS = 3_600_000  # a FAILED trade not booked (yet) is looked for at least this long
@@ -45,6 +47,7 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
     a booked fill no newer than the ones let go is told (its event says why) but its position
     and pair are left as they are, as it may have been flagged before (a trade can FAIL
     long after its match: before, it was skipped as told, with no alert)."""
+    _cut_waiting(node, name)
     failed = getattr(venue, "failed_fills", None)
     if not failed:
         return []
@@ -85,10 +88,49 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
             # the positions they made, reversed with the flag, newest first (the journal's
             # order: a venue's times are to the second): a sell of what a failed buy bought is
             # taken back before that buy, as each fill found it
+            waiting: list[list[str]] = []
             for found in sorted(booked, key=_journal_rank(node, name, booked), reverse=True):
                 reverse_position(node, *found)
-                _cut_pair(node, *found)
+                if _executor_busy(node, found[1]):  # amid an attempt: cut once it is idle
+                    waiting.append([found[0].trade_id, found[0].side.value, found[0].symbol,
+                                    found[1]])  # fmt: skip
+                else:
+                    _cut_pair(node, *found)
+            if waiting:
+                cuts: dict[str, Any] = _by_venue(node.storage, CUTS_WAITING_KEY)
+                cuts[name] = [*cuts.get(name, []), *waiting]
+                node.storage.kv_set(CUTS_WAITING_KEY, cuts)
     return out + late
+
+
+def _executor_busy(node: ReconcileHost, owner: str) -> bool:
+    """Whether `owner` (a strategy a failed leg's pair is cut in) runs an attempt or a retry
+    now: a cut amid it would clear the attempt's holdings and save its pending state."""
+    for strat in node.strategies:
+        if getattr(strat, "id", None) == owner and getattr(strat, "leg_failed", None):
+            executor = getattr(strat, "executor", None)
+            return bool(executor is not None and executor.busy)
+    return False
+
+
+def _cut_waiting(node: ReconcileHost, name: str) -> None:
+    """Cut the pairs of the legs flagged on `name` while their strategy's executor was busy
+    (`CUTS_WAITING_KEY`, kept with the flag), those whose executor is idle now, each in one
+    commit with its removal from the waiting list (a restart cuts them at its reconciliation)."""
+    cuts: dict[str, Any] = _by_venue(node.storage, CUTS_WAITING_KEY)
+    for entry in list(cuts.get(name, [])):
+        trade_id, side, symbol, owner = (str(x) for x in entry)
+        if _executor_busy(node, owner):
+            continue
+        cuts[name] = [e for e in cuts.get(name, []) if e != entry]
+        if not cuts[name]:
+            del cuts[name]
+        with node.storage.transaction():
+            node.storage.kv_set(CUTS_WAITING_KEY, cuts)
+            for booked, _owner in node.storage.fill_pages(venue=name, symbol=symbol):
+                if (booked.trade_id, booked.side.value) == (trade_id, side):
+                    _cut_pair(node, booked, owner)
+                    break
 
 
 def _put_back(held: list[Any], kept: list[Any]) -> None:
