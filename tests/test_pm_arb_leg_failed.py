@@ -448,3 +448,38 @@ async def test_a_leg_failed_during_an_attempt_is_cut_once_the_executor_is_idle(
     finally:
         await pm.stop()
         await kalshi.stop()
+
+
+async def test_a_lone_leg_whose_sale_failed_is_held_again_and_offered() -> None:
+    """The retry selling a lone Polymarket leg fills, then its trade FAILS on chain: the
+    venue holds the contracts again. Before, the failed sell was ignored: the book and the
+    records said sold, its P&L counted, nothing held nor offered for a retry."""
+    executor, k, pm, opp = _setup(
+        [(D("0.40"), D(50))], [(D("0.55"), D(10))], max_unwind_loss_usd=D("0.50")
+    )
+    k.refuse.add(K_YES)  # the second leg fails: the Polymarket leg is held alone
+    pm.bids[PM_NO] = [(D("0.30"), D(10))]  # selling there would lose more than 0.50
+    assert (await executor.execute(opp)).outcome == "held"
+    [leg] = held_legs(_rows(pm))
+    assert (leg.venue, leg.symbol, leg.contracts) == ("pm", PM_NO, D(10))
+    pm.bids[PM_NO] = [(D("0.52"), D(10))]
+    sale = await retry_unwind(executor, leg, D(2))
+    assert sale.outcome == "unwound" and executor.book.open == [], sale.reason
+    order = [o for o in pm.sent if o.side is Side.SELL][-1]  # the retry's (the unwind's before)
+    [sold] = [x for x in sale.legs if x.role == "unwind"]
+    cid = order.client_order_id
+    fill = Fill("pm", PM_NO, cid, cid, f"{cid}-0", Side.SELL, sold.avg_price, sold.filled,
+                sold.fee, "PUSD", LiquiditySide.TAKER, order.created_ts)  # fmt: skip
+    back = cut_failed_leg(executor, fill, "fed", order=order)
+    assert back is not None and (back.venue, back.symbol, back.contracts) == ("pm", PM_NO, 10)
+    assert back.record_id == leg.record_id and back.capital == leg.capital
+    [lone] = executor.book.open
+    assert lone.lone and (lone.contracts, lone.capital) == (D(10), leg.capital)
+    row = pm.rows[-1]
+    assert row["outcome"] == "held" and row["legs"]["code"] == "SALE_FAILED"
+    assert row["legs"]["retry_of"] == leg.record_id and row["legs"]["held"] == {PM_NO: "10"}
+    assert sale.actual_profit + executor.attempts[-1].actual_profit == 0  # the sale's P&L back
+    [alert] = [e for e in pm.events if e.kind == "arb.held" and "failed_trade_id" in e.data]
+    assert alert.severity == "critical" and alert.data["failed_trade_id"] == fill.trade_id
+    [again] = held_legs(_rows(pm))  # offered to a retry, from what it held
+    assert (again.record_id, again.contracts, again.capital) == (leg.record_id, 10, leg.capital)

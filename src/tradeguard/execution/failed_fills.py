@@ -221,7 +221,7 @@ def _cut_pair(node: ReconcileHost, booked: Fill, owner: str) -> None:
         cid = booked.client_order_id
         order = node.storage.get_order(cid) if cid else None
         held = cut(booked, order.signal if order is not None else None,
-                   _record_naming(node.storage, owner, cid))  # fmt: skip
+                   _record_naming(node.storage, owner, cid), order)  # fmt: skip
         if held:  # the lone leg's sale gives back what its held record holds: an unwind
             _cover(node, owner, str(held["venue"]), str(held["symbol"]), held["contracts"])
 
