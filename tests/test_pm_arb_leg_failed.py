@@ -183,7 +183,7 @@ async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
     from sqlalchemy.exc import OperationalError
 
     from test_pm_arb_node import arb_config, vault_with_both
-    from tradeguard.execution.failed_fills import flag_failed_fills
+    from tradeguard.execution.failed_fills import _record_naming, flag_failed_fills
     from tradeguard.execution.reconcile import reconcile_and_gate
     from tradeguard.node import TradingNode
     from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
@@ -220,6 +220,10 @@ async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
             [done] = strat.attempts
             assert done.outcome == "completed", done.reason
             [fill] = node.storage.load_fills(venue="polymarket")
+            # the pair cut is the one its order's record booked, found in the store (as after
+            # a restart, when no attempt of this process names the order)
+            assert _record_naming(node.storage, strat.id, fill.client_order_id) == done.record_id
+            assert strat.book.open[0].record_id == done.record_id
             pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
             if refused:
                 venue = node.venues["polymarket"]
@@ -364,3 +368,118 @@ async def test_a_sale_queued_by_a_refused_cut_sends_nothing_beside_another_lone_
         await asyncio.gather(*strat._failed_unwinds)
     assert [o for o in k.sent if o.side.value == "sell"] == []
     assert executor.book.open == kept
+
+
+async def test_of_two_pairs_of_one_mapped_pair_the_failed_order_s_own_is_cut() -> None:
+    """Before, the pair cut was the newest complete pair of that mapped pair, whichever order
+    the failed fill was of: the older pair's failed leg cut the newer pair."""
+    executor, k, pm, fill = await _complete()
+    [older] = executor.book.open
+    k.asks[K_YES] = [(D("0.40"), D(10))]  # offered again
+    rec = await executor.execute(_setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])[3])
+    assert rec.outcome == "completed" and len(pm.sent) == 2, rec.reason
+    newer = executor.book.open[1]
+    assert older.pair_id == newer.pair_id and older.record_id != newer.record_id
+    leg = cut_failed_leg(executor, fill, "fed")  # the first attempt's order's fill
+    assert leg is not None
+    [kept, lone] = executor.book.open
+    assert kept == newer and lone.lone and lone.record_id == leg.record_id
+
+
+async def test_a_leg_failed_during_an_attempt_is_cut_once_the_executor_is_idle(
+    tmp_path, monkeypatch
+) -> None:
+    """The reconciliation flags the failed leg while the executor runs an attempt (its lock
+    held, as an attempt or a retry holds it): the cut waits. Before, it was applied at once,
+    amid the attempt, its book save taking in the attempt's pending state; now the next
+    reconciliation with the executor idle cuts it, once."""
+    from test_pm_arb_node import arb_config, vault_with_both
+    from tradeguard.execution.reconcile import reconcile_and_gate
+    from tradeguard.node import TradingNode
+    from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
+    from tradeguard.sandbox.pm_serve import (
+        kalshi_demo,
+        kalshi_keys,
+        paired_markets,
+        polymarket_demo,
+        polymarket_keys,
+    )
+
+    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
+    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
+    await kalshi.start()
+    await pm.start()
+    try:
+        scenario = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1],
+                               ArbScenarioConfig(size=D(20)))  # fmt: skip
+        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
+        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {})
+        node = TradingNode(cfg)
+        for venue in node.venues.values():
+            venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
+        await node.start()
+        strat = node.strategies[0]
+        run = asyncio.create_task(node.run_live(duration_s=30))
+        try:
+            await asyncio.sleep(0.3)
+            scenario.appear(scenario.markets[0])
+            for _ in range(400):
+                if strat.attempts:
+                    break
+                await asyncio.sleep(0.025)
+            [done] = strat.attempts
+            assert done.outcome == "completed", done.reason
+            [fill] = node.storage.load_fills(venue="polymarket")
+            pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+            async with strat.executor._lock:  # an attempt runs
+                report = await reconcile_and_gate(node)
+                assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
+                assert [p.lone for p in strat.book.open] == [False]  # not cut amid it
+                assert [r.code for r in strat.attempts if r.code == "LEG_FAILED"] == []
+            await reconcile_and_gate(node)  # idle now: cut
+            [cut] = [r for r in strat.attempts if r.code == "LEG_FAILED"]
+            assert cut.outcome == "held" and [p.lone for p in strat.book.open] == [True]
+            await reconcile_and_gate(node)
+            assert [r.code for r in strat.attempts].count("LEG_FAILED") == 1  # once
+        finally:
+            node.request_stop()
+            await run
+            await node.stop()
+    finally:
+        await pm.stop()
+        await kalshi.stop()
+
+
+async def test_a_lone_leg_whose_sale_failed_is_held_again_and_offered() -> None:
+    """The retry selling a lone Polymarket leg fills, then its trade FAILS on chain: the
+    venue holds the contracts again. Before, the failed sell was ignored: the book and the
+    records said sold, its P&L counted, nothing held nor offered for a retry."""
+    executor, k, pm, opp = _setup(
+        [(D("0.40"), D(50))], [(D("0.55"), D(10))], max_unwind_loss_usd=D("0.50")
+    )
+    k.refuse.add(K_YES)  # the second leg fails: the Polymarket leg is held alone
+    pm.bids[PM_NO] = [(D("0.30"), D(10))]  # selling there would lose more than 0.50
+    assert (await executor.execute(opp)).outcome == "held"
+    [leg] = held_legs(_rows(pm))
+    assert (leg.venue, leg.symbol, leg.contracts) == ("pm", PM_NO, D(10))
+    pm.bids[PM_NO] = [(D("0.52"), D(10))]
+    sale = await retry_unwind(executor, leg, D(2))
+    assert sale.outcome == "unwound" and executor.book.open == [], sale.reason
+    order = [o for o in pm.sent if o.side is Side.SELL][-1]  # the retry's (the unwind's before)
+    [sold] = [x for x in sale.legs if x.role == "unwind"]
+    cid = order.client_order_id
+    fill = Fill("pm", PM_NO, cid, cid, f"{cid}-0", Side.SELL, sold.avg_price, sold.filled,
+                sold.fee, "PUSD", LiquiditySide.TAKER, order.created_ts)  # fmt: skip
+    back = cut_failed_leg(executor, fill, "fed", order=order)
+    assert back is not None and (back.venue, back.symbol, back.contracts) == ("pm", PM_NO, 10)
+    assert back.record_id == leg.record_id and back.capital == leg.capital
+    [lone] = executor.book.open
+    assert lone.lone and (lone.contracts, lone.capital) == (D(10), leg.capital)
+    row = pm.rows[-1]
+    assert row["outcome"] == "held" and row["legs"]["code"] == "SALE_FAILED"
+    assert row["legs"]["retry_of"] == leg.record_id and row["legs"]["held"] == {PM_NO: "10"}
+    assert sale.actual_profit + executor.attempts[-1].actual_profit == 0  # the sale's P&L back
+    [alert] = [e for e in pm.events if e.kind == "arb.held" and "failed_trade_id" in e.data]
+    assert alert.severity == "critical" and alert.data["failed_trade_id"] == fill.trade_id
+    [again] = held_legs(_rows(pm))  # offered to a retry, from what it held
+    assert (again.record_id, again.contracts, again.capital) == (leg.record_id, 10, leg.capital)

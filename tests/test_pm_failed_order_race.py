@@ -130,3 +130,25 @@ async def test_a_failed_trade_never_booked_is_let_go_past_the_listing_window(
             })  # fmt: skip
             assert flag_failed_fills(node, "polymarket", venue) == []
             assert set(venue.failed_fills) == {"t-new"}
+
+
+async def test_a_trade_failing_after_the_let_go_mark_is_still_told(tmp_path, monkeypatch) -> None:
+    """Before, a fill no newer than the mark of the ids let go was skipped as told already,
+    though its trade was never told: a trade FAILED a week after its match raised no alert.
+    It is told now (a critical `fill.failed` event, in the report), its position left for a
+    person (whether it was handled before its id was let go cannot be known)."""
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            await buy(node, POLY_YES)
+            (fill,) = node.storage.load_fills(venue="polymarket")
+            node.storage.kv_set(FLAGGED_BEFORE_KEY, {"polymarket": fill.ts})  # ids let go since
+            server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+            report = await reconcile_and_gate(node)
+            assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
+            told = [e for e in node.storage.load_events(limit=500) if e.kind == "fill.failed"]
+            assert [e.data["trade_id"] for e in told] == [fill.trade_id]
+            assert told[0].severity == "critical" and "let go" in told[0].data["reason"]
+            position = node.portfolio.position("polymarket", POLY_YES, "s1").quantity
+            assert position == fill.amount  # not reversed: it may have been, before
+            assert (await reconcile_and_gate(node)).fills_failed == []  # told once

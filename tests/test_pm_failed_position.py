@@ -88,3 +88,44 @@ async def test_a_fill_that_failed_while_down_is_reversed_at_start_up(tmp_path, m
                 assert len(_events(node, FILL_REVERSED)) == 1
                 assert node.portfolio.book("polymarket").total(BASE) == Decimal(0)
                 _audited(node)
+
+
+async def test_the_round_trip_a_failed_sale_closed_is_no_longer_counted(
+    tmp_path, monkeypatch
+) -> None:
+    """Before, the round trip a sale closed stayed in the closed trades and the closed position
+    rows after the sale's trade FAILED: the position reopened beside its own close, and the
+    real close, when it came, was counted a second time."""
+    from tradeguard.model.enums import OrderStatus, OrderType, Side
+    from tradeguard.model.order import OrderIntent
+
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            await buy(node, POLY_YES)
+            quote = await node.venues["polymarket"].fetch_quote(POLY_YES)
+            await node.on_quote(quote)
+            placed = await node.submit(OrderIntent(
+                "s1", "polymarket", POLY_YES, Side.SELL, Decimal(10), OrderType.LIMIT, quote.bid
+            ))  # fmt: skip
+            assert placed.order is not None and placed.order.status is OrderStatus.FILLED
+            assert len(node.portfolio.closed_trades) == 1
+            assert len(node.storage.load_position_rows(status="closed")) == 1
+            assert node.figures().trades["s1"].trades == 1  # the run's totals count it
+            sale = next(
+                f for f in node.storage.load_fills(venue="polymarket") if f.side is Side.SELL
+            )
+            server.set_trade_status(sale.trade_id.rsplit("-", 1)[0], "FAILED")
+            report = await reconcile_and_gate(node)
+            assert [f["trade_id"] for f in report.fills_failed] == [sale.trade_id]
+            assert node.portfolio.position("polymarket", POLY_YES, "s1").quantity == 10
+            assert node.portfolio.closed_trades == []  # the close never happened
+            assert node.storage.load_position_rows(status="closed") == []
+            totals = node.figures().trades["s1"]
+            assert (totals.trades, totals.wins, totals.pnl) == (0, 0, 0)
+            [held] = node.storage.load_open_positions()
+            assert held.quantity == 10
+        async with running(cfg) as node:  # a restart reads the same
+            assert node.storage.load_position_rows(status="closed") == []
+            assert node.portfolio.position("polymarket", POLY_YES, "s1").quantity == 10
+            assert node.figures().trades.get("s1") is None  # no closed row to count

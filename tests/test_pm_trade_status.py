@@ -81,14 +81,32 @@ async def test_a_trade_pending_or_settled_stays_booked(status: str) -> None:
             await venue.close()
 
 
+def test_each_venue_is_told_of_an_unknown_status_once_whatever_ran_before(caplog) -> None:
+    """Before, the statuses told were one set for the whole process: a venue (or a test) that
+    had been told of a status silenced every later venue's warning of it, so the tests
+    expecting one warning passed or failed by the order they ran in."""
+    from tradeguard.venues.polymarket.trade_rows import kept_fills
+
+    first = PolymarketVenue("polymarket", "http://127.0.0.1:9", Account.create().key.hex(), Clock())
+    again = PolymarketVenue("polymarket", "http://127.0.0.1:9", first._key, Clock())  # a restart
+    with caplog.at_level("WARNING"):
+        for venue in (first, first, again, again):
+            for status in ("LOST", "SETTLING"):  # what the tests below expect told once
+                assert kept_fills(venue, {"id": "t-1", "status": status}, []) == []
+    for status in ("'LOST'", "'SETTLING'"):
+        told = [r for r in caplog.records if status in r.getMessage()]
+        assert len(told) == 2, [r.getMessage() for r in told]  # once by each venue
+
+
 def test_a_status_no_clob_sends_yet_is_a_pending_trade_told_once(caplog) -> None:
     from tradeguard.venues.polymarket.trade_rows import trade_failed
 
     assert trade_failed({"status": "FAILED"}) and not trade_failed({"status": "RETRYING"})
     assert not trade_failed({})  # a row naming no status names no failure
+    told: set[str] = set()  # a venue's
     with caplog.at_level("WARNING"):
-        assert not trade_failed({"id": "t-1", "status": "LOST"})
-        assert not trade_failed({"id": "t-2", "status": "LOST"})
+        assert not trade_failed({"id": "t-1", "status": "LOST"}, told=told)
+        assert not trade_failed({"id": "t-2", "status": "LOST"}, told=told)
     [told] = [r.getMessage() for r in caplog.records if "'LOST'" in r.getMessage()]
     assert "is not one of MATCHED, MINED, CONFIRMED, RETRYING, FAILED" in told, told
     assert "taken as pending" in told and "trade t-1" in told, told

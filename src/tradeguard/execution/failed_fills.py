@@ -7,7 +7,8 @@ and the figures; the balance read that follows takes the venue's figures, which 
 it, as the truth: an adjustment names the difference (`FAILED_ON_CHAIN` when those fills explain
 it, `failed_moves`: no cash flow, and at start-up booked as the fees' rounding is). The strategy
 position each fill made is reversed in the flag's commit (`failed_positions`); a cross-venue
-pair a fill completed is cut to its other leg, held alone (the strategy's `leg_failed`)."""
+pair a fill completed is cut to its other leg, held alone (the strategy's `leg_failed`), then
+or, while the strategy's executor runs an attempt, by the first call that finds it idle."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ FAILED_ON_CHAIN = "fills FAILED on chain"  # an adjustment's reason: what they m
 UNTAKEN_KEY = "reconcile.fills_failed_untaken"  # venue -> trade ids flagged, balances not read
 
 
+CUTS_WAITING_KEY = "reconcile.fills_failed_cuts"  # venue -> [trade, side, symbol, owner]
 FLAGGED_BEFORE_KEY = "reconcile.fills_failed_before"  # venue -> ts: ids up to it let go
 FLAG_KEEP_MS = 7 * 86_400_000  # a flagged trade's id is kept this long after its fill
 PENDING_MIN_MS = 3_600_000  # a FAILED trade not booked (yet) is looked for at least this long
@@ -41,8 +43,11 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
     each told once by a critical event; the venue's record of them is taken. One read FAILED
     and not booked (yet: its match streamed, its booking behind the read) stays in the venue's
     record while its trade is within the listing window, and is flagged once booked. The
-    trades told are kept `FLAG_KEEP_MS` after their fill, then let go (`FLAGGED_BEFORE_KEY`:
-    a fill no newer than the ones let go is not told again)."""
+    trades told are kept `FLAG_KEEP_MS` after their fill, then let go (`FLAGGED_BEFORE_KEY`):
+    a booked fill no newer than the ones let go is told (its event says why) but its position
+    and pair are left as they are, as it may have been flagged before (a trade can FAIL
+    long after its match: before, it was skipped as told, with no alert)."""
+    _cut_waiting(node, name)
     failed = getattr(venue, "failed_fills", None)
     if not failed:
         return []
@@ -53,17 +58,21 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
     failed.clear()
     window = max(int(node.config.reconcile.fills_lookback_s * 1000), PENDING_MIN_MS)
     out: list[dict[str, str]] = []
+    late: list[dict[str, str]] = []
     for trade_id, fill in sorted(taken.items()):
-        if trade_id in told or fill.ts <= before.get(name, -1):
+        if trade_id in told:
             continue  # told already
         if (trade_id, fill.side.value) not in node.storage.fill_keys(name, fill.symbol):
             if fill.ts >= now - window:  # not booked yet: looked for again at the next call
                 failed.setdefault(trade_id, fill)
             continue
+        if fill.ts <= before.get(name, -1):  # its id may have been told and let go: told only
+            late.append(_tell(node, name, trade_id, fill, LATE))
+            continue
         out.append(_tell(node, name, trade_id, fill))
-    if out:
+    if out or late:
         ids = {r["trade_id"] for r in out}
-        told.update({t: taken[t].ts for t in ids})
+        told.update({r["trade_id"]: taken[r["trade_id"]].ts for r in (*out, *late)})
         _let_go(told, before, name, now)
         untaken = _by_venue(node.storage, UNTAKEN_KEY)
         untaken[name] = sorted(set(untaken.get(name, [])) | ids)
@@ -79,10 +88,49 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
             # the positions they made, reversed with the flag, newest first (the journal's
             # order: a venue's times are to the second): a sell of what a failed buy bought is
             # taken back before that buy, as each fill found it
+            waiting: list[list[str]] = []
             for found in sorted(booked, key=_journal_rank(node, name, booked), reverse=True):
                 reverse_position(node, *found)
-                _cut_pair(node, *found)
-    return out
+                if _executor_busy(node, found[1]):  # amid an attempt: cut once it is idle
+                    waiting.append([found[0].trade_id, found[0].side.value, found[0].symbol,
+                                    found[1]])  # fmt: skip
+                else:
+                    _cut_pair(node, *found)
+            if waiting:
+                cuts: dict[str, Any] = _by_venue(node.storage, CUTS_WAITING_KEY)
+                cuts[name] = [*cuts.get(name, []), *waiting]
+                node.storage.kv_set(CUTS_WAITING_KEY, cuts)
+    return out + late
+
+
+def _executor_busy(node: ReconcileHost, owner: str) -> bool:
+    """Whether `owner` (a strategy a failed leg's pair is cut in) runs an attempt or a retry
+    now: a cut amid it would clear the attempt's holdings and save its pending state."""
+    for strat in node.strategies:
+        if getattr(strat, "id", None) == owner and getattr(strat, "leg_failed", None):
+            executor = getattr(strat, "executor", None)
+            return bool(executor is not None and executor.busy)
+    return False
+
+
+def _cut_waiting(node: ReconcileHost, name: str) -> None:
+    """Cut the pairs of the legs flagged on `name` while their strategy's executor was busy
+    (`CUTS_WAITING_KEY`, kept with the flag), those whose executor is idle now, each in one
+    commit with its removal from the waiting list (a restart cuts them at its reconciliation)."""
+    cuts: dict[str, Any] = _by_venue(node.storage, CUTS_WAITING_KEY)
+    for entry in list(cuts.get(name, [])):
+        trade_id, side, symbol, owner = (str(x) for x in entry)
+        if _executor_busy(node, owner):
+            continue
+        cuts[name] = [e for e in cuts.get(name, []) if e != entry]
+        if not cuts[name]:
+            del cuts[name]
+        with node.storage.transaction():
+            node.storage.kv_set(CUTS_WAITING_KEY, cuts)
+            for booked, _owner in node.storage.fill_pages(venue=name, symbol=symbol):
+                if (booked.trade_id, booked.side.value) == (trade_id, side):
+                    _cut_pair(node, booked, owner)
+                    break
 
 
 def _put_back(held: list[Any], kept: list[Any]) -> None:
@@ -108,7 +156,16 @@ def _unrecord(node: Any, owner: str, executor: Any, attempts: int, last_record_i
         recount(owner)
 
 
-def _tell(node: ReconcileHost, name: str, trade_id: str, fill: Fill) -> dict[str, str]:
+LATE = (
+    "; its fill is no newer than the trades flagged and let go (`FLAG_KEEP_MS` after their "
+    "fill), so whether it was flagged before cannot be known: its position and any pair it "
+    "completed are left as they are, check them by hand"
+)
+
+
+def _tell(
+    node: ReconcileHost, name: str, trade_id: str, fill: Fill, late: str = ""
+) -> dict[str, str]:
     row = {
         "venue": name, "trade_id": trade_id, "client_order_id": _booked_order(node, fill),
         "symbol": fill.symbol, "side": fill.side.value, "amount": plain(fill.amount),
@@ -117,7 +174,7 @@ def _tell(node: ReconcileHost, name: str, trade_id: str, fill: Fill) -> dict[str
     why = (
         f"{name} reports trade {trade_id} FAILED (never settled): the fill booked of it "
         f"({row['side']} {row['amount']} {fill.symbol} at {row['price']}) never moved; "
-        "the venue's balances are taken as the truth"
+        f"the venue's balances are taken as the truth{late}"
     )
     log.critical("%s", why)
     data = {**row, "reason": why}
@@ -161,10 +218,28 @@ def _cut_pair(node: ReconcileHost, booked: Fill, owner: str) -> None:
             node.storage.on_rollback(partial(
                 _unrecord, node, owner, executor, len(executor.attempts), executor.last_record_id
             ))  # fmt: skip
-        order = node.storage.get_order(booked.client_order_id) if booked.client_order_id else None
-        held = cut(booked, order.signal if order is not None else None)
+        cid = booked.client_order_id
+        order = node.storage.get_order(cid) if cid else None
+        held = cut(booked, order.signal if order is not None else None,
+                   _record_naming(node.storage, owner, cid), order)  # fmt: skip
         if held:  # the lone leg's sale gives back what its held record holds: an unwind
             _cover(node, owner, str(held["venue"]), str(held["symbol"]), held["contracts"])
+
+
+def _record_naming(storage: Any, owner: str, client_order_id: str) -> int | None:
+    """The id of `owner`'s newest record naming the order `client_order_id` as a leg (the
+    attempt whose pair it booked; None: no record names it)."""
+    from tradeguard.storage.arb_repository import load_arb_executions
+
+    if not client_order_id:
+        return None
+    for row in load_arb_executions(storage, strategy_id=owner, newest_first=True):
+        legs = row.get("legs")
+        named = legs.get("legs") if isinstance(legs, dict) else None
+        if any(isinstance(leg, dict) and leg.get("client_order_id") == client_order_id
+               for leg in named or ()):  # fmt: skip
+            return int(row["id"])
+    return None
 
 
 def _cover(node: ReconcileHost, owner: str, venue: str, symbol: str, contracts: Any) -> None:

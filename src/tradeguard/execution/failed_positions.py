@@ -13,7 +13,7 @@ A failed fill that reduced a position (the other side of it) gives back what it 
 average the position had before it (unchanged by a partial close; the round trip's entry after
 a close or a flip), and the gross P&L it realised comes off the position's (and the
 portfolio's) realised P&L: the position is as the fill found it. The round trip it closed, if
-any, stays in the history as booked."""
+any, never happened: it leaves this run's closed trades and the closed position rows."""
 
 from __future__ import annotations
 
@@ -56,7 +56,11 @@ def reverse_position(node: Any, booked: Fill, owner: str) -> dict[str, str] | No
     if storage.keeps_undo:
         storage.on_rollback(lambda: _put_back(portfolio, pos, saved, totals))
     before = pos.quantity
-    gross = _take_out(pos, booked, moved, _trip_closed_by(portfolio, storage, booked, owner))
+    trip = _trip_closed_by(portfolio, storage, booked, owner)
+    gross = _take_out(pos, booked, moved, trip)
+    found = before - moved  # the position the fill found: a close of it closed `trip`
+    if trip is not None and found != ZERO and (found > ZERO) != (moved > ZERO):
+        _drop_trip(node, trip)
     fee_q = booked.fee_in_quote
     portfolio.fees_paid -= fee_q
     portfolio.realized_pnl += fee_q - gross
@@ -150,6 +154,40 @@ def _undo_reduce(
     pos.avg_entry = avg
     pos.quantity = found
     return gross
+
+
+def _drop_trip(node: Any, trip: ClosedTrade) -> None:
+    """The round trip a failed fill closed, out of this run's closed trades, the strategy's
+    trade totals (which count it: this run's fold, or the closed rows read at start) and the
+    closed position rows (inside the caller's transaction; put back if its commit is
+    refused)."""
+    portfolio, storage = node.portfolio, node.storage
+    fold = getattr(node, "fold_closed_trades", None)
+    totals = fold().get(trip.strategy_id) if fold is not None else None  # all folded now
+    trips = getattr(portfolio, "closed_trades", None)
+    at = next((i for i, t in enumerate(trips or ()) if t is trip), None)
+    if trips is not None and at is not None:
+        del trips[at]
+        if fold is not None:
+            node._closed_seen -= 1
+    if totals is not None:
+        totals.remove(trip.pnl)
+    if storage.keeps_undo:
+        storage.on_rollback(lambda: _put_trip_back(node, trips, at, trip, totals))
+    drop = getattr(storage, "drop_closed_trip", None)
+    if drop is not None:
+        drop(trip.venue, trip.symbol, trip.strategy_id, trip.closed_ts, trip.exit_price)
+
+
+def _put_trip_back(
+    node: Any, trips: list | None, at: int | None, trip: ClosedTrade, totals: Any
+) -> None:
+    if trips is not None and at is not None:
+        trips.insert(at, trip)
+        if getattr(node, "fold_closed_trades", None) is not None:
+            node._closed_seen += 1
+    if totals is not None:
+        totals.add(trip.pnl)
 
 
 def _put_back(portfolio: Any, pos: Position, saved: tuple, totals: tuple) -> None:

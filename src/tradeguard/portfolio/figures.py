@@ -32,6 +32,12 @@ class TradeTotals:
         self.wins += pnl > 0
         self.pnl += pnl
 
+    def remove(self, pnl: Decimal) -> None:
+        """Take back a trade `add` counted (its close never happened)."""
+        self.trades -= 1
+        self.wins -= pnl > 0
+        self.pnl -= pnl
+
     @property
     def losses(self) -> int:
         return self.trades - self.wins

@@ -166,6 +166,28 @@ class PositionStore(StorageCore):
                 )  # fmt: skip
         return None
 
+    def drop_closed_trip(
+        self, venue: str, symbol: str, strategy_id: str, exit_ts: int, exit_price: Decimal
+    ) -> bool:
+        """Delete the closed row of the round trip `closed_trip` reads (a close whose fill
+        FAILED at the venue: it never happened); tell whether one was deleted."""
+        stmt = (
+            select(positions.c.id, positions.c.exit_price)
+            .where(
+                (positions.c.status == POSITION_CLOSED)
+                & (positions.c.venue == venue)
+                & (positions.c.symbol == symbol)
+                & (positions.c.strategy_id == strategy_id)
+                & (positions.c.exit_ts == exit_ts)
+            )
+            .order_by(positions.c.id.desc())
+        )
+        for r in self._read(stmt):
+            if r.exit_price == exit_price:
+                self._write(delete(positions).where(positions.c.id == r.id))
+                return True
+        return False
+
     def closed_pnls(self, strategy_id: str | None = None) -> list[Decimal]:
         """Return the P&L of every closed position that has one, newest first."""
         stmt = select(positions.c.pnl).where(

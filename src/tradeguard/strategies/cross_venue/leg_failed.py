@@ -7,7 +7,8 @@ leg = cut_failed_leg(executor, booked_fill, pair_id="fed")  # the flagged fill o
 A Polymarket trade can match, be booked as a leg's fill, and FAIL on chain later: the contracts
 it bought never existed (the reconciliation flags the fill, `execution/failed_fills.py`). The
 pair it completed holds only its other leg then, unhedged. The pair loses the contracts the
-failed fill bought (the pair its order names first, else the newest holding that leg); the other
+failed fill bought (the pair its order's attempt booked, else the newest its order names,
+else the newest holding that leg); the other
 leg's contracts are booked as a lone leg held, at what they cost (the pair's capital less what
 the failed fill would have cost, its fee included), in one `arb_executions` record: code
 `LEG_FAILED`, outcome `held`, a critical `arb.held` event, committed with the book. That record
@@ -20,36 +21,65 @@ what the venue holds, settled as a lone leg, offered by `pm arb retry`; and unde
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 
 from tradeguard.model.enums import Side
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, plain
+from tradeguard.model.order import Order
 from tradeguard.strategies.cross_venue.executor import PairExecutor
 from tradeguard.strategies.cross_venue.held_retry import HeldLeg
 from tradeguard.strategies.cross_venue.limits import OpenPair
-from tradeguard.strategies.cross_venue.records import LEG_FAILED, PairAttempt, PairLegResult
+from tradeguard.strategies.cross_venue.records import (
+    LEG_FAILED,
+    SALE_FAILED,
+    PairAttempt,
+    PairLegResult,
+)
 
 
-def _pair_of(executor: PairExecutor, fill: Fill, pair_id: str) -> int | None:
-    """The index of the complete pair holding `fill`'s leg: the one its order names, else the
-    newest."""
+def _pair_of(executor: PairExecutor, fill: Fill, pair_id: str, record_id: int | None) -> int | None:
+    """The index of the complete pair holding `fill`'s leg: the one the record of its order's
+    attempt booked (`record_id`, else the attempt this process ran that sent the order), else
+    the newest its order's pair names, else the newest."""
     found = [
         i for i, pair in enumerate(executor.book.open)
         if not pair.lone and (fill.venue, fill.symbol) in zip(pair.venues, pair.legs, strict=True)
     ]  # fmt: skip
+    booked_by = record_id or _record_of(executor, fill.client_order_id)
+    own = [i for i in found if booked_by and executor.book.open[i].record_id == booked_by]
     named = [i for i in found if executor.book.open[i].pair_id == pair_id]
-    chosen = named or found
+    chosen = own or named or found
     return chosen[-1] if chosen else None
 
 
-def cut_failed_leg(executor: PairExecutor, fill: Fill, pair_id: str = "") -> HeldLeg | None:
-    """Cut the contracts `fill` (a leg's fill whose trade FAILED) bought out of their pair and
-    record the other leg's as a lone leg held; return it, or None when no complete pair holds
-    that leg (a lone leg, a pair settled or shrunk since: nothing to cut)."""
+def _record_of(executor: PairExecutor, client_order_id: str) -> int | None:
+    """The record of the attempt this process ran whose leg was the order (None: not one)."""
+    for rec in reversed(executor.attempts):
+        if client_order_id and any(
+            leg.client_order_id == client_order_id and leg.role != "unwind" for leg in rec.legs
+        ):
+            return rec.record_id
+    return None
+
+
+def cut_failed_leg(
+    executor: PairExecutor,
+    fill: Fill,
+    pair_id: str = "",
+    record_id: int | None = None,
+    order: Order | None = None,
+) -> HeldLeg | None:
+    """Cut the contracts `fill` (a leg's fill whose trade FAILED) bought out of their pair (the
+    one the record `record_id` of its order's attempt booked, `_pair_of`) and record the other
+    leg's as a lone leg held; return it, or None when no complete pair holds that leg (a lone
+    leg, a pair settled or shrunk since: nothing to cut)."""
+    if fill.side is Side.SELL and order is not None and fill.amount > 0:
+        return sale_failed(executor, fill, order)
     if fill.side is not Side.BUY or fill.amount <= 0:
         return None
-    i = _pair_of(executor, fill, pair_id)
+    i = _pair_of(executor, fill, pair_id, record_id)
     if i is None:
         return None
     book = executor.book
@@ -102,9 +132,67 @@ def cut_failed_leg(executor: PairExecutor, fill: Fill, pair_id: str = "") -> Hel
     return HeldLeg(rid, pair.pair_id, pair.event, pair.direction, venue, symbol, n, capital, rid)
 
 
+def sale_failed(executor: PairExecutor, fill: Fill, order: Order) -> HeldLeg | None:
+    """The sale of a lone leg (`order`, a retry's `arb-unwind` naming its held record) whose
+    trade FAILED: the venue holds the `fill.amount` contracts it sold again. The lone leg is
+    booked again at what they cost, in one record (code `SALE_FAILED`, outcome `held`,
+    `retry_of` the held record, holding what is held now) taking back the P&L the sale
+    counted, with a critical `arb.held` event; return the leg as a retry reads it (None: the
+    order is no such sale)."""
+    sig = order.signal if isinstance(order.signal, dict) else {}
+    rid, offered = sig.get("retry_of"), order.amount
+    if sig.get("arb") != "unwind" or not isinstance(rid, int) or offered <= 0:
+        return None
+    n = fill.amount
+    cost = Decimal(str(sig.get("retry_cost") or "0")) * n / offered
+    pair_id = str(sig.get("pair_id") or "")
+    book = executor.book
+    at = next((i for i, p in enumerate(book.open)
+               if p.pair_id == pair_id and p.legs == (fill.symbol,)), None)  # fmt: skip
+    origin = next((r for r in executor.attempts if r.record_id == rid), None)
+    event, direction = (origin.event, origin.direction) if origin else ("", 0)
+    held, capital = n, cost
+    if at is not None:
+        lone = book.open[at]
+        held, capital = lone.contracts + n, lone.capital + cost
+        book.open[at] = dataclasses.replace(lone, contracts=held, capital=capital, note="")
+    else:
+        executor.book_pair(OpenPair(pair_id, event, direction, n, cost, 0, (fill.venue,),
+                                    (fill.symbol,), record_id=rid))  # fmt: skip
+    proceeds = fill.price * n - fill.fee_in_quote
+    why = (
+        f"{fill.venue} reports trade {fill.trade_id} FAILED (never settled): the {n} "
+        f"{fill.symbol} it sold (held record {rid}) are held again, unhedged"
+    )
+    rec = PairAttempt(
+        executor.strategy_id, pair_id, event, direction, executor.mode, n, ZERO, ZERO, ZERO,
+        outcome="held", reason=why, code=SALE_FAILED, capital=capital, retry_of=rid,
+        actual_profit=cost - proceeds, ts=executor._clock.now_ms(),
+    )  # fmt: skip
+    rec.legs.append(PairLegResult("first", fill.venue, fill.symbol, Side.BUY, held,
+                                  capital / held, status="held", reason=why))  # fmt: skip
+    rec.held[fill.symbol] = held
+    executor.book_result(rec, cost - proceeds, trade=False)
+    rec.realised = ZERO  # the sale's realised P&L taken back in the day's figures only
+    data = {
+        "path": f"{pair_id} d{direction}", "pair_id": pair_id, "mode": executor.mode,
+        "held": {fill.symbol: plain(held)}, "reason": why, "failed_trade_id": fill.trade_id,
+        "message": f"[{executor.mode}] pair {pair_id}: {held} {fill.symbol} held unhedged on "
+                   f"{fill.venue} (its sale FAILED on {fill.venue}); "
+                   f"on_interrupted={executor.config.on_interrupted}",
+    }  # fmt: skip
+    rec.alerts.append(Event(EventKind.ARB_HELD, executor._clock.now_ms(), data, fill.venue,
+                            fill.symbol, executor.strategy_id, "critical"))  # fmt: skip
+    executor._finish(rec)
+    if rec.record_id is not None:
+        executor.held_retries[rid] = rec.record_id
+    return HeldLeg(rid, pair_id, event, direction, fill.venue, fill.symbol, held, capital,
+                   rec.record_id or rid)  # fmt: skip
+
+
 def failed_leg_pair(signal: object) -> str:
     """The pair id a leg's order signal names ("" when none)."""
     return str(signal.get("pair_id") or "") if isinstance(signal, dict) else ""
 
 
-__all__ = ["cut_failed_leg", "failed_leg_pair"]
+__all__ = ["cut_failed_leg", "failed_leg_pair", "sale_failed"]

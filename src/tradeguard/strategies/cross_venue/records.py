@@ -19,6 +19,7 @@ MICRO = Decimal("0.000001")
 INTERRUPTED_PAIR = "interrupted"  # pair id of an attempt taken up after a stop (not journaled)
 HELD_SHRUNK = "HELD_SHRUNK"  # the code of a record shrinking held legs to what a venue holds
 LEG_FAILED = "LEG_FAILED"  # the code of a record cutting a pair whose leg FAILED at its venue
+SALE_FAILED = "SALE_FAILED"  # the code of a record holding again a lone leg whose sale FAILED
 HELD_NETTED = "HELD_NETTED"  # the code of a record settling a held leg a merge or netting sold
 
 

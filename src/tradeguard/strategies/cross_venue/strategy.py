@@ -355,16 +355,19 @@ class CrossVenueStrategy(Strategy):
                  "held": {s: plain(q) for s, q in r.held.items()}, "reason": r.reason}
                 for r in recs]  # fmt: skip
 
-    def leg_failed(self, fill: Fill, signal: object = None) -> dict[str, Any] | None:
+    def leg_failed(
+        self, fill: Fill, signal: object = None, record_id: int | None = None, order: Any = None
+    ) -> dict[str, Any] | None:
         """A leg's fill whose trade FAILED at its venue (the reconciliation flagged it; `signal`:
-        its order's): the pair it completed is cut to its other leg, held (`leg_failed.py`),
+        its order's; `record_id`: the record naming the order): the pair it completed is cut to
+        its other leg, held (a lone leg's sale, `order`: held again; `leg_failed.py`),
         and under `on_interrupted = "unwind"` that leg is offered for sale now; return what
         was recorded, or None when no complete pair held the leg."""
         from tradeguard.strategies.cross_venue.leg_failed import cut_failed_leg, failed_leg_pair
 
         if self.executor is None:
             return None
-        leg = cut_failed_leg(self.executor, fill, failed_leg_pair(signal))
+        leg = cut_failed_leg(self.executor, fill, failed_leg_pair(signal), record_id, order)
         if leg is None:
             return None
         if self.settings.exec.on_interrupted == "unwind":

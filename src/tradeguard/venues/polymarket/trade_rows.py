@@ -16,7 +16,8 @@ settled, no more retries). The CLOB's balances hold a trade from its match on; a
 go back: it is never booked (`trade_failed`), and one booked while it was pending is flagged
 by the reconciliation, whose balance read takes the venue's figures. RETRYING stays booked, and
 so does a status no CLOB sends yet (taken as pending, one warning per status: the row is
-readable, its order never escalated for it).
+readable, its order never escalated for it). The statuses told are the venue's own
+(`unknown_told`): a restart's venue tells them again, whatever another venue was told.
 """
 
 from __future__ import annotations
@@ -41,23 +42,26 @@ BOOKED_STATUSES = ("MATCHED", "MINED", "CONFIRMED", "RETRYING")
 FAILED = "FAILED"
 
 
-_UNKNOWN_TOLD: set[str] = set()  # statuses warned of once (bounded: `_TOLD_MAX`)
-_TOLD_MAX = 100
+_TOLD_MAX = 100  # unknown statuses a venue remembers having told (more: no more warnings)
 
 
-def trade_failed(row: dict[str, Any], venue: str = "polymarket") -> bool:
+def trade_failed(
+    row: dict[str, Any], venue: str = "polymarket", told: set[str] | None = None
+) -> bool:
     """Whether `row`'s trade failed on chain (never booked). A row naming no status names no
     failure; a status no CLOB sends yet is a trade still pending, booked as MATCHED is (the
     CLOB's balances hold it from its match on; should it FAIL later, the reconciliation flags
-    it), with one warning per status naming it."""
+    it), with a warning naming it: once per status in `told` (the venue's `unknown_told`;
+    None: every time)."""
     status = row.get("status")
     if status is None or status in BOOKED_STATUSES:
         return False
     if status == FAILED:
         return True
     named = str(status)[:40]
-    if named not in _UNKNOWN_TOLD and len(_UNKNOWN_TOLD) < _TOLD_MAX:
-        _UNKNOWN_TOLD.add(named)
+    if told is None or (named not in told and len(told) < _TOLD_MAX):
+        if told is not None:
+            told.add(named)
         known = ", ".join((*BOOKED_STATUSES, FAILED))
         log.warning(
             "%s: trade %s: status %r is not one of %s: taken as pending (booked; a FAILED "
@@ -76,7 +80,7 @@ def kept_fills(venue: Any, row: dict[str, Any], fills: list[Fill]) -> list[Fill]
     still MATCHED, a stream message late, is stale), whichever was read first. The ids read
     FAILED are kept, the oldest dropped past `FAILED_IDS_KEPT`."""
     ids: dict[str, None] = venue._failed_ids
-    if not trade_failed(row, venue.name):
+    if not trade_failed(row, venue.name, venue.unknown_told):
         return [f for f in fills if f.trade_id not in ids]
     for f in fills:
         venue.failed_fills[f.trade_id] = f

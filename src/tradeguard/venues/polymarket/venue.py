@@ -100,6 +100,7 @@ class PolymarketVenue(Venue):
         self.failed_fills: dict[str, Fill] = {}  # trade id -> our fill of a FAILED trade
         self._failed_of: dict[str, dict[str, Decimal]] = {}  # hash -> trade id -> FAILED size
         self._failed_ids: dict[str, None] = {}  # read FAILED: a MATCHED read later is stale
+        self.unknown_told: set[str] = set()  # trade statuses no CLOB sends yet, warned of once
         self._unread: dict[str, int] = {}  # adopted order's hash -> from when its trades are
         self._http = httpx.AsyncClient(timeout=10.0)
         self._heartbeat: asyncio.Task[None] | None = None
