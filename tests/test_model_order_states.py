@@ -135,3 +135,16 @@ def test_an_order_from_an_intent_carries_every_field_of_it_and_starts_new() -> N
     assert order.filled == order.avg_price == order.fee == 0 and order.trade_ids == set()
     # the order's signal is a copy: the strategy's dict may change after
     assert order.signal is not intent.signal
+
+
+def test_an_order_s_event_data_gives_its_figures_as_their_exact_text() -> None:
+    from tradeguard.execution.order_events import order_data
+
+    order = _order(S.ACCEPTED)
+    data = order_data(order)
+    assert (data["filled"], data["avg_price"]) == ("0", "0")
+    assert data["amount"] == str(order.amount)
+    # a zero of its own keeps its places, and an exponent never shows
+    order.filled, order.avg_price = Decimal("0E-8"), Decimal("1E-7")
+    data = order_data(order)
+    assert (data["filled"], data["avg_price"]) == ("0.00000000", "0.0000001")
