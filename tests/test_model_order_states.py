@@ -110,3 +110,41 @@ def test_fill_on_cancelled_order_is_refused():
     order = _order(S.CANCELLED)
     with pytest.raises(InvalidOrderTransition):
         order.apply_fill(_fill("t1", "0.5"))
+
+
+def test_an_order_from_an_intent_carries_every_field_of_it_and_starts_new() -> None:
+    from tradeguard.model.enums import TimeInForce
+    from tradeguard.model.order import OrderIntent
+
+    intent = OrderIntent(
+        strategy_id="s1", venue="paper", symbol="ETH/BTC", side=Side.SELL,
+        amount=Decimal("1.5"), type=OrderType.LIMIT, price=Decimal("0.05"),
+        time_in_force=TimeInForce.IOC, reduce_only=True, stop_loss=Decimal("0.06"),
+        take_profit=Decimal("0.04"), signal={"why": "cross"}, trigger_price=Decimal("0.051"),
+    )  # fmt: skip
+    order = Order.from_intent(intent, "c-1", 1234)
+    expected = Order(
+        client_order_id="c-1", strategy_id="s1", venue="paper", symbol="ETH/BTC",
+        side=Side.SELL, type=OrderType.LIMIT, amount=Decimal("1.5"), price=Decimal("0.05"),
+        time_in_force=TimeInForce.IOC, reduce_only=True, created_ts=1234, updated_ts=1234,
+        stop_loss=Decimal("0.06"), take_profit=Decimal("0.04"), signal={"why": "cross"},
+        trigger_price=Decimal("0.051"),
+    )  # fmt: skip
+    assert order == expected
+    assert order.status is S.NEW and order.venue_order_id == "" and order.oco_group == ""
+    assert order.filled == order.avg_price == order.fee == 0 and order.trade_ids == set()
+    # the order's signal is a copy: the strategy's dict may change after
+    assert order.signal is not intent.signal
+
+
+def test_an_order_s_event_data_gives_its_figures_as_their_exact_text() -> None:
+    from tradeguard.execution.order_events import order_data
+
+    order = _order(S.ACCEPTED)
+    data = order_data(order)
+    assert (data["filled"], data["avg_price"]) == ("0", "0")
+    assert data["amount"] == str(order.amount)
+    # a zero of its own keeps its places, and an exponent never shows
+    order.filled, order.avg_price = Decimal("0E-8"), Decimal("1E-7")
+    data = order_data(order)
+    assert (data["filled"], data["avg_price"]) == ("0.00000000", "0.0000001")

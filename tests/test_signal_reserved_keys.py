@@ -24,7 +24,11 @@ from tradeguard.model.enums import LiquiditySide, OrderType
 from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import Outcome
-from tradeguard.model.signal_keys import NODE_SIGNAL_KEYS, reserved_signal_error
+from tradeguard.model.signal_keys import (
+    NODE_SIGNAL_KEYS,
+    reserved_signal_error,
+    strategy_signal_error,
+)
 from tradeguard.node import build_node
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
@@ -196,3 +200,15 @@ async def test_a_strategy_s_intent_cannot_set_the_api_s_source(
         assert node.storage.load_orders() == []
     finally:
         node.close()
+
+
+def test_a_strategy_signal_is_refused_for_any_reserved_key_and_allowed_without() -> None:
+    assert strategy_signal_error({}) is None
+    assert strategy_signal_error({"why": "cross", "rsi": "28"}) is None
+    for key in [*NODE_SIGNAL_KEYS, "source"]:
+        msg = strategy_signal_error({"why": "cross", key: "x"})
+        assert msg is not None and msg.startswith(f"signal.{key} = 'x'")
+    # a key a caller allows passes; the others it carries still do not
+    assert strategy_signal_error({"arb": "c1"}, frozenset({"arb"})) is None
+    msg = strategy_signal_error({"arb": "c1", "exit": "x"}, frozenset({"arb"}))
+    assert msg is not None and msg.startswith("signal.exit = 'x'")

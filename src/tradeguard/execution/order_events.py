@@ -5,7 +5,7 @@ from __future__ import annotations
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.events import EventData, EventKind
 from tradeguard.model.fill import Fill
-from tradeguard.model.money import plain
+from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order
 from tradeguard.model.position import PCT_STEP, ClosedTrade, Position
 from tradeguard.model.signal_keys import SETTLEMENT_ID_PREFIX, booked_id
@@ -20,9 +20,15 @@ STATUS_EVENT = {
 }
 
 
+# the text of `ZERO`, the shared default of an order's `filled` and `avg_price` until its first
+# fill: an order's submitted and accepted events read it without a conversion
+_ZERO_TEXT = plain(ZERO)
+
+
 # `member._value_` is `member.value` without the enum property (a Python call, ~0.1 µs): these
 # run several times per order.
 def order_data(o: Order) -> EventData:
+    filled, avg = o.filled, o.avg_price
     return EventData(
         {
             "client_order_id": o.client_order_id,
@@ -32,8 +38,8 @@ def order_data(o: Order) -> EventData:
             "amount": plain(o.amount),
             "price": plain(o.price) if o.price is not None else None,
             "status": o.status._value_,
-            "filled": plain(o.filled),
-            "avg_price": plain(o.avg_price),
+            "filled": _ZERO_TEXT if filled is ZERO else plain(filled),
+            "avg_price": _ZERO_TEXT if avg is ZERO else plain(avg),
             "reason": o.reason,
             "signal": o.signal,
         }

@@ -103,24 +103,14 @@ class Order:
 
     @classmethod
     def from_intent(cls, intent: OrderIntent, client_order_id: str, ts: int) -> Order:
+        # positional (the fields' order; the defaults of those between): once an order, the
+        # matching of a dozen keywords to their fields costs more than the rest of the call
         return cls(
-            client_order_id=client_order_id,
-            strategy_id=intent.strategy_id,
-            venue=intent.venue,
-            symbol=intent.symbol,
-            side=intent.side,
-            type=intent.type,
-            amount=intent.amount,
-            price=intent.price,
-            time_in_force=intent.time_in_force,
-            reduce_only=intent.reduce_only,
-            created_ts=ts,
-            updated_ts=ts,
-            stop_loss=intent.stop_loss,
-            take_profit=intent.take_profit,
-            signal=dict(intent.signal),
-            trigger_price=intent.trigger_price,
-        )
+            client_order_id, intent.strategy_id, intent.venue, intent.symbol, intent.side,
+            intent.type, intent.amount, intent.price, intent.time_in_force, intent.reduce_only,
+            OrderStatus.NEW, "", ZERO, ZERO, ZERO, ts, ts, "", None, intent.stop_loss,
+            intent.take_profit, dict(intent.signal), trigger_price=intent.trigger_price,
+        )  # fmt: skip
 
     @property
     def remaining(self) -> Decimal:

@@ -156,19 +156,11 @@ class Position:
         entry = self.avg_entry
         basis = entry * self.trip_max_qty
         pct = (self.trip_pnl / basis * 100) if basis else ZERO
+        # positional, in the fields' order (keywords cost more than the rest of the call)
         return ClosedTrade(
-            venue=self.venue,
-            symbol=self.symbol,
-            strategy_id=self.strategy_id,
-            side=side,
-            entry_price=entry,
-            exit_price=price,
-            amount=self.trip_max_qty,
-            pnl=self.trip_pnl,
-            pnl_pct=pct,
-            opened_ts=self.opened_ts,
-            closed_ts=ts,
-        )
+            self.venue, self.symbol, self.strategy_id, side, entry, price, self.trip_max_qty,
+            self.trip_pnl, pct, self.opened_ts, ts,
+        )  # fmt: skip
 
 
 def leaves_dust(before: Decimal, after: Decimal, dust: Decimal) -> bool:

@@ -47,6 +47,9 @@ _LISTED = ", ".join(sorted(NODE_SIGNAL_KEYS))
 
 # the key of an API order's signal naming the token that placed it (written by the API)
 API_SOURCE_KEY = "source"
+# every key a strategy's intent may not carry (but those a caller allows): most signals carry
+# none of them, and one test of its keys answers for them
+_STRATEGY_REFUSED = frozenset(NODE_SIGNAL_KEYS) | {API_SOURCE_KEY}
 
 
 def api_source_error(signal: Mapping[str, Any]) -> str | None:
@@ -99,6 +102,8 @@ def strategy_signal_error(
 ) -> str | None:
     """Say why a strategy's intent cannot carry `signal`: a key reserved for the node's own
     orders (but those in `allowed`), or the orders API's `source`; None when it may."""
+    if _STRATEGY_REFUSED.isdisjoint(signal):  # every strategy intent: none of them
+        return None
     return reserved_signal_error(signal, allowed) or api_source_error(signal)
 
 

@@ -481,21 +481,15 @@ def _paper_order(
 ) -> PaperOrder:
     """The venue's record of `order`, created at `created_ts`; `state` sets the rest (status,
     fills so far...)."""
+    limit = order.type is OrderType.LIMIT
+    # the fields up to `after_candle_ts` positional, in their order (one order each)
     return PaperOrder(
-        client_order_id=order.client_order_id,
-        venue_order_id=venue_order_id,
-        symbol=order.symbol,
-        side=order.side,
-        type=order.type,
-        amount=order.amount,
-        price=order.price if order.type is OrderType.LIMIT else None,
-        tif=order.time_in_force,
-        reduce_only=order.reduce_only,
+        order.client_order_id, venue_order_id, order.symbol, order.side, order.type,
+        order.amount, order.price if limit else None, order.time_in_force, order.reduce_only,
+        seq, created_ts,
+        # a bar that opened before the order existed never fills it
+        max(m.candle.ts if m.candle is not None else -1, created_ts - 1),
         strategy_id=order.strategy_id,
         bound=order.price_bound if order.type is OrderType.MARKET else None,
-        seq=seq,
-        created_ts=created_ts,
-        # a bar that opened before the order existed never fills it
-        after_candle_ts=max(m.candle.ts if m.candle is not None else -1, created_ts - 1),
         **state,
-    )
+    )  # fmt: skip

@@ -128,20 +128,11 @@ class PaperMatching(Venue):
         else:
             po.status = OrderStatus.PARTIALLY_FILLED
         self._trade_n += 1
+        # positional, in the fields' order (keywords cost more than the rest of the call)
         fill = Fill(
-            venue=self.name,
-            symbol=po.symbol,
-            client_order_id=po.client_order_id,
-            venue_order_id=po.venue_order_id,
-            trade_id=f"{self.name}-t{self._trade_n}",
-            side=po.side,
-            price=price,
-            amount=qty,
-            fee=fee,
-            fee_asset=inst.quote,
-            liquidity=liquidity,
-            ts=ts,
-        )
+            self.name, po.symbol, po.client_order_id, po.venue_order_id,
+            f"{self.name}-t{self._trade_n}", po.side, price, qty, fee, inst.quote, liquidity, ts,
+        )  # fmt: skip
         m.fills.append(fill)
         return fill
 
@@ -446,20 +437,12 @@ class PaperMatching(Venue):
         return out
 
     def _report(self, po: PaperOrder) -> OrderReport:
+        # positional, in the fields' order: two reports an order
         return OrderReport(
-            venue=self.name,
-            symbol=po.symbol,
-            client_order_id=po.client_order_id,
-            venue_order_id=po.venue_order_id,
-            status=po.status,
-            filled=po.filled,
-            avg_price=po.cost / po.filled if po.filled else ZERO,
-            amount=po.amount,
-            reason=po.reason,
-            ts=po.updated_ts,
-            side=po.side._value_,
-            price=po.price,
-        )
+            self.name, po.symbol, po.client_order_id, po.venue_order_id, po.status, po.filled,
+            po.cost / po.filled if po.filled else ZERO, po.amount, po.reason, po.updated_ts,
+            po.side._value_, po.price,
+        )  # fmt: skip
 
 
 def _reducible(po: PaperOrder, m: PaperMarket) -> Decimal:
