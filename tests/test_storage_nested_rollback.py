@@ -78,3 +78,19 @@ def test_a_nested_failure_inside_a_nested_block_keeps_its_parent_writes(store: S
     assert done == ["child", "after-commit"]
     assert store.kv_get("child") is None and store.kv_get("after-commit") is None
     assert store.kv_get("parent") == 1 and store.kv_get("parent-after") == 2
+
+
+def test_a_units_first_write_in_a_nested_block_waits_for_the_units_commit(
+    store: Storage,
+) -> None:
+    other = Storage(store.db)  # another connection reads only what is committed
+    with store.holding_connection(), store.unit_of_work():
+        with store.transaction():  # the unit's first write: its savepoint opens no commit
+            store.kv_set("first", 1)
+        assert other.kv_get("first") is None
+        store.commit_unit()
+        assert other.kv_get("first") == 1
+        with store.transaction():
+            store.kv_set("next", 2)
+        assert other.kv_get("next") is None
+    assert other.kv_get("next") == 2

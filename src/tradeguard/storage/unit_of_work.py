@@ -130,6 +130,10 @@ class _Nested:
 
 def _take_savepoints(tx: _Tx, conn: Connection) -> None:
     """Before the first write of open nested blocks: a savepoint each, outermost first."""
+    if getattr(conn.connection.dbapi_connection, "in_transaction", True) is False:
+        # sqlite3 opens its transaction at the first write, not at a SAVEPOINT: one taken
+        # first would open its own, and its RELEASE would commit what the unit holds
+        conn.exec_driver_sql("BEGIN")
     for frame in tx.frames or ():
         if frame.savepoint is None:
             frame.savepoint = conn.begin_nested()
