@@ -427,8 +427,11 @@ class FillApplication:
 
     def _put_back_balances(self, venue: str, report: _Report) -> None:
         # A report taken into a commit that rolled back is still the venue's word: it waits for
-        # the next commit, unless a newer report of the venue came meanwhile.
-        self._pending_balances.setdefault(venue, report)
+        # the next commit, unless a newer report of the venue came meanwhile (queued, or
+        # written by another thread's commit: put back, it would be written over that one).
+        written = self._balances_written.get(venue)
+        if written is None or written[4] <= report[4]:
+            self._pending_balances.setdefault(venue, report)
 
     def _keep_behind(self, rows: dict[str, Order], journal: list[Any]) -> None:
         """Put acknowledgements taken into the open transaction back in the queue for the next
