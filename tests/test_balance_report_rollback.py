@@ -146,3 +146,42 @@ async def test_a_report_a_failed_reconciliation_dropped_is_written_with_the_next
     rig.orders.flush()  # the next commit
 
     assert _stored(rig, "ETH") == D(2)
+
+
+async def test_a_report_a_failed_reconciliation_put_back_never_overwrites_a_newer_one_written(
+    tmp_path: Path,
+) -> None:
+    """The venue reports again and another thread's commit writes that report while the
+    reconciliation's commit fails: the older report it had dropped is not put back over it."""
+    from tradeguard.execution.reconcile import ReconcileReport
+    from tradeguard.execution.reconcile_balances import apply_balances
+
+    rig = make_rig(tmp_path)
+    failing = FailingCommit(rig.storage)
+    _report(rig, "2")  # waiting for the next commit: dropped by the reconciliation below
+
+    def newer_report_written() -> None:  # the stream thread reports 3, its commit writes it
+        _report(rig, "3")
+        rig.orders.flush()  # waits for the database until the failed commit has rolled back
+
+    stream = threading.Thread(target=newer_report_written)
+
+    def start_the_stream_then_fail() -> None:
+        if stream.ident is not None:  # the stream's own commit
+            return
+        stream.start()
+        rig.storage.on_rollback(lambda: stream.join(10))  # its commit lands before the undo
+        failing()
+
+    hooks = rig.storage._commit_hooks  # type: ignore[attr-defined]
+    hooks[hooks.index(failing)] = start_the_stream_then_fail
+    failing.armed = 1
+    read = [Balance("stub", "ETH", D(2)), Balance("stub", "USDT", D(1000))]
+    with pytest.raises(OperationalError):
+        apply_balances(rig, "stub", read, ReconcileReport(trigger="periodic"))  # type: ignore[arg-type]
+    hooks.remove(start_the_stream_then_fail)
+    assert not stream.is_alive() and _stored(rig, "ETH") == D(3)
+
+    rig.orders.flush()  # the next commit
+
+    assert _stored(rig, "ETH") == D(3)  # before: the put-back report (2) written over it

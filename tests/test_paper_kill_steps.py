@@ -2,11 +2,15 @@
 ends as the run never stopped: same orders, fills, positions, balances, strategy state and run
 figures, nothing lost and nothing booked twice.
 
-The steps: the order journaled, not sent to the venue yet; sent, the answer not heard; its fill
-in the journal, not in the position yet; balances written, not committed (the start-up
-reconciliation's and a fill's); a strategy's state written in a checkpoint, not committed. The
-child kills itself the n-th time it reaches the step (`STEP_CHILD`), so the kill lands in the
-middle of a candle's unit of work rather than on a commit (`test_replay_order_kill_resume`).
+The steps: the order's send to the venue, before it and after it; its fill in the journal, not
+in the position yet; balances written, not committed (the start-up reconciliation's and a
+fill's); a strategy's state written in a checkpoint, not committed. The child kills itself the
+n-th time it reaches the step (`STEP_CHILD`), so the kill lands in the middle of a candle's unit
+of work rather than on a commit (`test_replay_order_kill_resume`). A paper replay commits whole
+candles: the order's journal row and its send are in one unit, and a kill at the send finds
+the row not committed (checked: the child prints what another connection reads). A kill
+between the journal's commit and the send, or between the send and its answer, is a live
+node's (each step committed on its own): `test_sandbox_kill_steps`.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from tradeguard.chaos.paper import diff_snapshots
 
 FIGURES = ("orders", "fills", "closed_trades", "realized_pnl", "fees", "end_equity")
 STEP_CHILD = """
-import asyncio, os, signal, sys
+import asyncio, json, os, signal, sqlite3, sys
 
 from tradeguard.cli import run
 from tradeguard.portfolio.portfolio import Portfolio
@@ -36,10 +40,23 @@ step, nth = sys.argv.pop(1), int(sys.argv.pop(1))
 hits = 0
 
 
-def hit():
+def committed(order):
+    # what another connection reads of the order's journal row: only what is committed
+    path = sys.argv[sys.argv.index("--db") + 1].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        row = conn.execute("SELECT status FROM orders WHERE client_order_id = ?",
+                           (order.client_order_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def hit(*args):
     global hits
     hits += 1
     if hits >= nth:
+        order = args[1] if step in SENDS else None
+        if order is not None:
+            print(json.dumps({"order": order.client_order_id, "committed": committed(order)}),
+                  flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -48,23 +65,24 @@ def cut(cls, name, before):
     if asyncio.iscoroutinefunction(real):
         async def wrapped(*args, **kwargs):
             if before:
-                hit()
+                hit(*args)
             out = await real(*args, **kwargs)
-            hit()
+            hit(*args)
             return out
     else:
         def wrapped(*args, **kwargs):
             if before:
-                hit()
+                hit(*args)
             out = real(*args, **kwargs)
-            hit()
+            hit(*args)
             return out
     setattr(cls, name, wrapped)
 
 
+SENDS = ("before_send", "after_send")
 where = {
-    "journaled_not_sent": (PaperVenue, "submit", True),
-    "sent_not_heard": (PaperVenue, "submit", False),
+    "before_send": (PaperVenue, "submit", True),
+    "after_send": (PaperVenue, "submit", False),
     "fill_not_in_position": (Portfolio, "apply_fill", True),
     "balances_written": (Storage, "upsert_balances", False),
     "state_written": (Storage, "save_run_state", False),
@@ -104,8 +122,8 @@ def clean(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Pat
 @pytest.mark.parametrize(
     ("step", "nth"),
     [
-        ("journaled_not_sent", 5),
-        ("sent_not_heard", 5),
+        ("before_send", 5),
+        ("after_send", 5),
         ("fill_not_in_position", 5),
         ("balances_written", 1),  # the start-up reconciliation's
         ("balances_written", 6),  # a fill's
@@ -119,6 +137,9 @@ def test_a_paper_run_killed_at_a_step_resumes_as_if_never_stopped(
     killed_db = tmp_path / "killed.db"
     killed = _run(cfg, killed_db, (step, nth))
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]  # the step was reached
+    if step.endswith("_send"):  # the send is inside the candle's unit: its row not committed
+        [doc] = [json.loads(x) for x in killed.stdout.splitlines() if x.startswith('{"order"')]
+        assert doc["committed"] is None, doc
     resumed = _run(cfg, killed_db)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 

@@ -112,6 +112,8 @@ class OrderManager(FillApplication):
         # venue -> (balances, every venue's marks and the venue's own to value them at, when the
         # venue reported them)
         self._pending_balances: dict[str, _Report] = {}
+        self._balances_told = 0
+        self._balances_written: dict[str, _Report] = {}
         # Acknowledgements waiting for the next commit: the rows to write (each order's latest
         # state) and the transitions (client order id, from, to, ts, reason), in order.
         self._pending_rows: dict[str, Order] = {}

@@ -283,6 +283,7 @@ async def _reconcile_balances(
     late: list[str] = []
     for _ in range(3):
         read_ts = node.clock.now_ms()  # every fill before it is in what the venue answers
+        told = node.orders.balances_told()  # a balance report told after it is newer
         found = 0
         with _fills_booked(node, name) as during:
             balances = await call("fetch_balances", venue.fetch_balances)
@@ -315,7 +316,7 @@ async def _reconcile_balances(
             report.fills_recovered += len(traded)
             report.balances_deferred.append({"venue": name, "reason": waits})
             return
-        apply_balances(node, name, balances, report, read_ts)
+        apply_balances(node, name, balances, report, read_ts, told)
         if report.trigger != "startup":  # at start: once cut attempts are taken up
             report.held_shrunk += sync_held(node, name)
         return

@@ -52,9 +52,12 @@ def apply_balances(
     balances: list[Balance],
     report: ReconcileReport,
     read_ts: int | None = None,
+    told_by: int | None = None,
 ) -> None:
     """Make the ledger and the database take the venue's balances, recording each difference
-    (at start-up, against the durable ledger); a first reconciliation opens the ledger."""
+    (at start-up, against the durable ledger); a first reconciliation opens the ledger.
+    `told_by` is the orders' `balances_told` when the read began: a balance report the venue
+    pushed after it is newer than the read, and is written after its figures."""
     book = node.portfolio.book(venue)
     by_asset = {b.asset: b for b in balances}
     now = node.clock.now_ms()
@@ -94,8 +97,9 @@ def apply_balances(
         failed_taken(node.storage, venue)
         node.invalidate_equity()  # the cached equity and held symbols predate these figures
         usd, elsewhere = node.portfolio.values_on(venue, rows)
-        # Fresher than anything a stream queued before this call: drop the queued write.
-        node.orders.discard_pending_balances(venue)
+        # Fresher than anything a stream queued before the read: drop the queued write (one
+        # queued since is newer, and is written after these figures).
+        node.orders.discard_pending_balances(venue, told_by)
         node.storage.upsert_balances(venue, rows, usd, ts=now, elsewhere=elsewhere)
     book.read_from_venue = True
 

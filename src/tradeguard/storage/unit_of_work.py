@@ -7,7 +7,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Executable, Row, Table, TextClause, bindparam, text
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Executable,
+    NestedTransaction,
+    Row,
+    Table,
+    TextClause,
+    bindparam,
+    text,
+)
 
 from tradeguard.storage.db import Database
 from tradeguard.storage.driver import DriverStatement
@@ -51,10 +61,31 @@ class _Tx(threading.local):
     batch: WriteBatch | None = None  # the open unit's writes held for its commit (backtests)
     # what to put back in memory if the open transaction rolls back (see `on_rollback`)
     undo: list[Callable[[], None]] | None = None
+    # the open nested blocks, innermost last (see `_Nested`); `bare` counts those whose
+    # savepoint is not taken yet (it is at their first write)
+    frames: list[_Frame] | None = None
+    bare: int = 0
+
+
+class _Frame:
+    """A nested block: where its undo entries start, and its savepoint once it writes."""
+
+    __slots__ = ("savepoint", "undo_from")
+
+    def __init__(self, undo_from: int) -> None:
+        self.undo_from = undo_from
+        self.savepoint: NestedTransaction | None = None
 
 
 class _Nested:
-    """A `transaction()` inside an open one: it only counts its depth (see `StorageCore`)."""
+    """A `transaction()` inside an open one: it joins it, and commits with it.
+
+    An error leaving the block takes back what the block did, whether its caller catches the
+    error or not: its writes (a savepoint, taken at its first write, is rolled back to) and
+    its memory changes (its `on_rollback` entries run, newest first). What the open transaction
+    did before and does after stays. Not in a write batch (a backtest): its writes are held for
+    the commit, and a failed write ends the run.
+    """
 
     __slots__ = ("_tx",)
 
@@ -65,9 +96,48 @@ class _Nested:
         tx = self._tx
         tx.depth += 1
         tx.dirty = True
+        if tx.batch is None:
+            frame = _Frame(len(tx.undo) if tx.undo else 0)
+            if tx.frames is None:
+                tx.frames = [frame]
+            else:
+                tx.frames.append(frame)
+            tx.bare += 1
 
-    def __exit__(self, *exc: object) -> None:
-        self._tx.depth -= 1
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        tx = self._tx
+        tx.depth -= 1
+        frames = tx.frames
+        if not frames:
+            return
+        frame = frames.pop()
+        savepoint = frame.savepoint
+        if savepoint is None:
+            tx.bare -= 1
+        if kind is None:
+            if savepoint is not None and savepoint.is_active:
+                savepoint.commit()  # RELEASE: its writes are the open transaction's now
+            return
+        if savepoint is not None and savepoint.is_active:
+            savepoint.rollback()
+        undo = tx.undo
+        if undo and len(undo) > frame.undo_from:
+            taken = undo[frame.undo_from :]
+            del undo[frame.undo_from :]
+            for entry in reversed(taken):
+                entry()
+
+
+def _take_savepoints(tx: _Tx, conn: Connection) -> None:
+    """Before the first write of open nested blocks: a savepoint each, outermost first."""
+    if getattr(conn.connection.dbapi_connection, "in_transaction", True) is False:
+        # sqlite3 opens its transaction at the first write, not at a SAVEPOINT: one taken
+        # first would open its own, and its RELEASE would commit what the unit holds
+        conn.exec_driver_sql("BEGIN")
+    for frame in tx.frames or ():
+        if frame.savepoint is None:
+            frame.savepoint = conn.begin_nested()
+    tx.bare = 0
 
 
 class StorageCore:
@@ -161,7 +231,7 @@ class StorageCore:
             for hook in self._commit_hooks:
                 hook()
         finally:
-            tx.conn, tx.depth = None, 0
+            tx.conn, tx.depth, tx.frames, tx.bare = None, 0, None, 0
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
@@ -231,6 +301,7 @@ class StorageCore:
             raise
         finally:
             tx.conn, tx.depth, tx.unit, tx.dirty, tx.batch = None, 0, None, False, None
+            tx.frames, tx.bare = None, 0
 
     @property
     def unit_dirty(self) -> bool:
@@ -258,6 +329,10 @@ class StorageCore:
         tx.unit.commit()
         tx.unit = tx.conn.begin() if tx.conn is not None else None
         tx.dirty, tx.undo = False, None
+        if tx.frames:  # committed inside nested blocks: what they did is durable now
+            for frame in tx.frames:
+                frame.savepoint, frame.undo_from = None, 0
+            tx.bare = len(tx.frames)
         self._after_commit()
         return True
 
@@ -343,6 +418,8 @@ class StorageCore:
             tx.dirty = True
             if tx.batch is not None:
                 tx.batch.flush(conn)  # what was written before runs before it
+            elif tx.bare:
+                _take_savepoints(tx, conn)
             return conn.execute(stmt, params)
         with self._begin() as conn:
             return conn.execute(stmt, params)
@@ -356,6 +433,8 @@ class StorageCore:
             if tx.batch is not None:
                 tx.batch.add(stmt, row)
                 return None
+            if tx.bare:
+                _take_savepoints(tx, conn)
             return stmt.execute(conn, row)
         with self._begin() as conn:
             return stmt.execute(conn, row)
@@ -374,6 +453,8 @@ class StorageCore:
             if tx.batch is not None:
                 tx.batch.add_params(stmt, params)
                 return
+            if tx.bare:
+                _take_savepoints(tx, conn)
             stmt.execute_params_many(conn, params)
             return
         with self._begin() as conn:
