@@ -129,3 +129,24 @@ async def test_fills_from_days_back_are_read_from_that_time_not_day_by_day(
         ["startTime"], ["fromId"],
     ]  # fmt: skip
     assert reads[0]["startTime"] == str(now - 6 * DAY)
+
+
+async def test_fills_from_a_time_start_at_it_and_older_ones_are_left_out(
+    ex: SandboxExchange,
+) -> None:
+    now = ex.now_ms()
+    since = now - 3 * DAY
+    _buy(ex, since - 1)  # before it
+    venue = make_venue(ex, stream_user_data=False)
+    await venue.load_instruments()
+    try:
+        assert await venue.fetch_fills(SYMBOL, since) == []  # none since, older ones exist
+        _buy(ex, since)  # at it
+        for _ in range(1000):
+            _buy(ex, now)
+        fills = await venue.fetch_fills(SYMBOL, since)
+    finally:
+        await venue.close()
+    assert len({f.trade_id for f in fills}) == len(fills) == 1001
+    assert min(f.ts for f in fills) == since
+    assert sum((f.amount for f in fills), Decimal(0)) == Decimal("1.001")

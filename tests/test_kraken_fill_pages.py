@@ -1,10 +1,12 @@
 """Kraken's TradesHistory answers 50 of the account's trades at a time, newest first, across
 every pair (`ofs` pages on, `start` is exclusive, `end` inclusive, `count` says how many match).
 A read of one symbol's fills from a point in time (a catch-up after a reconnect, a fill
-lookup's fallback) must page through all of them: one read kept the newest 50 only. It pages
-by trade txid (`end`, the oldest trade read so far), not by `ofs`: trades made while it pages
-shift every offset (more than a page of them made the read an "ambiguous" error), never a
-txid; those made meanwhile are read after, from the newest trade read (`start`)."""
+lookup's fallback) must page through all of them: one read kept the newest 50 only. After the
+first page it pages by `ofs` under an `end` (a txid of that page's oldest time), not by `ofs`
+alone: trades made while it pages shift every offset of an open history (more than a page of
+them made the read an "ambiguous" error), never one under an `end`; those made meanwhile are
+read after, from the newest trade read (`start`). Trades of one time are not ordered by their
+txids: an `end` moved page by page to one of them got a page all of that time back again."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from tradeguard.model.enums import TimeInForce
 from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.model.order import Order
 from tradeguard.sandbox.kraken.server import KrakenSandbox
+from tradeguard.venues import ccxt_kraken
 from tradeguard.venues.ccxt_kraken import KrakenCcxtVenue
 
 D = Decimal
@@ -115,9 +118,9 @@ async def test_a_history_that_answers_the_same_full_page_again_is_an_error_not_a
         return page
 
     venue.client.fetch_my_trades = same_page
-    with pytest.raises(AmbiguousVenueError, match="no trade not read already"):
+    with pytest.raises(AmbiguousVenueError, match="at ofs 50 holds no trade not read already"):
         await venue.fetch_fills("BTC/USD", 1000)
-    assert len(calls) == 2
+    assert len(calls) == 3  # the first page, up to its oldest trade (ofs 0), then ofs 50
 
 
 def _spy_pages(venue: KrakenCcxtVenue, after_page: Any = None) -> list[dict[str, Any]]:
@@ -171,9 +174,69 @@ async def test_the_history_is_paged_by_the_oldest_trade_txid_read(
     asked = _spy_pages(venue)
     fills = await venue.fetch_fills("BTC/USD", since)
     assert len({f.trade_id for f in fills}) == len(fills) == 120
-    assert all(not q.get("ofs") for q in asked)
-    assert [q.get("end") for q in asked[:2]] == [None, newest[-1]]
+    # under one `end`, the first page's oldest trade: trades made meanwhile shift no `ofs`
+    assert [(q.get("end"), q.get("ofs")) for q in asked[:3]] == [
+        (None, None), (newest[-1], None), (newest[-1], 50),
+    ]  # fmt: skip
     assert all(str(q["start"]) == str(since // 1000 - 1) for q in asked[:3])
     # 50, then 49 and 21 new ones (`end` is inclusive), then those made meanwhile: none
     assert len(asked) == 4
     assert (asked[3].get("start"), asked[3].get("end")) == (newest[0], None)
+
+
+def _txids_in_no_order(venue: KrakenCcxtVenue) -> None:
+    """Kraken's txids (TCWJEG-FL4SZ-3FKGH6) say nothing of which trade came first, where the
+    sandbox's count up; ccxt lists the trades of one time by txid. Each txid is renamed (its
+    number n to 99999999 - n, both ways) so that trades of one time are listed newest first."""
+    real = venue.client.fetch_my_trades
+
+    def rename(txid: Any) -> Any:
+        if not isinstance(txid, str) or not txid[-8:].isdigit():
+            return txid
+        return f"{txid[:-8]}{99_999_999 - int(txid[-8:]):08d}"
+
+    async def renamed(*args: Any) -> Any:
+        params = {k: rename(v) for k, v in dict(args[3] or {}).items()}
+        rows = [{**r, "id": rename(r["id"])} for r in await real(*args[:3], params)]
+        return sorted(rows, key=lambda r: (r["timestamp"], r["id"]))
+
+    venue.client.fetch_my_trades = renamed
+
+
+async def test_more_than_a_page_of_trades_at_one_time_are_all_read(
+    kx: KrakenSandbox, venue: KrakenCcxtVenue
+) -> None:
+    # One order taking 60 resting orders is 60 trades of one time: which of those a page holds
+    # is the oldest is not told by their txids, and a page up to the newest came back again.
+    _txids_in_no_order(venue)
+    await venue.submit(_buy("tgpg-tie", "BTC/USD", "50000", 70))
+    since = (kx.now_ms() // 1000 - 3600) * 1000
+    kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE), at_ms=since + 5)
+    for _ in range(60):
+        kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE), at_ms=since + 500)
+    kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE), at_ms=since + 900)
+    fills = await venue.fetch_fills("BTC/USD", since)
+    assert len({f.trade_id for f in fills}) == len(fills) == 62
+    assert sum((f.amount for f in fills), D(0)) == PIECE * 62
+
+
+async def test_a_history_still_growing_after_every_pass_is_reported(
+    kx: KrakenSandbox, venue: KrakenCcxtVenue, caplog: pytest.LogCaptureFixture
+) -> None:
+    await venue.submit(_buy("tgpg-cap", "BTC/USD", "50000", 4000))
+    since = (kx.now_ms() // 1000 - 3600) * 1000
+    for i in range(60):
+        kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE), at_ms=since + 20 * i)
+    later = kx.now_ms()
+
+    def arrive(page: int) -> None:  # more than a page of new trades after every page read
+        for i in range(60):
+            kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE), at_ms=later + 100 * page + i)
+
+    asked = _spy_pages(venue, arrive)
+    with caplog.at_level("WARNING", logger="tradeguard"):
+        fills = await venue.fetch_fills("BTC/USD", since)
+    assert len({f.trade_id for f in fills}) == len(fills) >= 60
+    assert len(asked) >= 2 * ccxt_kraken.HISTORY_PASSES
+    warned = [r.getMessage() for r in caplog.records if "still growing" in r.getMessage()]
+    assert len(warned) == 1 and str(ccxt_kraken.HISTORY_PASSES) in warned[0]

@@ -282,16 +282,24 @@ class KrakenCcxtVenue(CcxtVenue):
             if pages == 1 or not new:
                 break
             start = newest
+        else:
+            log.warning(
+                "venue %s: trade history since %s still growing after %d passes: trades "
+                "after %s not read by this catch-up", self.name, since_ts, HISTORY_PASSES, start,
+            )  # fmt: skip
         return rows
 
     async def _history_down(
         self, op: str, start: int | str, seen: set[tuple[str, str, str]]
     ) -> tuple[list[Any], str, int]:
-        """TradesHistory after `start`, newest first, page by page, each next one up to the
-        oldest trade of the last (`end` includes it: read twice, kept once): the rows not in
-        `seen` (added to it), the txid of the newest trade read, and how many pages it took.
-        Of trades at one time, `end` takes the newest and `start` the oldest (ccxt lists them
-        by time, those of one time newest first as Kraken does): one re-reads, none is skipped."""
+        """TradesHistory after `start`, newest first, page by page: the rows not in `seen`
+        (added to it), the txid of the newest trade read, and how many pages it took. After
+        the first page, every next one ends (`end`, inclusive) at one trade of that first page
+        of its oldest time, and pages on under it by `ofs`: trades made meanwhile come after
+        that `end` and shift no offset. Which of trades of one time is the oldest, their txids
+        do not tell (ccxt lists them by txid): a page up to one of them re-reads those older on
+        the first page, kept once, and skips none; a bound moved page by page to such a trade
+        got the same page of trades of one time back again."""
         rows: list[Any] = []
         newest, params, pages = "", {"start": start}, 0
         while True:
@@ -304,12 +312,16 @@ class KrakenCcxtVenue(CcxtVenue):
                 newest = str(max(reversed(page), key=_time_of).get("id") or "")
             if len(page) < TRADES_PAGE:
                 return rows, newest, pages
-            if not new:
+            if pages == 1:
+                end = str(min(page, key=_time_of).get("id") or "")
+                params = {"start": start, "end": end}  # ofs 0
+                continue
+            if not new and "ofs" in params:  # up to `end` (ofs 0) it may re-read them all
                 raise AmbiguousVenueError(
                     self.name, f"trade history after {start}: the page up to {params.get('end')} "
-                    "holds no trade not read already",
+                    f"at ofs {params.get('ofs', 0)} holds no trade not read already",
                 )  # fmt: skip
-            params = {"start": start, "end": str(min(page, key=_time_of).get("id") or "")}
+            params = {**params, "ofs": int(params.get("ofs") or 0) + TRADES_PAGE}
 
     async def _open_order_fills(
         self, cid: str, symbol: str, report: OrderReport, created: int
