@@ -235,6 +235,12 @@ class ChainClient:
         fn = self.contract(token, abi.ERC20).functions.balanceOf(owner)
         return await fn.call(block_identifier=block if block is not None else "latest")
 
+    async def token_holding(self, token: str, owner: str, block: int) -> tuple[int, int]:
+        """Return balanceOf(owner) and totalSupply() of `token`, both at `block`."""
+        fns = self.contract(token, abi.ERC20).functions
+        units = await fns.balanceOf(owner).call(block_identifier=block)
+        return units, await fns.totalSupply().call(block_identifier=block)
+
     async def balances_at(self, tokens: list[str], owner: str, blocks: list[int]) -> list[int]:
         """Return balanceOf(owner) of each token at each block (block by block, tokens in
         order), read in one round trip: one batch of eth_calls. An error answered for any of
