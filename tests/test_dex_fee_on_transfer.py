@@ -130,3 +130,19 @@ async def test_a_sell_of_a_fee_on_transfer_token_is_refused_before_signing(
         await venue.submit(dex_order("def-sell", "1", side=Side.SELL, symbol="DEF/USD"))
     assert [r for r in store.rows.values() if r.kind == "swap"] == []
     await venue.close()
+
+
+def test_fee_on_transfer_declares_configured_tokens_only() -> None:
+    from tradeguard.model.errors import ConfigError
+    from tradeguard.venues.uniswap_v2.config import DexVenueConfig
+
+    where = {"router": "0x" + "11" * 20, "factory": "0x" + "22" * 20}
+    tokens = {"DEF": "0x" + "33" * 20, "USD": "0x" + "44" * 20}
+    dex = DexVenueConfig(tokens=tokens, fee_on_transfer=["DEF"], **where)
+    settings = dex.settings(["DEF/USD"])
+    assert (settings.token("DEF").fee_on_transfer, settings.token("USD").fee_on_transfer) == (
+        True,
+        False,
+    )
+    with pytest.raises(ConfigError, match=r"fee_on_transfer names 'DFE', which is no configured"):
+        DexVenueConfig(tokens=tokens, fee_on_transfer=["DFE"], **where).settings(["DEF/USD"])
