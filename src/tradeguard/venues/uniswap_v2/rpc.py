@@ -30,7 +30,9 @@ class RateLimited(NoState):
 # JSON-RPC error codes providers answer when a client asks too often (HTTP's 429, EIP-1474's
 # "limit exceeded", QuickNode's), and the words such an answer carries
 _RATE_LIMIT_CODES = frozenset({429, -32005, -32007, -32090})
-_RATE_LIMIT_WORDS = re.compile(r"(?i)rate.?limit|too many requests|request limit|exceeded")
+_RATE_LIMIT_WORDS = re.compile(
+    r"(?i)rate.?limit|too many requests|request limit|limit exceeded|request count exceeded"
+)
 
 
 def _rate_limited(answer: Any) -> bool:
