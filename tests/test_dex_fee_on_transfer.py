@@ -7,6 +7,7 @@ priced) and is refused before signing."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -14,9 +15,10 @@ import pytest
 from dex_support import ChainThread, connected_venue, dex_order, running_chain
 from fill_sink import FillSink
 from tradeguard.model.enums import OrderStatus, Side
-from tradeguard.model.errors import DefinitiveVenueError
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.sandbox.chain.artifacts import load_artifact
-from tradeguard.sandbox.chain.deploy import UNIT
+from tradeguard.sandbox.chain.deploy import UNIT, Deployment
+from tradeguard.venues.uniswap_v2.settings import Token
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
 
 
@@ -53,6 +55,11 @@ def _deploy_fee_token(chain: ChainThread) -> None:
     d.pairs["DEF/USD"] = factory.functions.getPair(token.address, usd.address).call()
 
 
+def _declared(d: Deployment) -> dict[str, Token]:
+    """The deployment's tokens with DEF declared to take a fee on transfer."""
+    return {name: Token(name, addr, 18, name == "DEF") for name, addr in d.tokens.items()}
+
+
 async def test_a_buy_of_a_fee_on_transfer_token_books_what_the_wallet_received(
     chain: ChainThread,
 ) -> None:
@@ -61,7 +68,9 @@ async def test_a_buy_of_a_fee_on_transfer_token_books_what_the_wallet_received(
     # stayed in flight and the transaction open for ever, the swap never booked.
     d = chain.deployment
     store = MemoryTxStore()
-    venue = await connected_venue(d, store, symbols=["DEF/USD"], approve_unlimited=True)
+    venue = await connected_venue(
+        d, store, symbols=["DEF/USD"], approve_unlimited=True, tokens=_declared(d)
+    )
     seen = FillSink()
     venue.set_listener(seen)
     before = {b.asset: b.free for b in await venue.fetch_balances()}
@@ -83,6 +92,33 @@ async def test_a_buy_of_a_fee_on_transfer_token_books_what_the_wallet_received(
     await venue.close()
 
 
+async def test_a_shortfall_of_a_token_not_declared_to_take_a_fee_leaves_the_swap_waiting(
+    chain: ChainThread,
+) -> None:
+    # The wallet receiving less than the pair's Swap log pays is a transfer fee only for a
+    # token declared in venues.dex.fee_on_transfer: otherwise an RPC cutting the Transfer log
+    # could pass its cut off as one. The swap stays open until the token is declared.
+    d = chain.deployment
+    store = MemoryTxStore()
+    venue = await connected_venue(d, store, symbols=["DEF/USD"], approve_unlimited=True)
+    seen = FillSink()
+    venue.set_listener(seen)
+    with pytest.raises(AmbiguousVenueError) as exc:
+        await venue.submit(dex_order("def-undeclared", "1", side=Side.BUY, symbol="DEF/USD"))
+    text = str(exc.value)
+    assert exc.value.code == "RPC_ANSWER" and "venues.dex.fee_on_transfer" in text, text
+    assert f"pays {10**18} DEF units" in text and f"receive {99 * 10**16}" in text, text
+    assert seen.fills == []
+    (swap,) = [r for r in store.rows.values() if r.client_order_id == "def-undeclared"]
+    assert swap.status == "sent"
+    venue.settings.tokens["DEF"] = replace(venue.settings.tokens["DEF"], fee_on_transfer=True)
+    report = await venue.fetch_order("def-undeclared", "DEF/USD")
+    assert report is not None and report.status is OrderStatus.FILLED
+    assert [f.amount for f in seen.fills if f.trade_id == swap.tx_hash] == [Decimal("0.99")]
+    assert store.rows[swap.tx_hash].detail["transfer_fee"]["units"] == str(10**16)
+    await venue.close()
+
+
 async def test_a_sell_of_a_fee_on_transfer_token_is_refused_before_signing(
     chain: ChainThread,
 ) -> None:
@@ -94,3 +130,19 @@ async def test_a_sell_of_a_fee_on_transfer_token_is_refused_before_signing(
         await venue.submit(dex_order("def-sell", "1", side=Side.SELL, symbol="DEF/USD"))
     assert [r for r in store.rows.values() if r.kind == "swap"] == []
     await venue.close()
+
+
+def test_fee_on_transfer_declares_configured_tokens_only() -> None:
+    from tradeguard.model.errors import ConfigError
+    from tradeguard.venues.uniswap_v2.config import DexVenueConfig
+
+    where = {"router": "0x" + "11" * 20, "factory": "0x" + "22" * 20}
+    tokens = {"DEF": "0x" + "33" * 20, "USD": "0x" + "44" * 20}
+    dex = DexVenueConfig(tokens=tokens, fee_on_transfer=["DEF"], **where)
+    settings = dex.settings(["DEF/USD"])
+    assert (settings.token("DEF").fee_on_transfer, settings.token("USD").fee_on_transfer) == (
+        True,
+        False,
+    )
+    with pytest.raises(ConfigError, match=r"fee_on_transfer names 'DFE', which is no configured"):
+        DexVenueConfig(tokens=tokens, fee_on_transfer=["DFE"], **where).settings(["DEF/USD"])

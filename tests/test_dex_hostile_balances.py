@@ -84,3 +84,32 @@ async def test_a_token_balance_past_10_18_is_read_to_the_unit(
     assert balances["WETH"] == Decimal(expected)
     assert str(balances["WETH"]) == expected or f"{balances['WETH']:f}" == expected
     await venue.close()
+
+
+async def test_a_token_balance_above_the_tokens_total_supply_is_refused_in_words(
+    chain: ChainThread, hostile: HostileServer
+) -> None:
+    # Before: any uint256 was taken as a balance, so an RPC answering 2^256 - 1 units of WETH
+    # (about 1e59 dollars' worth) had it handed to the balance sync, which books the
+    # difference as a deposit. No wallet holds more of a token than its totalSupply().
+    d = replace(chain.deployment, rpc_url=hostile.url)
+    venue = await connected_venue(d, MemoryTxStore())
+    honest = {b.asset: b.free for b in await venue.fetch_balances()}
+    weth = venue.settings.tokens["WETH"].address.lower()
+    supply = int(chain.rpc("eth_call", {"to": weth, "data": "0x18160ddd"}, "latest")["result"], 16)
+    lie = 2**256 - 1
+
+    def balance_lie(params: list[Any], result: Any) -> Any:
+        call = params[0] if params and isinstance(params[0], dict) else {}
+        mine = str(call.get("to", "")).lower() == weth
+        return "0x" + "f" * 64 if mine and call.get("data", "").startswith("0x70a08231") else result
+
+    hostile.rewrites["eth_call"] = balance_lie
+    with pytest.raises(AmbiguousVenueError, match="balances not read") as exc:
+        await venue.fetch_balances()
+    text = str(exc.value)
+    assert f"WETH balance {str(lie)[:40]}" in text and "totalSupply" in text, text
+    assert str(supply) in text, text
+    hostile.rewrites.clear()
+    assert {b.asset: b.free for b in await venue.fetch_balances()} == honest
+    await venue.close()

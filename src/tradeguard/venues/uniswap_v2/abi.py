@@ -33,6 +33,7 @@ ERC20 = [
     _fn("balanceOf", ["address"], ["uint256"]),
     _fn("allowance", ["address", "address"], ["uint256"]),
     _fn("decimals", [], ["uint8"]),
+    _fn("totalSupply", [], ["uint256"]),
     _fn("approve", ["address", "uint256"], ["bool"], mutable=True),
     TRANSFER,
 ]

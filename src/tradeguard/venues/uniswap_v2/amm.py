@@ -80,11 +80,14 @@ UINT256_MAX = 2**256 - 1
 MAX_NATIVE_BALANCE = Decimal("1e18")
 
 
-def balance(units: object, decimals: int, asset: str, native: bool = False) -> Decimal:
+def balance(
+    units: object, decimals: int, asset: str, native: bool = False, supply: object = None
+) -> Decimal:
     """A balance read from the chain in base units, as a token amount, exact to the unit. A
-    token's balanceOf is a uint256 (0 to 2^256 - 1 units, whatever its decimals); the native
-    coin's is held to MAX_NATIVE_BALANCE. A figure no wallet can hold (negative, not a whole
-    number of units, past those) raises AmmError."""
+    token's balanceOf is a uint256 (0 to 2^256 - 1 units, whatever its decimals) and, given its
+    `supply` (totalSupply() at the same block), at most that; the native coin's is held to
+    MAX_NATIVE_BALANCE. A figure no wallet can hold (negative, not a whole number of units,
+    past those) raises AmmError."""
     ok = isinstance(units, int) and not isinstance(units, bool)
     amount = from_units(units, decimals) if ok else Decimal(-1)  # type: ignore[arg-type]
     top = MAX_NATIVE_BALANCE if native else from_units(UINT256_MAX, decimals)
@@ -92,6 +95,17 @@ def balance(units: object, decimals: int, asset: str, native: bool = False) -> D
         raise AmmError(
             f"{asset} balance {str(units)[:40]} (base units) is not an amount from 0 to "
             f"{top:f} {asset}; the balances answer is refused"
+        )
+    if supply is not None and not (
+        isinstance(supply, int) and not isinstance(supply, bool) and 0 <= supply <= UINT256_MAX
+    ):
+        raise AmmError(f"{asset} totalSupply() {str(supply)[:40]} is no uint256; the balances "
+                       "answer is refused")  # fmt: skip
+    if supply is not None and units > supply:  # type: ignore[operator]
+        raise AmmError(
+            f"{asset} balance {str(units)[:40]} (base units) is above the token's "
+            f"totalSupply() of {supply} at the same block: no wallet holds more than exists; "
+            "the balances answer is refused"
         )
     return amount
 

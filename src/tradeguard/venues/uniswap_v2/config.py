@@ -12,7 +12,7 @@ from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_v
 
 from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.errors import ConfigError
-from tradeguard.model.fields import empty_dict
+from tradeguard.model.fields import empty_dict, empty_list
 from tradeguard.model.text import well_formed_url
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
 
@@ -100,6 +100,9 @@ class DexVenueConfig(ConfigModel):
     factory: str | None = Field(default=None, pattern=_ADDRESS)
     tokens: dict[str, Address] = Field(default_factory=empty_dict)  # symbol -> address
     token_decimals: dict[str, int] = Field(default_factory=empty_dict)  # default 18
+    # tokens that keep part of every transfer (burnt or sent elsewhere): a swap's output short
+    # of the pair's Swap log is booked as their fee; for any other token it waits as a lie
+    fee_on_transfer: list[str] = Field(default_factory=empty_list)
     slippage_bps: int = Field(default=50, ge=0, le=5_000)
     deadline_s: int = Field(default=120, ge=10, le=3_600)
     max_fee_per_gas_gwei: Decimal = Field(default=Decimal(50), gt=0, le=10_000)
@@ -199,9 +202,17 @@ class DexVenueConfig(ConfigModel):
             rpc, router, factory, found = _deployment(path)
             tokens = {**found, **tokens}
         assert router is not None and factory is not None
+        for symbol in self.fee_on_transfer:
+            if symbol not in tokens:
+                raise ConfigError(
+                    f"venues.dex.fee_on_transfer names {symbol!r}, which is no configured "
+                    f"token (venues.dex.tokens: {sorted(tokens)})"
+                )
+        fees = set(self.fee_on_transfer)
         return DexSettings(
             rpc_url=rpc, router=router, factory=factory,
-            tokens={s: Token(s, a, self.token_decimals.get(s, 18)) for s, a in tokens.items()},
+            tokens={s: Token(s, a, self.token_decimals.get(s, 18), s in fees)
+                    for s, a in tokens.items()},
             symbols=symbols, chain_id=self.chain_id, slippage_bps=self.slippage_bps,
             deadline_s=self.deadline_s,
             max_fee_per_gas_gwei=self.max_fee_per_gas_gwei,

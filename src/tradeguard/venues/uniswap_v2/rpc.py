@@ -23,6 +23,27 @@ class NoState(Exception):
     """The RPC answered an error for a read at a past block (a node keeping no state of it)."""
 
 
+class RateLimited(NoState):
+    """The RPC answered a rate-limit error (too many requests): worth asking again soon."""
+
+
+# JSON-RPC error codes providers answer when a client asks too often (HTTP's 429, EIP-1474's
+# "limit exceeded", QuickNode's), and the words such an answer carries
+_RATE_LIMIT_CODES = frozenset({429, -32005, -32007, -32090})
+_RATE_LIMIT_WORDS = re.compile(
+    r"(?i)rate.?limit|too many requests|request limit|limit exceeded|request count exceeded"
+)
+
+
+def _rate_limited(answer: Any) -> bool:
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if not isinstance(error, dict):
+        return False
+    return error.get("code") in _RATE_LIMIT_CODES or bool(
+        _RATE_LIMIT_WORDS.search(str(error.get("message", "")))
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class TxLookup:
     """What the chain knows of a hash: mined (with receipt), pending, or unknown."""
@@ -235,10 +256,17 @@ class ChainClient:
         fn = self.contract(token, abi.ERC20).functions.balanceOf(owner)
         return await fn.call(block_identifier=block if block is not None else "latest")
 
+    async def token_holding(self, token: str, owner: str, block: int) -> tuple[int, int]:
+        """Return balanceOf(owner) and totalSupply() of `token`, both at `block`."""
+        fns = self.contract(token, abi.ERC20).functions
+        units = await fns.balanceOf(owner).call(block_identifier=block)
+        return units, await fns.totalSupply().call(block_identifier=block)
+
     async def balances_at(self, tokens: list[str], owner: str, blocks: list[int]) -> list[int]:
         """Return balanceOf(owner) of each token at each block (block by block, tokens in
         order), read in one round trip: one batch of eth_calls. An error answered for any of
-        them raises NoState; a result that is no uint256 raises ValueError."""
+        them raises NoState (RateLimited when one is a rate limit); a result that is no uint256
+        raises ValueError."""
         from eth_abi import decode
 
         data = _BALANCE_OF + owner.lower().removeprefix("0x").rjust(64, "0")
@@ -246,8 +274,10 @@ class ChainClient:
         answers = await self.w3.provider.make_batch_request(calls)
         if not isinstance(answers, list) or len(answers) != len(calls):
             raise ValueError(f"the RPC answered {str(answers)[:120]} to {len(calls)} balanceOf")
-        if any(isinstance(a, dict) and "error" in a for a in answers):
-            raise NoState(f"the RPC answered {str(answers)[:120]} to {len(calls)} balanceOf")
+        errors = [a["error"] for a in answers if isinstance(a, dict) and "error" in a]
+        if errors:
+            said = f"the RPC answered the error {str(errors[0])[:160]} to a balanceOf"
+            raise (RateLimited if any(map(_rate_limited, answers)) else NoState)(said)
         out = []
         for answer in answers:
             word = answer.get("result") if isinstance(answer, dict) else None

@@ -11,6 +11,9 @@ class Token:
     symbol: str
     address: str
     decimals: int = 18
+    # the token keeps part of every transfer: what the wallet receives short of the pair's Swap
+    # log is booked as its fee (venues.dex.fee_on_transfer); any other shortfall is a lie
+    fee_on_transfer: bool = False
 
 
 @dataclass(frozen=True, slots=True)

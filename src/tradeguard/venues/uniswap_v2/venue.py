@@ -514,9 +514,8 @@ class UniswapV2Venue(Venue):
             raise AmbiguousVenueError(self.name, f"{what}: {_first_line(exc)}", "RPC") from None
 
     async def _read_balances(self) -> list[Balance]:
-        """Balances as of one block, once every journaled transaction mined by that block has
-        its fill booked: a swap mined between an order check and this read (a restart's
-        rebroadcast, a receipt nobody waited for) is never seen as a balance without a fill."""
+        """Balances as of one block, once every journaled transaction mined by that block has its
+        fill booked: a swap mined before this read is never seen as a balance without a fill."""
         me = self._sender().address
         # the last block with `confirmations` on it: a swap not booked yet is not in it either
         block = max(await self.chain.block_number() - (self.settings.confirmations - 1), 0)
@@ -524,8 +523,9 @@ class UniswapV2Venue(Venue):
         gas, wei = self.settings.gas_asset, await self.chain.eth_balance(me, block)
         out = [Balance(self.name, gas, amm.balance(wei, 18, gas, native=True))]
         for t in self.settings.tokens.values():
-            units = await self.chain.token_balance(t.address, me, block)
-            out.append(Balance(self.name, t.symbol, amm.balance(units, t.decimals, t.symbol)))
+            units, supply = await self.chain.token_holding(t.address, me, block)
+            free = amm.balance(units, t.decimals, t.symbol, supply=supply)
+            out.append(Balance(self.name, t.symbol, free))
         return [b for b in out if b.free != 0]
 
     def fill_from_receipt(self, record: TxRecord, receipt: Any) -> Fill:

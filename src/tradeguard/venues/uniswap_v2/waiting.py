@@ -21,7 +21,7 @@ from tradeguard.venues.uniswap_v2 import abi, crashpoints
 from tradeguard.venues.uniswap_v2.amm import from_units
 from tradeguard.venues.uniswap_v2.fills import SwapProof, prove_swap
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
-from tradeguard.venues.uniswap_v2.rpc import NoState, TxLookup
+from tradeguard.venues.uniswap_v2.rpc import NoState, RateLimited, TxLookup
 from tradeguard.venues.uniswap_v2.sender import TxSender, gwei
 from tradeguard.venues.uniswap_v2.settings import Token
 from tradeguard.venues.uniswap_v2.txstore import OPEN_STATES, TxRecord
@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 _NUMERIC = ("gas", "nonce", "value", "chainId", "maxFeePerGas", "maxPriorityFeePerGas", "type")
 POLL_S = 0.05
+# a balance read answered a rate limit is asked this many times in all, waiting BALANCE_RETRY_S,
+# then twice that, ... between tries, before the swap's logs stand alone
+BALANCE_TRIES = 4
+BALANCE_RETRY_S = 0.25
 _log = logging.getLogger(__name__)
 _MIN_REPLACE = Decimal("1.1")  # nodes refuse a same-nonce replacement raising fees by less
 
@@ -143,7 +147,9 @@ class TxWatcher:
     async def _swap_problem(self, record: TxRecord, receipt: Any) -> str:
         """Why a successful swap receipt does not prove what the wallet moved, or ''. The logs'
         figures (`prove_swap`) are held to the wallet's balances before and after its block,
-        where the node answers them. A fee the token out kept is journaled with the record."""
+        where the node answers them (else the record and the log say the logs stood alone).
+        A shortfall between the pair's Swap amountOut and what the wallet received is a fee
+        on transfer only for a token declared to take one, journaled with the record."""
         symbol = str(record.detail["symbol"])
         base, _, quote = symbol.partition("/")
         tokens = (self.venue.settings.token(base), self.venue.settings.token(quote))
@@ -153,9 +159,17 @@ class TxWatcher:
         if isinstance(proof, str):
             return proof
         token_in, token_out = tokens if side is Side.SELL else tokens[::-1]
+        if proof.transfer_fee and not token_out.fee_on_transfer:
+            return (
+                f"the pair's Swap log pays {proof.swap_out} {token_out.symbol} units but the "
+                f"wallet's Transfer logs receive {proof.received}; {token_out.symbol} is not "
+                "declared to take a fee on transfer (venues.dex.fee_on_transfer)"
+            )
         moved = {token_in: -proof.sent, token_out: proof.received}
         block = int(receipt["blockNumber"])
-        problem = await self._balance_problem(moved, record.sender, block, record.tx_hash)
+        problem, unread = await self._balance_problem(moved, record.sender, block, record.tx_hash)
+        if not problem and unread:
+            self._record_unchecked(record, block, unread)
         if not problem and proof.transfer_fee:
             self._record_fee(record, token_out, proof)
         return problem
@@ -172,21 +186,20 @@ class TxWatcher:
 
     async def _balance_problem(
         self, moved: dict[Token, int], wallet: str, block: int, tx_hash: str
-    ) -> str:
+    ) -> tuple[str, str]:
         """Why the wallet's balances did not move by `moved` units in `block`, or '' (also
-        when the node answers an error for them, e.g. keeps no state of the block before; a
-        result that is no balance leaves the receipt unbooked).
+        when the node answers an error for them, e.g. keeps no state of the block before: then
+        with that error, second; a result that is no balance leaves the receipt unbooked).
         Other transactions of the block moving the same token for the wallet (another swap of
         ours, anyone's transfer to it) are counted from the block's Transfer logs."""
         tokens = list(moved)
         try:
-            figures = await self.venue.chain.balances_at(
-                [t.address for t in tokens], wallet, [block - 1, block]
-            )
-        except NoState:  # an error for them: no state that far back (a pruned node)
-            return ""  # the logs' figures stand alone
+            figures = await self._balances_around(tokens, wallet, block)
+        except NoState as exc:  # an error for them: no state that far back (a pruned node)
+            return "", str(exc)  # the logs' figures stand alone
         except Exception as exc:  # no answer, or no balance: asked again at the next lookup
-            return f"the wallet's balances around block {block} not read ({type(exc).__name__})"
+            why = f"the wallet's balances around block {block} not read ({type(exc).__name__})"
+            return why, ""
         for i, token in enumerate(tokens):
             before, after = figures[i], figures[len(tokens) + i]
             if after - before == moved[token]:
@@ -197,8 +210,22 @@ class TxWatcher:
                 return (
                     f"the wallet's {token.symbol} balance went from {before} to {after} units "
                     f"in block {block}, but the receipt's Transfer logs move {moved[token]}{why}"
+                ), ""
+        return "", ""
+
+    async def _balances_around(self, tokens: list[Token], wallet: str, block: int) -> list[int]:
+        """The wallet's balances of `tokens` at the block before `block` and at `block`; a rate
+        limit is asked again, BALANCE_TRIES times in all, then raised (with the count)."""
+        for attempt in range(1, BALANCE_TRIES + 1):
+            try:
+                return await self.venue.chain.balances_at(
+                    [t.address for t in tokens], wallet, [block - 1, block]
                 )
-        return ""
+            except RateLimited as exc:
+                if attempt == BALANCE_TRIES:
+                    raise RateLimited(f"{exc} ({BALANCE_TRIES} tries)") from None
+                await asyncio.sleep(BALANCE_RETRY_S * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _unexplained(
         self, token: Token, wallet: str, block: int, tx_hash: str, change: tuple[int, int]
@@ -218,6 +245,13 @@ class TxWatcher:
             f"; the block's Transfer logs of the wallet move {total}, {mine} of them in this "
             "transaction"
         )
+
+    def _record_unchecked(self, record: TxRecord, block: int, unread: str) -> None:
+        record.detail["balance_check"] = f"not run: {unread}"
+        _log.warning(
+            "%s: %s booked on its logs alone: the wallet's balances around block %d were not "
+            "answered (%s)", self.venue.name, record.tx_hash, block, unread,
+        )  # fmt: skip
 
     def _record_fee(self, record: TxRecord, token: Token, proof: SwapProof) -> None:
         fee = {"token": token.symbol, "units": str(proof.transfer_fee),

@@ -1,0 +1,179 @@
+"""A JSON-RPC endpoint that answers the swap's balance check with errors (a node keeping no
+state of the block before, or a rate limit) while it cuts a sell's proceeds in the Transfer log:
+a shortfall between the pair's Swap amountOut and what the wallet received is a transfer fee
+only for a token declared to take one (`venues.dex.fee_on_transfer`), else the order waits. A
+rate-limited balance read is asked again a bounded number of times; a swap booked on its logs
+alone says so in its journaled record and in the log."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from dex_support import ChainThread, connected_venue, dex_order, running_chain
+from fill_sink import FillSink
+from test_dex_hostile_proceeds import _lie, _receipts
+from test_dex_hostile_rpc import HostileServer, _through
+from tradeguard.model.enums import OrderStatus, Side
+from tradeguard.model.errors import AmbiguousVenueError
+from tradeguard.sandbox.chain.rpc import LocalChain
+from tradeguard.venues.uniswap_v2 import waiting
+from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
+
+_seq = iter(range(1, 10_000))
+_TRANSFER = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+_PRUNED = {"code": -32000, "message": "missing trie node"}
+_RATE_LIMITED = {"code": -32005, "message": "daily request count exceeded, request rate limited"}
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[ChainThread]:
+    yield from running_chain()
+
+
+class _Refusing(HostileServer):
+    """Answers balanceOf at a past block with `error` (the first `times` of them; -1: all)."""
+
+    def __init__(self, chain: LocalChain, error: dict[str, Any], times: int = -1) -> None:
+        super().__init__(chain)
+        self.error, self.times, self.asked = error, times, 0
+
+    def _one(self, item: Any) -> dict[str, Any]:
+        params = (item.get("params") or []) if isinstance(item, dict) else []
+        call = params[0] if params and isinstance(params[0], dict) else {}
+        historical = len(params) > 1 and str(params[1]).startswith("0x")
+        if historical and str(call.get("data", "")).startswith("0x70a08231"):
+            self.asked += 1
+            if self.times < 0 or self.asked <= self.times:
+                return {"jsonrpc": "2.0", "id": item.get("id"), "error": self.error}
+        return super()._one(item)
+
+
+def _serving(chain: ChainThread, server: HostileServer) -> Iterator[HostileServer]:
+    asyncio.run_coroutine_threadsafe(server.start(), chain.loop).result(10)
+    yield server
+    asyncio.run_coroutine_threadsafe(server.stop(), chain.loop).result(10)
+
+
+@pytest.fixture
+def pruned(chain: ChainThread) -> Iterator[HostileServer]:
+    yield from _serving(chain, _Refusing(chain.chain, _PRUNED))
+
+
+@pytest.fixture
+def rate_limited(chain: ChainThread) -> Iterator[HostileServer]:
+    yield from _serving(chain, _Refusing(chain.chain, _RATE_LIMITED))
+
+
+@pytest.fixture
+def rate_limited_twice(chain: ChainThread) -> Iterator[HostileServer]:
+    yield from _serving(chain, _Refusing(chain.chain, _RATE_LIMITED, times=0))
+
+
+@pytest.fixture(autouse=True)
+def _quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(waiting, "BALANCE_RETRY_S", 0.01, raising=False)
+
+
+async def test_a_sells_proceeds_cut_in_the_transfer_log_are_no_transfer_fee(
+    chain: ChainThread, pruned: HostileServer
+) -> None:
+    # Before: with the balance reads answered errors, the Transfer log's USD cut by 10 % (the
+    # Swap log's amountOut untouched) was taken as USD's fee on transfer: the sell was booked
+    # at 90 % of what the pool paid, the missing tenth journaled as a "transfer fee".
+    store = MemoryTxStore()
+    venue = await connected_venue(_through(chain.deployment, pruned), store,
+                                  approve_unlimited=True)  # fmt: skip
+    await venue.submit(dex_order(f"cut-warm-{next(_seq)}", "0.01"))  # approvals
+    seen = FillSink()
+    venue.set_listener(seen)
+    pruned.rewrites["eth_getTransactionReceipt"] = _receipts(
+        _lie(chain.deployment, Side.SELL, Decimal("0.9"), careful=False)
+    )
+    order = dex_order(f"cut-{next(_seq)}", "0.01")
+    with pytest.raises(AmbiguousVenueError) as exc:
+        await venue.submit(order)
+    text = str(exc.value)
+    assert exc.value.code == "RPC_ANSWER" and "venues.dex.fee_on_transfer" in text, text
+    assert "USD" in text
+    assert seen.fills == []
+    (swap,) = [r for r in store.rows.values() if r.client_order_id == order.client_order_id]
+    assert swap.status == "sent" and "transfer_fee" not in swap.detail
+    pruned.rewrites.clear()
+    resolved = await venue.fetch_order(order.client_order_id, "WETH/USD")
+    assert resolved is not None and resolved.status is OrderStatus.FILLED
+    (fill,) = seen.fills
+    moved = chain.rpc("eth_getTransactionReceipt", swap.tx_hash)["result"]["logs"]
+    usd = chain.deployment.tokens["USD"].lower()
+    (real,) = [int(g["data"], 16) for g in moved
+               if g["address"].lower() == usd and g["topics"][0] == _TRANSFER]  # fmt: skip
+    assert fill.price * fill.amount == Decimal(real).scaleb(-18)
+    await venue.close()
+
+
+async def test_a_swap_booked_on_its_logs_alone_says_so(
+    chain: ChainThread, pruned: HostileServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before: the balance check was skipped without a word: nothing in the journaled record or
+    # the log told a swap proved by the wallet's balances from one taken on its logs alone.
+    store = MemoryTxStore()
+    venue = await connected_venue(_through(chain.deployment, pruned), store,
+                                  approve_unlimited=True)  # fmt: skip
+    order = dex_order(f"alone-{next(_seq)}", "0.01")
+    with caplog.at_level(logging.WARNING, logger="tradeguard.venues.uniswap_v2.waiting"):
+        report = await venue.submit(order)
+    assert report.status is OrderStatus.FILLED, report
+    (swap,) = [r for r in store.rows.values() if r.client_order_id == order.client_order_id]
+    note = swap.detail.get("balance_check", "")
+    assert swap.status == "mined" and note.startswith("not run"), swap.detail
+    assert "missing trie node" in note, note
+    warned = [r.getMessage() for r in caplog.records if swap.tx_hash in r.getMessage()]
+    assert any("logs alone" in m and "missing trie node" in m for m in warned), warned
+    await venue.close()
+
+
+async def test_a_rate_limited_balance_read_is_asked_again_before_the_logs_stand_alone(
+    chain: ChainThread, rate_limited_twice: HostileServer
+) -> None:
+    # Before: the first rate-limit answer skipped the balance check, so a careful liar
+    # (Transfer, Swap and Sync logs agreeing on twice the proceeds) had the sell booked at the
+    # lie. Asked again, the third read answers the balances and gives the lie away.
+    server = rate_limited_twice
+    store = MemoryTxStore()
+    venue = await connected_venue(_through(chain.deployment, server), store,
+                                  approve_unlimited=True)  # fmt: skip
+    await venue.submit(dex_order(f"limited-warm-{next(_seq)}", "0.01"))  # approvals
+    server.asked, server.times = 0, 2 * 4
+    seen = FillSink()
+    venue.set_listener(seen)
+    server.rewrites["eth_getTransactionReceipt"] = _receipts(
+        _lie(chain.deployment, Side.SELL, Decimal(2), careful=True)
+    )
+    order = dex_order(f"limited-{next(_seq)}", "0.01")
+    with pytest.raises(AmbiguousVenueError) as exc:
+        await venue.submit(order)
+    assert exc.value.code == "RPC_ANSWER" and "USD balance went from" in str(exc.value)
+    assert seen.fills == []
+    assert server.asked == 3 * 4  # two rate-limited batches of four balanceOf, then one answered
+    await venue.close()
+
+
+async def test_a_balance_read_rate_limited_for_good_is_asked_a_bounded_number_of_times(
+    chain: ChainThread, rate_limited: HostileServer
+) -> None:
+    store = MemoryTxStore()
+    venue = await connected_venue(_through(chain.deployment, rate_limited), store,
+                                  approve_unlimited=True)  # fmt: skip
+    order = dex_order(f"limited-{next(_seq)}", "0.01")
+    report = await venue.submit(order)
+    assert report.status is OrderStatus.FILLED, report
+    assert rate_limited.asked == waiting.BALANCE_TRIES * 4
+    (swap,) = [r for r in store.rows.values() if r.client_order_id == order.client_order_id]
+    note = store.rows[swap.tx_hash].detail.get("balance_check", "")
+    assert note.startswith("not run") and f"{waiting.BALANCE_TRIES} tries" in note, note
+    await venue.close()
