@@ -483,3 +483,92 @@ async def test_a_lone_leg_whose_sale_failed_is_held_again_and_offered() -> None:
     assert alert.severity == "critical" and alert.data["failed_trade_id"] == fill.trade_id
     [again] = held_legs(_rows(pm))  # offered to a retry, from what it held
     assert (again.record_id, again.contracts, again.capital) == (leg.record_id, 10, leg.capital)
+
+
+async def test_a_cut_waiting_at_a_restart_is_applied_once_by_the_start(
+    tmp_path, monkeypatch
+) -> None:
+    """The flag is committed while an attempt runs (its cut waiting), then the node stops
+    before any reconciliation finds the executor idle. The restarted node's start cuts the
+    pair, once: a second start and a periodic reconciliation cut nothing more."""
+    from test_pm_arb_node import arb_config, vault_with_both
+    from tradeguard.execution.failed_fills import CUTS_WAITING_KEY
+    from tradeguard.execution.reconcile import reconcile_and_gate
+    from tradeguard.node import TradingNode
+    from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
+    from tradeguard.sandbox.pm_serve import (
+        kalshi_demo,
+        kalshi_keys,
+        paired_markets,
+        polymarket_demo,
+        polymarket_keys,
+    )
+    from tradeguard.storage.arb_repository import load_arb_executions
+
+    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
+    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
+    await kalshi.start()
+    await pm.start()
+    try:
+        scenario = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1],
+                               ArbScenarioConfig(size=D(20)))  # fmt: skip
+        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
+        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {})
+        node = TradingNode(cfg)
+        for venue in node.venues.values():
+            venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
+        await node.start()
+        strat = node.strategies[0]
+        run = asyncio.create_task(node.run_live(duration_s=30))
+        try:
+            await asyncio.sleep(0.3)
+            scenario.appear(scenario.markets[0])
+            for _ in range(400):
+                if strat.attempts:
+                    break
+                await asyncio.sleep(0.025)
+            [done] = strat.attempts
+            assert done.outcome == "completed", done.reason
+            [fill] = node.storage.load_fills(venue="polymarket")
+            pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+            async with strat.executor._lock:  # an attempt runs
+                report = await reconcile_and_gate(node)
+                assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
+                assert node.storage.kv_get(CUTS_WAITING_KEY) == {
+                    "polymarket": [[fill.trade_id, "buy", fill.symbol, strat.id]]
+                }
+                node.request_stop()  # stopped with the cut waiting
+                await run
+        finally:
+            node.request_stop()
+            await run
+            await node.stop()
+            node.close()
+
+        def codes(n: TradingNode) -> list[str]:
+            return [r["legs"]["code"] for r in load_arb_executions(n.storage, strategy_id="pmarb")
+                    if r["legs"].get("code")]  # fmt: skip
+
+        node = TradingNode(cfg)  # built, not started: nothing cut before the start
+        try:
+            assert codes(node) == [] and node.storage.kv_get(CUTS_WAITING_KEY)
+            assert [p.lone for p in node.strategies[0].book.open] == [False]
+        finally:
+            node.close()
+        for start in range(2):  # restarted, then restarted again
+            node = TradingNode(cfg)
+            await node.start()
+            try:
+                strat = node.strategies[0]
+                assert codes(node) == ["LEG_FAILED"], start
+                assert node.storage.kv_get(CUTS_WAITING_KEY) in (None, {})
+                [lone] = strat.book.open
+                assert lone.lone and lone.venues == ("kalshi",) and lone.contracts == 20
+                again = await reconcile_and_gate(node)
+                assert again.fills_failed == [] and codes(node) == ["LEG_FAILED"]
+            finally:
+                await node.stop()
+                node.close()
+    finally:
+        await pm.stop()
+        await kalshi.stop()
