@@ -572,3 +572,66 @@ async def test_a_cut_waiting_at_a_restart_is_applied_once_by_the_start(
     finally:
         await pm.stop()
         await kalshi.stop()
+
+
+async def test_a_sale_failed_flag_refused_then_committed_realises_the_sale_back_once(
+    tmp_path, monkeypatch
+) -> None:
+    """A lone leg's `arb-unwind` sale (retry of record 1) whose trade FAILED, flagged in a
+    commit refused, then flagged again: one SALE_FAILED record, and the day's realised P&L takes
+    the sale back once. Before, the refused commit left the first take-back in the book's day
+    figures (only its held pairs were put back): the second counted it again."""
+    from sqlalchemy.exc import OperationalError
+
+    from test_pm_arb_node import arb_config, vault_with_both
+    from tradeguard.execution.failed_fills import flag_failed_fills
+    from tradeguard.model.enums import OrderStatus, OrderType
+    from tradeguard.model.order import Order
+    from tradeguard.node import TradingNode
+    from tradeguard.sandbox.pm_serve import (
+        kalshi_demo,
+        kalshi_keys,
+        polymarket_demo,
+        polymarket_keys,
+    )
+    from tradeguard.storage.arb_repository import load_arb_executions
+
+    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
+    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
+    await kalshi.start()
+    await pm.start()
+    node = None
+    try:
+        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
+        node = TradingNode(arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {}))
+        strat = node.strategies[0]
+        symbol, now = "fed-above-4pct-dec:YES/PUSD", node.clock.now_ms()
+        sig = {"arb": "unwind", "retry_of": 1, "pair_id": "fed", "retry_cost": "4.00"}
+        order = Order("c-sale", strat.id, "polymarket", symbol, Side.SELL, OrderType.LIMIT,
+                      D(10), D("0.52"), status=OrderStatus.FILLED, filled=D(10),
+                      avg_price=D("0.52"), signal=sig)  # fmt: skip
+        node.storage.upsert_order(order)
+        fill = Fill("polymarket", symbol, "c-sale", "v-sale", "t9-0", Side.SELL, D("0.52"),
+                    D(10), D(0), "PUSD", LiquiditySide.TAKER, now)  # fmt: skip
+        assert node.storage.insert_fill(fill, strat.id)
+        before = strat.book.realised_today
+        venue = node.venues["polymarket"]
+        venue.failed_fills[fill.trade_id] = fill  # read FAILED
+        refuse = _RefuseFlag(node.storage, fill.trade_id)
+        with pytest.raises(OperationalError):
+            flag_failed_fills(node, "polymarket", venue)
+        assert refuse.armed is False and strat.book.realised_today == before
+        assert strat.book.open == []
+        venue.failed_fills[fill.trade_id] = fill  # read FAILED again by the next listing
+        assert [f["trade_id"] for f in flag_failed_fills(node, "polymarket", venue)] == ["t9-0"]
+        rows = load_arb_executions(node.storage, strategy_id=strat.id)
+        assert [r["legs"]["code"] for r in rows] == ["SALE_FAILED"]
+        # the sale's proceeds (5.20) taken back, its cost (4.00) held again: -1.20, once
+        assert strat.book.realised_today == before - D("1.20")
+        [lone] = strat.book.open
+        assert (lone.legs, lone.contracts, lone.capital) == ((symbol,), 10, D("4.00"))
+    finally:
+        if node is not None:
+            node.close()
+        await pm.stop()
+        await kalshi.stop()

@@ -133,8 +133,19 @@ def _cut_waiting(node: ReconcileHost, name: str) -> None:
                     break
 
 
-def _put_back(held: list[Any], kept: list[Any]) -> None:
-    held[:] = kept
+def _book_kept(book: Any, executor: Any) -> tuple[Any, ...]:
+    """What a cut may change of the strategy's book: its pairs, its day's figures (a lone
+    leg's failed sale takes its P&L back) and the newest record of each held leg."""
+    retries = dict(getattr(executor, "held_retries", {}))
+    return list(book.open), book.day, book.trades_today, book.realised_today, retries
+
+
+def _book_back(book: Any, executor: Any, kept: tuple[Any, ...]) -> None:
+    held, book.day, book.trades_today, book.realised_today, retries = kept
+    book.open[:] = held
+    if executor is not None:
+        executor.held_retries.clear()
+        executor.held_retries.update(retries)
 
 
 def _journal_rank(node: ReconcileHost, name: str, booked: list[tuple[Fill, str]]) -> Any:
@@ -212,8 +223,9 @@ def _cut_pair(node: ReconcileHost, booked: Fill, owner: str) -> None:
         if cut is None or getattr(strat, "id", None) != owner:
             continue
         book, executor = getattr(strat, "book", None), getattr(strat, "executor", None)
-        if book is not None and node.storage.keeps_undo:  # a commit refused: the pair as it was
-            node.storage.on_rollback(partial(_put_back, book.open, list(book.open)))
+        if book is not None and node.storage.keeps_undo:  # a commit refused: the book as it was
+            kept = _book_kept(book, executor)
+            node.storage.on_rollback(partial(_book_back, book, executor, kept))
         if executor is not None and node.storage.keeps_undo:  # and no record of the cut
             node.storage.on_rollback(partial(
                 _unrecord, node, owner, executor, len(executor.attempts), executor.last_record_id
