@@ -72,7 +72,10 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
         out.append(_tell(node, name, trade_id, fill))
     if out or late:
         ids = {r["trade_id"] for r in out}
-        told.update({r["trade_id"]: taken[r["trade_id"]].ts for r in (*out, *late)})
+        told.update({r["trade_id"]: taken[r["trade_id"]].ts for r in out})
+        # one told past the mark is kept a week from now: dated by its fill, past the mark,
+        # it would be let go at once and told again by each listing reading it FAILED
+        told.update({r["trade_id"]: now for r in late})
         _let_go(told, before, name, now)
         untaken = _by_venue(node.storage, UNTAKEN_KEY)
         untaken[name] = sorted(set(untaken.get(name, [])) | ids)
