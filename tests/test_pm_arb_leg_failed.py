@@ -485,12 +485,15 @@ async def test_a_lone_leg_whose_sale_failed_is_held_again_and_offered() -> None:
     assert (again.record_id, again.contracts, again.capital) == (leg.record_id, 10, leg.capital)
 
 
+@pytest.mark.parametrize("bare", [False, True])
 async def test_a_cut_waiting_at_a_restart_is_applied_once_by_the_start(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, bare: bool
 ) -> None:
     """The flag is committed while an attempt runs (its cut waiting), then the node stops
     before any reconciliation finds the executor idle. The restarted node's start cuts the
-    pair, once: a second start and a periodic reconciliation cut nothing more."""
+    pair, once: a second start and a periodic reconciliation cut nothing more. A start
+    without the strategy (`bare`) leaves the cut waiting: before, its reconciliation took
+    the cut off the list and cut nothing (no strategy to cut in), the pair left whole."""
     from test_pm_arb_node import arb_config, vault_with_both
     from tradeguard.execution.failed_fills import CUTS_WAITING_KEY
     from tradeguard.execution.reconcile import reconcile_and_gate
@@ -549,6 +552,12 @@ async def test_a_cut_waiting_at_a_restart_is_applied_once_by_the_start(
             return [r["legs"]["code"] for r in load_arb_executions(n.storage, strategy_id="pmarb")
                     if r["legs"].get("code")]  # fmt: skip
 
+        if bare:  # first started without the strategy: its cut keeps waiting
+            node = TradingNode(cfg.model_copy(update={"strategies": []}))
+            await node.start()
+            await reconcile_and_gate(node)
+            await node.stop()
+            node.close()
         node = TradingNode(cfg)  # built, not started: nothing cut before the start
         try:
             assert codes(node) == [] and node.storage.kv_get(CUTS_WAITING_KEY)

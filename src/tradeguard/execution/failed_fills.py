@@ -116,14 +116,25 @@ def _executor_busy(node: ReconcileHost, owner: str) -> bool:
     return False
 
 
+def _cut_ready(node: ReconcileHost, owner: str) -> bool:
+    """Whether `owner` runs here with its executor idle: a node started without it (or with
+    it unbound) keeps its cuts waiting, as nothing would cut them."""
+    return any(
+        getattr(strat, "id", None) == owner and getattr(strat, "leg_failed", None)
+        and getattr(strat, "executor", None) is not None and not strat.executor.busy
+        for strat in node.strategies
+    )  # fmt: skip
+
+
 def _cut_waiting(node: ReconcileHost, name: str) -> None:
     """Cut the pairs of the legs flagged on `name` while their strategy's executor was busy
-    (`CUTS_WAITING_KEY`, kept with the flag), those whose executor is idle now, each in one
-    commit with its removal from the waiting list (a restart cuts them at its reconciliation)."""
+    (`CUTS_WAITING_KEY`, kept with the flag), those whose executor runs here idle now, each in
+    one commit with its removal from the waiting list (a restart cuts them at its
+    reconciliation)."""
     cuts: dict[str, Any] = _by_venue(node.storage, CUTS_WAITING_KEY)
     for entry in list(cuts.get(name, [])):
         trade_id, side, symbol, owner = (str(x) for x in entry)
-        if _executor_busy(node, owner):
+        if not _cut_ready(node, owner):
             continue
         cuts[name] = [e for e in cuts.get(name, []) if e != entry]
         if not cuts[name]:
