@@ -119,11 +119,11 @@ def _executor_busy(node: ReconcileHost, owner: str) -> bool:
 def _cut_ready(node: ReconcileHost, owner: str) -> bool:
     """Whether `owner` runs here with its executor idle: a node started without it (or with
     it unbound) keeps its cuts waiting, as nothing would cut them."""
-    return any(
-        getattr(strat, "id", None) == owner and getattr(strat, "leg_failed", None)
-        and getattr(strat, "executor", None) is not None and not strat.executor.busy
-        for strat in node.strategies
-    )  # fmt: skip
+    for strat in node.strategies:
+        if getattr(strat, "id", None) == owner and getattr(strat, "leg_failed", None):
+            executor = getattr(strat, "executor", None)
+            return executor is not None and not executor.busy
+    return False
 
 
 def _cut_waiting(node: ReconcileHost, name: str) -> None:
