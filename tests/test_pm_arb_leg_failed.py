@@ -644,3 +644,38 @@ async def test_a_sale_failed_flag_refused_then_committed_realises_the_sale_back_
             node.close()
         await pm.stop()
         await kalshi.stop()
+
+
+async def test_a_failed_sale_holds_again_its_own_lone_leg_not_another_of_the_pair() -> None:
+    """Two attempts of one mapped pair each left 10 Polymarket contracts held alone; the
+    first's leg is sold by a retry whose trade FAILS. Before, the contracts were added to the
+    other lone leg of that pair (found by pair and symbol): one leg of 20 under the second's
+    record, both records offering them for sale."""
+    executor, k, pm, opp = _setup(
+        [(D("0.40"), D(50))], [(D("0.55"), D(10))], max_unwind_loss_usd=D("0.50")
+    )
+    k.refuse.add(K_YES)
+    pm.bids[PM_NO] = [(D("0.30"), D(10))]
+    assert (await executor.execute(opp)).outcome == "held"
+    pm.asks[PM_NO] = [(D("0.55"), D(10))]
+    k.asks[K_YES] = [(D("0.40"), D(50))]
+    pm.bids[PM_NO] = [(D("0.30"), D(10))]
+    assert (await executor.execute(opp)).outcome == "held"
+    first, second = sorted(held_legs(_rows(pm)), key=lambda leg: leg.record_id)
+    pm.bids[PM_NO] = [(D("0.52"), D(10))]
+    sale = await retry_unwind(executor, first, D(2))
+    assert sale is not None and sale.outcome == "unwound", sale.reason
+    [kept] = executor.book.open
+    assert kept.record_id == second.record_id and kept.contracts == 10
+    order = [o for o in pm.sent if o.side is Side.SELL][-1]
+    [sold] = [x for x in sale.legs if x.role == "unwind"]
+    cid = order.client_order_id
+    fill = Fill("pm", PM_NO, cid, cid, f"{cid}-0", Side.SELL, sold.avg_price, sold.filled,
+                sold.fee, "PUSD", LiquiditySide.TAKER, order.created_ts)  # fmt: skip
+    back = cut_failed_leg(executor, fill, "fed", order=order)
+    assert back is not None and back.contracts == 10
+    assert sorted((p.record_id, p.contracts) for p in executor.book.open) == [
+        (first.record_id, 10), (second.record_id, 10)
+    ]
+    offered = sorted((leg.record_id, leg.contracts) for leg in held_legs(_rows(pm)))
+    assert offered == [(first.record_id, 10), (second.record_id, 10)]
