@@ -675,7 +675,8 @@ async def test_a_failed_sale_holds_again_its_own_lone_leg_not_another_of_the_pai
     back = cut_failed_leg(executor, fill, "fed", order=order)
     assert back is not None and back.contracts == 10
     assert sorted((p.record_id, p.contracts) for p in executor.book.open) == [
-        (first.record_id, 10), (second.record_id, 10)
+        (first.record_id, 10),
+        (second.record_id, 10),
     ]
     offered = sorted((leg.record_id, leg.contracts) for leg in held_legs(_rows(pm)))
     assert offered == [(first.record_id, 10), (second.record_id, 10)]
