@@ -483,3 +483,200 @@ async def test_a_lone_leg_whose_sale_failed_is_held_again_and_offered() -> None:
     assert alert.severity == "critical" and alert.data["failed_trade_id"] == fill.trade_id
     [again] = held_legs(_rows(pm))  # offered to a retry, from what it held
     assert (again.record_id, again.contracts, again.capital) == (leg.record_id, 10, leg.capital)
+
+
+@pytest.mark.parametrize("bare", [False, True])
+async def test_a_cut_waiting_at_a_restart_is_applied_once_by_the_start(
+    tmp_path, monkeypatch, bare: bool
+) -> None:
+    """The flag is committed while an attempt runs (its cut waiting), then the node stops
+    before any reconciliation finds the executor idle. The restarted node's start cuts the
+    pair, once: a second start and a periodic reconciliation cut nothing more. A start
+    without the strategy (`bare`) leaves the cut waiting: before, its reconciliation took
+    the cut off the list and cut nothing (no strategy to cut in), the pair left whole."""
+    from test_pm_arb_node import arb_config, vault_with_both
+    from tradeguard.execution.failed_fills import CUTS_WAITING_KEY
+    from tradeguard.execution.reconcile import reconcile_and_gate
+    from tradeguard.node import TradingNode
+    from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
+    from tradeguard.sandbox.pm_serve import (
+        kalshi_demo,
+        kalshi_keys,
+        paired_markets,
+        polymarket_demo,
+        polymarket_keys,
+    )
+    from tradeguard.storage.arb_repository import load_arb_executions
+
+    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
+    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
+    await kalshi.start()
+    await pm.start()
+    try:
+        scenario = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1],
+                               ArbScenarioConfig(size=D(20)))  # fmt: skip
+        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
+        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {})
+        node = TradingNode(cfg)
+        for venue in node.venues.values():
+            venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
+        await node.start()
+        strat = node.strategies[0]
+        run = asyncio.create_task(node.run_live(duration_s=30))
+        try:
+            await asyncio.sleep(0.3)
+            scenario.appear(scenario.markets[0])
+            for _ in range(400):
+                if strat.attempts:
+                    break
+                await asyncio.sleep(0.025)
+            [done] = strat.attempts
+            assert done.outcome == "completed", done.reason
+            [fill] = node.storage.load_fills(venue="polymarket")
+            pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+            async with strat.executor._lock:  # an attempt runs
+                report = await reconcile_and_gate(node)
+                assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
+                assert node.storage.kv_get(CUTS_WAITING_KEY) == {
+                    "polymarket": [[fill.trade_id, "buy", fill.symbol, strat.id]]
+                }
+                node.request_stop()  # stopped with the cut waiting
+                await run
+        finally:
+            node.request_stop()
+            await run
+            await node.stop()
+            node.close()
+
+        def codes(n: TradingNode) -> list[str]:
+            return [r["legs"]["code"] for r in load_arb_executions(n.storage, strategy_id="pmarb")
+                    if r["legs"].get("code")]  # fmt: skip
+
+        if bare:  # first started without the strategy: its cut keeps waiting
+            node = TradingNode(cfg.model_copy(update={"strategies": []}))
+            await node.start()
+            await reconcile_and_gate(node)
+            await node.stop()
+            node.close()
+        node = TradingNode(cfg)  # built, not started: nothing cut before the start
+        try:
+            assert codes(node) == [] and node.storage.kv_get(CUTS_WAITING_KEY)
+            assert [p.lone for p in node.strategies[0].book.open] == [False]
+        finally:
+            node.close()
+        for start in range(2):  # restarted, then restarted again
+            node = TradingNode(cfg)
+            await node.start()
+            try:
+                strat = node.strategies[0]
+                assert codes(node) == ["LEG_FAILED"], start
+                assert node.storage.kv_get(CUTS_WAITING_KEY) in (None, {})
+                [lone] = strat.book.open
+                assert lone.lone and lone.venues == ("kalshi",) and lone.contracts == 20
+                again = await reconcile_and_gate(node)
+                assert again.fills_failed == [] and codes(node) == ["LEG_FAILED"]
+            finally:
+                await node.stop()
+                node.close()
+    finally:
+        await pm.stop()
+        await kalshi.stop()
+
+
+async def test_a_sale_failed_flag_refused_then_committed_realises_the_sale_back_once(
+    tmp_path, monkeypatch
+) -> None:
+    """A lone leg's `arb-unwind` sale (retry of record 1) whose trade FAILED, flagged in a
+    commit refused, then flagged again: one SALE_FAILED record, and the day's realised P&L takes
+    the sale back once. Before, the refused commit left the first take-back in the book's day
+    figures (only its held pairs were put back): the second counted it again."""
+    from sqlalchemy.exc import OperationalError
+
+    from test_pm_arb_node import arb_config, vault_with_both
+    from tradeguard.execution.failed_fills import flag_failed_fills
+    from tradeguard.model.enums import OrderStatus, OrderType
+    from tradeguard.model.order import Order
+    from tradeguard.node import TradingNode
+    from tradeguard.sandbox.pm_serve import (
+        kalshi_demo,
+        kalshi_keys,
+        polymarket_demo,
+        polymarket_keys,
+    )
+    from tradeguard.storage.arb_repository import load_arb_executions
+
+    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
+    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
+    await kalshi.start()
+    await pm.start()
+    node = None
+    try:
+        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
+        node = TradingNode(arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {}))
+        strat = node.strategies[0]
+        symbol, now = "fed-above-4pct-dec:YES/PUSD", node.clock.now_ms()
+        sig = {"arb": "unwind", "retry_of": 1, "pair_id": "fed", "retry_cost": "4.00"}
+        order = Order("c-sale", strat.id, "polymarket", symbol, Side.SELL, OrderType.LIMIT,
+                      D(10), D("0.52"), status=OrderStatus.FILLED, filled=D(10),
+                      avg_price=D("0.52"), signal=sig)  # fmt: skip
+        node.storage.upsert_order(order)
+        fill = Fill("polymarket", symbol, "c-sale", "v-sale", "t9-0", Side.SELL, D("0.52"),
+                    D(10), D(0), "PUSD", LiquiditySide.TAKER, now)  # fmt: skip
+        assert node.storage.insert_fill(fill, strat.id)
+        before = strat.book.realised_today
+        venue = node.venues["polymarket"]
+        venue.failed_fills[fill.trade_id] = fill  # read FAILED
+        refuse = _RefuseFlag(node.storage, fill.trade_id)
+        with pytest.raises(OperationalError):
+            flag_failed_fills(node, "polymarket", venue)
+        assert refuse.armed is False and strat.book.realised_today == before
+        assert strat.book.open == []
+        venue.failed_fills[fill.trade_id] = fill  # read FAILED again by the next listing
+        assert [f["trade_id"] for f in flag_failed_fills(node, "polymarket", venue)] == ["t9-0"]
+        rows = load_arb_executions(node.storage, strategy_id=strat.id)
+        assert [r["legs"]["code"] for r in rows] == ["SALE_FAILED"]
+        # the sale's proceeds (5.20) taken back, its cost (4.00) held again: -1.20, once
+        assert strat.book.realised_today == before - D("1.20")
+        [lone] = strat.book.open
+        assert (lone.legs, lone.contracts, lone.capital) == ((symbol,), 10, D("4.00"))
+    finally:
+        if node is not None:
+            node.close()
+        await pm.stop()
+        await kalshi.stop()
+
+
+async def test_a_failed_sale_holds_again_its_own_lone_leg_not_another_of_the_pair() -> None:
+    """Two attempts of one mapped pair each left 10 Polymarket contracts held alone; the
+    first's leg is sold by a retry whose trade FAILS. Before, the contracts were added to the
+    other lone leg of that pair (found by pair and symbol): one leg of 20 under the second's
+    record, both records offering them for sale."""
+    executor, k, pm, opp = _setup(
+        [(D("0.40"), D(50))], [(D("0.55"), D(10))], max_unwind_loss_usd=D("0.50")
+    )
+    k.refuse.add(K_YES)
+    pm.bids[PM_NO] = [(D("0.30"), D(10))]
+    assert (await executor.execute(opp)).outcome == "held"
+    pm.asks[PM_NO] = [(D("0.55"), D(10))]
+    k.asks[K_YES] = [(D("0.40"), D(50))]
+    pm.bids[PM_NO] = [(D("0.30"), D(10))]
+    assert (await executor.execute(opp)).outcome == "held"
+    first, second = sorted(held_legs(_rows(pm)), key=lambda leg: leg.record_id)
+    pm.bids[PM_NO] = [(D("0.52"), D(10))]
+    sale = await retry_unwind(executor, first, D(2))
+    assert sale is not None and sale.outcome == "unwound", sale.reason
+    [kept] = executor.book.open
+    assert kept.record_id == second.record_id and kept.contracts == 10
+    order = [o for o in pm.sent if o.side is Side.SELL][-1]
+    [sold] = [x for x in sale.legs if x.role == "unwind"]
+    cid = order.client_order_id
+    fill = Fill("pm", PM_NO, cid, cid, f"{cid}-0", Side.SELL, sold.avg_price, sold.filled,
+                sold.fee, "PUSD", LiquiditySide.TAKER, order.created_ts)  # fmt: skip
+    back = cut_failed_leg(executor, fill, "fed", order=order)
+    assert back is not None and back.contracts == 10
+    assert sorted((p.record_id, p.contracts) for p in executor.book.open) == [
+        (first.record_id, 10),
+        (second.record_id, 10),
+    ]
+    offered = sorted((leg.record_id, leg.contracts) for leg in held_legs(_rows(pm)))
+    assert offered == [(first.record_id, 10), (second.record_id, 10)]

@@ -152,3 +152,29 @@ async def test_a_trade_failing_after_the_let_go_mark_is_still_told(tmp_path, mon
             position = node.portfolio.position("polymarket", POLY_YES, "s1").quantity
             assert position == fill.amount  # not reversed: it may have been, before
             assert (await reconcile_and_gate(node)).fills_failed == []  # told once
+
+
+async def test_a_trade_told_past_the_let_go_mark_is_not_told_again_at_the_next_listing(
+    tmp_path, monkeypatch
+) -> None:
+    """A trade whose fill is older than the mark of the ids let go (FLAG_KEEP_MS) is told
+    once, however many listings read it FAILED again. Before, its id was let go in the very
+    commit that told it (kept by its fill's time, already past FLAG_KEEP_MS): every listing
+    reading the row told it again, a critical alert and a report line each time."""
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            venue = node.venues["polymarket"]
+            await buy(node, POLY_YES)
+            (fill,) = node.storage.load_fills(venue="polymarket")
+            server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+            node.storage.kv_set(FLAGGED_BEFORE_KEY, {"polymarket": fill.ts})  # ids let go since
+            later = node.clock.now_ms() + FLAG_KEEP_MS + 60_000  # the match a week old and more
+            monkeypatch.setattr(node.clock, "now_ms", lambda: later)
+            told = []
+            for _ in range(3):  # each listing reads the row FAILED
+                assert await venue.fetch_fills(POLY_YES) == []
+                told += [f["trade_id"] for f in flag_failed_fills(node, "polymarket", venue)]
+            assert told == [fill.trade_id]
+            events = [e for e in node.storage.load_events(limit=500) if e.kind == "fill.failed"]
+            assert [e.data["trade_id"] for e in events] == [fill.trade_id]

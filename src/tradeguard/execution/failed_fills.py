@@ -72,7 +72,10 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
         out.append(_tell(node, name, trade_id, fill))
     if out or late:
         ids = {r["trade_id"] for r in out}
-        told.update({r["trade_id"]: taken[r["trade_id"]].ts for r in (*out, *late)})
+        told.update({r["trade_id"]: taken[r["trade_id"]].ts for r in out})
+        # one told past the mark is kept a week from now: dated by its fill, past the mark,
+        # it would be let go at once and told again by each listing reading it FAILED
+        told.update({r["trade_id"]: now for r in late})
         _let_go(told, before, name, now)
         untaken = _by_venue(node.storage, UNTAKEN_KEY)
         untaken[name] = sorted(set(untaken.get(name, [])) | ids)
@@ -113,14 +116,25 @@ def _executor_busy(node: ReconcileHost, owner: str) -> bool:
     return False
 
 
+def _cut_ready(node: ReconcileHost, owner: str) -> bool:
+    """Whether `owner` runs here with its executor idle: a node started without it (or with
+    it unbound) keeps its cuts waiting, as nothing would cut them."""
+    for strat in node.strategies:
+        if getattr(strat, "id", None) == owner and getattr(strat, "leg_failed", None):
+            executor = getattr(strat, "executor", None)
+            return executor is not None and not executor.busy
+    return False
+
+
 def _cut_waiting(node: ReconcileHost, name: str) -> None:
     """Cut the pairs of the legs flagged on `name` while their strategy's executor was busy
-    (`CUTS_WAITING_KEY`, kept with the flag), those whose executor is idle now, each in one
-    commit with its removal from the waiting list (a restart cuts them at its reconciliation)."""
+    (`CUTS_WAITING_KEY`, kept with the flag), those whose executor runs here idle now, each in
+    one commit with its removal from the waiting list (a restart cuts them at its
+    reconciliation)."""
     cuts: dict[str, Any] = _by_venue(node.storage, CUTS_WAITING_KEY)
     for entry in list(cuts.get(name, [])):
         trade_id, side, symbol, owner = (str(x) for x in entry)
-        if _executor_busy(node, owner):
+        if not _cut_ready(node, owner):
             continue
         cuts[name] = [e for e in cuts.get(name, []) if e != entry]
         if not cuts[name]:
@@ -133,8 +147,19 @@ def _cut_waiting(node: ReconcileHost, name: str) -> None:
                     break
 
 
-def _put_back(held: list[Any], kept: list[Any]) -> None:
-    held[:] = kept
+def _book_kept(book: Any, executor: Any) -> tuple[Any, ...]:
+    """What a cut may change of the strategy's book: its pairs, its day's figures (a lone
+    leg's failed sale takes its P&L back) and the newest record of each held leg."""
+    retries = dict(getattr(executor, "held_retries", {}))
+    return list(book.open), book.day, book.trades_today, book.realised_today, retries
+
+
+def _book_back(book: Any, executor: Any, kept: tuple[Any, ...]) -> None:
+    held, book.day, book.trades_today, book.realised_today, retries = kept
+    book.open[:] = held
+    if executor is not None:
+        executor.held_retries.clear()
+        executor.held_retries.update(retries)
 
 
 def _journal_rank(node: ReconcileHost, name: str, booked: list[tuple[Fill, str]]) -> Any:
@@ -212,8 +237,9 @@ def _cut_pair(node: ReconcileHost, booked: Fill, owner: str) -> None:
         if cut is None or getattr(strat, "id", None) != owner:
             continue
         book, executor = getattr(strat, "book", None), getattr(strat, "executor", None)
-        if book is not None and node.storage.keeps_undo:  # a commit refused: the pair as it was
-            node.storage.on_rollback(partial(_put_back, book.open, list(book.open)))
+        if book is not None and node.storage.keeps_undo:  # a commit refused: the book as it was
+            kept = _book_kept(book, executor)
+            node.storage.on_rollback(partial(_book_back, book, executor, kept))
         if executor is not None and node.storage.keeps_undo:  # and no record of the cut
             node.storage.on_rollback(partial(
                 _unrecord, node, owner, executor, len(executor.attempts), executor.last_record_id

@@ -147,8 +147,9 @@ def sale_failed(executor: PairExecutor, fill: Fill, order: Order) -> HeldLeg | N
     cost = Decimal(str(sig.get("retry_cost") or "0")) * n / offered
     pair_id = str(sig.get("pair_id") or "")
     book = executor.book
+    # the lone leg of the held record itself: another of the same pair is another's to sell
     at = next((i for i, p in enumerate(book.open)
-               if p.pair_id == pair_id and p.legs == (fill.symbol,)), None)  # fmt: skip
+               if p.record_id == rid and p.legs == (fill.symbol,)), None)  # fmt: skip
     origin = next((r for r in executor.attempts if r.record_id == rid), None)
     event, direction = (origin.event, origin.direction) if origin else ("", 0)
     held, capital = n, cost
@@ -156,9 +157,9 @@ def sale_failed(executor: PairExecutor, fill: Fill, order: Order) -> HeldLeg | N
         lone = book.open[at]
         held, capital = lone.contracts + n, lone.capital + cost
         book.open[at] = dataclasses.replace(lone, contracts=held, capital=capital, note="")
-    else:
-        executor.book_pair(OpenPair(pair_id, event, direction, n, cost, 0, (fill.venue,),
-                                    (fill.symbol,), record_id=rid))  # fmt: skip
+    else:  # under the held record (not stamped with this one's: retries name the held one)
+        book.open.append(OpenPair(pair_id, event, direction, n, cost, 0, (fill.venue,),
+                                  (fill.symbol,), record_id=rid))  # fmt: skip
     proceeds = fill.price * n - fill.fee_in_quote
     why = (
         f"{fill.venue} reports trade {fill.trade_id} FAILED (never settled): the {n} "
