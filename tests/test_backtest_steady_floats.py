@@ -138,8 +138,8 @@ def test_merged_prices_are_the_merged_candles_floats_and_close_times(tmp_path):
     series = _series(bars, 0.0)
     merged = merged_prices(series)
     assert merged is not None and len(merged) == 50
-    prices = merged.rows(0, 50)
-    assert merged.rows(10, 20) == prices[10:20]
+    cols = (merged.close, merged.low, merged.high, merged.close_ts)
+    prices = list(zip(*(col.tolist() for col in cols), strict=True))
     assert [p[3] for p in prices] == [c.close_ts for c in series["ETH/BTC"]]
     assert [p[:3] for p in prices] == [(float(c), float(lo), float(h)) for c, lo, h in bars]
     assert merged_prices({"ETH/BTC": list(series["ETH/BTC"])}) is None  # no loaded columns

@@ -85,8 +85,8 @@ def merge_with_plan(
 
 class MergedPrices:
     """The merged candles' close, low and high (float64 columns) and close times (int64 ms),
-    in `merge_with_plan`'s order: 32 bytes a candle for the whole replay, no object per price.
-    `rows` turns a stretch of them into tuples for the loop that reads them."""
+    in `merge_with_plan`'s order: 32 bytes a candle for the whole replay, no object per price
+    (the steady loop takes a block of them at a time as lists: `SteadyRun._block`)."""
 
     __slots__ = ("close", "close_ts", "high", "low")
 
@@ -95,11 +95,6 @@ class MergedPrices:
 
     def __len__(self) -> int:
         return len(self.close_ts)
-
-    def rows(self, lo: int, hi: int) -> list[tuple[float, float, float, int]]:
-        """(close, low, high, close time) of merged candles lo..hi-1."""
-        cols = (self.close, self.low, self.high, self.close_ts)
-        return list(zip(*(c[lo:hi].tolist() for c in cols), strict=True))
 
 
 def merged_prices(series: dict[str, list[Candle]]) -> MergedPrices | None:

@@ -85,7 +85,7 @@ class SteadyRun:
             for dc in node.config.data
         }  # fmt: skip
         self.merged = _prices(node, candles)
-        self.block: tuple[int, list[Candle], Prices] = (-1, [], [])  # the last `_block`
+        self.block: tuple[Any, ...] = (-1,)  # the last `_block`
         floats = self.merged is not None and bool(self.merged.close[0])  # a zero close: none
         # the guard's factors (kept alive: looked up by identity) and their float multipliers
         self.fracs = fracs = node.risk.mark_guard._fracs
@@ -126,7 +126,7 @@ class SteadyRun:
         """`run`'s loop over candles i..last (its locals bound once)."""
         (node, sim, slots, ffacs, guard, risk, queue, marks, bands, watch, observe, watched,
          pacer, watch_stop, commit_each, unit) = self._parts()  # fmt: skip
-        base, candles, prices = self._block(i)  # k below counts from base (a multiple of 8)
+        base, candles, closes, lows, highs, stamps = self._block(i)  # k counts from base
         m_candles, m_last, m_mid, m_quotes = self.market_parts
         bands_get, perf, active = bands.get, time.perf_counter, ACTIVE
         rare = watched is not None or commit_each  # exit rules or commits may end a stretch
@@ -138,7 +138,7 @@ class SteadyRun:
                 k -= 1
                 break
             key, paper, p_markets, strats, sh = slot
-            cf, lf, hf, close_ts = prices[k]  # close, low, high as floats (`_shadow`); close ms
+            cf, close_ts = closes[k], stamps[k]  # close as a float (`_shadow`: low, high); ms
             if close_ts > now:
                 sim._now = now = close_ts
             m_candles[symbol] = c  # market.on_candle(c), inline (an untagged candle)
@@ -151,7 +151,7 @@ class SteadyRun:
                 taken = _exact(guard, key, band, c, close_ts, sh, cf, ffacs)
             elif sh[1] <= cf <= sh[2]:  # near the band's mark: the band stands
                 band[2] = close
-                taken = 2 if (sh[5] <= lf and hf <= sh[6]) or _admits(band, c) else 1
+                taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(band, c) else 1
             elif (cf < sh[3] or cf > sh[4]) and sh[5] <= cf <= sh[6] and band[6] is sh[7]:
                 f, down, up, near_down, near_up = factors = sh[7]  # the band follows the mark
                 band = bands[key] = [
@@ -166,7 +166,7 @@ class SteadyRun:
                     )  # fmt: skip
                 else:
                     sh[0] = _NO_BAND
-                taken = 2 if (sh[5] <= lf and hf <= sh[6]) or _admits(band, c) else 1
+                taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(band, c) else 1
             else:
                 taken = _exact(guard, key, band, c, close_ts, sh, cf, ffacs)
             if taken:
@@ -208,19 +208,20 @@ class SteadyRun:
                 self.pacer, self.watch_stop, self.commit_each,
                 node.storage.unit_status())  # fmt: skip
 
-    def _block(self, i: int) -> tuple[int, list[Candle], Prices]:
+    def _block(self, i: int) -> tuple[Any, ...]:
         """The block of `BLOCK` candles holding candle i: its first index, its candles and their
-        (close, low, high) floats and close times as tuples (`_prices`), the last one kept."""
+        close, low and high floats and close times as lists (`_prices`), the last one kept."""
         base = i - i % BLOCK
         if self.block[0] != base:
             part = self.candles[base : base + BLOCK]
             merged = self.merged
-            rows = (
-                merged.rows(base, base + BLOCK)
-                if merged is not None
-                else [(0.0, 0.0, 0.0, c.ts + c.interval_s * 1000) for c in part]
-            )
-            self.block = (base, part, rows)
+            if merged is not None:
+                cols = merged.close, merged.low, merged.high, merged.close_ts
+                lists = [col[base : base + BLOCK].tolist() for col in cols]
+            else:
+                zeros = [0.0] * len(part)
+                lists = [zeros, zeros, zeros, [c.ts + c.interval_s * 1000 for c in part]]
+            self.block = (base, part, *lists)
         return self.block
 
     def _count(self, i: int, k: int) -> None:
@@ -255,8 +256,7 @@ MARGIN = 2.0**-40
 # bound out of that range has no shadow (`_float_factors`: the closes that give none).
 _NORMAL = (2.0**-1022, sys.float_info.max)
 _NO_BAND: list[Any] = []  # no band is this object: a shadow that stands for none
-Prices = list[tuple[float, float, float, int]]
-# The loop reads its candles' prices as tuples made for a block of this many candles at a time
+# The loop reads its candles' prices from lists made for a block of this many candles at a time
 # (`SteadyRun._block`): held for the whole replay they would take some 180 bytes a candle. A
 # multiple of 8 (the loop's pacing check falls on the same candles).
 BLOCK = 4096
