@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import sys
+import tracemalloc
 from decimal import Decimal
 from typing import Any
 
@@ -98,10 +99,13 @@ def _series(bars: list[tuple[Decimal, Decimal, Decimal]], off: float) -> dict[st
     return {"ETH/BTC": candles}
 
 
-@pytest.mark.parametrize("off", [0.0, 2.0**-45])
+@pytest.mark.parametrize(
+    ("off", "block"), [(0.0, steady.BLOCK), (2.0**-45, steady.BLOCK), (0.0, 16)]
+)
 def test_the_float_shadow_decides_as_the_decimals_on_and_about_every_bound(
-    tmp_path, monkeypatch, off
+    tmp_path, monkeypatch, off, block
 ):
+    monkeypatch.setattr(steady, "BLOCK", block)  # 16: the loop's rows made block by block
     path = tmp_path / "recorder.py"
     path.write_text(RECORDER, encoding="utf-8")
     cfg = load_config(write_config(tmp_path, pairs=("ETH",)))
@@ -132,11 +136,44 @@ def test_the_float_shadow_decides_as_the_decimals_on_and_about_every_bound(
 def test_merged_prices_are_the_merged_candles_floats_and_close_times(tmp_path):
     bars = _boundary_bars(50, seed=3)
     series = _series(bars, 0.0)
-    prices = merged_prices(series)
-    assert prices is not None
+    merged = merged_prices(series)
+    assert merged is not None and len(merged) == 50
+    cols = (merged.close, merged.low, merged.high, merged.close_ts)
+    prices = list(zip(*(col.tolist() for col in cols), strict=True))
     assert [p[3] for p in prices] == [c.close_ts for c in series["ETH/BTC"]]
     assert [p[:3] for p in prices] == [(float(c), float(lo), float(h)) for c, lo, h in bars]
     assert merged_prices({"ETH/BTC": list(series["ETH/BTC"])}) is None  # no loaded columns
+
+
+def _flat_series(symbol: str, n: int, shift_ms: int) -> ColumnCandles:
+    """`n` five-minute candles of one price as a loaded series, their opens moved by `shift_ms`."""
+    one = Decimal(1)
+    candles = ColumnCandles(
+        Candle(symbol, T0 + shift_ms + i * FIVE_M * 1000, one, one, one, one, one, FIVE_M)
+        for i in range(n)
+    )
+    ts = np.array([c.ts for c in candles], dtype=np.int64)
+    prices = np.linspace(1.0, 2.0, n)
+    candles.columns = {"ts": ts, "open": prices, "high": prices * 1.01, "low": prices * 0.99,
+                       "close": prices, "volume": np.ones(n)}  # fmt: skip
+    return candles
+
+
+def test_merged_prices_keep_a_few_bytes_per_candle():
+    # held for the whole replay: four 8-byte columns (close, low, high, close time) and a
+    # little fixed overhead, not an object per price
+    n = 20_000
+    series = {"ETH/BTC": _flat_series("ETH/BTC", n, 0), "LTC/BTC": _flat_series("LTC/BTC", n, 60)}
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        prices = merged_prices(series)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert prices is not None and len(prices) == 2 * n
+    per_candle = held / (2 * n)
+    assert per_candle <= 40, f"merged prices hold {per_candle:.1f} B per candle (limit 40 B)"
 
 
 def _loaded(value: float) -> Decimal:

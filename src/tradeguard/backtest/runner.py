@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tradeguard.backtest import forked
-from tradeguard.backtest.bulk import SkipPlan, merge_with_plan, merged_prices
+from tradeguard.backtest.bulk import MergedPrices, SkipPlan, merge_with_plan, merged_prices
 from tradeguard.backtest.frames import load_series
 from tradeguard.backtest.metrics import TradeRecord, compute_metrics
 from tradeguard.backtest.replay_order import merged_by_close
@@ -94,7 +94,7 @@ class BacktestNode(TradingNode):
     merged: list[Candle] | None = None
     # the merged candles' (close, low, high) as floats and close times, when every series has
     # its loaded columns (bulk.merged_prices)
-    merged_prices: list[tuple[float, float, float, int]] | None = None
+    merged_prices: MergedPrices | None = None
     skip_plan: SkipPlan | None = None
     check_exits = False  # BacktestWindow.check_exits
     # BacktestWindow.start_ms: a longer bar (`timeframes`) opening before it is not handed on

@@ -21,7 +21,7 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from tradeguard.backtest.bulk import DAY_MS
+from tradeguard.backtest.bulk import DAY_MS, MergedPrices
 from tradeguard.model.enums import TradingState
 from tradeguard.model.market import Candle
 from tradeguard.model.money import ZERO
@@ -84,10 +84,12 @@ class SteadyRun:
                         [_NO_BAND])
             for dc in node.config.data
         }  # fmt: skip
-        self.prices = _prices(node, candles)
+        self.merged = _prices(node, candles)
+        self.block: tuple[Any, ...] = (-1,)  # the last `_block`
+        floats = self.merged is not None and bool(self.merged.close[0])  # a zero close: none
         # the guard's factors (kept alive: looked up by identity) and their float multipliers
         self.fracs = fracs = node.risk.mark_guard._fracs
-        self.ffacs = {id(fr): _float_factors(fr) if self.prices[0][0] else None for fr in fracs}
+        self.ffacs = {id(fr): _float_factors(fr) if floats else None for fr in fracs}
 
     def ready(self) -> bool:
         """Whether the next candles may run steadily."""
@@ -113,6 +115,7 @@ class SteadyRun:
             return i - 1, lo, hi
         _share_keys(self.slots, self.node.risk.mark_guard._bands)
         last = min(len(self.candles) - 1, (i // self.every + 1) * self.every - 1)  # checkpoint
+        last = min(last, i - i % BLOCK + BLOCK - 1)  # and the end of its block (`_block`)
         k, lo, hi = self._stretch(i, last, lo, hi, commit_due)
         self._count(i, k)
         return k, lo, hi
@@ -121,20 +124,21 @@ class SteadyRun:
         self, i: int, last: int, lo: int, hi: int, commit_due: float
     ) -> tuple[int, int, int]:
         """`run`'s loop over candles i..last (its locals bound once)."""
-        (node, candles, sim, slots, prices, ffacs, guard, risk, queue, marks, bands, watch, observe,
-         watched, pacer, watch_stop, commit_each, unit) = self._parts()  # fmt: skip
+        (node, sim, slots, ffacs, guard, risk, queue, marks, bands, watch, observe, watched,
+         pacer, watch_stop, commit_each, unit) = self._parts()  # fmt: skip
+        base, candles, closes, lows, highs, stamps = self._block(i)  # k counts from base
         m_candles, m_last, m_mid, m_quotes = self.market_parts
         bands_get, perf, active = bands.get, time.perf_counter, ACTIVE
         rare = watched is not None or commit_each  # exit rules or commits may end a stretch
-        held, n_marks, now, k = node._held, len(marks), sim._now, i - 1
-        for k in range(i, last + 1):  # k: the last candle begun (returned)
+        held, n_marks, now, k = node._held, len(marks), sim._now, i - 1 - base
+        for k in range(i - base, last - base + 1):  # k: the last candle begun (returned)
             c = candles[k]
             slot = slots.get(symbol := c.symbol)
             if slot is None or c.venue:  # tagged: the general loop keeps it per venue
                 k -= 1
                 break
             key, paper, p_markets, strats, sh = slot
-            cf, lf, hf, close_ts = prices[k]  # close, low, high as floats (`_shadow`); close ms
+            cf, close_ts = closes[k], stamps[k]  # close as a float (`_shadow`: low, high); ms
             if close_ts > now:
                 sim._now = now = close_ts
             m_candles[symbol] = c  # market.on_candle(c), inline (an untagged candle)
@@ -147,7 +151,7 @@ class SteadyRun:
                 taken = _exact(guard, key, band, c, close_ts, sh, cf, ffacs)
             elif sh[1] <= cf <= sh[2]:  # near the band's mark: the band stands
                 band[2] = close
-                taken = 2 if (sh[5] <= lf and hf <= sh[6]) or _admits(band, c) else 1
+                taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(band, c) else 1
             elif (cf < sh[3] or cf > sh[4]) and sh[5] <= cf <= sh[6] and band[6] is sh[7]:
                 f, down, up, near_down, near_up = factors = sh[7]  # the band follows the mark
                 band = bands[key] = [
@@ -162,7 +166,7 @@ class SteadyRun:
                     )  # fmt: skip
                 else:
                     sh[0] = _NO_BAND
-                taken = 2 if (sh[5] <= lf and hf <= sh[6]) or _admits(band, c) else 1
+                taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(band, c) else 1
             else:
                 taken = _exact(guard, key, band, c, close_ts, sh, cf, ffacs)
             if taken:
@@ -193,16 +197,32 @@ class SteadyRun:
                 break
             if watch_stop and node._stop_requested:
                 break
-        return k, lo, hi
+        return k + base, lo, hi
 
     def _parts(self) -> tuple[Any, ...]:
         """What `_stretch` holds in locals."""
         node = self.node
         guard = node.risk.mark_guard
-        return (node, self.candles, self.sim, self.slots, self.prices, self.ffacs, guard,
-                node.risk, self.queue, node.portfolio.marks, guard._bands, guard._watch,
-                self.observe, self.watched, self.pacer, self.watch_stop, self.commit_each,
+        return (node, self.sim, self.slots, self.ffacs, guard, node.risk, self.queue,
+                node.portfolio.marks, guard._bands, guard._watch, self.observe, self.watched,
+                self.pacer, self.watch_stop, self.commit_each,
                 node.storage.unit_status())  # fmt: skip
+
+    def _block(self, i: int) -> tuple[Any, ...]:
+        """The block of `BLOCK` candles holding candle i: its first index, its candles and their
+        close, low and high floats and close times as lists (`_prices`), the last one kept."""
+        base = i - i % BLOCK
+        if self.block[0] != base:
+            part = self.candles[base : base + BLOCK]
+            merged = self.merged
+            if merged is not None:
+                cols = merged.close, merged.low, merged.high, merged.close_ts
+                lists = [col[base : base + BLOCK].tolist() for col in cols]
+            else:
+                zeros = [0.0] * len(part)
+                lists = [zeros, zeros, zeros, [c.ts + c.interval_s * 1000 for c in part]]
+            self.block = (base, part, *lists)
+        return self.block
 
     def _count(self, i: int, k: int) -> None:
         """Count candles i..k-1 in the run's figures (the caller counts candle k)."""
@@ -236,21 +256,25 @@ MARGIN = 2.0**-40
 # bound out of that range has no shadow (`_float_factors`: the closes that give none).
 _NORMAL = (2.0**-1022, sys.float_info.max)
 _NO_BAND: list[Any] = []  # no band is this object: a shadow that stands for none
-Prices = list[tuple[float, float, float, int]]
+# The loop reads its candles' prices from lists made for a block of this many candles at a time
+# (`SteadyRun._block`): held for the whole replay they would take some 180 bytes a candle. A
+# multiple of 8 (the loop's pacing check falls on the same candles).
+BLOCK = 4096
 
 
-def _prices(node: TradingNode, candles: list[Candle]) -> Prices:
+def _prices(node: TradingNode, candles: list[Candle]) -> MergedPrices | None:
     """The merged candles' (close, low, high) floats and close times (runner: `merged_prices`);
-    for other candles, zeros and their close times (no shadow is built on a zero close: the
-    Decimals decide every candle)."""
-    prices: Prices | None = getattr(node, "merged_prices", None)
+    None for other candles, whose rows are zeros and their close times (no shadow is built on
+    a zero close: the Decimals decide every candle)."""
+    prices: MergedPrices | None = getattr(node, "merged_prices", None)
     if (
         prices is not None
         and candles is getattr(node, "merged", None)
         and len(prices) == len(candles)
+        and len(prices)
     ):
         return prices
-    return [(0.0, 0.0, 0.0, c.ts + c.interval_s * 1000) for c in candles] or [(0.0, 0.0, 0.0, 0)]
+    return None
 
 
 def _float_factors(factors: tuple[Decimal, ...]) -> tuple[float, ...] | None:
