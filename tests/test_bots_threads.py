@@ -12,6 +12,7 @@ import httpx
 
 from bots_support import SYMBOL, add_bot, mid, quote, rig
 from tradeguard.api.server import ApiServer
+from tradeguard.model.enums import OrderStatus
 
 THREADS = 8
 
@@ -117,7 +118,15 @@ async def test_a_stop_racing_approved_entries_from_threads_leaves_nothing_workin
         submitted = [b for _, b in out if b.get("status") == "submitted"]
         # what was sent before the stop was cancelled by it: no entry fills after the stop
         assert held is None or held.quantity == 0, (out, held)
-        assert len(submitted) <= 1, out  # one position per bot, whatever the stop let through
+        # each entry the stop let through (the bot may hold several symbols' worth) was cancelled
+        # unfilled by it; every other was refused, by the stop or by the bot's limits
+        by_id = {o.client_order_id: o for o in _working(r, "eta")}
+        for body in submitted:
+            order = by_id[body["client_order_id"]]
+            assert order.status is OrderStatus.CANCELLED and order.filled == 0, (body, order)
+        codes = {b.get("code") for _, b in out if b.get("status") == "denied"}
+        assert codes <= {"BOT_DISABLED", "BOT_MAX_POSITION", "BOT_MAX_TOTAL_POSITION"}, (codes, out)
+        assert len(submitted) + sum(b.get("status") == "denied" for _, b in out) == THREADS - 1
     finally:
         await server.stop()
         await r.http.aclose()
