@@ -387,6 +387,15 @@ class StorageCore:
         else:
             tx.undo.append(undo)
 
+    def undo_scope(self) -> object | None:
+        """The innermost open block `on_rollback` entries now go with (a nested block, or the
+        transaction): one entry per scope is enough to take back what was told in it. None
+        where nothing is kept (`keeps_undo`)."""
+        tx = self._tx
+        if tx.conn is None or tx.batch is not None:
+            return None
+        return tx.frames[-1] if tx.frames else tx
+
     @property
     def keeps_undo(self) -> bool:
         """Tell whether `on_rollback` keeps what it is given: inside a transaction or a unit of
