@@ -49,6 +49,11 @@ COUNTERS = ("enqueued", "sent", "failed", "retried", "dropped", "suppressed", "e
 MODE_MARKS = {"live": "[LIVE]", "sandbox": "[SANDBOX]", "paper": "[PAPER]"}
 
 
+def _truncate(items: list[Any], size: int) -> None:
+    """Drop what was appended to `items` since it held `size` (a rolled-back block's)."""
+    del items[size:]
+
+
 class _Pending(threading.local):
     """One thread's alerts held for its open transaction (storage hooks run on the thread that
     commits or rolls back): another thread's commit neither sends nor drops them."""
@@ -109,7 +114,10 @@ class AlertManager:
             if self.hold is not None and self.hold():
                 # the trade it reports is not committed yet: a commit that fails takes it
                 # back, and the venue's next report of it would count it twice in the windows
-                self._pending.watch_held.append(event)
+                held = self._pending.watch_held
+                if self.on_rollback is not None:  # a nested block's rollback takes it back
+                    self.on_rollback(partial(_truncate, held, len(held)))
+                held.append(event)
             else:
                 self._watch(event)
         except Exception:
@@ -156,7 +164,10 @@ class AlertManager:
             self._last_sent[alert.dedupe_key] = now
         alert = with_id(alert)
         if self.hold is not None and self.hold():
-            self._pending.held.append(alert)  # the work it reports is not committed yet
+            held = self._pending.held
+            if self.on_rollback is not None:  # a nested block's rollback takes it back
+                self.on_rollback(partial(_truncate, held, len(held)))
+            held.append(alert)  # the work it reports is not committed yet
             if interval > 0 and self.on_rollback is not None:
                 # dropped with a rollback, it was never sent: the work's retry is told then
                 self.on_rollback(partial(self._unmark, alert.dedupe_key, last))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from functools import partial
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -25,18 +26,17 @@ _LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 _CYCLE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
+def _truncate(items: list[Counter], size: int) -> None:
+    """Drop the counts held since `items` held `size` (a rolled-back block's)."""
+    del items[size:]
+
+
 class _Held(threading.local):
     """One thread's counts held for its open transaction's commit: another thread's commit
     or rollback neither adds nor drops them."""
 
     def __init__(self) -> None:
         self.counters: list[Counter] = []
-        self.watched = False  # a rollback entry is registered for the open transaction
-
-    def drop(self) -> None:
-        """Forget the counts of the transaction that rolled back (`StorageCore.on_rollback`)."""
-        self.counters = []
-        self.watched = False
 
 
 class NodeMetrics:
@@ -155,17 +155,15 @@ class NodeMetrics:
         if not storage.keeps_undo:
             counter.inc()
             return
-        held = self._held
-        if not held.watched:
-            held.watched = True
-            storage.on_rollback(held.drop)
-        held.counters.append(counter)
+        counters = self._held.counters
+        # an entry per count: a nested block that rolls back drops its own counts only
+        storage.on_rollback(partial(_truncate, counters, len(counters)))
+        counters.append(counter)
 
     def _release(self) -> None:
         """Add the counts of the transaction just committed on this thread (a storage
         after-commit hook: it runs on the committing thread)."""
         held = self._held
-        held.watched = False
         if held.counters:
             counters, held.counters = held.counters, []
             for counter in counters:

@@ -22,14 +22,16 @@ class AuditLog:
     def __init__(self, storage: Any) -> None:
         self.storage = storage
         self.buffer: list[Event] = []
-        # the open transaction's first event is at this index (None: none told in it yet)
-        self._since: int | None = None
+        # the open block (`StorageCore.undo_scope`) a rollback entry was registered in
+        self._scope: object | None = None
 
     def on_event(self, event: Event) -> None:
         """Buffer `event`; written with the next commit, or at once if critical."""
         buf = self.buffer
-        if self._since is None and self.storage.keeps_undo:
-            self._since = len(buf)
+        scope = self.storage.undo_scope()
+        if scope is not None and scope is not self._scope:
+            # the first event told in this block (a nested block's own, if it rolls back)
+            self._scope = scope
             self.storage.on_rollback(partial(self._rolled_back, buf, len(buf)))
         buf.append(event)
         if event.severity == "critical":
@@ -44,7 +46,7 @@ class AuditLog:
 
     def write(self) -> None:
         """Write the buffered events into the open transaction (a storage commit hook)."""
-        self._since = None
+        self._scope = None
         if self.buffer:
             batch, self.buffer = self.buffer, []
             self.storage.append_events(batch)
@@ -58,8 +60,9 @@ class AuditLog:
     def _rolled_back(self, buf: list[Event], kept: int) -> None:
         # the transaction's events go; those told before it wait for the next commit (written
         # into it by its commit hook, they went with it)
-        self._since = None
-        if self.buffer is buf:
-            del buf[kept:]
-        else:
-            self.buffer = buf[:kept] + self.buffer
+        # (several entries may hold one buffer: an outer block's, again after a nested one)
+        self._scope = None
+        if self.buffer is not buf:
+            buf.extend(self.buffer)
+            self.buffer = buf
+        del buf[kept:]

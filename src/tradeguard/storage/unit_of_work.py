@@ -124,8 +124,21 @@ class _Nested:
         if undo and len(undo) > frame.undo_from:
             taken = undo[frame.undo_from :]
             del undo[frame.undo_from :]
-            for entry in reversed(taken):
-                entry()
+            _undo_all(taken)
+
+
+def _undo_all(entries: list[Callable[[], None]]) -> None:
+    """Run undo entries newest first, every one even if one raises (the first error is raised
+    after): taken out of the transaction's list, one skipped would never run."""
+    error: BaseException | None = None
+    for entry in reversed(entries):
+        try:
+            entry()
+        except BaseException as exc:  # raised once the others have run
+            if error is None:
+                error = exc
+    if error is not None:
+        raise error
 
 
 def _take_savepoints(tx: _Tx, conn: Connection) -> None:
@@ -374,6 +387,15 @@ class StorageCore:
         else:
             tx.undo.append(undo)
 
+    def undo_scope(self) -> object | None:
+        """The innermost open block `on_rollback` entries now go with (a nested block, or the
+        transaction): one entry per scope is enough to take back what was told in it. None
+        where nothing is kept (`keeps_undo`)."""
+        tx = self._tx
+        if tx.conn is None or tx.batch is not None:
+            return None
+        return tx.frames[-1] if tx.frames else tx
+
     @property
     def keeps_undo(self) -> bool:
         """Tell whether `on_rollback` keeps what it is given: inside a transaction or a unit of
@@ -387,8 +409,7 @@ class StorageCore:
         tx = self._tx
         undo, tx.undo = tx.undo, None
         if undo:
-            for entry in reversed(undo):
-                entry()
+            _undo_all(undo)
         for hook in self._rollback_hooks:
             hook()
 
