@@ -94,7 +94,7 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
             waiting: list[list[str]] = []
             for found in sorted(booked, key=_journal_rank(node, name, booked), reverse=True):
                 reverse_position(node, *found)
-                if _executor_busy(node, found[1]):  # amid an attempt: cut once it is idle
+                if _cut_later(node, *found):  # amid an attempt, or not run here: cut later
                     waiting.append([found[0].trade_id, found[0].side.value, found[0].symbol,
                                     found[1]])  # fmt: skip
                 else:
@@ -106,14 +106,17 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
     return out + late
 
 
-def _executor_busy(node: ReconcileHost, owner: str) -> bool:
-    """Whether `owner` (a strategy a failed leg's pair is cut in) runs an attempt or a retry
-    now: a cut amid it would clear the attempt's holdings and save its pending state."""
+def _cut_later(node: ReconcileHost, booked: Fill, owner: str) -> bool:
+    """Whether the pair a failed leg `booked` (of `owner`) completed is cut later, by
+    `_cut_waiting`: its strategy runs an attempt now, or does not run here (absent, or its
+    executor unbound: nothing here would cut it) while the fill's order was a pair leg."""
     for strat in node.strategies:
-        if getattr(strat, "id", None) == owner and getattr(strat, "leg_failed", None):
-            executor = getattr(strat, "executor", None)
-            return bool(executor is not None and executor.busy)
-    return False
+        if getattr(strat, "id", None) == owner:
+            return bool(getattr(strat, "leg_failed", None)) and not _cut_ready(node, owner)
+    cid = booked.client_order_id
+    order = node.storage.get_order(cid) if cid else None
+    signal = order.signal if order is not None else None
+    return isinstance(signal, dict) and signal.get("kind") == "cross_venue"
 
 
 def _cut_ready(node: ReconcileHost, owner: str) -> bool:

@@ -98,9 +98,12 @@ def _trip_closed_by(portfolio: Any, storage: Any, booked: Fill, owner: str) -> C
     """The round trip `booked` closed (or flipped), if any: it holds the average it closed at.
     This run's, else its closed row (a trip closed before a restart is not in memory)."""
     for trip in reversed(getattr(portfolio, "closed_trades", [])):
-        if (trip.venue, trip.symbol, trip.strategy_id, trip.closed_ts, trip.exit_price) == (
-            booked.venue, booked.symbol, owner, booked.ts, booked.price
-        ):  # fmt: skip
+        if (trip.venue, trip.symbol, trip.strategy_id) != (booked.venue, booked.symbol, owner):
+            continue
+        if trip.trade_id:  # named by the trade that closed it: another's closed in that second
+            if trip.trade_id == booked.trade_id:  # at that price is not this one
+                return trip
+        elif (trip.closed_ts, trip.exit_price) == (booked.ts, booked.price):
             return trip
     read = getattr(storage, "closed_trip", None)
     return read(booked.venue, booked.symbol, owner, booked.ts, booked.price) if read else None
@@ -176,7 +179,7 @@ def _drop_trip(node: Any, trip: ClosedTrade) -> None:
         storage.on_rollback(lambda: _put_trip_back(node, trips, at, trip, totals))
     drop = getattr(storage, "drop_closed_trip", None)
     if drop is not None:
-        drop(trip.venue, trip.symbol, trip.strategy_id, trip.closed_ts, trip.exit_price)
+        drop(trip)
 
 
 def _put_trip_back(

@@ -26,6 +26,7 @@ class ClosedTrade:
     pnl_pct: Decimal  # pnl over entry notional, in percent
     opened_ts: int
     closed_ts: int
+    trade_id: str = ""  # the venue's id of the trade that closed it ("": not known)
 
 
 PCT_STEP = Decimal("0.0001")  # percent figures to a hundredth of a basis point
@@ -102,11 +103,13 @@ class Position:
         fee_quote: Decimal,
         ts: int,
         dust: Decimal = ZERO,
+        trade_id: str = "",
     ) -> ClosedTrade | None:
         """Apply one execution; return the round trip it completed, if it flattened or flipped.
 
         A reducing fill that leaves less than `dust` (the venue's lot step: what no order can
-        sell) flattens the position; the remainder stays in the account's balance.
+        sell) flattens the position; the remainder stays in the account's balance. `trade_id`:
+        the venue's id of the fill's trade, named by the round trip it closes.
         """
         signed = amount if side is Side.BUY else -amount
         qty = self.quantity
@@ -135,7 +138,9 @@ class Position:
                 self.quantity = ZERO
             self.last_exit_price = price
             if self.quantity == ZERO or (self.quantity > ZERO) != (qty > ZERO):
-                closed = self._close_trip(Side.BUY if qty > ZERO else Side.SELL, price, ts)
+                closed = self._close_trip(
+                    Side.BUY if qty > ZERO else Side.SELL, price, ts, trade_id
+                )
                 if self.quantity != ZERO:
                     self._open_trip(price, ts)
                     self.avg_entry = price
@@ -152,14 +157,14 @@ class Position:
         self.trip_max_qty = ZERO
         self.trip_entry = price
 
-    def _close_trip(self, side: Side, price: Decimal, ts: int) -> ClosedTrade:
+    def _close_trip(self, side: Side, price: Decimal, ts: int, trade_id: str) -> ClosedTrade:
         entry = self.avg_entry
         basis = entry * self.trip_max_qty
         pct = (self.trip_pnl / basis * 100) if basis else ZERO
         # positional, in the fields' order (keywords cost more than the rest of the call)
         return ClosedTrade(
             self.venue, self.symbol, self.strategy_id, side, entry, price, self.trip_max_qty,
-            self.trip_pnl, pct, self.opened_ts, ts,
+            self.trip_pnl, pct, self.opened_ts, ts, trade_id,
         )  # fmt: skip
 
 

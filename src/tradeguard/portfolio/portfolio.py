@@ -167,7 +167,9 @@ class Portfolio:
         # The position moves by the base the account gained or gave up (net of a fee taken in
         # base); the fee's cost stays in fee_q, so entry cost = price * amount as paid.
         dust = self.lot_steps.get((fill.venue, fill.symbol), ZERO)
-        closed = pos.apply(fill.side, fill.price, fill.base_moved, fee_q, fill.ts, dust)
+        closed = pos.apply(
+            fill.side, fill.price, fill.base_moved, fee_q, fill.ts, dust, fill.trade_id
+        )
         self.realized_pnl += pos.realized_pnl - before
         if closed is not None:
             self.closed_trades.append(closed)

@@ -166,25 +166,30 @@ class PositionStore(StorageCore):
                 )  # fmt: skip
         return None
 
-    def drop_closed_trip(
-        self, venue: str, symbol: str, strategy_id: str, exit_ts: int, exit_price: Decimal
-    ) -> bool:
-        """Delete the closed row of the round trip `closed_trip` reads (a close whose fill
-        FAILED at the venue: it never happened); tell whether one was deleted."""
+    def drop_closed_trip(self, trip: ClosedTrade) -> bool:
+        """Delete the closed row of the round trip `trip` (a close whose fill FAILED at the
+        venue: it never happened), matched on every figure stored of it (another trip closed
+        in the same second at the same price differs in one; rows alike in all are the same
+        trip's twins); tell whether one was deleted."""
+        c = positions.c
         stmt = (
-            select(positions.c.id, positions.c.exit_price)
+            select(positions)
             .where(
-                (positions.c.status == POSITION_CLOSED)
-                & (positions.c.venue == venue)
-                & (positions.c.symbol == symbol)
-                & (positions.c.strategy_id == strategy_id)
-                & (positions.c.exit_ts == exit_ts)
+                (c.status == POSITION_CLOSED)
+                & (c.venue == trip.venue)
+                & (c.symbol == trip.symbol)
+                & (c.strategy_id == trip.strategy_id)
+                & (c.exit_ts == trip.closed_ts)
+                & (c.entry_ts == trip.opened_ts)
+                & (c.side == side_name(trip.side))
             )
-            .order_by(positions.c.id.desc())
+            .order_by(c.id.desc())
         )
         for r in self._read(stmt):
-            if r.exit_price == exit_price:
-                self._write(delete(positions).where(positions.c.id == r.id))
+            if (r.exit_price, r.entry_price, r.quantity, r.pnl) == (
+                trip.exit_price, trip.entry_price, trip.amount, trip.pnl
+            ):  # fmt: skip
+                self._write(delete(positions).where(c.id == r.id))
                 return True
         return False
 

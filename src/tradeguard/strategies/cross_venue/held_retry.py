@@ -179,24 +179,38 @@ def adopt_retry(executor: PairExecutor, rec: PairAttempt, orders: Sequence[Order
     rebook(executor, leg, left)
 
 
+def own_lone(book: Any, leg: HeldLeg) -> int | None:
+    """Where the book holds `leg`: the lone leg its held record booked (one of no known record
+    when none names it); another attempt's lone leg of the same pair is not this one."""
+    mine = [i for i, p in enumerate(book.open) if p.legs == (leg.symbol,)]
+    for i in mine:
+        if book.open[i].record_id == leg.record_id:
+            return i
+    unknown = [i for i in mine if book.open[i].record_id is None
+               and book.open[i].pair_id == leg.pair_id]  # fmt: skip
+    return unknown[0] if unknown else None
+
+
 def rebook(executor: PairExecutor, leg: HeldLeg, left: Decimal) -> None:
-    """The pair's book holds what is left of the lone leg (none: it no longer counts)."""
+    """The book holds what is left of the lone leg (none: it no longer counts)."""
     book = executor.book
-    for i, held in enumerate(book.open):
-        if held.pair_id == leg.pair_id and held.legs == (leg.symbol,):
-            if left <= 0:
-                del book.open[i]
-            else:
-                capital = held.capital * left / held.contracts
-                # a shrink's note counted what the leg held before this sale: no longer true
-                book.open[i] = dataclasses.replace(held, contracts=left, capital=capital, note="")
-            return
+    i = own_lone(book, leg)
+    if i is None:
+        return
+    held = book.open[i]
+    if left <= 0:
+        del book.open[i]
+    else:
+        capital = held.capital * left / held.contracts
+        # a shrink's note counted what the leg held before this sale: no longer true
+        book.open[i] = dataclasses.replace(held, contracts=left, capital=capital, note="")
 
 
 __all__ = [
     "HeldLeg",
     "adopt_retry",
     "held_legs",
+    "own_lone",
     "rebook",
     "retry_cut_short",
     "retry_unwind",

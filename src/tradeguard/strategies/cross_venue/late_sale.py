@@ -26,7 +26,7 @@ from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, plain
 from tradeguard.strategies.cross_venue.executor import PairExecutor
-from tradeguard.strategies.cross_venue.held_retry import HeldLeg, rebook
+from tradeguard.strategies.cross_venue.held_retry import HeldLeg, own_lone, rebook
 from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult
 
 
@@ -97,8 +97,8 @@ def late_fill(executor: PairExecutor, fill: Fill) -> PairAttempt | None:
     if amount <= 0:
         return None
     leg, per = sale.leg, sale.leg.capital / sale.leg.contracts  # cost of one contract
-    held = next((p.contracts for p in executor.book.open
-                 if p.pair_id == leg.pair_id and p.legs == (leg.symbol,)), ZERO)  # fmt: skip
+    at = own_lone(executor.book, leg)
+    held = ZERO if at is None else executor.book.open[at].contracts
     left = max(held - amount, ZERO)
     rec = PairAttempt(
         executor.strategy_id, leg.pair_id, leg.event, leg.direction, executor.mode, amount,
