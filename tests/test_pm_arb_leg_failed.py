@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from pm_arb_support import StubGateway
+from pm_support import arb_servers, completed_arb_pair
 from test_pm_arb_executor import K_YES, PM_NO, _setup
 from test_pm_arb_held_retry import _rows
 from tradeguard.model.enums import LiquiditySide, Side
@@ -182,89 +183,49 @@ async def test_a_node_whose_polymarket_leg_failed_holds_the_kalshi_leg_alone(
     commit is refused leaves the pair as it was, cut by the next reconciliation."""
     from sqlalchemy.exc import OperationalError
 
-    from test_pm_arb_node import arb_config, vault_with_both
     from tradeguard.execution.failed_fills import _record_naming, flag_failed_fills
     from tradeguard.execution.reconcile import reconcile_and_gate
-    from tradeguard.node import TradingNode
-    from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
-    from tradeguard.sandbox.pm_serve import (
-        kalshi_demo,
-        kalshi_keys,
-        paired_markets,
-        polymarket_demo,
-        polymarket_keys,
-    )
 
-    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
-    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
-    await kalshi.start()
-    await pm.start()
-    try:
-        scenario = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1],
-                               ArbScenarioConfig(size=D(20)))  # fmt: skip
-        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
-        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": policy}, {})
-        node = TradingNode(cfg)
-        for venue in node.venues.values():
-            venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
-        await node.start()
-        strat = node.strategies[0]
-        run = asyncio.create_task(node.run_live(duration_s=30))
-        try:
-            await asyncio.sleep(0.3)
-            scenario.appear(scenario.markets[0])
-            for _ in range(400):
-                if strat.attempts:
-                    break
-                await asyncio.sleep(0.025)
-            [done] = strat.attempts
-            assert done.outcome == "completed", done.reason
-            [fill] = node.storage.load_fills(venue="polymarket")
-            # the pair cut is the one its order's record booked, found in the store (as after
-            # a restart, when no attempt of this process names the order)
-            assert _record_naming(node.storage, strat.id, fill.client_order_id) == done.record_id
-            assert strat.book.open[0].record_id == done.record_id
-            pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
-            if refused:
-                venue = node.venues["polymarket"]
-                assert await venue.fetch_fills(fill.symbol) == []  # read FAILED
-                refuse = _RefuseFlag(node.storage, fill.trade_id)
-                with pytest.raises(OperationalError):
-                    flag_failed_fills(node, "polymarket", venue)
-                assert [p.lone for p in strat.book.open] == [False]  # the pair as it was
-                assert refuse.armed is False
-            report = await reconcile_and_gate(node)
-            assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
-            # one cut, counted once (a refused commit's record was never written: the
-            # strategy's attempts and the node's figures hold only the one committed)
-            [cut] = [r for r in strat.attempts if r.code == "LEG_FAILED"]
-            assert node.arb_cycles["pmarb"].outcomes["held"] == 1
-            if policy == "hold":  # nothing sold: the pair's profit taken back, once
-                assert node.arb_cycles["pmarb"].profit == {"USD": D(0)}
-            [(symbol, contracts)] = cut.held.items()
-            assert cut.outcome == "held" and cut.legs[0].venue == "kalshi" and contracts == 20
-            held = [e for e in node.storage.load_events(limit=500) if e.kind == "arb.held"]
-            assert [e.data["failed_trade_id"] for e in held] == [fill.trade_id]
-            if policy == "hold":
-                [lone] = strat.book.open
-                assert (lone.venues, lone.legs, lone.contracts) == (("kalshi",), (symbol,), 20)
-            else:  # offered at once within max_unwind_loss_usd, as a retry of the record
-                while strat._failed_unwinds:
-                    await asyncio.gather(*strat._failed_unwinds)
-                sale = strat.attempts[-1]
-                assert sale.retry_of == cut.record_id and sale.outcome == "unwound", sale.reason
-                assert -sale.actual_profit <= D(5) and strat.book.open == []
-                assert node.portfolio.book("kalshi").total(symbol.split("/")[0]) == 0
-            kept = list(strat.book.open)
-            again = await reconcile_and_gate(node)  # told once: the pair is cut once
-            assert again.fills_failed == [] and strat.book.open == kept
-        finally:
-            node.request_stop()
-            await run
-            await node.stop()
-    finally:
-        await pm.stop()
-        await kalshi.stop()
+    async with completed_arb_pair(tmp_path, monkeypatch, policy) as arb:
+        pm, node, strat, done, fill = arb.pm, arb.node, arb.strat, arb.done, arb.fill
+        # the pair cut is the one its order's record booked, found in the store (as after
+        # a restart, when no attempt of this process names the order)
+        assert _record_naming(node.storage, strat.id, fill.client_order_id) == done.record_id
+        assert strat.book.open[0].record_id == done.record_id
+        pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+        if refused:
+            venue = node.venues["polymarket"]
+            assert await venue.fetch_fills(fill.symbol) == []  # read FAILED
+            refuse = _RefuseFlag(node.storage, fill.trade_id)
+            with pytest.raises(OperationalError):
+                flag_failed_fills(node, "polymarket", venue)
+            assert [p.lone for p in strat.book.open] == [False]  # the pair as it was
+            assert refuse.armed is False
+        report = await reconcile_and_gate(node)
+        assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
+        # one cut, counted once (a refused commit's record was never written: the
+        # strategy's attempts and the node's figures hold only the one committed)
+        [cut] = [r for r in strat.attempts if r.code == "LEG_FAILED"]
+        assert node.arb_cycles["pmarb"].outcomes["held"] == 1
+        if policy == "hold":  # nothing sold: the pair's profit taken back, once
+            assert node.arb_cycles["pmarb"].profit == {"USD": D(0)}
+        [(symbol, contracts)] = cut.held.items()
+        assert cut.outcome == "held" and cut.legs[0].venue == "kalshi" and contracts == 20
+        held = [e for e in node.storage.load_events(limit=500) if e.kind == "arb.held"]
+        assert [e.data["failed_trade_id"] for e in held] == [fill.trade_id]
+        if policy == "hold":
+            [lone] = strat.book.open
+            assert (lone.venues, lone.legs, lone.contracts) == (("kalshi",), (symbol,), 20)
+        else:  # offered at once within max_unwind_loss_usd, as a retry of the record
+            while strat._failed_unwinds:
+                await asyncio.gather(*strat._failed_unwinds)
+            sale = strat.attempts[-1]
+            assert sale.retry_of == cut.record_id and sale.outcome == "unwound", sale.reason
+            assert -sale.actual_profit <= D(5) and strat.book.open == []
+            assert node.portfolio.book("kalshi").total(symbol.split("/")[0]) == 0
+        kept = list(strat.book.open)
+        again = await reconcile_and_gate(node)  # told once: the pair is cut once
+        assert again.fills_failed == [] and strat.book.open == kept
 
 
 async def test_a_leg_cut_while_running_is_sold_through_the_cooldown_its_pair_s_profit_taken_back(
@@ -276,66 +237,27 @@ async def test_a_leg_cut_while_running_is_sold_through_the_cooldown_its_pair_s_p
     Before, the completed pair's holdings were no longer counted, so the sale was judged as a
     new order and refused for the cooldown, the leg left held unhedged. The figures take back
     the profit the pair's completed record counted (never had: its leg FAILED)."""
-    from test_pm_arb_node import arb_config, vault_with_both
     from tradeguard.execution.reconcile import reconcile_and_gate
-    from tradeguard.node import TradingNode
-    from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
-    from tradeguard.sandbox.pm_serve import (
-        kalshi_demo,
-        kalshi_keys,
-        paired_markets,
-        polymarket_demo,
-        polymarket_keys,
-    )
 
-    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
-    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
-    await kalshi.start()
-    await pm.start()
-    try:
-        scenario = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1],
-                               ArbScenarioConfig(size=D(20)))  # fmt: skip
-        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
-        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "unwind"}, {})
-        cfg.risk.cooldown_after_trade_s = 3600
-        node = TradingNode(cfg)
-        for venue in node.venues.values():
-            venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
-        await node.start()
-        strat = node.strategies[0]
-        run = asyncio.create_task(node.run_live(duration_s=30))
-        try:
-            await asyncio.sleep(0.3)
-            scenario.appear(scenario.markets[0])
-            for _ in range(400):
-                if strat.attempts:
-                    break
-                await asyncio.sleep(0.025)
-            [done] = strat.attempts
-            assert done.outcome == "completed", done.reason
-            [fill] = node.storage.load_fills(venue="polymarket")
-            pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
-            report = await reconcile_and_gate(node)
-            assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
-            cut = next(r for r in strat.attempts if r.code == "LEG_FAILED")
-            while strat._failed_unwinds:
-                await asyncio.gather(*strat._failed_unwinds)
-            sale = strat.attempts[-1]
-            assert sale.retry_of == cut.record_id and sale.outcome == "unwound", sale.reason
-            assert strat.book.open == []
-            # the pair's profit its completed record counted is never had: the cut takes it
-            # back, so the figures hold what the sale lost, as the money did (before: the
-            # sale's loss plus the pair's profit, 0.7558, a loss of 1.10 read as one of 0.34)
-            assert cut.actual_profit == -done.actual_profit < 0
-            assert sum(node.arb_cycles["pmarb"].profit.values()) == sale.actual_profit
-            assert node.figures().realized_pnl == sale.actual_profit
-        finally:
-            node.request_stop()
-            await run
-            await node.stop()
-    finally:
-        await pm.stop()
-        await kalshi.stop()
+    async with completed_arb_pair(
+        tmp_path, monkeypatch, "unwind", cooldown_after_trade_s=3600
+    ) as arb:
+        pm, node, strat, done, fill = arb.pm, arb.node, arb.strat, arb.done, arb.fill
+        pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+        report = await reconcile_and_gate(node)
+        assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
+        cut = next(r for r in strat.attempts if r.code == "LEG_FAILED")
+        while strat._failed_unwinds:
+            await asyncio.gather(*strat._failed_unwinds)
+        sale = strat.attempts[-1]
+        assert sale.retry_of == cut.record_id and sale.outcome == "unwound", sale.reason
+        assert strat.book.open == []
+        # the pair's profit its completed record counted is never had: the cut takes it
+        # back, so the figures hold what the sale lost, as the money did (before: the
+        # sale's loss plus the pair's profit, 0.7558, a loss of 1.10 read as one of 0.34)
+        assert cut.actual_profit == -done.actual_profit < 0
+        assert sum(node.arb_cycles["pmarb"].profit.values()) == sale.actual_profit
+        assert node.figures().realized_pnl == sale.actual_profit
 
 
 async def test_a_sale_queued_by_a_refused_cut_sends_nothing_beside_another_lone_leg(
@@ -393,61 +315,21 @@ async def test_a_leg_failed_during_an_attempt_is_cut_once_the_executor_is_idle(
     held, as an attempt or a retry holds it): the cut waits. Before, it was applied at once,
     amid the attempt, its book save taking in the attempt's pending state; now the next
     reconciliation with the executor idle cuts it, once."""
-    from test_pm_arb_node import arb_config, vault_with_both
     from tradeguard.execution.reconcile import reconcile_and_gate
-    from tradeguard.node import TradingNode
-    from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
-    from tradeguard.sandbox.pm_serve import (
-        kalshi_demo,
-        kalshi_keys,
-        paired_markets,
-        polymarket_demo,
-        polymarket_keys,
-    )
 
-    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
-    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
-    await kalshi.start()
-    await pm.start()
-    try:
-        scenario = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1],
-                               ArbScenarioConfig(size=D(20)))  # fmt: skip
-        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
-        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {})
-        node = TradingNode(cfg)
-        for venue in node.venues.values():
-            venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
-        await node.start()
-        strat = node.strategies[0]
-        run = asyncio.create_task(node.run_live(duration_s=30))
-        try:
-            await asyncio.sleep(0.3)
-            scenario.appear(scenario.markets[0])
-            for _ in range(400):
-                if strat.attempts:
-                    break
-                await asyncio.sleep(0.025)
-            [done] = strat.attempts
-            assert done.outcome == "completed", done.reason
-            [fill] = node.storage.load_fills(venue="polymarket")
-            pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
-            async with strat.executor._lock:  # an attempt runs
-                report = await reconcile_and_gate(node)
-                assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
-                assert [p.lone for p in strat.book.open] == [False]  # not cut amid it
-                assert [r.code for r in strat.attempts if r.code == "LEG_FAILED"] == []
-            await reconcile_and_gate(node)  # idle now: cut
-            [cut] = [r for r in strat.attempts if r.code == "LEG_FAILED"]
-            assert cut.outcome == "held" and [p.lone for p in strat.book.open] == [True]
-            await reconcile_and_gate(node)
-            assert [r.code for r in strat.attempts].count("LEG_FAILED") == 1  # once
-        finally:
-            node.request_stop()
-            await run
-            await node.stop()
-    finally:
-        await pm.stop()
-        await kalshi.stop()
+    async with completed_arb_pair(tmp_path, monkeypatch, "hold") as arb:
+        pm, node, strat, fill = arb.pm, arb.node, arb.strat, arb.fill
+        pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+        async with strat.executor._lock:  # an attempt runs
+            report = await reconcile_and_gate(node)
+            assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
+            assert [p.lone for p in strat.book.open] == [False]  # not cut amid it
+            assert [r.code for r in strat.attempts if r.code == "LEG_FAILED"] == []
+        await reconcile_and_gate(node)  # idle now: cut
+        [cut] = [r for r in strat.attempts if r.code == "LEG_FAILED"]
+        assert cut.outcome == "held" and [p.lone for p in strat.book.open] == [True]
+        await reconcile_and_gate(node)
+        assert [r.code for r in strat.attempts].count("LEG_FAILED") == 1  # once
 
 
 async def test_a_lone_leg_whose_sale_failed_is_held_again_and_offered() -> None:
@@ -494,59 +376,23 @@ async def test_a_cut_waiting_at_a_restart_is_applied_once_by_the_start(
     pair, once: a second start and a periodic reconciliation cut nothing more. A start
     without the strategy (`bare`) leaves the cut waiting: before, its reconciliation took
     the cut off the list and cut nothing (no strategy to cut in), the pair left whole."""
-    from test_pm_arb_node import arb_config, vault_with_both
     from tradeguard.execution.failed_fills import CUTS_WAITING_KEY
     from tradeguard.execution.reconcile import reconcile_and_gate
     from tradeguard.node import TradingNode
-    from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
-    from tradeguard.sandbox.pm_serve import (
-        kalshi_demo,
-        kalshi_keys,
-        paired_markets,
-        polymarket_demo,
-        polymarket_keys,
-    )
     from tradeguard.storage.arb_repository import load_arb_executions
 
-    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
-    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
-    await kalshi.start()
-    await pm.start()
-    try:
-        scenario = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1],
-                               ArbScenarioConfig(size=D(20)))  # fmt: skip
-        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
-        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {})
-        node = TradingNode(cfg)
-        for venue in node.venues.values():
-            venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
-        await node.start()
-        strat = node.strategies[0]
-        run = asyncio.create_task(node.run_live(duration_s=30))
-        try:
-            await asyncio.sleep(0.3)
-            scenario.appear(scenario.markets[0])
-            for _ in range(400):
-                if strat.attempts:
-                    break
-                await asyncio.sleep(0.025)
-            [done] = strat.attempts
-            assert done.outcome == "completed", done.reason
-            [fill] = node.storage.load_fills(venue="polymarket")
-            pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
-            async with strat.executor._lock:  # an attempt runs
-                report = await reconcile_and_gate(node)
-                assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
-                assert node.storage.kv_get(CUTS_WAITING_KEY) == {
-                    "polymarket": [[fill.trade_id, "buy", fill.symbol, strat.id]]
-                }
-                node.request_stop()  # stopped with the cut waiting
-                await run
-        finally:
-            node.request_stop()
-            await run
-            await node.stop()
-            node.close()
+    async with completed_arb_pair(tmp_path, monkeypatch, "hold") as arb:
+        pm, cfg, node, strat, fill = arb.pm, arb.cfg, arb.node, arb.strat, arb.fill
+        pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+        async with strat.executor._lock:  # an attempt runs
+            report = await reconcile_and_gate(node)
+            assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]
+            assert node.storage.kv_get(CUTS_WAITING_KEY) == {
+                "polymarket": [[fill.trade_id, "buy", fill.symbol, strat.id]]
+            }
+            node.request_stop()  # stopped with the cut waiting
+            await arb.run
+        await arb.stop(close=True)
 
         def codes(n: TradingNode) -> list[str]:
             return [r["legs"]["code"] for r in load_arb_executions(n.storage, strategy_id="pmarb")
@@ -578,9 +424,6 @@ async def test_a_cut_waiting_at_a_restart_is_applied_once_by_the_start(
             finally:
                 await node.stop()
                 node.close()
-    finally:
-        await pm.stop()
-        await kalshi.stop()
 
 
 async def test_a_sale_failed_flag_refused_then_committed_realises_the_sale_back_once(
@@ -592,58 +435,44 @@ async def test_a_sale_failed_flag_refused_then_committed_realises_the_sale_back_
     figures (only its held pairs were put back): the second counted it again."""
     from sqlalchemy.exc import OperationalError
 
-    from test_pm_arb_node import arb_config, vault_with_both
+    from test_pm_arb_node import arb_config
     from tradeguard.execution.failed_fills import flag_failed_fills
     from tradeguard.model.enums import OrderStatus, OrderType
     from tradeguard.model.order import Order
     from tradeguard.node import TradingNode
-    from tradeguard.sandbox.pm_serve import (
-        kalshi_demo,
-        kalshi_keys,
-        polymarket_demo,
-        polymarket_keys,
-    )
     from tradeguard.storage.arb_repository import load_arb_executions
 
-    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
-    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
-    await kalshi.start()
-    await pm.start()
-    node = None
-    try:
-        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
+    async with arb_servers(tmp_path, monkeypatch) as (kalshi, pm):
         node = TradingNode(arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {}))
-        strat = node.strategies[0]
-        symbol, now = "fed-above-4pct-dec:YES/PUSD", node.clock.now_ms()
-        sig = {"arb": "unwind", "retry_of": 1, "pair_id": "fed", "retry_cost": "4.00"}
-        order = Order("c-sale", strat.id, "polymarket", symbol, Side.SELL, OrderType.LIMIT,
-                      D(10), D("0.52"), status=OrderStatus.FILLED, filled=D(10),
-                      avg_price=D("0.52"), signal=sig)  # fmt: skip
-        node.storage.upsert_order(order)
-        fill = Fill("polymarket", symbol, "c-sale", "v-sale", "t9-0", Side.SELL, D("0.52"),
-                    D(10), D(0), "PUSD", LiquiditySide.TAKER, now)  # fmt: skip
-        assert node.storage.insert_fill(fill, strat.id)
-        before = strat.book.realised_today
-        venue = node.venues["polymarket"]
-        venue.failed_fills[fill.trade_id] = fill  # read FAILED
-        refuse = _RefuseFlag(node.storage, fill.trade_id)
-        with pytest.raises(OperationalError):
-            flag_failed_fills(node, "polymarket", venue)
-        assert refuse.armed is False and strat.book.realised_today == before
-        assert strat.book.open == []
-        venue.failed_fills[fill.trade_id] = fill  # read FAILED again by the next listing
-        assert [f["trade_id"] for f in flag_failed_fills(node, "polymarket", venue)] == ["t9-0"]
-        rows = load_arb_executions(node.storage, strategy_id=strat.id)
-        assert [r["legs"]["code"] for r in rows] == ["SALE_FAILED"]
-        # the sale's proceeds (5.20) taken back, its cost (4.00) held again: -1.20, once
-        assert strat.book.realised_today == before - D("1.20")
-        [lone] = strat.book.open
-        assert (lone.legs, lone.contracts, lone.capital) == ((symbol,), 10, D("4.00"))
-    finally:
-        if node is not None:
+        try:
+            strat = node.strategies[0]
+            symbol, now = "fed-above-4pct-dec:YES/PUSD", node.clock.now_ms()
+            sig = {"arb": "unwind", "retry_of": 1, "pair_id": "fed", "retry_cost": "4.00"}
+            order = Order("c-sale", strat.id, "polymarket", symbol, Side.SELL, OrderType.LIMIT,
+                          D(10), D("0.52"), status=OrderStatus.FILLED, filled=D(10),
+                          avg_price=D("0.52"), signal=sig)  # fmt: skip
+            node.storage.upsert_order(order)
+            fill = Fill("polymarket", symbol, "c-sale", "v-sale", "t9-0", Side.SELL, D("0.52"),
+                        D(10), D(0), "PUSD", LiquiditySide.TAKER, now)  # fmt: skip
+            assert node.storage.insert_fill(fill, strat.id)
+            before = strat.book.realised_today
+            venue = node.venues["polymarket"]
+            venue.failed_fills[fill.trade_id] = fill  # read FAILED
+            refuse = _RefuseFlag(node.storage, fill.trade_id)
+            with pytest.raises(OperationalError):
+                flag_failed_fills(node, "polymarket", venue)
+            assert refuse.armed is False and strat.book.realised_today == before
+            assert strat.book.open == []
+            venue.failed_fills[fill.trade_id] = fill  # read FAILED again by the next listing
+            assert [f["trade_id"] for f in flag_failed_fills(node, "polymarket", venue)] == ["t9-0"]
+            rows = load_arb_executions(node.storage, strategy_id=strat.id)
+            assert [r["legs"]["code"] for r in rows] == ["SALE_FAILED"]
+            # the sale's proceeds (5.20) taken back, its cost (4.00) held again: -1.20, once
+            assert strat.book.realised_today == before - D("1.20")
+            [lone] = strat.book.open
+            assert (lone.legs, lone.contracts, lone.capital) == ((symbol,), 10, D("4.00"))
+        finally:
             node.close()
-        await pm.stop()
-        await kalshi.stop()
 
 
 async def test_a_failed_sale_holds_again_its_own_lone_leg_not_another_of_the_pair() -> None:

@@ -3,8 +3,9 @@ the cut waiting until a node runs the strategy, which cuts the pair then (two lo
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
+
+from pm_support import completed_arb_pair
 
 D = Decimal
 
@@ -15,50 +16,14 @@ async def test_a_leg_flagged_by_a_node_without_its_strategy_is_cut_by_the_next_w
     """A pair completes; its Polymarket trade FAILED while the node was down; a node started
     without the strategy flags the fill. Before, the flag called the strategy's cut, found no
     such strategy here and dropped it: the pair stayed whole, its Kalshi leg held unhedged."""
-    from test_pm_arb_node import arb_config, vault_with_both
     from tradeguard.execution.failed_fills import CUTS_WAITING_KEY
     from tradeguard.execution.reconcile import reconcile_and_gate
     from tradeguard.node import TradingNode
-    from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
-    from tradeguard.sandbox.pm_serve import (
-        kalshi_demo,
-        kalshi_keys,
-        paired_markets,
-        polymarket_demo,
-        polymarket_keys,
-    )
     from tradeguard.storage.arb_repository import load_arb_executions
 
-    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
-    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
-    await kalshi.start()
-    await pm.start()
-    try:
-        scenario = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1],
-                               ArbScenarioConfig(size=D(20)))  # fmt: skip
-        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
-        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {})
-        node = TradingNode(cfg)
-        for venue in node.venues.values():
-            venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
-        await node.start()
-        strat = node.strategies[0]
-        run = asyncio.create_task(node.run_live(duration_s=30))
-        try:
-            await asyncio.sleep(0.3)
-            scenario.appear(scenario.markets[0])
-            for _ in range(400):
-                if strat.attempts:
-                    break
-                await asyncio.sleep(0.025)
-            [done] = strat.attempts
-            assert done.outcome == "completed", done.reason
-            [fill] = node.storage.load_fills(venue="polymarket")
-        finally:
-            node.request_stop()
-            await run
-            await node.stop()
-            node.close()
+    async with completed_arb_pair(tmp_path, monkeypatch, "hold") as arb:
+        pm, cfg, fill = arb.pm, arb.cfg, arb.fill
+        await arb.stop(close=True)
         pm.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
 
         def codes(n: TradingNode) -> list[str]:
@@ -87,6 +52,3 @@ async def test_a_leg_flagged_by_a_node_without_its_strategy_is_cut_by_the_next_w
         finally:
             await node.stop()
             node.close()
-    finally:
-        await pm.stop()
-        await kalshi.stop()
