@@ -68,6 +68,11 @@ async def _killed_mid_shrink(tmp: Path, ex: SandboxExchange, cfg: Config, moment
     return docs
 
 
+def _status(node: TradingNode, client_order_id: str) -> OrderStatus | None:
+    order = node.storage.get_order(client_order_id)
+    return None if order is None else order.status
+
+
 def engine_orders(ex: SandboxExchange) -> list[Any]:
     """The orders the node's account sent (not the house book's)."""
     ours = {o.account_id for o in ex.engine.orders.values() if o.client_order_id.startswith("tg")}
@@ -110,6 +115,10 @@ async def test_a_node_killed_while_it_shrinks_a_stop_ends_with_one_smaller_stop(
             assert D("0.0009") < left < D("0.001")
             assert venue_stop.orig_qty == left == D(journaled[1])
             assert venue_stop.stop_price == D("49000") and venue_stop.side == "SELL"
+            # its acceptance is stored once the venue's answer is read (up to the first quote
+            # snapshot's wait for the stream to subscribe after a start)
+            await eventually(lambda: _status(node, venue_stop.client_order_id)
+                             is OrderStatus.ACCEPTED, 15)  # fmt: skip
             new = node.storage.get_order(venue_stop.client_order_id)
             assert new is not None and new.signal.get("replaces") == stop
             assert (new.type, new.reduce_only, new.status) == (
