@@ -204,6 +204,13 @@ class EntryAsker(Strategy):
         return {"sent": self.sent}
 
 
+# A sandbox strategy that asks its state stored with the entry it sends.
+ASKER = {
+    "id": "ask", "kind": "test_state_saves:EntryAsker", "venue": "binance",
+    "symbol": "BTC/USDT", "params": {},
+}  # fmt: skip
+
+
 @pytest.mark.usefixtures("vault_env")
 async def test_a_state_asked_with_an_order_is_stored_before_the_order_goes_out(
     tmp_path: Path,
@@ -211,12 +218,8 @@ async def test_a_state_asked_with_an_order_is_stored_before_the_order_goes_out(
     """A SIGKILL while an order is with the venue must not leave an order the restarted
     strategy knows nothing of (its cooldown, the window it traded): the state it asked stored
     in the step that sent the order is stored before the order is sent."""
-    strategy = {
-        "id": "ask", "kind": "test_state_saves:EntryAsker", "venue": "binance",
-        "symbol": "BTC/USDT", "params": {},
-    }  # fmt: skip
     async with seeded_exchange() as ex:
-        cfg = sandbox_config(tmp_path, ex, [strategy], checkpoint_interval_s=3600)
+        cfg = sandbox_config(tmp_path, ex, [ASKER], checkpoint_interval_s=3600)
         node = TradingNode(cfg)
         await node.start()
         try:
@@ -243,12 +246,8 @@ async def test_an_order_whose_state_store_failed_is_not_sent(tmp_path: Path) -> 
     """The store before the step's orders fails (a locked database): the order is not sent, or
     a SIGKILL while it is with the venue brings back a strategy that never sent it; the live
     loop stops on the failure (`failed`)."""
-    strategy = {
-        "id": "ask", "kind": "test_state_saves:EntryAsker", "venue": "binance",
-        "symbol": "BTC/USDT", "params": {},
-    }  # fmt: skip
     async with seeded_exchange() as ex:
-        cfg = sandbox_config(tmp_path, ex, [strategy], checkpoint_interval_s=3600)
+        cfg = sandbox_config(tmp_path, ex, [ASKER], checkpoint_interval_s=3600)
         node = TradingNode(cfg)
         await node.start()
         try:
@@ -282,12 +281,8 @@ async def test_the_stops_checkpoint_after_a_failed_store_keeps_the_state_before_
     stop's checkpoint, its database back, must not store the state that says it went out (a
     restart would take an order never sent for one sent); the strategy keeps its last stored
     state, as one a Ctrl-C abandoned with its orders dropped does."""
-    strategy = {
-        "id": "ask", "kind": "test_state_saves:EntryAsker", "venue": "binance",
-        "symbol": "BTC/USDT", "params": {},
-    }  # fmt: skip
     async with seeded_exchange() as ex:
-        cfg = sandbox_config(tmp_path, ex, [strategy], checkpoint_interval_s=3600)
+        cfg = sandbox_config(tmp_path, ex, [ASKER], checkpoint_interval_s=3600)
         node = TradingNode(cfg)
         await node.start()
         try:
