@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-import pytest
-
 from pm_arb_support import StubGateway
 from test_pm_arb_executor import K_YES, PM_NO, _setup
 from test_pm_arb_held_shrink import NO, _held_by_a_run, rig  # noqa: F401
@@ -165,26 +163,15 @@ async def test_a_held_kalshi_leg_refuses_a_pair_buying_its_opposite_on_that_mark
     print(f"\nheld {n} {NO}: the pair buying {YES} refused (PAIR_NETS), nothing sent")
 
 
-async def test_refusal_repeats_survive_a_sigkill_before_the_next_checkpoint(tmp_path):
+async def test_refusal_repeats_survive_a_sigkill_before_the_next_checkpoint(tmp_path, monkeypatch):
     """Each repeat of a recorded PAIR_NETS refusal is committed as it is counted: a node killed
     right after the third repeat (no checkpoint since) starts with all three."""
+    from pm_support import arb_servers
     from rigs import killed_child
     from test_pm_arb_book_crash import CHILD
-    from test_pm_arb_node import arb_config, vault_with_both
-    from tradeguard.sandbox.pm_serve import (
-        kalshi_demo,
-        kalshi_keys,
-        polymarket_demo,
-        polymarket_keys,
-    )
+    from test_pm_arb_node import arb_config
 
-    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
-    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
-    await kalshi.start()
-    await pm.start()
-    monkeypatch = pytest.MonkeyPatch()
-    try:
-        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
+    async with arb_servers(tmp_path, monkeypatch) as (kalshi, pm):
         raw = arb_config(tmp_path, kalshi, pm, {}, {"max_position_usd": "200"}).model_dump()
         raw["node"]["checkpoint_interval_s"] = 3600  # only the start's checkpoint
         cfg = Config.model_validate(raw)
@@ -203,10 +190,6 @@ async def test_refusal_repeats_survive_a_sigkill_before_the_next_checkpoint(tmp_
         finally:
             await node.stop()
             node.close()
-    finally:
-        monkeypatch.undo()
-        await pm.stop()
-        await kalshi.stop()
 
 
 def test_a_note_raises_only_the_count_of_the_same_record() -> None:
