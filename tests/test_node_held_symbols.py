@@ -7,6 +7,9 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tradeguard.model.balance import Balance
 from tradeguard.node.held import HeldSymbols
 from tradeguard.portfolio.portfolio import Portfolio
@@ -57,3 +60,28 @@ def test_another_portfolio_is_not_answered_from_the_first():
     _hold(b, {"ETH"})
     assert kept.of(a) == {"ETH/USDT"}
     assert kept.of(b) == {"ETH/BTC"}
+
+
+_AMOUNTS = st.sampled_from([D(0), D("0.0"), D(1), D(-1), D("0.5"), D("-0.5"), D("1E-8")])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(("paper", "other")), st.sampled_from(ASSETS), _AMOUNTS, _AMOUNTS),
+        max_size=12,
+    ),
+    st.lists(st.sampled_from(SYMBOLS), max_size=6),
+)
+def test_held_assets_are_those_with_a_nonzero_total_on_any_book(balances, marked):
+    """An asset counts as held when its total (free + locked) on some book is not zero: owed
+    and held alike (a negative free), a locked amount alone; not a book whose free and locked
+    cancel out (free -1, locked 1) nor one at zero."""
+    p = Portfolio("USDT")
+    for symbol in marked:
+        p.mark(symbol, D(2))
+    for venue, asset, free, locked in balances:
+        p.set_balances(venue, [Balance(venue, asset, free, locked)])
+    assets = {b.asset for b in p.all_balances() if b.total != 0}
+    expected = frozenset(s for s in p.marks if s.split("/")[0] in assets)
+    assert HeldSymbols().of(p) == expected | p.route_symbols(assets)

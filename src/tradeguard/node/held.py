@@ -46,7 +46,17 @@ class HeldSymbols:
             # portfolio
             by_assets.clear()
             self._n, self._tagged, self._portfolio = version, tagged, portfolio
-        assets = frozenset([b.asset for b in portfolio.all_balances() if b.free + b.locked])
+        # the books read in place (no list of every balance made); a zero balance, most of
+        # them, is passed over without the sum (a Decimal made), which alone says whether a
+        # balance both free and locked (owed and held) is held
+        assets = frozenset(
+            [
+                b.asset
+                for book in portfolio.books.values()
+                for b in book.values()
+                if (b.free or b.locked) and b.free + b.locked
+            ]
+        )
         held = by_assets.get(assets)
         if held is None:
             bases = self._bases
