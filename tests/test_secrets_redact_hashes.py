@@ -64,6 +64,7 @@ def test_tx_and_block_hashes_are_shown_in_log_lines(line: str) -> None:
 )
 def test_an_unregistered_bare_hex_outside_a_hash_context_stays_masked(line: str) -> None:
     assert redact(line.format(h=TX)) == line.format(h="***")
+    assert redact(line.format(h="0X" + TX[2:])) == line.format(h="***")  # before: 0X*** shown
 
 
 def test_a_vault_wallet_key_never_reaches_a_log_line_in_any_form() -> None:

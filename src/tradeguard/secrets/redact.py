@@ -79,7 +79,7 @@ _PATTERNS: tuple[tuple[str, int, str, tuple[str, ...]], ...] = (
     (rf"(?i)\b({_SECRET_KEY_NAMES})=([^&\s'\",;)]+)", 0, r"\1=" + MASK, _KEY_TRIGGERS),
     # Bare 32-byte hex values (EVM private keys), with or without 0x: masked unless a tx or
     # block hash's word stands right before (`_hex_or_mask`).
-    (r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{64}(?![0-9A-Za-z])", 0, "", ()),
+    (r"(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{64}(?![0-9A-Za-z])", 0, "", ()),
 )
 _BARE_HEX = len(_PATTERNS) - 1
 # The words that tell a 32-byte hex is a transaction or block hash (public on chain), when
