@@ -80,7 +80,10 @@ def test_ctrl_c_while_the_run_directory_is_written_exits_130_and_marks_it(
     session.type(b"\x03")
     code, screen = session.finish(timeout_s=60)
     assert code == 130, screen
-    assert "tradeguard: interrupted" in screen and "Traceback" not in screen, screen
+    assert (
+        "tradeguard backtest: stopped by Ctrl-C; its run directory" in screen
+        and "Traceback" not in screen
+    ), screen
     assert (out / INCOMPLETE).is_file()
     assert not (out / "metrics.json").exists() or step == "report"
     assert not list(out.glob(".*.part")), list(out.iterdir())  # no half file left behind

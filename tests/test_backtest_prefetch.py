@@ -170,7 +170,7 @@ def test_ctrl_c_while_the_files_are_read_interrupts_the_backtest(tmp_path):
     session.type(b"\x03")
     code, rest = session.finish(timeout_s=600)
     assert "Traceback" not in rest, rest
-    assert "tradeguard: interrupted" in rest and code == 130, (code, rest)
+    assert "tradeguard backtest: stopped by Ctrl-C" in rest and code == 130, (code, rest)
     assert not (tmp_path / "run" / "metrics.json").exists()
     _wait_gone(str(config))  # no reader left running on after the command
 

@@ -162,7 +162,7 @@ def test_ctrl_d_or_ctrl_c_at_the_resume_confirmation_keeps_trading_halted(tmp_pa
         assert code == 0, screen
     for key, said, exit_code in [
         (CTRL_D, "not confirmed (the input ended); trading stays as it is", 1),
-        (CTRL_C, "tradeguard: interrupted", 130),
+        (CTRL_C, "tradeguard resume: stopped by Ctrl-C", 130),
     ]:
         session = _session(tmp_path, "resume", "--reason", "over", "--config", cfg)
         session.expect("to let trading resume: ")

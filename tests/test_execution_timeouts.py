@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
@@ -70,8 +71,7 @@ async def test_timed_out_entry_is_replaced_at_the_current_bid_for_its_unfilled_r
 async def test_reduce_only_exit_is_cancelled_but_not_replaced(tmp_path: Path) -> None:
     rig = make_rig(tmp_path)
     timeouts = OrderTimeouts(rig.orders, rig.market, {"s1": TimeoutPolicy(1, replace=True)})
-    intent = limit_buy()
-    intent.reduce_only = True
+    intent = dataclasses.replace(limit_buy(), reduce_only=True)
     placed = await rig.orders.submit(intent)
     assert placed.order is not None
     rig.clock.ms += 1_000

@@ -44,12 +44,21 @@ def test_quick_init_refuses_a_class_it_cannot_speed_up() -> None:
     with pytest.raises(TypeError, match="not a frozen slotted dataclass"):
         quick_init(Mutable)
 
+
+def test_quick_init_calls_post_init_last_and_the_object_stays_frozen() -> None:
+    @quick_init
     @dataclasses.dataclass(frozen=True, slots=True)
     class Checked:
         x: int
+        y: int = 0
 
         def __post_init__(self) -> None:
-            pass
+            if self.x < 0:
+                raise ValueError(f"x={self.x} is below 0")
+            object.__setattr__(self, "y", self.y or self.x * 2)
 
-    with pytest.raises(TypeError, match="__post_init__"):
-        quick_init(Checked)
+    assert (Checked(3).y, Checked(3, 1).y) == (6, 1)
+    with pytest.raises(ValueError, match="x=-1"):
+        Checked(-1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Checked(1).x = 2  # type: ignore[misc]

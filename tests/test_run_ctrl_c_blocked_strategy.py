@@ -47,5 +47,8 @@ symbol = "BTC/USDT"
     session.type(b"\x03")  # once
     code, screen = session.finish(timeout_s=30)
     assert code == 130, screen
-    assert "tradeguard: interrupted (strategy 'mine' (Sleepy) in on_candle)" in screen, screen
+    assert (
+        "tradeguard run: stopped by Ctrl-C (strategy 'mine' (Sleepy) in on_candle); every order"
+        in screen
+    ), screen
     assert "Traceback" not in screen, screen

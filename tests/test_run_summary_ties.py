@@ -37,8 +37,8 @@ async def test_the_printed_equity_and_total_pnl_tie(tmp_path, data_dir):
             console = Console(record=True, width=200)
             print_summary(console, s, node)
             text = console.export_text()
-            first, _, last = _row(text, "Equity start → end").partition(" → ")
-            pnl = _row(text, "Total P&L")
+            first, _, last = _row(text, "Equity start → end").removesuffix(" USDT").partition(" → ")
+            pnl = _row(text, "Total P&L").removesuffix(" USDT")
             printed = Decimal(last.replace(",", "")) - Decimal(first.replace(",", ""))
             assert printed == Decimal(pnl.replace(",", "")), (start, end, first, last, pnl)
             # and it is the run's P&L: to 4 significant digits below 1, to the cent above

@@ -10,6 +10,7 @@ payout) before the fill is booked, which would book the payout twice.
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -92,9 +93,8 @@ async def test_reconciliation_waits_for_the_settlement_pass_and_books_the_payout
 def _signalled_settlement() -> Any:
     from execution_stubs import limit_buy
 
-    intent = limit_buy()
-    intent.signal = {"settlement": "yes"}  # a caller's own key (API, bot signal): no settlement
-    return intent
+    # a caller's own key (API, bot signal): no settlement
+    return dataclasses.replace(limit_buy(), signal={"settlement": "yes"})
 
 
 async def test_an_order_whose_signal_names_a_settlement_is_still_asked_of_the_venue(

@@ -27,6 +27,7 @@ SHOWN = (
     ("exposure_pct", "Exposure %"), ("trades", "Trades"), ("avg_duration_s", "Avg duration s"),
     ("median_duration_s", "Median duration s"), ("fees", "Fees"), ("end_equity", "End equity"),
 )  # fmt: skip
+_MONEY = frozenset({"end_equity"})  # in the run's valuation asset (a trade's P&L: its quote)
 
 
 def add_backtest_parsers(sub: Any) -> None:
@@ -192,8 +193,10 @@ def print_metrics(console: Console, m: dict[str, Any], run_dir: str) -> None:
     t = Table(title=f"Backtest {ts_text(m.get('first_ts'))} → {ts_text(m.get('last_ts'))} UTC")
     t.add_column("metric")
     t.add_column("value", justify="right")
+    cur = m.get("valuation_asset") or ""
     for key, label in SHOWN:
-        t.add_row(label, _fmt(m.get(key)))
+        unit = f" {cur}" if cur and key in _MONEY and m.get(key) is not None else ""
+        t.add_row(label, _fmt(m.get(key)) + unit)
     console.print(t)
     for name, groups in (("pair", m["per_pair"]), ("exit reason", m["per_exit_reason"])):
         g = Table(title=f"Per {name}")
@@ -201,8 +204,9 @@ def print_metrics(console: Console, m: dict[str, Any], run_dir: str) -> None:
             g.add_column(col, justify="left" if col == name else "right")
         for key, row in groups.items():
             wr = row["win_rate"] * 100 if row["win_rate"] is not None else None
+            quote = f" {key.partition('/')[2]}" if name == "pair" and "/" in key else ""
             g.add_row(key, str(row["trades"]), _fmt(wr), _fmt(row["profit_factor"]),
-                      _fmt(row["net_pnl"]), _fmt(row["fees"]))  # fmt: skip
+                      _fmt(row["net_pnl"]) + quote, _fmt(row["fees"]) + quote)  # fmt: skip
         console.print(g)
     from tradeguard.backtest.report import open_note
 

@@ -140,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.set_threshold(200_000, *thresholds[1:])  # the command's modules load (see cli/__init__)
     try:
         parser = _parser_for(argv)
+    except KeyboardInterrupt as exc:  # a Ctrl-C as the command's modules load: no traceback
+        return _say_interrupted(argv, exc)
     finally:
         spare_young(argv)
         gc.set_threshold(*thresholds)
@@ -158,12 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         quiet_broken_pipe()
         return 0
     except KeyboardInterrupt as exc:
-        where = _interrupted_in(exc)
-        try:
-            print(f"tradeguard: interrupted{f' ({where})' if where else ''}", file=sys.stderr)
-        except BrokenPipeError:  # `2>&1 | tee`: the same Ctrl-C ended the reader
-            quiet_broken_pipe()
-        return 130
+        return _say_interrupted(argv, exc)
     except Exception as exc:
         # tradeguard's errors (model/errors.py, loaded by every command, not by `--help`)
         if _raised_by(exc, "tradeguard.model.errors", "ConfigError"):
@@ -250,6 +247,17 @@ def _strategy_fault(exc: BaseException) -> str | None:
     from tradeguard.strategies.faults import strategy_fault
 
     return strategy_fault(exc)
+
+
+def _say_interrupted(argv: Sequence[str], exc: KeyboardInterrupt) -> int:
+    """Say in one line what a Ctrl-C stopped and what it leaves safe; return 130."""
+    from tradeguard.cli.interrupted import interrupted_line
+
+    try:
+        print(interrupted_line(argv, _interrupted_in(exc)), file=sys.stderr)
+    except BrokenPipeError:  # `2>&1 | tee`: the same Ctrl-C ended the reader
+        quiet_broken_pipe()
+    return 130
 
 
 def _interrupted_in(exc: BaseException) -> str | None:

@@ -148,6 +148,7 @@ def print_summary(console: Console, s: Any, node: Any) -> None:
     events = "Candles replayed" if s.mode in ("paper", "backtest") else "Market events"
     mark = " (provisional)" if s.equity_provisional else ""
     start, end, pnl = _tied(s.start_equity, s.end_equity)
+    cur = f" {s.currency}" if getattr(s, "currency", "") else ""  # every money figure's unit
     rows = [
         ("Period", f"{ts_text(s.first_ts)} → {ts_text(s.last_ts)} UTC"),
         (f"{events} (this run)", f"{s.events:,}"),
@@ -159,11 +160,11 @@ def print_summary(console: Console, s: Any, node: Any) -> None:
             "Closed trades (won / lost)",
             f"{s.closed_trades} ({s.winning_trades} / {s.losing_trades})",
         ),
-        ("Realized P&L (net of fees)", figure(s.realized_pnl)),
-        ("Unrealized P&L", figure(s.unrealized_pnl)),
-        ("Fees paid", figure(s.fees)),
-        ("Equity start → end", f"{start} → {end}{mark}"),
-        ("Total P&L", f"{pnl}{mark}"),
+        ("Realized P&L (net of fees)", f"{figure(s.realized_pnl)}{cur}"),
+        ("Unrealized P&L", f"{figure(s.unrealized_pnl)}{cur}"),
+        ("Fees paid", f"{figure(s.fees)}{cur}"),
+        ("Equity start → end", f"{start} → {end}{cur}{mark}"),
+        ("Total P&L", f"{pnl}{cur}{mark}"),
         *([("End equity provisional", s.equity_provisional)] if s.equity_provisional else []),
         ("Max drawdown", f"{money(s.max_drawdown_pct, 3)} %"),
         ("Trading state", s.trading_state),

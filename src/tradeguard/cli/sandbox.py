@@ -26,8 +26,6 @@ from tradeguard.model.errors import ConfigError
 from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.server import SandboxExchange
 
-EXIT_INTERRUPTED = 130  # tradeguard.cli.common's, without loading it: a Ctrl-C stopped it
-
 _DEMO_MARKETS: list[dict[str, Any]] = [
     {
         "symbol": "BTCUSDT",
@@ -371,10 +369,8 @@ def run_sandbox_command(args: argparse.Namespace) -> int:
     keys_file = args.keys_file
     if args.dialect != "binance" and keys_file == Path(DEFAULT_KEYS_FILE):
         keys_file = Path(f"tradeguard-{args.dialect}-keys.json")
-    try:
-        asyncio.run(serve(config, keys_file=keys_file, dialect=args.dialect))
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED  # as every command a Ctrl-C stops
+    # a Ctrl-C is said and answered 130 as for every command (cli.main)
+    asyncio.run(serve(config, keys_file=keys_file, dialect=args.dialect))
     return 0
 
 
@@ -392,8 +388,6 @@ def _run_prediction_sandbox(args: argparse.Namespace) -> int:
                 limits=limits,
             )
         )  # fmt: skip
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
     except ValueError as exc:  # a bad keys file or host: one line, no traceback
         print(f"tradeguard: {exc}", file=sys.stderr)
         return 2

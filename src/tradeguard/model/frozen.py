@@ -16,13 +16,12 @@ def quick_init(cls: type[T]) -> type[T]:
     lookup of the method and of the slot by name each time), about twice the cost of setting
     the slot directly; the order path builds several events, reports and fills an order. The
     parameters, their defaults and default factories are the dataclass's own, and the object
-    stays frozen (assigning a field after `__init__` still raises).
+    stays frozen (assigning a field after `__init__` still raises). A `__post_init__` is
+    called last, as dataclasses calls it.
     """
     params = getattr(cls, "__dataclass_params__", None)
     if params is None or not params.frozen or "__slots__" not in vars(cls):
         raise TypeError(f"quick_init: {cls.__name__} is not a frozen slotted dataclass")
-    if hasattr(cls, "__post_init__"):
-        raise TypeError(f"quick_init: {cls.__name__} has a __post_init__")
     env: dict[str, Any] = {}
     args: list[str] = []
     body: list[str] = []
@@ -44,6 +43,8 @@ def quick_init(cls: type[T]) -> type[T]:
             args.append(name)
             value = name
         body.append(f"    _set_{name}(self, {value})")
+    if hasattr(cls, "__post_init__"):
+        body.append("    self.__post_init__()")
     code = f"def __init__(self, {', '.join(args)}):\n" + "\n".join(body) + "\n"
     exec(compile(code, f"<{cls.__name__}.__init__>", "exec"), env)  # field names only
     init = env["__init__"]

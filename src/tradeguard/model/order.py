@@ -9,6 +9,7 @@ from typing import Any
 from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tradeguard.model.errors import InvalidOrderTransition
 from tradeguard.model.fill import Fill
+from tradeguard.model.frozen import quick_init
 from tradeguard.model.money import ZERO
 
 S = OrderStatus
@@ -35,9 +36,15 @@ def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
     return target in _TRANSITIONS[current]
 
 
-@dataclass(slots=True)
+@quick_init
+@dataclass(slots=True, frozen=True)
 class OrderIntent:
-    """What a strategy, scanner, HTTP client or person wants; not yet an order."""
+    """What a strategy, scanner, HTTP client or person wants; not yet an order.
+
+    Frozen: once emitted, the intent the risk engine checks is the one the order is made of (a
+    strategy holding it cannot change its amount or price on the way). A changed intent is a new
+    one: `dataclasses.replace(intent, amount=...)`.
+    """
 
     strategy_id: str
     venue: str
@@ -60,15 +67,18 @@ class OrderIntent:
         # Each field read directly: an intent is made per order, and a loop of getattr calls
         # over the field names cost more than the checks.
         if type(self.amount) is int:
-            self.amount = Decimal(self.amount)
+            _set(self, "amount", Decimal(self.amount))
         if type(self.price) is int:
-            self.price = Decimal(self.price)
+            _set(self, "price", Decimal(self.price))
         if type(self.stop_loss) is int:
-            self.stop_loss = Decimal(self.stop_loss)
+            _set(self, "stop_loss", Decimal(self.stop_loss))
         if type(self.take_profit) is int:
-            self.take_profit = Decimal(self.take_profit)
+            _set(self, "take_profit", Decimal(self.take_profit))
         if type(self.trigger_price) is int:
-            self.trigger_price = Decimal(self.trigger_price)
+            _set(self, "trigger_price", Decimal(self.trigger_price))
+
+
+_set = object.__setattr__  # a frozen intent's own normalising, in __post_init__ only
 
 
 @dataclass(slots=True)

@@ -565,6 +565,7 @@ class TradingNode:
             equity_provisional=equity_provisional(self.portfolio),
             candles_done=self._replay_progress[0],
             candles_total=self._replay_progress[1],
+            currency=self.portfolio.valuation_asset,
         )
 
     def _emit(self, kind: str, data: dict[str, Any], severity: str = "info") -> None:

@@ -88,6 +88,8 @@ class RunSummary:
     # for a live or sandbox run
     candles_done: int = 0
     candles_total: int = 0
+    # the asset every money figure above is in (node.valuation_asset): "P&L 12.3" names no unit
+    currency: str = ""
 
     @property
     def total_pnl(self) -> Decimal:

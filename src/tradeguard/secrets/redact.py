@@ -38,6 +38,7 @@ _AUTH_HEADERS = (
     r"|cb-access-key|cb-access-sign|cb-access-passphrase|kc-api-key|kc-api-sign|kc-api-passphrase"
     r"|api-key|api-sign|x-api-key|kalshi-access-key|kalshi-access-signature"
 )
+_HEX_KEY = re.compile(r"(?:0[xX])?[0-9a-fA-F]{64}")
 _KEY_TRIGGERS = ("key", "secret", "pass", "token")
 # (regex, replacement, lower-case words one of which must occur for the regex to be tried).
 # Compiled the first time a text holds one of their words (`_pattern`): most processes never
@@ -76,14 +77,33 @@ _PATTERNS: tuple[tuple[str, int, str, tuple[str, ...]], ...] = (
     ),
     # Query-string or key=value forms: apiKey=..., secret=....
     (rf"(?i)\b({_SECRET_KEY_NAMES})=([^&\s'\",;)]+)", 0, r"\1=" + MASK, _KEY_TRIGGERS),
-    # Bare 32-byte hex keys (EVM private keys), with or without 0x.
-    (r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{64}(?![0-9A-Za-z])", 0, MASK, ()),
+    # Bare 32-byte hex values (EVM private keys), with or without 0x: masked unless a tx or
+    # block hash's word stands right before (`_hex_or_mask`).
+    (r"(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{64}(?![0-9A-Za-z])", 0, "", ()),
 )
+_BARE_HEX = len(_PATTERNS) - 1
+# The words that tell a 32-byte hex is a transaction or block hash (public on chain), when
+# nothing but separators stands between them and it: `tx 0x…`, `tx_hash='0x…'`,
+# `"transactionHash": "0x…"`, `receipt of 0x…`. A key's word there (`key 0x…`) keeps the mask,
+# and a key the vault or config holds is masked by its value before this pattern runs.
+_HASH_CONTEXT = re.compile(
+    r"(?i)(?:\b(?:tx|txid|txn|txs)|hash|hashes|transaction|transactions|receipt(?:\s+of)?)"
+    r"(?:_?[a-z]*hash(?:es)?|_?id)?['\"]?\s*[:=]?\s*[\[(]?['\"]?$"
+)
+# ...unless the same name also says key or secret (`private_key_hash=`): then it stays masked.
+_KEY_CONTEXT = re.compile(
+    r"(?i)(?:key|secret|private|seed|mnemonic|pass)\w*['\"]?\s*[:=]?\s*[\[(]?['\"]?$"
+)
+_HASH_CONTEXT_CHARS = 40
 
 
 def _variants(value: str) -> set[str]:
     """Return the forms a secret takes in URLs, JSON and plain text."""
     forms = {value, quote(value, safe=""), quote_plus(value, safe=""), json.dumps(value)[1:-1]}
+    if _HEX_KEY.fullmatch(value):  # a wallet key: with or without 0x, in either case
+        digits = value[2:] if value[:2] in ("0x", "0X") else value
+        for d in (digits.lower(), digits.upper()):
+            forms |= {d, "0x" + d}
     return {f for f in forms if len(f) >= MIN_SECRET_LEN}
 
 
@@ -129,8 +149,17 @@ def redact(text: str) -> str:
     for index, (_, _, replacement, triggers) in enumerate(_PATTERNS):
         if triggers and not any(t in lowered for t in triggers):
             continue
-        text = _pattern(index).sub(replacement, text)
+        text = _pattern(index).sub(_hex_or_mask if index == _BARE_HEX else replacement, text)
     return text
+
+
+def _hex_or_mask(match: re.Match[str]) -> str:
+    """Keep a 32-byte hex that its context names a tx or block hash; mask any other."""
+    start = match.start()
+    before = match.string[max(0, start - _HASH_CONTEXT_CHARS) : start]
+    if _HASH_CONTEXT.search(before) and not _KEY_CONTEXT.search(before):
+        return match.group(0)
+    return MASK
 
 
 _compiled: list[re.Pattern[str] | None] = [None] * len(_PATTERNS)

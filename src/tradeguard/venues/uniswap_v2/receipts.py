@@ -81,7 +81,7 @@ async def checked_lookup(
         lookup = await chain.lookup(record.tx_hash)
     except RpcFailure as exc:
         raise AmbiguousVenueError(
-            venue, f"lookup of {record.tx_hash} not answered: {exc}", "RPC_ANSWER"
+            venue, f"lookup of tx {record.tx_hash} not answered: {exc}", "RPC_ANSWER"
         ) from None
     if lookup.state == "mined":
         problem = receipt_problem(record, lookup.receipt)

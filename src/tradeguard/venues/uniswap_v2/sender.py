@@ -165,7 +165,7 @@ class TxSender:
             ) from None
         except Exception as exc:
             raise AmbiguousVenueError(
-                self.venue, f"broadcast of {record.tx_hash} has no answer: {exc}", "TX_UNKNOWN"
+                self.venue, f"broadcast of tx {record.tx_hash} has no answer: {exc}", "TX_UNKNOWN"
             ) from None
         sent = record.with_status("sent", self.now_ms())
         self.store.save(sent)

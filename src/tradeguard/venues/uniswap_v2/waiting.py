@@ -57,7 +57,7 @@ class TxWatcher:
         if lookup.state != "mined":
             raise DefinitiveVenueError(
                 self.venue.name,
-                f"approval {record.tx_hash} not mined within "
+                f"approval tx {record.tx_hash} not mined within "
                 f"{self.venue.settings.receipt_timeout_s}s; the order was not sent",
                 "APPROVAL_PENDING",
             )
@@ -249,7 +249,7 @@ class TxWatcher:
     def _record_unchecked(self, record: TxRecord, block: int, unread: str) -> None:
         record.detail["balance_check"] = f"not run: {unread}"
         _log.warning(
-            "%s: %s booked on its logs alone: the wallet's balances around block %d were not "
+            "%s: tx %s booked on its logs alone: the wallet's balances around block %d were not "
             "answered (%s)", self.venue.name, record.tx_hash, block, unread,
         )  # fmt: skip
 
@@ -296,7 +296,7 @@ class TxWatcher:
                 return await self.bump(record, cancel=True)
             raise DefinitiveVenueError(
                 self.venue.name,
-                f"cannot replace {record.tx_hash}: a bumped fee of {gwei(fee)} gwei is above "
+                f"cannot replace tx {record.tx_hash}: a bumped fee of {gwei(fee)} gwei is above "
                 f"max_fee_per_gas_gwei={gwei(self.sender.max_fee_cap_wei)}",
                 "FEE_CAP",
             )

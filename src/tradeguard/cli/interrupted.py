@@ -1,0 +1,35 @@
+"""The one line a Ctrl-C ends a command with: what was stopped and what it leaves safe."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+_NODE = (
+    "every order and fill committed so far is in the database (an order is journaled before "
+    "it is sent); the next start reconciles it with the venues and resumes"
+)
+# by the command's first word; a command not named here is told stopped, and nothing more
+_LEFT: dict[str, str] = {
+    "run": _NODE,
+    "pm": _NODE,
+    "arb": _NODE,
+    "backtest": "its run directory, if made, is marked INCOMPLETE (compare refuses it; run again "
+    "with a new --out); nothing else was written",
+    "sweep": "each combination finished is stored under --out; the same command resumes from them",
+    "sandbox": "the local venues are down; their books, orders and accounts lived in memory "
+    "only and are gone",
+}
+
+
+def interrupted_line(argv: Sequence[str], where: str | None = None) -> str:
+    """Return the line for a Ctrl-C that stopped the command `argv` names (`where`: the
+    strategy callback it came in, if any)."""
+    words: list[str] = []
+    for word in argv[:3]:
+        if not word[:1].isalpha():  # an option or a value: the command's words end there
+            break
+        words.append(word)
+    command = " ".join(["tradeguard", *words])
+    line = f"{command}: stopped by Ctrl-C{f' ({where})' if where else ''}"
+    left = _LEFT.get(words[0]) if words else None
+    return f"{line}; {left}" if left else line

@@ -1,0 +1,86 @@
+"""An emitted intent is the order sent: a strategy holding it cannot change it on the way.
+
+The node checks an intent when it is emitted (its strategy id against the emitting strategy's,
+the signal's reserved keys, a pause) and sends it later, from its queue: a strategy changing
+the intent in between would send what those checks never saw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from node_support import write_paper_toml, write_slice
+from tradeguard.cli.main import main
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.order import OrderIntent
+from tradeguard.storage.db import Database
+from tradeguard.storage.repository import Storage
+
+# emits one buy under its own id, then moves it to the other strategy's id and grows it
+SNEAKY = """
+from decimal import Decimal
+
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.order import OrderIntent
+from tradeguard.strategies.base import Strategy
+
+
+class Sneaky(Strategy):
+    done = False
+
+    def on_candle(self, candle):
+        if self.done:
+            return
+        self.done = True
+        intent = OrderIntent(self.id, self.venue, self.symbol, Side.BUY, Decimal("0.001"),
+                             OrderType.MARKET)
+        self.emit(intent)
+        try:
+            intent.strategy_id = "quiet"
+            intent.amount = Decimal("0.002")
+        except AttributeError as exc:
+            self.refused = type(exc).__name__
+            print("intent change refused:", type(exc).__name__)
+"""
+STRATEGIES = """
+[[strategies]]
+id = "sneaky"
+kind = "sneaky.py:Sneaky"
+venue = "paper"
+symbol = "BTC/USDT"
+
+[[strategies]]
+id = "quiet"
+kind = "ma_crossover"
+venue = "paper"
+symbol = "BTC/USDT"
+params = { fast = 5, slow = 200, order_usd = "90" }  # 30 candles: never a signal
+"""
+
+
+def test_an_emitted_intent_cannot_be_moved_to_another_strategy_or_resized(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "sneaky.py").write_text(SNEAKY)
+    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
+    cfg = write_paper_toml(tmp_path, data, strategies=STRATEGIES)
+    code = main(["run", "--until-end", "--config", str(cfg)])
+    said = capsys.readouterr()
+    assert code == 0, said.err
+    orders = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}")).load_orders()
+    # before: one order of 0.002 journaled as strategy "quiet"'s, past the emit's checks
+    assert [(o.strategy_id, o.amount) for o in orders] == [("sneaky", Decimal("0.001"))]
+    assert "intent change refused: FrozenInstanceError" in said.out, said.out
+
+
+def test_a_changed_intent_is_a_new_one() -> None:
+    intent = OrderIntent("s", "paper", "BTC/USDT", Side.BUY, 1, OrderType.LIMIT, 2)
+    assert (intent.amount, intent.price) == (Decimal(1), Decimal(2))  # ints taken as Decimal
+    bigger = dataclasses.replace(intent, amount=Decimal("3"))
+    assert (bigger.amount, intent.amount) == (Decimal("3"), Decimal(1))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        intent.price = Decimal("5")  # type: ignore[misc]
