@@ -1,7 +1,5 @@
 """The `[api]` and `[health]` sections: how the HTTP API listens and what it calls healthy."""
 
-from __future__ import annotations
-
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from tradeguard.model.config_model import ConfigModel

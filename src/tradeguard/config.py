@@ -5,8 +5,6 @@ Environment overrides use `__` between nesting levels: `TG_RISK__MAX_ORDER_NOTIO
 (`50`, `true`, `"x"`), else taken as strings.
 """
 
-from __future__ import annotations
-
 import os
 import tomllib
 from decimal import Decimal
@@ -449,7 +447,7 @@ class Config(_Strict):
                 )
 
     @model_validator(mode="after")
-    def _references(self) -> Config:
+    def _references(self) -> "Config":
         names = [v.name for v in self.venues]
         if len(set(names)) != len(names):
             raise ValueError(f"venue names must be unique, got {names}")

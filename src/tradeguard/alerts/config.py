@@ -1,7 +1,5 @@
 """Alert settings (`[alerts]` in the config): rules, channels, retries, queue and rate limits."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -114,7 +112,7 @@ class TelegramConfig(_Strict):
     parse_mode: Literal["HTML", ""] = "HTML"
 
     @model_validator(mode="after")
-    def _check(self) -> TelegramConfig:
+    def _check(self) -> "TelegramConfig":
         if self.bot_token.get_secret_value() and not self.chat_id:
             raise ValueError(
                 "alerts.telegram.chat_id is empty while bot_token is set; set the chat id "
@@ -147,7 +145,7 @@ class SmtpConfig(_Strict):
     subject_prefix: str = "[tradeguard]"
 
     @model_validator(mode="after")
-    def _check(self) -> SmtpConfig:
+    def _check(self) -> "SmtpConfig":
         if self.host and (not self.from_addr or not self.to_addrs):
             raise ValueError(
                 f"alerts.smtp.host={self.host!r} is set but from_addr={self.from_addr!r} / "
@@ -244,7 +242,7 @@ class AlertsConfig(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _check_delivery_bound(self) -> AlertsConfig:
+    def _check_delivery_bound(self) -> "AlertsConfig":
         longest = self.timeout_s * self.delivery_timeouts
         if longest > MAX_DELIVERY_S:
             raise ValueError(
@@ -255,7 +253,7 @@ class AlertsConfig(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _check_backoff(self) -> AlertsConfig:
+    def _check_backoff(self) -> "AlertsConfig":
         if self.retry_backoff_max_s < self.retry_backoff_s:
             raise ValueError(
                 f"alerts.retry_backoff_max_s={self.retry_backoff_max_s} is below "

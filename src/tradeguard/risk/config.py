@@ -1,7 +1,5 @@
 """Risk limits: every key has a default, a unit in its name and a range; ceilings live in code."""
 
-from __future__ import annotations
-
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -102,7 +100,7 @@ class RiskConfig(ConfigModel):
     ceiling_override_ack: str = ""
 
     @model_validator(mode="after")
-    def _within_ceilings(self) -> RiskConfig:
+    def _within_ceilings(self) -> "RiskConfig":
         above = self.ceiling_overrides()
         if above and self.ceiling_override_ack != CEILING_OVERRIDE_PHRASE:
             key, value, ceiling = above[0]

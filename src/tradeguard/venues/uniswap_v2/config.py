@@ -1,7 +1,5 @@
 """The `[venues.dex]` table of a `kind = "uniswap_v2"` venue, and the settings built from it."""
 
-from __future__ import annotations
-
 import json
 import re
 from decimal import Decimal
@@ -170,7 +168,7 @@ class DexVenueConfig(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _addresses(self) -> DexVenueConfig:
+    def _addresses(self) -> "DexVenueConfig":
         if self.deployment_file is None and (self.router is None or self.factory is None):
             raise ValueError("set router and factory, or deployment_file (tradeguard chain)")
         return self
