@@ -32,6 +32,8 @@ from tradeguard.model.reports import OrderReport
 from tradeguard.portfolio.undo import fill_undo
 
 if TYPE_CHECKING:
+    import threading
+
     from tradeguard.risk.config import RiskConfig
 
 # The order manager's logger: these records are its own.
@@ -88,6 +90,7 @@ class FillApplication:
     _pending_terminal: dict[str, OrderReport]
     _pending_balances: dict[str, _Report]
     _balances_told: int  # how many balance reports were told (their numbers)
+    _balances_lock: threading.Lock  # counts them: stream threads tell reports at once
     _balances_written: dict[str, _Report]  # the last report written per venue
     _pending_rows: dict[str, Order]
     _pending_journal: list[tuple[str, str, str, int, str]]
@@ -358,8 +361,7 @@ class FillApplication:
         # its last report before a commit is written.
         # the venue's own prices where it has them, else the latest from any venue
         marks, own = dict(self.portfolio.marks), dict(self.portfolio.marks_of(venue) or {})
-        self._balances_told += 1
-        report = (balances, marks, own, self.clock.now_ms(), self._balances_told)
+        report = (balances, marks, own, self.clock.now_ms(), self._tell_balances())
         if self.storage.keeps_undo:
             # told inside this thread's open transaction: it counts what the transaction booked
             # and goes with it if it rolls back, leaving the report it replaced waiting
@@ -376,9 +378,17 @@ class FillApplication:
         if not self.storage.batches_writes:
             return False
         marks, own = dict(self.portfolio.marks), dict(self.portfolio.marks_of(venue) or {})
-        self._balances_told += 1
-        self._pending_balances[venue] = (take, marks, own, self.clock.now_ms(), self._balances_told)
+        now, number = self.clock.now_ms(), self._tell_balances()
+        self._pending_balances[venue] = (take, marks, own, now, number)
         return True
+
+    def _tell_balances(self) -> int:
+        """Count a balance report told and return its number, one of its own: venues' stream
+        threads tell theirs at the same time, and a number read again after the count (or two
+        reports of one number) would rank a report told before a read as newer than it."""
+        with self._balances_lock:
+            self._balances_told += 1
+            return self._balances_told
 
     def balances_told(self) -> int:
         """The number of the last balance report told (any venue): a read of the venue's
@@ -407,6 +417,29 @@ class FillApplication:
         if self.storage.keeps_undo:
             self.storage.on_rollback(partial(self._put_back_balances, venue, pending))
 
+    def balances_written(self, venue: str, balances: list[Balance], told_by: int | None) -> None:
+        """Record figures a reconciliation writes in the open transaction (read when
+        `balances_told` was `told_by`) as `venue`'s last written report: one told up to
+        `told_by` is older, and one a failed commit puts back is not written over them. If
+        the transaction rolls back, the report written before is the last one again."""
+        number = self._balances_told if told_by is None else told_by
+        marks, own = dict(self.portfolio.marks), dict(self.portfolio.marks_of(venue) or {})
+        self._record_written(venue, (balances, marks, own, self.clock.now_ms(), number))
+
+    def _record_written(self, venue: str, report: _Report) -> None:
+        before = self._balances_written.get(venue)
+        self._balances_written[venue] = report
+        if self.storage.keeps_undo:
+            self.storage.on_rollback(partial(self._unwritten, venue, report, before))
+
+    def _unwritten(self, venue: str, report: _Report, before: _Report | None) -> None:
+        # not written after all; a newer one written since (another thread's commit) stays
+        if self._balances_written.get(venue) is report:
+            if before is None:
+                del self._balances_written[venue]
+            else:
+                self._balances_written[venue] = before
+
     def _queue_again_if_newer(self, venue: str, told_by: int) -> None:
         last = self._balances_written.get(venue)
         if last is None or last[4] <= told_by:
@@ -430,7 +463,7 @@ class FillApplication:
         # the next commit, unless a newer report of the venue came meanwhile (queued, or
         # written by another thread's commit: put back, it would be written over that one).
         written = self._balances_written.get(venue)
-        if written is None or written[4] <= report[4]:
+        if written is None or written[4] < report[4]:
             self._pending_balances.setdefault(venue, report)
 
     def _keep_behind(self, rows: dict[str, Order], journal: list[Any]) -> None:
@@ -461,7 +494,7 @@ class FillApplication:
         if pending is not None:
             if self.storage.keeps_undo:
                 self.storage.on_rollback(partial(self._put_back_balances, venue, pending))
-            self._balances_written[venue] = pending
+            self._record_written(venue, pending)
             taken, marks, own, ts, _ = pending
             balances = taken() if callable(taken) else taken
             usd, elsewhere = self.portfolio.values_on(venue, balances, marks, own)

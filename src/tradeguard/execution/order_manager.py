@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,6 +114,7 @@ class OrderManager(FillApplication):
         # venue reported them)
         self._pending_balances: dict[str, _Report] = {}
         self._balances_told = 0
+        self._balances_lock = threading.Lock()
         self._balances_written: dict[str, _Report] = {}
         # Acknowledgements waiting for the next commit: the rows to write (each order's latest
         # state) and the transitions (client order id, from, to, ts, reason), in order.

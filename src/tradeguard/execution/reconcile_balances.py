@@ -100,6 +100,9 @@ def apply_balances(
         # Fresher than anything a stream queued before the read: drop the queued write (one
         # queued since is newer, and is written after these figures).
         node.orders.discard_pending_balances(venue, told_by)
+        # the venue's last written report now: one told before the read, that a failed commit
+        # of another thread puts back, is older and is not written over these figures
+        node.orders.balances_written(venue, rows, told_by)
         node.storage.upsert_balances(venue, rows, usd, ts=now, elsewhere=elsewhere)
     book.read_from_venue = True
 
