@@ -19,7 +19,8 @@ from typing import Any
 
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
-from tradeguard.execution.fill_application import FillApplication, RiskGate, _Report
+from tradeguard.execution.balance_reports import _Report
+from tradeguard.execution.fill_application import FillApplication, RiskGate
 from tradeguard.execution.oco import submit_oco, withdraw_approvals
 from tradeguard.execution.order_events import is_settlement, order_data
 from tradeguard.execution.order_index import OrderIndex
