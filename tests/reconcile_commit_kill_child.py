@@ -3,7 +3,8 @@ periodic reconciliation's balance commit (the one holding the deposit's adjustme
 SIGKILL.
 
 argv: config.json at-commit|after-failure
-- `at-commit`: the process dies inside that commit, before it lands;
+- `at-commit`: the process dies inside that commit, before it lands (with the balance sync on
+  and the reconciliation rare, the sync's commit of the deposit);
 - `after-failure`: that commit fails (a locked database), the reconciliation fails and halts
   trading, and the process dies once the halt is stored.
 """

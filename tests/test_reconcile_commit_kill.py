@@ -1,4 +1,5 @@
-"""A node SIGKILLed at a periodic reconciliation's balance commit loses nothing.
+"""A node SIGKILLed at a periodic reconciliation's (or the balance sync's) balance commit loses
+nothing.
 
 The venue credits a deposit while the node runs; the periodic reconciliation reads it and its
 balance commit (the deposit's adjustment with the venue's figures) meets a SIGKILL: inside the
@@ -60,13 +61,17 @@ async def _killed_at_the_commit(
 
 
 @pytest.mark.usefixtures("vault_env")
-@pytest.mark.parametrize("mode", ["at-commit", "after-failure"])
+@pytest.mark.parametrize(
+    ("mode", "sync_s"), [("at-commit", 0), ("after-failure", 0), ("at-commit", 0.05)]
+)
 async def test_a_kill_at_the_reconciliations_balance_commit_loses_no_deposit(
-    tmp_path: Path, mode: str
+    tmp_path: Path, mode: str, sync_s: float
 ) -> None:
+    """`sync_s`: the balance sync's interval; with it on, the sync sees the deposit first
+    (the reconciliation waits an hour) and its commit is the one killed."""
     async with seeded_exchange() as ex:
-        cfg = _config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0)  # no balance sync
-        cfg.node.reconcile_interval_s = 0.3
+        cfg = _config(tmp_path, ex.rest_url, ex.ws_url, interval_s=sync_s)
+        cfg.node.reconcile_interval_s = 3600 if sync_s else 0.3
         told = await _killed_at_the_commit(tmp_path, cfg, ex, mode)
         if mode == "after-failure":
             [halted] = told
