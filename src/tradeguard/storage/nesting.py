@@ -75,9 +75,9 @@ class Nested:
         if batch is not None:
             marks = tx.marks
             if marks is None:
-                tx.marks = [batch.written]
+                tx.marks = [batch.rows + batch.flushed]
             else:
-                marks.append(batch.written)
+                marks.append(batch.rows + batch.flushed)
         else:
             frame = Frame(len(tx.undo) if tx.undo else 0)
             if tx.frames is None:
@@ -94,7 +94,7 @@ class Nested:
             marks = tx.marks
             if marks:
                 began = marks.pop()
-                if kind is not None and batch.written != began and tx.broken is None:
+                if kind is not None and batch.rows + batch.flushed != began and tx.broken is None:
                     tx.broken = kind.__name__
             return
         frames = tx.frames

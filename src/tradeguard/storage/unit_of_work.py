@@ -342,7 +342,7 @@ class StorageCore:
             tx.dirty = True
             if tx.batch is not None:
                 tx.batch.flush(conn)  # what was written before runs before it
-                tx.batch.written += 1
+                tx.batch.flushed += 1  # a write past the batch
             elif tx.bare:
                 take_savepoints(tx, conn)
             return conn.execute(stmt, params)
