@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from tradeguard.storage.repository import Storage
 from tradeguard.storage.nesting import HalfWritten
+from tradeguard.storage.repository import Storage
 
 pytest_plugins = ["storage_fixtures"]
 
