@@ -20,6 +20,7 @@ from test_fill_commit_rollback import FailingCommit
 from tradeguard.execution.reconcile import ReconcileReport, reconcile_all
 from tradeguard.execution.reconcile_balances import apply_balances
 from tradeguard.model.balance import Balance
+from tradeguard.model.events import EventKind
 from tradeguard.model.money import plain
 
 D = Decimal
@@ -36,8 +37,14 @@ async def test_a_deposit_whose_reconciliation_commit_fails_is_recorded_by_the_ne
     rig.venue.balances["USDT"] = D(10_500)  # a deposit
     failing = FailingCommit(rig.storage)
     failing.armed = 1
-    with pytest.raises(OperationalError):
-        await reconcile_all(rig, "periodic")  # the balance step's commit fails
+    failed = await reconcile_all(rig, "periodic")  # the balance step's commit fails
+    # a failed reconciliation (it halts trading until one completes), said with its cause and
+    # alerted; before: the commit's error ended the reconciliation, and the live run with it
+    assert not failed.ok
+    assert "stub: the balances' commit failed" in failed.reason
+    assert "database is locked" in failed.reason and "next reconciliation" in failed.reason
+    [alert] = [e for e in rig.events if e.kind == EventKind.RECONCILE_FAILED]
+    assert alert.severity == "critical" and alert.data["reason"] == failed.reason
     assert book.total("USDT") == D(10_000)  # as the journal has it
     assert rig.storage.load_balance_adjustments("stub") == []
 

@@ -30,7 +30,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
@@ -42,6 +42,9 @@ from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order
 from tradeguard.model.text import name_shown
 from tradeguard.venues.base import Venue
+
+if TYPE_CHECKING:
+    from tradeguard.execution.balance_reports import BalanceReports
 
 log = logging.getLogger(__name__)
 _HUNDRED = Decimal(100)
@@ -134,6 +137,7 @@ class BalanceSync:
         on_applied: Callable[[str], object] | None = None,
         open_orders: Callable[[str], list[Order]] | None = None,
         merges: Callable[[str, list[Balance]], Awaitable[str]] | None = None,
+        reports: BalanceReports | None = None,
     ) -> None:
         if tolerance_pct < 0 or tolerance_abs < 0:
             raise ConfigError(
@@ -156,6 +160,9 @@ class BalanceSync:
         self.open_orders = open_orders or (lambda _venue: [])
         # books outcome pairs merged outside the node as fills; says why a venue waits
         self.merges = merges
+        # the venues' balance reports waiting for a commit (the order manager): one told
+        # before a read is older than its figures, one told since is newer
+        self.reports = reports
         self.skipped: list[str] = []  # venues skipped by the last pass (orders in flight)
         self.waiting: dict[str, str] = {}  # venue -> why the last pass skipped it
 
@@ -182,6 +189,8 @@ class BalanceSync:
                 log.info("balance sync: %s waits: %s", name, why)
                 continue
             before = self._ledger_totals(name)
+            # a balance report told after this is newer than the read
+            told = self.reports.balances_told() if self.reports is not None else None
             try:
                 balances = await venue.fetch_balances()
                 unbooked = await self._unbooked_fills(name, venue)
@@ -209,7 +218,7 @@ class BalanceSync:
                 self.waiting[name] = why
                 log.info("balance sync: %s waits: %s", name, why)
                 continue
-            found.extend(self._apply(name, balances))
+            found.extend(self._apply(name, balances, told))
             if self.on_applied is not None:
                 self.on_applied(name)
         return found
@@ -247,7 +256,9 @@ class BalanceSync:
                         f"{plain(order.filled)}; a fill is on its way")  # fmt: skip
         return ""
 
-    def _apply(self, venue: str, balances: list[Balance]) -> list[Discrepancy]:
+    def _apply(
+        self, venue: str, balances: list[Balance], told: int | None = None
+    ) -> list[Discrepancy]:
         now = self.clock.now_ms()
         book = self.portfolio.book(venue)
         reported = {b.asset: b for b in balances}
@@ -266,6 +277,11 @@ class BalanceSync:
                     Discrepancy(venue, asset, ledger_total, bal.total)
                 )
         with self.storage.transaction():
+            if self.reports is not None:
+                # a report queued before the read is older: not written over these figures
+                # (the ledger takes them; a restart must load them too)
+                self.reports.discard_pending_balances(venue, told)
+                self.reports.balances_written(venue, list(reported.values()), told)
             self.storage.upsert_balances(
                 venue, list(reported.values()), usd, ts=now, elsewhere=elsewhere
             )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
+from tradeguard.execution.balance_reports import BalanceReports
 from tradeguard.execution.order_events import (
     STATUS_EVENT,
     closed_data,
@@ -36,13 +37,6 @@ if TYPE_CHECKING:
 
 # The order manager's logger: these records are its own.
 log = logging.getLogger("tradeguard.execution.order_manager")
-# A venue's balance report waiting for a commit: the balances, every venue's marks and the
-# venue's own to value them at, when the venue reported them, and its number in the order
-# reports were told (`balances_told`). The balances may be what builds them
-# (`on_balances_later`): taken at the write.
-_Report = tuple[
-    list[Balance] | Callable[[], list[Balance]], dict[str, Decimal], dict[str, Decimal], int, int
-]
 
 
 class RiskGate(Protocol):
@@ -71,7 +65,7 @@ class RiskGate(Protocol):
     def observe_venue_refusal(self, venue: str, ts: int, code: str, error: str) -> None: ...
 
 
-class FillApplication:
+class FillApplication(BalanceReports):
     """Apply what venues report (order states, fills, balances) to the journal and portfolio."""
 
     storage: Any
@@ -86,9 +80,6 @@ class FillApplication:
     balance_only: set[str]
     fill_listeners: list[Callable[[Fill, Order | None], None]]
     _pending_terminal: dict[str, OrderReport]
-    _pending_balances: dict[str, _Report]
-    _balances_told: int  # how many balance reports were told (their numbers)
-    _balances_written: dict[str, _Report]  # the last report written per venue
     _pending_rows: dict[str, Order]
     _pending_journal: list[tuple[str, str, str, int, str]]
 
@@ -352,86 +343,11 @@ class FillApplication:
                 symbol=fill.symbol,
             )
 
-    def on_balances(self, venue: str, balances: list[Balance]) -> None:
-        """Record the venue's balances (the source of truth); written with the next commit."""
-        # Valued at the write, at the marks of now: a venue reports after every fill, and only
-        # its last report before a commit is written.
-        # the venue's own prices where it has them, else the latest from any venue
-        marks, own = dict(self.portfolio.marks), dict(self.portfolio.marks_of(venue) or {})
-        self._balances_told += 1
-        report = (balances, marks, own, self.clock.now_ms(), self._balances_told)
-        if self.storage.keeps_undo:
-            # told inside this thread's open transaction: it counts what the transaction booked
-            # and goes with it if it rolls back, leaving the report it replaced waiting
-            replaced = self._pending_balances.get(venue)
-            self.storage.on_rollback(partial(self._unqueue_balances, venue, report, replaced))
-        self._pending_balances[venue] = report
-
-    def on_balances_later(self, venue: str, take: Callable[[], list[Balance]]) -> bool:
-        """`on_balances` for a venue whose every balance change is followed by a push: inside a
-        write batch's unit (a backtest), where only the last report before the commit is
-        written, keep `take` (which builds the list) and call it at the write, when it gives
-        the list pushed last; the marks are copied now, as `on_balances` does. False
-        elsewhere: the venue pushes its list now."""
-        if not self.storage.batches_writes:
-            return False
-        marks, own = dict(self.portfolio.marks), dict(self.portfolio.marks_of(venue) or {})
-        self._balances_told += 1
-        self._pending_balances[venue] = (take, marks, own, self.clock.now_ms(), self._balances_told)
-        return True
-
-    def balances_told(self) -> int:
-        """The number of the last balance report told (any venue): a read of the venue's
-        balances begun now predates every report numbered above it."""
-        return self._balances_told
-
     def flush(self) -> None:
         """Write what is waiting for the next commit (balances, non-critical transitions)."""
         if self._pending_balances or self._pending_journal or self._pending_rows:
             with self.storage.transaction():
                 pass  # the commit hook writes it
-
-    def discard_pending_balances(self, venue: str, told_by: int | None = None) -> None:
-        """Drop balances queued for `venue` (a fresher snapshot is being written); if that
-        write's commit fails, they wait for the next commit again. With `told_by` (the
-        `balances_told` when the snapshot was read) a report told after the read is newer:
-        it stays queued, or, written already, is queued again: written after the snapshot."""
-        pending = self._pending_balances.get(venue)
-        if pending is None:
-            if told_by is not None:
-                self._queue_again_if_newer(venue, told_by)
-            return
-        if told_by is not None and pending[4] > told_by:
-            return
-        del self._pending_balances[venue]
-        if self.storage.keeps_undo:
-            self.storage.on_rollback(partial(self._put_back_balances, venue, pending))
-
-    def _queue_again_if_newer(self, venue: str, told_by: int) -> None:
-        last = self._balances_written.get(venue)
-        if last is None or last[4] <= told_by:
-            return
-        self._pending_balances[venue] = last
-        if self.storage.keeps_undo:  # not written over: the database keeps it as it is
-            self.storage.on_rollback(partial(self._unqueue_balances, venue, last, None))
-
-    def _unqueue_balances(self, venue: str, report: _Report, replaced: _Report | None) -> None:
-        # A report told inside a transaction that rolled back counts the fills it held: written
-        # later, alone, it would leave balances the journal's fills do not explain. The one it
-        # replaced (told before) waits again; a newer one (another thread's) stays.
-        if self._pending_balances.get(venue) is report:
-            if replaced is None:
-                del self._pending_balances[venue]
-            else:
-                self._pending_balances[venue] = replaced
-
-    def _put_back_balances(self, venue: str, report: _Report) -> None:
-        # A report taken into a commit that rolled back is still the venue's word: it waits for
-        # the next commit, unless a newer report of the venue came meanwhile (queued, or
-        # written by another thread's commit: put back, it would be written over that one).
-        written = self._balances_written.get(venue)
-        if written is None or written[4] <= report[4]:
-            self._pending_balances.setdefault(venue, report)
 
     def _keep_behind(self, rows: dict[str, Order], journal: list[Any]) -> None:
         """Put acknowledgements taken into the open transaction back in the queue for the next
@@ -455,17 +371,6 @@ class FillApplication:
             for order in rows.values():
                 self.storage.upsert_order(order)
             self._write_transitions()
-
-    def _write_pending_balances(self, venue: str) -> None:
-        pending = self._pending_balances.pop(venue, None)
-        if pending is not None:
-            if self.storage.keeps_undo:
-                self.storage.on_rollback(partial(self._put_back_balances, venue, pending))
-            self._balances_written[venue] = pending
-            taken, marks, own, ts, _ = pending
-            balances = taken() if callable(taken) else taken
-            usd, elsewhere = self.portfolio.values_on(venue, balances, marks, own)
-            self.storage.upsert_balances(venue, balances, usd, ts, elsewhere)
 
     def _write_transitions(self) -> None:
         journal, self._pending_journal = self._pending_journal, []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from typing import Any
 
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
-from tradeguard.execution.fill_application import FillApplication, RiskGate, _Report
+from tradeguard.execution.balance_reports import _Report
+from tradeguard.execution.fill_application import FillApplication, RiskGate
 from tradeguard.execution.oco import submit_oco, withdraw_approvals
 from tradeguard.execution.order_events import is_settlement, order_data
 from tradeguard.execution.order_index import OrderIndex
@@ -113,6 +115,7 @@ class OrderManager(FillApplication):
         # venue reported them)
         self._pending_balances: dict[str, _Report] = {}
         self._balances_told = 0
+        self._balances_lock = threading.Lock()
         self._balances_written: dict[str, _Report] = {}
         # Acknowledgements waiting for the next commit: the rows to write (each order's latest
         # state) and the transitions (client order id, from, to, ts, reason), in order.

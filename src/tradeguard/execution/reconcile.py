@@ -62,7 +62,7 @@ from tradeguard.execution.merge_trades import trades_kept, venue_trades
 from tradeguard.execution.order_events import is_settlement
 from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.outcome_netting import with_journal_locks
-from tradeguard.execution.reconcile_balances import apply_balances, differs_from_ledger
+from tradeguard.execution.reconcile_balances import apply_balances_or_fail, differs_from_ledger
 from tradeguard.execution.reconcile_call import ReconcileFailed, call_venue
 from tradeguard.execution.reconcile_positions import check_positions as _check_positions
 from tradeguard.model.enums import OrderStatus, TradingState
@@ -316,7 +316,7 @@ async def _reconcile_balances(
             report.fills_recovered += len(traded)
             report.balances_deferred.append({"venue": name, "reason": waits})
             return
-        apply_balances(node, name, balances, report, read_ts, told)
+        apply_balances_or_fail(node, name, balances, report, read_ts, told)
         if report.trigger != "startup":  # at start: once cut attempts are taken up
             report.held_shrunk += sync_held(node, name)
         return

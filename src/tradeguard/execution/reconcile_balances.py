@@ -15,6 +15,8 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
 from tradeguard.execution.balance_sync import (
     WITHIN_TOLERANCE,
     Discrepancy,
@@ -28,6 +30,7 @@ from tradeguard.execution.ledger_audit import (
     stored_start_balances,
     venue_ledger,
 )
+from tradeguard.execution.reconcile_call import ReconcileFailed
 from tradeguard.model.balance import Balance
 from tradeguard.model.money import ZERO, plain
 from tradeguard.portfolio.undo import book_undo
@@ -44,6 +47,30 @@ def differs_from_ledger(node: ReconcileHost, venue: str, balances: list[Balance]
     book = node.portfolio.book(venue)
     held = {b.asset: b.total for b in balances}
     return any(held.get(a, ZERO) != book.total(a) for a in set(held) | set(book.assets()))
+
+
+def apply_balances_or_fail(
+    node: ReconcileHost,
+    venue: str,
+    balances: list[Balance],
+    report: ReconcileReport,
+    read_ts: int | None = None,
+    told_by: int | None = None,
+) -> None:
+    """`apply_balances`, whose failed commit (a locked database, a full disk) fails the venue's
+    reconciliation instead of ending the run: nothing of it was kept (the ledger is put back
+    as the journal has it), the failure halts trading until a reconciliation completes, and
+    the next one reads the venue's figures again."""
+    try:
+        apply_balances(node, venue, balances, report, read_ts, told_by)
+    except SQLAlchemyError as exc:
+        # the driver's own words ("database is locked"), not the statement and its values
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        raise ReconcileFailed(
+            f"venue {venue}: the balances' commit failed ({type(cause).__name__}: "
+            f"{str(cause)[:200]}); nothing of it was kept, the next reconciliation reads "
+            "them again"
+        ) from exc
 
 
 def apply_balances(
@@ -100,6 +127,9 @@ def apply_balances(
         # Fresher than anything a stream queued before the read: drop the queued write (one
         # queued since is newer, and is written after these figures).
         node.orders.discard_pending_balances(venue, told_by)
+        # the venue's last written report now: one told before the read, that a failed commit
+        # of another thread puts back, is older and is not written over these figures
+        node.orders.balances_written(venue, rows, told_by)
         node.storage.upsert_balances(venue, rows, usd, ts=now, elsewhere=elsewhere)
     book.read_from_venue = True
 

@@ -165,6 +165,7 @@ def balance_sync(node: TradingNode) -> BalanceSync | None:
             node.clock.now_ms(),
             lambda symbols: trades_kept(node.venues[venue], symbols),
         ),
+        reports=node.orders,
     )
 
 

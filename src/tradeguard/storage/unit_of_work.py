@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -11,7 +10,6 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     Executable,
-    NestedTransaction,
     Row,
     Table,
     TextClause,
@@ -21,6 +19,7 @@ from sqlalchemy import (
 
 from tradeguard.storage.db import Database
 from tradeguard.storage.driver import DriverStatement
+from tradeguard.storage.nesting import HalfWritten, Nested, Tx, take_savepoints, undo_all
 from tradeguard.storage.rows import POSITION_OPEN
 from tradeguard.storage.tables import balances as balances_table
 from tradeguard.storage.tables import (
@@ -51,116 +50,14 @@ _CLOSE_POSITION_FIELDS = (
 _ORDER_IDENTITY = ("venue", "symbol", "created_ts")
 
 
-class _Tx(threading.local):
-    # Per thread, so one thread's open transaction never swallows another thread's writes.
-    conn: Connection | None = None
-    depth: int = 0
-    held: Connection | None = None  # kept checked out by holding_connection()
-    unit: Any = None  # the open transaction of a unit of work (see unit_of_work())
-    dirty: bool = False  # something was written in the open unit of work
-    batch: WriteBatch | None = None  # the open unit's writes held for its commit (backtests)
-    # what to put back in memory if the open transaction rolls back (see `on_rollback`)
-    undo: list[Callable[[], None]] | None = None
-    # the open nested blocks, innermost last (see `_Nested`); `bare` counts those whose
-    # savepoint is not taken yet (it is at their first write)
-    frames: list[_Frame] | None = None
-    bare: int = 0
-
-
-class _Frame:
-    """A nested block: where its undo entries start, and its savepoint once it writes."""
-
-    __slots__ = ("savepoint", "undo_from")
-
-    def __init__(self, undo_from: int) -> None:
-        self.undo_from = undo_from
-        self.savepoint: NestedTransaction | None = None
-
-
-class _Nested:
-    """A `transaction()` inside an open one: it joins it, and commits with it.
-
-    An error leaving the block takes back what the block did, whether its caller catches the
-    error or not: its writes (a savepoint, taken at its first write, is rolled back to) and
-    its memory changes (its `on_rollback` entries run, newest first). What the open transaction
-    did before and does after stays. Not in a write batch (a backtest): its writes are held for
-    the commit, and a failed write ends the run.
-    """
-
-    __slots__ = ("_tx",)
-
-    def __init__(self, tx: _Tx) -> None:
-        self._tx = tx
-
-    def __enter__(self) -> None:
-        tx = self._tx
-        tx.depth += 1
-        tx.dirty = True
-        if tx.batch is None:
-            frame = _Frame(len(tx.undo) if tx.undo else 0)
-            if tx.frames is None:
-                tx.frames = [frame]
-            else:
-                tx.frames.append(frame)
-            tx.bare += 1
-
-    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
-        tx = self._tx
-        tx.depth -= 1
-        frames = tx.frames
-        if not frames:
-            return
-        frame = frames.pop()
-        savepoint = frame.savepoint
-        if savepoint is None:
-            tx.bare -= 1
-        if kind is None:
-            if savepoint is not None and savepoint.is_active:
-                savepoint.commit()  # RELEASE: its writes are the open transaction's now
-            return
-        if savepoint is not None and savepoint.is_active:
-            savepoint.rollback()
-        undo = tx.undo
-        if undo and len(undo) > frame.undo_from:
-            taken = undo[frame.undo_from :]
-            del undo[frame.undo_from :]
-            _undo_all(taken)
-
-
-def _undo_all(entries: list[Callable[[], None]]) -> None:
-    """Run undo entries newest first, every one even if one raises (the first error is raised
-    after): taken out of the transaction's list, one skipped would never run."""
-    error: BaseException | None = None
-    for entry in reversed(entries):
-        try:
-            entry()
-        except BaseException as exc:  # raised once the others have run
-            if error is None:
-                error = exc
-    if error is not None:
-        raise error
-
-
-def _take_savepoints(tx: _Tx, conn: Connection) -> None:
-    """Before the first write of open nested blocks: a savepoint each, outermost first."""
-    if getattr(conn.connection.dbapi_connection, "in_transaction", True) is False:
-        # sqlite3 opens its transaction at the first write, not at a SAVEPOINT: one taken
-        # first would open its own, and its RELEASE would commit what the unit holds
-        conn.exec_driver_sql("BEGIN")
-    for frame in tx.frames or ():
-        if frame.savepoint is None:
-            frame.savepoint = conn.begin_nested()
-    tx.bare = 0
-
-
 class StorageCore:
     """Run statements: every write commits unless inside `transaction()` or a unit of work."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self._engine = db.engine
-        self._tx = _Tx()
-        self._nested = _Nested(self._tx)  # per-thread state lives in _Tx (a threading.local)
+        self._tx = Tx()
+        self._nested = Nested(self._tx)  # per-thread state lives in Tx (a threading.local)
         self._commit_hooks: list[Callable[[], None]] = []
         self._after_commit_hooks: list[Callable[[], None]] = []
         self._rollback_hooks: list[Callable[[], None]] = []
@@ -237,7 +134,7 @@ class StorageCore:
         tx.undo = None
         self._after_commit()
 
-    def _outermost(self, tx: _Tx, conn: Connection) -> Iterator[None]:
+    def _outermost(self, tx: Tx, conn: Connection) -> Iterator[None]:
         tx.conn, tx.depth = conn, 1
         try:
             yield
@@ -314,14 +211,14 @@ class StorageCore:
             raise
         finally:
             tx.conn, tx.depth, tx.unit, tx.dirty, tx.batch = None, 0, None, False, None
-            tx.frames, tx.bare = None, 0
+            tx.frames, tx.bare, tx.marks, tx.broken = None, 0, None, None
 
     @property
     def unit_dirty(self) -> bool:
         """Tell whether the open unit of work holds writes not yet committed."""
         return self._tx.dirty
 
-    def unit_status(self) -> _Tx:
+    def unit_status(self) -> Tx:
         """This thread's transaction state; its `dirty` is `unit_dirty`, read without a call
         (for a loop that asks once per market event)."""
         return self._tx
@@ -333,6 +230,12 @@ class StorageCore:
     def commit_unit(self) -> bool:
         """Run the commit hooks and commit the open unit of work if it wrote anything."""
         tx = self._tx
+        if tx.broken is not None:
+            raise HalfWritten(
+                f"a nested block of this unit of work failed ({tx.broken}) after writing, and "
+                "a write batch cannot take its writes back alone: the unit is rolled back to "
+                "the last commit instead of recording half of it"
+            )
         if tx.unit is None or not tx.dirty:
             return False
         for hook in self._commit_hooks:
@@ -409,7 +312,7 @@ class StorageCore:
         tx = self._tx
         undo, tx.undo = tx.undo, None
         if undo:
-            _undo_all(undo)
+            undo_all(undo)
         for hook in self._rollback_hooks:
             hook()
 
@@ -439,8 +342,9 @@ class StorageCore:
             tx.dirty = True
             if tx.batch is not None:
                 tx.batch.flush(conn)  # what was written before runs before it
+                tx.batch.flushed += 1  # a write past the batch
             elif tx.bare:
-                _take_savepoints(tx, conn)
+                take_savepoints(tx, conn)
             return conn.execute(stmt, params)
         with self._begin() as conn:
             return conn.execute(stmt, params)
@@ -455,7 +359,7 @@ class StorageCore:
                 tx.batch.add(stmt, row)
                 return None
             if tx.bare:
-                _take_savepoints(tx, conn)
+                take_savepoints(tx, conn)
             return stmt.execute(conn, row)
         with self._begin() as conn:
             return stmt.execute(conn, row)
@@ -475,7 +379,7 @@ class StorageCore:
                 tx.batch.add_params(stmt, params)
                 return
             if tx.bare:
-                _take_savepoints(tx, conn)
+                take_savepoints(tx, conn)
             stmt.execute_params_many(conn, params)
             return
         with self._begin() as conn:

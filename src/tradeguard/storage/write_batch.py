@@ -30,7 +30,7 @@ _FIRST = ("orders",)
 class WriteBatch:
     """Rows waiting for the commit of one unit of work, per table, in the order written."""
 
-    __slots__ = ("_keyed", "_queues", "fill_keys", "open_positions", "rows")
+    __slots__ = ("_keyed", "_queues", "fill_keys", "flushed", "open_positions", "rows")
 
     def __init__(self) -> None:
         # table -> runs of one statement, in order: [statement, [driver parameters, ...]]. A run
@@ -45,6 +45,9 @@ class WriteBatch:
         # (venue, symbol, strategy_id) of every open position row, read when first needed
         self.open_positions: set[tuple[str, str, str]] | None = None
         self.rows = 0  # rows waiting
+        # rows run by earlier flushes, and writes run past the batch: with `rows`, how many
+        # writes the unit made so far (a nested block that changes the sum wrote something)
+        self.flushed = 0
 
     def _run_of(self, stmt: DriverStatement) -> list[Any]:
         """The list to append `stmt`'s next rows to (a new run unless it is the last one)."""
@@ -105,6 +108,7 @@ class WriteBatch:
             return
         keyed, self._keyed = self._keyed, {}
         queues, self._queues = self._queues, {}
+        self.flushed += self.rows
         self.rows = 0
         tables = [t for t in _FIRST if t in keyed or t in queues]
         tables += [t for t in {**keyed, **queues} if t not in _FIRST]
