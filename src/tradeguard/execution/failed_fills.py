@@ -249,26 +249,36 @@ def _cut_pair(node: ReconcileHost, booked: Fill, owner: str) -> None:
             ))  # fmt: skip
         cid = booked.client_order_id
         order = node.storage.get_order(cid) if cid else None
-        held = cut(booked, order.signal if order is not None else None,
-                   _record_naming(node.storage, owner, cid), order)  # fmt: skip
+        named = _record_naming(node.storage, owner, cid, unwinds=booked.side is Side.SELL)
+        held = cut(booked, order.signal if order is not None else None, named, order)
         if held:  # the lone leg's sale gives back what its held record holds: an unwind
             _cover(node, owner, str(held["venue"]), str(held["symbol"]), held["contracts"])
+        if held and booked.side is Side.SELL and named is not None:
+            _take_back_loss(node, owner, named)
 
 
-def _record_naming(storage: Any, owner: str, client_order_id: str) -> int | None:
-    """The id of `owner`'s newest record naming the order `client_order_id` as a leg (the
-    attempt whose pair it booked; None: no record names it)."""
-    from tradeguard.storage.arb_repository import load_arb_executions
+def _take_back_loss(node: ReconcileHost, owner: str, record_id: int) -> None:
+    """The sale the record `record_id` booked FAILED: the loss it fed the risk engine's
+    losing streak and after-loss cooldown never happened (put back if the commit is refused)."""
+    risk = node.risk
+    take_back = getattr(risk, "take_back_cycle", None)
+    if take_back is None:
+        return
+    symbols = risk.cycle_loss_symbols(owner, record_id)
+    if node.storage.keeps_undo:
+        node.storage.on_rollback(risk.result_undo(owner, symbols))
+    take_back(owner, record_id, node.clock.now_ms())
 
-    if not client_order_id:
-        return None
-    for row in load_arb_executions(storage, strategy_id=owner, newest_first=True):
-        legs = row.get("legs")
-        named = legs.get("legs") if isinstance(legs, dict) else None
-        if any(isinstance(leg, dict) and leg.get("client_order_id") == client_order_id
-               for leg in named or ()):  # fmt: skip
-            return int(row["id"])
-    return None
+
+def _record_naming(
+    storage: Any, owner: str, client_order_id: str, unwinds: bool = False
+) -> int | None:
+    """The id of `owner`'s newest record naming the order `client_order_id` as a leg (with
+    `unwinds`, as an unwind too: a sale's record); None: no record names it. Read from an
+    index kept on the storage, not by scanning every record on each cut."""
+    from tradeguard.execution.record_index import record_naming
+
+    return record_naming(storage, owner, client_order_id, unwinds)
 
 
 def _cover(node: ReconcileHost, owner: str, venue: str, symbol: str, contracts: Any) -> None:
