@@ -155,3 +155,51 @@ async def test_a_failed_sale_s_loss_is_taken_back_from_the_streak_and_the_cooldo
             assert (node.strategies[0].id, symbol) not in risk.cooldowns
         finally:
             node.close()
+
+
+async def test_fill_failed_is_published_after_its_flag_s_commit_and_not_for_a_refused_one(
+    tmp_path, monkeypatch
+) -> None:
+    """Before, `fill.failed` was published as each trade was told, before the flag's commit:
+    a refused commit had announced a flag that was never stored, and the next reconciliation,
+    flagging it again, announced it twice; a subscriber reading the database on the event
+    found no flag."""
+    from sqlalchemy.exc import OperationalError
+
+    from test_pm_arb_node import arb_config
+    from tradeguard.execution.failed_fills import FLAGGED_KEY, flag_failed_fills
+    from tradeguard.model.enums import OrderStatus, OrderType
+    from tradeguard.model.order import Order
+    from tradeguard.node import TradingNode
+
+    async with arb_servers(tmp_path, monkeypatch) as (kalshi, pm):
+        node = TradingNode(arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {}))
+        try:
+            strat, symbol = node.strategies[0], "fed-above-4pct-dec:YES/PUSD"
+            order = Order("c-buy", strat.id, "polymarket", symbol, Side.BUY, OrderType.LIMIT,
+                          D(10), D("0.52"), status=OrderStatus.FILLED, filled=D(10),
+                          avg_price=D("0.52"))  # fmt: skip
+            node.storage.upsert_order(order)
+            fill = Fill("polymarket", symbol, "c-buy", "v-buy", "t7-0", Side.BUY, D("0.52"),
+                        D(10), D(0), "PUSD", LiquiditySide.TAKER, node.clock.now_ms())  # fmt: skip
+            assert node.storage.insert_fill(fill, strat.id)
+            seen: list[Any] = []  # (event, whether its flag was stored when it was published)
+
+            def on_failed(event: Any) -> None:
+                seen.append((event, fill.trade_id in str(node.storage.kv_get(FLAGGED_KEY))))
+
+            node.bus.subscribe(on_failed, "fill.failed")
+            venue = node.venues["polymarket"]
+            venue.failed_fills[fill.trade_id] = fill
+            _RefuseFlag(node.storage, fill.trade_id)
+            with pytest.raises(OperationalError):
+                flag_failed_fills(node, "polymarket", venue)
+            assert seen == []  # nothing stored, nothing announced
+            venue.failed_fills[fill.trade_id] = fill  # read FAILED again, inside a transaction
+            with node.storage.transaction():
+                flagged = flag_failed_fills(node, "polymarket", venue)
+                assert [f["trade_id"] for f in flagged] == ["t7-0"] and seen == []
+            [(event, stored)] = seen  # published once the outer transaction committed
+            assert stored and event.data["trade_id"] == "t7-0" and event.severity == "critical"
+        finally:
+            node.close()

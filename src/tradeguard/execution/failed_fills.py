@@ -59,6 +59,7 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
     window = max(int(node.config.reconcile.fills_lookback_s * 1000), PENDING_MIN_MS)
     out: list[dict[str, str]] = []
     late: list[dict[str, str]] = []
+    told_now: list[Event] = []  # published once the flag is committed
     for trade_id, fill in sorted(taken.items()):
         if trade_id in told:
             continue  # told already
@@ -67,9 +68,9 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
                 failed.setdefault(trade_id, fill)
             continue
         if fill.ts <= before.get(name, -1):  # its id may have been told and let go: told only
-            late.append(_tell(node, name, trade_id, fill, LATE))
+            late.append(_tell(node, name, trade_id, fill, told_now, LATE))
             continue
-        out.append(_tell(node, name, trade_id, fill))
+        out.append(_tell(node, name, trade_id, fill, told_now))
     if out or late:
         ids = {r["trade_id"] for r in out}
         told.update({r["trade_id"]: taken[r["trade_id"]].ts for r in out})
@@ -103,7 +104,30 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
                 cuts: dict[str, Any] = _by_venue(node.storage, CUTS_WAITING_KEY)
                 cuts[name] = [*cuts.get(name, []), *waiting]
                 node.storage.kv_set(CUTS_WAITING_KEY, cuts)
+        _publish_committed(node, told_now)
     return out + late
+
+
+def _publish_committed(node: ReconcileHost, events: list[Event]) -> None:
+    """Say and publish `events` once their flag is committed: now, or, inside a transaction
+    the flag joined, after its commit (none if it rolls back)."""
+
+    def publish() -> None:
+        for event in events:
+            log.critical("%s", event.data["reason"])
+            node.bus.publish(event)
+
+    storage = node.storage
+    if not storage.in_transaction:
+        publish()
+        return
+
+    def once() -> None:
+        storage.remove_after_commit_hook(once)
+        publish()
+
+    storage.add_after_commit_hook(once)
+    storage.on_rollback(partial(storage.remove_after_commit_hook, once))
 
 
 def _cut_later(node: ReconcileHost, booked: Fill, owner: str) -> bool:
@@ -192,8 +216,10 @@ LATE = (
 
 
 def _tell(
-    node: ReconcileHost, name: str, trade_id: str, fill: Fill, late: str = ""
+    node: ReconcileHost, name: str, trade_id: str, fill: Fill, told: list[Event], late: str = ""
 ) -> dict[str, str]:
+    """The report's row of a trade read FAILED; its critical `fill.failed` event is added to
+    `told`, published once the flag is committed."""
     row = {
         "venue": name, "trade_id": trade_id, "client_order_id": _booked_order(node, fill),
         "symbol": fill.symbol, "side": fill.side.value, "amount": plain(fill.amount),
@@ -204,10 +230,9 @@ def _tell(
         f"({row['side']} {row['amount']} {fill.symbol} at {row['price']}) never moved; "
         f"the venue's balances are taken as the truth{late}"
     )
-    log.critical("%s", why)
     data = {**row, "reason": why}
-    node.bus.publish(Event(FILL_FAILED, node.clock.now_ms(), data, venue=name,
-                           symbol=fill.symbol, severity="critical"))  # fmt: skip
+    told.append(Event(FILL_FAILED, node.clock.now_ms(), data, venue=name, symbol=fill.symbol,
+                      severity="critical"))  # fmt: skip
     return row
 
 

@@ -414,7 +414,7 @@ class StorageCore:
             hook()
 
     def _after_commit(self) -> None:
-        for hook in self._after_commit_hooks:
+        for hook in list(self._after_commit_hooks):  # a hook may remove itself
             hook()
 
     @property
