@@ -325,7 +325,8 @@ class RiskState:
             "cooldowns": [[s, sym, until] for (s, sym), until in self.cooldowns.items()],
             "cycles_seen": self.cycles_seen,
             "settlements_seen": self.settlements_seen,
-            "losses": self.losses.to_json(),
+            # only while some are kept: a state of none reads and writes as before
+            **({"losses": self.losses.to_json()} if self.losses.losses else {}),
             "last_resume": self.last_resume,
             "last_kill": self.last_kill,
             "halted_over": self.halted_over,
