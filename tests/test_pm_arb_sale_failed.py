@@ -92,15 +92,16 @@ async def test_a_retry_s_failed_sale_read_after_a_restart_keeps_its_pair_s_settl
     assert (back.event, back.direction) == (opp.event, opp.direction)
 
 
-@pytest.mark.parametrize("refused", [False, True])
+@pytest.mark.parametrize(("refused", "restart"), [(False, False), (True, False), (False, True)])
 async def test_a_failed_sale_s_loss_is_taken_back_from_the_streak_and_the_cooldown(
-    tmp_path, monkeypatch, refused: bool
+    tmp_path, monkeypatch, refused: bool, restart: bool
 ) -> None:
     """A retry's sale at a loss (record 1) trips the losing streak (max 1) and cools its
     market down; then its trade is read FAILED. Before, the P&L was taken back but the
     streak's pause and the after-loss cooldown stayed: a loss that never happened kept new
     entries out. A flag whose commit is refused leaves both as they were, taken back by the
-    next flag once; a restart reads them taken back."""
+    next flag once; a restart reads them taken back, and a restart between the sale and the
+    flag keeps the loss to take back."""
     from sqlalchemy.exc import OperationalError
 
     from test_pm_arb_node import arb_config
@@ -134,6 +135,11 @@ async def test_a_failed_sale_s_loss_is_taken_back_from_the_streak_and_the_cooldo
             strat.executor._finish(sale)  # told to the risk engine: one losing trade
             assert risk.consecutive_losses == 1 and risk.state is TradingState.REDUCING
             assert risk.cooldowns.get((strat.id, symbol), 0) > now
+            if restart:  # the loss kept with the engine's state: taken back after a restart
+                node.close()
+                node = TradingNode(cfg)
+                strat, risk = node.strategies[0], node.risk
+                assert risk.consecutive_losses == 1 and risk.state is TradingState.REDUCING
             venue = node.venues["polymarket"]
             venue.failed_fills[fill.trade_id] = fill  # read FAILED
             if refused:
