@@ -209,3 +209,42 @@ async def test_fill_failed_is_published_after_its_flag_s_commit_and_not_for_a_re
             assert stored and event.data["trade_id"] == "t7-0" and event.severity == "critical"
         finally:
             node.close()
+
+
+async def test_a_node_killed_right_after_the_flag_keeps_the_loss_taken_back(
+    tmp_path, monkeypatch
+) -> None:
+    """SIGKILL right after the flag's commit (no checkpoint, no stop): the restarted node's
+    risk engine has the loss taken back (streak 0, ACTIVE, no cooldown), its book holds the
+    leg again under one SALE_FAILED record, and the flag is not made again."""
+    from pathlib import Path
+
+    from rigs import killed_child
+    from test_pm_arb_node import arb_config
+    from tradeguard.execution.failed_fills import flag_failed_fills
+    from tradeguard.model.enums import TradingState
+    from tradeguard.node import TradingNode
+    from tradeguard.storage.arb_repository import load_arb_executions
+
+    child = Path(__file__).with_name("pm_sale_failed_crash_child.py")
+    async with arb_servers(tmp_path, monkeypatch) as (kalshi, pm):
+        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {})
+        cfg.risk.max_consecutive_losses, cfg.risk.cooldown_after_loss_s = 1, 3600
+        [died] = await killed_child(child, tmp_path, cfg, timeout_s=150)
+        assert died == {"flagged": ["t9-0"], "streak": 0, "state": "ACTIVE"}, died
+        node = TradingNode(cfg)
+        try:
+            risk, strat = node.risk, node.strategies[0]
+            assert risk.consecutive_losses == 0 and risk.state is TradingState.ACTIVE
+            assert not [k for k in risk.cooldowns if k[0] == strat.id]
+            rows = load_arb_executions(node.storage, strategy_id=strat.id)
+            assert [r["legs"]["code"] for r in rows if r["legs"]["code"]] == ["SALE_FAILED"]
+            [lone] = strat.book.open
+            assert lone.lone and lone.contracts == 10
+            [fill] = node.storage.load_fills(venue="polymarket")
+            venue = node.venues["polymarket"]
+            venue.failed_fills[fill.trade_id] = fill  # read FAILED again
+            assert flag_failed_fills(node, "polymarket", venue) == []
+            assert risk.consecutive_losses == 0 and len(strat.book.open) == 1
+        finally:
+            node.close()
