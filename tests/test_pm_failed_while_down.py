@@ -89,3 +89,36 @@ async def test_a_flagged_fill_whose_balances_went_unread_is_taken_at_the_next_st
             assert {r["asset"] for r in report["balance_adjustments"]} == {
                 "PUSD", POLY_YES.split("/")[0],
             }  # fmt: skip
+
+
+async def test_a_trade_read_failed_during_the_balance_read_is_no_unexplained_adjustment(
+    tmp_path, monkeypatch
+) -> None:
+    """The reconciliation's flag step found nothing FAILED; a listing during the balance read
+    (the one that lists again when the figures are off the ledger) reads the trade FAILED.
+    Before, the set of fills flagged and not yet taken by a balance read was built without
+    it: the balance read booked its difference as an unexplained adjustment, a cash flow
+    moving the loss baselines and alerting. Now it is flagged with the read: no cash flow."""
+    from tradeguard.execution.reconcile import ReconcileReport
+    from tradeguard.execution.reconcile_balances import apply_balances
+
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            await buy(node, POLY_YES)
+            (fill,) = node.storage.load_fills(venue="polymarket")
+            apply_cash_flows(node)
+            day_start = node.risk.day_start_equity
+            server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+            venue = node.venues["polymarket"]
+            await venue.fetch_fills(POLY_YES, fill.ts - 60_000)  # read late: FAILED
+            assert fill.trade_id in venue.failed_fills
+            report = ReconcileReport(trigger="periodic")
+            apply_balances(node, "polymarket", await venue.fetch_balances(), report)
+            reasons = {r["reason"] for r in node.storage.load_balance_adjustments()}
+            assert reasons and all("FAILED on chain" in r for r in reasons), reasons
+            apply_cash_flows(node)
+            assert node.risk.day_start_equity == day_start
+            kinds = [e.kind for e in node.storage.load_events(limit=500)]
+            assert CASH_FLOW_EVENT not in kinds
+            assert [f["trade_id"] for f in report.fills_failed] == [fill.trade_id]

@@ -249,3 +249,32 @@ async def test_a_resting_order_whose_match_failed_while_the_node_was_down_books_
             assert node.storage.load_fills(venue="polymarket") == []
             order = node.storage.get_order(cid)
             assert (order.status, order.filled) == (OrderStatus.CANCELLED, 0)
+
+
+def test_an_order_s_failed_sizes_are_let_go_a_week_after_its_newest_failed_fill() -> None:
+    """Before, the venue kept every order's FAILED sizes for the life of the process: one
+    entry per order with a FAILED trade, never let go."""
+    from decimal import Decimal
+
+    from tradeguard.clock import SimulatedClock
+    from tradeguard.model.enums import LiquiditySide, Side
+    from tradeguard.model.fill import Fill
+    from tradeguard.venues.polymarket.trade_rows import FAILED_OF_KEEP_MS, kept_fills
+
+    clock = SimulatedClock(1_000_000)
+    venue = PolymarketVenue("polymarket", "http://127.0.0.1:9", Account.create().key.hex(), clock)
+
+    def failed(trade: str, order_hash: str) -> None:
+        fill = Fill("polymarket", "m:YES/PUSD", "c", order_hash, trade, Side.BUY,
+                    Decimal("0.5"), Decimal(5), Decimal(0), "PUSD", LiquiditySide.TAKER,
+                    clock.now_ms())  # fmt: skip
+        assert kept_fills(venue, {"id": trade, "status": "FAILED"}, [fill]) == []
+
+    failed("t-1", "h-1")
+    assert venue._failed_of == {"h-1": {"t-1": Decimal(5)}}
+    clock.advance_to(clock.now_ms() + FAILED_OF_KEEP_MS - 1)  # within the week: kept
+    failed("t-2", "h-2")
+    assert set(venue._failed_of) == {"h-1", "h-2"}
+    clock.advance_to(clock.now_ms() + 2)  # h-1's FAILED fill is past the week
+    failed("t-3", "h-3")
+    assert set(venue._failed_of) == {"h-2", "h-3"}

@@ -59,6 +59,7 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
     window = max(int(node.config.reconcile.fills_lookback_s * 1000), PENDING_MIN_MS)
     out: list[dict[str, str]] = []
     late: list[dict[str, str]] = []
+    told_now: list[Event] = []  # published once the flag is committed
     for trade_id, fill in sorted(taken.items()):
         if trade_id in told:
             continue  # told already
@@ -67,9 +68,9 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
                 failed.setdefault(trade_id, fill)
             continue
         if fill.ts <= before.get(name, -1):  # its id may have been told and let go: told only
-            late.append(_tell(node, name, trade_id, fill, LATE))
+            late.append(_tell(node, name, trade_id, fill, told_now, LATE))
             continue
-        out.append(_tell(node, name, trade_id, fill))
+        out.append(_tell(node, name, trade_id, fill, told_now))
     if out or late:
         ids = {r["trade_id"] for r in out}
         told.update({r["trade_id"]: taken[r["trade_id"]].ts for r in out})
@@ -103,7 +104,30 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
                 cuts: dict[str, Any] = _by_venue(node.storage, CUTS_WAITING_KEY)
                 cuts[name] = [*cuts.get(name, []), *waiting]
                 node.storage.kv_set(CUTS_WAITING_KEY, cuts)
+        _publish_committed(node, told_now)
     return out + late
+
+
+def _publish_committed(node: ReconcileHost, events: list[Event]) -> None:
+    """Say and publish `events` once their flag is committed: now, or, inside a transaction
+    the flag joined, after its commit (none if it rolls back)."""
+
+    def publish() -> None:
+        for event in events:
+            log.critical("%s", event.data["reason"])
+            node.bus.publish(event)
+
+    storage = node.storage
+    if not storage.in_transaction:
+        publish()
+        return
+
+    def once() -> None:
+        storage.remove_after_commit_hook(once)
+        publish()
+
+    storage.add_after_commit_hook(once)
+    storage.on_rollback(partial(storage.remove_after_commit_hook, once))
 
 
 def _cut_later(node: ReconcileHost, booked: Fill, owner: str) -> bool:
@@ -192,8 +216,10 @@ LATE = (
 
 
 def _tell(
-    node: ReconcileHost, name: str, trade_id: str, fill: Fill, late: str = ""
+    node: ReconcileHost, name: str, trade_id: str, fill: Fill, told: list[Event], late: str = ""
 ) -> dict[str, str]:
+    """The report's row of a trade read FAILED; its critical `fill.failed` event is added to
+    `told`, published once the flag is committed."""
     row = {
         "venue": name, "trade_id": trade_id, "client_order_id": _booked_order(node, fill),
         "symbol": fill.symbol, "side": fill.side.value, "amount": plain(fill.amount),
@@ -204,10 +230,9 @@ def _tell(
         f"({row['side']} {row['amount']} {fill.symbol} at {row['price']}) never moved; "
         f"the venue's balances are taken as the truth{late}"
     )
-    log.critical("%s", why)
     data = {**row, "reason": why}
-    node.bus.publish(Event(FILL_FAILED, node.clock.now_ms(), data, venue=name,
-                           symbol=fill.symbol, severity="critical"))  # fmt: skip
+    told.append(Event(FILL_FAILED, node.clock.now_ms(), data, venue=name, symbol=fill.symbol,
+                      severity="critical"))  # fmt: skip
     return row
 
 
@@ -249,26 +274,36 @@ def _cut_pair(node: ReconcileHost, booked: Fill, owner: str) -> None:
             ))  # fmt: skip
         cid = booked.client_order_id
         order = node.storage.get_order(cid) if cid else None
-        held = cut(booked, order.signal if order is not None else None,
-                   _record_naming(node.storage, owner, cid), order)  # fmt: skip
+        named = _record_naming(node.storage, owner, cid, unwinds=booked.side is Side.SELL)
+        held = cut(booked, order.signal if order is not None else None, named, order)
         if held:  # the lone leg's sale gives back what its held record holds: an unwind
             _cover(node, owner, str(held["venue"]), str(held["symbol"]), held["contracts"])
+        if held and booked.side is Side.SELL and named is not None:
+            _take_back_loss(node, owner, named)
 
 
-def _record_naming(storage: Any, owner: str, client_order_id: str) -> int | None:
-    """The id of `owner`'s newest record naming the order `client_order_id` as a leg (the
-    attempt whose pair it booked; None: no record names it)."""
-    from tradeguard.storage.arb_repository import load_arb_executions
+def _take_back_loss(node: ReconcileHost, owner: str, record_id: int) -> None:
+    """The sale the record `record_id` booked FAILED: the loss it fed the risk engine's
+    losing streak and after-loss cooldown never happened (put back if the commit is refused)."""
+    risk = node.risk
+    take_back = getattr(risk, "take_back_cycle", None)
+    if take_back is None:
+        return
+    symbols = risk.cycle_loss_symbols(owner, record_id)
+    if node.storage.keeps_undo:
+        node.storage.on_rollback(risk.result_undo(owner, symbols))
+    take_back(owner, record_id, node.clock.now_ms())
 
-    if not client_order_id:
-        return None
-    for row in load_arb_executions(storage, strategy_id=owner, newest_first=True):
-        legs = row.get("legs")
-        named = legs.get("legs") if isinstance(legs, dict) else None
-        if any(isinstance(leg, dict) and leg.get("client_order_id") == client_order_id
-               for leg in named or ()):  # fmt: skip
-            return int(row["id"])
-    return None
+
+def _record_naming(
+    storage: Any, owner: str, client_order_id: str, unwinds: bool = False
+) -> int | None:
+    """The id of `owner`'s newest record naming the order `client_order_id` as a leg (with
+    `unwinds`, as an unwind too: a sale's record); None: no record names it. Read from an
+    index kept on the storage, not by scanning every record on each cut."""
+    from tradeguard.execution.record_index import record_naming
+
+    return record_naming(storage, owner, client_order_id, unwinds)
 
 
 def _cover(node: ReconcileHost, owner: str, venue: str, symbol: str, contracts: Any) -> None:

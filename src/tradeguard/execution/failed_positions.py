@@ -106,7 +106,9 @@ def _trip_closed_by(portfolio: Any, storage: Any, booked: Fill, owner: str) -> C
         elif (trip.closed_ts, trip.exit_price) == (booked.ts, booked.price):
             return trip
     read = getattr(storage, "closed_trip", None)
-    return read(booked.venue, booked.symbol, owner, booked.ts, booked.price) if read else None
+    if read is None:
+        return None
+    return read(booked.venue, booked.symbol, owner, booked.ts, booked.price, booked.trade_id)
 
 
 def _take_out(pos: Position, booked: Fill, moved: Any, trip: ClosedTrade | None) -> Decimal:

@@ -23,7 +23,12 @@ from tradeguard.execution.balance_sync import (
     beyond_tolerance,
     within_tolerance_event,
 )
-from tradeguard.execution.failed_fills import FAILED_ON_CHAIN, failed_moves, failed_taken
+from tradeguard.execution.failed_fills import (
+    FAILED_ON_CHAIN,
+    failed_moves,
+    failed_taken,
+    flag_failed_fills,
+)
 from tradeguard.execution.host import ReconcileHost
 from tradeguard.execution.ledger_audit import (
     record_start_balances,
@@ -93,6 +98,11 @@ def apply_balances(
     rounding: dict[str, Decimal] = {}
     if start is None or report.trigger == "startup":
         durable, rounding = venue_ledger(node.storage, venue)
+    trading = node.venues.get(venue)
+    if getattr(trading, "failed_fills", None):
+        # read FAILED since the flag step (a listing during the balance read): flagged now, so
+        # the fills flagged and not yet taken hold them, and their difference is theirs
+        report.fills_failed += flag_failed_fills(node, venue, trading)
     failed = failed_moves(node.storage, venue)  # money that never moved
     rows: list[Balance] = []
     with node.storage.transaction():

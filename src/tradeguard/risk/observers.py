@@ -21,6 +21,7 @@ from tradeguard.model.position import ClosedTrade
 from tradeguard.risk.breakers import DAY_MS, VenueBreaker, iso_week
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.limit_fit import loss_limit_warnings
+from tradeguard.risk.loss_history import Loss, LossHistory, cycle_key
 from tradeguard.risk.state import (
     DAILY_LOSS_BY,
     DRAWDOWN_BY,
@@ -93,10 +94,12 @@ class RiskObservers(RiskState):
         cooled = [((strategy_id, s), cooldowns.get((strategy_id, s))) for s in symbols]
         seen = self.settlements_seen.get(strategy_id)
         kept = list(seen) if settled and seen is not None else None
+        losses = self.losses.to_json()
 
         def undo() -> None:
             for name, value in zip(_RESULT_FIELDS, saved, strict=True):
                 setattr(self, name, value)
+            self.losses = LossHistory.from_json(losses)
             for key, until in cooled:
                 if until is None:
                     self.cooldowns.pop(key, None)
@@ -152,7 +155,49 @@ class RiskObservers(RiskState):
                 return
             self.cycles_seen[strategy_id] = record_id  # saved with the result, below
         self._exposure = None
-        self._observe_result(strategy_id, symbols, pnl_usd, ts)
+        key = cycle_key(record_id) if record_id is not None else None
+        self._observe_result(strategy_id, symbols, pnl_usd, ts, key)
+
+    def cycle_loss_symbols(self, strategy_id: str, record_id: int) -> tuple[str, ...]:
+        """The markets the loss of record `record_id` cooled down, while it is kept (else ())."""
+        loss = self.losses.find(strategy_id, cycle_key(record_id))
+        return loss.symbols if loss is not None else ()
+
+    def take_back_cycle(self, strategy_id: str, record_id: int, ts: int) -> bool:
+        """Take back the loss the record `record_id` of `strategy_id` fed (its sale's trade
+        FAILED: the loss never happened): out of the losing streak while it still counts there,
+        lifting the streak's pause when it tripped it and the rest is below
+        `max_consecutive_losses`, and its after-loss cooldown off each market unless a later
+        loss cooled it further. Return whether a loss was kept to take back."""
+        loss = self.losses.take(strategy_id, cycle_key(record_id))
+        if loss is None:
+            return False
+        for symbol in loss.symbols:
+            key = (strategy_id, symbol)
+            if loss.until and self.cooldowns.get(key) == loss.until:
+                prior = loss.prior.get(symbol, 0)
+                if prior > ts:
+                    self.cooldowns[key] = prior
+                else:
+                    self.cooldowns.pop(key, None)
+        if loss.streak and self.consecutive_losses > 0:
+            self.consecutive_losses -= 1
+            if self.consecutive_losses < self.config.max_consecutive_losses:
+                self._lift_streak(ts, f"record {record_id}'s loss was taken back")
+        self._dirty = True
+        self._save()
+        return True
+
+    def _lift_streak(self, ts: int, why: str) -> None:
+        """The streak's pause (or the one a halt was set over) ends: its streak is short now."""
+        over = self.halted_over
+        if over is not None and over.get("by") == LOSS_STREAK_BY:
+            self.halted_over, self.reducing_until = None, None
+        elif self.state is TradingState.REDUCING and self.state_by == LOSS_STREAK_BY:
+            self.reducing_until = None
+            self._set_state(TradingState.ACTIVE, f"consecutive-loss pause lifted: {why}",
+                            LOSS_STREAK_BY)  # fmt: skip
+            self._publish(EventKind.BREAKER_RESET, ts, {"breaker": "consecutive_losses"}, None)
 
     def observe_settlement(
         self, strategy_id: str, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
@@ -172,16 +217,23 @@ class RiskObservers(RiskState):
         self._observe_result(strategy_id, symbols, pnl_usd, ts)
         return True
 
-    def _observe_result(self, sid: str, symbols: tuple[str, ...], pnl: Decimal, ts: int) -> None:
+    def _observe_result(
+        self, sid: str, symbols: tuple[str, ...], pnl: Decimal, ts: int, key: str | None = None
+    ) -> None:
         c = self.config
         if pnl >= ZERO:
             self.consecutive_losses = 0
+            self.losses.streak_over(ts)
             self._save()
             return
         self.consecutive_losses += 1
-        if c.cooldown_after_loss_s:
+        cool_until = ts + c.cooldown_after_loss_s * 1000 if c.cooldown_after_loss_s else 0
+        if key is not None:  # kept: a loss found later never to have happened is taken back
+            prior = {s: self.cooldowns.get((sid, s), 0) for s in symbols}
+            self.losses.add(Loss(sid, key, symbols, cool_until, prior))
+        if cool_until:
             for symbol in symbols:
-                self._cool(sid, symbol, ts + c.cooldown_after_loss_s * 1000)
+                self._cool(sid, symbol, cool_until)
         n, limit = self.consecutive_losses, c.max_consecutive_losses
         # Under the reconciler's halt the streak still counts: its lift must come back REDUCING.
         # Once that is set (tripped already, or the halt came over REDUCING) it trips no more,
@@ -207,6 +259,7 @@ class RiskObservers(RiskState):
     def _end_loss_pause(self, ts: int) -> None:
         self.reducing_until = None
         self.consecutive_losses = 0
+        self.losses.streak_over(ts)
         self._set_state(TradingState.ACTIVE, "consecutive-loss pause is over", LOSS_STREAK_BY)
         self._publish(EventKind.BREAKER_RESET, ts, {"breaker": "consecutive_losses"}, None)
 

@@ -23,6 +23,7 @@ from tradeguard.model.order import OrderIntent
 from tradeguard.portfolio.equity import EquityTracker
 from tradeguard.risk.breakers import VenueBreaker, utc_day
 from tradeguard.risk.config import RiskConfig
+from tradeguard.risk.loss_history import LossHistory
 from tradeguard.risk.views import StateStore
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,8 @@ class RiskState:
         # per strategy, the settlements (held positions paid out) the streak has taken, newest
         # last: a start that settles again what a kill kept from the checkpoint counts it once
         self.settlements_seen: dict[str, list[str]] = {}
+        # the keyed losses the streak and the after-loss cooldowns still count (take-back)
+        self.losses = LossHistory()
         self.last_resume: dict[str, Any] | None = None
         self.last_kill: dict[str, Any] | None = None
         # The REDUCING state (state, reason, by, ts) a halt was set over, restored when the
@@ -203,6 +206,7 @@ class RiskState:
         before = self.state
         self.daily_loss_halt_day = None
         self.consecutive_losses = 0
+        self.losses.streak_over(now)
         # Measure the next drawdown from here when a drawdown halt (or reduction) is resumed,
         # though the equity came back a little since, or when the old peak would halt again at
         # once; otherwise it stands: resuming a kill, a ledger halt or an ACTIVE node must not
@@ -321,6 +325,8 @@ class RiskState:
             "cooldowns": [[s, sym, until] for (s, sym), until in self.cooldowns.items()],
             "cycles_seen": self.cycles_seen,
             "settlements_seen": self.settlements_seen,
+            # only while some are kept: a state of none reads and writes as before
+            **({"losses": self.losses.to_json()} if self.losses.losses else {}),
             "last_resume": self.last_resume,
             "last_kill": self.last_kill,
             "halted_over": self.halted_over,
@@ -335,6 +341,7 @@ class RiskState:
         self._dirty = True
         # Expired cooldowns are dropped so the state stays small.
         self.cooldowns = {k: u for k, u in self.cooldowns.items() if u > now}
+        self.losses.prune(now)
         # A store that writes at a later commit (`save_later`) builds the dict then: a backtest
         # saves after most fills and commits once in many candles.
         later = getattr(self._store, "save_later", None)
@@ -389,6 +396,7 @@ class RiskState:
             for s, keys in (data.get("settlements_seen") or {}).items()
             if isinstance(keys, list)
         }
+        self.losses = LossHistory.from_json(data.get("losses"))
         self.last_resume = data.get("last_resume")
         self.last_kill = data.get("last_kill")
         over = data.get("halted_over")

@@ -165,15 +165,16 @@ def load_arb_executions(
     limit: int | None = None,
     offset: int = 0,
     newest_first: bool = False,
+    after_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Return recorded cycles, oldest first unless `newest_first`.
 
     Filters: one strategy, one outcome, cycles started at or after `since_ts` and before
-    `until_ts` (epoch ms).
+    `until_ts` (epoch ms), records after the id `after_id`.
     """
     c = arb_executions.c
     stmt: Select[Any] = select(arb_executions).where(
-        *_filters(strategy_id, outcome, since_ts, until_ts)
+        *_filters(strategy_id, outcome, since_ts, until_ts, after_id)
     )
     if newest_first:
         stmt = stmt.order_by(c.ts.desc(), c.id.desc())

@@ -35,7 +35,7 @@ SQLITE_CHECKPOINT_INTERVAL_S = 0.05  # how often the background thread checkpoin
 # fresh database per run); tests/test_storage_fresh_schema.py proves both give the same schema.
 # It runs the metadata's DDL stored as text: a new migration regenerates it with
 # `python -m tradeguard.storage.head_ddl` (until then the metadata is compiled at each creation).
-SCHEMA_HEAD = "0009"
+SCHEMA_HEAD = "0010"
 
 log = logging.getLogger(__name__)
 

@@ -75,6 +75,7 @@ class PositionStore(StorageCore):
             "unrealized_pnl": ZERO,
             "last_exit_price": trade.exit_price,
             "updated_ts": trade.closed_ts,
+            "exit_trade_id": trade.trade_id or None,
         }
         key = {
             "key_venue": trade.venue,
@@ -140,10 +141,18 @@ class PositionStore(StorageCore):
         return [flat_position_from_row(r) for r in last.values()]
 
     def closed_trip(
-        self, venue: str, symbol: str, strategy_id: str, exit_ts: int, exit_price: Decimal
+        self,
+        venue: str,
+        symbol: str,
+        strategy_id: str,
+        exit_ts: int,
+        exit_price: Decimal,
+        trade_id: str = "",
     ) -> ClosedTrade | None:
-        """The round trip of (venue, symbol, strategy) closed at `exit_ts` and `exit_price` (the
-        newest such closed row), or None: what a restart leaves of a trip closed before it."""
+        """The round trip of (venue, symbol, strategy) the trade `trade_id` closed at `exit_ts`
+        and `exit_price`, or None: what a restart leaves of a trip closed before it. A row
+        naming its closing trade is matched by it; one naming none (closed before the rows
+        named it) by its time and price, the newest such."""
         stmt = (
             select(positions)
             .where(
@@ -155,14 +164,16 @@ class PositionStore(StorageCore):
             )
             .order_by(positions.c.id.desc())
         )
-        for r in self._read(stmt):
+        rows = self._read(stmt)
+        named = [r for r in rows if trade_id and r.exit_trade_id == trade_id]
+        for r in named or [r for r in rows if r.exit_trade_id is None]:
             if r.exit_price == exit_price:
                 return ClosedTrade(
                     venue=r.venue, symbol=r.symbol, strategy_id=r.strategy_id,
                     side=Side.SELL if r.side == "short" else Side.BUY,
                     entry_price=r.entry_price, exit_price=r.exit_price, amount=r.quantity,
                     pnl=r.pnl, pnl_pct=r.pnl_pct or ZERO, opened_ts=r.entry_ts,
-                    closed_ts=r.exit_ts,
+                    closed_ts=r.exit_ts, trade_id=r.exit_trade_id or "",
                 )  # fmt: skip
         return None
 
@@ -186,6 +197,8 @@ class PositionStore(StorageCore):
             .order_by(c.id.desc())
         )
         for r in self._read(stmt):
+            if r.exit_trade_id and trip.trade_id and r.exit_trade_id != trip.trade_id:
+                continue  # another trade's close
             if (r.exit_price, r.entry_price, r.quantity, r.pnl) == (
                 trip.exit_price, trip.entry_price, trip.amount, trip.pnl
             ):  # fmt: skip

@@ -192,6 +192,7 @@ def position_row(pos: Position, mark: Decimal | None) -> dict[str, Any]:
         "trip_entry": pos.trip_entry,
         "last_exit_price": pos.last_exit_price,
         "updated_ts": pos.updated_ts,
+        "exit_trade_id": None,  # an open row: no trade closed it yet
     }
 
 

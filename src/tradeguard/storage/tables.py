@@ -140,6 +140,9 @@ positions = Table(
     Column("trip_entry", DecimalType, nullable=False),
     Column("last_exit_price", DecimalType, nullable=False),
     Column("updated_ts", EpochMs, nullable=False),
+    # the venue's id of the trade that closed the round trip (NULL: closed before 0010, or
+    # by a fill naming none): a close whose trade FAILED finds its row by it
+    Column("exit_trade_id", WholeString, nullable=True),
     Index(
         "uq_positions_open",
         "venue",

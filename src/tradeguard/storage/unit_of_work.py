@@ -45,7 +45,7 @@ _KEEP_IF_NULL = ("current_price", "unrealized_pnl")
 _CLOSE_POSITION_FIELDS = (
     "status", "side", "quantity", "entry_price", "entry_ts", "exit_price", "exit_ts", "pnl",
     "pnl_pct", "realized_pnl", "fees", "current_price", "unrealized_pnl", "last_exit_price",
-    "updated_ts",
+    "updated_ts", "exit_trade_id",
 )  # fmt: skip
 _ORDER_IDENTITY = ("venue", "symbol", "created_ts")
 
@@ -317,7 +317,7 @@ class StorageCore:
             hook()
 
     def _after_commit(self) -> None:
-        for hook in self._after_commit_hooks:
+        for hook in list(self._after_commit_hooks):  # a hook may remove itself
             hook()
 
     @property

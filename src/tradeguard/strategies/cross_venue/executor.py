@@ -120,6 +120,8 @@ class PairExecutor(PairRecording):
         self.book = book or LimitBook()
         self.fees = dict(fees or {})
         self.refusal = refusal or (lambda _pair, _now: "")
+        # when a mapped pair settles (0: not mapped), set by the strategy from its map
+        self.pair_settles: Callable[[str], int] = lambda _pair: 0
         self.mode = mode
         self.attempts: list[PairAttempt] = []
         # held record id -> id of its newest retry record written by this process
@@ -474,7 +476,8 @@ class PairExecutor(PairRecording):
                 ZERO,
                 reason="no sell price keeps the loss within the cap",
             )
-        else:
+        else:  # the sale names what it sells cost: a FAILED trade holds them again at that
+            self.attempt_signal = {**self.attempt_signal, "unwind_cost": plain(cost)}
             leg = await self._send(
                 "unwind", first.venue, first.symbol, Side.SELL, amount, price, TimeInForce.IOC
             )

@@ -88,6 +88,14 @@ def _held_leg(rid: int, first_row: Mapping[str, Any], row: Mapping[str, Any]) ->
                    capital, int(row["id"]))  # fmt: skip
 
 
+def _settles_at(executor: PairExecutor, leg: HeldLeg) -> int:
+    """When `leg`'s market settles: its lone leg's in the book, else its pair's in the map."""
+    for pair in executor.book.open:
+        if pair.record_id == leg.record_id and pair.legs == (leg.symbol,) and pair.settles_at_ms:
+            return pair.settles_at_ms
+    return executor.pair_settles(leg.pair_id)
+
+
 def stale(executor: PairExecutor, leg: HeldLeg) -> bool:
     """Tell whether `leg` was retried since it was read (another request sold some of it): its
     contracts are no longer what is held, and selling them could sell another pair's."""
@@ -123,14 +131,18 @@ async def retry_unwind(executor: PairExecutor, leg: HeldLeg, cap: Decimal) -> Pa
         if amount > 0:
             # The IOC names the record, so a start after a kill before this record is written
             # takes it up as this retry (adopt_retry), not as a leg of no attempt.
+            # and its pair's event, direction and settlement time: a FAILED sale holds the
+            # contracts again as they were, after a restart too (leg_failed.sale_failed)
             executor.retry_signal = {
                 "retry_of": leg.record_id, "pair_id": leg.pair_id,
                 "retry_cost": plain(leg.capital * amount / leg.contracts),
+                "event": leg.event, "direction": leg.direction,
+                "settles_at_ms": _settles_at(executor, leg),
             }  # fmt: skip
             try:
                 await executor._unwind(rec, first, amount, cap)
             finally:
-                executor.retry_signal = {}
+                executor.retry_signal, executor.attempt_signal = {}, {}
         else:
             rec.outcome = "failed"  # nothing free to sell: the rest is recorded as gone
         rebook(executor, leg, rec.held.get(leg.symbol, ZERO))

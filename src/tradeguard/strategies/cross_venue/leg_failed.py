@@ -76,7 +76,7 @@ def cut_failed_leg(
     leg's as a lone leg held; return it, or None when no complete pair holds that leg (a lone
     leg, a pair settled or shrunk since: nothing to cut)."""
     if fill.side is Side.SELL and order is not None and fill.amount > 0:
-        return sale_failed(executor, fill, order)
+        return sale_failed(executor, fill, order, record_id)
     if fill.side is not Side.BUY or fill.amount <= 0:
         return None
     i = _pair_of(executor, fill, pair_id, record_id)
@@ -132,42 +132,56 @@ def cut_failed_leg(
     return HeldLeg(rid, pair.pair_id, pair.event, pair.direction, venue, symbol, n, capital, rid)
 
 
-def sale_failed(executor: PairExecutor, fill: Fill, order: Order) -> HeldLeg | None:
-    """The sale of a lone leg (`order`, a retry's `arb-unwind` naming its held record) whose
-    trade FAILED: the venue holds the `fill.amount` contracts it sold again. The lone leg is
-    booked again at what they cost, in one record (code `SALE_FAILED`, outcome `held`,
-    `retry_of` the held record, holding what is held now) taking back the P&L the sale
-    counted, with a critical `arb.held` event; return the leg as a retry reads it (None: the
-    order is no such sale)."""
+def sale_failed(
+    executor: PairExecutor, fill: Fill, order: Order, record_id: int | None = None
+) -> HeldLeg | None:
+    """The sale of a lone leg whose trade FAILED: `order`, a retry's `arb-unwind` naming its
+    held record, or an attempt's own unwind (`record_id`: the attempt's record, naming the
+    order). The venue holds the `fill.amount` contracts it sold again. They are booked again
+    at what they cost, with the pair's event, direction and settlement time (from the order,
+    so after a restart too), in one record (code `SALE_FAILED`, outcome `held`, `retry_of` the
+    held record it adds to; an unwind that left nothing held starts a held record of its own)
+    taking back the P&L the sale counted, with a critical `arb.held` event; return the leg as
+    a retry reads it (None: the order is no such sale)."""
     sig = order.signal if isinstance(order.signal, dict) else {}
     rid, offered = sig.get("retry_of"), order.amount
-    if sig.get("arb") != "unwind" or not isinstance(rid, int) or offered <= 0:
+    if sig.get("arb") != "unwind" or offered <= 0:
         return None
-    n = fill.amount
-    cost = Decimal(str(sig.get("retry_cost") or "0")) * n / offered
-    pair_id = str(sig.get("pair_id") or "")
-    book = executor.book
+    if isinstance(rid, int):
+        cost = Decimal(str(sig.get("retry_cost") or "0")) * fill.amount / offered
+    elif record_id is not None and sig.get("unwind_cost") is not None:
+        rid, cost = record_id, Decimal(str(sig["unwind_cost"])) * fill.amount / offered
+    else:
+        return None
+    n, pair_id, book = fill.amount, str(sig.get("pair_id") or ""), executor.book
+    origin = next((r for r in executor.attempts if r.record_id == rid), None)
+    event = str(sig.get("event") or (origin.event if origin else ""))
+    direction = int(sig.get("direction") or (origin.direction if origin else 0))
+    settles = int(sig.get("settles_at_ms") or 0) or executor.pair_settles(pair_id)
     # the lone leg of the held record itself: another of the same pair is another's to sell
     at = next((i for i, p in enumerate(book.open)
                if p.record_id == rid and p.legs == (fill.symbol,)), None)  # fmt: skip
-    origin = next((r for r in executor.attempts if r.record_id == rid), None)
-    event, direction = (origin.event, origin.direction) if origin else ("", 0)
     held, capital = n, cost
+    retry_of: int | None = rid
     if at is not None:
         lone = book.open[at]
         held, capital = lone.contracts + n, lone.capital + cost
         book.open[at] = dataclasses.replace(lone, contracts=held, capital=capital, note="")
-    else:  # under the held record (not stamped with this one's: retries name the held one)
-        book.open.append(OpenPair(pair_id, event, direction, n, cost, 0, (fill.venue,),
+    elif "retry_of" in sig:  # under the held record (not this one's: retries name the held one)
+        book.open.append(OpenPair(pair_id, event, direction, n, cost, settles, (fill.venue,),
                                   (fill.symbol,), record_id=rid))  # fmt: skip
+    else:  # an attempt's unwind that left nothing held: this record holds them
+        retry_of = None
+        executor.book_pair(OpenPair(pair_id, event, direction, n, cost, settles,
+                                    (fill.venue,), (fill.symbol,)))  # fmt: skip
     proceeds = fill.price * n - fill.fee_in_quote
     why = (
         f"{fill.venue} reports trade {fill.trade_id} FAILED (never settled): the {n} "
-        f"{fill.symbol} it sold (held record {rid}) are held again, unhedged"
+        f"{fill.symbol} it sold (record {rid}) are held again, unhedged"
     )
     rec = PairAttempt(
         executor.strategy_id, pair_id, event, direction, executor.mode, n, ZERO, ZERO, ZERO,
-        outcome="held", reason=why, code=SALE_FAILED, capital=capital, retry_of=rid,
+        outcome="held", reason=why, code=SALE_FAILED, capital=capital, retry_of=retry_of,
         actual_profit=cost - proceeds, ts=executor._clock.now_ms(),
     )  # fmt: skip
     rec.legs.append(PairLegResult("first", fill.venue, fill.symbol, Side.BUY, held,
@@ -185,10 +199,11 @@ def sale_failed(executor: PairExecutor, fill: Fill, order: Order) -> HeldLeg | N
     rec.alerts.append(Event(EventKind.ARB_HELD, executor._clock.now_ms(), data, fill.venue,
                             fill.symbol, executor.strategy_id, "critical"))  # fmt: skip
     executor._finish(rec)
-    if rec.record_id is not None:
-        executor.held_retries[rid] = rec.record_id
-    return HeldLeg(rid, pair_id, event, direction, fill.venue, fill.symbol, held, capital,
-                   rec.record_id or rid)  # fmt: skip
+    if rec.record_id is not None and retry_of is not None:
+        executor.held_retries[retry_of] = rec.record_id
+    held_as = retry_of if retry_of is not None else rec.record_id or rid
+    return HeldLeg(held_as, pair_id, event, direction, fill.venue, fill.symbol, held, capital,
+                   rec.record_id or held_as)  # fmt: skip
 
 
 def failed_leg_pair(signal: object) -> str:

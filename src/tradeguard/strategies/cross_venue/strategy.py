@@ -192,6 +192,9 @@ class CrossVenueStrategy(Strategy):
             # sandbox and paper runs move no real money: their records say PAPER
             mode="LIVE" if getattr(ctx, "trading_mode", "") == "live" else "PAPER",
         )
+        self.executor.pair_settles = lambda pair_id: (
+            pairs[pair_id].settles_at_ms if pair_id in pairs else 0
+        )
 
     def on_start(self) -> None:
         """Index the map's tradeable pairs and start listening to their outcome quotes."""

@@ -72,6 +72,7 @@ def trade_failed(
 
 
 FAILED_IDS_KEPT = 10_000  # trade ids read FAILED remembered against a stale MATCHED
+FAILED_OF_KEEP_MS = 7 * 86_400_000  # an order's FAILED sizes, kept after its newest FAILED fill
 
 
 def kept_fills(venue: Any, row: dict[str, Any], fills: list[Fill]) -> list[Fill]:
@@ -82,10 +83,19 @@ def kept_fills(venue: Any, row: dict[str, Any], fills: list[Fill]) -> list[Fill]
     ids: dict[str, None] = venue._failed_ids
     if not trade_failed(row, venue.name, venue.unknown_told):
         return [f for f in fills if f.trade_id not in ids]
+    failed_at: dict[str, int] = venue._failed_at
     for f in fills:
         venue.failed_fills[f.trade_id] = f
         venue._failed_of.setdefault(f.venue_order_id, {})[f.trade_id] = f.amount
+        failed_at[f.venue_order_id] = max(failed_at.get(f.venue_order_id, 0), f.ts)
         ids[f.trade_id] = None
+    # an order's FAILED sizes are let go a week after its newest FAILED fill, as the
+    # reconciliation lets go of the trades it flagged (`FLAG_KEEP_MS`): no order is queried
+    # that long after its trades
+    old = [h for h, ts in failed_at.items() if ts < venue.clock.now_ms() - FAILED_OF_KEEP_MS]
+    for order_hash in old:
+        del failed_at[order_hash]
+        venue._failed_of.pop(order_hash, None)
     while len(ids) > FAILED_IDS_KEPT:
         del ids[next(iter(ids))]
     return []

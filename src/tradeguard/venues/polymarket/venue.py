@@ -99,6 +99,7 @@ class PolymarketVenue(Venue):
         self._hashes: dict[str, str] = {}  # client order id -> order hash
         self.failed_fills: dict[str, Fill] = {}  # trade id -> our fill of a FAILED trade
         self._failed_of: dict[str, dict[str, Decimal]] = {}  # hash -> trade id -> FAILED size
+        self._failed_at: dict[str, int] = {}  # hash -> its newest FAILED fill's time (bound)
         self._failed_ids: dict[str, None] = {}  # read FAILED: a MATCHED read later is stale
         self.unknown_told: set[str] = set()  # trade statuses no CLOB sends yet, warned of once
         self._unread: dict[str, int] = {}  # adopted order's hash -> from when its trades are
