@@ -147,6 +147,34 @@ def test_strategies_see_the_same_at_every_candle(tmp_path, data_dir, monkeypatch
     assert seen[n:] == seen[:n]
 
 
+def test_two_strategies_of_one_symbol_see_every_candle_in_order_as_one_alone_does(
+    tmp_path, data_dir, monkeypatch
+):
+    """A symbol with one strategy has it called directly, one with more each in turn: both
+    loops call every strategy of a symbol on every candle, in the configured order."""
+    import sys
+
+    from tradeguard.strategies.loader import load_strategy_class
+
+    path = tmp_path / "recorder.py"
+    path.write_text(RECORDER, encoding="utf-8")
+    kind = f"{path}:Recorder"
+    cfg = _config(tmp_path, kind, ("ETH", "ADA"))
+    # ADA: not the first candle of a close time (that one observes a curve sample, the loop's
+    # other branch), so the steady loop's common branch calls its strategies
+    ada = next(sc for sc in cfg.strategies if sc.symbol.startswith("ADA"))
+    cfg.strategies.append(ada.model_copy(update={"id": "second_ada"}))
+    window = BacktestWindow(parse_date("2018-01-12"), parse_date("2018-01-14"), commit_every=500)
+    one, steady, _, ran = _both(cfg, tmp_path, window, monkeypatch)
+    assert ran > one.summary.events // 3
+    assert _figures(steady) == _figures(one)
+    seen = sys.modules[load_strategy_class(kind).__module__].SEEN  # one module: both runs
+    ada_candles = sum(1 for x in seen if x[0] == ada.id) // 2
+    assert sum(1 for x in seen if x[0] == "second_ada") == 2 * ada_candles > 100
+    half = len(seen) // 2
+    assert seen[half:] == seen[:half]
+
+
 def _walk(seed: int, n: int) -> list[tuple[Decimal, Decimal, Decimal]]:
     """Closes, lows and highs of a random walk with jumps (bad prints and real moves)."""
     rnd = random.Random(seed)

@@ -77,11 +77,11 @@ class SteadyRun:
         self.market_parts = (market.candles, market._last_ms, market._mid, market.quotes)
         # per symbol: its mark guard key (untagged candles), its paper venue, the paper venue's
         # markets when its candle is PaperVenue.on_candle's (inline), its strategies, the float
-        # shadow of its band (`_shadow`)
-        self.slots: dict[str, tuple[tuple[str, str], Any, Any, tuple[Any, ...], list[Any]]] = {
+        # shadow of its band (`_shadow`), its strategy when it has one alone (called directly)
+        self.slots: dict[str, tuple[tuple[str, str], Any, Any, tuple[Any, ...], list[Any], Any]] = {
             dc.symbol: (("", dc.symbol), paper := paper_by_symbol.get(dc.symbol),
-                        _plain_markets(paper), tuple(node._by_symbol.get(dc.symbol, ())),
-                        [_NO_BAND])
+                        _plain_markets(paper), strats := tuple(node._by_symbol.get(dc.symbol, ())),
+                        [_NO_BAND], strats[0] if len(strats) == 1 else None)
             for dc in node.config.data
         }  # fmt: skip
         self.merged = _prices(node, candles)
@@ -137,7 +137,7 @@ class SteadyRun:
             if slot is None or c.venue:  # tagged: the general loop keeps it per venue
                 k -= 1
                 break
-            key, paper, p_markets, strats, sh = slot
+            key, paper, p_markets, strats, sh, solo = slot
             cf, close_ts = closes[k], stamps[k]  # close as a float (`_shadow`: low, high); ms
             if close_ts > now:
                 sim._now = now = close_ts
@@ -154,10 +154,8 @@ class SteadyRun:
                 taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(band, c) else 1
             elif (cf < sh[3] or cf > sh[4]) and sh[5] <= cf <= sh[6] and band[6] is sh[7]:
                 f, down, up, near_down, near_up = factors = sh[7]  # the band follows the mark
-                band = bands[key] = [
-                    close * down, close * up, close, f, close * near_down, close * near_up,
-                    factors,
-                ]  # fmt: skip
+                band = bands[key] = [close * down, close * up, close, f, close * near_down,
+                                     close * near_up, factors]  # fmt: skip
                 d_in, u_in, nd_in, nu_in, nd_out, nu_out, lowest, highest = sh[8]
                 if lowest <= cf <= highest:  # the new bounds normal floats (`_NORMAL`)
                     sh[0], sh[1], sh[2], sh[3], sh[4], sh[5], sh[6] = (
@@ -185,6 +183,10 @@ class SteadyRun:
                 if queue or node._equity_dirty or risk.state is not active:
                     break
                 if risk.flatten_asked is not None:
+                    break
+            elif solo is not None:  # its strategy alone: no loop over one
+                solo.on_candle(c)
+                if queue:
                     break
             else:
                 for strat in strats:
