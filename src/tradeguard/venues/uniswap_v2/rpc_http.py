@@ -21,7 +21,7 @@ import json
 from typing import Any
 
 from tradeguard.venues.http_answer import parse_retry_after
-from tradeguard.venues.uniswap_v2.rpc import RpcUnreachable
+from tradeguard.venues.uniswap_v2.rpc import RpcUnreachable, scrub_urls
 
 RATE_LIMIT_TRIES = 5  # requests in all, the first one counted
 RATE_LIMIT_WAIT_S = 10.0  # the most waited in all between them
@@ -52,15 +52,13 @@ def _node_words(body: bytes) -> str:
         text = f"{error['message']} (JSON-RPC code {code})"
     else:
         text = body[:200].decode("utf-8", "replace")
-    return " ".join(text.split())[:300] or "no body"
+    return scrub_urls(" ".join(text.split())[:300]) or "no body"
 
 
 async def post_rpc(provider: Any, method: str, data: bytes) -> bytes:
     """POST `data` to `provider`'s endpoint and return the body of its 2xx answer; a 429 is
     asked again within the bounds above. Its host alone is named (`provider` is web3's)."""
-    from tradeguard.venues.uniswap_v2.config import shown_url
-
-    waited, host = 0.0, shown_url(str(provider.endpoint_uri))
+    waited, host = 0.0, scrub_urls(str(provider.endpoint_uri))
     for attempt in range(1, RATE_LIMIT_TRIES + 1):
         # web3's session raises for any error status: here its answer is read instead
         manager = provider._request_session_manager
