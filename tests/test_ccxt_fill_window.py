@@ -124,9 +124,10 @@ async def test_fills_from_days_back_are_read_from_that_time_not_day_by_day(
     assert len({f.trade_id for f in fills}) == len(fills) == 1002
     rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     reads = [r["params"] for r in rows if r["path"] == "/api/v3/myTrades"]
-    # the oldest page from the time (no window after it, no day by day), then the rest by id
+    # the oldest page from the time (no window after it, no day by day), one read up to its
+    # oldest time (none left before it: the sandbox answered the oldest), then the rest by id
     assert [sorted(k for k in q if k in ("startTime", "endTime", "fromId")) for q in reads] == [
-        ["startTime"], ["fromId"],
+        ["startTime"], ["endTime"], ["fromId"],
     ]  # fmt: skip
     assert reads[0]["startTime"] == str(now - 6 * DAY)
 
@@ -150,3 +151,27 @@ async def test_fills_from_a_time_start_at_it_and_older_ones_are_left_out(
     assert len({f.trade_id for f in fills}) == len(fills) == 1001
     assert min(f.ts for f in fills) == since
     assert sum((f.amount for f in fills), Decimal(0)) == Decimal("1.001")
+
+
+@pytest.mark.parametrize("answer", ["oldest", "latest"])
+async def test_a_start_time_alone_loses_no_fill_whichever_page_binance_answers(
+    answer: str,
+) -> None:
+    # Binance's documentation of myTrades lists `symbol + startTime` as a supported combination
+    # and says only that without `fromId` "most recent trades are returned"; the sandbox
+    # answers the oldest from `startTime` on, which the fill read assumed. Before: a venue
+    # answering the most recent 1000 from `startTime` had every fill older than those lost.
+    async with seeded_exchange(SandboxConfig(my_trades_start_alone=answer)) as ex:
+        now = ex.now_ms()
+        since = now - 3 * DAY
+        _buy(ex, since - 1)  # before it: never read
+        for i in range(1100):
+            _buy(ex, since + i // 2)  # two of each millisecond
+        venue = make_venue(ex, stream_user_data=False)
+        await venue.load_instruments()
+        try:
+            fills = await venue.fetch_fills(SYMBOL, since)
+        finally:
+            await venue.close()
+    assert len({f.trade_id for f in fills}) == len(fills) == 1100
+    assert min(f.ts for f in fills) == since

@@ -196,36 +196,58 @@ async def test_a_balance_answer_no_node_gives_does_not_pass_a_price_lie(
 
 
 class _Pruned(HostileServer):
-    """Answers balanceOf at a past block with an error, as a node keeping no state of it."""
+    """Answers balanceOf at a past block with an error, as a node keeping no state of it
+    (while `refusing`)."""
+
+    refusing = True
 
     def _one(self, item: Any) -> dict[str, Any]:
         params = (item.get("params") or []) if isinstance(item, dict) else []
         call = params[0] if params and isinstance(params[0], dict) else {}
         historical = len(params) > 1 and str(params[1]).startswith("0x")
-        if historical and str(call.get("data", "")).startswith("0x70a08231"):
+        if self.refusing and historical and str(call.get("data", "")).startswith("0x70a08231"):
             missing = {"code": -32000, "message": "missing trie node"}
             return {"jsonrpc": "2.0", "id": item.get("id"), "error": missing}
         return super()._one(item)
 
 
-async def test_a_node_keeping_no_past_state_books_an_honest_swap_from_its_logs(
+async def test_a_node_keeping_no_past_state_holds_a_careful_liars_swap_unbooked(
     chain: ChainThread,
 ) -> None:
-    # The balance reads answered with errors (no state of those blocks): the logs' checks
-    # stand alone and the honest swap is booked, once, at what the chain moved.
+    # Before: with the balance reads answered errors (no state of those blocks) the logs'
+    # checks stood alone, and a careful liar (Transfer, Swap and Sync logs in agreement on
+    # twice the proceeds) had the sell booked at twice what the pool paid. Now the swap is
+    # held, in flight, until the balances are answered, then booked once at what the chain
+    # moved.
     server = _Pruned(chain.chain)
     asyncio.run_coroutine_threadsafe(server.start(), chain.loop).result(10)
     try:
         store = MemoryTxStore()
         venue = await connected_venue(_through(chain.deployment, server), store,
                                       approve_unlimited=True)  # fmt: skip
+        server.refusing = False
+        await venue.submit(dex_order(f"pruned-warm-{next(_seq)}", "0.01"))  # approvals
+        server.refusing = True
         seen = FillSink()
         venue.set_listener(seen)
+        server.rewrites["eth_getTransactionReceipt"] = _receipts(
+            _lie(chain.deployment, Side.SELL, Decimal(2), True)
+        )
         order = dex_order(f"pruned-{next(_seq)}", "0.01")
-        report = await venue.submit(order)
-        assert report.status is OrderStatus.FILLED, report
+        with pytest.raises(AmbiguousVenueError) as exc:
+            await venue.submit(order)
+        assert exc.value.code == "RPC_ANSWER" and "held" in str(exc.value), exc.value
+        server.rewrites.clear()  # honest receipts, still no past state: still held
+        with pytest.raises(AmbiguousVenueError):
+            await venue.fetch_order(order.client_order_id, "WETH/USD")
+        assert seen.fills == []
+        server.refusing = False
+        report = await venue.fetch_order(order.client_order_id, "WETH/USD")
+        assert report is not None and report.status is OrderStatus.FILLED, report
         (swap,) = [r for r in store.rows.values() if r.client_order_id == order.client_order_id]
-        assert [f.amount for f in seen.fills if f.trade_id == swap.tx_hash] == [Decimal("0.01")]
+        (fill,) = seen.fills
+        assert fill.trade_id == swap.tx_hash and fill.amount == Decimal("0.01")
+        assert Decimal(1000) < fill.price < Decimal(3000)
         await venue.close()
     finally:
         asyncio.run_coroutine_threadsafe(server.stop(), chain.loop).result(10)

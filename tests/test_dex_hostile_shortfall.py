@@ -2,8 +2,8 @@
 state of the block before, or a rate limit) while it cuts a sell's proceeds in the Transfer log:
 a shortfall between the pair's Swap amountOut and what the wallet received is a transfer fee
 only for a token declared to take one (`venues.dex.fee_on_transfer`), else the order waits. A
-rate-limited balance read is asked again a bounded number of times; a swap booked on its logs
-alone says so in its journaled record and in the log."""
+rate-limited balance read is asked again a bounded number of times; a swap whose balances are
+never answered is held unbooked (in flight, with a warning), never booked on its logs alone."""
 
 from __future__ import annotations
 
@@ -90,7 +90,9 @@ async def test_a_sells_proceeds_cut_in_the_transfer_log_are_no_transfer_fee(
     store = MemoryTxStore()
     venue = await connected_venue(_through(chain.deployment, pruned), store,
                                   approve_unlimited=True)  # fmt: skip
+    pruned.times = 0  # answered for the approvals' swap; refused from then on
     await venue.submit(dex_order(f"cut-warm-{next(_seq)}", "0.01"))  # approvals
+    pruned.times = -1
     seen = FillSink()
     venue.set_listener(seen)
     pruned.rewrites["eth_getTransactionReceipt"] = _receipts(
@@ -106,6 +108,7 @@ async def test_a_sells_proceeds_cut_in_the_transfer_log_are_no_transfer_fee(
     (swap,) = [r for r in store.rows.values() if r.client_order_id == order.client_order_id]
     assert swap.status == "sent" and "transfer_fee" not in swap.detail
     pruned.rewrites.clear()
+    pruned.times = pruned.asked  # and the balances answered: the honest receipt is proved
     resolved = await venue.fetch_order(order.client_order_id, "WETH/USD")
     assert resolved is not None and resolved.status is OrderStatus.FILLED
     (fill,) = seen.fills
@@ -117,26 +120,43 @@ async def test_a_sells_proceeds_cut_in_the_transfer_log_are_no_transfer_fee(
     await venue.close()
 
 
-async def test_a_swap_booked_on_its_logs_alone_says_so(
+async def test_a_swap_whose_balances_are_never_answered_is_held_not_booked_on_its_logs(
     chain: ChainThread, pruned: HostileServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Before: the balance check was skipped without a word: nothing in the journaled record or
-    # the log told a swap proved by the wallet's balances from one taken on its logs alone.
+    # Before: with the balance reads at the receipt's block and the one before always answered
+    # errors, the swap was booked on its logs alone (only noted "not run"), so logs that lie in
+    # agreement with each other went unchecked. Now the fill is held, in flight, with a
+    # warning, until the balances prove the logs; then it is booked once.
     install_redaction()  # the warning's tx hash stays readable through it (a hash is no key)
     store = MemoryTxStore()
     venue = await connected_venue(_through(chain.deployment, pruned), store,
                                   approve_unlimited=True)  # fmt: skip
+    seen = FillSink()
+    venue.set_listener(seen)
     order = dex_order(f"alone-{next(_seq)}", "0.01")
-    with caplog.at_level(logging.WARNING, logger="tradeguard.venues.uniswap_v2.waiting"):
-        report = await venue.submit(order)
-    assert report.status is OrderStatus.FILLED, report
+    with (
+        caplog.at_level(logging.WARNING, logger="tradeguard.venues.uniswap_v2.waiting"),
+        pytest.raises(AmbiguousVenueError) as exc,
+    ):
+        await venue.submit(order)
+    text = str(exc.value)
+    assert exc.value.code == "RPC_ANSWER" and "held" in text, text
+    assert "missing trie node" in text and "venues.dex.rpc_url" in text, text
     (swap,) = [r for r in store.rows.values() if r.client_order_id == order.client_order_id]
-    note = swap.detail.get("balance_check", "")
-    assert swap.status == "mined" and note.startswith("not run"), swap.detail
-    assert "missing trie node" in note, note
+    assert swap.status == "sent" and "balance_check" not in swap.detail, swap
+    assert seen.fills == []
+    # a second lookup is still held, and warns once per swap, naming the swap's tx hash
+    with pytest.raises(AmbiguousVenueError):
+        await venue.fetch_order(order.client_order_id, "WETH/USD")
     warned = [r.getMessage() for r in caplog.records if r.name == waiting.__name__]
-    assert any("logs alone" in m and "missing trie node" in m for m in warned), warned
+    assert len([m for m in warned if "held" in m and "missing trie node" in m]) == 1, warned
     assert any(f"tx {swap.tx_hash}" in m for m in warned), warned
+    assert seen.fills == []
+    pruned.times = pruned.asked  # the node answers the balances from now on
+    report = await venue.fetch_order(order.client_order_id, "WETH/USD")
+    assert report is not None and report.status is OrderStatus.FILLED, report
+    assert await venue.fetch_order(order.client_order_id, "WETH/USD") == report
+    assert len(seen.fills) == 1 and seen.fills[0].trade_id == swap.tx_hash
     await venue.close()
 
 
@@ -173,10 +193,11 @@ async def test_a_balance_read_rate_limited_for_good_is_asked_a_bounded_number_of
     venue = await connected_venue(_through(chain.deployment, rate_limited), store,
                                   approve_unlimited=True)  # fmt: skip
     order = dex_order(f"limited-{next(_seq)}", "0.01")
-    report = await venue.submit(order)
-    assert report.status is OrderStatus.FILLED, report
+    with pytest.raises(AmbiguousVenueError) as exc:
+        await venue.submit(order)
     assert rate_limited.asked == waiting.BALANCE_TRIES * 4
+    text = str(exc.value)
+    assert "held" in text and f"{waiting.BALANCE_TRIES} tries" in text, text
     (swap,) = [r for r in store.rows.values() if r.client_order_id == order.client_order_id]
-    note = store.rows[swap.tx_hash].detail.get("balance_check", "")
-    assert note.startswith("not run") and f"{waiting.BALANCE_TRIES} tries" in note, note
+    assert store.rows[swap.tx_hash].status == "sent"
     await venue.close()

@@ -240,3 +240,50 @@ async def test_a_history_still_growing_after_every_pass_is_reported(
     assert len(asked) >= 2 * ccxt_kraken.HISTORY_PASSES
     warned = [r.getMessage() for r in caplog.records if "still growing" in r.getMessage()]
     assert len(warned) == 1 and str(ccxt_kraken.HISTORY_PASSES) in warned[0]
+
+
+@pytest.mark.parametrize("shuffled", [False, True], ids=["txid-order", "txids-in-no-order"])
+async def test_trades_of_one_time_across_page_boundaries_are_read_once(
+    kx: KrakenSandbox, venue: KrakenCcxtVenue, shuffled: bool
+) -> None:
+    # 30 newer trades put the first page's boundary inside 130 trades of one time, which then
+    # fill the next two pages whole and part of a third (boundaries at 50, 100 and 150).
+    if shuffled:
+        _txids_in_no_order(venue)
+    await venue.submit(_buy("tgpg-wide-tie", "BTC/USD", "50000", 200))
+    since = (kx.now_ms() // 1000 - 3600) * 1000
+    for i in range(10):
+        kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE), at_ms=since + i)
+    for _ in range(130):
+        kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE), at_ms=since + 500)
+    for i in range(30):
+        kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE), at_ms=since + 1000 + 10 * i)
+    fills = await venue.fetch_fills("BTC/USD", since)
+    assert len({f.trade_id for f in fills}) == len(fills) == 170
+    assert sum((f.amount for f in fills), D(0)) == PIECE * 170
+
+
+async def test_a_full_page_whose_trade_at_the_cap_has_no_txid_is_an_error_not_a_bound(
+    kx: KrakenSandbox, venue: KrakenCcxtVenue
+) -> None:
+    # A trade without a txid where the page ends (the row the next page is bounded by, `end`)
+    # or starts (where the next pass starts) gives no bound: paging on from "" would read an
+    # open history whose offsets shift, or from the start of the account's history.
+    await venue.submit(_buy("tgpg-blank", "BTC/USD", "50000", 80))
+    since = (kx.now_ms() // 1000 - 3600) * 1000
+    for i in range(60):
+        kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE), at_ms=since + 20 * i)
+    real = venue.client.fetch_my_trades
+    asked: list[dict[str, Any]] = []
+
+    async def blank_at_the_cap(*args: Any) -> Any:
+        asked.append(dict(args[3] or {}))
+        rows = list(await real(*args))
+        if len(rows) == ccxt_kraken.TRADES_PAGE:  # ccxt lists them oldest first
+            rows[0] = {**rows[0], "id": ""}
+        return rows
+
+    venue.client.fetch_my_trades = blank_at_the_cap
+    with pytest.raises(AmbiguousVenueError, match="no txid"):
+        await venue.fetch_fills("BTC/USD", since)
+    assert all(q.get("end") != "" and q.get("start") != "" for q in asked), asked

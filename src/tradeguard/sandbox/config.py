@@ -44,6 +44,9 @@ class SandboxConfig:
     `house_refill_ms` > 0: that often, the house quotes its last ladder again on every market
     where clients took from it (`sandbox.refill`); 0 = off, books drain as clients trade.
     `request_log_path` appends one JSON line per REST call (API key masked, no signature).
+    `my_trades_start_alone` is what `myTrades` answers to a `startTime` alone: "oldest" (the
+    oldest `limit` trades from it on) or "latest" (the most recent `limit` of them: Binance's
+    documentation says only that without `fromId` the most recent trades are returned).
     `head_timeout_s`, `body_timeout_s`, `idle_timeout_s` and `max_connections` hold each
     connection (`sandbox.conn_guard`): a request head or body not whole within its timeout gets
     408, a kept-alive connection idle that long is closed, one over the cap gets 503.
@@ -62,6 +65,7 @@ class SandboxConfig:
     arb_drift_edge_pct: Decimal = Decimal(1)
     house_refill_ms: int = 1000  # 0 = off
     request_log_path: Path | None = None
+    my_trades_start_alone: str = "oldest"  # or "latest"
     replay: list[str] = field(default_factory=list)  # "FILE" or "FILE:SYMBOL"
     replay_speed: Decimal = Decimal(1)
     replay_history_bars: int = 500
@@ -169,6 +173,11 @@ class SandboxConfig:
             raise ConfigError(
                 f"sandbox.walk_step_pct={self.walk_step_pct} is out of range; allowed 0..5 "
                 "(percent per step, one standard deviation)"
+            )
+        if self.my_trades_start_alone not in ("oldest", "latest"):
+            raise ConfigError(
+                f"sandbox.my_trades_start_alone={self.my_trades_start_alone!r} is not one of "
+                "'oldest', 'latest'"
             )
         if self.request_log_path is not None:
             self.request_log_path = Path(self.request_log_path)

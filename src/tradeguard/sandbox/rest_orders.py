@@ -258,7 +258,10 @@ class OrderRoutes:
             for row in my_trade(t, key.account_id, spec):
                 if order_id is None or row["orderId"] == order_id:
                     rows.append(row)
-        return web.json_response(_page(rows, limit, _anchored(params, "fromId")))
+        anchored = bool(params.get("fromId")) or (
+            bool(params.get("startTime")) and self.ex.config.my_trades_start_alone != "latest"
+        )
+        return web.json_response(_page(rows, limit, anchored))
 
 
 TRADE_WINDOW_MS = 86_400_000  # Binance answers own trades over at most 24 hours

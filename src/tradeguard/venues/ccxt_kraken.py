@@ -305,6 +305,11 @@ class KrakenCcxtVenue(CcxtVenue):
         while True:
             page = list(await self._call(op, self.client.fetch_my_trades, None, None, None, params))
             pages += 1
+            if any(not str(r.get("id") or "") for r in page):  # no bound, no key to read it once
+                raise AmbiguousVenueError(
+                    self.name, f"trade history after {start}: a trade with no txid on the page "
+                    f"read with {params}; it can neither bound the next page nor be read once",
+                )  # fmt: skip
             new = [r for r in page if trade_row_key(r) not in seen]
             seen.update(trade_row_key(r) for r in new)
             rows += new

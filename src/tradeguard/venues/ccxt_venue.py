@@ -55,7 +55,7 @@ from tradeguard.venues.ccxt_connection import (
 from tradeguard.venues.ccxt_quotes import CcxtQuoteStream
 from tradeguard.venues.ccxt_stops import submit_oco, trigger_args
 from tradeguard.venues.coalesce import Coalesced
-from tradeguard.venues.trade_rows import trade_row_key
+from tradeguard.venues.trade_rows import rows_left_before, trade_row_key
 from tradeguard.venues.user_stream import UserStreamState
 
 __all__ = [
@@ -333,8 +333,11 @@ class CcxtVenue(CcxtQuoteStream):
         """The account's trades on `symbol` from `since_ts` on (of one order with `order_id`),
         paged forward by trade id where the exchange allows it (a full page is followed by the
         next from the id after its last); one read elsewhere, or without either. The first page
-        is read from `since_ts` (a `startTime` alone: Binance answers the oldest trades from it
-        on, however far back, up to `limit`) or, for an order, from its first trade on."""
+        is read from `since_ts` (a `startTime` alone: the sandbox answers the oldest trades from
+        it on, however far back, up to `limit`; Binance documents only that without `fromId` the
+        most recent are answered, so a full first page is checked for rows left before it by
+        reads up to its oldest time, `rows_left_before`: one read more when none were) or, for
+        an order, from its first trade on."""
         page = FILL_PAGE_FROM_ID.get(self.exchange_id, 0)
         if not page or not (since_ts or order_id):
             if order_id:
@@ -344,6 +347,12 @@ class CcxtVenue(CcxtQuoteStream):
         # an order's trades from its first on (without an anchor Binance answers the latest)
         first = {**base, "fromId": "0"} if order_id else {}
         rows = list(await self._call(op, fetch, symbol, since_ts or None, page, first))
+        if not order_id and len(rows) >= page:  # the oldest from `since_ts`, or the latest?
+
+            async def up_to(end: int) -> list[Any]:
+                return list(await self._call(op, fetch, symbol, None, page, {"endTime": end}))
+
+            rows += await rows_left_before(up_to, since_ts, rows, page)
         # The next page starts at the last id read, not after it: a trade the account was on
         # both sides of is two rows of one id, which a page's end may split.
         seen = {trade_row_key(r) for r in rows}

@@ -35,7 +35,13 @@ def route_of(resp: httpx.Response) -> str:
 
 def retry_after_s(resp: httpx.Response) -> float | None:
     """The answer's `Retry-After` in seconds (a number or an HTTP date), None if absent or bad."""
-    raw = resp.headers.get("Retry-After", "").strip()
+    return parse_retry_after(resp.headers.get("Retry-After", ""))
+
+
+def parse_retry_after(raw: str) -> float | None:
+    """A `Retry-After` header's seconds (a number, at most an hour, or an HTTP date), None if
+    absent or bad."""
+    raw = raw.strip()
     if not raw:
         return None
     try:

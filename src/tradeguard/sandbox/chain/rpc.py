@@ -30,6 +30,7 @@ _INVALID_REQUEST = -32600
 _INVALID_PARAMS = -32602
 MAX_MINE_BLOCKS = 10_000  # about 100 s of mining
 MAX_BATCH = 100
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a request's body; past it, 413 with a JSON-RPC error
 _INTERNAL_ERROR = -32603
 _SERVER_ERROR = -32000
 _MESSAGE_CHARS = 300
@@ -181,7 +182,7 @@ class RpcServer:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
         # any path, as hosted providers take a key in it (https://host/v3/KEY)
         app.router.add_post("/{path:.*}", self._handle)
         self._runner = GuardedRunner(app, self.limits, access_log=None, logger=SERVER_LOG)
@@ -199,7 +200,13 @@ class RpcServer:
 
     async def _handle(self, request: web.Request) -> web.Response:
         try:
-            body = json.loads(await request.read())
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            # in JSON-RPC's shape, as nodes answer it, still with HTTP's 413
+            why = f"invalid request: the request body is larger than {MAX_BODY_BYTES} bytes"
+            return _reply(_invalid(None, why), status=413)
+        try:
+            body = json.loads(raw)
         except (ValueError, RecursionError):  # RecursionError: thousands of nested arrays
             return _reply(
                 {"jsonrpc": "2.0", "id": None, "error": _err(_PARSE_ERROR, "parse error")}
@@ -270,5 +277,5 @@ def _err(code: int, message: str) -> dict[str, Any]:
     return {"code": code, "message": message}
 
 
-def _reply(payload: Any) -> web.Response:
-    return web.Response(text=json.dumps(payload), content_type="application/json")
+def _reply(payload: Any, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(payload), status=status, content_type="application/json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass
@@ -146,14 +147,45 @@ def _provider(rpc_url: str, timeout_s: float) -> Any:
             except Exception as exc:
                 raise self._unreachable(method, exc) from None
 
+        async def _make_request(self, method: Any, request_data: bytes) -> bytes:
+            """web3's request, its HTTP answer read by `post_rpc` (a 429 asked again after its
+            Retry-After, another error status in the node's words); no answer at all is asked
+            again as web3 does, for the reads it allows."""
+            from web3.providers.rpc.utils import check_if_retry_on_failure
+
+            from tradeguard.venues.uniswap_v2.rpc_http import post_rpc
+
+            config = self.exception_retry_configuration
+            tries = 1
+            if config is not None and check_if_retry_on_failure(method, config.method_allowlist):
+                tries = config.retries
+            for i in range(tries):
+                try:
+                    return await post_rpc(self, str(method), request_data)
+                except tuple(config.errors if config is not None else ()):
+                    if i == tries - 1:
+                        raise
+                    await asyncio.sleep(config.backoff_factor * 2**i if config else 0)
+            raise AssertionError("unreachable")  # pragma: no cover
+
         async def make_batch_request(self, batch_requests: Any) -> Any:
+            from web3._utils.batching import sort_batch_response_by_response_ids
+
+            from tradeguard.venues.uniswap_v2.rpc_http import post_rpc
+
             try:
-                return await super().make_batch_request(batch_requests)
+                data = self.encode_batch_rpc_request(batch_requests)
+                answer = self.decode_rpc_response(await post_rpc(self, "batch", data))
             except Exception as exc:
                 raise self._unreachable("batch", exc) from None
+            if not isinstance(answer, list):  # one error object for the whole batch
+                return answer
+            return sort_batch_response_by_response_ids(answer)
 
         def _unreachable(self, method: Any, exc: Exception) -> Exception:
             """What a failed request raises: the endpoint cut to its host, whatever the error."""
+            if isinstance(exc, RpcUnreachable):  # in words already, naming the host only
+                return exc
             if isinstance(exc, OSError | TimeoutError | ValueError) or (
                 str(self.endpoint_uri) in str(exc) or "://" in str(exc)
             ):

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 _NUMERIC = ("gas", "nonce", "value", "chainId", "maxFeePerGas", "maxPriorityFeePerGas", "type")
 POLL_S = 0.05
 # a balance read answered a rate limit is asked this many times in all, waiting BALANCE_RETRY_S,
-# then twice that, ... between tries, before the swap's logs stand alone
+# then twice that, ... between tries, before the swap is held unbooked (until they are answered)
 BALANCE_TRIES = 4
 BALANCE_RETRY_S = 0.25
 _log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class TxWatcher:
     def __init__(self, venue: UniswapV2Venue, sender: TxSender) -> None:
         self.venue = venue
         self.sender = sender
+        self._held_warned: set[str] = set()  # swaps held for unanswered balances, warned of
 
     async def wait_mined(self, record: TxRecord) -> Any:
         """Wait for `record`'s receipt; refuse with the reason when it reverted."""
@@ -147,7 +148,7 @@ class TxWatcher:
     async def _swap_problem(self, record: TxRecord, receipt: Any) -> str:
         """Why a successful swap receipt does not prove what the wallet moved, or ''. The logs'
         figures (`prove_swap`) are held to the wallet's balances before and after its block,
-        where the node answers them (else the record and the log say the logs stood alone).
+        (a node answering errors for them holds the swap unbooked, never booked on its logs).
         A shortfall between the pair's Swap amountOut and what the wallet received is a fee
         on transfer only for a token declared to take one, journaled with the record."""
         symbol = str(record.detail["symbol"])
@@ -169,7 +170,7 @@ class TxWatcher:
         block = int(receipt["blockNumber"])
         problem, unread = await self._balance_problem(moved, record.sender, block, record.tx_hash)
         if not problem and unread:
-            self._record_unchecked(record, block, unread)
+            return self._held(record, block, unread)
         if not problem and proof.transfer_fee:
             self._record_fee(record, token_out, proof)
         return problem
@@ -189,14 +190,15 @@ class TxWatcher:
     ) -> tuple[str, str]:
         """Why the wallet's balances did not move by `moved` units in `block`, or '' (also
         when the node answers an error for them, e.g. keeps no state of the block before: then
-        with that error, second; a result that is no balance leaves the receipt unbooked).
+        with that error, second, and the caller holds the swap; a result that is no balance
+        leaves the receipt unbooked too).
         Other transactions of the block moving the same token for the wallet (another swap of
         ours, anyone's transfer to it) are counted from the block's Transfer logs."""
         tokens = list(moved)
         try:
             figures = await self._balances_around(tokens, wallet, block)
         except NoState as exc:  # an error for them: no state that far back (a pruned node)
-            return "", str(exc)  # the logs' figures stand alone
+            return "", str(exc)
         except Exception as exc:  # no answer, or no balance: asked again at the next lookup
             why = f"the wallet's balances around block {block} not read ({type(exc).__name__})"
             return why, ""
@@ -246,12 +248,21 @@ class TxWatcher:
             "transaction"
         )
 
-    def _record_unchecked(self, record: TxRecord, block: int, unread: str) -> None:
-        record.detail["balance_check"] = f"not run: {unread}"
-        _log.warning(
-            "%s: tx %s booked on its logs alone: the wallet's balances around block %d were not "
-            "answered (%s)", self.venue.name, record.tx_hash, block, unread,
-        )  # fmt: skip
+    def _held(self, record: TxRecord, block: int, unread: str) -> str:
+        """Why a swap whose balances the node answers errors for is not booked: its logs alone
+        prove nothing against an RPC whose logs lie in agreement. Warned once per swap."""
+        if record.tx_hash not in self._held_warned:
+            self._held_warned.add(record.tx_hash)
+            _log.warning(
+                "%s: tx %s held unbooked: the wallet's balances around block %d were not answered "
+                "(%s); it is booked once they are", self.venue.name, record.tx_hash, block,
+                unread,
+            )  # fmt: skip
+        return (
+            f"the wallet's balances around block {block} were not answered ({unread}); the "
+            "swap is held, in flight, until they prove its logs (a node keeping no state of "
+            "that block never will: point venues.dex.rpc_url at one that does)"
+        )
 
     def _record_fee(self, record: TxRecord, token: Token, proof: SwapProof) -> None:
         fee = {"token": token.symbol, "units": str(proof.transfer_fee),
