@@ -313,6 +313,17 @@ class NodeConfig(_Strict):
             )
         return scheme + v[len(scheme) :]  # a scheme is case-insensitive; the engine's is not
 
+    @field_validator("kill_sentinel")
+    @classmethod
+    def _sentinel_is_a_file(cls, v: str) -> str:
+        # The node renames the kill file the moment it sees it: a folder here (an empty value
+        # is the working folder) would be moved away by the first poll.
+        if not v.strip() or not v.isprintable() or v.endswith(("/", "\\")):
+            raise ValueError("expected the path of a file, e.g. tradeguard.kill")
+        if Path(v).name in ("", ".", "..") or Path(v).is_dir():
+            raise ValueError("names a folder; expected the path of a file, e.g. tradeguard.kill")
+        return v
+
     @field_validator("backup_interval_s")
     @classmethod
     def _backup_interval(cls, v: float) -> float:
