@@ -57,6 +57,11 @@ class _Strict(ConfigModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def is_asset(value: str) -> bool:
+    """True for an asset code as a symbol's side spells it (USDT, wstETH, MARKET:YES)."""
+    return "/" not in value and is_symbol(f"{value}/USD")
+
+
 def _symbol(value: str) -> str:
     """Hold a symbol of the config (instrument, data, strategy, venue filter, bot) to the one
     rule of model/instrument.py; the value itself is shown (cut) by the error's line."""
@@ -158,6 +163,9 @@ class VenueConfig(_Strict):
     @classmethod
     def _non_negative(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
         for asset, amount in v.items():
+            if not is_asset(asset):
+                shown = repr(asset) if asset.isprintable() else ascii(asset)
+                raise ValueError(f"balance key {shown} is not an asset code (e.g. USDT, wstETH)")
             if not 0 <= amount <= MAX_BALANCE:
                 raise ValueError(f"balance for {asset} is {amount}; allowed 0..{MAX_BALANCE:,}")
         return v
