@@ -245,6 +245,20 @@ class ReconcileConfig(_Strict):
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
 
 
+def _sqlite_file(rest: str) -> None:
+    """Refuse an SQLite URL (`rest`: what follows `sqlite://`) that names no file: a node's
+    journal in memory is gone at its exit (nothing to resume, recover or inspect), and a
+    folder cannot be opened."""
+    path, _, query = rest.removeprefix("/").partition("?")
+    if path in ("", ":memory:") or path.startswith("file::memory:") or "mode=memory" in query:
+        raise ValueError(
+            "an in-memory database: the journal would be lost when the node stops; "
+            "give a file, e.g. sqlite:///tradeguard.db"
+        )
+    if "uri=true" not in query and (path.endswith("/") or Path(path).expanduser().is_dir()):
+        raise ValueError("names a folder; give a database file, e.g. sqlite:///tradeguard.db")
+
+
 class NodeConfig(_Strict):
     name: str = "tradeguard"
     database_url: str = "sqlite:///tradeguard.db"
@@ -319,6 +333,8 @@ class NodeConfig(_Strict):
                 f"database backend {shown if scheme else '(no scheme)'} is not supported; "
                 "use sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname"
             )
+        if scheme == "sqlite":
+            _sqlite_file(v[len("sqlite://") :])
         return scheme + v[len(scheme) :]  # a scheme is case-insensitive; the engine's is not
 
     @field_validator("kill_sentinel")
