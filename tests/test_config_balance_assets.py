@@ -40,3 +40,19 @@ def test_asset_codes_venues_use_are_taken(tmp_path: Path, asset: str) -> None:
     config = load_config(cfg, environ={})
 
     assert config.venues[0].balances[asset] == 5
+
+
+@pytest.mark.parametrize("asset", ["", " ", "US DT", "usdt", "USDT\\u200b"])
+def test_a_valuation_asset_that_is_no_asset_code_is_refused(tmp_path: Path, asset: str) -> None:
+    """`valuation_asset = ""` passed `config check`; the run then valued everything at 0 and
+    halted at its first candle with "no equity"."""
+    text = (EXAMPLES / "paper.toml").read_text()
+    assert 'valuation_asset = "USDT"' in text
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text.replace('valuation_asset = "USDT"', f'valuation_asset = "{asset}"'))
+
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg, environ={})
+
+    assert "node.valuation_asset" in str(err.value)
+    assert "asset code" in str(err.value)

@@ -30,6 +30,7 @@ from tradeguard.apiconfig import ApiConfig as ApiConfig
 from tradeguard.apiconfig import HealthConfig as HealthConfig
 from tradeguard.config_env import apply_env_overrides as apply_env_overrides
 from tradeguard.config_errors import describe_validation_error
+from tradeguard.config_files import kill_file, sqlite_file
 from tradeguard.config_venues import (
     DATA_KINDS,
     check_data_venue,
@@ -245,20 +246,6 @@ class ReconcileConfig(_Strict):
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
 
 
-def _sqlite_file(rest: str) -> None:
-    """Refuse an SQLite URL (`rest`: what follows `sqlite://`) that names no file: a node's
-    journal in memory is gone at its exit (nothing to resume, recover or inspect), and a
-    folder cannot be opened."""
-    path, _, query = rest.removeprefix("/").partition("?")
-    if path in ("", ":memory:") or path.startswith("file::memory:") or "mode=memory" in query:
-        raise ValueError(
-            "an in-memory database: the journal would be lost when the node stops; "
-            "give a file, e.g. sqlite:///tradeguard.db"
-        )
-    if "uri=true" not in query and (path.endswith("/") or Path(path).expanduser().is_dir()):
-        raise ValueError("names a folder; give a database file, e.g. sqlite:///tradeguard.db")
-
-
 class NodeConfig(_Strict):
     name: str = "tradeguard"
     database_url: str = "sqlite:///tradeguard.db"
@@ -334,19 +321,21 @@ class NodeConfig(_Strict):
                 "use sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname"
             )
         if scheme == "sqlite":
-            _sqlite_file(v[len("sqlite://") :])
+            sqlite_file(v[len("sqlite://") :])
         return scheme + v[len(scheme) :]  # a scheme is case-insensitive; the engine's is not
+
+    @field_validator("valuation_asset")
+    @classmethod
+    def _valuation_asset(cls, v: str) -> str:
+        # An empty one valued every holding at 0: the first candle halted with "no equity".
+        if not is_asset(v):
+            raise ValueError("expected an asset code such as USDT, USD or BTC")
+        return v
 
     @field_validator("kill_sentinel")
     @classmethod
     def _sentinel_is_a_file(cls, v: str) -> str:
-        # The node renames the kill file the moment it sees it: a folder here (an empty value
-        # is the working folder) would be moved away by the first poll.
-        if not v.strip() or not v.isprintable() or v.endswith(("/", "\\")):
-            raise ValueError("expected the path of a file, e.g. tradeguard.kill")
-        if Path(v).name in ("", ".", "..") or Path(v).is_dir():
-            raise ValueError("names a folder; expected the path of a file, e.g. tradeguard.kill")
-        return v
+        return kill_file(v)
 
     @field_validator("backup_interval_s")
     @classmethod
