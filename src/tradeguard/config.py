@@ -33,6 +33,7 @@ from tradeguard.config_errors import describe_validation_error
 from tradeguard.config_files import kill_file, sqlite_file
 from tradeguard.config_venues import (
     DATA_KINDS,
+    check_data_twice,
     check_data_venue,
     check_dex_references,
     check_untied_paper,
@@ -442,6 +443,7 @@ class Config(_Strict):
                     f"data[{i}].kind = {d.kind!r}: paper and backtest runs replay candles only; "
                     "give a candle file (kind = 'candles')"
                 )
+        check_data_twice(self.data)
         listed = {v.name: [ic.symbol for ic in v.instruments] for v in self.venues if v.instruments}
         users = [(f"data[{i}].symbol", d.symbol, d.venue) for i, d in enumerate(self.data)]
         users += [(f"strategy {s.id!r} symbol", s.symbol, s.venue) for s in self.strategies]
