@@ -164,3 +164,29 @@ def test_a_sweep_into_a_directory_of_other_files_is_refused(tmp_path, capsys):
                  "--no-ray"])  # fmt: skip
     assert code == 2
     assert "holds no sweep.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        ("fast", "fast = (not shown): unknown key"),
+        ("risk.max_drawdown_pct", "risk.max_drawdown_pct = 500: Input should be less than or"),
+    ],
+)
+def test_a_grid_key_the_config_refuses_is_named_as_config_check_names_it(
+    tmp_path, capsys, data_dir, key, said
+):
+    """A grid key that is no config path (`fast` for `strategies.*.params.fast`) or a value out
+    of range ended in pydantic's own text: "1 validation error for Config fast Extra inputs
+    are not permitted [type=extra_forbidden, input_value=5, input_type=int]"."""
+    cfg = write_config(tmp_path, pairs=("ETH",))
+    grid = tmp_path / "grid.toml"
+    grid.write_text(f'[grid]\n"{key}" = [5, 500]\n')
+    code = main(["sweep", "--config", str(cfg), "--grid", str(grid), "--out",
+                 str(tmp_path / "s"), "--no-ray"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("tradeguard: grid combination "), err
+    assert said in err, err
+    assert "validation error for" not in err and "type=" not in err, err
+    assert not (tmp_path / "s").exists()

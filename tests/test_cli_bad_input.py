@@ -156,7 +156,8 @@ def test_fills_and_backup_out_that_is_a_directory_are_refused(tmp_path, capsys, 
 def test_a_vault_path_that_is_a_directory_is_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TG_MASTER_PASSPHRASE", "correct horse battery staple")
     code, err = _run(["keys", "list", "--vault", str(tmp_path)], capsys)
-    assert code == 1 and f"{tmp_path}: Is a directory" in err
+    assert code == 2 and f"vault {tmp_path} is a folder; point TG_VAULT_PATH / --vault" in err
+    assert "chmod" not in err and len(err.strip().splitlines()) == 1, err
 
 
 @pytest.mark.parametrize(

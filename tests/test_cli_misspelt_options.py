@@ -22,8 +22,24 @@ EXE = Path(sys.executable).parent / "tradeguard"
         (["status", "--jsn"], "usage: tradeguard status ", "--json"),
         (["bot", "list", "--confg", "x.toml"], "usage: tradeguard bot list ", "--config"),
         (["orders", "--limt=5"], "usage: tradeguard orders ", "--limit"),
+        # a command with commands of its own took the typo's value for one of them:
+        # "argument backtest_command: invalid choice: 'x.toml' (choose from 'compare')"
+        (["backtest", "--confg", "x.toml"], "usage: tradeguard backtest ", "--config"),
+        (
+            ["backtest", "--out", "o", "--timeframes", "5m"],
+            "usage: tradeguard backtest ",
+            "--timeframe",
+        ),
     ],
-    ids=["run-config", "run-until-end", "status-json", "bot-list", "orders-limit-equals"],
+    ids=[
+        "run-config",
+        "run-until-end",
+        "status-json",
+        "bot-list",
+        "orders-limit-equals",
+        "backtest-config",
+        "backtest-timeframe",
+    ],
 )
 def test_a_misspelt_option_names_the_command_and_the_option_meant(tmp_path, argv, usage, meant):
     code, screen = run_in_pty([str(EXE), *argv], cwd=tmp_path, timeout_s=120)

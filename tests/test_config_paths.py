@@ -107,3 +107,47 @@ def test_half_a_tls_pair_is_refused_naming_the_missing_key(
     assert checked.returncode != 0
     assert expected in out
     assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("cert", ["missing.pem", "folder", "junk.pem"])
+def test_config_check_refuses_tls_files_run_would_refuse(tmp_path: Path, cert: str) -> None:
+    """`config check` said "valid" for TLS files that are not there, a folder or no PEM at
+    all, which `run` and `serve` then refused at start."""
+    conf = tmp_path / "conf"
+    (conf / "folder").mkdir(parents=True)
+    (conf / "key.pem").write_text("key")
+    (conf / "junk.pem").write_text("junk")
+    cfg = conf / "tg.toml"
+    cfg.write_text(f'[api]\ntls_certfile = "{cert}"\ntls_keyfile = "key.pem"\n')
+    checked = subprocess.run(
+        [str(EXE), "config", "check", str(cfg)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 2, checked.stdout + checked.stderr
+    assert "Traceback" not in checked.stderr
+    if cert == "junk.pem":
+        assert "api.tls_certfile = 'junk.pem', api.tls_keyfile = 'key.pem': " in checked.stderr
+        assert "not a PEM certificate chain and its private key" in checked.stderr
+    else:
+        assert f"api.tls_certfile = '{cert}': no file at {conf / cert}" in checked.stderr
+
+
+def test_a_tls_pair_that_is_no_pem_stops_run_as_a_config_error_not_a_port_in_use(
+    tmp_path: Path,
+) -> None:
+    """`run` said "the API could not start on 127.0.0.1:PORT: [SSL] PEM lib (_ssl.c:3905); pick
+    another port (api.port) or stop what uses it", exit 1: the files were at fault, not a port."""
+    (tmp_path / "cert.pem").write_text("junk")
+    (tmp_path / "key.pem").write_text("junk")
+    text = (EXAMPLES / "paper.toml").read_text()
+    cfg = tmp_path / "tg.toml"
+    api = '[api]\nenabled = true\nport = 0\ntls_certfile = "cert.pem"\ntls_keyfile = "key.pem"\n'
+    cfg.write_text(text + api)
+    data = Path(__file__).resolve().parents[2] / "shared" / "data"
+    done = subprocess.run(
+        [str(EXE), "run", "--config", str(cfg)], cwd=tmp_path, capture_output=True, text=True,
+        timeout=300, check=False, env={"PATH": "/usr/bin:/bin", "TG_DATA_DIR": str(data)},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "port" not in done.stderr, done.stderr
+    assert "not a PEM certificate chain and its private key" in done.stderr

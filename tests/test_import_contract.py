@@ -28,6 +28,7 @@ ALIASES = {
     "config_venues": "config",
     "config_env": "config",
     "config_errors": "config",
+    "config_files": "config",
     "chaos": "cli",  # kill-and-restart drivers for tests and benchmarks
 }
 

@@ -149,3 +149,29 @@ def test_a_bad_recorded_book_row_is_named_not_a_traceback(tmp_path: Path) -> Non
     with pytest.raises(DataFileError, match=r"row 2.*asks\[0\]\.price") as err:
         load_book_events(path)
     assert "-5" in str(err.value)
+
+
+@pytest.mark.parametrize("out", ["", "rec.toml", "file/below"])
+def test_an_out_that_is_no_folder_is_refused_before_recording(tmp_path: Path, out: str) -> None:
+    """`--out rec.toml` (a file) recorded for a whole flush interval, then ended in "rec.toml/
+    trades: Not a directory" (exit 1, the minute lost); `--out ''` wrote into the working
+    folder. Both are bad arguments, said before anything connects."""
+    import subprocess
+
+    (tmp_path / "file").write_text("x")
+    cfg = tmp_path / "rec.toml"
+    cfg.write_text(
+        'mode = "sandbox"\nstrategies = []\n[[venues]]\nname = "sbx"\nkind = "ccxt"\n'
+        'exchange = "binance"\nrest_url = "http://127.0.0.1:9"\nsymbols = ["BTC/USDT"]\n'
+    )
+    before = sorted(p.name for p in tmp_path.iterdir())
+    done = subprocess.run(
+        [sys.executable, "-m", "tradeguard.cli", "record", "--config", str(cfg),
+         "--duration", "60s", "--flush-every", "1", "--out", out],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    err = done.stderr.strip()
+    assert done.returncode == 2, err
+    assert err.startswith(f"tradeguard: record --out '{out}': "), err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

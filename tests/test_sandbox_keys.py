@@ -146,3 +146,21 @@ def test_the_banner_fits_80_columns_and_its_keys_command_pastes_whole(tmp_path):
     assert command == (
         "tradeguard keys add sandbox-main --venue binance --stdin < tradeguard-sandbox-keys.json"
     ), banner
+
+
+def test_a_folder_given_as_a_sandbox_file_is_named_as_one_and_never_to_be_deleted(tmp_path):
+    """`--keys-file /tmp` was "not a sandbox keys file ...; delete it to make a new pair", and
+    `--log-requests /tmp` a bare "/tmp: Is a directory" with exit 1: both are bad arguments."""
+    (tmp_path / "sub").mkdir()
+    for flag, value in [("--keys-file", "sub"), ("--keys-file", ""), ("--log-requests", "sub")]:
+        proc = subprocess.run(
+            [str(EXE), "sandbox", "--port", "0", flag, value],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        err = proc.stderr.strip()
+        assert proc.returncode == 2, (flag, value, err)
+        assert "Traceback" not in err and len(err.splitlines()) == 1, err
+        assert err.startswith(f"tradeguard: {flag} "), err
+        assert "is a folder" in err and "delete" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]
+    assert list((tmp_path / "sub").iterdir()) == []

@@ -154,7 +154,36 @@ def test_cli_pauses_and_resumes_a_configured_strategy_and_names_known_ids(
     capsys.readouterr()
     assert main(["strategy", "pause", "nope", "--reason", "x", *base]) == 2
     assert "no strategy 'nope' to pause or resume; known: ['ma_cross']" in capsys.readouterr().err
-    assert main(["strategy", "pause", SID, "--reason", "x" * 201, *base]) == 2
+    with pytest.raises(SystemExit) as refused:  # a bad argument, as `kill --reason` says it
+        main(["strategy", "pause", SID, "--reason", "x" * 201, *base])
+    assert refused.value.code == 2
+    node = build_node(load_config(toml))
+    try:
+        assert pauses_of(node).ids == set()
+    finally:
+        node.close()
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["--reason", "unlock\x1b[2J"], "--reason: not one line of text: character 6 is '\\x1b'"),
+        (["--reason", "a\nflatten"], "--reason: not one line of text"),
+        (["--reason", "x", "--by", "o" * 201], "--by: must hold 1 to 200 characters (got 201)"),
+        (["--reason", "x", "--by", "ops\u202e"], "--by: not one line of text"),
+    ],
+    ids=["escape", "newline", "long-by", "bidi-by"],
+)  # fmt: skip
+def test_pause_refuses_a_reason_or_by_that_kill_and_resume_refuse(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str], extra: list[str], said: str
+) -> None:
+    """`strategy pause --reason` took a terminal escape and a line break, and `--by` anything
+    of any length, which `kill` and `resume` refuse (README: 1 to 200 characters, one line)."""
+    toml = write_paper_toml(tmp_path, write_slice(data_dir, tmp_path / "btc.csv", 50))
+    with pytest.raises(SystemExit) as done:
+        main(["strategy", "pause", SID, *extra, "--config", str(toml)])
+    assert done.value.code == 2
+    assert said in capsys.readouterr().err
     node = build_node(load_config(toml))
     try:
         assert pauses_of(node).ids == set()

@@ -200,6 +200,25 @@ def test_unquoted_market_removes_its_cycles_from_results() -> None:
     assert scanner.best() is None
 
 
+def test_a_crossed_quote_is_no_quote_and_scores_no_phantom_cycle() -> None:
+    """A bid above the ask (a stale side, a delta that left a book crossed) scored a cycle
+    selling at that bid: USDT -> BTC -> ETH -> USDT at +2 % that no venue offers, which the
+    executor would start."""
+    markets, tickers = triangle()
+    for load in (True, False):
+        scanner = TriangularScanner(markets)
+        crossed = Ticker("ETH/USDT", 3_100.0, 3_001.0, 40.0, 40.0)
+        if load:
+            scanner.load_tickers({**tickers, "ETH/USDT": crossed})
+        else:
+            scanner.load_tickers(tickers)
+            scanner.update_ticker("ETH/USDT", crossed.bid, crossed.ask, 40.0, 40.0)
+        assert scanner.best() is None
+        assert len(scanner.top_ids(10)) == 0
+        scanner.update_ticker("ETH/USDT", 3_000.0, 3_001.0, 40.0, 40.0)  # uncrossed again
+        assert scanner.best() is not None
+
+
 @pytest.mark.parametrize("bad", [2, 6])
 def test_max_cycle_out_of_range_is_refused_with_the_range(bad: int) -> None:
     with pytest.raises(ConfigError, match=r"max_cycle=.* out of range \[3, 5\]"):

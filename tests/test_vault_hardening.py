@@ -165,3 +165,24 @@ def test_keys_add_refuses_a_field_given_twice_on_stdin(tmp_path, text):
     assert "'api_key'" in proc.stderr and "twice" in proc.stderr, proc.stderr
     assert "live-key" not in proc.stderr and "testnet-key" not in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "v.json").exists()
+
+
+@pytest.mark.parametrize("argv", [["keys", "list"], ["keys", "add", "x", "--venue", "binance",
+                                   "--stdin"], ["keys", "remove", "x"]])  # fmt: skip
+def test_a_folder_given_as_the_vault_is_named_as_one_and_never_chmodded(tmp_path, argv):
+    """TG_VAULT_PATH=/tmp answered "vault /tmp has mode 1777, readable by others; run `chmod
+    600 /tmp`" and then "/tmp: Is a directory" (exit 1): the advice would lock every user out
+    of the folder. A folder is a bad setting, exit 2, said in one line."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o1777)
+    env = {**os.environ, "TG_VAULT_PATH": str(folder), "TG_MASTER_PASSPHRASE": "x" * 16}
+    proc = subprocess.run(
+        [str(EXE), *argv], input='{"api_key": "a", "secret": "b"}', capture_output=True,
+        text=True, env=env, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    err = proc.stderr.strip()
+    assert proc.returncode == 2, err
+    assert "chmod" not in err and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert f"{folder} is a folder" in err and "TG_VAULT_PATH" in err, err
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o1777 and list(folder.iterdir()) == []

@@ -1,8 +1,12 @@
 """The `[api]` and `[health]` sections: how the HTTP API listens and what it calls healthy."""
 
+import ssl
+from typing import Any
+
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from tradeguard.model.config_model import ConfigModel
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import empty_list
 
 
@@ -77,3 +81,26 @@ class HealthConfig(_Strict):
     stale_streams_max: int = Field(default=0, ge=0, le=100_000)
     # more orders in an unknown state (awaiting a venue's answer) than this: degraded
     unresolved_orders_max: int = Field(default=0, ge=0, le=100_000)
+
+
+def checked_tls_files(config: Any) -> tuple[str, str] | None:
+    """The API's certificate chain and key files (`api.tls_certfile`, `api.tls_keyfile`,
+    relative to the config file's folder), None without TLS. ConfigError (exit 2) names both
+    keys when a file is missing or the pair does not load as a PEM chain and its key: the
+    server's start failed on them as on a port in use."""
+    api = config.api
+    if not (api.tls_certfile and api.tls_keyfile):
+        return None
+    cert = config.file_path("api.tls_certfile", api.tls_certfile)
+    key = config.file_path("api.tls_keyfile", api.tls_keyfile)
+    try:
+        if b"ENCRYPTED" in key.read_bytes()[:4096]:
+            return str(cert), str(key)  # its passphrase is asked for at the server's start
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(
+            f"api.tls_certfile = {api.tls_certfile!r}, api.tls_keyfile = {api.tls_keyfile!r}: "
+            f"not a PEM certificate chain and its private key ({exc}); give the server's "
+            "certificate (with its chain) and the key it was issued for"
+        ) from None
+    return str(cert), str(key)

@@ -28,8 +28,10 @@ from tradeguard.apiconfig import ApiConfig as ApiConfig
 from tradeguard.apiconfig import HealthConfig as HealthConfig
 from tradeguard.config_env import apply_env_overrides as apply_env_overrides
 from tradeguard.config_errors import describe_validation_error
+from tradeguard.config_files import kill_file, sqlite_file
 from tradeguard.config_venues import (
     DATA_KINDS,
+    check_data_twice,
     check_data_venue,
     check_dex_references,
     check_untied_paper,
@@ -53,6 +55,11 @@ MAX_BALANCE = 10**15  # per asset; a starting balance above it is a typo, not an
 
 class _Strict(ConfigModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def is_asset(value: str) -> bool:
+    """True for an asset code as a symbol's side spells it (USDT, wstETH, MARKET:YES)."""
+    return "/" not in value and is_symbol(f"{value}/USD")
 
 
 def _symbol(value: str) -> str:
@@ -156,6 +163,9 @@ class VenueConfig(_Strict):
     @classmethod
     def _non_negative(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
         for asset, amount in v.items():
+            if not is_asset(asset):
+                shown = repr(asset) if asset.isprintable() else ascii(asset)
+                raise ValueError(f"balance key {shown} is not an asset code (e.g. USDT, wstETH)")
             if not 0 <= amount <= MAX_BALANCE:
                 raise ValueError(f"balance for {asset} is {amount}; allowed 0..{MAX_BALANCE:,}")
         return v
@@ -309,7 +319,22 @@ class NodeConfig(_Strict):
                 f"database backend {shown if scheme else '(no scheme)'} is not supported; "
                 "use sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname"
             )
+        if scheme == "sqlite":
+            sqlite_file(v[len("sqlite://") :])
         return scheme + v[len(scheme) :]  # a scheme is case-insensitive; the engine's is not
+
+    @field_validator("valuation_asset")
+    @classmethod
+    def _valuation_asset(cls, v: str) -> str:
+        # An empty one valued every holding at 0: the first candle halted with "no equity".
+        if not is_asset(v):
+            raise ValueError("expected an asset code such as USDT, USD or BTC")
+        return v
+
+    @field_validator("kill_sentinel")
+    @classmethod
+    def _sentinel_is_a_file(cls, v: str) -> str:
+        return kill_file(v)
 
     @field_validator("backup_interval_s")
     @classmethod
@@ -416,6 +441,7 @@ class Config(_Strict):
                     f"data[{i}].kind = {d.kind!r}: paper and backtest runs replay candles only; "
                     "give a candle file (kind = 'candles')"
                 )
+        check_data_twice(self.data)
         listed = {v.name: [ic.symbol for ic in v.instruments] for v in self.venues if v.instruments}
         users = [(f"data[{i}].symbol", d.symbol, d.venue) for i, d in enumerate(self.data)]
         users += [(f"strategy {s.id!r} symbol", s.symbol, s.venue) for s in self.strategies]

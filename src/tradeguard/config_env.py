@@ -47,15 +47,36 @@ def override_paths(environ: dict[str, str]) -> dict[str, list[str]]:
 
 
 def apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
-    """Merge `TG_A__B=value` variables into the nested dict `data` (returns `data`)."""
+    """Merge `TG_A__B=value` variables into the nested dict `data` (returns `data`); an
+    array table's entry is reached by its index (`TG_VENUES__0__NAME`)."""
     for key, path in override_paths(environ).items():
         raw = environ[key]
         node: Any = data
-        for part in path[:-1]:
+        for depth, part in enumerate(path[:-1]):
+            if isinstance(node, list):
+                node = node[_index(key, path[:depth], node, part)]
+                continue
             nxt = node.get(part) if isinstance(node, dict) else None
-            if not isinstance(nxt, dict):
+            if not isinstance(nxt, dict | list):
                 nxt = {}
                 node[part] = nxt
             node = nxt
-        node[path[-1]] = _parse_env_value(raw)
+        if isinstance(node, list):
+            node[_index(key, path[:-1], node, path[-1])] = _parse_env_value(raw)
+        else:
+            node[path[-1]] = _parse_env_value(raw)
     return data
+
+
+def _index(key: str, where: list[str], entries: list[Any], part: str) -> int:
+    """The position `part` names in the array table at `where`; ConfigError if none."""
+    if part.isdigit() and part.isascii() and int(part) < len(entries):
+        return int(part)
+    from tradeguard.model.errors import ConfigError
+
+    n = len(entries)
+    span = f"an index 0..{n - 1}" if n else "no index (it has no entries)"
+    raise ConfigError(
+        f"${key}: {'.'.join(where)} holds {n} entr{'y' if n == 1 else 'ies'}; "
+        f"{part!r} is not one of them: give {span}, e.g. TG_VENUES__0__NAME"
+    )

@@ -1,10 +1,12 @@
-"""Checks of how venues name one another in a config: a paper venue's `data_venue`, and a paper
-venue that would otherwise fill on the prices of several venues of one exchange kind."""
+"""Checks of how venues name one another in a config: a paper venue's `data_venue`, a paper
+venue that would otherwise fill on the prices of several venues of one exchange kind, and one
+data file fed twice into one venue's symbol."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.money import STABLECOINS
 
@@ -102,3 +104,17 @@ def _same_quote(venue: str, pool: str, symbol: str) -> None:
         f"{symbol!r} is quoted in {theirs}, the pool {pool!r} in {mine}: a mark in another "
         "currency is no price of the pool; name a market quoted in the pool's currency"
     )
+
+
+def check_data_twice(data: Sequence[Any]) -> None:
+    """One file replayed into one venue's symbol twice fed every candle to its strategies
+    twice (other indicators, other orders than the file once): refuse the second entry."""
+    seen: dict[tuple[str, str, str], int] = {}
+    for i, d in enumerate(data):
+        key = (os.path.normpath(d.path), d.symbol, d.venue)
+        if key in seen:
+            raise ValueError(
+                f"data[{i}] ({d.path}, {d.symbol} on {d.venue}) repeats data[{seen[key]}]: "
+                "every candle would replay twice; remove one of them"
+            )
+        seen[key] = i

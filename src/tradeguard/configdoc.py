@@ -174,7 +174,10 @@ def render() -> str:
         "",
         "Generated from the typed configuration (`tradeguard.configdoc`); a test keeps it current.",
         "Every key can be overridden from the environment: `TG_SECTION__KEY=value`, e.g.",
-        "`TG_RISK__MAX_ORDER_NOTIONAL_USD=50`. A value outside its range stops the node with the",
+        "`TG_RISK__MAX_ORDER_NOTIONAL_USD=50`; an array table's entry by its index, from 0",
+        "(`TG_VENUES__0__FILL_MODEL__SLIPPAGE_BPS=7`; an index it does not hold is refused).",
+        "Names are read in lower case, so a key written in capitals (an asset code) is set in",
+        "the file. A value outside its range stops the node with the",
         "key, the value and the range. `tradeguard config check FILE` validates without running.",
         "The variables tradeguard reads for itself are no overrides: "
         + ", ".join(f"`{n}`" for n in sorted(NOT_OVERRIDES))

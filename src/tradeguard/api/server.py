@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from tradeguard.api.app import create_app
 from tradeguard.api.wire import GuardedHttp, WireLimits, protocol_for
+from tradeguard.apiconfig import checked_tls_files
 from tradeguard.model.errors import TradeguardError
 
 if TYPE_CHECKING:
@@ -93,14 +94,7 @@ class ApiServer:
         self.app = app or create_app(node)
         self.tls = bool(cfg.tls_certfile and cfg.tls_keyfile)
         # Relative to the config file's folder, checked before binding.
-        self._tls_files = (
-            (
-                str(node.config.file_path("api.tls_certfile", cfg.tls_certfile)),
-                str(node.config.file_path("api.tls_keyfile", cfg.tls_keyfile)),
-            )
-            if cfg.tls_certfile and cfg.tls_keyfile
-            else (None, None)
-        )
+        self._tls_files = checked_tls_files(node.config) or (None, None)
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
 

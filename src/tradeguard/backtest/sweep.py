@@ -29,6 +29,7 @@ from tradeguard.backtest.pools import make_pool
 from tradeguard.backtest.runner import BacktestWindow
 from tradeguard.backtest.sweep_inputs import claim_sweep_dir, sweep_inputs
 from tradeguard.config import Config
+from tradeguard.config_errors import describe_validation_error
 from tradeguard.model.errors import ConfigError
 
 RESULT_FILE = "result.json"
@@ -225,7 +226,11 @@ def check_combo(base: dict[str, Any], source: str | None, combo: Combo) -> None:
         config = Config.model_validate(apply_values(json.loads(json.dumps(base)), combo.values))
         for sc in config.strategies:
             create(sc.kind, sc.id, sc.venue, sc.symbol, sc.params, Path(source) if source else None)
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:  # as `config check` says it: key, value, rule; one line
+        said = describe_validation_error(Config, exc, {}).splitlines()[1:]
+        detail = "; ".join(line.strip() for line in said[:3])
+        raise ConfigError(f"grid combination {combo.label}: {detail}") from None
+    except ValueError as exc:
         reason = str(exc).strip().splitlines()
         detail = " ".join(line.strip() for line in reason[:3])
         raise ConfigError(f"grid combination {combo.label}: {detail}") from None

@@ -229,6 +229,9 @@ def cmd_arb_snapshot(args: argparse.Namespace, console: Console) -> int:
     """Fetch the venue's markets and tickers (public data, no keys) and write them as JSON."""
     import asyncio
 
+    for place in (args.out_dir, *args.out_dir.parents):  # found after the fetch, exit 1
+        if place.exists() and not place.is_dir():
+            raise ConfigError(f"--out-dir {args.out_dir}: {place} is a file; give a folder")
     config = config_from_args(args)
     ccxt_venues = [v for v in config.venues if v.kind == "ccxt"]
     names = [v.name for v in ccxt_venues]

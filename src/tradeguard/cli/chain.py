@@ -47,6 +47,8 @@ def _run(args: argparse.Namespace) -> int:
             f"the local chain needs the dex extra ({exc.name} is missing): pip install -e '.[dex]'"
         ) from None
     path = Path(args.deployment_file)
+    if path.is_dir():  # found only once the chain was up, a failure "outside the input"
+        raise ConfigError(f"--deployment-file {path} is a folder; give a file, e.g. chain.json")
 
     def ready(d: Any) -> None:
         print(f"chain {d.chain_id} on {d.rpc_url}: router {d.router}, factory {d.factory}")

@@ -37,7 +37,19 @@ def check_config(config: Any) -> list[str]:
     return [
         *_mode_problems(config), *_strategy_problems(config), *_venue_problems(config),
         *_data_problems(config), *_backup_problems(config), *_bot_problems(config),
+        *_tls_problems(config),
     ]  # fmt: skip
+
+
+def _tls_problems(config: Any) -> list[str]:
+    """The API's certificate and key files, which the node's API (`run`, `serve`) opens."""
+    from tradeguard.apiconfig import checked_tls_files
+
+    try:
+        checked_tls_files(config)
+    except ConfigError as exc:
+        return [str(exc)]
+    return []
 
 
 def _mode_problems(config: Any) -> list[str]:

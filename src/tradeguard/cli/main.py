@@ -197,6 +197,9 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Nam
     """Parse `argv`; words no parser took are reported by the command they were given to (its
     usage and name, and the option a misspelt one most likely meant), not by the top level,
     whose usage names the command alone and none of its options."""
+    leaf = _command_parser(parser, argv)
+    if leaf is not parser:  # the top level answers as argparse does (tests/test_cli_lazy.py)
+        _unknown_before_commands(leaf, argv)
     args, extras = parser.parse_known_args(argv)
     if extras:
         leaf = _command_parser(parser, argv)
@@ -206,6 +209,29 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Nam
             + (f" (did you mean {guess}?)" if guess else "")
         )
     return args
+
+
+def _unknown_before_commands(leaf: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """On a command with commands of its own (`backtest` and `backtest compare`), argparse takes
+    a misspelt option's value for one of them ("invalid choice: 'x.toml' (choose from
+    'compare')"): name the option instead, as `_parse` does elsewhere."""
+    subs = [a for a in leaf._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return
+    options = [o for a in leaf._actions for o in a.option_strings]
+    valued = {o for a in leaf._actions if a.nargs != 0 for o in a.option_strings}
+    for i, word in enumerate(argv):
+        if word in subs[0].choices and not (i and argv[i - 1] in valued):
+            return  # what follows is that command's to judge
+        name = word.split("=", 1)[0]
+        if name.startswith("--") and not any(o.startswith(name) for o in options):
+            value = argv[i + 1 : i + 2] if "=" not in word else []
+            extras = [word, *(v for v in value if not v.startswith("-"))]
+            guess = _option_meant(leaf, extras)
+            leaf.error(
+                f"unrecognized arguments: {' '.join(extras)}"
+                + (f" (did you mean {guess}?)" if guess else "")
+            )
 
 
 def _command_parser(

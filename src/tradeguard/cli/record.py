@@ -58,6 +58,7 @@ def cmd_record(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.config import load_config
 
     duration_s = parse_duration(args.duration)
+    _check_out(args.out)
     if not 1 <= args.flush_every <= 3600:
         raise ConfigError(f"record --flush-every {args.flush_every}: must be in [1, 3600] seconds")
     if not 0 <= args.book_depth <= 1000:
@@ -81,6 +82,19 @@ def cmd_record(args: argparse.Namespace, console: Console) -> int:
     for path in written:
         console.print(f"  {path}")
     return EXIT_OK
+
+
+def _check_out(out: str) -> None:
+    """A folder or the path of a new one: a file there (or above it) failed only at the first
+    flush, a whole interval of recording later; '' (an unset variable) wrote into ./."""
+    if not out:
+        raise ConfigError("record --out '': empty (an unset variable?); give a folder, e.g. rec")
+    path = Path(out)
+    for place in (path, *path.parents):
+        if place.exists() and not place.is_dir():
+            raise ConfigError(
+                f"record --out {out!r}: {place} is a file; give a folder (made if missing)"
+            )
 
 
 async def _record(

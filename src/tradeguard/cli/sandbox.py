@@ -363,6 +363,9 @@ def _utc(ms: int) -> str:
 
 def run_sandbox_command(args: argparse.Namespace) -> int:
     """Entry point for `tradeguard sandbox`."""
+    for flag, path in (("--keys-file", args.keys_file), ("--log-requests", args.log_requests)):
+        if path is not None and Path(path).is_dir():
+            raise ConfigError(f"{flag} {path} is a folder; give the path of a file in it")
     if args.dialect not in ("binance", "kraken"):
         return _run_prediction_sandbox(args)
     config = build_config(args)

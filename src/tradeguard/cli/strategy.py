@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 
 from tradeguard.cli.common import EXIT_OK, add_source_options, config_from_args, open_storage
+from tradeguard.cli.control import _text_arg
 from tradeguard.model.errors import ConfigError
 from tradeguard.strategies.template import write_template
 
@@ -49,8 +50,10 @@ def add_strategy_parser(sub: Any) -> None:
             epilog=f'example: tradeguard strategy {name} ma --reason "unlock week" --config c.toml',
         )
         sp.add_argument("strategy_id", metavar="ID", help="the strategy's id in the config")
-        sp.add_argument("--reason", required=True, help="why (recorded in the audit log)")
-        sp.add_argument("--by", default=None, help="who (default: the OS user)")
+        sp.add_argument(
+            "--reason", required=True, type=_text_arg, help="why (recorded in the audit log)"
+        )
+        sp.add_argument("--by", default=None, type=_text_arg, help="who (default: the OS user)")
         add_source_options(sp)
         sp.set_defaults(func=cmd_strategy_pause, pause=name == "pause")
 

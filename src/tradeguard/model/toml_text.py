@@ -15,14 +15,22 @@ import tomllib
 from typing import Any
 
 TOO_DEEP = "arrays or inline tables nested more than a few hundred levels deep"
+BOM = (
+    "it starts with a byte-order mark (U+FEFF, an editor's 'UTF-8 with BOM'); "
+    "save it as UTF-8 without BOM"
+)
 
 
 def loads_toml(text: str) -> dict[str, Any]:
-    """Parse `text` as TOML; nesting beyond the parser's reach raises TOMLDecodeError."""
+    """Parse `text` as TOML; nesting beyond the parser's reach raises TOMLDecodeError, and so
+    does a byte-order mark, named as one (the parser's "Invalid statement (at line 1, column
+    1)" points at nothing the file shows)."""
+    if text.startswith("\ufeff"):
+        raise tomllib.TOMLDecodeError(BOM)
     try:
         return tomllib.loads(text)
     except RecursionError:
         raise tomllib.TOMLDecodeError(TOO_DEEP) from None
 
 
-__all__ = ["TOO_DEEP", "loads_toml"]
+__all__ = ["BOM", "TOO_DEEP", "loads_toml"]

@@ -257,6 +257,7 @@ class Vault:
     def create(self, passphrase: str) -> None:
         """Create an empty vault file under `passphrase` and leave it unlocked."""
         check_passphrase(passphrase)
+        self._not_a_folder()
         if self.exists:
             raise VaultError(
                 f"vault {self.path} already exists; unlock it, or remove the file to start over"
@@ -529,7 +530,16 @@ class Vault:
         params.validate()
         return params
 
+    def _not_a_folder(self) -> None:
+        # A folder "exists" and has a mode: it was read as a vault, its mode reproached.
+        if self.path.is_dir():
+            raise VaultInputError(
+                f"vault {self.path} is a folder; point TG_VAULT_PATH / --vault at the vault "
+                f"file (e.g. {self.path / DEFAULT_VAULT_FILE})"
+            )
+
     def _read(self) -> dict[str, Any]:
+        self._not_a_folder()
         if not self.exists:
             raise VaultError(
                 f"no vault at {self.path}; create one with `tradeguard keys add NAME --venue V` "

@@ -149,6 +149,8 @@ class TriangularScanner:
     ) -> None:
         keep = self._log_keep[m]
         w = self._w
+        if bid > ask > 0:  # crossed: a stale side, not a price to trade at (as unquoted)
+            bid = ask = 0.0
         w[2 * m] = _fixed(keep - math.log(ask)) if ask > 0 else UNQUOTED
         w[2 * m + 1] = _fixed(math.log(bid) + keep) if bid > 0 else UNQUOTED
         self._bid[m], self._ask[m] = bid, ask

@@ -1,0 +1,31 @@
+"""What the config's paths must name: the node's database and its kill file are files, never
+a folder nor memory, since the node keeps its journal in the one and renames the other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def sqlite_file(rest: str) -> None:
+    """Refuse an SQLite URL (`rest`: what follows `sqlite://`) that names no file: a node's
+    journal in memory is gone at its exit (nothing to resume, recover or inspect), and a
+    folder cannot be opened."""
+    path, _, query = rest.removeprefix("/").partition("?")
+    if path in ("", ":memory:") or path.startswith("file::memory:") or "mode=memory" in query:
+        raise ValueError(
+            "an in-memory database: the journal would be lost when the node stops; "
+            "give a file, e.g. sqlite:///tradeguard.db"
+        )
+    if "uri=true" not in query and (path.endswith("/") or Path(path).expanduser().is_dir()):
+        raise ValueError("names a folder; give a database file, e.g. sqlite:///tradeguard.db")
+
+
+def kill_file(value: str) -> str:
+    """Return `node.kill_sentinel` when it names a file. The node renames the kill file the
+    moment it sees it: a folder there (an empty value is the working folder) was moved away
+    by the first poll."""
+    if not value.strip() or not value.isprintable() or value.endswith(("/", "\\")):
+        raise ValueError("expected the path of a file, e.g. tradeguard.kill")
+    if Path(value).name in ("", ".", "..") or Path(value).is_dir():
+        raise ValueError("names a folder; expected the path of a file, e.g. tradeguard.kill")
+    return value

@@ -1,0 +1,46 @@
+"""`node.kill_sentinel` names a file: an empty value or a folder is refused before a node starts,
+never taken as the kill file (an empty one resolved to the working folder, which the node's
+first poll renamed away and then crashed on)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXE = Path(sys.executable).parent / "tradeguard"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _config(folder: Path, sentinel: str) -> Path:
+    text = (EXAMPLES / "paper.toml").read_text()
+    assert 'kill_sentinel = "tradeguard.kill"' in text
+    cfg = folder / "c.toml"
+    line = f"kill_sentinel = {sentinel!r}"
+    cfg.write_text(text.replace('kill_sentinel = "tradeguard.kill"', line))
+    return cfg
+
+
+@pytest.mark.parametrize("command", [["config", "check"], ["run", "--until-end", "--config"]])
+@pytest.mark.parametrize("sentinel", ["", ".", "sub", "sub/"])
+def test_a_kill_sentinel_that_names_no_file_is_refused_and_no_folder_moves(
+    tmp_path: Path, command: list[str], sentinel: str
+) -> None:
+    work = tmp_path / "work"
+    (work / "sub").mkdir(parents=True)
+    cfg = _config(work, sentinel)
+
+    done = subprocess.run(
+        [str(EXE), *command, str(cfg)], cwd=work, capture_output=True, text=True,
+        timeout=300, check=False, env={"PATH": "/usr/bin:/bin", "TG_DATA_DIR": str(DATA)},
+    )  # fmt: skip
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "node.kill_sentinel" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+    assert (work / "sub").is_dir()
+    assert not (work / "tradeguard.db").exists()
