@@ -13,6 +13,7 @@ a batch is therefore one stall, and is refused whole past `MAX_BATCH` calls or p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -91,6 +92,11 @@ class LocalChain:
             return {"result": True}
         if method == "eth_getTransactionCount" and params[1:2] == ["pending"]:
             return self._pending_count(params[0])
+        if method == "eth_getLogs":
+            within = _logs_within(params, self.tester.get_block_by_number("latest")["number"])
+            if within is None:
+                return {"result": []}
+            params = within
         try:
             response = self._request(method, params)
         except TransactionFailed as exc:
@@ -120,6 +126,26 @@ class LocalChain:
         while count in waiting:
             count += 1
         return {"result": hex(count)}
+
+
+def _logs_within(params: list[Any], head: int) -> list[Any] | None:
+    """eth_getLogs `params` with a numeric `toBlock` past `head` brought back to it, as a node
+    answers; None when a numeric `fromBlock` lies past it (no logs). Any other shape is left
+    to the call's own checks."""
+    where = params[0] if params and isinstance(params[0], dict) else None
+    if where is None:
+        return params
+    bounds = {}
+    for key in ("fromBlock", "toBlock"):
+        value = where.get(key)
+        if isinstance(value, str) and value[:2].lower() == "0x":
+            with contextlib.suppress(ValueError):  # refused by the call, in its words
+                bounds[key] = int(value, 16)
+    if bounds.get("fromBlock", 0) > head:
+        return None
+    if bounds.get("toBlock", 0) > head:
+        return [{**where, "toBlock": hex(head)}, *params[1:]]
+    return params
 
 
 def _refusal(method: str, exc: Exception) -> dict[str, Any]:
