@@ -151,11 +151,14 @@ def _logs_within(params: list[Any], head: int) -> list[Any] | None:
 def _refusal(method: str, exc: Exception) -> dict[str, Any]:
     """A JSON-RPC error object for an exception of the EVM or web3, in words, never its type."""
     from eth.exceptions import UnrecognizedTransactionType
+    from eth_tester.exceptions import BlockNotFound
     from eth_tester.exceptions import ValidationError as TesterValidationError
     from eth_utils import ValidationError as UtilsValidationError
     from rlp.exceptions import DecodingError
 
     text = " ".join(str(exc).split())[:_MESSAGE_CHARS]
+    if isinstance(exc, BlockNotFound):  # a block past the head: a node's words and code
+        return _err(_SERVER_ERROR, "header not found")
     if isinstance(exc, TesterValidationError | UtilsValidationError):
         if any(word in text.lower() for word in _STATE_REFUSALS):
             return _err(_SERVER_ERROR, text)  # a well-formed call the chain's state refuses
