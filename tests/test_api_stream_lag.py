@@ -17,7 +17,7 @@ from tradeguard.api.server import ApiServer
 from tradeguard.model.events import Event
 
 EVENTS = 6_000
-PAD = "x" * 2_000  # ~2 kB a frame: the socket buffers fill long before the queue does
+PAD = "x" * 8_000  # ~8 kB a frame: socket buffers of even 10 MB fill before the queue
 
 
 async def _read_all(ws: websockets.ClientConnection) -> tuple[list[int], int | None, str]:
