@@ -29,12 +29,6 @@ PUBLIC = {
     ("HEAD", "/"),
     ("GET", "/openapi.json"),
     ("HEAD", "/openapi.json"),
-    ("GET", "/docs"),
-    ("HEAD", "/docs"),
-    ("GET", "/docs/oauth2-redirect"),
-    ("HEAD", "/docs/oauth2-redirect"),
-    ("GET", "/redoc"),
-    ("HEAD", "/redoc"),
 }
 PUBLIC_MOUNTS = {"/static"}
 

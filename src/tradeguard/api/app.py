@@ -101,6 +101,10 @@ def create_app(
         summary="Watch and steer a trading node: every order passes the risk engine.",
         lifespan=lifespan,
         dependencies=[Depends(checked_parameters)],  # NUL, non-UTF-8, overlong, repeated
+        # FastAPI's /docs and /redoc pages load their scripts from CDNs: the CSP refuses them
+        # (a blank page) and the browser still calls out; /openapi.json describes the API
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.api = state
     spec = app.openapi

@@ -18,6 +18,8 @@ from tradeguard.api.state import ApiState
 from tradeguard.secrets.redact import redact
 
 WS_AUTH_TIMEOUT_S = 5.0
+STREAM_QUEUE = 2_000  # events a client may be behind before it is closed with 4008
+LAGGED = 4008
 
 router = APIRouter()
 
@@ -66,7 +68,7 @@ async def stream(
         with contextlib.suppress(Exception):
             await ws.close(code=4403, reason=f"token bound to bot {info.bot!r}"[:120])
         return
-    queue = node.bus.queue(2_000)
+    queue = node.bus.queue(STREAM_QUEUE)
     await ws.send_text(json.dumps({"type": "hello", "token_id": info.id, "role": info.role.label}))
     closed = asyncio.Event()
 
@@ -88,6 +90,12 @@ async def stream(
                 getter.cancel()
                 break
             stopper.cancel()
+            if queue.dropped:  # the event got comes after a hole: end here, and say so
+                node.bus.release(queue)
+                why = f"fell behind: {queue.dropped} event(s) dropped; reconnect and read the state"
+                with contextlib.suppress(Exception):
+                    await ws.close(code=LAGGED, reason=why[:120])
+                break
             await ws.send_text(redact(json.dumps(event_json(getter.result()), default=str)))
     except (WebSocketDisconnect, RuntimeError):
         pass

@@ -13,6 +13,7 @@ a batch is therefore one stall, and is refused whole past `MAX_BATCH` calls or p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -92,6 +93,11 @@ class LocalChain:
             return {"result": True}
         if method == "eth_getTransactionCount" and params[1:2] == ["pending"]:
             return self._pending_count(params[0])
+        if method == "eth_getLogs":
+            within = _logs_within(params, self.tester.get_block_by_number("latest")["number"])
+            if within is None:
+                return {"result": []}
+            params = within
         try:
             response = self._request(method, params)
         except TransactionFailed as exc:
@@ -123,14 +129,37 @@ class LocalChain:
         return {"result": hex(count)}
 
 
+def _logs_within(params: list[Any], head: int) -> list[Any] | None:
+    """eth_getLogs `params` with a numeric `toBlock` past `head` brought back to it, as a node
+    answers; None when a numeric `fromBlock` lies past it (no logs). Any other shape is left
+    to the call's own checks."""
+    where = params[0] if params and isinstance(params[0], dict) else None
+    if where is None:
+        return params
+    bounds = {}
+    for key in ("fromBlock", "toBlock"):
+        value = where.get(key)
+        if isinstance(value, str) and value[:2].lower() == "0x":
+            with contextlib.suppress(ValueError):  # refused by the call, in its words
+                bounds[key] = int(value, 16)
+    if bounds.get("fromBlock", 0) > head:
+        return None
+    if bounds.get("toBlock", 0) > head:
+        return [{**where, "toBlock": hex(head)}, *params[1:]]
+    return params
+
+
 def _refusal(method: str, exc: Exception) -> dict[str, Any]:
     """A JSON-RPC error object for an exception of the EVM or web3, in words, never its type."""
     from eth.exceptions import UnrecognizedTransactionType
+    from eth_tester.exceptions import BlockNotFound
     from eth_tester.exceptions import ValidationError as TesterValidationError
     from eth_utils import ValidationError as UtilsValidationError
     from rlp.exceptions import DecodingError
 
     text = " ".join(str(exc).split())[:_MESSAGE_CHARS]
+    if isinstance(exc, BlockNotFound):  # a block past the head: a node's words and code
+        return _err(_SERVER_ERROR, "header not found")
     if isinstance(exc, TesterValidationError | UtilsValidationError):
         if any(word in text.lower() for word in _STATE_REFUSALS):
             return _err(_SERVER_ERROR, text)  # a well-formed call the chain's state refuses

@@ -1,0 +1,85 @@
+"""Blocks past the chain's head. eth_getLogs over a range reaching past it answers as a node
+does: the logs up to the head (a `toBlock` beyond it), none for a range that starts beyond it.
+The local chain walked every block up to the head, then failed on the first one past it and
+answered -32603 "internal error" (and logged a warning): a client asking "everything from block
+N on" with a large `toBlock`, as log scanners do, got an error for a well-formed call. A state
+read (balance, code, call) at a block past the head answered the same internal error, where a
+node answers -32000 "header not found"."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from tradeguard.sandbox.chain.deploy import deploy_demo
+from tradeguard.sandbox.chain.rpc import LocalChain, RpcServer
+
+
+@pytest.fixture
+async def chain_url():
+    chain = LocalChain()
+    server = RpcServer(chain, port=0)
+    await server.start()
+    deploy_demo(chain.w3, rpc_url=server.url)  # pools created and funded: logs in its blocks
+    try:
+        yield server.url
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def bare_url():
+    server = RpcServer(LocalChain(), port=0)
+    await server.start()
+    try:
+        yield server.url
+    finally:
+        await server.stop()
+
+
+async def _logs(url: str, where: dict[str, str]) -> object:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [where]}
+    async with aiohttp.ClientSession() as http, http.post(url, json=body) as r:
+        assert r.status == 200
+        return await r.json()
+
+
+async def test_a_to_block_past_the_head_answers_the_logs_up_to_the_head(chain_url):
+    latest = await _logs(chain_url, {"fromBlock": "0x0", "toBlock": "latest"})
+    assert len(latest["result"]) > 3, latest
+    head = max(int(entry["blockNumber"], 16) for entry in latest["result"])
+    for far in (hex(head + 1), "0x100000", "0xffffffffffffffff"):
+        assert await _logs(chain_url, {"fromBlock": "0x0", "toBlock": far}) == latest, far
+    tail = await _logs(chain_url, {"fromBlock": hex(head), "toBlock": "0xffff"})
+    assert tail["result"] == [e for e in latest["result"] if int(e["blockNumber"], 16) == head]
+
+
+async def test_a_range_that_starts_past_the_head_answers_no_logs(chain_url):
+    for start in ("0x100000", "0xffffffffffffffff"):
+        answer = await _logs(chain_url, {"fromBlock": start, "toBlock": "latest"})
+        assert answer == {"jsonrpc": "2.0", "id": 1, "result": []}, (start, answer)
+        answer = await _logs(chain_url, {"fromBlock": start})
+        assert answer == {"jsonrpc": "2.0", "id": 1, "result": []}, (start, answer)
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("eth_getBalance", ["0x" + "11" * 20, "0xffff"]),
+        ("eth_getCode", ["0x" + "11" * 20, "0xffff"]),
+        ("eth_call", [{"to": "0x" + "11" * 20, "data": "0x"}, "0xffff"]),
+    ],
+)
+async def test_a_state_read_at_a_block_past_the_head_is_header_not_found(
+    bare_url, method, params, caplog
+):
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    async with aiohttp.ClientSession() as http, http.post(bare_url, json=body) as r:
+        answer = await r.json()
+    # a node's words and code for a block it does not have; not an internal error
+    assert answer == {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "error": {"code": -32000, "message": "header not found"},
+    }, answer
+    assert "failed" not in caplog.text
