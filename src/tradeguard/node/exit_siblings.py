@@ -310,7 +310,7 @@ class ExitSiblings:
         cid = order.client_order_id
         if cid in self._shrinking or cid not in self._journal():
             return  # placed by a check or the start-up step meanwhile
-        if getattr(self.node, "reconcile_report", None) is None:
+        if self.node.start_reconciling:
             # Start-up reconciliation found it cancelled and still runs (balances, trades):
             # nothing is sent on a book not reconciled; `resume` places it right after.
             return
