@@ -310,6 +310,10 @@ class ExitSiblings:
         cid = order.client_order_id
         if cid in self._shrinking or cid not in self._journal():
             return  # placed by a check or the start-up step meanwhile
+        if self.node.start_reconciling:
+            # Start-up reconciliation found it cancelled and still runs (balances, trades):
+            # nothing is sent on a book not reconciled; `resume` places it right after.
+            return
         if keep > 0:
             log.warning("%s: exit %s ended after its cancel was unresolved; placing it again "
                         "for %s", key[2], cid, keep)  # fmt: skip

@@ -238,7 +238,11 @@ class TradingNode:
         from tradeguard.execution.settlement import settle_resolved
 
         await settle_resolved(self)  # before the balance check, which would book it as a gap
-        self.reconcile_report = await reconcile_and_gate(self, "startup")
+        self.start_reconciling = True  # a listener leaves what it would send to before_trading
+        try:
+            self.reconcile_report = await reconcile_and_gate(self, "startup")
+        finally:
+            self.start_reconciling = False
         apply_cash_flows(self)  # transfers booked while down, or before a crash, once
         self.ledger_report = self.audit_ledger()
         await before_trading(self, self.mode in _STREAMING)
@@ -310,6 +314,7 @@ class TradingNode:
         return await replay(self, until_end, progress)
 
     _stop_requested = False
+    start_reconciling = False  # start-up reconciliation runs (`start`)
     _replay_progress = (0, 0)  # a replay's candles done of its data's (backtest.replay)
 
     def start_strategies(self) -> None:
