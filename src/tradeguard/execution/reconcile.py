@@ -143,8 +143,8 @@ async def reconcile_all(node: ReconcileHost, trigger: str = "startup") -> Reconc
             # a step's commit refused (the fill catch-up's, an order's state): nothing of it was
             # kept, memory is put back as the journal has it; the venue's reconciliation fails
             # (the halt) and the run goes on, its checkpoint left where the next one reads from
-            again = "reads the venue again"
-            report.fail(str(database_failed(name, "a commit of its reconciliation", exc, again)))
+            what, again = "a database call of its reconciliation", "reads the venue again"
+            report.fail(str(database_failed(name, what, exc, again)))
             continue
         done[name] = venue_started
     if om.unknown:
