@@ -11,10 +11,16 @@ is written after them.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+from sqlalchemy.exc import OperationalError
+
 from execution_stubs import Rig, make_rig
+from test_fill_commit_rollback import FailingCommit
 from tradeguard.execution.balance_sync import BalanceSync
 from tradeguard.model.balance import Balance
 
@@ -82,3 +88,43 @@ async def test_a_report_told_during_the_sync_read_is_written_after_its_figures(
     rig.orders.flush()
 
     assert _stored(rig) == {"USDT": D(10_300), "BTC": D(1)}
+
+
+async def test_a_report_put_back_by_a_failed_commit_is_not_written_over_the_sync_read(
+    tmp_path: Path,
+) -> None:
+    """The stream's report (2 BTC) is taken into a commit that fails; meanwhile the balance
+    sync reads 5 BTC (after the report was told) and commits. The report the failed commit
+    puts back is older than that read: written at the next commit it would leave the database
+    at 2 while the ledger took 5 (the sync's figures, recorded as the venue's last written
+    report, rank it)."""
+    rig = make_rig(tmp_path)
+    book = rig.portfolio.book("stub")
+    book.set("USDT", D(10_000))
+    book.set("BTC", D(1))
+    failing = FailingCommit(rig.storage)
+    rig.orders.on_balances(
+        "stub", [Balance("stub", "USDT", D(10_000)), Balance("stub", "BTC", D(2))]
+    )
+    rig.venue.balances.update({"USDT": D(10_000), "BTC": D(5)})
+    sync = threading.Thread(target=lambda: asyncio.run(_sync(rig).sync_once()))
+
+    def sync_then_fail() -> None:
+        if sync.ident is not None:  # the sync's own commit
+            return
+        # undo entries run newest first: this one before the report is put back
+        rig.storage.on_rollback(lambda: (sync.start(), sync.join(10)))
+        failing()
+
+    hooks = rig.storage._commit_hooks  # type: ignore[attr-defined]
+    hooks[hooks.index(failing)] = sync_then_fail
+    failing.armed = 1
+    with pytest.raises(OperationalError):
+        rig.orders.flush()  # takes the report (2 BTC), its commit fails
+    hooks.remove(sync_then_fail)
+    assert not sync.is_alive() and book.total("BTC") == D(5)
+    assert _stored(rig)["BTC"] == D(5)
+
+    rig.orders.flush()  # the next commit
+
+    assert _stored(rig) == {"USDT": D(10_000), "BTC": D(5)}  # as the ledger has it

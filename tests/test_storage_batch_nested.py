@@ -73,3 +73,23 @@ def test_a_caught_failure_before_any_write_keeps_the_unit(store: Storage) -> Non
             store.kv_set("inner-ok", 2)
         store.kv_set("after", 3)
     assert [store.kv_get(k) for k in ("before", "inner-ok", "after")] == [1, 2, 3]
+
+
+def test_a_caught_failure_after_a_write_past_the_batch_refuses_the_commit(
+    store: Storage,
+) -> None:
+    """A delete runs on the connection at once (no row held in the batch, which was empty):
+    a block whose only write it is, failing after it, is refused all the same."""
+    with store.holding_connection():
+        with store.unit_of_work(batch=True):
+            store.kv_set("kept", 1)
+            store.commit_unit()
+        with pytest.raises(HalfWritten), store.unit_of_work(batch=True):
+            try:
+                with store.transaction():
+                    store.kv_delete("kept")  # nothing held: the batch is empty
+                    raise ValueError("refused halfway")
+            except ValueError:
+                pass
+            store.kv_set("after", 2)
+    assert [store.kv_get(k) for k in ("kept", "after")] == [1, None]

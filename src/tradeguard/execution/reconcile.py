@@ -49,6 +49,8 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from tradeguard.execution.failed_fills import flag_failed_fills
 from tradeguard.execution.host import ReconcileHost
 from tradeguard.execution.ledger_audit import stored_start_balances, stored_start_ts
@@ -63,7 +65,7 @@ from tradeguard.execution.order_events import is_settlement
 from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.outcome_netting import with_journal_locks
 from tradeguard.execution.reconcile_balances import apply_balances_or_fail, differs_from_ledger
-from tradeguard.execution.reconcile_call import ReconcileFailed, call_venue
+from tradeguard.execution.reconcile_call import ReconcileFailed, call_venue, database_failed
 from tradeguard.execution.reconcile_positions import check_positions as _check_positions
 from tradeguard.model.enums import OrderStatus, TradingState
 from tradeguard.model.events import Event, EventKind
@@ -136,6 +138,13 @@ async def reconcile_all(node: ReconcileHost, trigger: str = "startup") -> Reconc
             await _reconcile_venue(node, name, venue, report, checkpoints.get(name))
         except ReconcileFailed as exc:
             report.fail(str(exc))
+            continue
+        except SQLAlchemyError as exc:
+            # a step's commit refused (the fill catch-up's, an order's state): nothing of it was
+            # kept, memory is put back as the journal has it; the venue's reconciliation fails
+            # (the halt) and the run goes on, its checkpoint left where the next one reads from
+            what, again = "a database call of its reconciliation", "reads the venue again"
+            report.fail(str(database_failed(name, what, exc, again)))
             continue
         done[name] = venue_started
     if om.unknown:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from tradeguard.execution.balance_sync import (
     WITHIN_TOLERANCE,
@@ -35,7 +35,7 @@ from tradeguard.execution.ledger_audit import (
     stored_start_balances,
     venue_ledger,
 )
-from tradeguard.execution.reconcile_call import ReconcileFailed
+from tradeguard.execution.reconcile_call import database_failed
 from tradeguard.model.balance import Balance
 from tradeguard.model.money import ZERO, plain
 from tradeguard.portfolio.undo import book_undo
@@ -69,13 +69,7 @@ def apply_balances_or_fail(
     try:
         apply_balances(node, venue, balances, report, read_ts, told_by)
     except SQLAlchemyError as exc:
-        # the driver's own words ("database is locked"), not the statement and its values
-        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        raise ReconcileFailed(
-            f"venue {venue}: the balances' commit failed ({type(cause).__name__}: "
-            f"{str(cause)[:200]}); nothing of it was kept, the next reconciliation reads "
-            "them again"
-        ) from exc
+        raise database_failed(venue, "the balances' commit", exc, "reads them again") from exc
 
 
 def apply_balances(

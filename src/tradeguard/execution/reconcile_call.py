@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
 from tradeguard.model.errors import AmbiguousVenueError, VenueError
 
 T = TypeVar("T")
@@ -17,6 +19,18 @@ class ReconcileFailed(Exception):
 
 
 _GATED = "the node will not trade until reconciliation completes"
+
+
+def database_failed(venue: str, what: str, exc: SQLAlchemyError, again: str) -> ReconcileFailed:
+    """The venue's reconciliation failed because the database refused `what` (a locked
+    database, a full disk): nothing of that commit was kept, and the next reconciliation
+    `again` (reads what it needs from the venue again). Said in the driver's own words
+    ("database is locked"), not with the statement and its values."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return ReconcileFailed(
+        f"venue {venue}: {what} failed ({type(cause).__name__}: {str(cause)[:200]}); nothing "
+        f"of it was kept, the next reconciliation {again}"
+    )
 
 
 async def call_venue(
