@@ -13,6 +13,7 @@ or, while the strategy's executor runs an attempt, by the first call that finds 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -108,14 +109,19 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
     return out + late
 
 
-def _publish_committed(node: ReconcileHost, events: list[Event]) -> None:
-    """Say and publish `events` once their flag is committed: now, or, inside a transaction
-    the flag joined, after its commit (none if it rolls back)."""
+def _publish_committed(
+    node: ReconcileHost, events: list[Event], emit: Callable[[Event], None] | None = None
+) -> None:
+    """Say and publish `events` (with `emit`, else on the bus) once their flag is committed:
+    now, or, inside a transaction the flag joined, after its commit (none if it rolls back)."""
+    if not events:
+        return
 
     def publish() -> None:
         for event in events:
-            log.critical("%s", event.data["reason"])
-            node.bus.publish(event)
+            if event.kind == FILL_FAILED:
+                log.critical("%s", event.data["reason"])
+            (emit or node.bus.publish)(event)
 
     storage = node.storage
     if not storage.in_transaction:
@@ -292,7 +298,9 @@ def _take_back_loss(node: ReconcileHost, owner: str, record_id: int) -> None:
     symbols = risk.cycle_loss_symbols(owner, record_id)
     if node.storage.keeps_undo:
         node.storage.on_rollback(risk.result_undo(owner, symbols))
-    take_back(owner, record_id, node.clock.now_ms())
+    with risk.events_held() as told:  # a pause lifted: told once the flag is committed
+        take_back(owner, record_id, node.clock.now_ms())
+    _publish_committed(node, told, risk.emit)
 
 
 def _record_naming(

@@ -1,0 +1,91 @@
+"""A failed sale's loss taken back from the risk engine, driven through a real node on the
+local servers: what the take-back publishes, and a sale only part of which FAILED."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from pm_support import arb_servers
+from test_pm_arb_leg_failed import _RefuseFlag
+from tradeguard.model.enums import LiquiditySide, Side
+from tradeguard.model.fill import Fill
+
+D = Decimal
+SYMBOL = "fed-above-4pct-dec:YES/PUSD"
+
+
+def _losing_sale(node: Any, trades: list[tuple[str, Decimal]]) -> list[Fill]:
+    """A retry's sale of 10 contracts at a loss (its record told to the risk engine), matched
+    in `trades` (trade id, size); return their fills, booked."""
+    from tradeguard.model.enums import OrderStatus, OrderType
+    from tradeguard.model.order import Order
+    from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult
+
+    strat, now = node.strategies[0], node.clock.now_ms()
+    sig = {"arb": "unwind", "retry_of": 1, "pair_id": "fed", "retry_cost": "6.40"}
+    node.storage.upsert_order(Order(
+        "c-sale", strat.id, "polymarket", SYMBOL, Side.SELL, OrderType.LIMIT, D(10), D("0.52"),
+        status=OrderStatus.FILLED, filled=D(10), avg_price=D("0.52"), signal=sig,
+    ))  # fmt: skip
+    fills = []
+    for trade_id, size in trades:
+        fill = Fill("polymarket", SYMBOL, "c-sale", "v-sale", trade_id, Side.SELL, D("0.52"),
+                    size, D(0), "PUSD", LiquiditySide.TAKER, now)  # fmt: skip
+        assert node.storage.insert_fill(fill, strat.id)
+        fills.append(fill)
+    sale = PairAttempt(strat.id, "fed", "fed-dec", 0, "PAPER", D(10), D(0), D(0), D(0),
+                       outcome="unwound", retry_of=1, ts=now)  # fmt: skip
+    sale.legs.append(PairLegResult("unwind", "polymarket", SYMBOL, Side.SELL, D(10), D("0.52"),
+                                   D(10), D("0.52"), status="filled",
+                                   client_order_id="c-sale"))  # fmt: skip
+    strat.executor.book_result(sale, D("-1.20"), trade=False)
+    strat.executor._finish(sale)  # told to the risk engine: one losing trade
+    return fills
+
+
+async def test_a_refused_take_back_publishes_no_lifted_pause(tmp_path, monkeypatch) -> None:
+    """The flag taking a failed sale's loss back lifts the losing streak's pause; its commit
+    is refused, and the engine is put back REDUCING. Before, the lifted pause (a state change
+    to ACTIVE and a breaker reset) had been published already, before the commit: subscribers
+    were told trading resumed while it had not, and the next flag told them again."""
+    from sqlalchemy.exc import OperationalError
+
+    from test_pm_arb_node import arb_config
+    from tradeguard.execution.failed_fills import flag_failed_fills
+    from tradeguard.model.enums import TradingState
+    from tradeguard.node import TradingNode
+
+    async with arb_servers(tmp_path, monkeypatch) as (kalshi, pm):
+        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {})
+        cfg.risk.max_consecutive_losses, cfg.risk.cooldown_after_loss_s = 1, 3600
+        node = TradingNode(cfg)
+        try:
+            risk = node.risk
+            [fill] = _losing_sale(node, [("t9-0", D(10))])
+            assert risk.state is TradingState.REDUCING
+            seen: list[tuple[str, str, bool]] = []  # (kind, to, published after a commit)
+
+            def on_risk(event: Any) -> None:
+                seen.append((event.kind, str(event.data.get("to", "")),
+                             not node.storage.in_transaction))  # fmt: skip
+
+            node.bus.subscribe(on_risk, "risk.")
+            venue = node.venues["polymarket"]
+            venue.failed_fills[fill.trade_id] = fill
+            _RefuseFlag(node.storage, fill.trade_id)
+            with pytest.raises(OperationalError):
+                flag_failed_fills(node, "polymarket", venue)
+            assert risk.state is TradingState.REDUCING
+            assert seen == []  # nothing happened: nothing told
+            venue.failed_fills[fill.trade_id] = fill  # read FAILED again
+            assert [f["trade_id"] for f in flag_failed_fills(node, "polymarket", venue)] == ["t9-0"]
+            assert risk.state is TradingState.ACTIVE
+            assert sorted(seen) == [
+                ("risk.breaker_reset", "", True),
+                ("risk.state_changed", "ACTIVE", True),
+            ], seen
+        finally:
+            node.close()
