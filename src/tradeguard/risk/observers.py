@@ -176,15 +176,15 @@ class RiskObservers(RiskState):
         loss cooled it further. With `back` (what the failed trade took back of the record's
         P&L, part of its sale failing), the record stays a loss while what it lost exceeds
         what was taken back so far. Return whether a loss was taken back."""
-        key = cycle_key(record_id)
-        kept = self.losses.find(strategy_id, key)
+        cycle = cycle_key(record_id)
+        kept = self.losses.find(strategy_id, cycle)
         if kept is not None and back is not None and kept.pnl < ZERO:
             kept.pnl += back
             if kept.pnl < -_LOSS_LEFT_MIN:  # the rest of the sale still lost: a losing trade
                 self._dirty = True
                 self._save()
                 return False
-        loss = self.losses.take(strategy_id, key)
+        loss = self.losses.take(strategy_id, cycle)
         if loss is None:
             return False
         for symbol in loss.symbols:
