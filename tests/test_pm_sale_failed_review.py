@@ -134,3 +134,45 @@ async def test_a_sale_part_of_which_failed_stays_a_loss_until_the_rest_fails(
             assert node.risk.consecutive_losses == 0 and not node.risk.losses.losses
         finally:
             node.close()
+
+
+@pytest.mark.parametrize("flag_first", [True, False])
+async def test_a_node_killed_between_the_sale_s_record_and_the_risk_save(
+    tmp_path, monkeypatch, flag_first: bool
+) -> None:
+    """SIGKILL right after the losing sale's record, before the engine's counters are saved
+    (they ride on the next commit). The start's reconciliation reads the sale's trade FAILED
+    before the newest record is told to the engine again (`flag_first`, the start's order), or
+    after: either way the loss is not counted (streak 0, no cooldown)."""
+    from pathlib import Path
+
+    from rigs import killed_child
+    from test_pm_arb_node import arb_config
+    from tradeguard.execution.failed_fills import flag_failed_fills
+    from tradeguard.node import TradingNode
+    from tradeguard.node.startup import _replay_cycles
+
+    child = Path(__file__).with_name("pm_sale_failed_crash_child.py")
+    async with arb_servers(tmp_path, monkeypatch) as (kalshi, pm):
+        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {})
+        cfg.risk.max_consecutive_losses, cfg.risk.cooldown_after_loss_s = 3, 3600
+        [died] = await killed_child(child, tmp_path, cfg, "sale", timeout_s=150)
+        assert died == {"streak": 1, "stored": 0}, died  # the counters were not saved
+        node = TradingNode(cfg)
+        try:
+            risk, sid = node.risk, node.strategies[0].id
+            [fill] = node.storage.load_fills(venue="polymarket")
+            venue = node.venues["polymarket"]
+            if not flag_first:
+                _replay_cycles(node)
+                assert risk.consecutive_losses == 1 and (sid, SYMBOL) in risk.cooldowns
+            venue.failed_fills[fill.trade_id] = fill  # read FAILED
+            assert [f["trade_id"] for f in flag_failed_fills(node, "polymarket", venue)] == [
+                fill.trade_id
+            ]
+            _replay_cycles(node)
+            assert risk.consecutive_losses == 0 and (sid, SYMBOL) not in risk.cooldowns
+            [lone] = node.strategies[0].book.open
+            assert lone.contracts == 10
+        finally:
+            node.close()
