@@ -17,7 +17,7 @@ D = Decimal
 SYMBOL = "fed-above-4pct-dec:YES/PUSD"
 
 
-def _losing_sale(node: Any, trades: list[tuple[str, Decimal]]) -> list[Fill]:
+def _losing_sale(node: Any, trades: list[tuple[str, Decimal]], pair: str = "fed") -> list[Fill]:
     """A retry's sale of 10 contracts at a loss (its record told to the risk engine), matched
     in `trades` (trade id, size); return their fills, booked."""
     from tradeguard.model.enums import OrderStatus, OrderType
@@ -25,7 +25,7 @@ def _losing_sale(node: Any, trades: list[tuple[str, Decimal]]) -> list[Fill]:
     from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult
 
     strat, now = node.strategies[0], node.clock.now_ms()
-    sig = {"arb": "unwind", "retry_of": 1, "pair_id": "fed", "retry_cost": "6.40"}
+    sig = {"arb": "unwind", "retry_of": 1, "pair_id": pair, "retry_cost": "6.40"}
     node.storage.upsert_order(Order(
         "c-sale", strat.id, "polymarket", SYMBOL, Side.SELL, OrderType.LIMIT, D(10), D("0.52"),
         status=OrderStatus.FILLED, filled=D(10), avg_price=D("0.52"), signal=sig,
@@ -174,5 +174,30 @@ async def test_a_node_killed_between_the_sale_s_record_and_the_risk_save(
             assert risk.consecutive_losses == 0 and (sid, SYMBOL) not in risk.cooldowns
             [lone] = node.strategies[0].book.open
             assert lone.contracts == 10
+        finally:
+            node.close()
+
+
+async def test_a_failed_sale_of_an_older_order_takes_its_settlement_from_the_map(
+    tmp_path, monkeypatch
+) -> None:
+    """A retry's order written before retries named their pair's settlement time (its signal
+    names the pair only) sold a lone leg; its trade FAILS. The leg held again settles when the
+    map says its pair does, not at 0 (a pair due now for every limit counting days locked)."""
+    from test_pm_arb_node import arb_config
+    from tradeguard.execution.failed_fills import flag_failed_fills
+    from tradeguard.node import TradingNode
+
+    async with arb_servers(tmp_path, monkeypatch) as (kalshi, pm):
+        node = TradingNode(arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {}))
+        try:
+            strat = node.strategies[0]
+            [fill] = _losing_sale(node, [("t9-0", D(10))], pair="fed-dec-above-4")
+            venue = node.venues["polymarket"]
+            venue.failed_fills[fill.trade_id] = fill
+            assert [f["trade_id"] for f in flag_failed_fills(node, "polymarket", venue)] == ["t9-0"]
+            [lone] = strat.book.open
+            due = strat.market_map.pairs["fed-dec-above-4"].settles_at_ms
+            assert lone.lone and due > 0 and lone.settles_at_ms == due
         finally:
             node.close()
