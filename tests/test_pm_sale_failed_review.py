@@ -201,3 +201,47 @@ async def test_a_failed_sale_of_an_older_order_takes_its_settlement_from_the_map
             assert lone.lone and due > 0 and lone.settles_at_ms == due
         finally:
             node.close()
+
+
+async def test_two_flags_in_one_outer_transaction_are_both_published_at_its_commit(
+    tmp_path, monkeypatch
+) -> None:
+    """Two flags join one outer transaction, each leaving its `fill.failed` events for its
+    commit: both are published then, once. Before, the first flag's event, published, had a
+    subscriber commit (running the hooks again: the second flag's published and removed), and
+    the outer commit's run, from its copy of the hooks, published the second flag's again."""
+    from test_pm_arb_node import arb_config
+    from tradeguard.execution.failed_fills import flag_failed_fills
+    from tradeguard.model.enums import OrderStatus, OrderType
+    from tradeguard.model.order import Order
+    from tradeguard.node import TradingNode
+
+    async with arb_servers(tmp_path, monkeypatch) as (kalshi, pm):
+        node = TradingNode(arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {}))
+        try:
+            strat, venue = node.strategies[0], node.venues["polymarket"]
+            fills = []
+            for n in (7, 8):
+                cid = f"c-buy{n}"
+                node.storage.upsert_order(Order(
+                    cid, strat.id, "polymarket", SYMBOL, Side.BUY, OrderType.LIMIT, D(10),
+                    D("0.52"), status=OrderStatus.FILLED, filled=D(10), avg_price=D("0.52"),
+                ))  # fmt: skip
+                now = node.clock.now_ms()
+                fill = Fill("polymarket", SYMBOL, cid, f"v{n}", f"t{n}-0", Side.BUY, D("0.52"),
+                            D(10), D(0), "PUSD", LiquiditySide.TAKER, now)  # fmt: skip
+                assert node.storage.insert_fill(fill, strat.id)
+                fills.append(fill)
+            seen: list[str] = []
+            node.bus.subscribe(lambda e: seen.append(e.data["trade_id"]), "fill.failed")
+            with node.storage.transaction():
+                for fill in fills:
+                    venue.failed_fills[fill.trade_id] = fill
+                    assert flag_failed_fills(node, "polymarket", venue)
+                assert seen == []
+            assert sorted(seen) == ["t7-0", "t8-0"]  # each once
+            with node.storage.transaction():
+                pass  # a later commit publishes nothing again
+            assert sorted(seen) == ["t7-0", "t8-0"]
+        finally:
+            node.close()
