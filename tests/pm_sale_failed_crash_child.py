@@ -2,8 +2,9 @@
 engine counted, tripping its losing streak) reads that sale's trade FAILED, flags it, and is
 SIGKILLed right after the flag's commit, before any checkpoint or stop.
 
-argv: config.json
-Prints one JSON line first: the engine's streak and state after the flag.
+argv: config.json [sale]
+Prints one JSON line first: the engine's streak and state after the flag; with `sale`, killed
+right after the sale's record instead (the engine's streak, and the one stored).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ async def main() -> None:
     cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
     node = TradingNode(cfg)
     strat, now = node.strategies[0], node.clock.now_ms()
+    if sys.argv[2:] == ["sale"]:  # the engine's state stored once: later counters ride on commits
+        node.risk._save_now()
     sig = {"arb": "unwind", "retry_of": 1, "pair_id": "fed", "retry_cost": "6.40"}
     node.storage.upsert_order(Order(
         "c-sale", strat.id, "polymarket", SYMBOL, Side.SELL, OrderType.LIMIT, D(10), D("0.52"),
@@ -48,6 +51,11 @@ async def main() -> None:
     executor = strat.executor  # type: ignore[attr-defined]
     executor.book_result(sale, D("-1.20"), trade=False)
     executor._finish(sale)
+    if sys.argv[2:] == ["sale"]:  # killed before the risk engine's counters are saved
+        stored = node.storage.kv_get("risk.state") or {}
+        print(json.dumps({"streak": node.risk.consecutive_losses,
+                          "stored": stored.get("consecutive_losses", 0)}), flush=True)  # fmt: skip
+        os.kill(os.getpid(), signal.SIGKILL)
     venue = node.venues["polymarket"]
     venue.failed_fills[fill.trade_id] = fill  # type: ignore[attr-defined]
     flagged = flag_failed_fills(node, "polymarket", venue)

@@ -278,3 +278,38 @@ def test_an_order_s_failed_sizes_are_let_go_a_week_after_its_newest_failed_fill(
     clock.advance_to(clock.now_ms() + 2)  # h-1's FAILED fill is past the week
     failed("t-3", "h-3")
     assert set(venue._failed_of) == {"h-2", "h-3"}
+
+
+async def test_a_resting_order_keeps_its_failed_size_off_what_it_filled_past_a_week() -> None:
+    """Our NO bid of 12 rests; the hand (py-clob-client) meets 5 of it and that trade FAILS:
+    the CLOB's order still counts the 5 matched, the venue takes them off (0 filled). The bid
+    rests on; a week later another order's trade is read FAILED. Before, that read let go of
+    the resting bid's FAILED size too (a week after its FAILED fill): its next query reported
+    5 filled that never settled (the order manager waits for fills no listing will give)."""
+    from tradeguard.clock import SimulatedClock
+    from tradeguard.model.enums import LiquiditySide
+    from tradeguard.model.fill import Fill
+    from tradeguard.venues.polymarket.trade_rows import FAILED_OF_KEEP_MS, kept_fills
+
+    async with PolymarketExchange() as ex:
+        venue, rec, hand = await _maker_and_hand(ex)
+        try:
+            report = await venue.submit(make_order("tg1-1", NO, Side.BUY, "12", "0.54"))
+            assert report.filled == 0 and report.status.is_open
+            await _hand_buys(hand, "1001", "0.46", size="5")
+            await eventually(lambda: len(rec.fills) == 1)
+            ex.set_trade_status(rec.fills[0].trade_id.rsplit("-", 1)[0], "FAILED")
+            await eventually(lambda: rec.fills[0].trade_id in venue.failed_fills)
+            seen = await venue.fetch_order("tg1-1", NO)
+            assert seen is not None and (seen.status, seen.filled) == (OrderStatus.ACCEPTED, 0)
+            real = venue.clock
+            later = real.now_ms() + FAILED_OF_KEEP_MS + 3_600_000  # a week and an hour on
+            venue.clock = SimulatedClock(later)
+            other = Fill("polymarket", NO, "tg1-9", "h-other", "t-other", Side.BUY, D("0.5"),
+                         D(5), D(0), "PUSD", LiquiditySide.TAKER, later)  # fmt: skip
+            assert kept_fills(venue, {"id": "t-other", "status": "FAILED"}, [other]) == []
+            venue.clock = real
+            seen = await venue.fetch_order("tg1-1", NO)  # still resting: 5 never settled
+            assert seen is not None and (seen.status, seen.filled) == (OrderStatus.ACCEPTED, 0)
+        finally:
+            await venue.close()

@@ -44,6 +44,19 @@ def test_a_failed_close_finds_its_own_round_trip_among_two_closed_in_one_second(
     assert _closed(store) == [(D(6), "tB")]
 
 
+def test_a_failed_close_drops_its_own_row_of_two_alike_in_every_figure(store: Storage) -> None:
+    """Two round trips alike in every figure closed in one second (trades tA, then tB); tA
+    FAILED. Its own row is dropped: the row is matched by the trade that closed it, not by
+    its figures alone (the newest such, tB's)."""
+    for trade_id in ("tA", "tB"):
+        trip = _trip(trade_id, D(10), D("0.5"))
+        store.close_position(trip, Position(*KEY, realized_pnl=trip.pnl))
+    found = store.closed_trip(*KEY, T, PRICE, "tA")
+    assert found is not None and found.trade_id == "tA"
+    assert store.drop_closed_trip(found)
+    assert _closed(store) == [(D(10), "tB")]
+
+
 def test_upgrade_from_0009_keeps_closed_rows_found_by_time_and_price(
     storage_db_url: str,
 ) -> None:

@@ -13,6 +13,7 @@ or, while the strategy's executor runs an attempt, by the first call that finds 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -108,14 +109,19 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
     return out + late
 
 
-def _publish_committed(node: ReconcileHost, events: list[Event]) -> None:
-    """Say and publish `events` once their flag is committed: now, or, inside a transaction
-    the flag joined, after its commit (none if it rolls back)."""
+def _publish_committed(
+    node: ReconcileHost, events: list[Event], emit: Callable[[Event], None] | None = None
+) -> None:
+    """Say and publish `events` (with `emit`, else on the bus) once their flag is committed:
+    now, or, inside a transaction the flag joined, after its commit (none if it rolls back)."""
+    if not events:
+        return
 
     def publish() -> None:
         for event in events:
-            log.critical("%s", event.data["reason"])
-            node.bus.publish(event)
+            if event.kind == FILL_FAILED:
+                log.critical("%s", event.data["reason"])
+            (emit or node.bus.publish)(event)
 
     storage = node.storage
     if not storage.in_transaction:
@@ -275,16 +281,30 @@ def _cut_pair(node: ReconcileHost, booked: Fill, owner: str) -> None:
         cid = booked.client_order_id
         order = node.storage.get_order(cid) if cid else None
         named = _record_naming(node.storage, owner, cid, unwinds=booked.side is Side.SELL)
+        recorded = len(executor.attempts) if executor is not None else 0
         held = cut(booked, order.signal if order is not None else None, named, order)
         if held:  # the lone leg's sale gives back what its held record holds: an unwind
             _cover(node, owner, str(held["venue"]), str(held["symbol"]), held["contracts"])
         if held and booked.side is Side.SELL and named is not None:
-            _take_back_loss(node, owner, named)
+            _take_back_loss(node, owner, named, _taken_back(executor, recorded))
 
 
-def _take_back_loss(node: ReconcileHost, owner: str, record_id: int) -> None:
-    """The sale the record `record_id` booked FAILED: the loss it fed the risk engine's
-    losing streak and after-loss cooldown never happened (put back if the commit is refused)."""
+def _taken_back(executor: Any, recorded: int) -> Decimal | None:
+    """What the cut's record (the newest of `executor`'s attempts past `recorded`) took back
+    of the failed sale's P&L (None: no such record)."""
+    attempts = getattr(executor, "attempts", None) or []
+    if len(attempts) <= recorded:
+        return None
+    back = getattr(attempts[-1], "actual_profit", None)
+    return back if isinstance(back, Decimal) else None
+
+
+def _take_back_loss(
+    node: ReconcileHost, owner: str, record_id: int, back: Decimal | None = None
+) -> None:
+    """The sale the record `record_id` booked FAILED (`back`: what its P&L took back): the
+    loss it fed the risk engine's losing streak and after-loss cooldown never happened, unless
+    the rest of the sale still lost (put back if the commit is refused)."""
     risk = node.risk
     take_back = getattr(risk, "take_back_cycle", None)
     if take_back is None:
@@ -292,7 +312,9 @@ def _take_back_loss(node: ReconcileHost, owner: str, record_id: int) -> None:
     symbols = risk.cycle_loss_symbols(owner, record_id)
     if node.storage.keeps_undo:
         node.storage.on_rollback(risk.result_undo(owner, symbols))
-    take_back(owner, record_id, node.clock.now_ms())
+    with risk.events_held() as told:  # a pause lifted: told once the flag is committed
+        take_back(owner, record_id, node.clock.now_ms(), back)
+    _publish_committed(node, told, risk.emit)
 
 
 def _record_naming(

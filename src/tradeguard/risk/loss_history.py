@@ -11,7 +11,10 @@ loss = losses.take("pmarb", "cycle:7")   # None: not kept (a win ended its strea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
+
+from tradeguard.model.money import ZERO, plain
 
 LOSSES_KEPT = 200  # far more than any max_consecutive_losses; the oldest go first
 
@@ -31,18 +34,20 @@ class Loss:
     until: int  # the after-loss cooldown it set on each symbol (0: none)
     prior: dict[str, int] = field(default_factory=dict)  # symbol -> cooldown before it
     streak: bool = True  # still counted in the losing streak (no win nor pause end since)
+    pnl: Decimal = ZERO  # what it lost (negative) less what was taken back of it (0: unknown)
 
     def to_json(self) -> list[Any]:
         return [self.strategy_id, self.key, list(self.symbols), self.until, self.prior,
-                self.streak]  # fmt: skip
+                self.streak, plain(self.pnl)]  # fmt: skip
 
     @classmethod
     def from_json(cls, raw: Any) -> Loss | None:
         try:
-            sid, key, symbols, until, prior, streak = raw
+            sid, key, symbols, until, prior, streak, *rest = raw  # no pnl: kept before it was
             return cls(str(sid), str(key), tuple(str(s) for s in symbols), int(until),
-                       {str(s): int(u) for s, u in dict(prior).items()}, bool(streak))  # fmt: skip
-        except (TypeError, ValueError):
+                       {str(s): int(u) for s, u in dict(prior).items()}, bool(streak),
+                       Decimal(str(rest[0])) if rest else ZERO)  # fmt: skip
+        except (TypeError, ValueError, ArithmeticError):
             return None
 
 

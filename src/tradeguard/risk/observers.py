@@ -48,6 +48,9 @@ _RESULT_FIELDS = (
 )  # fmt: skip
 
 
+# what is left of a loss partly taken back below this (division's rounding) is no loss
+_LOSS_LEFT_MIN = Decimal("0.000001")
+
 log = logging.getLogger(__name__)
 
 
@@ -163,13 +166,25 @@ class RiskObservers(RiskState):
         loss = self.losses.find(strategy_id, cycle_key(record_id))
         return loss.symbols if loss is not None else ()
 
-    def take_back_cycle(self, strategy_id: str, record_id: int, ts: int) -> bool:
+    def take_back_cycle(
+        self, strategy_id: str, record_id: int, ts: int, back: Decimal | None = None
+    ) -> bool:
         """Take back the loss the record `record_id` of `strategy_id` fed (its sale's trade
         FAILED: the loss never happened): out of the losing streak while it still counts there,
         lifting the streak's pause when it tripped it and the rest is below
         `max_consecutive_losses`, and its after-loss cooldown off each market unless a later
-        loss cooled it further. Return whether a loss was kept to take back."""
-        loss = self.losses.take(strategy_id, cycle_key(record_id))
+        loss cooled it further. With `back` (what the failed trade took back of the record's
+        P&L, part of its sale failing), the record stays a loss while what it lost exceeds
+        what was taken back so far. Return whether a loss was taken back."""
+        cycle = cycle_key(record_id)
+        kept = self.losses.find(strategy_id, cycle)
+        if kept is not None and back is not None and kept.pnl < ZERO:
+            kept.pnl += back
+            if kept.pnl < -_LOSS_LEFT_MIN:  # the rest of the sale still lost: a losing trade
+                self._dirty = True
+                self._save()
+                return False
+        loss = self.losses.take(strategy_id, cycle)
         if loss is None:
             return False
         for symbol in loss.symbols:
@@ -230,7 +245,7 @@ class RiskObservers(RiskState):
         cool_until = ts + c.cooldown_after_loss_s * 1000 if c.cooldown_after_loss_s else 0
         if key is not None:  # kept: a loss found later never to have happened is taken back
             prior = {s: self.cooldowns.get((sid, s), 0) for s in symbols}
-            self.losses.add(Loss(sid, key, symbols, cool_until, prior))
+            self.losses.add(Loss(sid, key, symbols, cool_until, prior, pnl=pnl))
         if cool_until:
             for symbol in symbols:
                 self._cool(sid, symbol, cool_until)

@@ -10,7 +10,8 @@ REDUCING, never to ACTIVE; only an operator's `resume` returns to ACTIVE.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -279,6 +280,17 @@ class RiskState:
     def emit(self, event: Event) -> None:
         """Send an event to the bus and the audit log."""
         self._emit(event)
+
+    @contextmanager
+    def events_held(self) -> Iterator[list[Event]]:
+        """Keep the events published meanwhile in the list yielded, not on the bus: a change
+        made inside a transaction is told by the caller once that commits (`emit`)."""
+        held: list[Event] = []
+        emit, self._emit = self._emit, held.append
+        try:
+            yield held
+        finally:
+            self._emit = emit
 
     def flush(self) -> None:
         """Persist counters changed since the last save (approvals, cooldowns, peak)."""

@@ -317,8 +317,12 @@ class StorageCore:
             hook()
 
     def _after_commit(self) -> None:
-        for hook in list(self._after_commit_hooks):  # a hook may remove itself
-            hook()
+        # a hook may remove itself, or be removed by another (a commit one runs runs them too):
+        # one removed meanwhile is not run
+        hooks = self._after_commit_hooks
+        for hook in list(hooks):
+            if hook in hooks:
+                hook()
 
     @property
     def batches_writes(self) -> bool:

@@ -47,3 +47,14 @@ def order_report(
         venue, symbol, cid, order_hash, status, filled=filled,
         avg_price=price if filled else ZERO, amount=size, ts=now_ms, side=side, price=price,
     )  # fmt: skip
+
+
+def queried(venue: Any, ids: tuple[str, str, str], row: Any) -> OrderReport:
+    """The report of the order row `row` (`ids`: symbol, client order id, hash) with the
+    sizes of its FAILED trades taken off; an order found resting keeps them past the week
+    (`kept_fills`), as its CLOB row counts them matched while it rests."""
+    order_hash = ids[2]
+    failed = sum(venue._failed_of.get(order_hash, {}).values(), ZERO)
+    report = order_report(venue.name, ids, row, failed, venue.clock.now_ms())
+    (venue._resting.add if report.status.is_open else venue._resting.discard)(order_hash)
+    return report

@@ -91,8 +91,10 @@ def kept_fills(venue: Any, row: dict[str, Any], fills: list[Fill]) -> list[Fill]
         ids[f.trade_id] = None
     # an order's FAILED sizes are let go a week after its newest FAILED fill, as the
     # reconciliation lets go of the trades it flagged (`FLAG_KEEP_MS`): no order is queried
-    # that long after its trades
-    old = [h for h, ts in failed_at.items() if ts < venue.clock.now_ms() - FAILED_OF_KEEP_MS]
+    # that long after its trades once it ended. One still resting when last queried keeps
+    # them: its CLOB row counts them matched for as long as it rests
+    cutoff, resting = venue.clock.now_ms() - FAILED_OF_KEEP_MS, venue._resting
+    old = [h for h, ts in failed_at.items() if ts < cutoff and h not in resting]
     for order_hash in old:
         del failed_at[order_hash]
         venue._failed_of.pop(order_hash, None)

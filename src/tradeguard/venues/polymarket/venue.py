@@ -42,7 +42,7 @@ from tradeguard.venues.paging import CLOB_END, CLOB_START, MAX_PAGES, clob_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.listing_pass import account_rows, listing_pass, market_rows
 from tradeguard.venues.polymarket.markets import QUOTE, listed_tokens, market_resolution
-from tradeguard.venues.polymarket.order_rows import order_report
+from tradeguard.venues.polymarket.order_rows import queried
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, l2_headers, order_payload
 from tradeguard.venues.polymarket.trade_rows import fills_after_submit, kept_fills, row_fills
 from tradeguard.venues.polymarket.trade_time import row_second, since_filter
@@ -100,6 +100,7 @@ class PolymarketVenue(Venue):
         self.failed_fills: dict[str, Fill] = {}  # trade id -> our fill of a FAILED trade
         self._failed_of: dict[str, dict[str, Decimal]] = {}  # hash -> trade id -> FAILED size
         self._failed_at: dict[str, int] = {}  # hash -> its newest FAILED fill's time (bound)
+        self._resting: set[str] = set()  # hashes whose last query found the order open
         self._failed_ids: dict[str, None] = {}  # read FAILED: a MATCHED read later is stale
         self.unknown_told: set[str] = set()  # trade statuses no CLOB sends yet, warned of once
         self._unread: dict[str, int] = {}  # adopted order's hash -> from when its trades are
@@ -298,9 +299,7 @@ class PolymarketVenue(Venue):
         row = await self._private("fetch_order", "GET", f"/data/order/{order_hash}")
         if not row:
             return None
-        failed = sum(self._failed_of.get(order_hash, {}).values(), ZERO)
-        ids = (symbol, cid, order_hash)
-        return order_report(self.name, ids, row, failed, self.clock.now_ms())
+        return queried(self, (symbol, cid, order_hash), row)  # its FAILED sizes taken off
 
     def adopt(self, order: Order) -> None:
         """Recompute the hash of a journaled order (after a restart) so it can be queried."""
