@@ -175,3 +175,25 @@ async def test_a_start_time_alone_loses_no_fill_whichever_page_binance_answers(
             await venue.close()
     assert len({f.trade_id for f in fills}) == len(fills) == 1100
     assert min(f.ts for f in fills) == since
+
+
+@pytest.mark.parametrize("answer", ["oldest", "latest"])
+async def test_more_than_a_page_of_fills_in_one_millisecond_are_all_read(answer: str) -> None:
+    # One taker order filled against many makers is as many trades of one millisecond. Before:
+    # with the most recent 1000 answered from `startTime`, every read back up to that
+    # millisecond answered the same 1000 again, and the 100 older ones were silently lost.
+    async with seeded_exchange(SandboxConfig(my_trades_start_alone=answer)) as ex:
+        now = ex.now_ms()
+        since = now - 3 * DAY
+        _buy(ex, since - 1)  # before it: never read
+        for _ in range(1100):
+            _buy(ex, since + 5)
+        _buy(ex, since + 9)
+        venue = make_venue(ex, stream_user_data=False)
+        await venue.load_instruments()
+        try:
+            fills = await venue.fetch_fills(SYMBOL, since)
+        finally:
+            await venue.close()
+    assert len({f.trade_id for f in fills}) == len(fills) == 1101
+    assert min(f.ts for f in fills) == since + 5

@@ -177,3 +177,44 @@ async def test_the_client_reports_an_over_size_request_in_the_nodes_words(
     assert exc.value.status == 413 and "HTTP 413" in text, text
     assert f"larger than {MAX_BODY_BYTES} bytes" in text and "-32600" in text, text
     await client.close()
+
+
+class _AcceptingThenLimiting(_Limiting):
+    """A rate-limiting proxy that counts a request over its limit after forwarding it: the
+    first request naming `method` reaches the chain, and its answer is replaced by a 429."""
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        if self.method and f'"{self.method}"'.encode() in raw and not self.limited:
+            await RpcServer._handle(self, request)  # the node takes it
+            self.limited.append(time.monotonic())
+            return web.Response(status=429, text="Too Many Requests", headers={"Retry-After": "0"})
+        return await super()._handle(request)
+
+
+async def test_a_broadcast_the_node_took_before_its_429_is_not_marked_dropped(
+    chain: ChainThread,
+) -> None:
+    # Before: the first send mined (the chain mines each transaction at once), its answer a
+    # 429; the same bytes asked again were refused "nonce too low": the record was marked
+    # dropped and the order rejected, while the swap was on chain, never booked.
+    limiting = _AcceptingThenLimiting(chain.chain)
+    asyncio.run_coroutine_threadsafe(limiting.start(), chain.loop).result(10)
+    store = MemoryTxStore()
+    venue = await connected_venue(_through(chain.deployment, limiting), store,
+                                  approve_unlimited=True)  # fmt: skip
+    await venue.submit(dex_order(f"took-warm-{next(_seq)}", "0.01"))
+    seen = FillSink()
+    venue.set_listener(seen)
+    before = _mined_count(chain, venue.address)
+    limiting.method = "eth_sendRawTransaction"
+    order = dex_order(f"took-{next(_seq)}", "0.01")
+    report = await venue.submit(order)
+    assert len(limiting.limited) == 1
+    assert _mined_count(chain, venue.address) == before + 1  # it swapped, once
+    (swap,) = [r for r in store.rows.values() if r.client_order_id == order.client_order_id]
+    assert swap.status == "mined", swap.status
+    assert report.status is OrderStatus.FILLED, report
+    assert len(seen.fills) == 1 and seen.fills[0].trade_id == swap.tx_hash
+    await venue.close()
+    asyncio.run_coroutine_threadsafe(limiting.stop(), chain.loop).result(10)

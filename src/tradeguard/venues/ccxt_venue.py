@@ -352,7 +352,10 @@ class CcxtVenue(CcxtQuoteStream):
             async def up_to(end: int) -> list[Any]:
                 return list(await self._call(op, fetch, symbol, None, page, {"endTime": end}))
 
-            rows += await rows_left_before(up_to, since_ts, rows, page)
+            async def from_id(first: int) -> list[Any]:
+                return list(await self._call(op, fetch, symbol, None, page, {"fromId": str(first)}))
+
+            rows += await rows_left_before(up_to, from_id, since_ts, rows, page)
         # The next page starts at the last id read, not after it: a trade the account was on
         # both sides of is two rows of one id, which a page's end may split.
         seen = {trade_row_key(r) for r in rows}

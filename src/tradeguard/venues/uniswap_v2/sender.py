@@ -158,6 +158,10 @@ class TxSender:
         try:
             await self.chain.send_raw(record.raw_tx)
         except RpcFailure as exc:
+            if await self._known(record):  # an earlier send of these bytes was taken
+                sent = record.with_status("sent", self.now_ms())
+                self.store.save(sent)
+                return sent
             failed = record.with_status("dropped", self.now_ms())
             self.store.save(failed)
             raise DefinitiveVenueError(
@@ -170,6 +174,21 @@ class TxSender:
         sent = record.with_status("sent", self.now_ms())
         self.store.save(sent)
         return sent
+
+    async def _known(self, record: TxRecord) -> bool:
+        """Whether the chain knows `record`'s hash (mined or pending), looked up before a
+        refusal marks it dropped: a send answered an error (a 429, a timeout) may have reached
+        the node, which then refuses the same bytes asked again ("nonce too low" once mined).
+        A lookup not answered leaves the send unanswered (`TX_UNKNOWN`), never dropped."""
+        try:
+            lookup = await self.chain.lookup(record.tx_hash)
+        except Exception as exc:
+            raise AmbiguousVenueError(
+                self.venue,
+                f"broadcast of tx {record.tx_hash} refused, and its lookup has no answer: {exc}",
+                "TX_UNKNOWN",
+            ) from None
+        return lookup.state != "unknown"
 
     async def resign(self, record: TxRecord, tx: dict[str, Any], kind: str) -> TxRecord:
         """Sign `tx` with `record`'s nonce (a fee bump or a cancel); mark `record` replaced."""
