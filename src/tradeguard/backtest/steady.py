@@ -4,12 +4,12 @@ With no order open, none queued, trading ACTIVE, the equity cached and no replay
 feed or skip plan, a candle's work is fixed: the clock, the market state, the mark guard and the
 marks, the paper venue's candle, the equity observation (a call only when the candle may move
 the equity, as in the general loop; a curve sample alone is appended inline), then its
-strategies. `SteadyRun`
-does exactly that, its parts held in locals, until a strategy queues an intent or something
-else needs the general loop (backtest/replay.py), which then finishes the last candle: drain,
-price listeners, counts, checkpoint, commit, pause. What strategies observe (the candle, the
-market state, the marks, positions, the clock) and the order of every step are the general
-loop's; tests/test_backtest_steady.py compares both over trading strategies.
+strategies; the market state and the marks are written when read (backtest/steady_pending.py).
+`SteadyRun` does exactly that, its parts held in locals, until a strategy queues an intent
+or something else needs the general loop (backtest/replay.py), which then finishes the last
+candle: drain, price listeners, counts, checkpoint, commit, pause. What strategies observe
+(the candle, the market state, the marks, positions, the clock) and the order of every step
+are the general loop's; tests/test_backtest_steady.py compares both over trading strategies.
 """
 
 from __future__ import annotations
