@@ -4,12 +4,12 @@ With no order open, none queued, trading ACTIVE, the equity cached and no replay
 feed or skip plan, a candle's work is fixed: the clock, the market state, the mark guard and the
 marks, the paper venue's candle, the equity observation (a call only when the candle may move
 the equity, as in the general loop; a curve sample alone is appended inline), then its
-strategies. `SteadyRun`
-does exactly that, its parts held in locals, until a strategy queues an intent or something
-else needs the general loop (backtest/replay.py), which then finishes the last candle: drain,
-price listeners, counts, checkpoint, commit, pause. What strategies observe (the candle, the
-market state, the marks, positions, the clock) and the order of every step are the general
-loop's; tests/test_backtest_steady.py compares both over trading strategies.
+strategies; the market state and the marks are written when read (backtest/steady_pending.py).
+`SteadyRun` does exactly that, its parts held in locals, until a strategy queues an intent
+or something else needs the general loop (backtest/replay.py), which then finishes the last
+candle: drain, price listeners, counts, checkpoint, commit, pause. What strategies observe
+(the candle, the market state, the marks, positions, the clock) and the order of every step
+are the general loop's; tests/test_backtest_steady.py compares both over trading strategies.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.backtest.bulk import DAY_MS, MergedPrices
+from tradeguard.backtest.steady_pending import Pending
 from tradeguard.model.enums import TradingState
 from tradeguard.model.market import Candle
 from tradeguard.model.money import ZERO
 from tradeguard.venues.paper import PaperVenue
 
 if TYPE_CHECKING:
+    from tradeguard.marketdata.state import MarketState
     from tradeguard.node import TradingNode
     from tradeguard.pacing import Pacer
 
@@ -73,8 +75,6 @@ class SteadyRun:
         self.n_listeners = len(listeners)
         self.watched = exits.by_symbol if exits is not None and self.exits_alone else None
         self.queue = node._ctx.queue
-        market = node.market
-        self.market_parts = (market.candles, market._last_ms, market._mid, market.quotes)
         # per symbol: its mark guard key (untagged candles), its paper venue, the paper venue's
         # markets when its candle is PaperVenue.on_candle's (inline), its strategies, the float
         # shadow of its band (`_shadow`), its strategy when it has one alone (called directly)
@@ -116,18 +116,27 @@ class SteadyRun:
         _share_keys(self.slots, self.node.risk.mark_guard._bands)
         last = min(len(self.candles) - 1, (i // self.every + 1) * self.every - 1)  # checkpoint
         last = min(last, i - i % BLOCK + BLOCK - 1)  # and the end of its block (`_block`)
-        k, lo, hi = self._stretch(i, last, lo, hi, commit_due)
+        node, base = self.node, i - i % BLOCK
+        market, portfolio = node.market, node.portfolio
+        slots = _settled_slots(self.slots, market, portfolio._marks)
+        pend = Pending(self._block(i)[1], i - base, market, portfolio._marks, len(slots))
+        market.pending = portfolio.pending = pend  # written when read (steady_pending.py)
+        try:
+            k, lo, hi = self._stretch(i, last, lo, hi, commit_due, slots, pend)
+        finally:
+            market.pending = portfolio.pending = None
+            pend.settle()
         self._count(i, k)
         return k, lo, hi
 
     def _stretch(
-        self, i: int, last: int, lo: int, hi: int, commit_due: float
+        self, i: int, last: int, lo: int, hi: int, commit_due: float, slots: Any, pend: Pending
     ) -> tuple[int, int, int]:
-        """`run`'s loop over candles i..last (its locals bound once)."""
-        (node, sim, slots, ffacs, guard, risk, queue, marks, bands, watch, observe, watched,
+        """`run`'s loop over candles i..last (its locals bound once): `slots` those of the
+        symbols whose market state and marks `pend` writes when read."""
+        (node, sim, _, ffacs, guard, risk, queue, marks, bands, watch, observe, watched,
          pacer, watch_stop, commit_each, unit) = self._parts()  # fmt: skip
         base, candles, closes, lows, highs, stamps = self._block(i)  # k counts from base
-        m_candles, m_last, m_mid, m_quotes = self.market_parts
         bands_get, perf, active = bands.get, time.perf_counter, ACTIVE
         rare = watched is not None or commit_each  # exit rules or commits may end a stretch
         held, n_marks, now, k = node._held, len(marks), sim._now, i - 1 - base
@@ -137,18 +146,15 @@ class SteadyRun:
             if slot is None or c.venue:  # tagged: the general loop keeps it per venue
                 k -= 1
                 break
+            pend.cur = k  # market.on_candle(c) and its mark, written when read (`Pending`)
             key, paper, p_markets, strats, sh, solo = slot
             cf, close_ts = closes[k], stamps[k]  # close as a float (`_shadow`: low, high); ms
             if close_ts > now:
                 sim._now = now = close_ts
-            m_candles[symbol] = c  # market.on_candle(c), inline (an untagged candle)
-            m_last[symbol] = close_ts
             close = c.close
-            if symbol not in m_quotes:
-                m_mid[symbol] = close
             band = bands_get(key)  # guard.take_candle, its common cases decided on floats
             if band is not sh[0] or watch:
-                taken = _exact(guard, key, band, c, close_ts, sh, cf, ffacs)
+                taken = _exact(guard, key, band, c, close_ts, sh, cf, ffacs, pend, k, marks)
             elif sh[1] <= cf <= sh[2]:  # near the band's mark: the band stands
                 band[2] = close
                 taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(band, c) else 1
@@ -166,16 +172,14 @@ class SteadyRun:
                     sh[0] = _NO_BAND
                 taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(band, c) else 1
             else:
-                taken = _exact(guard, key, band, c, close_ts, sh, cf, ffacs)
-            if taken:
-                marks[symbol] = close
-                if taken == 2 and paper is not None:
-                    # paper.on_candle(c), inline while no order works (none in a steady run)
-                    m = p_markets.get(symbol) if p_markets is not None else None
-                    if m is not None and not m.working and not m.stops:
-                        m.candle, m.candle_used = c, ZERO
-                    else:
-                        paper.on_candle(c)
+                taken = _exact(guard, key, band, c, close_ts, sh, cf, ffacs, pend, k, marks)
+            if taken == 2 and paper is not None:
+                # paper.on_candle(c), inline while no order works (none in a steady run)
+                m = p_markets.get(symbol) if p_markets is not None else None
+                if m is not None and not m.working and not m.stops:
+                    m.candle, m.candle_used = c, ZERO
+                else:
+                    paper.on_candle(c)
             if held is None or symbol in held or not lo <= close_ts < hi or len(marks) != n_marks:
                 lo, hi, held, n_marks = _observed(node, observe, close_ts, symbol, (lo, hi), held)
                 for strat in strats:
@@ -206,7 +210,7 @@ class SteadyRun:
         node = self.node
         guard = node.risk.mark_guard
         return (node, self.sim, self.slots, self.ffacs, guard, node.risk, self.queue,
-                node.portfolio.marks, guard._bands, guard._watch, self.observe, self.watched,
+                node.portfolio._marks, guard._bands, guard._watch, self.observe, self.watched,
                 self.pacer, self.watch_stop, self.commit_each,
                 node.storage.unit_status())  # fmt: skip
 
@@ -320,16 +324,38 @@ def _exact(
     sh: list[Any],
     cf: float,
     ffacs: dict[int, tuple[float, ...] | None],
+    pend: Pending,
+    k: int,
+    marks: dict[str, Any],
 ) -> int:
-    """`guard.take_candle` of an untagged candle (its band `band`), the Decimals deciding: no
-    shadow of the band, a suspect watched, or a float too near a bound. A band built anew on
-    its close gets its shadow."""
+    """`guard.take_candle` of an untagged candle (its band `band`, candle k of `pend`), the
+    Decimals deciding: no shadow of the band, a suspect watched, or a float too near a bound.
+    The market state written first, the mark once taken (nothing left pending). A band built
+    anew on its close gets its shadow."""
     close = c.close
+    pend.now(k)
     taken: int = guard.take_candle("", c.symbol, close, c.low, c.high, c.ts, close_ts)
+    if taken:
+        marks[c.symbol] = close
     new = guard._bands.get(key)
     if new is not None and new is not band and new[2] is close:  # built on this close
         _shadow(sh, new, cf, ffacs.get(id(new[6])))
     return taken
+
+
+def _settled_slots(
+    slots: dict[str, tuple[Any, ...]], market: MarketState, marks: dict[str, Any]
+) -> dict[str, tuple[Any, ...]]:
+    """`slots` of the symbols already in the market state's dictionaries and in `marks`: a
+    `Pending` settling their candles only overwrites values (another symbol's candle ends the
+    stretch; the general loop stores it)."""
+    m_candles, m_last, m_mid, quotes = market._candles, market._last_ms, market._mid, market.quotes
+    ok = {
+        s: slot
+        for s, slot in slots.items()
+        if s in marks and s in m_candles and s in m_last and (s in quotes or s in m_mid)
+    }
+    return slots if len(ok) == len(slots) else ok
 
 
 def _plain_markets(paper: Any) -> dict[str, Any] | None:
@@ -361,7 +387,7 @@ def _observed(
     """Observe the equity at close `ts` (a candle of `symbol`) as `observe` does; return its
     span [lo, hi) (`span`: the last one), the held set and the count of marks after it. Only the
     curve's next sample due (`_sample_only`): taken here, as replay._observe_equity takes it."""
-    vm, marks, units = node.portfolio.venue_marks, node.portfolio.marks, node._candle_units
+    vm, marks, units = node.portfolio.venue_marks, node.portfolio._marks, node._candle_units
     lo, hi = span
     if (
         units

@@ -14,6 +14,7 @@ from typing import Any
 
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Candle, Quote
+from tradeguard.model.pending import settled
 
 VenueKey = tuple[str, str]  # venue, symbol
 
@@ -21,10 +22,12 @@ VenueKey = tuple[str, str]  # venue, symbol
 class MarketState:
     """What strategies and the risk engine read about the market (the risk `MarketView`)."""
 
+    candles: dict[str, Candle] = settled("_candles", "by symbol: the latest from any venue")
+
     def __init__(self) -> None:
         self.instruments: dict[tuple[str, str], Instrument] = {}
         # by symbol: the latest from any venue
-        self.candles: dict[str, Candle] = {}
+        self._candles: dict[str, Candle] = {}  # `candles`
         self.quotes: dict[str, Quote] = {}
         self.books: dict[str, Any] = {}
         self._last_ms: dict[str, int] = {}
@@ -43,6 +46,9 @@ class MarketState:
         self.untied: set[str] = set()
         # called with every candle after it is stored (e.g. the alerts' volume watch)
         self.candle_listeners: list[Callable[[Candle], None]] = []
+        # a replay's candles not yet written here (backtest/steady_pending.py): its `settle`
+        # writes them, called before anything here is read or written
+        self.pending: Any = None
 
     def add_instrument(self, inst: Instrument) -> None:
         self.instruments[(inst.venue, inst.symbol)] = inst
@@ -59,8 +65,10 @@ class MarketState:
         return venue in self.untied or self.data_venue.get(venue, venue) == source
 
     def on_candle(self, candle: Candle) -> None:
+        if self.pending is not None:
+            self.pending.settle()
         sym = candle.symbol
-        self.candles[sym] = candle
+        self._candles[sym] = candle
         self._last_ms[sym] = close_ts = candle.ts + candle.interval_s * 1000  # its close_ts
         if sym not in self.quotes:
             self._mid[sym] = candle.close
@@ -73,6 +81,8 @@ class MarketState:
             listener(candle)
 
     def on_quote(self, quote: Quote) -> None:
+        if self.pending is not None:
+            self.pending.settle()
         self.quotes[quote.symbol] = quote
         self._last_ms[quote.symbol] = quote.ts
         self._mid[quote.symbol] = quote.mid
@@ -83,6 +93,8 @@ class MarketState:
             self._tag(key, quote.mid)
 
     def on_book(self, book: Any) -> None:
+        if self.pending is not None:
+            self.pending.settle()
         self.books[book.symbol] = book
         self._last_ms[book.symbol] = book.ts
         mid = book.mid()
@@ -103,6 +115,8 @@ class MarketState:
     def mid(self, symbol: str, venue: str | None = None) -> Decimal | None:
         """The mid price of `symbol`; with `venue`, that venue's own (None while it has none and
         another venue's data prices the symbol: one venue's price never stands for another's)."""
+        if self.pending is not None:
+            self.pending.settle()
         if venue is None or symbol not in self._tagged or venue in self.untied:
             return self._mid.get(symbol)
         return self._venue_mid.get((self.price_venue(venue), symbol))
@@ -122,6 +136,8 @@ class MarketState:
     def valuation_mid(self, venue: str, symbol: str) -> tuple[Decimal | None, bool]:
         """`venue`'s mid of `symbol` for valuing holdings, else another venue's; the flag tells
         that the price is another venue's."""
+        if self.pending is not None:
+            self.pending.settle()
         own = self.mid(symbol, venue)
         if own is not None:
             return own, False
@@ -144,6 +160,8 @@ class MarketState:
         """When `symbol`'s market data was last fresh: while one of its live streams is silent,
         that stream's last message, even if other streams go on (a stalled book is stale data).
         With `venue`, that venue's own data and streams (as `mid`)."""
+        if self.pending is not None:
+            self.pending.settle()
         stalled = self.stalled.get(symbol)
         if venue is None or symbol not in self._tagged or venue in self.untied:
             last = self._last_ms.get(symbol)

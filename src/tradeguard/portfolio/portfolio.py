@@ -11,6 +11,7 @@ from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.market import Fresh
 from tradeguard.model.money import STABLECOINS, ZERO, quantize_down
+from tradeguard.model.pending import settled
 from tradeguard.model.position import ClosedTrade, Position
 from tradeguard.portfolio.combined import aliases
 from tradeguard.portfolio.rates import Leg, first_own_rate, first_rate
@@ -34,6 +35,8 @@ class Portfolio:
     `unpriced_assets`.
     """
 
+    marks: dict[str, Decimal] = settled("_marks", "symbol -> latest price from any venue")
+
     def __init__(
         self,
         valuation_asset: str = "USDT",
@@ -45,7 +48,8 @@ class Portfolio:
         self.valuation_usd = valuation_usd
         self.books: dict[str, BalanceBook] = {}
         self.positions: dict[PositionKey, Position] = {}
-        self.marks: dict[str, Decimal] = {}  # symbol -> latest price from any venue
+        self._marks: dict[str, Decimal] = {}  # `marks`, after `pending` (model/pending.py)
+        self.pending: object | None = None  # marks a replay has not written yet
         self._ticker_marks: dict[str, Decimal] = {}  # symbol -> the latest set by `mark_own`
         self._mark_ts: dict[str, int] = {}  # symbol -> its latest mark's venue time (0: unknown)
         self._mark_at: dict[str, int] = {}  # symbol -> when (node's clock) its latest was set
@@ -278,9 +282,8 @@ class Portfolio:
         return out
 
     def forget_price_paths(self) -> None:
-        """Drop the cached routes and paths `equity` and `price_of` read: a mark was taken
-        away (a fill's failed commit, a dropped reading), so the marks no longer only gained
-        symbols; counted in `marks_version`."""
+        """Drop the cached routes and paths `equity` and `price_of` read: a mark was gone (a
+        fill's failed commit, a dropped reading): the marks not only gained; `marks_version`."""
         self._routes_for = self._paths_for = -1
         self.marks_dropped += 1
 
@@ -288,7 +291,7 @@ class Portfolio:
         """A number that grows whenever a symbol is first marked (+1) or taken away (+2 with
         the count's -1): a cache keyed on it is stale when the marked symbols changed, where
         one keyed on their count is not (one dropped and another marked: as many as before)."""
-        return len(self.marks) + 2 * self.marks_dropped
+        return len(self._marks) + 2 * self.marks_dropped  # settling adds no key: not needed
 
     def values_at(
         self, balances: Iterable[Balance], marks: dict[str, Decimal]
