@@ -40,7 +40,12 @@ from tradeguard.venues.uniswap_v2.config import DexVenueConfig
 
 SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("(top level)", Config, "The mode and the sections below."),
-    ("node", NodeConfig, "Process-wide settings."),
+    (
+        "node",
+        NodeConfig,
+        "Process-wide settings. `name` is a label for the people who read the file: no "
+        "part of tradeguard reads it (logs, alerts and the API do not show it).",
+    ),
     (
         "[[data]]",
         DataConfig,
