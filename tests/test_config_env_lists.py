@@ -44,7 +44,8 @@ def test_an_index_that_names_no_entry_is_refused_naming_the_variable(var: str) -
         load_config(EXAMPLE, environ={var: '"x"'})
 
     said = str(err.value)
-    assert f"${var}" in said and "1 entry" in said and "index 0" in said, said
+    assert f"${var}" in said and "1 entry" in said and "index 0..0" in said, said
+    assert f"e.g. {var.split('__')[0]}__0__" in said, said
 
 
 def test_an_override_of_a_capitalised_key_sets_that_key_not_a_lower_case_twin(
@@ -82,6 +83,7 @@ def test_an_index_into_a_list_the_file_does_not_have_names_the_variable(
 
     said = str(err.value)
     assert f"${var}" in said and "0 entries" in said and "valid list" not in said, said
+    assert "add the entry to the file" in said and "TG_VENUES" not in said, said
 
 
 def test_a_bad_value_for_a_capitalised_key_names_its_variable() -> None:

@@ -91,8 +91,13 @@ def _index(key: str, where: list[str], entries: list[Any], part: str) -> int:
     from tradeguard.model.errors import ConfigError
 
     n = len(entries)
-    span = f"an index 0..{n - 1}" if n else "no index (it has no entries)"
+    name = "__".join(w.upper() for w in where)
+    fix = (
+        f"give an index 0..{n - 1}, e.g. TG_{name}__0__..."
+        if n
+        else "an override changes an entry the file lists: add the entry to the file"
+    )
     raise ConfigError(
         f"${key}: {'.'.join(where)} holds {n} entr{'y' if n == 1 else 'ies'}; "
-        f"{part!r} is not one of them: give {span}, e.g. TG_VENUES__0__NAME"
+        f"{part!r} is not one of them: {fix}"
     )
