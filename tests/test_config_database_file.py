@@ -46,3 +46,20 @@ def test_a_database_url_naming_no_file_is_refused_before_a_run(
 @pytest.mark.parametrize("url", ["sqlite:///tg.db", "sqlite:////tmp/x/tg.db", "sqlite:///~/tg.db"])
 def test_a_file_url_is_taken(url: str) -> None:
     assert NodeConfig(database_url=url).database_url == url
+
+
+def test_a_home_folder_of_no_user_is_a_config_error_not_a_traceback(tmp_path: Path) -> None:
+    """`sqlite:///~nosuchuser/tg.db` ended `config check` in a RuntimeError traceback (exit 1):
+    the folder check expanded a `~user` the system does not know."""
+    from tradeguard.config import load_config
+    from tradeguard.model.errors import ConfigError
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[node]\ndatabase_url = "sqlite:///~tg-no-such-user/tg.db"\n')
+
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg, environ={})
+
+    said = str(err.value)
+    assert "node.database_url" in said and "~tg-no-such-user" in said, said
+    assert "no such user" in said, said

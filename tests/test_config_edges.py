@@ -106,3 +106,21 @@ def test_one_data_file_listed_twice_for_one_symbol_is_refused(tmp_path: Path) ->
     with pytest.raises(ConfigError) as err:  # another symbol: not a repeat (an unlisted one)
         load_config(cfg, environ={})
     assert "repeats" not in str(err.value)
+
+
+def test_one_data_file_twice_with_other_timeframes_is_told_to_list_them_in_one_entry(
+    tmp_path: Path,
+) -> None:
+    """Two entries of one file for two timeframes were told "remove one of them", which dropped
+    the bars of the one removed: the timeframes belong in one entry."""
+    text = (Path(__file__).resolve().parents[1] / "examples" / "paper.toml").read_text()
+    entry = text[text.index("[[data]]") : text.index("[[venues]]")]
+    first = entry.replace('venue = "paper"', 'venue = "paper"\ntimeframes = ["5m"]')
+    second = entry.replace('venue = "paper"', 'venue = "paper"\ntimeframes = ["1h", "5m"]')
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text.replace(entry, first + "\n" + second))
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg, environ={})
+    said = str(err.value)
+    assert "repeats data[0]: every candle would replay twice" in said, said
+    assert "keep one entry with timeframes = ['5m', '1h']" in said, said

@@ -44,3 +44,27 @@ def test_a_kill_sentinel_that_names_no_file_is_refused_and_no_folder_moves(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
     assert (work / "sub").is_dir()
     assert not (work / "tradeguard.db").exists()
+
+
+def test_kill_reaches_a_sentinel_whose_folder_is_not_there_yet(tmp_path: Path, data_dir) -> None:
+    """A kill file in a folder nobody made (`kill_sentinel = "run/tg.kill"`) was taken by
+    config check and watched by the node, but `tradeguard kill` failed "No such file or
+    directory" (exit 1): the kill switch could not be pulled."""
+    from node_support import write_paper_toml, write_slice
+    from tradeguard.cli import main
+    from tradeguard.storage.lock import acquire_writer_lock
+
+    cfg = write_paper_toml(tmp_path, write_slice(data_dir, tmp_path / "btc.csv", 100))
+    sentinel = tmp_path / "later" / "tg.kill"
+    text = cfg.read_text()
+    assert f'kill_sentinel = "{tmp_path / "tg.kill"}"' in text
+    cfg.write_text(text.replace(str(tmp_path / "tg.kill"), str(sentinel)))
+    assert main(["run", "--config", str(cfg), "--until-end", "--json"]) == 0
+    lock = acquire_writer_lock(f"sqlite:///{tmp_path / 'tg.db'}")  # a node runs on it
+    assert lock is not None
+    try:
+        assert main(["kill", "--config", str(cfg), "--reason", "drill", "--json"]) == 0
+    finally:
+        lock.release()
+
+    assert "drill" in sentinel.read_text()

@@ -151,3 +151,23 @@ def test_a_tls_pair_that_is_no_pem_stops_run_as_a_config_error_not_a_port_in_use
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and "port" not in done.stderr, done.stderr
     assert "not a PEM certificate chain and its private key" in done.stderr
+
+
+def test_config_check_refuses_a_certificate_that_is_no_pem_beside_an_encrypted_key(
+    tmp_path: Path,
+) -> None:
+    """With a passphrase-protected key the pair cannot load before the server asks for it, so
+    the certificate was not read at all: a junk one passed `config check`."""
+    (tmp_path / "key.pem").write_text(
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0w\n"
+        "-----END ENCRYPTED PRIVATE KEY-----\n"
+    )
+    (tmp_path / "cert.pem").write_text("junk")
+    cfg = tmp_path / "tg.toml"
+    cfg.write_text('[api]\ntls_certfile = "cert.pem"\ntls_keyfile = "key.pem"\n')
+
+    problems = check_config(load_config(cfg, environ={}))
+
+    assert len(problems) == 1, problems
+    assert "api.tls_certfile = 'cert.pem', api.tls_keyfile = 'key.pem': " in problems[0]
+    assert "not a PEM certificate chain" in problems[0]

@@ -219,6 +219,20 @@ def test_a_crossed_quote_is_no_quote_and_scores_no_phantom_cycle() -> None:
         assert scanner.best() is not None
 
 
+def test_a_locked_quote_bid_equal_to_ask_is_a_price_and_keeps_its_cycles() -> None:
+    """A bid equal to the ask (a locked book, one tick wide markets) is a quote to trade at:
+    only a bid above the ask is dropped as crossed."""
+    markets, tickers = triangle()
+    scanner = TriangularScanner(markets)
+    scanner.load_tickers({**tickers, "ETH/USDT": Ticker("ETH/USDT", 3_001.0, 3_001.0, 40.0, 40.0)})
+    best = scanner.best()
+    assert best is not None
+    keep = Decimal("0.999")
+    expected = (keep / 3001) * (Decimal("0.0505") * keep) * (60000 * keep) - 1
+    assert abs(best.profit_pct / 100 - expected) < Decimal("1e-12")
+    assert len(scanner.top_ids(10)) == 2  # both ways round the triangle stay quoted
+
+
 @pytest.mark.parametrize("bad", [2, 6])
 def test_max_cycle_out_of_range_is_refused_with_the_range(bad: int) -> None:
     with pytest.raises(ConfigError, match=r"max_cycle=.* out of range \[3, 5\]"):

@@ -186,3 +186,14 @@ def test_a_folder_given_as_the_vault_is_named_as_one_and_never_chmodded(tmp_path
     assert "chmod" not in err and "Traceback" not in err and len(err.splitlines()) == 1, err
     assert f"{folder} is a folder" in err and "TG_VAULT_PATH" in err, err
     assert stat.S_IMODE(folder.stat().st_mode) == 0o1777 and list(folder.iterdir()) == []
+
+
+def test_creating_a_vault_on_a_folder_names_the_folder_not_an_existing_vault(
+    tmp_path: Path,
+) -> None:
+    """`Vault.create` on a folder said "vault ... already exists; unlock it, or remove the file"."""
+    from tradeguard.secrets.entry_rules import VaultInputError
+
+    with pytest.raises(VaultInputError, match=f"vault {tmp_path} is a folder; point TG_VAULT_PATH"):
+        Vault(tmp_path).create("a long master passphrase")
+    assert list(tmp_path.iterdir()) == []

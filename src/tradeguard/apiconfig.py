@@ -94,9 +94,12 @@ def checked_tls_files(config: Any) -> tuple[str, str] | None:
     cert = config.file_path("api.tls_certfile", api.tls_certfile)
     key = config.file_path("api.tls_keyfile", api.tls_keyfile)
     try:
-        if b"ENCRYPTED" in key.read_bytes()[:4096]:
-            return str(cert), str(key)  # its passphrase is asked for at the server's start
-        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+        with key.open("rb") as f:
+            encrypted = b"ENCRYPTED" in f.read(4096)
+        if encrypted:  # its passphrase is asked for at the server's start: the chain alone
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=cert)
+        else:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError(
             f"api.tls_certfile = {api.tls_certfile!r}, api.tls_keyfile = {api.tls_keyfile!r}: "

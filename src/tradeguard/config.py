@@ -246,7 +246,7 @@ DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
 
 
 class NodeConfig(_Strict):
-    name: str = "tradeguard"
+    name: str = "tradeguard"  # a label for whoever reads the file; nothing reads it
     database_url: str = "sqlite:///tradeguard.db"
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -27,7 +27,7 @@ def describe_validation_error(
         # A value from the environment is easy to forget: name the variable that set it.
         source = next(
             (f" (set by ${k})" for k, path in overrides.items()
-             if [str(p) for p in e["loc"][: len(path)]] == path),
+             if [str(p).lower() for p in e["loc"][: len(path)]] == path),
             "",
         )  # fmt: skip
         value = e.get("input")

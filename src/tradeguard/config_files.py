@@ -16,7 +16,16 @@ def sqlite_file(rest: str) -> None:
             "an in-memory database: the journal would be lost when the node stops; "
             "give a file, e.g. sqlite:///tradeguard.db"
         )
-    if "uri=true" not in query and (path.endswith("/") or Path(path).expanduser().is_dir()):
+    if "uri=true" in query:
+        return  # a URI names its file and how to open it
+    try:
+        folder = path.endswith("/") or Path(path).expanduser().is_dir()
+    except RuntimeError:  # `~user/...` of no user: the engine's expanduser failed alike
+        user = path.split("/", 1)[0]
+        raise ValueError(
+            f"{user}: no such user's home folder; e.g. sqlite:///~/tradeguard.db"
+        ) from None
+    if folder:
         raise ValueError("names a folder; give a database file, e.g. sqlite:///tradeguard.db")
 
 

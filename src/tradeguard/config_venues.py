@@ -113,8 +113,11 @@ def check_data_twice(data: Sequence[Any]) -> None:
     for i, d in enumerate(data):
         key = (os.path.normpath(d.path), d.symbol, d.venue)
         if key in seen:
+            first = data[seen[key]].timeframes
+            both = [*first, *(tf for tf in d.timeframes if tf not in first)]
+            fix = f"keep one entry with timeframes = {both}" if both else "remove one of them"
             raise ValueError(
                 f"data[{i}] ({d.path}, {d.symbol} on {d.venue}) repeats data[{seen[key]}]: "
-                "every candle would replay twice; remove one of them"
+                f"every candle would replay twice; {fix}"
             )
         seen[key] = i

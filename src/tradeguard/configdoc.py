@@ -40,7 +40,12 @@ from tradeguard.venues.uniswap_v2.config import DexVenueConfig
 
 SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("(top level)", Config, "The mode and the sections below."),
-    ("node", NodeConfig, "Process-wide settings."),
+    (
+        "node",
+        NodeConfig,
+        "Process-wide settings. `name` is a label for the people who read the file: no "
+        "part of tradeguard reads it (logs, alerts and the API do not show it).",
+    ),
     (
         "[[data]]",
         DataConfig,
@@ -176,8 +181,9 @@ def render() -> str:
         "Every key can be overridden from the environment: `TG_SECTION__KEY=value`, e.g.",
         "`TG_RISK__MAX_ORDER_NOTIONAL_USD=50`; an array table's entry by its index, from 0",
         "(`TG_VENUES__0__FILL_MODEL__SLIPPAGE_BPS=7`; an index it does not hold is refused).",
-        "Names are read in lower case, so a key written in capitals (an asset code) is set in",
-        "the file. A value outside its range stops the node with the",
+        "Names are read in lower case: a key the file has is matched in any case",
+        "(`TG_VENUES__0__BALANCES__USDT` sets `USDT`), but a new key written in capitals (an",
+        "asset code) is added in the file. A value outside its range stops the node with the",
         "key, the value and the range. `tradeguard config check FILE` validates without running.",
         "The variables tradeguard reads for itself are no overrides: "
         + ", ".join(f"`{n}`" for n in sorted(NOT_OVERRIDES))

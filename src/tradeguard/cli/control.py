@@ -149,6 +149,7 @@ def _kill_running_node(args: argparse.Namespace, console: Console, held: Any) ->
     line = sentinel_line(args.flatten, args.reason, _who())
     # appended in one write: two kills asked before the node takes the file are one kill that
     # flattens if either asked it, never one request's text replacing the other's
+    sentinel.parent.mkdir(parents=True, exist_ok=True)  # `run/tg.kill`: nobody made `run`
     with sentinel.open("a", encoding="utf-8") as file:
         file.write(line)
     message = (
