@@ -173,8 +173,11 @@ def _shell_commands(block: Block) -> list[list[str]]:
             words = shlex.split(line, comments=True)
         except ValueError as exc:
             raise AssertionError(f"{block.where}: cannot split {line!r}: {exc}") from None
+        at_command = True  # a word where the shell looks for a program (not an argument)
         for i, word in enumerate(words):
-            if word == "tradeguard" or word.endswith("/tradeguard"):
+            is_program = at_command and (word == "tradeguard" or word.endswith("/tradeguard"))
+            at_command = word in SHELL_STOP or (at_command and re.match(r"^\w+=", word) is not None)
+            if is_program:
                 rest = []
                 for w in words[i + 1 :]:
                     if w in SHELL_STOP:
@@ -321,12 +324,15 @@ def test_a_shell_block_is_split_into_its_tradeguard_commands():
         1,
         "bash",
         "TG_X='a b' .venv/bin/tradeguard backup --config c.toml \\\n    --out b.tgb  # note\n"
-        "python3 -c 'print(1)' | .venv/bin/tradeguard keys add k --venue v --stdin < f.json\n",
+        "python3 -c 'print(1)' | .venv/bin/tradeguard keys add k --venue v --stdin < f.json\n"
+        # a path ending in /tradeguard as an argument is no program (the quick start compiles it)
+        "python -m compileall -q src/tradeguard && .venv/bin/tradeguard run --until-end\n",
         None,
     )
     assert _shell_commands(block) == [
         ["backup", "--config", "c.toml", "--out", "b.tgb"],
         ["keys", "add", "k", "--venue", "v", "--stdin"],
+        ["run", "--until-end"],
     ]
 
 
