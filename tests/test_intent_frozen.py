@@ -84,3 +84,49 @@ def test_a_changed_intent_is_a_new_one() -> None:
     assert (bigger.amount, intent.amount) == (Decimal("3"), Decimal(1))
     with pytest.raises(dataclasses.FrozenInstanceError):
         intent.price = Decimal("5")  # type: ignore[misc]
+
+
+# emits one buy with a signal of its own, then changes that signal in place: a key the node
+# reserves (`source`: the orders API's record of a close placed by hand), a nested value, and
+# on the next candle (the order sent and journaled) the nested value again
+SIGNAL_CHANGER = """
+from decimal import Decimal
+
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.order import OrderIntent
+from tradeguard.strategies.base import Strategy
+
+
+class SignalChanger(Strategy):
+    intent = None
+
+    def on_candle(self, candle):
+        if self.intent is not None:
+            self.intent.signal["meta"]["n"] = 3
+            return
+        signal = {"why": "dip", "meta": {"n": 1}}
+        self.intent = OrderIntent(self.id, self.venue, self.symbol, Side.BUY, Decimal("0.001"),
+                                  OrderType.MARKET, signal=signal)
+        self.emit(self.intent)
+        self.intent.signal["source"] = "api:admin(1)"
+        signal["meta"]["n"] = 2
+"""
+
+
+def test_an_emitted_intents_signal_cannot_be_changed_on_the_way(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "changer.py").write_text(SIGNAL_CHANGER)
+    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
+    strategies = STRATEGIES.replace('"sneaky"', '"changer"').replace(
+        "sneaky.py:Sneaky", "changer.py:SignalChanger"
+    )
+    cfg = write_paper_toml(tmp_path, data, strategies=strategies)
+    code = main(["run", "--until-end", "--config", str(cfg)])
+    assert code == 0, capsys.readouterr().err
+    orders = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}")).load_orders()
+    # before: the order went out as {"why": "dip", "meta": {"n": 2}, "source": "api:admin(1)"}
+    # (a key emit() refuses, taken for a close placed through the orders API)
+    assert [(o.strategy_id, o.signal) for o in orders] == [
+        ("changer", {"why": "dip", "meta": {"n": 1}})
+    ]

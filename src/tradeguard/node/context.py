@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
+from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tradeguard.execution.gateway import OrderPathGateway
 from tradeguard.model.errors import ConfigError
@@ -37,6 +39,23 @@ def venue_refusal(
             f"venues: {names}"
         )
     return ""
+
+
+_SCALARS = frozenset({str, int, float, bool, Decimal, type(None)})
+
+
+def _own_copy(value: Any) -> Any:
+    """A copy of an intent's signal that shares nothing changeable with it: the intent is
+    frozen, but a strategy holding it (or the dict it gave) could still change its signal after
+    emit(), past emit()'s check of its keys, in the order sent and in the journaled one's."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {k: _own_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_own_copy(v) for v in value]
+    return copy.deepcopy(value)
 
 
 class NodeContext:
@@ -89,6 +108,8 @@ class NodeContext:
     def emit(self, intent: OrderIntent) -> None:
         if not isinstance(intent, OrderIntent):
             raise TypeError(f"emit() takes an OrderIntent, got {type(intent).__name__}")
+        if intent.signal:  # the node's own copy: what is checked here is what is sent
+            intent = replace(intent, signal=_own_copy(intent.signal))
         reserved = strategy_signal_error(intent.signal)  # the node's keys, the API's source
         if reserved is not None:
             raise ValueError(f"strategy {intent.strategy_id!r}: emit() refused: {reserved}")
