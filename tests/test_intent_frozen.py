@@ -79,8 +79,11 @@ def test_an_emitted_intent_cannot_be_moved_to_another_strategy_or_resized(
 
 def test_a_changed_intent_is_a_new_one() -> None:
     intent = OrderIntent("s", "paper", "BTC/USDT", Side.BUY, 1, OrderType.LIMIT, 2)
-    assert (intent.amount, intent.price) == (Decimal(1), Decimal(2))  # ints taken as Decimal
-    bigger = dataclasses.replace(intent, amount=Decimal("3"))
+    # ints taken as Decimal (an int compares equal to its Decimal: the types are asked)
+    assert [type(intent.amount), type(intent.price)] == [Decimal, Decimal]
+    assert (intent.amount, intent.price) == (Decimal(1), Decimal(2))
+    bigger = dataclasses.replace(intent, amount=3)  # through the same __init__
+    assert type(bigger.amount) is Decimal
     assert (bigger.amount, intent.amount) == (Decimal("3"), Decimal(1))
     with pytest.raises(dataclasses.FrozenInstanceError):
         intent.price = Decimal("5")  # type: ignore[misc]
