@@ -37,3 +37,17 @@ def interrupted_line(argv: Sequence[str], where: str | None = None) -> str:
     line = f"{command}: stopped by Ctrl-C{f' ({where})' if where else ''}"
     left = next((_LEFT[key] for n in (3, 2, 1) if (key := tuple(words[:n])) in _LEFT), "")
     return f"{line}; {left}" if left else line
+
+
+def say_stopped(words: Sequence[str]) -> int:
+    """Say the line of a Ctrl-C that stopped the run of the command `words` name, one that
+    ends whole (its last checkpoint and summary) instead of raising; return 130."""
+    import sys
+
+    from tradeguard.cli.main import quiet_broken_pipe
+
+    try:
+        print(interrupted_line(words), file=sys.stderr)
+    except BrokenPipeError:  # `2>&1 | tee`: the same Ctrl-C ended the reader
+        quiet_broken_pipe()
+    return 130
