@@ -105,14 +105,20 @@ class SignalChanger(Strategy):
 
     def on_candle(self, candle):
         if self.intent is not None:
-            self.intent.signal["meta"]["n"] = 3
+            self.change(lambda: self.intent.signal["meta"].update(n=3))
             return
         signal = {"why": "dip", "meta": {"n": 1}}
         self.intent = OrderIntent(self.id, self.venue, self.symbol, Side.BUY, Decimal("0.001"),
                                   OrderType.MARKET, signal=signal)
         self.emit(self.intent)
-        self.intent.signal["source"] = "api:admin(1)"
-        signal["meta"]["n"] = 2
+        self.change(lambda: self.intent.signal.__setitem__("source", "api:admin(1)"))
+        signal["meta"]["n"] = 2  # the strategy's own dict stays its own
+
+    def change(self, how):
+        try:
+            how()
+        except TypeError as exc:
+            print("signal change refused:", exc)
 """
 
 
@@ -133,3 +139,26 @@ def test_an_emitted_intents_signal_cannot_be_changed_on_the_way(
     assert [(o.strategy_id, o.signal) for o in orders] == [
         ("changer", {"why": "dip", "meta": {"n": 1}})
     ]
+    said = capsys.readouterr().out
+    # the change after emit, and the nested one on each of the 29 candles after
+    assert said.count("signal change refused: an emitted intent's signal cannot be changed") == 30
+
+
+def test_an_emitted_signal_is_stored_and_copied_as_the_dict_it_was() -> None:
+    import copy
+    import json
+    import pickle
+
+    from tradeguard.node.context import _sealed
+
+    given = {"why": "dip", "levels": [1, {"at": "2"}], "n": Decimal("1.5")}
+    sealed = _sealed(given)
+    assert sealed == given and json.dumps(sealed, default=str) == json.dumps(given, default=str)
+    for again in (copy.deepcopy(sealed), pickle.loads(pickle.dumps(sealed)), dict(sealed)):
+        assert again == given
+        again["why"] = "changed"  # a copy is the copier's own
+    with pytest.raises(TypeError, match="emitted intent's signal cannot be changed"):
+        sealed["levels"][1]["at"] = "3"
+    with pytest.raises(TypeError, match="emitted intent's signal cannot be changed"):
+        sealed["levels"].append(2)
+    assert sealed == given

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -42,19 +41,54 @@ def venue_refusal(
 
 
 _SCALARS = frozenset({str, int, float, bool, Decimal, type(None)})
+_CHANGED = (
+    "an emitted intent's signal cannot be changed (what emit() checked is what is sent): emit "
+    "a new intent, dataclasses.replace(intent, signal={...})"
+)
 
 
-def _own_copy(value: Any) -> Any:
-    """A copy of an intent's signal that shares nothing changeable with it: the intent is
-    frozen, but a strategy holding it (or the dict it gave) could still change its signal after
-    emit(), past emit()'s check of its keys, in the order sent and in the journaled one's."""
+def _refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+    raise TypeError(_CHANGED)
+
+
+class SentSignal(dict):
+    """An emitted intent's signal: read-only, equal to and stored as the dict it was made of."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    update = setdefault = pop = popitem = clear = _refuse
+
+    def __reduce__(self) -> Any:  # copied or pickled: a plain dict
+        return (dict, (dict(self),))
+
+
+class _SentList(list):
+    """A list inside an emitted intent's signal: read-only, as the signal is."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+
+    def __reduce__(self) -> Any:
+        return (list, (list(self),))
+
+
+_NO_SIGNAL = SentSignal()
+
+
+def _sealed(value: Any) -> Any:
+    """`value` (a signal or a value in one) as a copy no one can change: the intent is frozen,
+    but a strategy holding it (or the dict it gave) could otherwise change its signal after
+    emit(), past emit()'s check of its keys, in the order sent and the journaled one."""
     kind = type(value)
-    if kind in _SCALARS:
+    if kind in _SCALARS or kind is SentSignal or kind is _SentList:
         return value
-    if kind is dict:
-        return {k: _own_copy(v) for k, v in value.items()}
+    if isinstance(value, dict):
+        return SentSignal({k: _sealed(v) for k, v in value.items()})
     if kind is list:
-        return [_own_copy(v) for v in value]
+        return _SentList([_sealed(v) for v in value])
+    if kind is tuple:
+        return tuple(_sealed(v) for v in value)
     return copy.deepcopy(value)
 
 
@@ -108,8 +142,9 @@ class NodeContext:
     def emit(self, intent: OrderIntent) -> None:
         if not isinstance(intent, OrderIntent):
             raise TypeError(f"emit() takes an OrderIntent, got {type(intent).__name__}")
-        if intent.signal:  # the node's own copy: what is checked here is what is sent
-            intent = replace(intent, signal=_own_copy(intent.signal))
+        signal = intent.signal
+        if type(signal) is not SentSignal:  # sealed: what is checked here is what is sent
+            object.__setattr__(intent, "signal", _sealed(signal) if signal else _NO_SIGNAL)
         reserved = strategy_signal_error(intent.signal)  # the node's keys, the API's source
         if reserved is not None:
             raise ValueError(f"strategy {intent.strategy_id!r}: emit() refused: {reserved}")
