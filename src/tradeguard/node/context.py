@@ -84,7 +84,11 @@ def _sealed(value: Any) -> Any:
     if kind in _SCALARS or kind is SentSignal or kind is _SentList:
         return value
     if isinstance(value, dict):
-        return SentSignal({k: _sealed(v) for k, v in value.items()})
+        sealed = SentSignal(value)
+        for k, v in value.items():  # a loop, not a call per value: most values are scalars
+            if type(v) not in _SCALARS:
+                dict.__setitem__(sealed, k, _sealed(v))
+        return sealed
     if kind is list:
         return _SentList([_sealed(v) for v in value])
     if kind is tuple:
