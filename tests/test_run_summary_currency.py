@@ -57,3 +57,39 @@ def test_the_backtest_table_names_the_currency_of_equity_and_of_each_pairs_pnl()
     assert re.search(r"End equity .*10,012\.3\d* USDT", next(x for x in lines if "End equity" in x))
     pair = next(line for line in lines if "ETH/BTC" in line)
     assert re.search(r"12\.30* BTC .*0\.40* BTC", pair), pair
+
+
+def _table(metrics: dict[str, object]) -> list[str]:
+    from rich.console import Console
+
+    from tradeguard.cli.backtest import print_metrics
+
+    console = Console(record=True, width=160)
+    print_metrics(console, metrics, "runs/x")
+    return console.export_text().splitlines()
+
+
+def _row(lines: list[str], label: str) -> str:
+    return next(line for line in lines if line.lstrip("│ ").startswith(label))
+
+
+def test_the_backtest_table_names_the_quote_of_expectancy_fees_and_each_exit_reason() -> None:
+    # before: "Expectancy per trade", "Fees" and the per-exit-reason P&L and fees named none
+    group = {"trades": 2, "win_rate": 0.5, "profit_factor": 1.5, "net_pnl": 12.3, "fees": 0.4}
+    lines = _table({"end_equity": 10012.3, "fees": 0.4, "expectancy": 6.15,
+                    "valuation_asset": "USDT", "per_pair": {"ETH/BTC": group},
+                    "per_exit_reason": {"take_profit": group}})  # fmt: skip
+    assert re.search(r"6\.150* BTC\b", _row(lines, "Expectancy per trade")), lines
+    assert re.search(r"0\.40* BTC\b", _row(lines, "Fees")), lines
+    assert re.search(r"12\.30* BTC .*0\.40* BTC\b", _row(lines, "take_profit")), lines
+
+
+def test_the_backtest_table_names_every_quote_a_sum_over_pairs_mixes() -> None:
+    group = {"trades": 1, "win_rate": 1.0, "profit_factor": None, "net_pnl": 1.0, "fees": 0.1}
+    pairs = {"ETH/BTC": group, "SOL/USDT:USDT": group}  # a perpetual's quote: USDT
+    lines = _table({"end_equity": 1.0, "fees": 0.2, "expectancy": 1.0, "valuation_asset": "USDT",
+                    "per_pair": pairs, "per_exit_reason": {"signal": group}})  # fmt: skip
+    assert re.search(r"1\.00* USDT .*0\.10* USDT\b", _row(lines, "SOL/USDT:USDT")), lines
+    assert "USDT:USDT" not in _row(lines, "SOL/USDT:USDT").split("│", 2)[2], lines
+    assert re.search(r"0\.20* BTC\+USDT\b", _row(lines, "Fees")), lines
+    assert re.search(r"1\.00* BTC\+USDT .*0\.10* BTC\+USDT\b", _row(lines, "signal")), lines

@@ -60,6 +60,10 @@ def test_tx_and_block_hashes_are_shown_in_log_lines(line: str) -> None:
         "{h}",
         "private_key_hash={h}",
         "signing with {h} now",
+        # a key's word before the hash's: before, shown whole (the hash's word right before)
+        "signing key for tx {h}",
+        "private key, tx: {h}",
+        "seed for txid {h}",
     ],
 )
 def test_an_unregistered_bare_hex_outside_a_hash_context_stays_masked(line: str) -> None:

@@ -309,7 +309,11 @@ def cmd_arb_run(args: argparse.Namespace, console: Console) -> int:
             _print_cycles(console, cycles, totals, summary, summary.orders - journaled)
     finally:
         node.close()
-    return 130 if node.interrupts.interrupted else EXIT_OK  # a Ctrl-C stopped the run
+    if node.interrupts.interrupted:  # a Ctrl-C stopped the run: it ended whole, and says so
+        from tradeguard.cli.interrupted import say_stopped
+
+        return say_stopped(["arb", "run"])
+    return EXIT_OK
 
 
 def _cycle_json(row: dict[str, Any]) -> dict[str, Any]:

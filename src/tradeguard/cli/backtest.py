@@ -27,7 +27,9 @@ SHOWN = (
     ("exposure_pct", "Exposure %"), ("trades", "Trades"), ("avg_duration_s", "Avg duration s"),
     ("median_duration_s", "Median duration s"), ("fees", "Fees"), ("end_equity", "End equity"),
 )  # fmt: skip
-_MONEY = frozenset({"end_equity"})  # in the run's valuation asset (a trade's P&L: its quote)
+_MONEY = frozenset({"end_equity"})  # in the run's valuation asset
+# sums and means of the trades' P&L or fees: each trade's in its pair's quote
+_TRADE_MONEY = frozenset({"expectancy", "fees"})
 
 
 def add_backtest_parsers(sub: Any) -> None:
@@ -193,9 +195,12 @@ def print_metrics(console: Console, m: dict[str, Any], run_dir: str) -> None:
     t = Table(title=f"Backtest {ts_text(m.get('first_ts'))} → {ts_text(m.get('last_ts'))} UTC")
     t.add_column("metric")
     t.add_column("value", justify="right")
-    cur = m.get("valuation_asset") or ""
+    units = {key: m.get("valuation_asset") or "" for key in _MONEY}
+    # the trades' figures over every pair: its quote, or each quote they mix (`BTC+USDT`)
+    mixed = "+".join(sorted({_quote(pair) for pair in m["per_pair"]} - {""}))
+    units |= dict.fromkeys(_TRADE_MONEY, mixed)
     for key, label in SHOWN:
-        unit = f" {cur}" if cur and key in _MONEY and m.get(key) is not None else ""
+        unit = f" {units[key]}" if units.get(key) and m.get(key) is not None else ""
         t.add_row(label, _fmt(m.get(key)) + unit)
     console.print(t)
     for name, groups in (("pair", m["per_pair"]), ("exit reason", m["per_exit_reason"])):
@@ -204,7 +209,8 @@ def print_metrics(console: Console, m: dict[str, Any], run_dir: str) -> None:
             g.add_column(col, justify="left" if col == name else "right")
         for key, row in groups.items():
             wr = row["win_rate"] * 100 if row["win_rate"] is not None else None
-            quote = f" {key.partition('/')[2]}" if name == "pair" and "/" in key else ""
+            unit = _quote(key) if name == "pair" else mixed
+            quote = f" {unit}" if unit else ""
             g.add_row(key, str(row["trades"]), _fmt(wr), _fmt(row["profit_factor"]),
                       _fmt(row["net_pnl"]) + quote, _fmt(row["fees"]) + quote)  # fmt: skip
         console.print(g)
@@ -213,6 +219,11 @@ def print_metrics(console: Console, m: dict[str, Any], run_dir: str) -> None:
     if open_note(m):
         console.print(open_note(m))
     console.print(f"Run directory: {run_dir} (report.html, trades.csv, equity.csv, metrics.json)")
+
+
+def _quote(symbol: str) -> str:
+    """The quote asset of a pair (`ETH/BTC`: BTC; a perpetual's `BTC/USDT:USDT`: USDT)."""
+    return symbol.partition("/")[2].partition(":")[0]
 
 
 def _fmt(v: Any) -> str:

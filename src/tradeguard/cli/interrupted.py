@@ -8,15 +8,19 @@ _NODE = (
     "every order and fill committed so far is in the database (an order is journaled before "
     "it is sent); the next start reconciles it with the venues and resumes"
 )
-# by the command's first word; a command not named here is told stopped, and nothing more
-_LEFT: dict[str, str] = {
-    "run": _NODE,
-    "pm": _NODE,
-    "arb": _NODE,
-    "backtest": "its run directory, if made, is marked INCOMPLETE (compare refuses it; run again "
-    "with a new --out); nothing else was written",
-    "sweep": "each combination finished is stored under --out; the same command resumes from them",
-    "sandbox": "the local venues are down; their books, orders and accounts lived in memory "
+# by the command's words (the longest that starts the command line): a command not named here,
+# or one that only reads or asks (`arb scan`, `pm markets`, `pm arb retry`, `backtest compare`),
+# is told stopped, and nothing more
+_LEFT: dict[tuple[str, ...], str] = {
+    ("run",): _NODE,
+    ("arb", "run"): _NODE,
+    ("pm", "arb", "run"): _NODE,
+    ("backtest",): "its run directory, if made, is marked INCOMPLETE (compare refuses it; run "
+    "again with a new --out); nothing else was written",
+    ("backtest", "compare"): "",
+    ("sweep",): "each combination finished is stored under --out; the same command resumes "
+    "from them",
+    ("sandbox",): "the local venues are down; their books, orders and accounts lived in memory "
     "only and are gone",
 }
 
@@ -31,5 +35,19 @@ def interrupted_line(argv: Sequence[str], where: str | None = None) -> str:
         words.append(word)
     command = " ".join(["tradeguard", *words])
     line = f"{command}: stopped by Ctrl-C{f' ({where})' if where else ''}"
-    left = _LEFT.get(words[0]) if words else None
+    left = next((_LEFT[key] for n in (3, 2, 1) if (key := tuple(words[:n])) in _LEFT), "")
     return f"{line}; {left}" if left else line
+
+
+def say_stopped(words: Sequence[str]) -> int:
+    """Say the line of a Ctrl-C that stopped the run of the command `words` name, one that
+    ends whole (its last checkpoint and summary) instead of raising; return 130."""
+    import sys
+
+    from tradeguard.cli.main import quiet_broken_pipe
+
+    try:
+        print(interrupted_line(words), file=sys.stderr)
+    except BrokenPipeError:  # `2>&1 | tee`: the same Ctrl-C ended the reader
+        quiet_broken_pipe()
+    return 130

@@ -79,7 +79,11 @@ def cmd_pm_arb_run(args: argparse.Namespace) -> int:
                 print(note)
     finally:
         node.close()
-    return 130 if node.interrupts.interrupted else 0  # a Ctrl-C stopped the run
+    if node.interrupts.interrupted:  # a Ctrl-C stopped the run: it ended whole, and says so
+        from tradeguard.cli.interrupted import say_stopped
+
+        return say_stopped(["pm", "arb", "run"])
+    return 0
 
 
 def print_settlements(settled: list[dict[str, Any]], out: TextIO) -> None:

@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.table import Table
 
 from tradeguard.cli.common import (
-    EXIT_INTERRUPTED,
     EXIT_OK,
     add_source_options,
     add_trading_options,
@@ -79,8 +78,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             quiet_broken_pipe()
     finally:
         node.close()
-    # a live run a Ctrl-C stopped ends whole (its summary above), and says it was interrupted
-    return EXIT_INTERRUPTED if node.interrupts.interrupted else EXIT_OK
+    if node.interrupts.interrupted:  # a Ctrl-C stopped the run: it ended whole, and says so
+        from tradeguard.cli.interrupted import say_stopped
+
+        return say_stopped(["run"])
+    return EXIT_OK
 
 
 def _run_with_bar(args: argparse.Namespace, console: Console, node: Any, replay: bool) -> Any:

@@ -90,10 +90,9 @@ _HASH_CONTEXT = re.compile(
     r"(?i)(?:\b(?:tx|txid|txn|txs)|hash|hashes|transaction|transactions|receipt(?:\s+of)?)"
     r"(?:_?[a-z]*hash(?:es)?|_?id)?['\"]?\s*[:=]?\s*[\[(]?['\"]?$"
 )
-# ...unless the same name also says key or secret (`private_key_hash=`): then it stays masked.
-_KEY_CONTEXT = re.compile(
-    r"(?i)(?:key|secret|private|seed|mnemonic|pass)\w*['\"]?\s*[:=]?\s*[\[(]?['\"]?$"
-)
+# ...unless a key's word stands anywhere in that stretch too, in the hash's name
+# (`private_key_hash=`) or before it (`signing key for tx 0x…`): then it stays masked.
+_KEY_CONTEXT = re.compile(r"(?i)key|secret|private|seed|mnemonic|pass")
 _HASH_CONTEXT_CHARS = 40
 
 
