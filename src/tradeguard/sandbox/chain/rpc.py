@@ -94,10 +94,10 @@ class LocalChain:
         if method == "eth_getTransactionCount" and params[1:2] == ["pending"]:
             return self._pending_count(params[0])
         if method == "eth_getLogs":
-            within = _logs_within(params, self.tester.get_block_by_number("latest")["number"])
-            if within is None:
-                return {"result": []}
-            params = within
+            head = self.tester.get_block_by_number("latest")["number"]
+            refused = _log_range_refusal(params, head)
+            if refused is not None:
+                return {"error": refused}
         try:
             response = self._request(method, params)
         except TransactionFailed as exc:
@@ -129,24 +129,30 @@ class LocalChain:
         return {"result": hex(count)}
 
 
-def _logs_within(params: list[Any], head: int) -> list[Any] | None:
-    """eth_getLogs `params` with a numeric `toBlock` past `head` brought back to it, as a node
-    answers; None when a numeric `fromBlock` lies past it (no logs). Any other shape is left
-    to the call's own checks."""
+def _log_range_refusal(params: list[Any], head: int) -> dict[str, Any] | None:
+    """geth's refusal of an eth_getLogs range past `head` (as its execution-apis conformance
+    tests pin), or None: a numeric `toBlock` beyond the head, or a `fromBlock` beyond where the
+    range ends ("latest" when absent). Any other shape is left to the call's own checks."""
     where = params[0] if params and isinstance(params[0], dict) else None
-    if where is None:
-        return params
-    bounds = {}
+    if where is None or "blockHash" in where:
+        return None
+    bounds: dict[str, int] = {}
     for key in ("fromBlock", "toBlock"):
-        value = where.get(key)
-        if isinstance(value, str) and value[:2].lower() == "0x":
+        value = where.get(key, "latest")
+        if value in ("latest", "safe", "finalized", "pending"):
+            bounds[key] = head
+        elif value == "earliest":
+            bounds[key] = 0
+        elif isinstance(value, str) and value[:2].lower() == "0x":
             with contextlib.suppress(ValueError):  # refused by the call, in its words
                 bounds[key] = int(value, 16)
-    if bounds.get("fromBlock", 0) > head:
+    if len(bounds) < 2:
         return None
-    if bounds.get("toBlock", 0) > head:
-        return [{**where, "toBlock": hex(head)}, *params[1:]]
-    return params
+    if bounds["fromBlock"] > bounds["toBlock"]:
+        return _err(_INVALID_PARAMS, "invalid block range params")
+    if bounds["toBlock"] > head:
+        return _err(_INVALID_PARAMS, "block range extends beyond current head block")
+    return None
 
 
 def _refusal(method: str, exc: Exception) -> dict[str, Any]:
