@@ -78,6 +78,9 @@ async def test_a_range_that_starts_past_its_end_is_refused_as_geth_does(chain_ur
         ("eth_getBalance", ["0x" + "11" * 20, "0xffff"]),
         ("eth_getCode", ["0x" + "11" * 20, "0xffff"]),
         ("eth_call", [{"to": "0x" + "11" * 20, "data": "0x"}, "0xffff"]),
+        ("eth_getStorageAt", ["0x" + "11" * 20, "0x0", "0xffff"]),
+        ("eth_estimateGas", [{"to": "0x" + "11" * 20}, "0xffff"]),
+        ("eth_getTransactionCount", ["0x" + "11" * 20, "0xffff"]),
     ],
 )
 async def test_a_state_read_at_a_block_past_the_head_is_header_not_found(
@@ -93,3 +96,19 @@ async def test_a_state_read_at_a_block_past_the_head_is_header_not_found(
         "error": {"code": -32000, "message": "header not found"},
     }, answer
     assert "failed" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "result"),
+    [
+        ("eth_getStorageAt", ["0x" + "11" * 20, "0x0", "0x0"], "0x" + "0" * 64),
+        ("eth_estimateGas", [{"to": "0x" + "11" * 20}, "0x0"], "0x5208"),
+    ],
+)
+async def test_a_state_read_at_a_block_number_in_hex_is_answered(bare_url, method, params, result):
+    """A node takes a block as a hex number: the local chain refused one with -32602 'Block
+    number must be a positive integer' for eth_getStorageAt and eth_estimateGas."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    async with aiohttp.ClientSession() as http, http.post(bare_url, json=body) as r:
+        answer = await r.json()
+    assert answer == {"jsonrpc": "2.0", "id": 1, "result": result}, answer

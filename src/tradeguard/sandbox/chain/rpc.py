@@ -34,6 +34,8 @@ MAX_BATCH = 100
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a request's body; past it, 413 with a JSON-RPC error
 _INTERNAL_ERROR = -32603
 _SERVER_ERROR = -32000
+# methods whose block (at this index) eth-tester refuses in hex: a node takes it so
+_HEX_BLOCK_AT = {"eth_getStorageAt": 2, "eth_estimateGas": 1}
 _MESSAGE_CHARS = 300
 # what the EVM says when it refuses a well-formed transaction, as nodes answer with -32000
 _STATE_REFUSALS = ("nonce", "balance", "gas", "fee")
@@ -93,6 +95,8 @@ class LocalChain:
             return {"result": True}
         if method == "eth_getTransactionCount" and params[1:2] == ["pending"]:
             return self._pending_count(params[0])
+        if method in _HEX_BLOCK_AT:  # eth-tester takes only an int or a tag there
+            params = _block_as_int(params, _HEX_BLOCK_AT[method])
         if method == "eth_getLogs":
             head = self.tester.get_block_by_number("latest")["number"]
             refused = _log_range_refusal(params, head)
@@ -127,6 +131,18 @@ class LocalChain:
         while count in waiting:
             count += 1
         return {"result": hex(count)}
+
+
+def _block_as_int(params: list[Any], at: int) -> list[Any]:
+    """`params` with a hex block number at index `at` as an int; any other shape unchanged."""
+    value = params[at] if len(params) > at else None
+    if not isinstance(value, str) or value[:2].lower() != "0x":
+        return params
+    try:
+        number = int(value, 16)
+    except ValueError:
+        return params  # refused by the call, in its words
+    return [*params[:at], number, *params[at + 1 :]]
 
 
 def _log_range_refusal(params: list[Any], head: int) -> dict[str, Any] | None:
