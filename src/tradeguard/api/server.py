@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from tradeguard.api.app import create_app
-from tradeguard.api.wire import GuardedHttp, WireLimits, protocol_for
+from tradeguard.api.wire import GuardedHttp, WireLimits, protocol_for, stream_protocol_for
 from tradeguard.apiconfig import checked_tls_files
 from tradeguard.model.errors import TradeguardError
 
@@ -124,7 +124,8 @@ class ApiServer:
             log.warning(warning)
             print(warning, file=sys.stderr, flush=True)
         cfg = self.node.config.api
-        guarded = protocol_for(WireLimits.of(cfg))
+        limits = WireLimits.of(cfg)
+        guarded = protocol_for(limits)
         config = uvicorn.Config(
             self.app,
             host=self.host,
@@ -137,7 +138,7 @@ class ApiServer:
             http=guarded,
             ws_max_size=cfg.max_body_bytes,
             lifespan="on",
-            ws="websockets-sansio",
+            ws=stream_protocol_for(limits),  # websockets-sansio, a stalled peer cut off
             ssl_certfile=self._tls_files[0],
             ssl_keyfile=self._tls_files[1],
             timeout_graceful_shutdown=3,

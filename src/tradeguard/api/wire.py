@@ -25,6 +25,11 @@ only be sent after a handshake: up to `_TLS_REFUSALS` such connections are open 
 their handshake to the end of their TLS close (each step within the read timeout, not counted in
 the cap); beyond them a connection is closed at once without an answer, so a flood costs a
 bounded number of handshakes and file descriptors.
+
+A WebSocket stream whose peer takes nothing more (its socket buffers full, never read) is cut off
+(aborted, not closed: a close frame could not be sent) once a send has waited
+`api.request_read_timeout_s` for room: else its handler waited on that send for good, holding one
+of `api.max_connections`, its socket and a queue of every event.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from tradeguard.apiconfig import ApiConfig
 
@@ -80,6 +86,30 @@ def protocol_for(limits: WireLimits) -> type[GuardedHttp]:
         refusing: set[GuardedHttp] = set()  # noqa: RUF012 (one set per server's class)
 
     return Guarded
+
+
+def stream_protocol_for(limits: WireLimits) -> type[GuardedStream]:
+    """Return the uvicorn WebSocket protocol class whose sends wait for room at most `limits`'
+    read timeout."""
+
+    class Stream(GuardedStream):
+        wire = limits
+
+    return Stream
+
+
+class GuardedStream(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol that aborts a peer that takes nothing it sends."""
+
+    wire: WireLimits
+
+    async def send(self, message: Any) -> None:
+        if not self.writable.is_set():  # the transport's buffer is over its high-water mark
+            try:
+                await asyncio.wait_for(self.writable.wait(), self.wire.read_timeout_s)
+            except TimeoutError:
+                self.transport.abort()  # connection_lost follows: this send and the next fail
+        await super().send(message)
 
 
 class GuardedHttp(HttpToolsProtocol):

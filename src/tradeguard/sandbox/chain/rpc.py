@@ -34,6 +34,8 @@ MAX_BATCH = 100
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a request's body; past it, 413 with a JSON-RPC error
 _INTERNAL_ERROR = -32603
 _SERVER_ERROR = -32000
+# methods whose block (at this index) eth-tester refuses in hex: a node takes it so
+_HEX_BLOCK_AT = {"eth_getStorageAt": 2, "eth_estimateGas": 1}
 _MESSAGE_CHARS = 300
 # what the EVM says when it refuses a well-formed transaction, as nodes answer with -32000
 _STATE_REFUSALS = ("nonce", "balance", "gas", "fee")
@@ -93,11 +95,13 @@ class LocalChain:
             return {"result": True}
         if method == "eth_getTransactionCount" and params[1:2] == ["pending"]:
             return self._pending_count(params[0])
+        if method in _HEX_BLOCK_AT:  # eth-tester takes only an int or a tag there
+            params = _block_as_int(params, _HEX_BLOCK_AT[method])
         if method == "eth_getLogs":
-            within = _logs_within(params, self.tester.get_block_by_number("latest")["number"])
-            if within is None:
-                return {"result": []}
-            params = within
+            head = self.tester.get_block_by_number("latest")["number"]
+            refused = _log_range_refusal(params, head)
+            if refused is not None:
+                return {"error": refused}
         try:
             response = self._request(method, params)
         except TransactionFailed as exc:
@@ -129,24 +133,42 @@ class LocalChain:
         return {"result": hex(count)}
 
 
-def _logs_within(params: list[Any], head: int) -> list[Any] | None:
-    """eth_getLogs `params` with a numeric `toBlock` past `head` brought back to it, as a node
-    answers; None when a numeric `fromBlock` lies past it (no logs). Any other shape is left
-    to the call's own checks."""
-    where = params[0] if params and isinstance(params[0], dict) else None
-    if where is None:
+def _block_as_int(params: list[Any], at: int) -> list[Any]:
+    """`params` with a hex block number at index `at` as an int; any other shape unchanged."""
+    value = params[at] if len(params) > at else None
+    if not isinstance(value, str) or value[:2].lower() != "0x":
         return params
-    bounds = {}
+    try:
+        number = int(value, 16)
+    except ValueError:
+        return params  # refused by the call, in its words
+    return [*params[:at], number, *params[at + 1 :]]
+
+
+def _log_range_refusal(params: list[Any], head: int) -> dict[str, Any] | None:
+    """geth's refusal of an eth_getLogs range past `head` (as its execution-apis conformance
+    tests pin), or None: a numeric `toBlock` beyond the head, or a `fromBlock` beyond where the
+    range ends ("latest" when absent). Any other shape is left to the call's own checks."""
+    where = params[0] if params and isinstance(params[0], dict) else None
+    if where is None or "blockHash" in where:
+        return None
+    bounds: dict[str, int] = {}
     for key in ("fromBlock", "toBlock"):
-        value = where.get(key)
-        if isinstance(value, str) and value[:2].lower() == "0x":
+        value = where.get(key, "latest")
+        if value in ("latest", "safe", "finalized", "pending"):
+            bounds[key] = head
+        elif value == "earliest":
+            bounds[key] = 0
+        elif isinstance(value, str) and value[:2].lower() == "0x":
             with contextlib.suppress(ValueError):  # refused by the call, in its words
                 bounds[key] = int(value, 16)
-    if bounds.get("fromBlock", 0) > head:
+    if len(bounds) < 2:
         return None
-    if bounds.get("toBlock", 0) > head:
-        return [{**where, "toBlock": hex(head)}, *params[1:]]
-    return params
+    if bounds["fromBlock"] > bounds["toBlock"]:
+        return _err(_INVALID_PARAMS, "invalid block range params")
+    if bounds["toBlock"] > head:
+        return _err(_INVALID_PARAMS, "block range extends beyond current head block")
+    return None
 
 
 def _refusal(method: str, exc: Exception) -> dict[str, Any]:
