@@ -37,15 +37,25 @@ def _in_session(sid: int) -> list[int]:
     return pids
 
 
-def _a_worker_in(sid: int) -> bool:
-    """Tell whether a pool worker (not the resource tracker) is in session `sid`, starting."""
+def _workers_in(sid: int) -> list[int]:
+    """The pool workers (not the resource tracker) in session `sid`, starting or running."""
+    found = []
     for pid in _in_session(sid):
         try:
             if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                return True
+                found.append(pid)
         except OSError:
             continue
-    return False
+    return found
+
+
+def _takes_ctrl_c(pid: int) -> bool:
+    """Tell whether process `pid` would take a SIGINT (neither blocked nor ignored)."""
+    status = dict(
+        line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    held = int(status["SigBlk"], 16) | int(status["SigIgn"], 16)
+    return not held & (1 << (signal.SIGINT - 1))
 
 
 def _argv(tmp_path: Path) -> list[str]:
@@ -64,13 +74,15 @@ def _ctrl_c_once(argv: list[str], cwd: Path, running: bool) -> tuple[int, str]:
     sid = session.proc.pid
     try:
         deadline = time.monotonic() + 300
-        while not _a_worker_in(sid):
+        while not _workers_in(sid):
             assert session.proc.poll() is None, session.screen
             assert time.monotonic() < deadline, "no worker started"
             time.sleep(0.002)
         if running:
             session.expect("0/2", timeout_s=300)
             time.sleep(0.5)
+            workers = _workers_in(sid)
+            assert workers and not any(_takes_ctrl_c(pid) for pid in workers), workers
         os.killpg(os.tcgetpgrp(session._fd), signal.SIGINT)  # as the terminal does
         code, rest = session.finish(timeout_s=120)
     finally:
