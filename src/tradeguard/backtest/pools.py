@@ -7,8 +7,11 @@ and says so (`pool.engine == "processes"`, `pool.note`).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,24 +20,50 @@ RAY_OBJECT_STORE_BYTES = 100 * 1024 * 1024
 MAX_WORKERS = 256
 
 
+@contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) off while worker processes start. A terminal sends it to the whole
+    foreground process group, and a worker still in its interpreter's start printed "Fatal
+    Python error: init_import_site ... KeyboardInterrupt". A process started meanwhile keeps
+    SIGINT blocked across fork and exec, so workers never take it (the parent stops them); one
+    typed meanwhile reaches this process as the block ends. Main thread only (else no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
 class ProcessPool:
-    """A local pool of worker processes (spawned, so each starts clean)."""
+    """A local pool of worker processes (spawned, so each starts clean); they ignore Ctrl-C
+    (`ctrl_c_held`): the sweep answers it and stops them."""
 
     engine = "processes"
 
     def __init__(self, workers: int, note: str = "") -> None:
         self.workers = workers
         self.note = note
-        self._pool = cf.ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn")
-        )
+        with ctrl_c_held():
+            self._pool = cf.ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn")
+            )
 
     def map_unordered(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[Any]:
-        futures = [self._pool.submit(fn, job) for job in jobs]
+        with ctrl_c_held():  # the workers start as the jobs are submitted
+            futures = [self._pool.submit(fn, job) for job in jobs]
         for fut in cf.as_completed(futures):
             yield fut.result()
 
-    def close(self) -> None:
+    def close(self, interrupted: bool = False) -> None:
+        """Wait for the workers to end; `interrupted` (Ctrl-C): end them now, what they were
+        running left unstored (the next run of the sweep runs it again)."""
+        if interrupted:
+            for proc in list(getattr(self._pool, "_processes", None) or {}):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc, signal.SIGTERM)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -65,10 +94,11 @@ class RayPool:
                     f"--ray-address {address!r}: {exc}; give the head node as HOST:PORT"
                 ) from None
         else:
-            ray.init(
-                num_cpus=workers, object_store_memory=RAY_OBJECT_STORE_BYTES,
-                _node_ip_address="127.0.0.1", **kwargs,
-            )  # fmt: skip
+            with ctrl_c_held():  # its processes start now: Ctrl-C reaches this one only
+                ray.init(
+                    num_cpus=workers, object_store_memory=RAY_OBJECT_STORE_BYTES,
+                    _node_ip_address="127.0.0.1", **kwargs,
+                )  # fmt: skip
 
     def map_unordered(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[Any]:
         ray = self._ray
@@ -89,8 +119,8 @@ class RayPool:
                 raise TradeguardError(f"a sweep combination failed: {first}") from None
             yield result
 
-    def close(self) -> None:
-        self._ray.shutdown()
+    def close(self, interrupted: bool = False) -> None:
+        self._ray.shutdown()  # stops the local Ray's processes, running tasks or not
 
 
 def ray_available() -> bool:
@@ -119,7 +149,11 @@ def make_pool(workers: int, address: str | None = None, use_ray: bool = True) ->
             )
         why = "Ray not installed" if use_ray else "Ray not asked for"
         pool = ProcessPool(workers, f"local process pool, {workers} workers ({why})")
+    interrupted = False
     try:
         yield pool
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
-        pool.close()
+        pool.close(interrupted)
