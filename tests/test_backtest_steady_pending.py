@@ -8,6 +8,7 @@ import sys
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,7 @@ from tradeguard.backtest.runner import BacktestWindow, run_backtest
 from tradeguard.backtest.steady import SteadyRun
 from tradeguard.backtest.steady_pending import Pending
 from tradeguard.config import load_config
+from tradeguard.marketdata.book import OrderBook
 from tradeguard.marketdata.state import MarketState
 from tradeguard.model.market import Candle, Quote
 from tradeguard.portfolio.portfolio import Portfolio
@@ -108,6 +110,31 @@ def test_a_quote_after_unwritten_candles_stays_the_latest() -> None:
     lazy.on_quote(quote)  # a writer settles first: the candles go under the quote
     assert _view(lazy, l_marks) == _view(eager, e_marks)
     assert lazy.last_update_ms("A/B") == T0 + 700_000 and lazy.mid("A/B") == Decimal(4)
+
+
+@pytest.mark.parametrize("writer", ["candle", "book"])
+def test_a_candle_or_book_after_unwritten_candles_stays_the_latest(writer) -> None:
+    """A writer settles first: the unwritten candles go under what it writes, never over it."""
+    (eager, e_marks), (lazy, l_marks) = _pair([False, False, False])
+    candles = [Candle("A/B", T0 + j * 300_000, *[Decimal(j + 7)] * 5, 300) for j in (1, 2)]
+    pend = Pending(candles, 0, lazy, l_marks._marks, len(SYMBOLS))
+    lazy.pending = l_marks.pending = pend
+    for k, c in enumerate(candles):
+        eager.on_candle(c)
+        e_marks.marks["A/B"] = c.close
+        pend.cur = k
+    if writer == "candle":
+        newest: Any = Candle("A/B", T0 + 900_000, *[Decimal(20)] * 5, 60)
+        eager.on_candle(newest)
+        lazy.on_candle(newest)
+    else:
+        newest = OrderBook("A/B")
+        newest.apply_snapshot([(Decimal(19), ONE)], [(Decimal(21), ONE)], T0 + 950_000)
+        eager.on_book(newest)
+        lazy.on_book(newest)
+    assert _view(lazy, l_marks) == _view(eager, e_marks)
+    assert lazy.mid("A/B") == Decimal(20)
+    assert lazy.last_update_ms("A/B") == (T0 + 960_000 if writer == "candle" else T0 + 950_000)
 
 
 # Reads the market state, the marks and the equity on candles a seed picks, recording them.
