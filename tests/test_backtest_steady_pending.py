@@ -21,6 +21,7 @@ from tradeguard.backtest.steady_pending import Pending
 from tradeguard.config import load_config
 from tradeguard.marketdata.book import OrderBook
 from tradeguard.marketdata.state import MarketState
+from tradeguard.model.balance import Balance
 from tradeguard.model.market import Candle, Quote
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.strategies.loader import load_strategy_class
@@ -135,6 +136,29 @@ def test_a_candle_or_book_after_unwritten_candles_stays_the_latest(writer) -> No
     assert _view(lazy, l_marks) == _view(eager, e_marks)
     assert lazy.mid("A/B") == Decimal(20)
     assert lazy.last_update_ms("A/B") == (T0 + 960_000 if writer == "candle" else T0 + 950_000)
+
+
+def test_the_portfolios_own_readers_settle_while_candles_are_unwritten() -> None:
+    """`mark_of`, `price_of`, `mark_or` and `equity` read the marks after settling (they read
+    the dictionary directly only while nothing is pending)."""
+    market, portfolio = MarketState(), Portfolio(valuation_asset="B")
+    for n, symbol in enumerate(SYMBOLS):
+        market.on_candle(Candle(symbol, T0, *[Decimal(n + 1)] * 5, 300))
+        portfolio.marks[symbol] = Decimal(n + 1)
+    portfolio.set_balances("x", [Balance("x", "A", Decimal(2)), Balance("x", "C", Decimal(3))])
+    prices = (("A/B", 7), ("C/B", 5), ("A/B", 8))
+    candles = [Candle(s, T0 + 300_000, *[Decimal(p)] * 5, 300) for s, p in prices]
+    assert portfolio.price_of("C", "B") == 2 and portfolio.equity() == 2 * 1 + 3 * 2  # cached
+    pend = Pending(candles, 0, market, portfolio._marks, len(SYMBOLS))
+    market.pending = portfolio.pending = pend
+    pend.cur = 0  # A/B's candle noted, not written
+    assert portfolio.mark_of("x", "A/B") == (Decimal(7), False)
+    pend.cur = 1
+    assert portfolio.price_of("C", "B") == Decimal(5)
+    pend.cur = 2
+    assert portfolio.equity() == Decimal(2 * 8 + 3 * 5)
+    portfolio.pending = market.pending = None
+    assert portfolio.mark_or("x", "C/B", ONE) == Decimal(5)  # nothing pending: read as it is
 
 
 # Reads the market state, the marks and the equity on candles a seed picks, recording them.
