@@ -8,6 +8,7 @@ import sys
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,9 @@ from tradeguard.backtest.runner import BacktestWindow, run_backtest
 from tradeguard.backtest.steady import SteadyRun
 from tradeguard.backtest.steady_pending import Pending
 from tradeguard.config import load_config
+from tradeguard.marketdata.book import OrderBook
 from tradeguard.marketdata.state import MarketState
+from tradeguard.model.balance import Balance
 from tradeguard.model.market import Candle, Quote
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.strategies.loader import load_strategy_class
@@ -108,6 +111,54 @@ def test_a_quote_after_unwritten_candles_stays_the_latest() -> None:
     lazy.on_quote(quote)  # a writer settles first: the candles go under the quote
     assert _view(lazy, l_marks) == _view(eager, e_marks)
     assert lazy.last_update_ms("A/B") == T0 + 700_000 and lazy.mid("A/B") == Decimal(4)
+
+
+@pytest.mark.parametrize("writer", ["candle", "book"])
+def test_a_candle_or_book_after_unwritten_candles_stays_the_latest(writer) -> None:
+    """A writer settles first: the unwritten candles go under what it writes, never over it."""
+    (eager, e_marks), (lazy, l_marks) = _pair([False, False, False])
+    candles = [Candle("A/B", T0 + j * 300_000, *[Decimal(j + 7)] * 5, 300) for j in (1, 2)]
+    pend = Pending(candles, 0, lazy, l_marks._marks, len(SYMBOLS))
+    lazy.pending = l_marks.pending = pend
+    for k, c in enumerate(candles):
+        eager.on_candle(c)
+        e_marks.marks["A/B"] = c.close
+        pend.cur = k
+    if writer == "candle":
+        newest: Any = Candle("A/B", T0 + 900_000, *[Decimal(20)] * 5, 60)
+        eager.on_candle(newest)
+        lazy.on_candle(newest)
+    else:
+        newest = OrderBook("A/B")
+        newest.apply_snapshot([(Decimal(19), ONE)], [(Decimal(21), ONE)], T0 + 950_000)
+        eager.on_book(newest)
+        lazy.on_book(newest)
+    assert _view(lazy, l_marks) == _view(eager, e_marks)
+    assert lazy.mid("A/B") == Decimal(20)
+    assert lazy.last_update_ms("A/B") == (T0 + 960_000 if writer == "candle" else T0 + 950_000)
+
+
+def test_the_portfolios_own_readers_settle_while_candles_are_unwritten() -> None:
+    """`mark_of`, `price_of`, `mark_or` and `equity` read the marks after settling (they read
+    the dictionary directly only while nothing is pending)."""
+    market, portfolio = MarketState(), Portfolio(valuation_asset="B")
+    for n, symbol in enumerate(SYMBOLS):
+        market.on_candle(Candle(symbol, T0, *[Decimal(n + 1)] * 5, 300))
+        portfolio.marks[symbol] = Decimal(n + 1)
+    portfolio.set_balances("x", [Balance("x", "A", Decimal(2)), Balance("x", "C", Decimal(3))])
+    prices = (("A/B", 7), ("C/B", 5), ("A/B", 8))
+    candles = [Candle(s, T0 + 300_000, *[Decimal(p)] * 5, 300) for s, p in prices]
+    assert portfolio.price_of("C", "B") == 2 and portfolio.equity() == 2 * 1 + 3 * 2  # cached
+    pend = Pending(candles, 0, market, portfolio._marks, len(SYMBOLS))
+    market.pending = portfolio.pending = pend
+    pend.cur = 0  # A/B's candle noted, not written
+    assert portfolio.mark_of("x", "A/B") == (Decimal(7), False)
+    pend.cur = 1
+    assert portfolio.price_of("C", "B") == Decimal(5)
+    pend.cur = 2
+    assert portfolio.equity() == Decimal(2 * 8 + 3 * 5)
+    portfolio.pending = market.pending = None
+    assert portfolio.mark_or("x", "C/B", ONE) == Decimal(5)  # nothing pending: read as it is
 
 
 # Reads the market state, the marks and the equity on candles a seed picks, recording them.

@@ -163,7 +163,7 @@ class Portfolio:
             spend(book.get(fill.fee_asset), fill.fee)
         fee_q = fill.fee_in_quote
         self.fees_paid += fee_q
-        self.marks.setdefault(fill.symbol, fill.price)
+        (self._marks if self.pending is None else self.marks).setdefault(fill.symbol, fill.price)
         if not position:
             return None
         pos = self.position(fill.venue, fill.symbol, strategy_id)
@@ -268,7 +268,7 @@ class Portfolio:
         own = self.marks_of(venue)
         if own is not None and symbol in own:
             return own[symbol], False
-        price = self.marks.get(symbol)
+        price = (self._marks if self.pending is None else self.marks).get(symbol)
         borrowed = price is not None and bool(self.venue_marks) and venue not in self.untied
         return price, borrowed
 
@@ -397,7 +397,7 @@ class Portfolio:
         a subset of the marks' symbols, those `fresh` accepts if given) when given."""
         if asset == target or (asset in STABLECOINS and target in STABLECOINS):
             return _ONE
-        marks = self.marks
+        marks = self._marks if self.pending is None else self.marks
         if len(marks) != self._paths_for:
             self._paths.clear()
             self._paths_for = len(marks)
@@ -516,7 +516,7 @@ class Portfolio:
         """Value every balance (of `venue`'s book only, if given) in the valuation asset at the
         latest marks, each book's at its venue's own marks where it has them."""
         total = ZERO
-        marks = self.marks
+        marks = self._marks if self.pending is None else self.marks
         if len(marks) != self._routes_for:
             self._routes.clear()
             self._routes_for = len(marks)
