@@ -33,6 +33,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from backtest_instructions import parts  # each callgrind dump's count, in order
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "backtest" / "btc_pairs.toml"
 STRATEGIES = ROOT / "benchmarks" / "backtest_strategies.py"
@@ -62,17 +64,6 @@ replay_module._replay = timed
 result = run_backtest(config, Path(out))
 Path(counts).write_text(str(result.summary.events))
 """
-
-
-def parts(prefix: Path) -> list[int]:
-    """Each dump's instruction count, in the order dumped (the last at the process's end)."""
-    files = sorted(prefix.parent.glob(prefix.name + ".*"), key=lambda p: int(p.suffix[1:]))
-    counts = []
-    for path in [*files, prefix]:
-        for line in path.read_text().splitlines():
-            if line.startswith("summary:"):
-                counts.append(int(line.split()[1]))
-    return counts
 
 
 def main() -> None:
