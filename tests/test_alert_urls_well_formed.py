@@ -5,12 +5,11 @@ and then stopped `run` with a ValueError traceback when the webhook channel was 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli
 from tradeguard.config import load_config
 from tradeguard.model.errors import ConfigError
 
@@ -61,13 +60,11 @@ def test_a_good_url_still_loads(tmp_path, key, field, url):
     load_config(path)
 
 
-def test_config_check_exits_2_in_one_line(tmp_path):
+def test_config_check_exits_2_in_one_line(tmp_path, monkeypatch, capsys):
     path = tmp_path / "c.toml"
     path.write_text(_toml(KEYS[0][0], "http://[::1"), encoding="utf-8")
-    run = subprocess.run(
-        [sys.executable, "-m", "tradeguard.cli", "config", "check", str(path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    run = run_cli(capsys, "config", "check", str(path))
     assert run.returncode == 2, run.stderr
     assert "alerts.webhook.url is not a well-formed URL" in run.stderr
     assert "Traceback" not in run.stderr and "[::1" not in run.stderr

@@ -182,8 +182,8 @@ async def test_webhook_http_error_raises_channel_error_without_url_path(
     assert "secret-path-abcdef" not in str(info.value)
 
 
-async def test_webhook_connection_refused_raises_channel_error() -> None:
-    ch = WebhookChannel(f"http://127.0.0.1:{_free_port()}/hook/private-part", "slack")
+async def test_webhook_connection_refused_raises_channel_error(closed_port: int) -> None:
+    ch = WebhookChannel(f"http://127.0.0.1:{closed_port}/hook/private-part", "slack")
     with pytest.raises(ChannelError) as info:
         await ch.send(ALERT)
     await ch.aclose()
@@ -261,9 +261,9 @@ async def test_email_is_delivered_with_subject_and_body(smtp_server: SmtpServer)
     assert payload.decode().strip() == ALERT.text
 
 
-async def test_email_to_a_closed_port_raises_channel_error() -> None:
+async def test_email_to_a_closed_port_raises_channel_error(closed_port: int) -> None:
     ch = EmailChannel(
-        "127.0.0.1", _free_port(), "bot@t.test", ["ops@t.test"], starttls=False, timeout_s=2
+        "127.0.0.1", closed_port, "bot@t.test", ["ops@t.test"], starttls=False, timeout_s=2
     )
     with pytest.raises(ChannelError, match=r"SMTP to 127\.0\.0\.1"):
         await ch.send(ALERT)

@@ -23,10 +23,12 @@ from tradeguard.storage.repository import Storage
 CHILD = Path(__file__).with_name("alert_crash_child.py")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _held_port() -> socket.socket:
+    """A socket bound to a free port and not listening: connections are refused (the receiver
+    is down) and no other process can take the port before the receiver listens on it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 async def _killed_before_delivery(url: str, port: int) -> None:
@@ -57,8 +59,13 @@ async def _restart(url: str, port: int) -> AlertManager:
 
 
 async def _check(url: str) -> None:
-    port = _free_port()
-    await _killed_before_delivery(url, port)  # the receiver was down all the while
+    held = _held_port()
+    port = int(held.getsockname()[1])
+    try:
+        await _killed_before_delivery(url, port)  # the receiver was down all the while
+    except BaseException:
+        held.close()
+        raise
     got: list[tuple[str, dict[str, object]]] = []
 
     async def hook(request: web.Request) -> web.Response:
@@ -69,7 +76,7 @@ async def _check(url: str) -> None:
     app.router.add_post("/hook", hook)
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.SockSite(runner, held).start()  # the receiver comes up on the same port
     try:
         manager = await _restart(url, port)
         await aeventually(lambda: len(got) == 1, timeout_s=20)

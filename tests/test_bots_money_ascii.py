@@ -4,25 +4,19 @@ API's schema (MONEY_PATTERN, [0-9] only) refuses it, instead of being stored as 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
+from cli_support import Done, run_cli
 from tradeguard.bots.spec import BotError, BotSpec
 
 
-def _run(db: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "tradeguard"), "bot", "add", "alpha", "--db", db, *args],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+def _run(capsys: pytest.CaptureFixture[str], db: str, *args: str) -> Done:
+    return run_cli(capsys, "bot", "add", "alpha", "--db", db, *args)
 
 
-def test_full_width_digits_in_a_money_option_are_refused_by_bot_add(tmp_path):
+def test_full_width_digits_in_a_money_option_are_refused_by_bot_add(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 'tg.db'}"
-    out = _run(db, "--max-order-usd", "５０", "--max-position-usd", "100",
+    out = _run(capsys, db, "--max-order-usd", "５０", "--max-position-usd", "100",
                "--daily-loss-usd", "20")  # fmt: skip
     assert out.returncode != 0, out.stdout
     assert "max_order_usd" in out.stderr and "５０" in out.stderr, out.stderr

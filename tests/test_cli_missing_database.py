@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from cli_support import run_cli
 
 COMMANDS = [
     ["resume", "--reason", "incident closed", "--yes"],
@@ -27,20 +26,17 @@ COMMANDS = [
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:1] + a[-1:]))
 def test_a_command_on_a_missing_database_file_names_it_exits_non_zero_and_creates_nothing(
-    tmp_path: Path, argv: list[str]
+    tmp_path: Path,
+    argv: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     folder = tmp_path / "ops"
     folder.mkdir()
     target = folder / "typo.db"
-    env = {**os.environ, "TG_VAULT_PATH": str(tmp_path / "no-vault.json")}
-    done = subprocess.run(
-        [sys.executable, "-m", "tradeguard.cli", *argv, "--db", f"sqlite:///{target}"],
-        capture_output=True,
-        text=True,
-        cwd=folder,
-        env=env,
-        timeout=120,
-    )
+    monkeypatch.setenv("TG_VAULT_PATH", str(tmp_path / "no-vault.json"))
+    monkeypatch.chdir(folder)
+    done = run_cli(capsys, *argv, "--db", f"sqlite:///{target}")
     assert done.returncode != 0, (done.stdout, done.stderr)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and f"no database file at {target}" in lines[0], done.stderr

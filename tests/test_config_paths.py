@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli
 from tradeguard.cli.config_cmd import check_config
 from tradeguard.config import load_config
 from tradeguard.model.errors import ConfigError
@@ -46,13 +47,13 @@ def test_the_market_map_is_read_next_to_the_config_from_any_working_directory(
     assert [p for p in check_config(config) if p.startswith("strategies")] == []
 
 
-def test_a_missing_market_map_names_the_param_and_the_path_it_looked_at(tmp_path: Path) -> None:
+def test_a_missing_market_map_names_the_param_and_the_path_it_looked_at(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = _pm_config(tmp_path / "conf", "maps/pm_map.toml")
 
-    checked = subprocess.run(
-        [str(EXE), "config", "check", str(cfg)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    checked = run_cli(capsys, "config", "check", str(cfg))
 
     assert checked.returncode != 0
     assert "Traceback" not in checked.stderr
@@ -94,15 +95,17 @@ def test_tls_files_are_taken_from_the_config_folder_and_a_missing_one_is_named(
     ],
 )  # fmt: skip
 def test_half_a_tls_pair_is_refused_naming_the_missing_key(
-    tmp_path: Path, given: str, expected: str
+    tmp_path: Path,
+    given: str,
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # One of the two used to serve plain HTTP (a warning at most) while `status` asked https.
     cfg = tmp_path / "tg.toml"
     cfg.write_text(f'[api]\nhost = "0.0.0.0"\n{given} = "tls.pem"\n')
-    checked = subprocess.run(
-        [str(EXE), "config", "check", str(cfg)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    checked = run_cli(capsys, "config", "check", str(cfg))
     out = " ".join((checked.stdout + checked.stderr).split())
     assert checked.returncode != 0
     assert expected in out
@@ -110,7 +113,9 @@ def test_half_a_tls_pair_is_refused_naming_the_missing_key(
 
 
 @pytest.mark.parametrize("cert", ["missing.pem", "folder", "junk.pem"])
-def test_config_check_refuses_tls_files_run_would_refuse(tmp_path: Path, cert: str) -> None:
+def test_config_check_refuses_tls_files_run_would_refuse(
+    tmp_path: Path, cert: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`config check` said "valid" for TLS files that are not there, a folder or no PEM at
     all, which `run` and `serve` then refused at start."""
     conf = tmp_path / "conf"
@@ -119,10 +124,8 @@ def test_config_check_refuses_tls_files_run_would_refuse(tmp_path: Path, cert: s
     (conf / "junk.pem").write_text("junk")
     cfg = conf / "tg.toml"
     cfg.write_text(f'[api]\ntls_certfile = "{cert}"\ntls_keyfile = "key.pem"\n')
-    checked = subprocess.run(
-        [str(EXE), "config", "check", str(cfg)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    checked = run_cli(capsys, "config", "check", str(cfg))
     assert checked.returncode == 2, checked.stdout + checked.stderr
     assert "Traceback" not in checked.stderr
     if cert == "junk.pem":

@@ -4,11 +4,12 @@ writes): a user copying an example meets no refusal the docs do not lead them pa
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
+
+import pytest
+
+from cli_support import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -20,7 +21,7 @@ def _node_configs() -> list[str]:
 
 
 def test_every_example_node_config_passes_config_check_after_its_documented_steps(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from tradeguard.secrets.vault import ScryptParams, Vault
 
@@ -31,20 +32,14 @@ def test_every_example_node_config_passes_config_check_after_its_documented_step
     vault = Vault(tmp_path / "vault.json", kdf=ScryptParams(n=2**14))
     vault.create("pass phrase for the test")
     vault.add("sandbox-main", "binance", {"api_key": "k", "secret": "s"})  # `keys add`
-    env = dict(os.environ, TG_VAULT_PATH=str(tmp_path / "vault.json"))
-    shift = subprocess.run(
-        [sys.executable, "-m", "tradeguard.cli", "calendar", "shift",
-         "examples/unlock_calendar.csv", "--by-ms", "0", "--out",
-         "examples/rehearsal_calendar.csv"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    monkeypatch.setenv("TG_VAULT_PATH", str(tmp_path / "vault.json"))
+    monkeypatch.chdir(tmp_path)
+    shift = run_cli(capsys, "calendar", "shift", "examples/unlock_calendar.csv", "--by-ms", "0",
+                    "--out", "examples/rehearsal_calendar.csv")  # fmt: skip
     assert shift.returncode == 0, shift.stderr
     failed = {}
     for name in names:
-        run = subprocess.run(
-            [sys.executable, "-m", "tradeguard.cli", "config", "check", f"examples/{name}"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        run = run_cli(capsys, "config", "check", f"examples/{name}")
         if run.returncode != 0 or ": valid (" not in run.stdout:
             failed[name] = (run.returncode, run.stdout[-300:], run.stderr[-600:])
     assert failed == {}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from decimal import Decimal
@@ -37,13 +36,11 @@ def _cli(args: list[str], env: dict[str, str]) -> tuple[int, str]:
     return done.returncode, done.stdout + done.stderr
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def test_pm_arb_retry_offers_the_held_leg_and_says_why_it_cannot(tmp_path, rig):  # noqa: F811
+async def test_pm_arb_retry_offers_the_held_leg_and_says_why_it_cannot(
+    tmp_path,
+    rig,  # noqa: F811
+    closed_port,
+):
     kalshi, pm, _ = rig
     cfg = arb_config(tmp_path, kalshi, pm, {"max_unwind_loss_usd": "0.01"},
                      {"max_position_usd": "200"})  # fmt: skip
@@ -68,7 +65,7 @@ async def test_pm_arb_retry_offers_the_held_leg_and_says_why_it_cannot(tmp_path,
         env = {**os.environ, "TG_API_URL": server.url, "TG_API_TOKEN": tokens.trader}
         env.pop("TG_MASTER_PASSPHRASE", None)  # the CLI needs none
 
-        down = {**env, "TG_API_URL": f"http://127.0.0.1:{_closed_port()}"}
+        down = {**env, "TG_API_URL": f"http://127.0.0.1:{closed_port}"}
         code, out = await asyncio.to_thread(_cli, ["--totp", "123456"], down)
         assert code == 1 and out.count("\n") == 1, out
         assert out.startswith("tradeguard: no node answers at http://127.0.0.1:"), out
@@ -110,10 +107,12 @@ async def test_pm_arb_retry_offers_the_held_leg_and_says_why_it_cannot(tmp_path,
 
 
 @pytest.mark.parametrize("cap", ["0", "1e999", "2000000000000"])
-def test_a_max_loss_the_node_refuses_is_refused_before_the_node_is_asked(cap, tmp_path) -> None:
+def test_a_max_loss_the_node_refuses_is_refused_before_the_node_is_asked(
+    cap, tmp_path, closed_port
+) -> None:
     """The node takes a cap above 0 and at most 1e12 USD; the command took 0 and anything
     above, asked for the TOTP code and only then heard the node refuse it."""
-    env = {**os.environ, "TG_API_URL": f"http://127.0.0.1:{_closed_port()}",
+    env = {**os.environ, "TG_API_URL": f"http://127.0.0.1:{closed_port}",
            "TG_API_TOKEN": "tg_any"}  # fmt: skip
     code, screen = run_in_pty([*RETRY, "--max-loss", cap, "--totp", "1"], cwd=tmp_path, env=env)
     assert code == 2, screen

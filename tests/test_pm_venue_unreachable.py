@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from pm_support import rsa_pem
@@ -15,14 +13,8 @@ from tradeguard.venues.polymarket.venue import PolymarketVenue
 _PM_KEY = "0x" + "11" * 32  # a throwaway wallet key
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])  # closed when the block ends: nothing listens there
-
-
-async def test_kalshi_and_polymarket_say_where_they_got_no_answer() -> None:
-    port = _closed_port()
+async def test_kalshi_and_polymarket_say_where_they_got_no_answer(closed_port: int) -> None:
+    port = closed_port
     kalshi_url = f"http://127.0.0.1:{port}/trade-api/v2"
     kalshi = KalshiVenue("kalshi", kalshi_url, "key-1", rsa_pem()[0], Clock())
     pm = PolymarketVenue("polymarket", f"http://127.0.0.1:{port}", _PM_KEY, Clock())

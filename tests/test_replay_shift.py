@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
-import subprocess
-import sys
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from cli_support import Done, run_cli
 from tradeguard.cli.sandbox import serve
 from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.server import SandboxExchange
@@ -31,11 +31,15 @@ def _sandbox(data_dir: Path, speed: str = "1") -> SandboxExchange:
     )
 
 
-def _tg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tradeguard.cli", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
+@pytest.fixture
+def tg(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Done]:
+    """`tradeguard ARGS...` run in-process from the folder `cwd`."""
+
+    def run(*args: str, cwd: Path) -> Done:
+        monkeypatch.chdir(cwd)
+        return run_cli(capsys, *args)
+
+    return run
 
 
 async def test_admin_replay_serves_the_shift_that_maps_recorded_bars_to_played_ones(data_dir):
@@ -84,8 +88,8 @@ async def test_sandbox_start_up_prints_each_replays_time_shift(data_dir):
     assert "ms: recorded 2018-01-10T" in field and "tradeguard calendar shift" in field
 
 
-def test_calendar_check_lists_each_token_and_reports_bad_rows(tmp_path):
-    ok = _tg("calendar", "check", str(EXAMPLE), cwd=tmp_path)
+def test_calendar_check_lists_each_token_and_reports_bad_rows(tmp_path, tg):
+    ok = tg("calendar", "check", str(EXAMPLE), cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert "6 unlocks, no bad rows" in ok.stdout and "ETH      2 unlocks" in ok.stdout
     assert "ADA      1 unlock, " in ok.stdout  # one unlock, not "1 unlocks"
@@ -94,16 +98,16 @@ def test_calendar_check_lists_each_token_and_reports_bad_rows(tmp_path):
         "token,unlock_time_utc,amount,pct_of_supply,source_url\n"
         "ETH,2018-01-14T12:00:00Z,-1,3,https://example.com/a\n"
     )
-    refused = _tg("calendar", "check", str(bad), cwd=tmp_path)
+    refused = tg("calendar", "check", str(bad), cwd=tmp_path)
     assert refused.returncode != 0
     assert "bad.csv line 2: amount = '-1': expected a number above 0" in refused.stderr
     assert "Traceback" not in refused.stderr
 
 
-def test_calendar_shift_by_ms_moves_every_unlock_and_keeps_the_original_time(tmp_path):
+def test_calendar_shift_by_ms_moves_every_unlock_and_keeps_the_original_time(tmp_path, tg):
     out = tmp_path / "moved.csv"
     day = 86_400_000
-    run = _tg("calendar", "shift", str(EXAMPLE), "--by-ms", str(day), "--out", str(out),
+    run = tg("calendar", "shift", str(EXAMPLE), "--by-ms", str(day), "--out", str(out),
               cwd=tmp_path)  # fmt: skip
     assert run.returncode == 0, run.stderr
     before, after = load_calendar(EXAMPLE), load_calendar(out)
@@ -112,7 +116,7 @@ def test_calendar_shift_by_ms_moves_every_unlock_and_keeps_the_original_time(tmp
         (e.token, e.amount, e.pct_of_supply, e.source_url) for e in after
     ]
     assert after[0].note.endswith(f"[shifted {day} ms: was {before[0].when}]")
-    again = _tg("calendar", "shift", str(EXAMPLE), "--by-ms", "1", "--out", str(out), cwd=tmp_path)
+    again = tg("calendar", "shift", str(EXAMPLE), "--by-ms", "1", "--out", str(out), cwd=tmp_path)
     assert again.returncode != 0 and "pass --overwrite" in again.stderr
 
 
@@ -124,15 +128,16 @@ def test_calendar_shift_by_ms_moves_every_unlock_and_keeps_the_original_time(tmp
         (["--by-ms", "5", "--symbol", "ETHBTC"], "--symbol goes with --sandbox"),
     ],
 )
-def test_calendar_shift_refuses_with_a_reason(tmp_path, args, message):
-    run = _tg("calendar", "shift", str(EXAMPLE), *args, "--out", str(tmp_path / "x.csv"),
+def test_calendar_shift_refuses_with_a_reason(tmp_path, args, message, tg):
+    run = tg("calendar", "shift", str(EXAMPLE), *args, "--out", str(tmp_path / "x.csv"),
               cwd=tmp_path)  # fmt: skip
     assert run.returncode != 0 and message in run.stderr, run.stderr
     assert not (tmp_path / "x.csv").exists()
 
 
-def test_the_rehearsal_example_config_checks_once_its_calendar_is_shifted(tmp_path):
-    import os
+def test_the_rehearsal_example_config_checks_once_its_calendar_is_shifted(
+    tmp_path, tg, monkeypatch
+):
     import shutil
 
     from tradeguard.secrets.vault import ScryptParams, Vault
@@ -144,17 +149,16 @@ def test_the_rehearsal_example_config_checks_once_its_calendar_is_shifted(tmp_pa
     vault = Vault(tmp_path / "vault.json", kdf=ScryptParams(n=2**14))
     vault.create("pass phrase for the test")
     vault.add("sandbox-main", "binance", {"api_key": "k", "secret": "s"})  # the entry it names
-    env = dict(os.environ, TG_VAULT_PATH=str(tmp_path / "vault.json"))
-    cmd = [sys.executable, "-m", "tradeguard.cli", "config", "check",
-           "examples/token_unlock_sandbox.toml"]  # fmt: skip
-    before = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    monkeypatch.setenv("TG_VAULT_PATH", str(tmp_path / "vault.json"))
+    cmd = ["config", "check", "examples/token_unlock_sandbox.toml"]
+    before = tg(*cmd, cwd=tmp_path)
     assert before.returncode != 0
     assert "strategy param calendar = 'rehearsal_calendar.csv': no file at" in before.stderr
     assert str(examples / "rehearsal_calendar.csv") in before.stderr
-    shift = _tg("calendar", "shift", "examples/unlock_calendar.csv", "--by-ms", "0",
+    shift = tg("calendar", "shift", "examples/unlock_calendar.csv", "--by-ms", "0",
                 "--out", "examples/rehearsal_calendar.csv", cwd=tmp_path)  # fmt: skip
     assert shift.returncode == 0, shift.stderr
-    after = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    after = tg(*cmd, cwd=tmp_path)
     assert after.returncode == 0, after.stderr
     assert "valid (sandbox mode, 1 venue(s), 1 strategy)" in after.stdout
 

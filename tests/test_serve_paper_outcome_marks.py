@@ -10,7 +10,6 @@ import io
 import json
 import os
 import signal
-import socket
 from decimal import Decimal
 from typing import Any
 
@@ -123,12 +122,6 @@ async def test_a_closed_markets_saved_price_shows_its_age_and_turns_stale_on_eve
         await kalshi.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_status_after_serve_shows_the_prices_serve_read(tmp_path, capsys):
     strat, _events, node, kalshi, pm = await run_paper(tmp_path, D(20))
     try:
@@ -138,7 +131,7 @@ async def test_status_after_serve_shows_the_prices_serve_read(tmp_path, capsys):
         node.close()
         served = TradingNode(cfg)  # `tradeguard serve` itself, stopped by a SIGINT
         console = Console(file=io.StringIO())
-        task = asyncio.create_task(_serve(served, "127.0.0.1", _free_port(), console))
+        task = asyncio.create_task(_serve(served, "127.0.0.1", 0, console))  # any free port
         for _ in range(BOUND_S * 20):  # the legs' prices read at start: serve is up
             if served._reference is not None and served._reference.ages():
                 break

@@ -3,22 +3,23 @@ was "not valid TOML: Invalid statement (at line 1, column 1)", a line that looks
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
+import pytest
+
+from cli_support import run_cli
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-EXE = Path(sys.executable).parent / "tradeguard"
 
 
-def test_a_config_with_a_byte_order_mark_is_named_and_how_to_save_it(tmp_path: Path) -> None:
+def test_a_config_with_a_byte_order_mark_is_named_and_how_to_save_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_bytes(b"\xef\xbb\xbf" + (EXAMPLES / "paper.toml").read_bytes())
 
-    done = subprocess.run(
-        [str(EXE), "config", "check", str(cfg)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    done = run_cli(capsys, "config", "check", str(cfg))
 
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli
 from node_support import write_paper_toml, write_slice
 from tradeguard.strategies.base import Strategy, create
 from tradeguard.strategies.loader import StrategyLoadError, load_strategy_class
@@ -144,16 +145,16 @@ params = { lookback = 30, order_usd = "90", stop_loss_pct = "0.5", take_profit_p
 
 
 def test_strategy_new_writes_a_template_that_config_check_accepts(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    new = subprocess.run(
-        [str(EXE), "strategy", "new", "dip_buyer"], cwd=tmp_path, capture_output=True, text=True
-    )
+    monkeypatch.chdir(tmp_path)
+    new = run_cli(capsys, "strategy", "new", "dip_buyer")
     assert new.returncode == 0, new.stderr
     assert "strategies/dip_buyer.py:DipBuyer" in new.stdout
-    again = subprocess.run(
-        [str(EXE), "strategy", "new", "dip_buyer"], cwd=tmp_path, capture_output=True, text=True
-    )
+    again = run_cli(capsys, "strategy", "new", "dip_buyer")
     assert again.returncode != 0 and "--overwrite" in again.stderr
     assert "Traceback" not in again.stderr
     data = write_slice(data_dir, tmp_path / "btc.csv", 200)
@@ -165,12 +166,8 @@ venue = "paper"
 symbol = "BTC/USDT"
 """
     cfg = write_paper_toml(tmp_path, data, strategies=dip)
-    check = subprocess.run(
-        [str(EXE), "config", "check", str(cfg)], cwd=tmp_path, capture_output=True, text=True
-    )
+    check = run_cli(capsys, "config", "check", str(cfg))
     assert check.returncode == 0, check.stdout + check.stderr
     cfg.write_text(cfg.read_text().replace("DipBuyer", "NoSuchClass"))
-    bad = subprocess.run(
-        [str(EXE), "config", "check", str(cfg)], cwd=tmp_path, capture_output=True, text=True
-    )
+    bad = run_cli(capsys, "config", "check", str(cfg))
     assert bad.returncode != 0 and "no attribute 'NoSuchClass'" in bad.stdout + bad.stderr

@@ -62,6 +62,19 @@ def test_rotate_master_to_scrypt_n_2_pow_20_works(tmp_path, monkeypatch, capsys)
     assert vault.get("binance-main").field("api_key") == FIELDS["api_key"]
 
 
+@pytest.fixture(scope="module")
+def default_cost_vault(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The text of a vault at the default scrypt cost holding one entry: made once (each
+    derivation at that cost takes 128 MiB and a good part of a second); each test damages
+    its own copy."""
+    path = tmp_path_factory.mktemp("vault") / "vault.json"
+    Vault(path, kdf=ScryptParams(n=2**17)).create(PASS)
+    vault = Vault(path)
+    vault.unlock(PASS)
+    vault.add("binance-main", "binance", FIELDS)
+    return path.read_text()
+
+
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [
@@ -75,14 +88,10 @@ def test_rotate_master_to_scrypt_n_2_pow_20_works(tmp_path, monkeypatch, capsys)
     ],
 )
 def test_a_damaged_vault_file_is_one_line_naming_the_field(
-    damage, expected, tmp_path, monkeypatch, capsys
+    damage, expected, tmp_path, monkeypatch, capsys, default_cost_vault
 ):
     path = tmp_path / "vault.json"
-    Vault(path, kdf=ScryptParams(n=2**17)).create(PASS)
-    vault = Vault(path)
-    vault.unlock(PASS)
-    vault.add("binance-main", "binance", FIELDS)
-    doc = json.loads(path.read_text())
+    doc = json.loads(default_cost_vault)
     damage(doc)
     path.write_text(json.dumps(doc))
     os.chmod(path, 0o600)

@@ -5,12 +5,11 @@ reached the exchange client."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli
 from tradeguard.config import load_config
 from tradeguard.model.errors import ConfigError
 
@@ -61,12 +60,10 @@ def test_good_urls_still_load(tmp_path, line):
     load_config(_config(tmp_path, line))
 
 
-def test_config_check_exits_2_without_a_traceback(tmp_path):
+def test_config_check_exits_2_without_a_traceback(tmp_path, monkeypatch, capsys):
     path = _config(tmp_path, 'rest_url = "http://[::1"')
-    run = subprocess.run(
-        [sys.executable, "-m", "tradeguard.cli", "config", "check", str(path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    run = run_cli(capsys, "config", "check", str(path))
     assert run.returncode == 2, run.stderr
     assert "venues.0.rest_url" in run.stderr and "Traceback" not in run.stderr, run.stderr
 
@@ -76,15 +73,15 @@ KALSHI = 'rest_url = "http://127.0.0.1:8766/trade-api/v2"'
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8766", "http://127.0.0.1:8766/trade-api/v1"])
-def test_a_kalshi_rest_url_without_the_api_prefix_is_refused_at_load(tmp_path, url):
+def test_a_kalshi_rest_url_without_the_api_prefix_is_refused_at_load(
+    tmp_path, url, monkeypatch, capsys
+):
     # It passed config check and stopped `run` with a ValueError traceback from the client.
     assert KALSHI in PM_ARB
     path = tmp_path / "c.toml"
     path.write_text(PM_ARB.replace(KALSHI, f'rest_url = "{url}"'), encoding="utf-8")
-    run = subprocess.run(
-        [sys.executable, "-m", "tradeguard.cli", "config", "check", str(path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    run = run_cli(capsys, "config", "check", str(path))
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr, run.stderr
     assert f"venues.0.rest_url = '{url}'" in run.stderr, run.stderr
