@@ -24,6 +24,7 @@ from tradeguard.model.enums import Side
 from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, plain
+from tradeguard.risk.loss_history import TAKE_BACK_MS
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ UNTAKEN_KEY = "reconcile.fills_failed_untaken"  # venue -> trade ids flagged, ba
 
 CUTS_WAITING_KEY = "reconcile.fills_failed_cuts"  # venue -> [trade, side, symbol, owner]
 FLAGGED_BEFORE_KEY = "reconcile.fills_failed_before"  # venue -> ts: ids up to it let go
-FLAG_KEEP_MS = 7 * 86_400_000  # a flagged trade's id is kept this long after its fill
+# a flagged trade's id is kept this long after its fill (the risk engine keeps a loss as long,
+# so the loss of any sale flagged FAILED can be taken back)
+FLAG_KEEP_MS = TAKE_BACK_MS
 PENDING_MIN_MS = 3_600_000  # a FAILED trade not booked (yet) is looked for at least this long
 
 

@@ -245,7 +245,7 @@ class RiskObservers(RiskState):
         cool_until = ts + c.cooldown_after_loss_s * 1000 if c.cooldown_after_loss_s else 0
         if key is not None:  # kept: a loss found later never to have happened is taken back
             prior = {s: self.cooldowns.get((sid, s), 0) for s in symbols}
-            self.losses.add(Loss(sid, key, symbols, cool_until, prior, pnl=pnl))
+            self.losses.add(Loss(sid, key, symbols, cool_until, prior, pnl=pnl, ts=ts))
         if cool_until:
             for symbol in symbols:
                 self._cool(sid, symbol, cool_until)
