@@ -30,7 +30,7 @@ from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
-from tradeguard.model.money import ZERO, dec
+from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import Settlement, parse_outcome_symbol
 from tradeguard.model.reports import OrderReport
