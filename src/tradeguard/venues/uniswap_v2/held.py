@@ -23,6 +23,7 @@ from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.model.reports import OrderReport
 
 if TYPE_CHECKING:
+    from tradeguard.venues.uniswap_v2.rpc import TxLookup
     from tradeguard.venues.uniswap_v2.venue import UniswapV2Venue
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,13 @@ class HeldSwaps:
         return sorted((dict(x) for x in self.by_order.values()), key=lambda x: x["since_ms"])
 
 
+def mined_by(lookup: TxLookup, block: int | None) -> bool:
+    """Tell whether the transaction is mined, in `block` or before when one is given."""
+    if lookup.state != "mined":
+        return False
+    return block is None or int(lookup.receipt["blockNumber"]) <= block
+
+
 def held_error(exc: AmbiguousVenueError) -> bool:
     """Whether `exc` holds a swap unbooked (an RPC answer not booked on), not a plain outage."""
     return exc.code == HELD_CODE
@@ -94,8 +102,6 @@ async def book_mined(venue: UniswapV2Venue, block: int) -> None:
     later block (a busy chain moves on between calls) is left for the next read, as the
     balances read at `block` do not hold it yet. A swap held unbooked is left in flight (its
     order is, so the balance sync waits): the read answers."""
-    from tradeguard.venues.uniswap_v2.venue import _mined_by
-
     await venue._book_approvals(until_block=block)
     open_orders = {r.client_order_id for r in venue.store.open_records(venue.name)}
     for cid in sorted(open_orders):
@@ -104,7 +110,7 @@ async def book_mined(venue: UniswapV2Venue, block: int) -> None:
         for record in copies:
             symbol = str(record.detail.get("symbol"))
             try:
-                if _mined_by(await venue._lookup(record), block):
+                if mined_by(await venue._lookup(record), block):
                     await venue.fetch_order(cid, symbol)
                     break
             except AmbiguousVenueError as exc:

@@ -32,7 +32,7 @@ from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.uniswap_v2 import abi, amm, crashpoints
 from tradeguard.venues.uniswap_v2.fills import gas_fill, swap_fill
-from tradeguard.venues.uniswap_v2.held import HeldSwaps, book_mined, open_reports
+from tradeguard.venues.uniswap_v2.held import HeldSwaps, book_mined, mined_by, open_reports
 from tradeguard.venues.uniswap_v2.pool_guard import Observation, PoolGuard
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
 from tradeguard.venues.uniswap_v2.rpc import (
@@ -66,13 +66,6 @@ def _rpc_errors() -> tuple[type[BaseException], ...]:
 
 def _first_line(exc: BaseException) -> str:
     return scrub_urls(f"{type(exc).__name__}: {exc}".splitlines()[0])[:300]
-
-
-def _mined_by(lookup: TxLookup, block: int | None) -> bool:
-    """Tell whether the transaction is mined, in `block` or before when one is given."""
-    if lookup.state != "mined":
-        return False
-    return block is None or int(lookup.receipt["blockNumber"]) <= block
 
 
 class UniswapV2Venue(Venue):
@@ -567,7 +560,7 @@ class UniswapV2Venue(Venue):
             ):
                 continue
             lookup = await self._lookup(record)
-            if _mined_by(lookup, until_block):
+            if mined_by(lookup, until_block):
                 self.gas_from_receipt(record, lookup.receipt)
                 status = "mined" if int(lookup.receipt["status"]) == 1 else "reverted"
                 self.store.save(record.with_status(status, self.now_ms()))
