@@ -201,3 +201,69 @@ async def test_a_balance_read_rate_limited_for_good_is_asked_a_bounded_number_of
     (swap,) = [r for r in store.rows.values() if r.client_order_id == order.client_order_id]
     assert store.rows[swap.tx_hash].status == "sent"
     await venue.close()
+
+
+class _NoPastState(HostileServer):
+    """Answers balanceOf at a block below `floor` with an error, as a node keeping no state
+    of those blocks: a swap mined at `floor` cannot be proved (its block before is refused),
+    while the balances at its block and later are answered."""
+
+    floor = 0
+
+    def _one(self, item: Any) -> dict[str, Any]:
+        params = (item.get("params") or []) if isinstance(item, dict) else []
+        call = params[0] if params and isinstance(params[0], dict) else {}
+        at = str(params[1]) if len(params) > 1 else ""
+        balance_of = str(call.get("data", "")).startswith("0x70a08231")
+        if balance_of and at.startswith("0x") and int(at, 16) < self.floor:
+            return {"jsonrpc": "2.0", "id": item.get("id"), "error": _PRUNED}
+        return super()._one(item)
+
+
+async def test_a_held_swap_leaves_the_venues_balances_and_open_orders_answered(
+    chain: ChainThread,
+) -> None:
+    # Before: while one swap was held unbooked, the venue's balance read and its open orders
+    # raised for the whole venue (the held swap's RPC_ANSWER), with only a log warning to say
+    # why. Now both answer: the open orders list the held swap in flight with the reason, and
+    # the venue names it in `held` (told once to `on_held`) until the balances are answered.
+    server = _NoPastState(chain.chain)
+    yield_ = _serving(chain, server)
+    next(yield_)
+    try:
+        store = MemoryTxStore()
+        venue = await connected_venue(_through(chain.deployment, server), store,
+                                      approve_unlimited=True)  # fmt: skip
+        await venue.submit(dex_order(f"held-warm-{next(_seq)}", "0.01"))  # approvals
+        told: list[dict[str, Any]] = []
+        venue.held.on_held = told.append
+        seen = FillSink()
+        venue.set_listener(seen)
+        server.floor = 10**9  # every past block refused: the swap is held
+        order = dex_order(f"held-{next(_seq)}", "0.01")
+        with pytest.raises(AmbiguousVenueError) as exc:
+            await venue.submit(order)
+        assert exc.value.code == "RPC_ANSWER" and "held" in str(exc.value)
+        (swap,) = [r for r in store.rows.values() if r.client_order_id == order.client_order_id]
+        receipt = chain.rpc("eth_getTransactionReceipt", swap.tx_hash)["result"]
+        server.floor = int(receipt["blockNumber"], 16)  # its block and later answered
+        (held,) = venue.held.listed()
+        assert (held["client_order_id"], held["tx_hash"]) == (order.client_order_id, swap.tx_hash)
+        assert "balances around block" in held["reason"] and "held" in held["reason"]
+        balances = await venue.fetch_balances()
+        assert {b.asset for b in balances} >= {"WETH", "USD"}
+        (listed,) = await venue.fetch_open_orders()
+        assert listed.client_order_id == order.client_order_id
+        assert listed.status is OrderStatus.ACCEPTED and listed.venue_order_id == swap.tx_hash
+        assert "held" in listed.reason and "balances around block" in listed.reason
+        assert (await venue.fetch_open_orders("WETH/USD"))[0].reason == listed.reason
+        assert [t["tx_hash"] for t in told] == [swap.tx_hash]  # told once
+        assert seen.fills == []
+        server.floor = 0  # the node answers the balances: booked once, no longer held
+        report = await venue.fetch_order(order.client_order_id, "WETH/USD")
+        assert report is not None and report.status is OrderStatus.FILLED, report
+        assert venue.held.listed() == [] and await venue.fetch_open_orders() == []
+        assert len(seen.fills) == 1 and len(told) == 1
+        await venue.close()
+    finally:
+        next(yield_, None)

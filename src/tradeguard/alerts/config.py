@@ -79,6 +79,8 @@ class AlertRules(_Strict):
     sharpe_low: bool = True
     # A candle's volume on a traded symbol above volume_factor x its rolling mean.
     unusual_volume: bool = True
+    # A DEX swap mined but held unbooked (the RPC's answer for it not trusted), with why.
+    swap_held: bool = True
 
     def enabled(self, rule: str) -> bool:
         """Tell whether `rule` is switched on (unknown names are off)."""

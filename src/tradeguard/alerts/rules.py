@@ -258,6 +258,18 @@ def _venue_error(e: Event) -> Alert:
     )
 
 
+def _swap_held(e: Event) -> Alert:
+    d = e.data
+    venue = e.venue or "?"
+    tx = str(d.get("tx_hash", "?"))
+    where = f" ({e.symbol})" if e.symbol else ""
+    text = (f"Swap held on {venue}{where}: order {d.get('client_order_id', '?')}, tx {tx} "
+            f"is mined but not booked, in flight until the RPC answers for it: "
+            f"{d.get('reason', 'no reason given')}")  # fmt: skip
+    return Alert("swap_held", f"Swap held: {venue}", text, "warning", f"swap_held:{venue}:{tx}",
+                 e.ts)  # fmt: skip
+
+
 def _amounts(held: Any) -> str:
     if not isinstance(held, dict) or not held:
         return "an intermediate asset"
@@ -456,6 +468,7 @@ _BUILDERS = {
     EventKind.ARB_EXECUTION: _arb_execution,
     EventKind.ARB_SETTLED: _arb_settlement_mismatch,
     "risk.cash_flow": _cash_flow,
+    "dex.swap_held": _swap_held,
     "ledger.transfer_recorded": _cash_flow,
 }
 

@@ -24,6 +24,7 @@ from tradeguard.model.enums import Side
 from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, plain
+from tradeguard.risk.loss_history import TAKE_BACK_MS, cycle_key, fill_key
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ UNTAKEN_KEY = "reconcile.fills_failed_untaken"  # venue -> trade ids flagged, ba
 
 CUTS_WAITING_KEY = "reconcile.fills_failed_cuts"  # venue -> [trade, side, symbol, owner]
 FLAGGED_BEFORE_KEY = "reconcile.fills_failed_before"  # venue -> ts: ids up to it let go
-FLAG_KEEP_MS = 7 * 86_400_000  # a flagged trade's id is kept this long after its fill
+# a flagged trade's id is kept this long after its fill (the risk engine keeps a loss as long,
+# so the loss of any sale flagged FAILED can be taken back)
+FLAG_KEEP_MS = TAKE_BACK_MS
 PENDING_MIN_MS = 3_600_000  # a FAILED trade not booked (yet) is looked for at least this long
 
 
@@ -96,6 +99,7 @@ def flag_failed_fills(node: ReconcileHost, name: str, venue: Any) -> list[dict[s
             waiting: list[list[str]] = []
             for found in sorted(booked, key=_journal_rank(node, name, booked), reverse=True):
                 reverse_position(node, *found)
+                _take_back_fill_loss(node, *found)
                 if _cut_later(node, *found):  # amid an attempt, or not run here: cut later
                     waiting.append([found[0].trade_id, found[0].side.value, found[0].symbol,
                                     found[1]])  # fmt: skip
@@ -305,15 +309,30 @@ def _take_back_loss(
     """The sale the record `record_id` booked FAILED (`back`: what its P&L took back): the
     loss it fed the risk engine's losing streak and after-loss cooldown never happened, unless
     the rest of the sale still lost (put back if the commit is refused)."""
+    _take_back(node, owner, cycle_key(record_id), back, f"record {record_id}'s loss was taken back")
+
+
+def _take_back_fill_loss(node: ReconcileHost, booked: Fill, owner: str) -> None:
+    """The closing fill `booked` (of `owner`, a strategy whose fills make its positions)
+    FAILED: the loss its round trip fed the risk engine's losing streak and after-loss
+    cooldown never happened (none kept: it was no loss, or no closing fill)."""
+    key = fill_key(booked.venue, booked.trade_id, booked.side.value)
+    if getattr(node.risk, "loss_symbols", None) is None or not node.risk.loss_symbols(owner, key):
+        return
+    why = f"the loss of trade {booked.trade_id} was taken back: it FAILED on {booked.venue}"
+    _take_back(node, owner, key, None, why)
+
+
+def _take_back(node: ReconcileHost, owner: str, key: str, back: Decimal | None, why: str) -> None:
     risk = node.risk
-    take_back = getattr(risk, "take_back_cycle", None)
+    take_back = getattr(risk, "take_back_loss", None)
     if take_back is None:
         return
-    symbols = risk.cycle_loss_symbols(owner, record_id)
+    symbols = risk.loss_symbols(owner, key)
     if node.storage.keeps_undo:
         node.storage.on_rollback(risk.result_undo(owner, symbols))
     with risk.events_held() as told:  # a pause lifted: told once the flag is committed
-        take_back(owner, record_id, node.clock.now_ms(), back)
+        take_back(owner, key, node.clock.now_ms(), back, why)
     _publish_committed(node, told, risk.emit)
 
 

@@ -258,8 +258,12 @@ def _build_venues(node: TradingNode, given: dict[str, Venue]) -> None:
 
 def _tie_dex_references(node: TradingNode) -> None:
     """Give each DEX venue's pool check the venues whose marks its pools are held to, read
-    through the node's mark guard and held to the risk engine's stale-data limit."""
-    for venue in node.venues.values():
+    through the node's mark guard and held to the risk engine's stale-data limit; a swap it
+    holds unbooked is published (`dex.swap_held`, an alert naming why)."""
+    for name, venue in node.venues.items():
+        held = getattr(venue, "held", None)
+        if held is not None and hasattr(held, "on_held"):
+            held.on_held = partial(_swap_held, node, name)
         guard = getattr(venue, "pool_guard", None)
         if guard is not None and guard.marks:
             from tradeguard.venues.uniswap_v2.reference import venue_marks
@@ -270,6 +274,14 @@ def _tie_dex_references(node: TradingNode) -> None:
                 node.config.risk.stale_data_s,
                 node.clock,
             )
+
+
+def _swap_held(node: TradingNode, venue: str, info: dict[str, Any]) -> None:
+    from tradeguard.model.events import Event
+    from tradeguard.venues.uniswap_v2.held import SWAP_HELD
+
+    node.bus.publish(Event(SWAP_HELD, node.clock.now_ms(), info, venue=venue,
+                           symbol=str(info.get("symbol", "")), severity="warning"))  # fmt: skip
 
 
 def _tie_paper_venues(node: TradingNode) -> None:

@@ -96,6 +96,13 @@ def _venues(node: TradingNode, verbose: bool, now: int) -> dict[str, Any]:
         item["user_stream"] = {"state": "none"} if stream is None else stream.to_json(now)
         if item["user_stream"]["state"] == "disconnected":
             status = DEGRADED  # fills and cancels are learnt only at the next reconciliation
+        held = getattr(venue, "held", None)
+        swaps = held.listed() if held is not None and hasattr(held, "listed") else []
+        if swaps:  # a DEX swap mined, not booked on its RPC's answer: in flight, and why
+            item["held_swaps"] = len(swaps)
+            if verbose:
+                item["held"] = [{**x, "reason": _short(x["reason"])} for x in swaps]
+            status = DEGRADED
         venues[name] = item
     return {"status": status, "venues": venues}
 

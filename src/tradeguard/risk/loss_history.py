@@ -1,9 +1,15 @@
-"""The losing trades the risk engine counted by a key (an arbitrage record), kept while they
-still count in the losing streak or their after-loss cooldown runs, so one found later never
-to have happened (a sale whose trade FAILED on chain) can be taken back.
+"""The losing trades the risk engine counted by a key (an arbitrage record, a closing fill),
+kept while they still count in the losing streak or their after-loss cooldown runs, so one found
+later never to have happened (a sale whose trade FAILED on chain) can be taken back.
+
+Only what could still be taken back is kept: a loss that no longer counts (a win ended its
+streak and its cooldown ran out) is let go, and so is one older than `TAKE_BACK_MS`, past the
+window in which its sale can still be flagged FAILED (`execution.failed_fills.FLAG_KEEP_MS`,
+the same figure). However many losses a streak holds, any of them within that window can be
+taken back.
 
 ```python
-losses.add(Loss("pmarb", "cycle:7", ("A",), until=..., prior={"A": 0}, streak=True))
+losses.add(Loss("pmarb", "cycle:7", ("A",), until=..., prior={"A": 0}, streak=True, ts=now))
 loss = losses.take("pmarb", "cycle:7")   # None: not kept (a win ended its streak, cooled)
 ```
 """
@@ -16,12 +22,20 @@ from typing import Any
 
 from tradeguard.model.money import ZERO, plain
 
-LOSSES_KEPT = 200  # far more than any max_consecutive_losses; the oldest go first
+# A loss is kept this long after its trade at most: a sale FAILS within minutes of its match,
+# and a failed fill older than this is no longer cut (its flag's id is let go, see
+# `execution.failed_fills.FLAG_KEEP_MS`), so its loss could never be taken back.
+TAKE_BACK_MS = 7 * 86_400_000
 
 
 def cycle_key(record_id: int) -> str:
     """The key of an arbitrage record's result."""
     return f"cycle:{record_id}"
+
+
+def fill_key(venue: str, trade_id: str, side: str) -> str:
+    """The key of the result of the closing fill of trade `trade_id` (`side`) on `venue`."""
+    return f"fill:{venue}:{trade_id}:{side}"
 
 
 @dataclass
@@ -35,18 +49,21 @@ class Loss:
     prior: dict[str, int] = field(default_factory=dict)  # symbol -> cooldown before it
     streak: bool = True  # still counted in the losing streak (no win nor pause end since)
     pnl: Decimal = ZERO  # what it lost (negative) less what was taken back of it (0: unknown)
+    ts: int = 0  # when it was counted (its trade's time)
 
     def to_json(self) -> list[Any]:
         return [self.strategy_id, self.key, list(self.symbols), self.until, self.prior,
-                self.streak, plain(self.pnl)]  # fmt: skip
+                self.streak, plain(self.pnl), self.ts]  # fmt: skip
 
     @classmethod
-    def from_json(cls, raw: Any) -> Loss | None:
+    def from_json(cls, raw: Any, now: int = 0) -> Loss | None:
+        """One stored loss; one stored before its time was kept is dated `now`."""
         try:
             sid, key, symbols, until, prior, streak, *rest = raw  # no pnl: kept before it was
             return cls(str(sid), str(key), tuple(str(s) for s in symbols), int(until),
                        {str(s): int(u) for s, u in dict(prior).items()}, bool(streak),
-                       Decimal(str(rest[0])) if rest else ZERO)  # fmt: skip
+                       Decimal(str(rest[0])) if rest else ZERO,
+                       int(rest[1]) if len(rest) > 1 else now)  # fmt: skip
         except (TypeError, ValueError, ArithmeticError):
             return None
 
@@ -58,8 +75,9 @@ class LossHistory:
         self.losses: list[Loss] = losses or []
 
     def add(self, loss: Loss) -> None:
+        """Keep `loss` (newest last), letting go of those that can no longer be taken back."""
+        self.prune(loss.ts)
         self.losses.append(loss)
-        del self.losses[:-LOSSES_KEPT]
 
     def streak_over(self, now: int) -> None:
         """The losing streak ended (a win, the pause's end): the losses count no more in it;
@@ -69,7 +87,10 @@ class LossHistory:
         self.prune(now)
 
     def prune(self, now: int) -> None:
-        self.losses = [x for x in self.losses if x.streak or x.until > now]
+        """Let go of the losses that count no more (out of the streak, cooled) and of those
+        older than `TAKE_BACK_MS`, whose sale can no longer be flagged FAILED."""
+        oldest = now - TAKE_BACK_MS
+        self.losses = [x for x in self.losses if (x.streak or x.until > now) and x.ts >= oldest]
 
     def find(self, strategy_id: str, key: str) -> Loss | None:
         return next((x for x in self.losses if (x.strategy_id, x.key) == (strategy_id, key)), None)
@@ -94,9 +115,10 @@ class LossHistory:
         return [x.to_json() for x in self.losses]
 
     @classmethod
-    def from_json(cls, raw: Any) -> LossHistory:
-        losses = [x for r in (raw if isinstance(raw, list) else []) if (x := Loss.from_json(r))]
-        return cls(losses)
+    def from_json(cls, raw: Any, now: int = 0) -> LossHistory:
+        """The stored losses; those stored before their time was kept are dated `now`."""
+        rows = raw if isinstance(raw, list) else []
+        return cls([x for r in rows if (x := Loss.from_json(r, now))])
 
 
-__all__ = ["LOSSES_KEPT", "Loss", "LossHistory", "cycle_key"]
+__all__ = ["TAKE_BACK_MS", "Loss", "LossHistory", "cycle_key", "fill_key"]

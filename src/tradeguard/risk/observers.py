@@ -21,7 +21,7 @@ from tradeguard.model.position import ClosedTrade
 from tradeguard.risk.breakers import DAY_MS, VenueBreaker, iso_week
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.limit_fit import loss_limit_warnings
-from tradeguard.risk.loss_history import Loss, LossHistory, cycle_key
+from tradeguard.risk.loss_history import Loss, LossHistory, cycle_key, fill_key
 from tradeguard.risk.state import (
     DAILY_LOSS_BY,
     DRAWDOWN_BY,
@@ -136,7 +136,9 @@ class RiskObservers(RiskState):
             if self._dirty:
                 self._save()
             return
-        self._observe_result(sid, (fill.symbol,), closed.pnl, ts)
+        # kept by its trade: a closing sale found FAILED later takes its loss back
+        key = fill_key(fill.venue, fill.trade_id, fill.side.value) if fill.trade_id else None
+        self._observe_result(sid, (fill.symbol,), closed.pnl, ts, key)
 
     def observe_cycle(
         self,
@@ -163,42 +165,53 @@ class RiskObservers(RiskState):
 
     def cycle_loss_symbols(self, strategy_id: str, record_id: int) -> tuple[str, ...]:
         """The markets the loss of record `record_id` cooled down, while it is kept (else ())."""
-        loss = self.losses.find(strategy_id, cycle_key(record_id))
+        return self.loss_symbols(strategy_id, cycle_key(record_id))
+
+    def loss_symbols(self, strategy_id: str, key: str) -> tuple[str, ...]:
+        """The markets the loss `key` (`cycle_key`, `fill_key`) cooled down, while it is kept."""
+        loss = self.losses.find(strategy_id, key)
         return loss.symbols if loss is not None else ()
 
     def take_back_cycle(
         self, strategy_id: str, record_id: int, ts: int, back: Decimal | None = None
     ) -> bool:
         """Take back the loss the record `record_id` of `strategy_id` fed (its sale's trade
-        FAILED: the loss never happened): out of the losing streak while it still counts there,
-        lifting the streak's pause when it tripped it and the rest is below
+        FAILED: the loss never happened); see `take_back_loss`."""
+        return self.take_back_loss(strategy_id, cycle_key(record_id), ts, back,
+                                   f"record {record_id}'s loss was taken back")  # fmt: skip
+
+    def take_back_loss(
+        self, strategy_id: str, key: str, ts: int, back: Decimal | None = None, why: str = ""
+    ) -> bool:
+        """Take back the loss `key` of `strategy_id` (an arbitrage record's, a closing fill's)
+        whose sale's trade FAILED (the loss never happened): out of the losing streak while it
+        still counts there, lifting the streak's pause when it tripped it and the rest is below
         `max_consecutive_losses`, and its after-loss cooldown off each market unless a later
-        loss cooled it further. With `back` (what the failed trade took back of the record's
-        P&L, part of its sale failing), the record stays a loss while what it lost exceeds
-        what was taken back so far. Return whether a loss was taken back."""
-        cycle = cycle_key(record_id)
-        kept = self.losses.find(strategy_id, cycle)
+        loss cooled it further. With `back` (what the failed trade took back of the loss's
+        P&L, part of its sale failing), it stays a loss while what it lost exceeds what was
+        taken back so far. Return whether a loss was taken back."""
+        kept = self.losses.find(strategy_id, key)
         if kept is not None and back is not None and kept.pnl < ZERO:
             kept.pnl += back
             if kept.pnl < -_LOSS_LEFT_MIN:  # the rest of the sale still lost: a losing trade
                 self._dirty = True
                 self._save()
                 return False
-        loss = self.losses.take(strategy_id, cycle)
+        loss = self.losses.take(strategy_id, key)
         if loss is None:
             return False
         for symbol in loss.symbols:
-            key = (strategy_id, symbol)
-            if loss.until and self.cooldowns.get(key) == loss.until:
+            cooled = (strategy_id, symbol)
+            if loss.until and self.cooldowns.get(cooled) == loss.until:
                 prior = loss.prior.get(symbol, 0)
                 if prior > ts:
-                    self.cooldowns[key] = prior
+                    self.cooldowns[cooled] = prior
                 else:
-                    self.cooldowns.pop(key, None)
+                    self.cooldowns.pop(cooled, None)
         if loss.streak and self.consecutive_losses > 0:
             self.consecutive_losses -= 1
             if self.consecutive_losses < self.config.max_consecutive_losses:
-                self._lift_streak(ts, f"record {record_id}'s loss was taken back")
+                self._lift_streak(ts, why or f"the loss of {key} was taken back")
         self._dirty = True
         self._save()
         return True
@@ -245,7 +258,7 @@ class RiskObservers(RiskState):
         cool_until = ts + c.cooldown_after_loss_s * 1000 if c.cooldown_after_loss_s else 0
         if key is not None:  # kept: a loss found later never to have happened is taken back
             prior = {s: self.cooldowns.get((sid, s), 0) for s in symbols}
-            self.losses.add(Loss(sid, key, symbols, cool_until, prior, pnl=pnl))
+            self.losses.add(Loss(sid, key, symbols, cool_until, prior, pnl=pnl, ts=ts))
         if cool_until:
             for symbol in symbols:
                 self._cool(sid, symbol, cool_until)

@@ -408,7 +408,7 @@ class RiskState:
             for s, keys in (data.get("settlements_seen") or {}).items()
             if isinstance(keys, list)
         }
-        self.losses = LossHistory.from_json(data.get("losses"))
+        self.losses = LossHistory.from_json(data.get("losses"), self._clock.now_ms())
         self.last_resume = data.get("last_resume")
         self.last_kill = data.get("last_kill")
         over = data.get("halted_over")

@@ -30,7 +30,7 @@ from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
-from tradeguard.model.money import ZERO, dec
+from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import Settlement, parse_outcome_symbol
 from tradeguard.model.reports import OrderReport
@@ -350,20 +350,22 @@ class PolymarketVenue(Venue):
         return rows
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        """The orders resting on the book, each as its own row reads (`queried`): the sizes
+        of its trades read FAILED taken off what `size_matched` counts."""
         rows = await self._rows("fetch_open_orders", "/data/orders")
         by_hash = {h: c for c, h in self._hashes.items()}
         out = []
         for row in rows:
-            sym = self._symbol_of_token.get(row["asset_id"], "")
+            try:
+                sym = self._symbol_of_token.get(row["asset_id"], "")
+                order_hash = row["id"]
+            except (KeyError, TypeError) as exc:
+                why = f"an order missing {exc}" if isinstance(exc, KeyError) else "not an order"
+                raise not_object(self.name, "fetch_open_orders", "GET /data/orders", row,
+                                 why) from None  # fmt: skip
             if symbol is not None and sym != symbol:
                 continue
-            filled = dec(row["size_matched"])
-            out.append(OrderReport(
-                self.name, sym, by_hash.get(row["id"], ""), row["id"],
-                OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.ACCEPTED,
-                filled=filled, amount=dec(row["original_size"]), ts=self.clock.now_ms(),
-                side=row["side"].lower(), price=dec(row["price"]),
-            ))  # fmt: skip
+            out.append(queried(self, (sym, by_hash.get(order_hash, ""), order_hash), row))
         return out
 
     async def _trades_page(self, query: dict[str, str]) -> Any:

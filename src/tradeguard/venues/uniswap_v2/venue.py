@@ -32,6 +32,7 @@ from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.uniswap_v2 import abi, amm, crashpoints
 from tradeguard.venues.uniswap_v2.fills import gas_fill, swap_fill
+from tradeguard.venues.uniswap_v2.held import HeldSwaps, book_mined, mined_by, open_reports
 from tradeguard.venues.uniswap_v2.pool_guard import Observation, PoolGuard
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
 from tradeguard.venues.uniswap_v2.rpc import (
@@ -67,13 +68,6 @@ def _first_line(exc: BaseException) -> str:
     return scrub_urls(f"{type(exc).__name__}: {exc}".splitlines()[0])[:300]
 
 
-def _mined_by(lookup: TxLookup, block: int | None) -> bool:
-    """Tell whether the transaction is mined, in `block` or before when one is given."""
-    if lookup.state != "mined":
-        return False
-    return block is None or int(lookup.receipt["blockNumber"]) <= block
-
-
 class UniswapV2Venue(Venue):
     """Swaps on a Uniswap V2 router from one wallet; fills come from receipts."""
 
@@ -100,6 +94,7 @@ class UniswapV2Venue(Venue):
         self.pairs: dict[str, tuple[str, bool]] = {}  # symbol -> (pair, base is token0)
         self.reserves: dict[str, amm.Reserves] = {}
         self.fills: dict[str, Fill] = {}  # by trade id (tx hash)
+        self.held = HeldSwaps(name, now_ms)  # swaps mined, not booked on the RPC's answer
         self.watcher: TxWatcher | None = None
         # Balances read after each receipt's fill, as the prediction venues do after theirs:
         # `tradeguard balances` shows the swap at once, not at the next balance sync.
@@ -472,15 +467,7 @@ class UniswapV2Venue(Venue):
         return await self._watcher().resolve(client_order_id, symbol, records)
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
-        out = []
-        for record in self.store.open_records(self.name):
-            sym = str(record.detail.get("symbol", ""))
-            if record.kind == "approve" or (symbol is not None and sym != symbol):
-                continue
-            report = await self.fetch_order(record.client_order_id, sym)
-            if report is not None and report.status.is_open:
-                out.append(report)
-        return out
+        return await open_reports(self, symbol)  # a swap held unbooked: in flight, with why
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         await self._book_approvals()
@@ -515,7 +502,8 @@ class UniswapV2Venue(Venue):
 
     async def _read_balances(self) -> list[Balance]:
         """Balances as of one block, once every journaled transaction mined by that block has its
-        fill booked: a swap mined before this read is never seen as a balance without a fill."""
+        fill booked: a swap mined before this read is never seen as a balance without a fill,
+        but one held unbooked (`held`), whose order stays in flight (the balance sync waits)."""
         me = self._sender().address
         # the last block with `confirmations` on it: a swap not booked yet is not in it either
         block = max(await self.chain.block_number() - (self.settings.confirmations - 1), 0)
@@ -553,18 +541,7 @@ class UniswapV2Venue(Venue):
         return await checked_lookup(self.chain, record, self.name, self.settings.confirmations)
 
     async def _book_mined(self, block: int) -> None:
-        """Book the fill (or gas) of every open journaled transaction mined by `block`: one in
-        a later block (a busy chain moves on between calls) is left for the next read, as the
-        balances read at `block` do not hold it yet."""
-        await self._book_approvals(until_block=block)
-        open_orders = {r.client_order_id for r in self.store.open_records(self.name)}
-        for cid in sorted(open_orders):
-            # every copy of the order's nonce: a replaced original may be the one mined
-            copies = [r for r in self.store.for_order(self.name, cid) if r.kind != "approve"]
-            for record in copies:
-                if _mined_by(await self._lookup(record), block):
-                    await self.fetch_order(cid, str(record.detail.get("symbol")))
-                    break
+        await book_mined(self, block)  # a swap held unbooked is left in flight
 
     async def _book_approvals(
         self, client_order_id: str | None = None, until_block: int | None = None
@@ -583,7 +560,7 @@ class UniswapV2Venue(Venue):
             ):
                 continue
             lookup = await self._lookup(record)
-            if _mined_by(lookup, until_block):
+            if mined_by(lookup, until_block):
                 self.gas_from_receipt(record, lookup.receipt)
                 status = "mined" if int(lookup.receipt["status"]) == 1 else "reverted"
                 self.store.save(record.with_status(status, self.now_ms()))

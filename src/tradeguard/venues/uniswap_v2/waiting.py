@@ -20,6 +20,7 @@ from tradeguard.model.reports import OrderReport
 from tradeguard.venues.uniswap_v2 import abi, crashpoints
 from tradeguard.venues.uniswap_v2.amm import from_units
 from tradeguard.venues.uniswap_v2.fills import SwapProof, prove_swap
+from tradeguard.venues.uniswap_v2.held import held_error
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
 from tradeguard.venues.uniswap_v2.rpc import NoState, RateLimited, TxLookup
 from tradeguard.venues.uniswap_v2.sender import TxSender, gwei
@@ -92,12 +93,23 @@ class TxWatcher:
             await asyncio.sleep(POLL_S)
 
     async def resolve(self, cid: str, symbol: str, records: list[TxRecord]) -> OrderReport:
-        """Report an order from every transaction journaled for it."""
+        """Report an order from every transaction journaled for it; one whose swap is held
+        unbooked (an RPC answer not booked on) is named in the venue's `held` until answered."""
+        report = await self._resolve(cid, symbol, records)
+        self.venue.held.release(cid)
+        return report
+
+    async def _resolve(self, cid: str, symbol: str, records: list[TxRecord]) -> OrderReport:
         pending: TxRecord | None = None
         for record in sorted(records, key=lambda r: r.created_ts, reverse=True):
-            lookup = await self._lookup(record)
-            if lookup.state == "mined":
-                return await self._mined(cid, symbol, record, lookup.receipt)
+            try:
+                lookup = await self._lookup(record)
+                if lookup.state == "mined":
+                    return await self._mined(cid, symbol, record, lookup.receipt)
+            except AmbiguousVenueError as exc:
+                if held_error(exc):
+                    self.venue.held.hold(cid, symbol, record.tx_hash, str(exc))
+                raise
             if lookup.state == "confirming":  # in a block: neither resent nor replaced
                 return self._report(cid, symbol, record, OrderStatus.ACCEPTED)
             if lookup.state == "pending" and pending is None:

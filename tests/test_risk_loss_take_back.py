@@ -1,0 +1,60 @@
+"""The losses kept for taking back (a sale found FAILED): any loss within the window its sale
+can still be flagged in, however long the streak; none older, none that counts no more."""
+
+from __future__ import annotations
+
+from test_risk_support import T0, D, Rig
+from tradeguard.risk.loss_history import TAKE_BACK_MS, LossHistory
+
+
+def _lose(rig: Rig, record_id: int, ts: int, symbol: str = "M1") -> None:
+    rig.at(ts)
+    rig.engine.observe_cycle("arb", (symbol,), D("-1"), ts, record_id)
+
+
+def test_the_first_loss_of_a_long_streak_is_still_taken_back() -> None:
+    rig = Rig(max_consecutive_losses=1000, cooldown_after_loss_s=60)
+    for n in range(1, 251):  # more losses than the history once kept (200)
+        _lose(rig, n, T0 + n * 1000)
+    assert rig.engine.consecutive_losses == 250
+    assert rig.engine.cycle_loss_symbols("arb", 1) == ("M1",)
+    assert rig.engine.take_back_cycle("arb", 1, T0 + 251_000)
+    assert rig.engine.consecutive_losses == 249
+    # and across a restart: every loss of the streak is stored
+    eng = rig.restart()
+    assert eng.take_back_cycle("arb", 2, T0 + 252_000)
+    assert eng.consecutive_losses == 248
+
+
+def test_a_loss_past_the_take_back_window_is_let_go() -> None:
+    rig = Rig(max_consecutive_losses=1000)
+    _lose(rig, 1, T0)
+    _lose(rig, 2, T0 + TAKE_BACK_MS)  # the first is exactly at the window's edge: kept
+    assert [x.key for x in rig.engine.losses.losses] == ["cycle:1", "cycle:2"]
+    _lose(rig, 3, T0 + TAKE_BACK_MS + 1)  # past it: its sale can no longer be flagged
+    assert [x.key for x in rig.engine.losses.losses] == ["cycle:2", "cycle:3"]
+    assert not rig.engine.take_back_cycle("arb", 1, T0 + TAKE_BACK_MS + 2)
+    assert rig.engine.consecutive_losses == 3  # nothing taken back
+    # a long streak keeps only its losses of the window, across a restart too
+    _lose(rig, 4, T0 + 2 * TAKE_BACK_MS + 2)
+    assert [x.key for x in rig.restart().losses.losses] == ["cycle:4"]
+    assert rig.engine.consecutive_losses == 4
+
+
+def test_a_loss_that_counts_no_more_is_let_go() -> None:
+    rig = Rig(cooldown_after_loss_s=60)
+    _lose(rig, 1, T0)
+    rig.engine.observe_cycle("arb", ("M1",), D("1"), T0 + 1000, 2)  # a win ends the streak
+    assert [x.key for x in rig.engine.losses.losses] == ["cycle:1"]  # still cooling M1
+    _lose(rig, 3, T0 + 61_000)  # its cooldown has run out
+    assert [x.key for x in rig.engine.losses.losses] == ["cycle:3"]
+
+
+def test_a_loss_stored_without_its_time_is_dated_at_the_load() -> None:
+    row = ["arb", "cycle:1", ["M1"], 0, {"M1": 0}, True, "-1"]
+    losses = LossHistory.from_json([row], T0)
+    assert losses.losses[0].ts == T0
+    losses.prune(T0 + TAKE_BACK_MS)
+    assert [x.key for x in losses.losses] == ["cycle:1"]
+    losses.prune(T0 + TAKE_BACK_MS + 1)
+    assert losses.losses == []
