@@ -88,8 +88,6 @@ def unlock_ahead(
     secrets) and the passphrase is set in the environment (a prompt waits for the entry's
     read, as before). The entry's read then checks the vault and its entry as before and waits
     for the key; every error is the one the read would raise by itself."""
-    from tradeguard.secrets.vault import PASSPHRASE_ENV, Vault, check_passphrase, default_vault_path
-
     venues = [
         vc for vc in config.venues
         if not vc.data_only and vc.name not in given and vc.kind != "paper" and vc.credentials
@@ -97,6 +95,13 @@ def unlock_ahead(
     alerts = config.alerts.enabled and bool(config.alerts.credentials)
     if _session is None or not (venues or alerts):
         return
+    from tradeguard.secrets.vault import (
+        PASSPHRASE_ENV,
+        Vault,
+        check_passphrase,
+        default_vault_path,
+    )  # the vault's cryptography: only for a node that reads it
+
     env = os.environ if environ is None else environ
     vault = Vault(default_vault_path(env))
     key = str(vault.path.resolve())
