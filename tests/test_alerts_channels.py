@@ -304,3 +304,30 @@ def test_build_channels_creates_only_configured_channels() -> None:
     names = [ch.name for ch in build_channels(cfg)]
     assert names == ["webhook:discord", "telegram", "email"]
     assert TOKEN not in repr(cfg)
+
+
+def test_channels_without_http_load_no_http_client(monkeypatch):
+    # httpx (a second of a busy machine's start) is loaded by a webhook or Telegram channel only
+    import importlib
+    import sys
+
+    import tradeguard.alerts as alerts_package
+    from tradeguard.alerts.config import AlertsConfig
+
+    monkeypatch.setattr(alerts_package, "channels", alerts_package.channels)  # restored after
+    monkeypatch.delitem(sys.modules, "tradeguard.alerts.channels")
+    monkeypatch.setitem(sys.modules, "httpx", None)  # any import of it fails
+    fresh = importlib.import_module("tradeguard.alerts.channels")
+    smtp = {
+        "host": "127.0.0.1",
+        "port": 2525,
+        "from_addr": "a@example.com",
+        "to_addrs": ["b@example.com"],
+    }
+    assert [c.name for c in fresh.build_channels(AlertsConfig.model_validate({"smtp": smtp}))] == [
+        "email"
+    ]
+    with pytest.raises(ImportError):
+        fresh.build_channels(
+            AlertsConfig.model_validate({"webhook": {"url": "http://127.0.0.1:9/"}})
+        )

@@ -214,3 +214,38 @@ def test_the_console_backtest_never_scans_what_its_quiet_collector_let_grow(tmp_
     young = json.loads(done.stderr.strip().splitlines()[-1])
     swept = [count for count, loaded in young if loaded and count > 1_000]
     assert swept == [], young
+
+
+def test_config_check_judges_ccxt_exchanges_without_importing_ccxt(tmp_path):
+    """`config check` names an unknown ccxt exchange from ccxt's list of exchange ids, read
+    without importing ccxt (which loads every exchange's class, seconds on a busy machine)."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        f"""
+mode = "live"
+[node]
+database_url = "sqlite:///{tmp_path / "tg.db"}"
+[[venues]]
+name = "good"
+kind = "ccxt"
+exchange = "binance"
+[[venues]]
+name = "bad"
+kind = "ccxt"
+exchange = "binanse"
+"""
+    )
+    code = (
+        "import atexit, json, runpy, sys\n"
+        "sys.argv = ['tradeguard', 'config', 'check', sys.argv[1]]\n"
+        "atexit.register(lambda: print(json.dumps(sorted(m for m in sys.modules\n"
+        "    if m.split('.')[0] in ('ccxt', 'aiohttp', 'alembic'))), file=sys.stderr))\n"
+        "runpy.run_module('tradeguard.cli', run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(cfg)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == EXIT_CONFIG, done.stderr
+    assert "venues[bad]: exchange = 'binanse' is not a ccxt exchange" in done.stderr
+    assert "venues[good]" not in done.stderr
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []

@@ -80,6 +80,54 @@ def test_fresh_database_then_later_migrations_still_apply(tmp_path: Path) -> Non
     db.dispose()
 
 
+def _no_alembic_upgrade(monkeypatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Alembic's upgrade ran on a database already at head")
+
+    monkeypatch.setattr(command, "upgrade", refuse)
+
+
+def test_a_sqlite_database_at_head_opens_without_alembic(tmp_path: Path, monkeypatch) -> None:
+    # A restart finds its database at head: Alembic (its import and its scripts' loading, a
+    # second or more of a live node's start on a busy machine) is left out.
+    _migrated(tmp_path / "a.db").dispose()
+    _no_alembic_upgrade(monkeypatch)
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    db.migrate()
+    assert db.current_revision() == SCHEMA_HEAD
+    db.dispose()
+
+
+def test_a_postgresql_database_at_head_opens_without_alembic(pg_url: str, monkeypatch) -> None:
+    Database(pg_url).migrate()  # through Alembic: every migration, from nothing
+    _no_alembic_upgrade(monkeypatch)
+    db = Database(pg_url)
+    db.migrate()
+    assert db.current_revision() == SCHEMA_HEAD
+    db.dispose()
+
+
+def test_a_database_behind_head_still_migrates(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    cfg = db.alembic_config()
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("BEGIN")
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0009")
+    assert db.current_revision() == "0009"
+    db.migrate()
+    assert db.current_revision() == SCHEMA_HEAD
+    assert _schema(tmp_path / "a.db") == _schema(_fresh(tmp_path / "b.db"))
+    db.dispose()
+
+
+def _fresh(path: Path) -> Path:
+    db = Database(f"sqlite:///{path}")
+    db.migrate()
+    db.dispose()
+    return path
+
+
 def test_schema_comparison_notices_a_missing_index(tmp_path: Path) -> None:
     # Guards the comparison above against comparing nothing.
     db = Database(f"sqlite:///{tmp_path / 'a.db'}")

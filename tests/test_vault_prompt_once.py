@@ -116,3 +116,65 @@ def test_a_node_with_two_credentialed_venues_derives_the_vault_key_once(
     node = TradingNode(load_config(str(_two_credentialed_venues(tmp_path))))
     node.close()
     assert unlocked == [str(vault_path)]
+
+
+def test_the_vault_key_is_derived_on_another_thread_while_the_node_builds(
+    vault_path, tmp_path, monkeypatch
+):
+    # scrypt's seconds run on the other core while the database opens and ccxt is imported
+    import threading
+
+    from tradeguard.config import load_config
+    from tradeguard.node import TradingNode
+
+    threads: list[str] = []
+    real = Vault.unlock
+
+    def recording(self, passphrase):
+        threads.append(threading.current_thread().name)
+        return real(self, passphrase)
+
+    from tradeguard.venues import ccxt_venue
+
+    keys: dict[str, str] = {}
+    build = ccxt_venue.build_ccxt_venue
+
+    def keyed(vc, clock, *, credentials=None):
+        keys[vc.name] = credentials.get("api_key")
+        return build(vc, clock, credentials=credentials)
+
+    monkeypatch.setattr(ccxt_venue, "build_ccxt_venue", keyed)
+    monkeypatch.setattr(Vault, "unlock", recording)
+    monkeypatch.setenv("TG_VAULT_PATH", str(vault_path))
+    monkeypatch.setenv("TG_MASTER_PASSPHRASE", PASSPHRASE)
+    TradingNode(load_config(str(_two_credentialed_venues(tmp_path)))).close()
+    assert keys == {"one": "key-main-0123456789", "two": "key-second-0123456789"}
+    assert threads == ["vault-unlock"]
+
+
+def test_a_key_derived_ahead_fails_the_build_as_the_read_would(vault_path, tmp_path, monkeypatch):
+    from tradeguard.config import load_config
+    from tradeguard.node import TradingNode
+
+    opened: list[Vault] = []
+    real = Vault.unlock
+
+    def recording(self, passphrase):
+        opened.append(self)
+        return real(self, passphrase)
+
+    monkeypatch.setattr(Vault, "unlock", recording)
+    monkeypatch.setenv("TG_VAULT_PATH", str(vault_path))
+    monkeypatch.setenv("TG_MASTER_PASSPHRASE", "a wrong passphrase here")
+    with pytest.raises(vault_module.VaultError, match="wrong master passphrase"):
+        TradingNode(load_config(str(_two_credentialed_venues(tmp_path))))
+    # a missing entry is named as before; the key derived meanwhile is forgotten once derived
+    monkeypatch.setenv("TG_MASTER_PASSPHRASE", PASSPHRASE)
+    with pytest.raises(ConfigError, match="no such entry"):
+        other = tmp_path / "other"  # the failed build above holds its database's writer lock
+        other.mkdir()
+        TradingNode(load_config(str(_two_credentialed_venues(other, second="gone"))))
+    from conftest import eventually
+
+    eventually(lambda: not opened[-1].unlocked, timeout_s=30)
+    assert len(opened) == 2

@@ -22,14 +22,15 @@ import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from email.message import EmailMessage
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
-
-import httpx
 
 from tradeguard.alerts.config import AlertsConfig, SmtpConfig, TelegramConfig, WebhookConfig
 from tradeguard.alerts.rules import Alert
 from tradeguard.secrets.redact import MASK, RedactingFilter, redact, register_secret
+
+if TYPE_CHECKING:  # imported by an HTTP channel's making: a node without one never loads it
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ class _HttpChannel:
         delivery_timeouts: int = DELIVERY_TIMEOUTS,
         max_posts: int = MAX_POSTS,
     ) -> None:
+        import httpx  # noqa: F401  (loaded with the channel, not at its first post in the loop)
+
         self._timeout = timeout_s
         self._timeouts = delivery_timeouts
         self._longest = timeout_s * delivery_timeouts
@@ -114,6 +117,8 @@ class _HttpChannel:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None or self._client.is_closed:
+            import httpx
+
             # A receiver slower than timeout_s may have taken the alert, so its answer is
             # awaited (the manager's timeout abandons the wait, not the POST), up to the
             # delivery's own bound; the pool holds max_posts connections, waited for timeout_s.
@@ -146,6 +151,8 @@ class _HttpChannel:
     async def _post(
         self, url: str, payload: dict[str, Any], what: str, headers: dict[str, str] | None = None
     ) -> httpx.Response:
+        import httpx
+
         longest = self._longest
         try:
             # the whole request bounded too: a receiver dripping its answer never times a read out

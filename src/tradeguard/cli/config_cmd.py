@@ -205,14 +205,13 @@ class _NoGateway:
 
 def _venue_problems(config: Any) -> list[str]:
     from tradeguard.secrets.vault import default_vault_path
+    from tradeguard.venues.ccxt_ids import ccxt_exchange_ids
 
     problems = []
     for vc in config.venues:
         if vc.kind != "ccxt":
             continue
-        import ccxt
-
-        if vc.exchange not in ccxt.exchanges:
+        if vc.exchange not in ccxt_exchange_ids():
             problems.append(
                 f"venues[{vc.name}]: exchange = {vc.exchange!r} is not a ccxt exchange "
                 "(e.g. 'binance', 'okx', 'kraken')"

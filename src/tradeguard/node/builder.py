@@ -22,7 +22,7 @@ from tradeguard.model.instrument import Instrument
 from tradeguard.node.audit_log import AuditLog
 from tradeguard.node.checkpoint import load_run_states, restore, run_state
 from tradeguard.node.context import OwnContext
-from tradeguard.node.credentials import venue_credentials
+from tradeguard.node.credentials import unlock_ahead, venue_credentials
 from tradeguard.node.exit_siblings import ExitSiblings
 from tradeguard.node.state_store import StorageStateStore
 from tradeguard.node.stats import KILL_SENTINEL_KEY
@@ -60,6 +60,7 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     config = node.config
     # One writer per database, taken before anything (migrations too) writes.
     node.writer_lock = acquire_writer_lock(config.node.database_url)
+    unlock_ahead(config, venues or {})  # the vault's key derived meanwhile, on another core
     # A backtest's run database is a file of its run directory, made again by running again
     # (not a mode = "backtest" config run by `tradeguard run`: that one resumes from its commits).
     node.db = Database(config.node.database_url, disposable=node.disposable_db)
@@ -318,6 +319,8 @@ def _data_venue(node: TradingNode, vc: VenueConfig) -> Any:
 def _configured_venue(node: TradingNode, vc: VenueConfig) -> Venue:
     if vc.kind == "paper":
         return _paper_venue(node, vc)
+    if vc.kind == "ccxt":  # its import (ccxt's every exchange) runs while the key is derived
+        import tradeguard.venues.ccxt_venue  # noqa: F401
     credentials = venue_credentials(vc)
     if vc.kind in ("kalshi", "polymarket"):
         from tradeguard.venues.pm_build import build_pm_venue

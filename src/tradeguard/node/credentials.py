@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +17,9 @@ _typed: dict[str, str] = {}
 # While a node is built (`vault_session`): each vault it unlocked, by path, kept unlocked so
 # that its key is derived once per run (seconds each) rather than once per venue.
 _session: dict[str, Any] | None = None
+# While a node is built: a vault whose key is being derived on a thread (`unlock_ahead`), by
+# path, until the first entry read from it takes it into `_session`.
+_ahead: dict[str, _Unlocking] = {}
 
 
 @contextmanager
@@ -32,6 +36,83 @@ def vault_session() -> Iterator[None]:
         opened, _session = _session, None
         for vault in opened.values():
             vault.lock()
+        for pending in _ahead.values():  # never read: locked as soon as its derivation ends
+            pending.close()
+        _ahead.clear()
+
+
+class _Unlocking:
+    """A vault being unlocked on a thread: scrypt's key derivation (seconds, on purpose) runs
+    on another core while the node's build goes on; the entry's reader waits for it."""
+
+    def __init__(self, vault: Any, passphrase: str) -> None:
+        self.vault, self._passphrase = vault, passphrase
+        self.error: BaseException | None = None
+        self._done = threading.Event()
+        self._closed = False
+        self._guard = threading.Lock()
+        threading.Thread(target=self._run, name="vault-unlock", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self.vault.unlock(self._passphrase)
+        except BaseException as exc:  # handed to the reader, who raises it as unlock did
+            self.error = exc
+        finally:
+            with self._guard:
+                self._done.set()
+                if self._closed:
+                    self.vault.lock()
+
+    def result(self) -> Any:
+        """Wait for the derivation; return the unlocked vault or raise what unlock raised."""
+        if not self._done.is_set() and sys.stderr.isatty():
+            print("unlocking the key vault ...", file=sys.stderr, flush=True)
+        self._done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.vault
+
+    def close(self) -> None:
+        with self._guard:
+            self._closed = True
+            if self._done.is_set():
+                self.vault.lock()
+
+
+def unlock_ahead(
+    config: Any, given: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> None:
+    """Inside `vault_session`: start deriving the vault's key on a thread when the node about
+    to be built reads an entry from it (a venue it builds with credentials, or the alerts'
+    secrets) and the passphrase is set in the environment (a prompt waits for the entry's
+    read, as before). The entry's read then checks the vault and its entry as before and waits
+    for the key; every error is the one the read would raise by itself."""
+    venues = [
+        vc for vc in config.venues
+        if not vc.data_only and vc.name not in given and vc.kind != "paper" and vc.credentials
+    ]  # fmt: skip
+    alerts = config.alerts.enabled and bool(config.alerts.credentials)
+    if _session is None or not (venues or alerts):
+        return
+    from tradeguard.secrets.vault import (
+        PASSPHRASE_ENV,
+        Vault,
+        check_passphrase,
+        default_vault_path,
+    )  # the vault's cryptography: only for a node that reads it
+
+    env = os.environ if environ is None else environ
+    vault = Vault(default_vault_path(env))
+    key = str(vault.path.resolve())
+    passphrase = _typed.get(key) or env.get(PASSPHRASE_ENV)
+    if key in _session or key in _ahead or not passphrase or not vault.exists:
+        return
+    try:
+        check_passphrase(passphrase)
+    except Exception:  # refused by the entry's read, with the variable's name
+        return
+    _ahead[key] = _Unlocking(vault, passphrase)
 
 
 def venue_credentials(vc: Any, environ: Mapping[str, str] | None = None) -> Any:
@@ -70,6 +151,10 @@ def vault_entry(venue: str, entry: str, environ: Mapping[str, str] | None = None
     held = _session.get(key) if _session is not None else None
     if held is not None:
         return held.get(entry)
+    pending = _ahead.pop(key, None)
+    if pending is not None and _session is not None:
+        _session[key] = pending.result()  # raises what unlock raised; else locked at the end
+        return _session[key].get(entry)
     passphrase = _typed.get(key) or read_passphrase(env, vault_module.terminal_prompt)
     if sys.stderr.isatty():  # the key derivation takes seconds: say what the wait is
         print("unlocking the key vault ...", file=sys.stderr, flush=True)
