@@ -234,8 +234,9 @@ class RpcServer:
 
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
-        # any path, as hosted providers take a key in it (https://host/v3/KEY)
-        app.router.add_post("/{path:.*}", self._handle)
+        # any path, as hosted providers take a key in it (https://host/v3/KEY); any method, to
+        # answer one but POST in JSON-RPC's shape
+        app.router.add_route("*", "/{path:.*}", self._handle)
         self._runner = GuardedRunner(app, self.limits, access_log=None, logger=SERVER_LOG)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -250,6 +251,9 @@ class RpcServer:
             self._runner = None
 
     async def _handle(self, request: web.Request) -> web.Response:
+        if request.method != "POST":  # a JSON-RPC error, with HTTP's 405 as nodes answer
+            why = f"invalid request: JSON-RPC over HTTP takes POST, not {request.method}"
+            return _reply(_invalid(None, why), status=405, headers={"Allow": "POST"})
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -328,5 +332,7 @@ def _err(code: int, message: str) -> dict[str, Any]:
     return {"code": code, "message": message}
 
 
-def _reply(payload: Any, status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(payload), status=status, content_type="application/json")
+def _reply(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        text=json.dumps(payload), status=status, content_type="application/json", headers=headers
+    )
