@@ -153,6 +153,14 @@ def _interrupted(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _interrupted_once(signum: int, frame: Any) -> None:
+    """The first Ctrl-C stops the sweep; more, typed while it stops its workers and its bar,
+    are ignored (one landing in that shutdown printed tracebacks, and the process ended
+    killed by the signal instead of with its line and 130)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def _backtest(args: argparse.Namespace, console: Console) -> int:
     if whole_process():
         # Ctrl-C stops the run where it is: asyncio.run would otherwise take it as a request to
@@ -267,6 +275,8 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.backtest.pools import ray_available
     from tradeguard.backtest.sweep import run_sweep
 
+    if whole_process():  # the process ends with this command: it may keep Ctrl-C ignored
+        signal.signal(signal.SIGINT, _interrupted_once)
     config = _config(args)
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise ConfigError(f"--out {args.out}: not a directory; give the sweep's directory")
