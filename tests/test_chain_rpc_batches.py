@@ -1,7 +1,7 @@
 """The local chain's JSON-RPC server bounds a batch: at most `MAX_BATCH` calls, and all of its
-`evm_mine` calls together at most `MAX_MINE_BLOCKS` blocks (about a second of mining). Each
-call is answered on the server's event loop, so a batch is one stall: a batch of 1,000
-`evm_mine 0x2710` was about 28 hours of it. A batch over either is refused whole, nothing run."""
+`evm_mine` calls together at most `MAX_MINE_BLOCKS` blocks. Each call is answered on the
+server's event loop: a batch of 1,000 `evm_mine 0x2710` was about 28 hours of it. A batch over
+either is refused whole, nothing run."""
 
 from __future__ import annotations
 
