@@ -319,8 +319,8 @@ def _mine_refusal(params: list[Any]) -> str:
     if asked is not None and asked > MAX_MINE_BLOCKS:
         count = f"{asked} blocks" if asked < 10**30 else "over 10**30 blocks"  # any length given
         return (
-            f"evm_mine {raw[:40]}{'...' if len(raw) > 40 else ''}: {count}; {limit} (each block "
-            "is mined while every other call waits): mine more in several calls"
+            f"evm_mine {str(raw)[:40]}{'...' if len(str(raw)) > 40 else ''}: {count}; {limit} "
+            "(each block is mined while every other call waits): mine more in several calls"
         )
     return f"evm_mine takes one hex block count from 0x1, {limit}"
 
