@@ -149,7 +149,7 @@ def test_an_emitted_signal_is_stored_and_copied_as_the_dict_it_was() -> None:
     import json
     import pickle
 
-    from tradeguard.node.context import _sealed
+    from tradeguard.model.sealed import sealed as _sealed
 
     given = {"why": "dip", "levels": [1, {"at": "2"}], "n": Decimal("1.5")}
     sealed = _sealed(given)

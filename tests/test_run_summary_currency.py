@@ -93,3 +93,59 @@ def test_the_backtest_table_names_every_quote_a_sum_over_pairs_mixes() -> None:
     assert "USDT:USDT" not in _row(lines, "SOL/USDT:USDT").split("│", 2)[2], lines
     assert re.search(r"0\.20* BTC\+USDT\b", _row(lines, "Fees")), lines
     assert re.search(r"1\.00* BTC\+USDT .*0\.10* BTC\+USDT\b", _row(lines, "signal")), lines
+
+
+def test_the_last_closed_trades_name_the_currency_of_their_pnl() -> None:
+    from decimal import Decimal as D
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from tradeguard.cli.run import print_summary
+
+    closed = [{"symbol": s, "side": "long", "entry_price": D("100"), "exit_price": D("110"),
+               "pnl": D("9.5"), "pnl_pct": D("9.5"), "exit_ts": 1_700_000_000_000}
+              for s in ("BTC/USDT", "ETH/BTC")]  # fmt: skip
+    rows = SimpleNamespace(load_position_rows=lambda status, limit: closed)
+    summary = SimpleNamespace(
+        mode="paper", resumed=False, equity_provisional="", start_equity=D(100),
+        end_equity=D(119), currency="USDT", first_ts=0, last_ts=0, events=1, events_total=1,
+        orders=4, fills=4, denied=0, closed_trades=2, winning_trades=2, losing_trades=0,
+        realized_pnl=D(19), unrealized_pnl=D(0), fees=D(1), max_drawdown_pct=D(0),
+        trading_state="active", elapsed_s=0.1,
+    )  # fmt: skip
+    console = Console(record=True, width=80)
+    print_summary(console, summary, SimpleNamespace(storage=rows))
+    lines = console.export_text().splitlines()
+    # before: "9.50" alone, in USDT for one and in BTC for the other
+    assert re.search(r"9\.50 USDT\b", next(x for x in lines if "BTC/USDT" in x)), lines
+    assert re.search(r"9\.50 BTC\b", next(x for x in lines if "ETH/BTC" in x)), lines
+    assert all(len(line) <= 80 for line in lines)
+
+
+def test_the_backtest_report_names_the_currency_of_its_money_figures() -> None:
+    from decimal import Decimal as D
+
+    from tradeguard.backtest.metrics import TradeRecord
+    from tradeguard.backtest.report import render_report
+
+    group = {"trades": 1, "win_rate": 1.0, "profit_factor": None, "expectancy": 1.5,
+             "net_pnl": 1.5, "fees": 0.25}  # fmt: skip
+    metrics = {"start_equity": 100.0, "fees": 0.5, "expectancy": 1.5, "valuation_asset": "USDT",
+               "per_pair": {"ETH/BTC": group, "SOL/USDT": group},
+               "per_exit_reason": {"signal": group}}  # fmt: skip
+    trades = [TradeRecord(s, "s", "long", 0, 60_000, D(1), D(2), D(1), D("1.5"), D(50),
+                          D("0.25"), "in", "signal") for s in ("ETH/BTC", "SOL/USDT")]  # fmt: skip
+    html = render_report("t", metrics, trades, [(0, 100.0), (60_000, 101.5)], {})
+    # before: no currency anywhere in the report
+    assert "<h2>Equity (USDT)</h2>" in html
+    assert "<span>Expectancy (BTC+USDT)</span>" in html and "<span>Fees (BTC+USDT)</span>" in html
+    pair_rows = re.findall(r'<tr><td class="l">(ETH/BTC|SOL/USDT)</td>(.*?)</tr>', html)
+    assert [(pair, re.findall(r"<td>[-\d.,]+ (\w+)</td>", cells)) for pair, cells in pair_rows] == [
+        ("ETH/BTC", ["BTC"] * 3), ("SOL/USDT", ["USDT"] * 3)
+    ]  # expectancy, net pnl and fees per pair  # fmt: skip
+    reason = re.search(r'<tr><td class="l">signal</td>(.*?)</tr>', html)
+    assert reason and re.findall(r"<td>[-\d.,]+ ([\w+]+)</td>", reason[1]) == ["BTC+USDT"] * 3
+    table = html[html.index('id="trades"') :]
+    assert "<td>1.50000000 BTC</td>" in table and "<td>0.25000000 BTC</td>" in table
+    assert "<td>1.50000000 USDT</td>" in table and "<td>0.25000000 USDT</td>" in table

@@ -6,6 +6,7 @@ and the same command then resumes and finishes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -13,6 +14,8 @@ import signal
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from backtest_support import write_config
 from pty_support import PtySession
@@ -114,3 +117,40 @@ def test_ctrl_c_as_sweep_workers_start(tmp_path: Path, data_dir: Path) -> None:
         8,
         12,
     }
+
+
+@pytest.mark.parametrize("engine", ["processes", "ray"])
+def test_ctrl_c_again_while_the_sweep_stops(tmp_path: Path, data_dir: Path, engine: str) -> None:
+    """Ctrl-C typed again (and again) while the sweep stops its workers, a local process pool's
+    or a local Ray's: still exit 130 and its one line, no traceback, no process left in the
+    session."""
+    argv = _argv(tmp_path)
+    if engine == "ray":
+        pytest.importorskip("ray", reason="Ray is the optional sweep extra")
+        argv.remove("--no-ray")
+    session = PtySession(argv, cwd=tmp_path, columns=200)
+    sid = session.proc.pid
+    try:
+        session.expect("0/2", timeout_s=300)
+        time.sleep(0.5)
+        group = os.tcgetpgrp(session._fd)
+        os.killpg(group, signal.SIGINT)
+        for _ in range(200):  # each 5 ms, while it stops (as a key held down)
+            if session.proc.poll() is not None:
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGINT)
+            time.sleep(0.005)
+        code, rest = session.finish(timeout_s=120)
+    finally:
+        if session.proc.poll() is None:
+            session.proc.kill()
+    end = time.monotonic() + 30
+    while _in_session(sid) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not _in_session(sid), f"left running: {_in_session(sid)}"
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", rest.replace("\r", ""))
+    assert code == 130, screen
+    assert "Traceback" not in screen and "Exception ignored" not in screen, screen
+    lines = [line for line in screen.splitlines() if "stopped by Ctrl-C" in line]
+    assert len(lines) == 1 and lines[0].startswith("tradeguard sweep:"), screen

@@ -7,7 +7,7 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.errors import ConfigError
-from tradeguard.model.fields import empty_list
+from tradeguard.model.fields import empty_list, home_path
 
 
 class _Strict(ConfigModel):
@@ -57,6 +57,11 @@ class ApiConfig(_Strict):
                     f"{item!r} is not an IP address or CIDR such as 10.0.0.0/8"
                 ) from None
         return v
+
+    @field_validator("tls_certfile", "tls_keyfile")
+    @classmethod
+    def _tls_home(cls, v: str | None) -> str | None:
+        return home_path(v) if v else v
 
     @field_validator("tls_keyfile")
     @classmethod

@@ -39,7 +39,7 @@ from tradeguard.config_venues import (
 from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
-from tradeguard.model.fields import empty_dict, empty_list
+from tradeguard.model.fields import empty_dict, empty_list, home_path
 from tradeguard.model.fields import field_range as field_range
 from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.instrument import SYMBOL_RULE, is_symbol
@@ -335,6 +335,11 @@ class NodeConfig(_Strict):
     @classmethod
     def _sentinel_is_a_file(cls, v: str) -> str:
         return kill_file(v)
+
+    @field_validator("backup_dir")
+    @classmethod
+    def _backup_home(cls, v: str) -> str:
+        return home_path(v)
 
     @field_validator("backup_interval_s")
     @classmethod

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tradeguard.model.fields import home_path
+
 
 def sqlite_file(rest: str) -> None:
     """Refuse an SQLite URL (`rest`: what follows `sqlite://`) that names no file: a node's
@@ -32,7 +34,8 @@ def sqlite_file(rest: str) -> None:
 def kill_file(value: str) -> str:
     """Return `node.kill_sentinel` when it names a file. The node renames the kill file the
     moment it sees it: a folder there (an empty value is the working folder) was moved away
-    by the first poll."""
+    by the first poll. A leading `~` is the home folder."""
+    value = home_path(value)
     if not value.strip() or not value.isprintable() or value.endswith(("/", "\\")):
         raise ValueError("expected the path of a file, e.g. tradeguard.kill")
     if Path(value).name in ("", ".", "..") or Path(value).is_dir():

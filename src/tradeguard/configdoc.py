@@ -185,6 +185,8 @@ def render() -> str:
         "(`TG_VENUES__0__BALANCES__USDT` sets `USDT`), but a new key written in capitals (an",
         "asset code) is added in the file. A value outside its range stops the node with the",
         "key, the value and the range. `tradeguard config check FILE` validates without running.",
+        "A path (`node.kill_sentinel`, `node.backup_dir`, `database_url`'s SQLite file, the API's",
+        "TLS files, a DEX venue's `deployment_file`) takes a leading `~` as the home folder.",
         "The variables tradeguard reads for itself are no overrides: "
         + ", ".join(f"`{n}`" for n in sorted(NOT_OVERRIDES))
         + ".",

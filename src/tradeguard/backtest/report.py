@@ -7,7 +7,7 @@ tables, and the trade table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape
@@ -19,7 +19,7 @@ from tradeguard.backtest.metrics import TradeRecord, daily_closes
 from tradeguard.backtest.svg import Marker, candle_chart, line_chart
 from tradeguard.model.market import Candle
 from tradeguard.model.money import fmt as money
-from tradeguard.model.money import fmt_figure
+from tradeguard.model.money import fmt_figure, quote_of
 
 CSS = """
 body{font:14px system-ui,sans-serif;margin:24px;color:#111;background:#fff}
@@ -40,11 +40,25 @@ KPIS = (
     ("expectancy", "Expectancy"), ("exposure_pct", "Exposure %"), ("trades", "Trades"),
     ("fees", "Fees"),
 )  # fmt: skip
+# KPIs summing or averaging the trades' P&L or fees: each trade's in its pair's quote
+TRADE_MONEY_KPIS = frozenset({"expectancy", "fees"})
 # (key, header, scale): the win rate is stored as a share and shown in percent, as in the KPIs
 GROUP_COLUMNS = (
     ("trades", "trades", 1), ("win_rate", "win rate %", 100), ("profit_factor", "profit factor", 1),
     ("expectancy", "expectancy", 1), ("net_pnl", "net pnl", 1), ("fees", "fees", 1),
 )  # fmt: skip
+
+
+GROUP_MONEY = frozenset({"expectancy", "net_pnl", "fees"})  # in the group's quote(s)
+
+
+def quotes_of(symbols: Any) -> str:
+    """Every quote a sum over `symbols` mixes, `BTC+USDT`; "" when none is known."""
+    return "+".join(sorted({quote_of(s) for s in symbols} - {""}))
+
+
+def _unit(text: str, unit: str) -> str:
+    return f"{text} {unit}" if unit and text != "-" else text
 
 
 def fmt(value: Any) -> str:
@@ -103,10 +117,13 @@ def render_report(
     """Return the whole report as one HTML document."""
     dd = drawdowns(curve)
     start = float(metrics.get("start_equity") or (curve[0][1] if curve else 0))
+    pairs = metrics.get("per_pair", {})
+    mixed = quotes_of(pairs)  # the trades' sums over every pair
+    valued = metrics.get("valuation_asset") or ""
     parts = [
         f"<h1>{escape(title)}</h1>",
-        _kpis(metrics),
-        "<h2>Equity</h2>",
+        _kpis(metrics, mixed),
+        f"<h2>Equity{f' ({escape(valued)})' if valued else ''}</h2>",
         line_chart({"equity": curve}, css_class="equity"),
         "<h2>Drawdown %</h2>",
         line_chart(
@@ -118,9 +135,9 @@ def render_report(
         "<h2>Monthly returns %</h2>",
         _heatmap(monthly_returns(curve, start)),
         "<h2>Per pair</h2>",
-        _group_table("pair", metrics.get("per_pair", {})),
+        _group_table("pair", pairs, quote_of),
         "<h2>Per exit reason</h2>",
-        _group_table("exit reason", metrics.get("per_exit_reason", {})),
+        _group_table("exit reason", metrics.get("per_exit_reason", {}), lambda _: mixed),
     ]
     if open_note(metrics):
         parts.insert(2, f'<p class="open-positions">{escape(open_note(metrics))}</p>')
@@ -148,9 +165,11 @@ def write_report(run_dir: Path, title: str, **kwargs: Any) -> Path:
     return path
 
 
-def _kpis(metrics: dict[str, Any]) -> str:
+def _kpis(metrics: dict[str, Any], mixed: str) -> str:
+    unit = f" ({escape(mixed)})" if mixed else ""
     cells = [
-        f'<div class="kpi" data-key="{k}"><b>{fmt(metrics.get(k))}</b><span>{label}</span></div>'
+        f'<div class="kpi" data-key="{k}"><b>{fmt(metrics.get(k))}</b>'
+        f"<span>{label}{unit if k in TRADE_MONEY_KPIS else ''}</span></div>"
         for k, label in KPIS
     ]
     return f'<div class="kpis">{"".join(cells)}</div>'
@@ -174,14 +193,21 @@ def _heatmap(months: dict[str, float]) -> str:
     return f'<table class="heat"><tr><th></th>{head}</tr>{"".join(rows)}</table>'
 
 
-def _group_table(name: str, groups: dict[str, dict[str, Any]]) -> str:
+def _group_table(
+    name: str, groups: dict[str, dict[str, Any]], unit_of: Callable[[str], str]
+) -> str:
+    """One row per group; its P&L, expectancy and fees in `unit_of(group)`."""
     head = "".join(f"<th>{h}</th>" for _, h, _ in GROUP_COLUMNS)
-    rows = [
-        f'<tr><td class="l">{escape(k)}</td>'
-        + "".join(f"<td>{fmt(_scaled(v.get(c), n))}</td>" for c, _, n in GROUP_COLUMNS)
-        + "</tr>"
-        for k, v in groups.items()
-    ]
+    rows = []
+    for k, v in groups.items():
+        unit = escape(unit_of(k))
+        cells = (
+            _unit(fmt(_scaled(v.get(c), n)), unit if c in GROUP_MONEY else "")
+            for c, _, n in GROUP_COLUMNS
+        )
+        rows.append(
+            f'<tr><td class="l">{escape(k)}</td>{"".join(f"<td>{c}</td>" for c in cells)}</tr>'
+        )
     return f'<table><tr><th class="l">{name}</th>{head}</tr>{"".join(rows)}</table>'
 
 
@@ -196,11 +222,13 @@ def _trade_table(trades: Sequence[TradeRecord]) -> str:
     rows = []
     for t in trades:
         cls = "pos" if t.pnl > 0 else "neg"
+        quote = escape(quote_of(t.symbol))  # the pair's: its P&L's and fees' currency
         rows.append(
             f'<tr class="{cls}"><td class="l">{escape(t.symbol)}</td><td>{utc_text(t.entry_ts)}'
             f"</td><td>{utc_text(t.exit_ts)}</td><td>{plain(t.entry_price)}</td>"
             f"<td>{plain(t.exit_price)}</td>"
-            f"<td>{t.pnl:.8f}</td><td>{t.pnl_pct:.3f}</td><td>{t.fees:.8f}</td>"
+            f"<td>{_unit(f'{t.pnl:.8f}', quote)}</td><td>{t.pnl_pct:.3f}</td>"
+            f"<td>{_unit(f'{t.fees:.8f}', quote)}</td>"
             f'<td class="l">{escape(t.entry_reason)}</td><td class="l">{escape(t.exit_reason)}'
             "</td></tr>"
         )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tradeguard.cli.common import EXIT_OK, ts_text, whole_number
 from tradeguard.cli.main import real_console, spare_young, whole_process
 from tradeguard.model.errors import ConfigError
+from tradeguard.model.money import quote_of
 
 if TYPE_CHECKING:  # `backtest --json` never loads rich (see main.LazyConsole)
     from rich.console import Console
@@ -152,6 +153,14 @@ def _interrupted(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _interrupted_once(signum: int, frame: Any) -> None:
+    """The first Ctrl-C stops the sweep; more, typed while it stops its workers and its bar,
+    are ignored (one landing in that shutdown printed tracebacks, and the process ended
+    killed by the signal instead of with its line and 130)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def _backtest(args: argparse.Namespace, console: Console) -> int:
     if whole_process():
         # Ctrl-C stops the run where it is: asyncio.run would otherwise take it as a request to
@@ -197,7 +206,7 @@ def print_metrics(console: Console, m: dict[str, Any], run_dir: str) -> None:
     t.add_column("value", justify="right")
     units = {key: m.get("valuation_asset") or "" for key in _MONEY}
     # the trades' figures over every pair: its quote, or each quote they mix (`BTC+USDT`)
-    mixed = "+".join(sorted({_quote(pair) for pair in m["per_pair"]} - {""}))
+    mixed = "+".join(sorted({quote_of(pair) for pair in m["per_pair"]} - {""}))
     units |= dict.fromkeys(_TRADE_MONEY, mixed)
     for key, label in SHOWN:
         unit = f" {units[key]}" if units.get(key) and m.get(key) is not None else ""
@@ -209,7 +218,7 @@ def print_metrics(console: Console, m: dict[str, Any], run_dir: str) -> None:
             g.add_column(col, justify="left" if col == name else "right")
         for key, row in groups.items():
             wr = row["win_rate"] * 100 if row["win_rate"] is not None else None
-            unit = _quote(key) if name == "pair" else mixed
+            unit = quote_of(key) if name == "pair" else mixed
             quote = f" {unit}" if unit else ""
             g.add_row(key, str(row["trades"]), _fmt(wr), _fmt(row["profit_factor"]),
                       _fmt(row["net_pnl"]) + quote, _fmt(row["fees"]) + quote)  # fmt: skip
@@ -219,11 +228,6 @@ def print_metrics(console: Console, m: dict[str, Any], run_dir: str) -> None:
     if open_note(m):
         console.print(open_note(m))
     console.print(f"Run directory: {run_dir} (report.html, trades.csv, equity.csv, metrics.json)")
-
-
-def _quote(symbol: str) -> str:
-    """The quote asset of a pair (`ETH/BTC`: BTC; a perpetual's `BTC/USDT:USDT`: USDT)."""
-    return symbol.partition("/")[2].partition(":")[0]
 
 
 def _fmt(v: Any) -> str:
@@ -271,6 +275,8 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.backtest.pools import ray_available
     from tradeguard.backtest.sweep import run_sweep
 
+    if whole_process():  # the process ends with this command: it may keep Ctrl-C ignored
+        signal.signal(signal.SIGINT, _interrupted_once)
     config = _config(args)
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise ConfigError(f"--out {args.out}: not a directory; give the sweep's directory")

@@ -26,6 +26,7 @@ from tradeguard.cli.common import (
     ts_text,
 )
 from tradeguard.cli.main import quiet_broken_pipe, real_console, whole_process
+from tradeguard.model.money import quote_of
 
 
 def add_run_parser(sub: Any) -> None:
@@ -187,7 +188,7 @@ def print_summary(console: Console, s: Any, node: Any) -> None:
                 r["side"],
                 figure(r["entry_price"]),
                 figure(r["exit_price"]),
-                figure(r["pnl"]),
+                f"{figure(r['pnl'])} {quote_of(r['symbol'])}".rstrip(),  # the pair's quote
                 money(r["pnl_pct"]),
                 ts_text(r["exit_ts"])[:16],  # to the minute: the table fits 80 columns
             )

@@ -30,6 +30,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
+from tradeguard.model.sealed import sealed_intent
 from tradeguard.model.signal_keys import GATEWAY_SIGNAL_KEYS, strategy_signal_error
 from tradeguard.risk.engine import RiskDecision
 from tradeguard.risk.rules.order import band_edge
@@ -190,7 +191,9 @@ class OrderPathGateway:
         noted as its cycle's, so a fill after the cycle's record is told as a late one. A
         signal carrying a key the node reserves for its own orders (but the cycle role `arb`)
         or the orders API's `source` is refused: SIGNAL_RESERVED, nothing journaled; so is a
-        leg under another strategy id than the gateway's: STRATEGY_ORDER_ROUTE."""
+        leg under another strategy id than the gateway's: STRATEGY_ORDER_ROUTE. The intent's
+        signal is sealed first, as emit() seals it: what is checked is what is sent."""
+        intent = sealed_intent(intent)
         if intent.strategy_id != self.strategy_id:  # its cycles, holdings and P&L are its own
             return self._om.refuse(intent, "STRATEGY_ORDER_ROUTE", (
                 f"order denied: the execution gateway of strategy {self.strategy_id!r} sends "

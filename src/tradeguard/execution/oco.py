@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.enums import OrderType
 from tradeguard.model.order import Order, OrderIntent
+from tradeguard.model.sealed import sealed_intent
 
 if TYPE_CHECKING:
     from tradeguard.execution.order_manager import OrderManager, SubmitResult
@@ -45,7 +46,7 @@ async def submit_oco(
     om: OrderManager, take_profit: OrderIntent, stop: OrderIntent
 ) -> tuple[SubmitResult, SubmitResult]:
     """Check, journal and send a take-profit limit and a stop as one OCO; never raises."""
-
+    take_profit, stop = sealed_intent(take_profit), sealed_intent(stop)  # checked as sent
     venue = om.venues.get(stop.venue)
     if venue is None or not venue.native_oco:
         return _refused("OCO_UNSUPPORTED", f"venue {stop.venue!r} takes no OCO orders")

@@ -36,6 +36,7 @@ from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import Position
 from tradeguard.model.reports import OrderReport
+from tradeguard.model.sealed import sealed_intent
 from tradeguard.venues.base import Venue
 
 __all__ = ["ORDER_RESOLVED", "OrderManager", "RiskGate", "SubmitResult", "external_order"]
@@ -157,6 +158,7 @@ class OrderManager(FillApplication):
         row: what the caller stores about the order there is durable before the venue hears of
         it (a node killed during the venue call still has it after restart).
         """
+        intent = sealed_intent(intent)  # what the risk engine checks is what is sent
         now = self.clock.now_ms()
         blocked = self.deny_if_blocked(intent, now)
         if blocked is not None:

@@ -58,3 +58,18 @@ def empty_list() -> list[Any]:
 def empty_dict() -> dict[Any, Any]:
     """A new empty dict: `Field(default_factory=empty_dict)`."""
     return {}
+
+
+def home_path(value: str) -> str:
+    """A config path with a leading `~` or `~user` taken as that home folder, as a shell takes
+    it (else `~/x` named a folder called "~" in the working folder); other paths as given. A
+    `~user` of no such user is a ValueError naming it."""
+    if not value.startswith("~"):
+        return value
+    import os.path
+
+    expanded = os.path.expanduser(value)
+    if expanded.startswith("~"):  # left as it was: no such user (or no home to take)
+        user = value.split("/", 1)[0]
+        raise ValueError(f"{user}: no such user's home folder; e.g. ~/{value.partition('/')[2]}")
+    return expanded

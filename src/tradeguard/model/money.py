@@ -109,3 +109,9 @@ def plain_significant(value: Decimal, significant: int) -> str:
         return "0"
     step = Decimal(1).scaleb(value.adjusted() - significant + 1)
     return f"{value.quantize(step, rounding=ROUND_HALF_EVEN).normalize():f}"
+
+
+def quote_of(symbol: str) -> str:
+    """The quote asset of a pair (`ETH/BTC`: BTC; a perpetual's `BTC/USDT:USDT`: USDT), the
+    currency of its trades' P&L and fees; "" for a symbol naming none."""
+    return symbol.partition("/")[2].partition(":")[0]

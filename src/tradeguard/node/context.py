@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tradeguard.execution.gateway import OrderPathGateway
 from tradeguard.model.errors import ConfigError
@@ -13,6 +12,7 @@ from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.position import Position
+from tradeguard.model.sealed import sealed_intent
 from tradeguard.model.signal_keys import strategy_signal_error
 from tradeguard.node.pause import PausedCycleRisk, StrategyPauses
 from tradeguard.storage.bot_rows import BotRows
@@ -38,62 +38,6 @@ def venue_refusal(
             f"venues: {names}"
         )
     return ""
-
-
-_SCALARS = frozenset({str, int, float, bool, Decimal, type(None)})
-_CHANGED = (
-    "an emitted intent's signal cannot be changed (what emit() checked is what is sent): emit "
-    "a new intent, dataclasses.replace(intent, signal={...})"
-)
-
-
-def _refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
-    raise TypeError(_CHANGED)
-
-
-class SentSignal(dict):
-    """An emitted intent's signal: read-only, equal to and stored as the dict it was made of."""
-
-    __slots__ = ()
-    __setitem__ = __delitem__ = __ior__ = _refuse
-    update = setdefault = pop = popitem = clear = _refuse
-
-    def __reduce__(self) -> Any:  # copied or pickled: a plain dict
-        return (dict, (dict(self),))
-
-
-class _SentList(list):
-    """A list inside an emitted intent's signal: read-only, as the signal is."""
-
-    __slots__ = ()
-    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
-    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
-
-    def __reduce__(self) -> Any:
-        return (list, (list(self),))
-
-
-_NO_SIGNAL = SentSignal()
-
-
-def _sealed(value: Any) -> Any:
-    """`value` (a signal or a value in one) as a copy no one can change: the intent is frozen,
-    but a strategy holding it (or the dict it gave) could otherwise change its signal after
-    emit(), past emit()'s check of its keys, in the order sent and the journaled one."""
-    kind = type(value)
-    if kind in _SCALARS or kind is SentSignal or kind is _SentList:
-        return value
-    if isinstance(value, dict):
-        sealed = SentSignal(value)
-        for k, v in value.items():  # a loop, not a call per value: most values are scalars
-            if type(v) not in _SCALARS:
-                dict.__setitem__(sealed, k, _sealed(v))
-        return sealed
-    if kind is list:
-        return _SentList([_sealed(v) for v in value])
-    if kind is tuple:
-        return tuple(_sealed(v) for v in value)
-    return copy.deepcopy(value)
 
 
 class NodeContext:
@@ -146,9 +90,7 @@ class NodeContext:
     def emit(self, intent: OrderIntent) -> None:
         if not isinstance(intent, OrderIntent):
             raise TypeError(f"emit() takes an OrderIntent, got {type(intent).__name__}")
-        signal = intent.signal
-        if type(signal) is not SentSignal:  # sealed: what is checked here is what is sent
-            object.__setattr__(intent, "signal", _sealed(signal) if signal else _NO_SIGNAL)
+        intent = sealed_intent(intent)  # what is checked here is what is sent
         reserved = strategy_signal_error(intent.signal)  # the node's keys, the API's source
         if reserved is not None:
             raise ValueError(f"strategy {intent.strategy_id!r}: emit() refused: {reserved}")

@@ -33,6 +33,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.market import Candle, Quote
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
+from tradeguard.model.sealed import sealed_intent
 from tradeguard.node import checkpoint as ckpt
 from tradeguard.node.builder import assemble
 from tradeguard.node.cash_flows import FlowWatch, apply_cash_flows
@@ -282,7 +283,9 @@ class TradingNode:
     ) -> SubmitResult:
         """Send an intent down the one order path (risk -> journal -> venue); `before_send`
         as in `OrderManager.submit`. `gate()` may deny the intent, (code, reason), with no
-        await between it and the journal: what it reads (open orders, positions) holds."""
+        await between it and the journal: what it reads (open orders, positions) holds. The
+        intent's signal is sealed first (an API's, a bot's, as emit() seals a strategy's)."""
+        intent = sealed_intent(intent)
         await self.ensure_market_data(intent.venue, intent.symbol)
         why = gate() if gate is not None else None
         if why is not None:

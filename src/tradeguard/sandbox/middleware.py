@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from decimal import InvalidOperation
+from functools import partial
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -15,6 +16,7 @@ from tradeguard.sandbox.loopback import LOOPBACK, too_large
 from tradeguard.sandbox.matching import EngineReject
 from tradeguard.sandbox.params import ApiError, error_response
 from tradeguard.sandbox.ratelimit import request_weight
+from tradeguard.sandbox.unmatched import unmatched
 
 if TYPE_CHECKING:
     from tradeguard.sandbox.server import SandboxExchange
@@ -30,6 +32,9 @@ def make_middleware(ex: SandboxExchange) -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        missing = unmatched(request)
+        if missing is not None:  # answered in the venue's shape, through the same faults/log
+            handler = partial(_no_route, ex, *missing)
         path = request.path
         if path.startswith("/admin"):
             return await _admin(request, handler)
@@ -102,11 +107,18 @@ def body_too_large(limit: int) -> ApiError:
     )  # fmt: skip
 
 
+async def _no_route(
+    ex: SandboxExchange, status: int, why: str, request: web.Request
+) -> web.Response:
+    return ex.no_route(status, why)
+
+
 def _client_gone() -> web.Response:
     return web.Response(status=_CLIENT_GONE, text="client closed the request")
 
 
-def _coded(exc: ApiError) -> web.Response:
+def coded(exc: ApiError) -> web.Response:
+    """Binance's error body for `exc`, its code kept for the request log."""
     resp = error_response(exc)
     resp[_API_CODE] = exc.code
     return resp
@@ -121,7 +133,7 @@ async def _api(ex: SandboxExchange, request: web.Request, handler: Handler) -> w
         return web.Response(status=503, text="Service Unavailable.")
     now = ex.now_ms()
     if ex.faults.take_429():
-        burst = _coded(
+        burst = coded(
             ApiError(-1003, "Too many requests; current limit is exceeded. (injected)", 429)
         )
         burst.headers["Retry-After"] = "1"
@@ -141,7 +153,7 @@ async def _api(ex: SandboxExchange, request: web.Request, handler: Handler) -> w
                 f"{ex.limiter.limit_per_minute} request weight per 1 MINUTE. Please use "
                 "WebSocket Streams for live updates to avoid polling the API."
             )
-        refused = _coded(ApiError(-1003, msg, verdict.status))
+        refused = coded(ApiError(-1003, msg, verdict.status))
         refused.headers["Retry-After"] = str(verdict.retry_after_s)
         refused.headers["X-MBX-USED-WEIGHT-1M"] = str(verdict.used_weight)
         return refused
@@ -153,11 +165,11 @@ async def _api(ex: SandboxExchange, request: web.Request, handler: Handler) -> w
         # answer, and no traceback on the sandbox's terminal
         return _client_gone()
     except ApiError as exc:
-        resp = _coded(exc)
+        resp = coded(exc)
     except web.HTTPRequestEntityTooLarge:
-        resp = _coded(body_too_large(request.app[MAX_BODY]))
+        resp = coded(body_too_large(request.app[MAX_BODY]))
     except EngineReject as exc:
-        resp = _coded(ApiError(exc.code, exc.msg, exc.http_status))
+        resp = coded(ApiError(exc.code, exc.msg, exc.http_status))
     held = ex.faults.latency_after_for(path)
     if held:  # executed already: only the answer waits (a client may die meanwhile)
         await asyncio.sleep(held / 1000)

@@ -30,7 +30,7 @@ from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.klines import KlineStore
 from tradeguard.sandbox.loopback import MAX_BODY_BYTES, LoopbackServer, serve
 from tradeguard.sandbox.matching import MarketSpec, MatchingEngine, Result
-from tradeguard.sandbox.middleware import MAX_BODY, make_middleware
+from tradeguard.sandbox.middleware import MAX_BODY, coded, make_middleware
 from tradeguard.sandbox.motion import RandomWalk
 from tradeguard.sandbox.order_caps import OpenOrderCap
 from tradeguard.sandbox.params import ApiError, error_response
@@ -300,6 +300,11 @@ class SandboxExchange(LoopbackServer):
             self.replays.append(replay)
 
     # -- app -------------------------------------------------------------------------------
+
+    def no_route(self, status: int, why: str) -> web.Response:
+        """The answer to a request no route takes (404) or a method its route does not (405):
+        Binance's error shape, -1020 (ccxt: BadRequest, not an outage to retry)."""
+        return coded(ApiError(-1020, f"This operation is not supported: {why}.", status))
 
     def _build_app(self) -> web.Application:
         app = web.Application(middlewares=[make_middleware(self)], client_max_size=MAX_BODY_BYTES)

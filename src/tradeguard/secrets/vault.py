@@ -117,9 +117,10 @@ class EntryInfo:
 
 
 def default_vault_path(env: Mapping[str, str] | None = None) -> Path:
-    """Return TG_VAULT_PATH when set, else ./tradeguard-vault.json."""
+    """Return TG_VAULT_PATH when set (a leading `~` the home folder: a service's environment
+    file is read by no shell), else ./tradeguard-vault.json."""
     source = os.environ if env is None else env
-    return Path(source.get(VAULT_PATH_ENV) or DEFAULT_VAULT_FILE)
+    return Path(os.path.expanduser(source.get(VAULT_PATH_ENV) or DEFAULT_VAULT_FILE))
 
 
 def check_passphrase(passphrase: str, label: str = "master passphrase") -> None:

@@ -6,9 +6,10 @@ server = RpcServer(chain, port=8545)
 await server.start()                        # http://127.0.0.1:8545, the eth_* web3 needs
 ```
 
-Calls are answered one at a time on the server's event loop, so the EVM is never entered twice;
-a batch is therefore one stall, and is refused whole past `MAX_BATCH` calls or past
-`MAX_MINE_BLOCKS` blocks mined by its `evm_mine` calls together.
+Calls are answered one at a time on the server's event loop, so the EVM is never entered twice.
+`evm_mine` mines at most `MAX_MINE_BLOCKS` blocks (a stall for every other call); a batch is
+refused whole past `MAX_BATCH` calls or past `MAX_MINE_BLOCKS` blocks mined by its `evm_mine`
+calls together.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ log = logging.getLogger(__name__)
 _PARSE_ERROR = -32700
 _INVALID_REQUEST = -32600
 _INVALID_PARAMS = -32602
-MAX_MINE_BLOCKS = 10_000  # about 100 s of mining
+# blocks one evm_mine (or a batch's together) mines: about 10 s on an idle machine (a few
+# times that under load), every other call waiting; 10,000 held the server for minutes
+MAX_MINE_BLOCKS = 1_000
 MAX_BATCH = 100
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a request's body; past it, 413 with a JSON-RPC error
 _INTERNAL_ERROR = -32603
@@ -79,12 +82,7 @@ class LocalChain:
         if method == "evm_mine":
             blocks = _block_count(params)
             if blocks is None:
-                return {
-                    "error": _err(
-                        _INVALID_PARAMS,
-                        f"evm_mine takes one hex block count from 0x1 to {hex(MAX_MINE_BLOCKS)}",
-                    )
-                }
+                return {"error": _err(_INVALID_PARAMS, _mine_refusal(params))}
             self.mine(blocks)
             return {"result": "0x0"}
         if method == "tg_setAutomine":
@@ -234,8 +232,9 @@ class RpcServer:
 
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
-        # any path, as hosted providers take a key in it (https://host/v3/KEY)
-        app.router.add_post("/{path:.*}", self._handle)
+        # any path, as hosted providers take a key in it (https://host/v3/KEY); any method, to
+        # answer one but POST in JSON-RPC's shape
+        app.router.add_route("*", "/{path:.*}", self._handle)
         self._runner = GuardedRunner(app, self.limits, access_log=None, logger=SERVER_LOG)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -250,6 +249,9 @@ class RpcServer:
             self._runner = None
 
     async def _handle(self, request: web.Request) -> web.Response:
+        if request.method != "POST":  # a JSON-RPC error, with HTTP's 405 as nodes answer
+            why = f"invalid request: JSON-RPC over HTTP takes POST, not {request.method}"
+            return _reply(_invalid(None, why), status=405, headers={"Allow": "POST"})
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -306,6 +308,23 @@ def _block_count(params: list[Any]) -> int | None:
     return blocks if blocks is not None and 1 <= blocks <= MAX_MINE_BLOCKS else None
 
 
+def _mine_refusal(params: list[Any]) -> str:
+    """Why evm_mine refused its block count: over the limit (named), or not a hex count."""
+    limit = f"at most {MAX_MINE_BLOCKS} ({hex(MAX_MINE_BLOCKS)}) a call"
+    raw = params[0] if params else None
+    try:
+        asked = int(raw, 16) if isinstance(raw, str) else None
+    except ValueError:
+        asked = None
+    if asked is not None and asked > MAX_MINE_BLOCKS:
+        count = f"{asked} blocks" if asked < 10**30 else "over 10**30 blocks"  # any length given
+        return (
+            f"evm_mine {str(raw)[:40]}{'...' if len(str(raw)) > 40 else ''}: {count}; {limit} "
+            "(each block is mined while every other call waits): mine more in several calls"
+        )
+    return f"evm_mine takes one hex block count from 0x1, {limit}"
+
+
 def _batch_error(batch: list[Any]) -> str | None:
     """Why `batch` is refused whole (too many calls, or too many blocks mined), or None."""
     if len(batch) > MAX_BATCH:
@@ -328,5 +347,7 @@ def _err(code: int, message: str) -> dict[str, Any]:
     return {"code": code, "message": message}
 
 
-def _reply(payload: Any, status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(payload), status=status, content_type="application/json")
+def _reply(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        text=json.dumps(payload), status=status, content_type="application/json", headers=headers
+    )

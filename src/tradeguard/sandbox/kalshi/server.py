@@ -57,9 +57,11 @@ from tradeguard.sandbox.outcome_accounts import (
     settle_holders,
 )
 from tradeguard.sandbox.paging import kalshi_page
+from tradeguard.sandbox.unmatched import unmatched
 from tradeguard.sandbox.ws_hub import WsConn, WsHub, refuse_if_down, subscribe_refusal
 
 PREFIX = "/trade-api/v2"
+_NO_ROUTE_CODES = {404: "not_found", 405: "method_not_allowed"}
 WS_PATH = "/trade-api/ws/v2"
 _TIF = {"good_till_canceled": GTC, "immediate_or_cancel": IOC, "fill_or_kill": FOK}
 MAX_COUNT = 1_000_000  # contracts in one order; more is a typo (and beyond any real book)
@@ -205,6 +207,10 @@ class KalshiExchange(LoopbackServer):
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         try:
+            missing = unmatched(request)
+            if missing is not None:  # Kalshi's error object, not aiohttp's plain text
+                status, why = missing
+                raise KalshiError(status, _NO_ROUTE_CODES[status], why)
             if request.path.startswith("/admin"):
                 if request.remote not in LOOPBACK:
                     raise KalshiError(403, "forbidden", "admin endpoints answer loopback only")

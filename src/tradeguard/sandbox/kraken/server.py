@@ -110,6 +110,10 @@ class KrakenSandbox(SandboxExchange):
             self.pair_symbols[name] = spec.symbol
         return replace(spec, fee_in_quote=True, self_trade_cancels_newest=True)
 
+    def no_route(self, status: int, why: str) -> web.Response:
+        """Kraken's error list for a request no route takes (ccxt: ExchangeError)."""
+        return web.json_response({"error": [f"EGeneral:Unknown method:{why}"]}, status=status)
+
     def _build_app(self) -> web.Application:
         app = super()._build_app()
         self.kraken_public.register(app.router, self._wrap)

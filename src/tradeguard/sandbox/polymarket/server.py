@@ -56,6 +56,7 @@ from tradeguard.sandbox.polymarket.auth import PolyAuthError, verify_l1, verify_
 from tradeguard.sandbox.polymarket.expiry import Expiries, order_expiration
 from tradeguard.sandbox.polymarket.merge import merge_route
 from tradeguard.sandbox.polymarket.trade_listing import trade_listing, trade_row, tx_hash
+from tradeguard.sandbox.unmatched import unmatched
 from tradeguard.sandbox.ws_hub import WsHub
 
 HEARTBEAT_TIMEOUT_S = 10.0
@@ -196,6 +197,9 @@ class PolymarketExchange(LoopbackServer):
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         try:
+            missing = unmatched(request)
+            if missing is not None:  # the CLOB's {"error": ...}, not aiohttp's plain text
+                raise PolyError(missing[1], missing[0])
             if request.path.startswith("/admin") and request.remote not in LOOPBACK:
                 raise PolyError("admin endpoints answer loopback only", 403)
             if request.path.startswith("/admin"):  # faults never lock out their own switch

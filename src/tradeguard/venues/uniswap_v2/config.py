@@ -10,7 +10,7 @@ from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_v
 
 from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.errors import ConfigError
-from tradeguard.model.fields import empty_dict, empty_list
+from tradeguard.model.fields import empty_dict, empty_list, home_path
 from tradeguard.model.text import well_formed_url
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
 
@@ -159,6 +159,11 @@ class DexVenueConfig(ConfigModel):
             venue, _, symbol = where.partition(":")
             out[pool] = (venue, symbol)
         return out
+
+    @field_validator("deployment_file")
+    @classmethod
+    def _deployment_home(cls, value: str | None) -> str | None:
+        return home_path(value) if value else value
 
     @field_validator("chain_id", mode="before")
     @classmethod

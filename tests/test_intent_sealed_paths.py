@@ -1,0 +1,97 @@
+"""Every way into the order path seals its intent before the checks, not only a strategy's
+emit(): an execution gateway (an arbitrage strategy's legs), and the node's own submit (the
+orders API, a bot). What the risk engine checked is what is journaled and sent."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from test_api_support import replayed_node
+from tradeguard.model import OrderIntent, Side
+from tradeguard.model.sealed import sealed_intent
+
+
+class _Growing(OrderIntent):
+    """An intent whose amount a property answers: small until the risk check has seen it."""
+
+    __slots__ = ()
+    checked = False
+
+    @property  # type: ignore[override]
+    def amount(self) -> D:
+        return D("0.5") if type(self).checked else D("0.001")
+
+
+def _checked(node: Any) -> list[tuple[D, dict[str, Any]]]:
+    """Wrap the node's risk check: record the amount and the signal each check saw."""
+    seen: list[tuple[D, dict[str, Any]]] = []
+    check = node.orders.risk.check
+
+    def recording(intent: OrderIntent, *args: Any) -> Any:
+        seen.append((intent.amount, {**intent.signal, "meta": dict(intent.signal["meta"])}))
+        try:
+            return check(intent, *args)
+        finally:
+            _Growing.checked = True
+
+    node.orders.risk.check = recording
+    return seen
+
+
+@pytest.mark.parametrize("path", ["gateway", "node"])
+async def test_an_intents_signal_cannot_be_changed_after_its_risk_check(
+    tmp_path: Path, data_dir: Path, path: str
+) -> None:
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    try:
+        seen = _checked(node)
+        signal = {"arb": "leg", "meta": {"n": 1}}
+        intent = OrderIntent("mine", "paper", "BTC/USDT", Side.BUY, D("0.001"), signal=signal)
+        if path == "gateway":
+            out = await node._ctx.execution_gateway("mine", "paper").submit(intent)
+        else:
+            out = await node.submit(intent)
+        assert out.order is not None, out
+        signal["meta"]["n"] = 2  # the caller's own dict stays its own
+        with pytest.raises(TypeError, match="signal cannot be changed"):
+            intent.signal["meta"]["n"] = 3  # before: the order in memory said n = 3
+        with pytest.raises(TypeError, match="signal cannot be changed"):
+            intent.signal["source"] = "api:admin(1)"
+        assert seen == [(D("0.001"), {"arb": "leg", "meta": {"n": 1}})]
+        order = node.orders.orders[out.order.client_order_id]
+        assert order.signal == {"arb": "leg", "meta": {"n": 1}}
+        assert [o.signal for o in node.storage.load_orders()] == [order.signal]
+    finally:
+        await node.stop()
+        node.close()
+
+
+@pytest.mark.parametrize("path", ["gateway", "node"])
+async def test_an_intent_is_read_once_for_its_checks_and_its_order(
+    tmp_path: Path, data_dir: Path, path: str
+) -> None:
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    try:
+        seen = _checked(node)
+        _Growing.checked = False
+        intent = _Growing("mine", "paper", "BTC/USDT", Side.BUY, D("1"), signal={"meta": {}})
+        if path == "gateway":
+            out = await node._ctx.execution_gateway("mine", "paper").submit(intent)
+        else:
+            out = await node.submit(intent)
+        assert out.order is not None, out
+        # before: checked at 0.001, sent at 0.5 (500 times the amount the risk engine saw)
+        assert [amount for amount, _ in seen] == [D("0.001")]
+        assert out.order.amount == D("0.001")
+    finally:
+        await node.stop()
+        node.close()
+
+
+def test_only_an_order_intent_enters_the_order_path() -> None:
+    with pytest.raises(TypeError, match="takes an OrderIntent, got dict"):
+        sealed_intent({"amount": "1"})  # type: ignore[arg-type]
