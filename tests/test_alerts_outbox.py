@@ -33,33 +33,40 @@ params = { fast = 3, slow = 8, order_usd = "90" }
 
 
 async def _run(
-    tmp: Path, config: Path, kill_when: Callable[[], bool] | None = None, within_s: float = 0
-) -> int:
-    """Run the replay to its end, or SIGKILL it once `kill_when` holds or `within_s` passed."""
+    config: Path, kill_when: Callable[[], bool] | None = None, within_s: float = 0
+) -> tuple[int, float]:
+    """Run the replay to its end, or SIGKILL it once `kill_when` holds or `within_s` passed
+    since the node started (its first line out: imports and start-up vary much more under
+    load than the replay does). Return its exit code and when the node started."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tradeguard.cli", "run", "--until-end", "--config", str(config),
-        cwd=tmp, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        cwd=config.parent.parent, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
+    assert proc.stdout is not None
+    first = await asyncio.wait_for(proc.stdout.readline(), 120)  # "Starting a paper run; ..."
+    started = time.monotonic()
     if kill_when is not None:
-        deadline = time.monotonic() + within_s
+        deadline = started + within_s
         while not kill_when() and time.monotonic() < deadline and proc.returncode is None:
             await asyncio.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
     out, err = await asyncio.wait_for(proc.communicate(), 300)
-    assert proc.returncode in (0, -signal.SIGKILL), (out.decode()[-1500:], err.decode()[-1500:])
-    return proc.returncode
+    assert proc.returncode in (0, -signal.SIGKILL), (first + out, err.decode()[-1500:])
+    return proc.returncode, started
 
 
 async def test_a_replay_killed_between_commits_and_resumed_sends_no_alert_twice(
     tmp_path: Path, data_dir: Path
 ) -> None:
     received: dict[str, list[str]] = {"clean": [], "killed": []}
+    first_at: dict[str, float] = {}  # when a run's first alert came: its first commit
     ids: set[str] = set()
 
     async def hook(request: web.Request) -> web.Response:
         # A receiver drops a repeat by its id: one delivered just before the kill, its row not
         # yet deleted, is sent again by the next start with the same id.
         alert_id = request.headers["X-Alert-Id"]
+        first_at.setdefault(request.match_info["run"], time.monotonic())
         if alert_id not in ids:
             ids.add(alert_id)
             received[request.match_info["run"]].append((await request.json())["text"])
@@ -72,7 +79,7 @@ async def test_a_replay_killed_between_commits_and_resumed_sends_no_alert_twice(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    data = write_slice(data_dir, tmp_path / "btc.csv", 16_000)
+    data = write_slice(data_dir, tmp_path / "btc.csv", 4_000)
     try:
         configs = {}
         for run in ("clean", "killed"):
@@ -84,16 +91,16 @@ async def test_a_replay_killed_between_commits_and_resumed_sends_no_alert_twice(
                 extra=f'[alerts.webhook]\nurl = "http://127.0.0.1:{port}/{run}"\n'
                 'format = "generic"\n',
             )  # fmt: skip
-        started = time.monotonic()
-        assert await _run(tmp_path / "clean", configs["clean"]) == 0
-        half = (time.monotonic() - started) * 0.8
-        # Killed long before its first commit (or, were alerts sent at once, after a few had
-        # gone out): everything it did is replayed by the resumed run.
-        assert await _run(
-            tmp_path / "killed", configs["killed"], lambda: len(received["killed"]) >= 3, half
-        ) == -signal.SIGKILL  # fmt: skip
+        code, started = await _run(configs["clean"])
+        assert code == 0
+        replay_s = first_at["clean"] - started  # its one commit is the replay's end
+        # Killed half-way through its replay, before its first commit (or, were alerts sent at
+        # once, after a few had gone out): everything it did is replayed by the resumed run.
+        code, _ = await _run(configs["killed"], lambda: len(received["killed"]) >= 3, replay_s / 2)
+        assert code == -signal.SIGKILL
         before_resume = len(received["killed"])
-        assert await _run(tmp_path / "killed", configs["killed"]) == 0
+        assert before_resume == 0, received["killed"]  # nothing of uncommitted work went out
+        assert (await _run(configs["killed"]))[0] == 0
     finally:
         await runner.cleanup()
 

@@ -276,7 +276,7 @@ def test_a_config_that_is_no_regular_file_is_refused_not_waited_on(tmp_path):
     try:
         done = subprocess.run(
             [sys.executable, "-c", CONSOLE, "backtest", "--config", str(fifo)],
-            capture_output=True, text=True, timeout=20,
+            capture_output=True, text=True, timeout=120,  # a start takes 20 s at load 17
         )  # fmt: skip
     except subprocess.TimeoutExpired:
         raise AssertionError("the command waited on the FIFO") from None

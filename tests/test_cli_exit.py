@@ -43,7 +43,11 @@ def _fake_exit(code: int) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _unfreeze() -> Iterator[None]:
+def _unfreeze(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # run() marks the process as the command's own: left set, every later in-process command
+    # of the session froze the collector for good (each database's checkpoint thread then
+    # outlived its test) and left its Ctrl-C handler installed.
+    monkeypatch.setattr(cli_main, "_WHOLE_PROCESS", False)
     yield
     gc.unfreeze()  # run() freezes what is alive, here the test session
 
@@ -104,3 +108,11 @@ def test_quick_exit_keeps_the_commands_exit_code(tmp_path) -> None:
     assert done.returncode == 2, done.stderr  # a config error
     assert done.stderr.startswith("tradeguard: ")
     assert "exit handler ran" in done.stderr
+
+
+def test_the_tests_above_leave_the_session_no_console_script() -> None:
+    # Last in the file, after the tests that call run(). Before, the session stayed marked as
+    # the command's own process: every later in-process backtest froze the collector for good
+    # and installed its Ctrl-C handler, so the databases later tests left to the collector were
+    # never collected and their checkpoint threads piled up until a test ran out of time.
+    assert not cli_main.whole_process()

@@ -104,5 +104,5 @@ async def test_the_flags_reach_the_running_server(tmp_path: Path, dialect: str):
             await asyncio.wait_for(proc.wait(), 10)
     assert got.startswith(b"HTTP/1.1 408 "), got
     assert b"within 0.5 s" in got
-    assert took < 3.0, took  # was 10 s
+    assert took < 5.0, took  # was 10 s (the default); a loaded machine may add seconds
     assert over.startswith(b"HTTP/1.1 503 ") and b"2 connections already open" in over, over

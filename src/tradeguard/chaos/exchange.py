@@ -295,12 +295,15 @@ async def _open_storage(db_path: Path, proc: Any, timeout_s: float) -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
         if db_path.exists():
+            db = None
             try:
-                storage = Storage(Database(f"sqlite:///{db_path}"))
+                db = Database(f"sqlite:///{db_path}")
+                storage = Storage(db)
                 storage.kv_get("node.heartbeat")
                 return storage
-            except Exception:
-                pass  # the node is still creating the schema
+            except Exception:  # the node is still creating the schema
+                if db is not None:
+                    db.dispose()  # or each attempt left its checkpoint thread running
         if proc is not None and proc.returncode is not None:
             raise RuntimeError(f"node exited with {proc.returncode} before creating {db_path}")
         if time.monotonic() > deadline:

@@ -586,10 +586,14 @@ class TradingNode:
             self._risk_store.flush()  # a save queued for a commit no one makes now
             self.flush_audit()
             self.storage.kv_delete(RUNNING_STRATEGIES_KEY)  # `bot add` may take these ids now
-            self.db.dispose()
         finally:
-            if self.writer_lock is not None:
-                self.writer_lock.release()
+            # even when a last write fails: its connections and its WAL checkpoint thread, left
+            # behind, would outlive the node in a process that goes on (a supervisor, a restart)
+            try:
+                self.db.dispose()
+            finally:
+                if self.writer_lock is not None:
+                    self.writer_lock.release()
 
     async def reset_paper_account(self, by: str) -> dict[str, Any]:
         """Cancel open paper orders, close position records and restore the configured balances."""
