@@ -27,8 +27,9 @@ each kind, so that a venue whose REST hangs (up to `reconcile.call_attempts` x
   reconciliation starts only between two of them;
 - the kill's follow-up passes (node.kill_follow).
 
-A task that fails ends the duties with its error, as an error awaited in the pass did; a stop
-cancels what still runs and waits for it.
+A checkpoint or heartbeat the database refuses halts new orders instead (`checkpoint_or_halt`),
+as a reconciliation's refused write fails it; any other error of a task ends the duties with
+it, as an error awaited in the pass did; a stop cancels what still runs and waits for it.
 """
 
 from __future__ import annotations
