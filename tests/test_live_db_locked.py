@@ -22,6 +22,7 @@ from test_reconcile_missed_fill import _config
 from tradeguard.model.enums import TradingState
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node import TradingNode
+from tradeguard.node.state_store import RISK_STATE_KEY
 from tradeguard.node.stats import CURSOR_KEY, HEARTBEAT_KEY
 from tradeguard.sandbox.testing import ALICE_KEY, eventually, seeded_exchange
 
@@ -57,6 +58,23 @@ async def test_a_refused_checkpoint_halts_and_the_next_one_lifts_the_halt(
             assert node.risk.state is TradingState.ACTIVE
             assert node.storage.kv_get(CURSOR_KEY) != stored
             assert node.storage.kv_get(HEARTBEAT_KEY) is not None
+
+            # every write refused, the halt's own store too: it holds in memory, said
+            faults.locked = True
+            events.clear()
+
+            checkpoint_or_halt(node)
+
+            assert node.risk.state is TradingState.HALTED and node.risk.state_by == CHECKPOINT_BY
+            [alert] = [e for e in events if e.kind == EventKind.STATE_CHANGED]
+            assert alert.severity == "critical" and alert.data["to"] == "HALTED"
+            assert node.storage.kv_get(RISK_STATE_KEY)["state"] == "ACTIVE"  # not stored yet
+            faults.locked = False
+
+            checkpoint_or_halt(node)
+
+            assert node.risk.state is TradingState.ACTIVE
+            assert node.storage.kv_get(RISK_STATE_KEY)["state"] == "ACTIVE"
         finally:
             await node.stop()
             node.close()
