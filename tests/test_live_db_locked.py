@@ -117,3 +117,42 @@ async def test_a_database_refusing_every_write_halts_the_live_run_which_goes_on(
             await eventually(lambda: node.storage.count_fills() == fills + 1, 30)
             await eventually(lambda: node.risk.state is TradingState.ACTIVE, 30)
             assert node.storage.load_balance_adjustments("binance") == []  # a fill, once
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_refused_cash_flow_count_fails_the_periodic_pass_and_the_next_counts_it_once(
+    tmp_path: Path,
+) -> None:
+    from tradeguard.node.cash_flows import CASH_FLOW_EVENT
+    from tradeguard.node.duties import reconcile_periodic
+
+    async with seeded_exchange() as ex:
+        node = TradingNode(_config(tmp_path, ex))
+        events: list[Event] = []
+        node.bus.subscribe(events.append)
+        await node.start()
+        try:
+            ex.engine.add_account(ex.account_id(ALICE_KEY), {"USDT": D(250)})  # a deposit
+            faults = FailingWrites(node.storage, "balance_adjustments", verb="UPDATE")
+
+            failed = await reconcile_periodic(node)  # before: raised OperationalError
+
+            assert faults.failed == 1 and not failed.ok
+            assert "counting cash flows failed" in failed.reason
+            assert "database is locked" in failed.reason
+            assert node.risk.state is TradingState.HALTED
+            assert [e for e in events if e.kind == CASH_FLOW_EVENT] == []  # not said: not kept
+            [adjustment] = node.storage.load_balance_adjustments("binance")  # the deposit's
+            assert adjustment["counted_ts"] is None
+
+            again = await reconcile_periodic(node)
+
+            assert again.ok, again.reason
+            assert node.risk.state is TradingState.ACTIVE
+            [flow] = [e for e in events if e.kind == CASH_FLOW_EVENT]
+            assert D(flow.data["moved"]) == 250
+            [counted] = node.storage.load_balance_adjustments("binance")  # the same, counted
+            assert counted["id"] == adjustment["id"] and counted["counted_ts"] is not None
+        finally:
+            await node.stop()
+            node.close()
