@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tradeguard.model.enums import TradingState
 from tradeguard.node import duties
 from tradeguard.node import node as node_module
 from tradeguard.node.node import TradingNode
@@ -40,7 +41,8 @@ class Node:
         self.config = SimpleNamespace(node=cfg)
         self.liveness = SimpleNamespace(beat=self._beat)
         self.kill_switch = SimpleNamespace(poll=self._poll)
-        self.risk = SimpleNamespace(flatten_asked=None)  # no loss limit asks a flatten
+        # no loss limit asks a flatten; a checkpoint written lifts only a halt of its own
+        self.risk = SimpleNamespace(flatten_asked=None, state=TradingState.ACTIVE, state_by="")
         self.clock = SimpleNamespace(now_ms=lambda: 0)
         self.storage = SimpleNamespace(kv_set=lambda k, v: None)
         self.timeouts = SimpleNamespace(sweep=self._sweep)

@@ -118,6 +118,9 @@ class OrderManager(FillApplication):
         self._balances_told = 0
         self._balances_lock = threading.Lock()
         self._balances_written: dict[str, _Report] = {}
+        # venue -> why: its balances' commit failed and no reconciliation wrote them since; a
+        # reconciliation's halt stays until they are (execution.reconcile_report.gate)
+        self.balances_owed: dict[str, str] = {}
         # Acknowledgements waiting for the next commit: the rows to write (each order's latest
         # state) and the transitions (client order id, from, to, ts, reason), in order.
         self._pending_rows: dict[str, Order] = {}

@@ -44,7 +44,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 from typing import Any, Protocol, TypeVar
@@ -67,61 +66,38 @@ from tradeguard.execution.outcome_netting import with_journal_locks
 from tradeguard.execution.reconcile_balances import apply_balances_or_fail, differs_from_ledger
 from tradeguard.execution.reconcile_call import ReconcileFailed, call_venue, database_failed
 from tradeguard.execution.reconcile_positions import check_positions as _check_positions
-from tradeguard.model.enums import OrderStatus, TradingState
-from tradeguard.model.events import Event, EventKind
+from tradeguard.execution.reconcile_report import (
+    CHECKPOINT_KEY,
+    RECONCILER,
+    REPORT_KEY,
+    ReconcileReport,
+    close,
+    gate,
+    settled,
+)
+from tradeguard.model.enums import OrderStatus
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
 from tradeguard.model.outcome import with_other_outcomes
 from tradeguard.model.reports import OrderReport
-from tradeguard.risk.observers import RECONCILER_BY
-from tradeguard.risk.state import ResumeRefused
 
 log = logging.getLogger(__name__)
-
-REPORT_KEY = "reconcile.report"
-CHECKPOINT_KEY = "reconcile.checkpoint_ms"  # venue -> ms of the last successful reconciliation
-RECONCILER = RECONCILER_BY  # the name a loss breaker takes a halt over from
 
 T = TypeVar("T")
 
 
-@dataclass
-class ReconcileReport:
-    """What reconciliation found and did; `ok` False means the node must not trade."""
+async def reconcile_all(
+    node: ReconcileHost,
+    trigger: str = "startup",
+    *,
+    settle: Callable[[], Awaitable[Any]] | None = None,
+    after: Callable[[], Any] | None = None,
+) -> ReconcileReport:
+    """Reconcile the journal, fills, balances and positions with every venue of `node`.
 
-    ok: bool = True
-    reason: str = ""
-    trigger: str = "startup"
-    started_ms: int = 0
-    finished_ms: int = 0
-    duration_s: float = 0.0
-    venues: list[str] = field(default_factory=list)
-    orders_checked: int = 0
-    orders_updated: list[str] = field(default_factory=list)
-    orders_missing: list[str] = field(default_factory=list)
-    external_orders: list[str] = field(default_factory=list)
-    external_action: str = "adopt"
-    fills_recovered: int = 0
-    unknown_orders: list[str] = field(default_factory=list)
-    balance_adjustments: list[dict[str, str]] = field(default_factory=list)
-    position_mismatches: list[dict[str, str]] = field(default_factory=list)
-    held_shrunk: list[dict[str, Any]] = field(default_factory=list)  # legs no longer held
-    balances_deferred: list[dict[str, str]] = field(default_factory=list)
-    fills_unreadable: list[str] = field(default_factory=list)  # orders escalated, symbol blocked
-    fills_failed: list[dict[str, str]] = field(default_factory=list)  # booked, FAILED on chain
-    ledger_differences: list[dict[str, str]] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    def fail(self, reason: str) -> None:
-        """Mark the report failed; the first reason is kept, later ones are appended."""
-        self.ok = False
-        self.reason = reason if not self.reason else f"{self.reason}; {reason}"
-
-
-async def reconcile_all(node: ReconcileHost, trigger: str = "startup") -> ReconcileReport:
-    """Reconcile the journal, fills, balances and positions with every venue of `node`."""
+    `settle` (the periodic pass's settlement) runs first and `after` (its cash-flow count)
+    before the report is stored; a database refusal of either, or of the closing writes,
+    fails the report (`reconcile_report.close`); a refused settlement skips the venues."""
     cfg = node.config.reconcile
     om = node.orders
     started = time.perf_counter()
@@ -131,7 +107,8 @@ async def reconcile_all(node: ReconcileHost, trigger: str = "startup") -> Reconc
     checkpoints = node.storage.kv_get(CHECKPOINT_KEY)
     checkpoints = dict(checkpoints) if isinstance(checkpoints, dict) else {}
     done: dict[str, int] = {}
-    for name, venue in node.venues.items():
+    venues = node.venues if settle is None or await settled(report, settle) else {}
+    for name, venue in venues.items():
         report.venues.append(name)
         venue_started = node.clock.now_ms()
         try:
@@ -160,22 +137,8 @@ async def reconcile_all(node: ReconcileHost, trigger: str = "startup") -> Reconc
             f"each: {listed}; their symbols stay blocked until the venue answers (the periodic "
             "reconciliation keeps asking)"
         )
-    if done:
-        checkpoints.update(done)
-        node.storage.kv_set(CHECKPOINT_KEY, checkpoints)
-    om.flush()
-    report.finished_ms = node.clock.now_ms()
     report.duration_s = round(time.perf_counter() - started, 4)
-    node.storage.kv_set(REPORT_KEY, report.to_json())
-    kind = EventKind.RECONCILED if report.ok else EventKind.RECONCILE_FAILED
-    node.bus.publish(
-        Event(
-            kind=kind,
-            ts=report.finished_ms,
-            data=report.to_json(),
-            severity="info" if report.ok else "critical",
-        )
-    )
+    close(node, report, {**checkpoints, **done} if done else {}, after)
     return report
 
 
@@ -184,25 +147,6 @@ async def reconcile_and_gate(node: ReconcileHost, trigger: str = "periodic") -> 
     report = await reconcile_all(node, trigger)
     gate(node, report)
     return report
-
-
-def gate(node: ReconcileHost, report: ReconcileReport) -> None:
-    """Apply `report` to the trading state: a failure halts (unless a halt stands already), a
-    success lifts a halt only the reconciler had set. Right however late it comes: a halt set
-    by anyone else meanwhile (kill switch, loss limit, operator) is never taken over nor
-    lifted."""
-    risk, trigger = node.risk, report.trigger
-    if not report.ok:
-        log.error("%s reconciliation failed: %s", trigger, report.reason)
-        # A halt set by someone else (kill switch, loss limit, operator) already blocks every
-        # order; taking it over would let the next good reconciliation lift it.
-        if risk.state is not TradingState.HALTED:
-            risk.halt(f"{trigger} reconciliation failed: {report.reason}", RECONCILER)
-    elif risk.state is TradingState.HALTED and risk.state_by == RECONCILER:
-        try:
-            risk.lift_own_halt(RECONCILER, f"{trigger} reconciliation completed")
-        except ResumeRefused as exc:  # a loss limit's day-long halt came on meanwhile
-            log.warning("%s reconciliation completed; trading stays HALTED: %s", trigger, exc)
 
 
 class _Call(Protocol):
@@ -593,3 +537,15 @@ def sync_held(node: ReconcileHost, venue: str) -> list[dict[str, Any]]:
         sync = getattr(strat, "sync_held")  # noqa: B009  (the strategies holding lone legs)
         out += sync(venue, lambda a, o=others: book.total(a) - o.get(a, ZERO))
     return out
+
+
+__all__ = [
+    "CHECKPOINT_KEY",
+    "RECONCILER",
+    "REPORT_KEY",
+    "ReconcileReport",
+    "gate",
+    "reconcile_all",
+    "reconcile_and_gate",
+    "sync_held",
+]

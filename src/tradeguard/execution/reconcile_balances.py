@@ -64,12 +64,16 @@ def apply_balances_or_fail(
 ) -> None:
     """`apply_balances`, whose failed commit (a locked database, a full disk) fails the venue's
     reconciliation instead of ending the run: nothing of it was kept (the ledger is put back
-    as the journal has it), the failure halts trading until a reconciliation completes, and
-    the next one reads the venue's figures again."""
+    as the journal has it), the failure halts trading until a reconciliation writes the
+    venue's balances (one that defers them keeps the halt), and the next one reads the venue's
+    figures again."""
     try:
         apply_balances(node, venue, balances, report, read_ts, told_by)
     except SQLAlchemyError as exc:
-        raise database_failed(venue, "the balances' commit", exc, "reads them again") from exc
+        failed = database_failed(venue, "the balances' commit", exc, "reads them again")
+        node.orders.balances_owed[venue] = str(failed)  # the halt waits for them (gate)
+        raise failed from exc
+    node.orders.balances_owed.pop(venue, None)
 
 
 def apply_balances(

@@ -24,12 +24,18 @@ _GATED = "the node will not trade until reconciliation completes"
 def database_failed(venue: str, what: str, exc: SQLAlchemyError, again: str) -> ReconcileFailed:
     """The venue's reconciliation failed because the database refused `what` (a locked
     database, a full disk): nothing of that commit was kept, and the next reconciliation
-    `again` (reads what it needs from the venue again). Said in the driver's own words
-    ("database is locked"), not with the statement and its values."""
+    `again` (reads what it needs from the venue again)."""
+    return ReconcileFailed(f"venue {venue}: {database_refused(what, exc, again)}")
+
+
+def database_refused(what: str, exc: SQLAlchemyError, again: str) -> str:
+    """Say that the database refused `what`, in the driver's own words ("database is
+    locked"), not with the statement and its values; nothing of it was kept, and the next
+    reconciliation `again`."""
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    return ReconcileFailed(
-        f"venue {venue}: {what} failed ({type(cause).__name__}: {str(cause)[:200]}); nothing "
-        f"of it was kept, the next reconciliation {again}"
+    return (
+        f"{what} failed ({type(cause).__name__}: {str(cause)[:200]}); nothing of it was kept, "
+        f"the next reconciliation {again}"
     )
 
 

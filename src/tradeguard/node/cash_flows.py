@@ -110,11 +110,12 @@ def apply_cash_flows(node: TradingNode) -> Decimal:
     rows = storage.load_uncounted_adjustments(after_id=floor)
     declared = _declared_amounts(node, rows)
     total, counted, waiting = ZERO, [], []
+    said: list[Event] = []  # each count's announcement, made once it is stored
     seen: list[tuple[int, Decimal]] = []  # (when booked, value) of withdrawals declared late
     for row in rows:
         booked = declared.get(int(row["id"]))
         row["amount"] = Decimal(row["difference"]) if booked is None else booked[1]
-        moved = _counted(node, row)
+        moved = _counted(node, row, said)
         if moved is None:
             waiting.append(row)
             continue
@@ -133,9 +134,11 @@ def apply_cash_flows(node: TradingNode) -> Decimal:
                     save_run_stats(node)  # a SIGKILL after this commit loses none of the move
                 risk.move_baselines(total, floor, seen)
         except BaseException:  # nothing committed: the figures in memory go back, counted again
-            for obj, name, value in undo:
+            for obj, name, value in undo:  # (and announced then, once)
                 setattr(obj, name, value)
             raise
+    for event in said:
+        node.risk.emit(event)
     return total
 
 
@@ -183,9 +186,9 @@ def _declared_amounts(
     }
 
 
-def _counted(node: TradingNode, row: dict[str, Any]) -> Decimal | None:
-    """What one adjustment moves the baselines by, announced as `risk.cash_flow`; None while
-    it waits for a price."""
+def _counted(node: TradingNode, row: dict[str, Any], said: list[Event]) -> Decimal | None:
+    """What one adjustment moves the baselines by, its `risk.cash_flow` announcement added to
+    `said`; None while it waits for a price."""
     kind = flow_kind(str(row["reason"]))
     if not kind:
         return ZERO
@@ -214,8 +217,8 @@ def _counted(node: TradingNode, row: dict[str, Any]) -> Decimal | None:
     data = {"asset": asset, "amount": plain(amount), "kind": kind, "adjustment": int(row["id"]),
             "value": None if value is None else plain(value), "moved": plain(moved),
             "reason": why}  # fmt: skip
-    node.risk.emit(Event(CASH_FLOW_EVENT, node.clock.now_ms(), data, venue=venue,
-                         severity=severity))  # fmt: skip
+    said.append(Event(CASH_FLOW_EVENT, node.clock.now_ms(), data, venue=venue,
+                      severity=severity))  # fmt: skip
     return moved
 
 

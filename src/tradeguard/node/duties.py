@@ -27,8 +27,9 @@ each kind, so that a venue whose REST hangs (up to `reconcile.call_attempts` x
   reconciliation starts only between two of them;
 - the kill's follow-up passes (node.kill_follow).
 
-A task that fails ends the duties with its error, as an error awaited in the pass did; a stop
-cancels what still runs and waits for it.
+A checkpoint or heartbeat the database refuses halts new orders instead (`checkpoint_or_halt`),
+as a reconciliation's refused write fails it; any other error of a task ends the duties with
+it, as an error awaited in the pass did; a stop cancels what still runs and waits for it.
 """
 
 from __future__ import annotations
@@ -43,14 +44,19 @@ from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
 from tradeguard.execution.reconcile import ReconcileReport, gate, reconcile_all
 from tradeguard.execution.settlement import settle_resolved
+from tradeguard.model.enums import TradingState
+from tradeguard.model.events import Event, EventKind
 from tradeguard.node.cash_flows import apply_cash_flows
 from tradeguard.node.kill_follow import FollowUpPasses
 from tradeguard.node.kill_restart import finish_interrupted_kill, reconciled
 from tradeguard.node.kill_run import execute_kill
 from tradeguard.node.loop_errors import stop_task
 from tradeguard.node.stats import HEARTBEAT_KEY, wall_ms
+from tradeguard.risk.state import ResumeRefused
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -59,6 +65,7 @@ log = logging.getLogger(__name__)
 _HOST = socket.gethostname()  # in the heartbeat: `status` asks this host whether its pid lives
 T = TypeVar("T")
 Job = Callable[[], Coroutine[Any, Any, Any]]
+CHECKPOINT_BY = "checkpoint"  # who a halt for a checkpoint the database refused is by
 STOPPED = (
     "the node stopped before this kill's cancels ended: trading stays HALTED and the next "
     "start finishes the kill before any trading"
@@ -246,12 +253,54 @@ async def reconcile_periodic(node: TradingNode) -> ReconcileReport:
     """One periodic pass: settlement, reconciliation, its report applied to the trading state
     (`node.reconcile_report` too); the live loop and `tradeguard serve` run it on
     `node.reconcile_interval_s`."""
-    await settle_resolved(node)
-    report = await reconcile_all(node, "periodic")
-    apply_cash_flows(node)  # a deposit it found is no profit, as the balance sync's
+    # a deposit it found is no profit, as the balance sync's; a database refusal of either
+    # fails the reconciliation (the halt) instead of ending the live run
+    report = await reconcile_all(node, "periodic", settle=partial(settle_resolved, node),
+                                 after=partial(apply_cash_flows, node))  # fmt: skip
     gate(node, report)  # no await since the last answer: applied as it was found
     node.reconcile_report = report
     return report
+
+
+def checkpoint_or_halt(node: TradingNode) -> None:
+    """Write the checkpoint and the stored heartbeat. One the database refuses (a locked
+    file, a full disk, a lost connection) halts new orders with a critical alert naming the
+    cause instead of ending the run: nothing of it was stored and all of it is due again (the
+    strategies' states, the run's figures), written by the next pass's checkpoint, whose
+    success lifts that halt (never one set by anyone else)."""
+    risk = node.risk
+    try:
+        node._checkpoint(node.clock.now_ms())
+        beat = {"pid": os.getpid(), "host": _HOST, "ts": node.clock.now_ms(),
+                "wall_ms": wall_ms()}  # fmt: skip
+        node.storage.kv_set(HEARTBEAT_KEY, beat)
+    except SQLAlchemyError as exc:
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        reason = (f"the checkpoint's write failed ({type(cause).__name__}: {str(cause)[:200]}); "
+                  "nothing of it was stored, the next checkpoint writes it all")  # fmt: skip
+        log.critical("%s", reason)
+        if risk.state is not TradingState.HALTED:
+            _halt_held(node, reason)
+        return
+    if risk.state is TradingState.HALTED and risk.state_by == CHECKPOINT_BY:
+        try:
+            risk.lift_own_halt(CHECKPOINT_BY, "the checkpoint was written")
+        except ResumeRefused as exc:  # a loss limit's day-long halt came on meanwhile
+            log.warning("checkpoint written; trading stays HALTED: %s", exc)
+
+
+def _halt_held(node: TradingNode, reason: str) -> None:
+    """Halt by the checkpoint; the halt holds in memory when the database cannot store it
+    either (stored with the next commit), and its critical alert goes out all the same."""
+    risk = node.risk
+    before = risk.state
+    try:
+        risk.halt(reason, CHECKPOINT_BY)
+    except SQLAlchemyError:  # the state was set before its store failed
+        data = {"from": before.value, "to": risk.state.value, "reason": reason,
+                "by": CHECKPOINT_BY}  # fmt: skip
+        risk.emit(Event(EventKind.STATE_CHANGED, node.clock.now_ms(), data,
+                        severity="critical"))  # fmt: skip
 
 
 async def duties(node: TradingNode) -> None:
@@ -296,10 +345,7 @@ async def _passes(
             next_kill = now + cfg.kill_poll_interval_s
         kills.step()
         if now >= next_ckpt:
-            node._checkpoint(node.clock.now_ms())
-            beat = {"pid": os.getpid(), "host": _HOST, "ts": node.clock.now_ms(),
-                    "wall_ms": wall_ms()}  # fmt: skip
-            node.storage.kv_set(HEARTBEAT_KEY, beat)
+            checkpoint_or_halt(node)
             next_ckpt = now + cfg.checkpoint_interval_s
         reconcile.step(now)
         checks.step(reconciling=reconcile.busy)

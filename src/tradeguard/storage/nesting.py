@@ -13,11 +13,18 @@ from typing import Any
 
 from sqlalchemy import Connection, NestedTransaction
 
+from tradeguard.model.errors import TradeguardError
 from tradeguard.storage.write_batch import WriteBatch
 
 
-class HalfWritten(RuntimeError):
-    """A write batch's unit holds writes of a nested block that failed: refused at its commit."""
+class HalfWritten(TradeguardError, RuntimeError):
+    """A write batch's unit holds writes of a nested block that failed: refused at its commit.
+
+    The run ends with it (the command line says it in one line, no traceback): the unit is
+    rolled back to its last commit, and neither undoing the block alone (its changes to
+    memory are not kept in a write batch, so memory would hold what the database does not)
+    nor going on from the last commit (every event since would be dropped unsaid) is a true
+    record of the run."""
 
 
 class Tx(threading.local):
@@ -95,7 +102,7 @@ class Nested:
             if marks:
                 began = marks.pop()
                 if kind is not None and batch.rows + batch.flushed != began and tx.broken is None:
-                    tx.broken = kind.__name__
+                    tx.broken = f"{kind.__name__}: {str(exc[0])[:200]}".rstrip(": ")
             return
         frames = tx.frames
         if not frames:

@@ -232,9 +232,10 @@ class StorageCore:
         tx = self._tx
         if tx.broken is not None:
             raise HalfWritten(
-                f"a nested block of this unit of work failed ({tx.broken}) after writing, and "
-                "a write batch cannot take its writes back alone: the unit is rolled back to "
-                "the last commit instead of recording half of it"
+                f"the run stopped: a step failed after writing part of an event ({tx.broken}), "
+                "and a write batch (a backtest's commits) cannot take those writes back alone; "
+                "its writes were rolled back to the last commit instead of recording half an "
+                "event, and a resume does the work since then again"
             )
         if tx.unit is None or not tx.dirty:
             return False
