@@ -587,9 +587,7 @@ class TradingNode:
             self.flush_audit()
             self.storage.kv_delete(RUNNING_STRATEGIES_KEY)  # `bot add` may take these ids now
         finally:
-            # even when a last write fails: its connections and its WAL checkpoint thread, left
-            # behind, would outlive the node in a process that goes on (a supervisor, a restart)
-            try:
+            try:  # even when a last write failed: its checkpoint thread would outlive the node
                 self.db.dispose()
             finally:
                 if self.writer_lock is not None:
