@@ -142,6 +142,7 @@ def test_merged_prices_are_the_merged_candles_floats_and_close_times(tmp_path):
     prices = list(zip(*(col.tolist() for col in cols), strict=True))
     assert [p[3] for p in prices] == [c.close_ts for c in series["ETH/BTC"]]
     assert [p[:3] for p in prices] == [(float(c), float(lo), float(h)) for c, lo, h in bars]
+    assert merged.longest_ms == FIVE_M * 1000  # the longest span, the steady loop's
     assert merged_prices({"ETH/BTC": list(series["ETH/BTC"])}) is None  # no loaded columns
 
 

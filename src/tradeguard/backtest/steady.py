@@ -57,8 +57,6 @@ class SteadyRun:
         self.node = node
         self.sim: Any = node.clock  # a SimulatedClock (replay._modes): its `_now` set inline
         self.candles = candles
-        # the spans as a set (map of the getter: no bytecode a candle), then the largest
-        self.longest_ms = max(set(map(_SPAN, candles)), default=0) * 1000
         self.observe = observe
         self.pacer = pacer
         self.watch_stop = watch_stop  # a replay that may stop before its end
@@ -84,7 +82,11 @@ class SteadyRun:
                         [_NO_BAND], strats[0] if len(strats) == 1 else None)
             for dc in node.config.data
         }  # fmt: skip
-        self.merged = _prices(node, candles)
+        self.merged = merged = _prices(node, candles)
+        # the longest span (ms): the merged columns' (no pass over the candles), else the spans
+        # as a set (map of the getter: no bytecode a candle), then the largest
+        self.longest_ms = (merged.longest_ms if merged is not None
+                           else max(set(map(_SPAN, candles)), default=0) * 1000)  # fmt: skip
         self.block: tuple[Any, ...] = (-1,)  # the last `_block`
         floats = self.merged is not None and bool(self.merged.close[0])  # a zero close: none
         # the guard's factors (kept alive: looked up by identity) and their float multipliers
