@@ -27,20 +27,23 @@ T0 = 1_515_715_200_000  # 2018-01-12 00:00 UTC
 FIVE_M = 300
 HAIR = Decimal("1e-20")  # far below a float's resolution: the floats cannot tell it apart
 
-# Records, at every candle, the mark, the guard's band and whether the paper venue took the bar.
+# Records, at every candle, the mark and whether the paper venue took the bar, and at every
+# EVERY-th the guard's bands (as its methods give them: a band the steady loop has not built
+# yet is built when read; read now and then, the loop builds those left unread itself).
 RECORDER = """
 from tradeguard.strategies.base import Strategy
 
 SEEN = []
+EVERY = 1
 
 
 class MarkRecorder(Strategy):
     def on_candle(self, candle):
         node = self.ctx._node
-        band = node.risk.mark_guard._bands.get(("", candle.symbol))
+        read = candle.ts // 300_000 % EVERY == 0  # the same candles in every run
+        bands = node.risk.mark_guard.state()["bands"] if read else None
         paper = node._paper[self.venue]._markets.get(candle.symbol)
-        SEEN.append((candle.ts, str(node.portfolio.marks.get(candle.symbol)),
-                     None if band is None else tuple(str(x) for x in band[:6]),
+        SEEN.append((candle.ts, str(node.portfolio.marks.get(candle.symbol)), bands,
                      paper is not None and paper.candle is candle))
 """
 
@@ -100,14 +103,17 @@ def _series(bars: list[tuple[Decimal, Decimal, Decimal]], off: float) -> dict[st
 
 
 @pytest.mark.parametrize(
-    ("off", "block"), [(0.0, steady.BLOCK), (2.0**-45, steady.BLOCK), (0.0, 16)]
+    ("off", "block", "every"),
+    [(0.0, steady.BLOCK, 1), (2.0**-45, steady.BLOCK, 3), (0.0, 16, 7)],
 )
 def test_the_float_shadow_decides_as_the_decimals_on_and_about_every_bound(
-    tmp_path, monkeypatch, off, block
+    tmp_path, monkeypatch, off, block, every
 ):
     monkeypatch.setattr(steady, "BLOCK", block)  # 16: the loop's rows made block by block
     path = tmp_path / "recorder.py"
     path.write_text(RECORDER, encoding="utf-8")
+    module = sys.modules[load_strategy_class(f"{path}:MarkRecorder").__module__]
+    module.EVERY = every  # bands read at every candle, or left unbuilt for a few
     cfg = load_config(write_config(tmp_path, pairs=("ETH",)))
     for sc in cfg.strategies:
         sc.kind, sc.params = f"{path}:MarkRecorder", {}
@@ -123,7 +129,7 @@ def test_the_float_shadow_decides_as_the_decimals_on_and_about_every_bound(
     exact: list[int] = []
     monkeypatch.setattr(steady, "_exact", lambda *a: exact.append(1) or real_exact(*a))
     two = run_backtest(cfg, tmp_path / "two", window, series=_series(bars, off))
-    seen = sys.modules[load_strategy_class(f"{path}:MarkRecorder").__module__].SEEN
+    seen = module.SEEN
     n = one.summary.events
     assert n == len(bars) and len(seen) == 2 * n
     assert seen[n:] == seen[:n]  # the same mark, band and paper bar after every candle
@@ -142,6 +148,7 @@ def test_merged_prices_are_the_merged_candles_floats_and_close_times(tmp_path):
     prices = list(zip(*(col.tolist() for col in cols), strict=True))
     assert [p[3] for p in prices] == [c.close_ts for c in series["ETH/BTC"]]
     assert [p[:3] for p in prices] == [(float(c), float(lo), float(h)) for c, lo, h in bars]
+    assert merged.longest_ms == FIVE_M * 1000  # the longest span, the steady loop's
     assert merged_prices({"ETH/BTC": list(series["ETH/BTC"])}) is None  # no loaded columns
 
 

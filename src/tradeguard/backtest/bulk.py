@@ -86,12 +86,14 @@ def merge_with_plan(
 class MergedPrices:
     """The merged candles' close, low and high (float64 columns) and close times (int64 ms),
     in `merge_with_plan`'s order: 32 bytes a candle for the whole replay, no object per price
-    (the steady loop takes a block of them at a time as lists: `SteadyRun._block`)."""
+    (the steady loop takes a block of them at a time as lists: `SteadyRun._block`), and the
+    longest span of the candles (ms)."""
 
-    __slots__ = ("close", "close_ts", "high", "low")
+    __slots__ = ("close", "close_ts", "high", "longest_ms", "low")
 
-    def __init__(self, close: Any, low: Any, high: Any, close_ts: Any) -> None:
+    def __init__(self, close: Any, low: Any, high: Any, close_ts: Any, longest_ms: int) -> None:
         self.close, self.low, self.high, self.close_ts = close, low, high, close_ts
+        self.longest_ms = longest_ms
 
     def __len__(self) -> int:
         return len(self.close_ts)
@@ -113,7 +115,7 @@ def merged_prices(series: dict[str, list[Candle]]) -> MergedPrices | None:
     order = close_order(stamps, spans)
     close, low, high = (np.concatenate([c[name] for c in columns if c is not None])[order]
                         for name in ("close", "low", "high"))  # fmt: skip
-    return MergedPrices(close, low, high, (stamps + spans)[order])
+    return MergedPrices(close, low, high, (stamps + spans)[order], int(spans.max()))
 
 
 def _column(candles: Sequence[Candle], name: str) -> Any:

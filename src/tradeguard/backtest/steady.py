@@ -4,7 +4,8 @@ With no order open, none queued, trading ACTIVE, the equity cached and no replay
 feed or skip plan, a candle's work is fixed: the clock, the market state, the mark guard and the
 marks, the paper venue's candle, the equity observation (a call only when the candle may move
 the equity, as in the general loop; a curve sample alone is appended inline), then its
-strategies; the market state and the marks are written when read (backtest/steady_pending.py).
+strategies; the market state and the marks are written, and a band following the mark built,
+when read (backtest/steady_pending.py).
 `SteadyRun` does exactly that, its parts held in locals, until a strategy queues an intent
 or something else needs the general loop (backtest/replay.py), which then finishes the last
 candle: drain, price listeners, counts, checkpoint, commit, pause. What strategies observe
@@ -22,7 +23,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.backtest.bulk import DAY_MS, MergedPrices
-from tradeguard.backtest.steady_pending import Pending
+from tradeguard.backtest.steady_pending import Pending, PendingBands
 from tradeguard.model.enums import TradingState
 from tradeguard.model.market import Candle
 from tradeguard.model.money import ZERO
@@ -39,6 +40,7 @@ Observe = Callable[["TradingNode", int, str, bool, bool], tuple[int, int]]
 
 
 ACTIVE = TradingState.ACTIVE
+Pendings = tuple[Pending, PendingBands]  # what a stretch writes when read
 _SPAN = attrgetter("interval_s")
 
 
@@ -57,8 +59,6 @@ class SteadyRun:
         self.node = node
         self.sim: Any = node.clock  # a SimulatedClock (replay._modes): its `_now` set inline
         self.candles = candles
-        # the spans as a set (map of the getter: no bytecode a candle), then the largest
-        self.longest_ms = max(set(map(_SPAN, candles)), default=0) * 1000
         self.observe = observe
         self.pacer = pacer
         self.watch_stop = watch_stop  # a replay that may stop before its end
@@ -81,10 +81,14 @@ class SteadyRun:
         self.slots: dict[str, tuple[tuple[str, str], Any, Any, tuple[Any, ...], list[Any], Any]] = {
             dc.symbol: (("", dc.symbol), paper := paper_by_symbol.get(dc.symbol),
                         _plain_markets(paper), strats := tuple(node._by_symbol.get(dc.symbol, ())),
-                        [_NO_BAND], strats[0] if len(strats) == 1 else None)
+                        [_NO_BAND, *_UNSET], strats[0] if len(strats) == 1 else None)
             for dc in node.config.data
         }  # fmt: skip
-        self.merged = _prices(node, candles)
+        self.merged = merged = _prices(node, candles)
+        # the longest span (ms): the merged columns' (no pass over the candles), else the spans
+        # as a set (map of the getter: no bytecode a candle), then the largest
+        self.longest_ms = (merged.longest_ms if merged is not None
+                           else max(set(map(_SPAN, candles)), default=0) * 1000)  # fmt: skip
         self.block: tuple[Any, ...] = (-1,)  # the last `_block`
         floats = self.merged is not None and bool(self.merged.close[0])  # a zero close: none
         # the guard's factors (kept alive: looked up by identity) and their float multipliers
@@ -117,29 +121,32 @@ class SteadyRun:
         last = min(len(self.candles) - 1, (i // self.every + 1) * self.every - 1)  # checkpoint
         last = min(last, i - i % BLOCK + BLOCK - 1)  # and the end of its block (`_block`)
         node, base = self.node, i - i % BLOCK
-        market, portfolio = node.market, node.portfolio
+        market, portfolio, guard = node.market, node.portfolio, node.risk.mark_guard
         slots = _settled_slots(self.slots, market, portfolio._marks)
         pend = Pending(self._block(i)[1], i - base, market, portfolio._marks, len(slots))
         market.pending = portfolio.pending = pend  # written when read (steady_pending.py)
+        guard.pending = bands = PendingBands(guard._bands, [(s[0], s[4]) for s in slots.values()])
         try:
-            k, lo, hi = self._stretch(i, last, lo, hi, commit_due, slots, pend)
+            k, lo, hi = self._stretch(i, last, lo, hi, commit_due, slots, (pend, bands))
         finally:
-            market.pending = portfolio.pending = None
+            market.pending = portfolio.pending = guard.pending = None
             pend.settle()
+            bands.settle()
         self._count(i, k)
         return k, lo, hi
 
     def _stretch(
-        self, i: int, last: int, lo: int, hi: int, commit_due: float, slots: Any, pend: Pending
+        self, i: int, last: int, lo: int, hi: int, commit_due: float, slots: Any, pending: Pendings
     ) -> tuple[int, int, int]:
         """`run`'s loop over candles i..last (its locals bound once): `slots` those of the
-        symbols whose market state and marks `pend` writes when read."""
+        symbols whose market state and marks, and bands, `pending` writes when read."""
         (node, sim, _, ffacs, guard, risk, queue, marks, bands, watch, observe, watched,
          pacer, watch_stop, commit_each, unit) = self._parts()  # fmt: skip
         base, candles, closes, lows, highs, stamps = self._block(i)  # k counts from base
         bands_get, perf, active = bands.get, time.perf_counter, ACTIVE
         rare = watched is not None or commit_each  # exit rules or commits may end a stretch
         held, n_marks, now, k = node._held, len(marks), sim._now, i - 1 - base
+        pend, pb = pending
         for k in range(i - base, last - base + 1):  # k: the last candle begun (returned)
             c = candles[k]
             slot = slots.get(symbol := c.symbol)
@@ -154,25 +161,24 @@ class SteadyRun:
             close = c.close
             band = bands_get(key)  # guard.take_candle, its common cases decided on floats
             if band is not sh[0] or watch:
-                taken = _exact(guard, key, band, c, close_ts, sh, cf, ffacs, pend, k, marks)
+                taken = _exact(guard, key, c, close_ts, sh, cf, ffacs, pend, k, marks)
             elif sh[1] <= cf <= sh[2]:  # near the band's mark: the band stands
                 band[2] = close
-                taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(band, c) else 1
+                taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(pb, key, c) else 1
             elif (cf < sh[3] or cf > sh[4]) and sh[5] <= cf <= sh[6] and band[6] is sh[7]:
-                f, down, up, near_down, near_up = factors = sh[7]  # the band follows the mark
-                band = bands[key] = [close * down, close * up, close, f, close * near_down,
-                                     close * near_up, factors]  # fmt: skip
+                band[2] = close  # the band follows the mark: built when read (`PendingBands`)
                 d_in, u_in, nd_in, nu_in, nd_out, nu_out, lowest, highest = sh[8]
+                sh[9], pb.dirty = close, True
                 if lowest <= cf <= highest:  # the new bounds normal floats (`_NORMAL`)
-                    sh[0], sh[1], sh[2], sh[3], sh[4], sh[5], sh[6] = (
-                        band, cf * nd_in, cf * nu_in, cf * nd_out, cf * nu_out, cf * d_in,
-                        cf * u_in,
+                    sh[1], sh[2], sh[3], sh[4], sh[5], sh[6] = (
+                        cf * nd_in, cf * nu_in, cf * nd_out, cf * nu_out, cf * d_in, cf * u_in,
                     )  # fmt: skip
-                else:
+                else:  # no shadow: the Decimals decide this band's candles (built now)
+                    pb.settle()
                     sh[0] = _NO_BAND
-                taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(band, c) else 1
+                taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(pb, key, c) else 1
             else:
-                taken = _exact(guard, key, band, c, close_ts, sh, cf, ffacs, pend, k, marks)
+                taken = _exact(guard, key, c, close_ts, sh, cf, ffacs, pend, k, marks)
             if taken == 2 and paper is not None:
                 # paper.on_candle(c), inline while no order works (none in a steady run)
                 m = p_markets.get(symbol) if p_markets is not None else None
@@ -262,6 +268,7 @@ MARGIN = 2.0**-40
 # bound out of that range has no shadow (`_float_factors`: the closes that give none).
 _NORMAL = (2.0**-1022, sys.float_info.max)
 _NO_BAND: list[Any] = []  # no band is this object: a shadow that stands for none
+_UNSET = [None] * 9  # the rest of a shadow that stands for none (`_shadow`)
 # The loop reads its candles' prices from lists made for a block of this many candles at a time
 # (`SteadyRun._block`): held for the whole replay they would take some 180 bytes a candle. A
 # multiple of 8 (the loop's pacing check falls on the same candles).
@@ -300,25 +307,27 @@ def _float_factors(factors: tuple[Decimal, ...]) -> tuple[float, ...] | None:
 def _shadow(sh: list[Any], band: list[Any], close: float, ff: tuple[float, ...] | None) -> None:
     """Make `sh` the float shadow of `band`, just built on a close whose float is `close`:
     [band, near low in, near high in, near low out, near high out, limit low in, limit high
-    in, the band's factors, their floats]. A close within the inner bounds is within the
-    Decimal ones; one beyond the outer bounds, beyond them."""
+    in, the band's factors, their floats, the close the band is to be built on (None: built;
+    `PendingBands`)]. A close within the inner bounds is within the Decimal ones; one beyond
+    the outer bounds, beyond them."""
     if ff is None or not ff[6] <= close <= ff[7]:
         sh[0] = _NO_BAND  # no close, or a bound out of the normal floats (`_NORMAL`)
         return
     d_in, u_in, nd_in, nu_in, nd_out, nu_out = ff[:6]
     sh[:] = [band, close * nd_in, close * nu_in, close * nd_out, close * nu_out, close * d_in,
-             close * u_in, band[6], ff]  # fmt: skip
+             close * u_in, band[6], ff, None]  # fmt: skip
 
 
-def _admits(band: list[Any], c: Candle) -> bool:
-    """The Decimal test of a bar within the band's limit (`MarkGuard.admits_bar`'s)."""
+def _admits(bands: PendingBands, key: tuple[str, str], c: Candle) -> bool:
+    """The Decimal test of a bar within the limit of the band of `key` (built if noted):
+    `MarkGuard.admits_bar`'s."""
+    band = bands.band(key)
     return bool(band[0] <= c.low and c.high <= band[1])
 
 
 def _exact(
     guard: Any,
     key: tuple[str, str],
-    band: list[Any] | None,
     c: Candle,
     close_ts: int,
     sh: list[Any],
@@ -328,12 +337,13 @@ def _exact(
     k: int,
     marks: dict[str, Any],
 ) -> int:
-    """`guard.take_candle` of an untagged candle (its band `band`, candle k of `pend`), the
-    Decimals deciding: no shadow of the band, a suspect watched, or a float too near a bound.
-    The market state written first, the mark once taken (nothing left pending). A band built
+    """`guard.take_candle` of an untagged candle (candle k of `pend`), the Decimals deciding:
+    no shadow of the band, a suspect watched, or a float too near a bound. The market state
+    written first, the mark once taken, the bands built (nothing left pending). A band built
     anew on its close gets its shadow."""
     close = c.close
     pend.now(k)
+    band = guard._settled().get(key)
     taken: int = guard.take_candle("", c.symbol, close, c.low, c.high, c.ts, close_ts)
     if taken:
         marks[c.symbol] = close

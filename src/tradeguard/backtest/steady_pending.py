@@ -1,4 +1,5 @@
-"""The market state and marks a steady stretch has not written yet, written when read.
+"""The market state and marks a steady stretch has not written yet, written when read; the
+mark guard's bands it has not built yet, built when read (`PendingBands`).
 
 A steady stretch (backtest/steady.py) does not store each candle in the market state
 (`MarketState.candles`, its close time and mid) and the portfolio's marks as it goes: it notes
@@ -13,6 +14,7 @@ decides in Decimal is written at once (`now`): its mark only if taken.
 
 from __future__ import annotations
 
+from decimal import getcontext
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -73,3 +75,46 @@ class Pending:
         if symbol not in market.quotes:
             market._mid[symbol] = c.close
         self.start, self.cur = k + 1, k
+
+
+class PendingBands:
+    """The mark guard's bands a steady stretch has moved to a new mark and not built yet.
+
+    Where the band follows the mark (a close within the limit, off the near range), the stretch
+    moves only its float shadow and the band's accepted mark, and notes the close the band is
+    to be built on (its shadow's last item, steady.`_shadow`); `settle` builds those bands (the
+    Decimal products the guard's `_follow` takes, in the stretch's decimal context) and makes
+    the shadows stand for them. The guard settles before any of its methods reads a band
+    (`MarkGuard.pending`), the stretch before it compares a bar with the Decimal limit and at
+    its end."""
+
+    __slots__ = ("bands", "context", "dirty", "shadows")
+
+    def __init__(self, bands: dict[Any, list[Any]], shadows: list[tuple[Any, list[Any]]]) -> None:
+        self.bands = bands  # the guard's own dictionary
+        self.shadows = shadows  # (the guard's key, its float shadow) of each symbol run
+        self.context = getcontext()  # the replay's, whatever context a strategy enters
+        self.dirty = False  # a band noted and not built
+
+    def settle(self) -> None:
+        """Build every band noted: on its noted close, keeping the accepted mark it holds."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        bands, mul = self.bands, self.context.multiply
+        for key, sh in self.shadows:
+            close = sh[9]
+            if close is None:
+                continue
+            sh[9] = None
+            old = bands.get(key)
+            if old is None or old is not sh[0]:  # not the band the shadow moved (none is)
+                continue
+            f, down, up, near_down, near_up = factors = sh[7]
+            sh[0] = bands[key] = [mul(close, down), mul(close, up), old[2], f,
+                                  mul(close, near_down), mul(close, near_up), factors]  # fmt: skip
+
+    def band(self, key: Any) -> list[Any]:
+        """The band of `key`, built if noted."""
+        self.settle()
+        return self.bands[key]

@@ -31,6 +31,8 @@ the crash is taken on its second print, the fourth update at most.
 `state()` is everything the guard holds (suspects, dropped prints remembered, the bands) and
 `load_state` takes it back whole: a replay stores it with each commit, so a resumed replay
 judges its next candle as the run never stopped would.
+A replay's steady stretch builds a band that follows the mark only when it is read (`pending`:
+backtest/steady_pending.py); every method reading the bands settles it first.
 The same rule guards the token_unlock strategy's prices (`strategies.exits.TickGuard`).
 """
 
@@ -77,6 +79,7 @@ class MarkGuard:
         "_watch",
         "data_venue",
         "notify",
+        "pending",
         "restamped",
         "setting",
         "suspect",
@@ -118,6 +121,8 @@ class MarkGuard:
         self.data_venue: dict[str, str] = {}
         # venues trading on whichever venue's data arrives (a paper venue without data_venue)
         self.untied: set[str] = set()
+        # None, or what builds the bands a steady stretch has not built yet (`settle()`)
+        self.pending: Any = None
 
     @property
     def outcome_venues(self) -> frozenset[str]:
@@ -128,7 +133,7 @@ class MarkGuard:
     def outcome_venues(self, venues: frozenset[str]) -> None:
         # the bands built so far rebuild with their market's factors under these venues
         self._outcome_venues = venues
-        for key, band in self._bands.items():
+        for key, band in self._settled().items():
             band[6] = self._fracs[self.is_outcome(*key)]
 
     def is_outcome(self, venue: str, symbol: str) -> bool:
@@ -143,6 +148,8 @@ class MarkGuard:
     def take(self, venue: str, symbol: str, price: Decimal, ts: int) -> bool:
         """Tell whether `price` becomes `symbol`'s mark on `venue` (False: hold the last)."""
         key = (venue, symbol)
+        if self.pending is not None:
+            self.pending.settle()
         band = self._bands.get(key)
         if band is not None:
             if band[4] <= price <= band[5] and (not self._watch or key not in self._watch):
@@ -164,6 +171,7 @@ class MarkGuard:
         the same bar again, or a longer one closing on the same trade, does not."""
         key = (venue, symbol)
         if self._watch and key in self._watch:
+            self._settled()
             end = self._ends.get(key)
             later = end is None or opened >= end  # held by a quote: another time will do
             taken = self._judge(key, self._bands.get(key), price, ts, later)
@@ -190,6 +198,8 @@ class MarkGuard:
         (the close is held), 1 (taken; the bar reaches past the limit: it fills nothing) or 2
         (taken and admitted). A close near the band's mark (most bars) costs one lookup."""
         key = (venue, symbol)
+        if self.pending is not None:
+            self.pending.settle()
         watch = self._watch
         if not watch or key not in watch:
             band = self._bands.get(key)
@@ -210,6 +220,12 @@ class MarkGuard:
         if not self.take_bar(venue, symbol, close, closes, opened, closes):
             return 0
         return 2 if self.admits_bar(venue, symbol, low, high) else 1
+
+    def _settled(self) -> dict[Key, Band]:
+        """The bands, those a steady stretch has not built yet built first (`pending`)."""
+        if self.pending is not None:
+            self.pending.settle()
+        return self._bands
 
     def _follow(self, key: Key, band: Band, price: Decimal) -> None:
         """`_accept(key, price)` for a market with a band: built from the Factors it carries."""
@@ -320,6 +336,7 @@ class MarkGuard:
 
     def rebase(self, venue: str, symbol: str, price: Decimal) -> None:
         """Take `price` as the accepted mark whatever it is (a replay's skipped stretch ends)."""
+        self._settled()
         self._settle((venue, symbol))
         self._left.pop((venue, symbol), None)
         self._accept((venue, symbol), price)
@@ -328,21 +345,21 @@ class MarkGuard:
         """Whether `price` is within the limit of `symbol`'s last accepted mark on `venue` (or
         nothing guards it), without taking it: a book or trade that far off waits as a mark
         would."""
-        band = self._bands.get((venue, symbol))
+        band = self._settled().get((venue, symbol))
         return band is None or band[0] <= price <= band[1]
 
     def admits_bar(self, venue: str, symbol: str, low: Decimal, high: Decimal) -> bool:
         """Whether a bar from `low` to `high` stays within the limit of `symbol`'s last accepted
         mark on `venue` (or nothing guards it): a bar reaching further (a bad trade recorded in
         it) waits as such a trade would."""
-        band = self._bands.get((venue, symbol))
+        band = self._settled().get((venue, symbol))
         return band is None or (band[0] <= low and high <= band[1])
 
     def mark_for(self, venue: str, symbol: str, price: Decimal) -> Decimal:
         """`price` if within the limit of the last accepted mark pricing `venue`'s orders on
         `symbol` (or nothing guards it), else that mark: a book as far off as a held print
         values no order."""
-        bands = self._bands
+        bands = self._settled()
         band = bands.get((self.data_venue.get(venue, venue), symbol)) or bands.get(("", symbol))
         if band is None and venue in self.untied:
             far = (b for (_, s), b in bands.items() if s == symbol and not b[0] <= price <= b[1])
@@ -363,11 +380,12 @@ class MarkGuard:
 
     def accepted(self) -> dict[Key, Decimal]:
         """The last accepted mark of every market the guard watches."""
-        return {key: band[2] for key, band in self._bands.items()}
+        return {key: band[2] for key, band in self._settled().items()}
 
     def restore(self, marks: dict[Key, Decimal]) -> None:
         """Take stored last accepted marks back (after a restart); a market with a mark of its
         own already keeps it."""
+        self._settled()
         for key, price in marks.items():
             if key not in self._bands and key not in self._off and price > 0:
                 self._accept(key, price)
@@ -377,7 +395,7 @@ class MarkGuard:
         return {
             "pct": [str(p) for p in self._pcts],
             "bands": [[*k, str(b[0]), str(b[1]), str(b[2]), str(b[4]), str(b[5])]
-                      for k, b in self._bands.items()],
+                      for k, b in self._settled().items()],
             "off": sorted(self._off),
             "suspect": [[*k, str(p), str(a), self._raised.get(k, 0)]
                         for k, (p, a) in self.suspect.items()],
@@ -416,7 +434,7 @@ class MarkGuard:
 
     def forget(self) -> None:
         """Drop every band and suspect (a fresh start: the next marks are taken as they are)."""
-        self._bands.clear()
+        self._settled().clear()
         self._off.clear()
         self.suspect.clear()
         self._raised.clear()
