@@ -262,6 +262,18 @@ class BotDesk:
             return None  # another bot's id: its refusal names nothing of that bot's
         return "CONFIRMATION_REFUSED", self._spent_reason(conf, conf_id), [conf_id]
 
+    def _answer(
+        self, spec: BotSpec, ask: TradeAsk, doc: dict[str, Any], now: int, verdict: Verdict
+    ) -> tuple[str, str, list[str], str | None]:
+        """The confirmation's answer when the bot's checks approve; else a retry's (its
+        confirmation already redeemed: the trade it made), else the checks' own."""
+        if verdict.approved:
+            return self._confirmed(spec, ask, doc, now, verdict.reducing)
+        spent = self._spent(spec, doc)
+        if spent is not None:
+            return (*spent, None)
+        return verdict.codes[0], "; ".join(verdict.reasons), [], None
+
     def _confirmed(
         self, spec: BotSpec, ask: TradeAsk, doc: dict[str, Any], now: int, reducing: bool
     ) -> tuple[str, str, list[str], str | None]:
@@ -327,12 +339,7 @@ class BotDesk:
         if verdict.reducing:
             record["size_rule"] = CLOSING
         plan = None if verdict.reducing else ExitPlan.parse(bot, spec.venue, ask.symbol, doc, None)
-        spent = None if verdict.approved else self._spent(spec, doc)
-        code, reason, confs, told = (
-            self._confirmed(spec, ask, doc, now, verdict.reducing) if verdict.approved
-            else (*spent, None) if spent is not None
-            else (verdict.codes[0], "; ".join(verdict.reasons), [], None)
-        )  # fmt: skip
+        code, reason, confs, told = self._answer(spec, ask, doc, now, verdict)
         record.update(confirmations=confs, reducing=verdict.reducing)
         amount = self._amount(spec, ask, verdict) if not code else None
         if amount is None and not code:
