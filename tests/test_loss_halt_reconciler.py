@@ -85,7 +85,8 @@ def test_a_bots_view_of_a_flatten_holds_no_account_wide_count() -> None:
                      "failed": [{"id": "x", "reason": "y"}]})  # fmt: skip
     account = eng.snapshot()["loss_halt"]
     assert "3 position(s) closed" in account["did"], account
-    bot = _loss_halt(SimpleNamespace(risk=eng))  # what GET /api/v1/safety/status shows a bot
+    # what GET /api/v1/safety/status shows a bot
+    bot = _loss_halt(SimpleNamespace(risk=eng, clock=rig.clock))
     assert bot is not None and bot["did"].startswith("HALTED after flattening"), bot
     assert not any(ch.isdigit() for ch in bot["did"]), bot
 

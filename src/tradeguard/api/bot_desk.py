@@ -243,6 +243,37 @@ class BotDesk:
             out["signals_needed"] = spec.confirmations_needed
         return out
 
+    def _spent_reason(self, conf: dict[str, Any], conf_id: str) -> str:
+        return (
+            f"confirmation {conf_id!r} was already used"
+            f"{self._used_by(conf['bot'], conf_id, conf['used_ts'])}; validate the "
+            "trade again for another one"
+        )
+
+    def _spent(self, spec: BotSpec, doc: dict[str, Any]) -> tuple[str, str, list[str]] | None:
+        """Answer a retry whose confirmation this bot already redeemed with the trade it made,
+        whatever the bot's checks say now: a retried entry meets its own position and cooldown,
+        and `BOT_ONE_POSITION` would name no trade to read the outcome from."""
+        conf_id = str(doc.get("confirmation_id") or "")
+        if not spec.require_confirmation or not conf_id:
+            return None
+        conf = self.rows.confirmation(conf_id)
+        if conf is None or conf["bot"] != spec.name or conf.get("used_ts") is None:
+            return None  # another bot's id: its refusal names nothing of that bot's
+        return "CONFIRMATION_REFUSED", self._spent_reason(conf, conf_id), [conf_id]
+
+    def _answer(
+        self, spec: BotSpec, ask: TradeAsk, doc: dict[str, Any], now: int, verdict: Verdict
+    ) -> tuple[str, str, list[str], str | None]:
+        """The confirmation's answer when the bot's checks approve; else a retry's (its
+        confirmation already redeemed: the trade it made), else the checks' own."""
+        if verdict.approved:
+            return self._confirmed(spec, ask, doc, now, verdict.reducing)
+        spent = self._spent(spec, doc)
+        if spent is not None:
+            return (*spent, None)
+        return verdict.codes[0], "; ".join(verdict.reasons), [], None
+
     def _confirmed(
         self, spec: BotSpec, ask: TradeAsk, doc: dict[str, Any], now: int, reducing: bool
     ) -> tuple[str, str, list[str], str | None]:
@@ -264,11 +295,7 @@ class BotDesk:
                       ask.side.value, None if reducing else ask.size_usd, now)  # fmt: skip
         if why is not None:
             if conf is not None and conf.get("used_ts") is not None:
-                why = (
-                    f"confirmation {conf_id!r} was already used"
-                    f"{self._used_by(conf['bot'], conf_id, conf['used_ts'])}; validate the "
-                    "trade again for another one"
-                )
+                why = self._spent_reason(conf, conf_id)
             # another bot's confirmation: its bot, side and symbol are not this bot's to read
             foreign = conf is not None and conf["bot"] != spec.name
             public = refusal(None, conf_id, spec.name, "", "", None, now) if foreign else None
@@ -312,10 +339,7 @@ class BotDesk:
         if verdict.reducing:
             record["size_rule"] = CLOSING
         plan = None if verdict.reducing else ExitPlan.parse(bot, spec.venue, ask.symbol, doc, None)
-        code, reason, confs, told = (
-            self._confirmed(spec, ask, doc, now, verdict.reducing) if verdict.approved
-            else (verdict.codes[0], "; ".join(verdict.reasons), [], None)
-        )  # fmt: skip
+        code, reason, confs, told = self._answer(spec, ask, doc, now, verdict)
         record.update(confirmations=confs, reducing=verdict.reducing)
         amount = self._amount(spec, ask, verdict) if not code else None
         if amount is None and not code:

@@ -13,6 +13,7 @@ from tradeguard.model.money import ZERO, plain
 from tradeguard.node.bot_book import quote_usd
 from tradeguard.node.bot_close_rates import at_current_price, in_usd
 from tradeguard.risk.report import loss_halt_view
+from tradeguard.risk.state import resume_day
 
 if TYPE_CHECKING:
     from tradeguard.api.bot_desk import BotDesk
@@ -108,7 +109,10 @@ def _loss_halt(node: Any) -> dict[str, Any] | None:
     account's equity figures are not one bot's to read)."""
     risk = node.risk
     # a flatten's closed positions and failures are the whole account's: no count for a bot
-    view = loss_halt_view(risk.last_loss_halt, risk.last_kill, risk.state_by, counts=False)
+    day = resume_day(risk.daily_loss_halt_day, node.clock.now_ms())
+    view = loss_halt_view(
+        risk.last_loss_halt, risk.last_kill, risk.state_by, counts=False, resume_from=day
+    )
     if view is None:
         return None
     return {k: view.get(k) for k in ("by", "mode", "state", "ts", "did", "holds")}

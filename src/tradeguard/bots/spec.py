@@ -125,7 +125,7 @@ class BotSpec:
 
 def check_name(name: str) -> str:
     """Return `name` if it is a valid bot name, else raise BotError."""
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):  # '$' of match() lets a trailing newline through
         raise BotError(
             f"bot name {name!r} must be 1-32 characters: lowercase letters, digits, '-' or '_', "
             "starting with a letter or digit"

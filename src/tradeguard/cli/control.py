@@ -224,6 +224,11 @@ def _resume_lock(args: argparse.Namespace) -> Any:
 
 
 def cmd_resume(args: argparse.Namespace, console: Console) -> int:
+    # A running node (or a missing database) refuses the resume whatever is typed: say so
+    # before asking for RESUME. The lock is let go over the prompt, so a node may start then.
+    probe = _resume_lock(args)
+    if probe is not None:
+        probe.release()
     if not args.yes:
         if not sys.stdin.isatty():
             console.print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -80,6 +81,16 @@ def _kill_view(last: Any, follow: Any) -> dict[str, Any] | None:
     return last
 
 
+def _loss_halt(risk: dict[str, Any], by: str) -> dict[str, Any] | None:
+    """The stored last loss-limit trip with what it did, and, while the daily loss limit
+    refuses a resume, the day from which `tradeguard resume` works."""
+    from tradeguard.risk.report import loss_halt_view
+    from tradeguard.risk.state import resume_day
+
+    day = resume_day(risk.get("daily_loss_halt_day"), int(time.time() * 1000))
+    return loss_halt_view(risk.get("last_loss_halt"), risk.get("last_kill"), by, resume_from=day)
+
+
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     """Print the trading state and each strategy's figures."""
     from tradeguard.cli.liveness import api_base, fetch_health, heartbeat_view, print_liveness
@@ -88,7 +99,6 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.node.kill_restart import unfinished_reason
     from tradeguard.node.pause import stored_pauses
     from tradeguard.node.valuation_view import VALUATION_KEY
-    from tradeguard.risk.report import loss_halt_view
 
     config = config_from_args(args)
     base = api_base(config, args.api)  # a misspelt --api is a usage error, named first
@@ -112,7 +122,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         # the last kill as the node keeps it, with its follow-up as stored at each step
         "kill": _kill_view(risk.get("last_kill"), storage.kv_get(FOLLOW_KEY)),
         "kill_unfinished": unfinished_reason(risk.get("last_kill"), risk.get("last_resume")),
-        "loss_halt": loss_halt_view(risk.get("last_loss_halt"), risk.get("last_kill"), by),
+        "loss_halt": _loss_halt(risk, by),
         "strategies": [_run_json(r, state, pauses, beat["state"]) for r in runs],
         "bots": _bots_json(storage),
         "heartbeat": beat,

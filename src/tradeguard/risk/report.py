@@ -7,7 +7,7 @@ from typing import Any
 
 from tradeguard.model.money import ZERO, fmt, plain
 from tradeguard.risk.observers import RiskObservers
-from tradeguard.risk.state import FLATTEN_WAITS, RECONCILER_BY, day_label
+from tradeguard.risk.state import FLATTEN_WAITS, RECONCILER_BY, day_label, resume_day
 
 _HUNDRED = Decimal(100)
 
@@ -46,11 +46,14 @@ def loss_halt_view(
     kill: dict[str, Any] | None,
     state_by: str,
     counts: bool = True,
+    resume_from: int | None = None,
 ) -> dict[str, Any] | None:
     """The last loss-limit trip (`risk.on_loss_halt`) with what it did (`did`, one line) and
     whether it still holds the trading state (`holds`); None when none tripped. `counts`:
     a flatten's account-wide figures (positions closed, failures) in `did`; a bot's view has
-    none."""
+    none. `resume_from`: the day before which the daily loss limit refuses a resume (it may
+    have tripped with the drawdown limit this trip names), said in `did` (risk.state.resume_day).
+    """
     if not isinstance(last, dict) or "mode" not in last:
         return None
     mode = str(last["mode"])
@@ -63,6 +66,8 @@ def loss_halt_view(
             )
     elif mode == "halt":
         did = "HALTED: nothing is sent, exits included, until `tradeguard resume`"
+        if resume_from is not None:
+            did += f", which the daily loss limit refuses before {day_label(resume_from)} 00:00 UTC"
     else:
         did = _flatten_did(last, kill, counts)
     return {**last, "did": did, "holds": state_by == last.get("by")}
@@ -149,6 +154,11 @@ def snapshot(engine: RiskObservers, stale_symbols: list[str], now: int) -> dict[
         "last_resume": engine.last_resume,
         "last_kill": engine.last_kill,
         "on_loss_halt": c.on_loss_halt,
-        "loss_halt": loss_halt_view(engine.last_loss_halt, engine.last_kill, engine.state_by),
+        "loss_halt": loss_halt_view(
+            engine.last_loss_halt,
+            engine.last_kill,
+            engine.state_by,
+            resume_from=resume_day(engine.daily_loss_halt_day, now),
+        ),
         "unset_limits": c.unset_limits(),
     }

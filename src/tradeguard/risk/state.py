@@ -54,6 +54,14 @@ def day_label(day: int) -> str:
     return datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%d")
 
 
+def resume_day(halt_day: Any, now_ms: int) -> int | None:
+    """The UTC day from which `resume` may lift a halt the daily loss limit set on `halt_day`
+    (that limit refuses it before: ResumeRefused); None when nothing holds it back at `now_ms`."""
+    if not isinstance(halt_day, int) or now_ms // 86_400_000 > halt_day:
+        return None
+    return halt_day + 1
+
+
 def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 

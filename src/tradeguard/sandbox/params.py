@@ -56,7 +56,7 @@ def num(params: Any, name: str) -> Decimal | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    if not _NUM_RE.match(raw):
+    if not _NUM_RE.fullmatch(raw):  # as Binance: "1\n" is -1100 (match() reads it as 1)
         raise ApiError(
             -1100,
             f"Illegal characters found in parameter '{name}'; legal range is "
@@ -73,7 +73,7 @@ def int_param(params: Any, name: str, default: int | None = None) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    if not _INT_RE.match(str(raw)):
+    if not _INT_RE.fullmatch(str(raw)):
         raise ApiError(
             -1100,
             f"Illegal characters found in parameter '{name}'; legal range is '^-?[0-9]{{1,19}}$'.",

@@ -32,7 +32,7 @@ _TIF_TYPES = frozenset({"LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
 def client_id(params: dict[str, str], name: str) -> str:
     """A client order id parameter, checked against Binance's pattern ('' when absent)."""
     cid = params.get(name, "")
-    if cid and not _CLIENT_ID_RE.match(cid):
+    if cid and not _CLIENT_ID_RE.fullmatch(cid):  # a trailing newline is no id character
         raise ApiError(
             -1100,
             f"Illegal characters found in parameter '{name}'; legal range is "
