@@ -45,3 +45,24 @@ def test_the_vault_path_variable_takes_tilde_as_the_home_folder(home: Path) -> N
 
     # a service's environment file is read by no shell: nothing expanded it before
     assert default_vault_path({"TG_VAULT_PATH": "~/v.json"}) == home / "v.json"
+
+
+def test_an_sqlite_database_url_takes_tilde_as_the_home_folder(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import text
+
+    from tradeguard.storage.db import Database
+
+    monkeypatch.chdir(tmp_path)
+    home.mkdir()
+    # before: the file was made in the home folder, then SQLite opened ./~/tg.db and failed
+    # ("cannot connect to database sqlite:///~/tg.db: unable to open database file")
+    db = Database("sqlite:///~/tg.db")
+    try:
+        with db.engine.connect() as conn:
+            files = [row[2] for row in conn.execute(text("PRAGMA database_list"))]
+        assert files == [str(home / "tg.db")]
+        assert not (tmp_path / "~").exists()
+    finally:
+        db.dispose()
