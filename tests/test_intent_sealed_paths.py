@@ -135,3 +135,31 @@ async def test_an_oco_checks_and_sends_each_leg_as_read_once() -> None:
     assert [order.amount for order in sent] == [D("0.001")] * 2
     with pytest.raises(TypeError, match="signal cannot be changed"):
         seen[0][1]["meta"]["n"] = 2
+
+
+class _Shifting(OrderIntent):
+    """An intent whose signal a property answers: plain at its first read, then claiming the
+    orders API as its source (a key the gateway refuses a strategy)."""
+
+    __slots__ = ()
+    reads = 0
+
+    @property  # type: ignore[override]
+    def signal(self) -> dict[str, Any]:
+        type(self).reads += 1
+        return {"arb": "leg"} if type(self).reads == 1 else {"source": "api:admin(1)"}
+
+
+async def test_a_gateway_checks_the_signal_it_sends(tmp_path: Path, data_dir: Path) -> None:
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    try:
+        _Shifting.reads = 0
+        intent = _Shifting("mine", "paper", "BTC/USDT", Side.BUY, D("0.001"))
+        out = await node._ctx.execution_gateway("mine", "paper").submit(intent)
+        # unsealed at the gateway: its reserved-key check read the first answer, the order
+        # manager the second, and the order was journaled as the orders API's
+        assert out.order is not None, out
+        assert [o.signal for o in node.storage.load_orders()] == [{"arb": "leg"}]
+    finally:
+        await node.stop()
+        node.close()
