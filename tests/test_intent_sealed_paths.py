@@ -135,7 +135,7 @@ async def test_an_oco_checks_and_sends_each_leg_as_read_once() -> None:
             D(9),
             signal=signal,
             trigger_price=D(8) if kind is OrderType.STOP_LOSS else None,
-        )  # fmt: skip
+        )
         for kind in (OrderType.LIMIT, OrderType.STOP_LOSS)
     ]
     assert await submit_oco(om, *legs) == ("sent", "sent")  # type: ignore[arg-type]
