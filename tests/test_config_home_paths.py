@@ -66,3 +66,23 @@ def test_an_sqlite_database_url_takes_tilde_as_the_home_folder(
         assert not (tmp_path / "~").exists()
     finally:
         db.dispose()
+
+
+def test_a_backup_finds_the_vault_tg_vault_path_names_under_tilde(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tradeguard.cli.backup import _vault_to_include
+
+    home.mkdir()
+    (home / "v.json").write_text("{}")
+    monkeypatch.setenv("TG_VAULT_PATH", "~/v.json")
+    # before: "vault ~/v.json (from TG_VAULT_PATH) does not exist", the node's vault left out
+    assert _vault_to_include(None) == home / "v.json"
+
+
+def test_a_vault_path_of_no_such_users_home_is_refused_naming_the_variable() -> None:
+    from tradeguard.secrets.vault import VaultError, default_vault_path
+
+    # before: taken as ./~nosuchuser8x/v.json, a vault made in the working folder
+    with pytest.raises(VaultError, match=r"TG_VAULT_PATH=~nosuchuser8x/v\.json: .*no such user"):
+        default_vault_path({"TG_VAULT_PATH": "~nosuchuser8x/v.json"})
