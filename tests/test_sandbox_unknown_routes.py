@@ -137,3 +137,14 @@ async def test_a_wrong_method_is_told_the_methods_its_route_takes() -> None:
     async with PolymarketExchange() as poly:
         status, allow = await _allow("PUT", f"{poly.url}/order")
         assert status == 405 and allow is not None and "POST" in allow.split(","), allow
+
+
+async def test_an_unknown_route_names_a_long_path_cut_short() -> None:
+    ex = SandboxExchange()
+    await ex.start()
+    try:
+        status, body = await _answer("GET", f"{ex.base_url}/api/v3/{'x' * 6000}")
+        assert status == 404 and f"/api/v3/{'x' * 100}" in body["msg"], body
+        assert len(body["msg"]) < 300 and "..." in body["msg"], len(body["msg"])
+    finally:
+        await ex.stop()
