@@ -74,3 +74,10 @@ async def test_one_evm_mine_is_bounded_naming_the_count_and_the_limit() -> None:
         assert "one hex block count" in bad["error"]["message"], bad
     finally:
         await server.stop()
+
+
+def test_the_evm_mine_refusal_cuts_a_count_of_any_length_short() -> None:
+    raw = "0x" + "f" * 5000
+    message = rpc._mine_refusal([raw])
+    assert "over 10**30 blocks" in message and f"evm_mine {raw[:40]}..." in message, message
+    assert len(message) < 300, len(message)

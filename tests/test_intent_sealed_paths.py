@@ -95,3 +95,80 @@ async def test_an_intent_is_read_once_for_its_checks_and_its_order(
 def test_only_an_order_intent_enters_the_order_path() -> None:
     with pytest.raises(TypeError, match="takes an OrderIntent, got dict"):
         sealed_intent({"amount": "1"})  # type: ignore[arg-type]
+
+
+async def test_an_oco_checks_and_sends_each_leg_as_read_once() -> None:
+    from types import SimpleNamespace
+
+    from tradeguard.execution.oco import submit_oco
+    from tradeguard.model.enums import OrderType
+
+    seen: list[tuple[D, dict[str, Any]]] = []
+    sent: list[Any] = []
+
+    def check(intent: OrderIntent, *args: Any) -> Any:
+        seen.append((intent.amount, intent.signal))
+        _Growing.checked = True  # each leg's property answers more once a check has run
+        return SimpleNamespace(approved=True, reason="", code="", price_bound=None)
+
+    async def send(orders: Any, *args: Any) -> tuple[str, str]:
+        sent.extend(orders)
+        return "sent", "sent"
+
+    ids = iter(range(10))
+    om = SimpleNamespace(
+        venues={"paper": SimpleNamespace(native_oco=True, submit_oco=None)},
+        clock=SimpleNamespace(now_ms=lambda: 1), deny_if_blocked=lambda *a: None,
+        risk=SimpleNamespace(check=check), market=None, send=send,
+        ids=SimpleNamespace(next=lambda: f"c{next(ids)}"), journal_submitted=lambda *a: None,
+    )  # fmt: skip
+    _Growing.checked = False
+    signal = {"meta": {"n": 1}}
+    legs = [
+        _Growing(
+            "mine",
+            "paper",
+            "BTC/USDT",
+            Side.SELL,
+            D(1),
+            kind,
+            D(9),
+            signal=signal,
+            trigger_price=D(8) if kind is OrderType.STOP_LOSS else None,
+        )
+        for kind in (OrderType.LIMIT, OrderType.STOP_LOSS)
+    ]
+    assert await submit_oco(om, *legs) == ("sent", "sent")  # type: ignore[arg-type]
+    # unsealed, each leg was checked at 0.001 and sent at 0.5
+    assert [amount for amount, _ in seen] == [D("0.001")] * 2
+    assert [order.amount for order in sent] == [D("0.001")] * 2
+    with pytest.raises(TypeError, match="signal cannot be changed"):
+        seen[0][1]["meta"]["n"] = 2
+
+
+class _Shifting(OrderIntent):
+    """An intent whose signal a property answers: plain at its first read, then claiming the
+    orders API as its source (a key the gateway refuses a strategy)."""
+
+    __slots__ = ()
+    reads = 0
+
+    @property  # type: ignore[override]
+    def signal(self) -> dict[str, Any]:
+        type(self).reads += 1
+        return {"arb": "leg"} if type(self).reads == 1 else {"source": "api:admin(1)"}
+
+
+async def test_a_gateway_checks_the_signal_it_sends(tmp_path: Path, data_dir: Path) -> None:
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    try:
+        _Shifting.reads = 0
+        intent = _Shifting("mine", "paper", "BTC/USDT", Side.BUY, D("0.001"))
+        out = await node._ctx.execution_gateway("mine", "paper").submit(intent)
+        # unsealed at the gateway: its reserved-key check read the first answer, the order
+        # manager the second, and the order was journaled as the orders API's
+        assert out.order is not None, out
+        assert [o.signal for o in node.storage.load_orders()] == [{"arb": "leg"}]
+    finally:
+        await node.stop()
+        node.close()

@@ -149,3 +149,32 @@ def test_the_backtest_report_names_the_currency_of_its_money_figures() -> None:
     table = html[html.index('id="trades"') :]
     assert "<td>1.50000000 BTC</td>" in table and "<td>0.25000000 BTC</td>" in table
     assert "<td>1.50000000 USDT</td>" in table and "<td>0.25000000 USDT</td>" in table
+
+
+def test_the_last_closed_trades_keep_their_pnl_and_currency_whole_in_80_columns() -> None:
+    from decimal import Decimal as D
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from tradeguard.cli.run import print_summary
+
+    closed = [{"symbol": "ETH/USDT:USDT", "side": "short", "entry_price": D("3456.789"),
+               "exit_price": D("3512.3456"), "pnl": D("-12345.678"), "pnl_pct": D("-1.6"),
+               "exit_ts": 1_700_000_000_000}]  # fmt: skip
+    summary = SimpleNamespace(
+        mode="paper", resumed=False, equity_provisional="", start_equity=D(100), end_equity=D(1),
+        currency="USDT", first_ts=0, last_ts=0, events=1, events_total=1, orders=2, fills=2,
+        denied=0, closed_trades=1, winning_trades=0, losing_trades=1, realized_pnl=D(-99),
+        unrealized_pnl=D(0), fees=D(1), max_drawdown_pct=D(0), trading_state="active",
+        elapsed_s=0.1,
+    )  # fmt: skip
+    console = Console(record=True, width=80)
+    rows = SimpleNamespace(load_position_rows=lambda status, limit: closed)
+    print_summary(console, summary, SimpleNamespace(storage=rows))
+    lines = console.export_text().splitlines()
+    # before: "-12,345.68 US…" and the close time cut short, a perpetual's row past 80 columns
+    assert not [line for line in lines if "…" in line], lines
+    head = next(i for i, line in enumerate(lines) if line.startswith("symbol"))
+    assert re.search(r"P&L USDT\b", lines[head]), lines
+    assert "-12,345.68" in lines[head + 1] and "2023-11-14 22:13" in lines[head + 1], lines

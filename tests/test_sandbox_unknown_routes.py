@@ -112,3 +112,39 @@ async def test_the_chain_answers_a_wrong_method_with_a_json_rpc_error() -> None:
         assert body["error"]["code"] == -32600 and "POST" in body["error"]["message"], body
     finally:
         await server.stop()
+
+
+async def _allow(method: str, url: str) -> tuple[int, str | None]:
+    async with aiohttp.ClientSession() as session, session.request(method, url) as resp:
+        return resp.status, resp.headers.get("Allow")
+
+
+async def test_a_wrong_method_is_told_the_methods_its_route_takes() -> None:
+    # HTTP's 405 names them in Allow (aiohttp's plain answer did; the venue-shaped one did not)
+    ex, kraken = SandboxExchange(), KrakenSandbox(SandboxConfig())
+    await ex.start()
+    await kraken.start()
+    try:
+        assert await _allow("POST", f"{ex.base_url}/api/v3/time") == (405, "GET,HEAD")
+        assert await _allow("POST", f"{kraken.base_url}/0/public/Time") == (405, "GET,HEAD")
+        assert (await _allow("GET", f"{ex.base_url}/api/v3/nothing"))[1] is None
+    finally:
+        await kraken.stop()
+        await ex.stop()
+    async with KalshiExchange() as kalshi:
+        status, allow = await _allow("PUT", f"{kalshi.base_url}{PREFIX}/markets")
+        assert status == 405 and allow is not None and "GET" in allow.split(","), allow
+    async with PolymarketExchange() as poly:
+        status, allow = await _allow("PUT", f"{poly.url}/order")
+        assert status == 405 and allow is not None and "POST" in allow.split(","), allow
+
+
+async def test_an_unknown_route_names_a_long_path_cut_short() -> None:
+    ex = SandboxExchange()
+    await ex.start()
+    try:
+        status, body = await _answer("GET", f"{ex.base_url}/api/v3/{'x' * 6000}")
+        assert status == 404 and f"/api/v3/{'x' * 100}" in body["msg"], body
+        assert len(body["msg"]) < 300 and "..." in body["msg"], len(body["msg"])
+    finally:
+        await ex.stop()

@@ -89,7 +89,7 @@ def _vault_to_include(given: str | None) -> Path | None:
     from tradeguard.secrets.vault import VAULT_PATH_ENV, default_vault_path
 
     named = given or os.environ.get(VAULT_PATH_ENV)
-    path = Path(named) if named else default_vault_path()
+    path = Path(given).expanduser() if given else default_vault_path()  # its ~ the home
     if path.is_file():
         return path
     if named:

@@ -180,7 +180,12 @@ def print_summary(console: Console, s: Any, node: Any) -> None:
     if trades:
         tt = Table(title="Last closed trades", box=None, pad_edge=False,
                    header_style="bold underline")  # fmt: skip
-        for col in ("symbol", "side", "entry", "exit", "P&L", "P&L %", "closed (UTC)"):
+        # each P&L in its pair's quote: named once in the header when the pairs share one
+        # (a unit on every row cut the row short of 80 columns), else on each row
+        quotes = {quote_of(r["symbol"]) for r in trades}
+        shared = quotes.pop() if len(quotes) == 1 else ""
+        pnl_head = f"P&L {shared}".rstrip()
+        for col in ("symbol", "side", "entry", "exit", pnl_head, "P&L %", "closed (UTC)"):
             tt.add_column(col, no_wrap=True)
         for r in trades:
             tt.add_row(
@@ -188,7 +193,9 @@ def print_summary(console: Console, s: Any, node: Any) -> None:
                 r["side"],
                 figure(r["entry_price"]),
                 figure(r["exit_price"]),
-                f"{figure(r['pnl'])} {quote_of(r['symbol'])}".rstrip(),  # the pair's quote
+                figure(r["pnl"])
+                if shared
+                else f"{figure(r['pnl'])} {quote_of(r['symbol'])}".rstrip(),
                 money(r["pnl_pct"]),
                 ts_text(r["exit_ts"])[:16],  # to the minute: the table fits 80 columns
             )

@@ -16,7 +16,7 @@ from tradeguard.sandbox.loopback import LOOPBACK, too_large
 from tradeguard.sandbox.matching import EngineReject
 from tradeguard.sandbox.params import ApiError, error_response
 from tradeguard.sandbox.ratelimit import request_weight
-from tradeguard.sandbox.unmatched import unmatched
+from tradeguard.sandbox.unmatched import allowing, unmatched
 
 if TYPE_CHECKING:
     from tradeguard.sandbox.server import SandboxExchange
@@ -110,7 +110,7 @@ def body_too_large(limit: int) -> ApiError:
 async def _no_route(
     ex: SandboxExchange, status: int, why: str, request: web.Request
 ) -> web.Response:
-    return ex.no_route(status, why)
+    return allowing(request, ex.no_route(status, why))
 
 
 def _client_gone() -> web.Response:

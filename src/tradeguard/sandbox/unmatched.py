@@ -24,3 +24,12 @@ def unmatched(request: web.Request) -> tuple[int, str] | None:
         allowed = ", ".join(sorted(exc.allowed_methods))
         return 405, f"{request.method} is not allowed on {path}; it takes {allowed}"
     return 404, f"no endpoint {request.method} {path}"
+
+
+def allowing(request: web.Request, resp: web.Response) -> web.Response:
+    """`resp` with HTTP's Allow header when `request` used a method its route does not take:
+    a 405 names the methods the route takes (aiohttp's own answer did)."""
+    exc = request.match_info.http_exception
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        resp.headers["Allow"] = ",".join(sorted(exc.allowed_methods))
+    return resp

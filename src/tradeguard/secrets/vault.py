@@ -120,7 +120,12 @@ def default_vault_path(env: Mapping[str, str] | None = None) -> Path:
     """Return TG_VAULT_PATH when set (a leading `~` the home folder: a service's environment
     file is read by no shell), else ./tradeguard-vault.json."""
     source = os.environ if env is None else env
-    return Path(os.path.expanduser(source.get(VAULT_PATH_ENV) or DEFAULT_VAULT_FILE))
+    named = source.get(VAULT_PATH_ENV) or DEFAULT_VAULT_FILE
+    expanded = os.path.expanduser(named)
+    if expanded.startswith("~"):  # `~user/...` of no such user: not a folder named so here
+        user = named.split("/", 1)[0]
+        raise VaultError(f"{VAULT_PATH_ENV}={named}: {user}: no such user's home folder")
+    return Path(expanded)
 
 
 def check_passphrase(passphrase: str, label: str = "master passphrase") -> None:

@@ -196,8 +196,11 @@ class Database:
                 # One shared connection, or every connection would see its own empty database.
                 kwargs["poolclass"] = StaticPool
             elif "uri" not in self.url.query:  # a URI names its file and how to open it
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-                _create_private(Path(database).expanduser())
+                # a leading ~ is the home folder: SQLite itself would open ./~/...
+                database = os.path.expanduser(database)
+                self.url = self.url.set(database=database)
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                _create_private(Path(database))
                 file_path = os.path.abspath(database)  # the file pysqlite opens
         elif self.dialect == "postgresql":
             from tradeguard.storage.tables import add_postgresql_options

@@ -57,7 +57,7 @@ from tradeguard.sandbox.outcome_accounts import (
     settle_holders,
 )
 from tradeguard.sandbox.paging import kalshi_page
-from tradeguard.sandbox.unmatched import unmatched
+from tradeguard.sandbox.unmatched import allowing, unmatched
 from tradeguard.sandbox.ws_hub import WsConn, WsHub, refuse_if_down, subscribe_refusal
 
 PREFIX = "/trade-api/v2"
@@ -229,7 +229,7 @@ class KalshiExchange(LoopbackServer):
         except KalshiError as exc:
             body = {"error": {"code": exc.code, "message": exc.message, "details": ""}}
             retry = {"Retry-After": "1"} if exc.status == 429 else None  # when to come back
-            return web.json_response(body, status=exc.status, headers=retry)
+            return allowing(request, web.json_response(body, status=exc.status, headers=retry))
 
     def _auth(self, request: web.Request) -> OutcomeAccount:
         try:

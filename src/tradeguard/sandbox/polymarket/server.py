@@ -56,7 +56,7 @@ from tradeguard.sandbox.polymarket.auth import PolyAuthError, verify_l1, verify_
 from tradeguard.sandbox.polymarket.expiry import Expiries, order_expiration
 from tradeguard.sandbox.polymarket.merge import merge_route
 from tradeguard.sandbox.polymarket.trade_listing import trade_listing, trade_row, tx_hash
-from tradeguard.sandbox.unmatched import unmatched
+from tradeguard.sandbox.unmatched import allowing, unmatched
 from tradeguard.sandbox.ws_hub import WsHub
 
 HEARTBEAT_TIMEOUT_S = 10.0
@@ -218,7 +218,8 @@ class PolymarketExchange(LoopbackServer):
         except PolyError as exc:
             # a 429 says when to come back, as the venue's does
             retry = {"Retry-After": "1"} if exc.status == 429 else None
-            return web.json_response({"error": str(exc)}, status=exc.status, headers=retry)
+            answer = web.json_response({"error": str(exc)}, status=exc.status, headers=retry)
+            return allowing(request, answer)
         except RecursionError:  # json.loads on thousands of nested arrays
             why = "the body is not valid JSON (nested too deeply)"
             return web.json_response({"error": why}, status=400)
