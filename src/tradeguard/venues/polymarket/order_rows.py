@@ -8,10 +8,12 @@ CANCELLED at what it filled, never an open order nor one waiting for fills no ro
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 from typing import Any
 
 from tradeguard.model.enums import OrderStatus
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.money import ZERO, dec
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.http_answer import not_object
@@ -58,3 +60,24 @@ def queried(venue: Any, ids: tuple[str, str, str], row: Any) -> OrderReport:
     report = order_report(venue.name, ids, row, failed, venue.clock.now_ms())
     (venue._resting.add if report.status.is_open else venue._resting.discard)(order_hash)
     return report
+
+
+async def read_unread(venue: Any, listed: list[tuple[str, str, Any]]) -> None:
+    """Read the trades of each order listed (`listed`: symbol, hash, row) adopted after a
+    restart and never read here (`_unread`) whose row counts a match, before its report is
+    made, as `fetch_order` does: a trade of it that FAILED while the node was down counts in
+    `size_matched` until read. A listing of trades that fails leaves it counted."""
+    since: dict[str, int] = {}
+    for symbol, order_hash, row in listed:
+        start = venue._unread.pop(order_hash, None)
+        if start is None or not symbol:
+            continue
+        try:
+            matched = dec(row["size_matched"]) > 0
+        except (KeyError, TypeError, ValueError, ArithmeticError):  # its report names why
+            matched = False
+        if matched:
+            since[symbol] = min(since.get(symbol, start), start)
+    for symbol, start in sorted(since.items()):
+        with contextlib.suppress(DefinitiveVenueError, AmbiguousVenueError):
+            await venue.fetch_fills(symbol, start)
