@@ -42,7 +42,7 @@ from tradeguard.venues.paging import CLOB_END, CLOB_START, MAX_PAGES, clob_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.listing_pass import account_rows, listing_pass, market_rows
 from tradeguard.venues.polymarket.markets import QUOTE, listed_tokens, market_resolution
-from tradeguard.venues.polymarket.order_rows import queried, read_unread
+from tradeguard.venues.polymarket.order_rows import LISTING, queried, read_unread
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, l2_headers, order_payload
 from tradeguard.venues.polymarket.trade_rows import fills_after_submit, kept_fills, row_fills
 from tradeguard.venues.polymarket.trade_time import row_second, since_filter
@@ -367,7 +367,7 @@ class PolymarketVenue(Venue):
                 continue
             listed.append((sym, order_hash, row))
         await read_unread(self, listed)
-        return [queried(self, (s, by_hash.get(h, ""), h), row) for s, h, row in listed]
+        return [queried(self, (s, by_hash.get(h, ""), h), row, LISTING) for s, h, row in listed]
 
     async def _trades_page(self, query: dict[str, str]) -> Any:
         # a trade beyond the first page, left unread, would read as no trade at all
