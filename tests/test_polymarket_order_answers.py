@@ -88,3 +88,15 @@ async def test_a_trades_or_orders_answer_without_its_list_isambiguous_message() 
         "polymarket: fetch_open_orders failed: GET /data/orders answered with no 'data' list: "
         "'{\"data\": null}'",
     ]
+
+
+async def test_an_open_orders_row_without_its_fields_names_the_listing() -> None:
+    # A row of GET /data/orders lacking a field the report needs is an error of the listing
+    # (its call and route), not of an order query the node never made.
+    row = '{"data": [{"id": "0xab", "asset_id": "1", "status": "LIVE", "side": "BUY"}]}'
+    async with _behind(iter([row])) as venue:
+        error = await ambiguous_message(venue.fetch_open_orders())
+    assert error.startswith(
+        "polymarket: fetch_open_orders failed: GET /data/orders answered with an order missing "
+        "'size_matched'"
+    ), error

@@ -58,3 +58,19 @@ def test_a_loss_stored_without_its_time_is_dated_at_the_load() -> None:
     assert [x.key for x in losses.losses] == ["cycle:1"]
     losses.prune(T0 + TAKE_BACK_MS + 1)
     assert losses.losses == []
+
+
+def test_a_loss_stored_before_its_time_was_kept_is_still_taken_back_after_the_upgrade() -> None:
+    # A state saved before each loss stored its time (seven fields): the restart dates it at
+    # the load, so it is kept a whole window from the restart, not let go as from 1970.
+    rig = Rig(max_consecutive_losses=1000, cooldown_after_loss_s=60)
+    _lose(rig, 1, T0)
+    saved = rig.engine.to_state()
+    saved["losses"] = [row[:7] for row in saved["losses"]]
+    rig.store.save(saved)
+    rig.at(T0 + 1000)
+    eng = rig.restart()
+    (kept,) = eng.losses.losses
+    assert kept.ts == T0 + 1000
+    assert eng.take_back_cycle("arb", 1, T0 + 2000)
+    assert eng.consecutive_losses == 0

@@ -17,18 +17,20 @@ Per venue, in this order:
    booked of trades the venue now reports FAILED are flagged (`fills_failed`, `failed_fills`);
 5. balances: on a venue netting YES and NO of one market (Kalshi), pairs the durable ledger still
    holds are netted first (`outcome_netting`: a fill booked before its netting was); the venue is
-   the truth; every difference from the ledger is recorded as an adjustment (a read off it is listed
-   after first: a trade made during the read is booked as a fill), then the ledger and the database
-   take the venue's figures; but while an order of the venue is unresolved (the venue reports fills
-   or an end the journal could not book yet, or it cannot be asked) its balances are left alone, so
-   a missed fill is never booked as an adjustment: the report's `balances_deferred` says which
-   orders it waits for (not one the venue reports filled beyond its unreadable fill rows: escalated,
-   `fills_unreadable`, its symbol blocked, the venue's balances applied as the truth); so are they
-   when a fill of the venue is booked while its balances are being read. A venue's first
-   reconciliation opens its ledger at the venue's figures (the audit's start). At start-up the venue
-   is compared with the durable ledger (start + fills - fees + adjustments, not the last stored
-   report, which a crash may have left behind its fills): a difference beyond the fees' rounding is
-   never booked but reported (`ledger_differences`), and the ledger audit halts;
+   the truth; every difference from the ledger is recorded as an adjustment (a read off it is
+   listed after first: a trade made during the read is booked as a fill), then the ledger and the
+   database take the venue's figures; but while an order of the venue is unresolved (the venue
+   reports fills or an end the journal could not book yet, or it cannot be asked) its balances are
+   left alone, so a missed fill is never booked as an adjustment: the report's `balances_deferred`
+   says which orders it waits for, or the swaps a DEX holds mined but unbooked (`held_unbooked`: in
+   the chain's balances, not in the ledger), but not one the venue reports filled beyond its
+   unreadable fill rows (escalated, `fills_unreadable`, its symbol blocked, the venue's balances
+   applied as the truth); so are they when a fill of the venue is booked while its balances are
+   being read. A venue's first reconciliation opens its ledger at the venue's figures (the audit's
+   start). At start-up the venue is compared with the durable ledger (start + fills - fees +
+   adjustments, not the last stored report, which a crash may have left behind its fills): a
+   difference beyond the fees' rounding is never booked but reported (`ledger_differences`), and
+   the ledger audit halts;
 6. positions: spot holdings that positions claim but the venue does not hold are reported; once
    a venue's balances are applied, a strategy's legs held alone (cross-venue) are shrunk to
    what the venue holds (`held_shrunk`); at start, after the attempts a stop cut short are
@@ -197,12 +199,15 @@ async def _reconcile_venue(
     report.fills_failed += flag_failed_fills(node, name, venue)
 
     # 5. balances: the venue is the truth, once every order's fills are booked
-    if unresolved:
-        why = (
-            f"order(s) {', '.join(sorted(unresolved))} not resolved yet (the venue reports fills "
-            "or an end not booked, or cannot be asked); balances wait so that a missed fill is "
-            "never booked as an adjustment"
-        )
+    held = held_unbooked(venue)
+    if unresolved or held:
+        why = f"{held}; balances wait so that it is never booked as an adjustment"
+        if unresolved:
+            why = (
+                f"order(s) {', '.join(sorted(unresolved))} not resolved yet (the venue reports "
+                "fills or an end not booked, or cannot be asked); balances wait so that a missed "
+                "fill is never booked as an adjustment"
+            )
         log.warning("venue %s: balance reconciliation deferred: %s", name, why)
         report.balances_deferred.append({"venue": name, "reason": why})
     else:
@@ -412,6 +417,17 @@ async def _check_unknown_orders(
                 )
         else:
             await call(f"cancel external {cid}", partial(om.cancel_external, seen))
+
+
+def held_unbooked(venue: Any) -> str:
+    """Why `venue`'s balances cannot be taken as the truth yet: the swaps it holds mined but
+    unbooked (a DEX's `held`: in the chain's balances, not in the ledger), or ""."""
+    held = getattr(venue, "held", None)
+    swaps = held.listed() if held is not None and hasattr(held, "listed") else []
+    if not swaps:
+        return ""
+    named = ", ".join(f"{x['client_order_id']} (tx {x['tx_hash']})" for x in swaps)
+    return f"swap(s) {named} mined but held unbooked (the RPC's answer for them not trusted)"
 
 
 def _unresolved(order: Any, seen: OrderReport | None) -> bool:

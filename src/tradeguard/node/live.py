@@ -18,7 +18,7 @@ from tradeguard.bots.node_exits import bot_specs, wanted_symbols
 from tradeguard.execution.balance_sync import BalanceSync
 from tradeguard.execution.merge_trades import trades_kept, venue_trades
 from tradeguard.execution.outcome_merge import book_merges
-from tradeguard.execution.reconcile import sync_held
+from tradeguard.execution.reconcile import held_unbooked, sync_held
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node.cash_flows import apply_cash_flows
@@ -188,6 +188,9 @@ def _venue_busy(node: TradingNode, venue: str) -> str:
     if waiting:
         ids = ", ".join(sorted({f"{o.client_order_id} ({o.status.value})" for o in waiting}))
         return f"order(s) not acknowledged or not resolved: {ids}"
+    held = held_unbooked(node.venues.get(venue))  # in the chain's balances, not the ledger's
+    if held:
+        return held
     recent = node.clock.now_ms() - 2_000
     if any(o.venue == venue and o.updated_ts >= recent for o in orders.orders.values()):
         return "an order changed in the last 2 s; its fills may still be on the way"

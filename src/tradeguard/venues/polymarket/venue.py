@@ -42,7 +42,7 @@ from tradeguard.venues.paging import CLOB_END, CLOB_START, MAX_PAGES, clob_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.listing_pass import account_rows, listing_pass, market_rows
 from tradeguard.venues.polymarket.markets import QUOTE, listed_tokens, market_resolution
-from tradeguard.venues.polymarket.order_rows import queried
+from tradeguard.venues.polymarket.order_rows import LISTING, queried, read_unread
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, l2_headers, order_payload
 from tradeguard.venues.polymarket.trade_rows import fills_after_submit, kept_fills, row_fills
 from tradeguard.venues.polymarket.trade_time import row_second, since_filter
@@ -350,11 +350,11 @@ class PolymarketVenue(Venue):
         return rows
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
-        """The orders resting on the book, each as its own row reads (`queried`): the sizes
-        of its trades read FAILED taken off what `size_matched` counts."""
+        """The orders resting on the book, each as its own row reads (`queried`, after
+        `read_unread`): the sizes of its trades read FAILED taken off `size_matched`."""
         rows = await self._rows("fetch_open_orders", "/data/orders")
         by_hash = {h: c for c, h in self._hashes.items()}
-        out = []
+        listed = []
         for row in rows:
             try:
                 sym = self._symbol_of_token.get(row["asset_id"], "")
@@ -365,8 +365,9 @@ class PolymarketVenue(Venue):
                                  why) from None  # fmt: skip
             if symbol is not None and sym != symbol:
                 continue
-            out.append(queried(self, (sym, by_hash.get(order_hash, ""), order_hash), row))
-        return out
+            listed.append((sym, order_hash, row))
+        await read_unread(self, listed)
+        return [queried(self, (s, by_hash.get(h, ""), h), row, LISTING) for s, h, row in listed]
 
     async def _trades_page(self, query: dict[str, str]) -> Any:
         # a trade beyond the first page, left unread, would read as no trade at all

@@ -2,9 +2,10 @@
 that does not fit what was signed, the wallet's balances around its block not answered, a
 shortfall no declared fee explains). Such a swap stays in flight until an honest answer books
 it; meanwhile the venue's other reads go on: its open orders list it in flight with the reason
-it is held, its balances are read (the balance sync waits while the order is in flight), and
-`held_swaps` names it for the node's health view. The first hold of each swap is told
-(`on_held`: the node publishes `dex.swap_held`, an alert).
+it is held, its balances are read (the chain's, the swap in them without its fill: the
+reconciliation and the balance sync leave the ledger alone while one is held, see
+`execution.reconcile.held_unbooked`), and `held_swaps` names it for the node's health view.
+The first hold of each swap is told (`on_held`: the node publishes `dex.swap_held`, an alert).
 
 ```python
 venue.held.hold(cid, "WETH/USD", tx_hash, "receipt of 0x.. not booked: ...")
@@ -100,8 +101,8 @@ async def open_reports(venue: UniswapV2Venue, symbol: str | None) -> list[OrderR
 async def book_mined(venue: UniswapV2Venue, block: int) -> None:
     """Book the fill (or gas) of every open journaled transaction mined by `block`: one in a
     later block (a busy chain moves on between calls) is left for the next read, as the
-    balances read at `block` do not hold it yet. A swap held unbooked is left in flight (its
-    order is, so the balance sync waits): the read answers."""
+    balances read at `block` do not hold it yet. A swap held unbooked is left in flight (the
+    reconciliation and the balance sync leave the ledger alone meanwhile): the read answers."""
     await venue._book_approvals(until_block=block)
     open_orders = {r.client_order_id for r in venue.store.open_records(venue.name)}
     for cid in sorted(open_orders):
