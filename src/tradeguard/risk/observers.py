@@ -26,8 +26,11 @@ from tradeguard.risk.state import (
     DAILY_LOSS_BY,
     DRAWDOWN_BY,
     LOSS_LIMIT_BY,
-    RECONCILER_BY,
+    SELF_LIFTING_BY,
     RiskState,
+)
+from tradeguard.risk.state import (
+    RECONCILER_BY as RECONCILER_BY,  # the reconciler's name, imported from here too
 )
 from tradeguard.risk.valuation import Valuation
 from tradeguard.risk.views import StateStore
@@ -263,12 +266,12 @@ class RiskObservers(RiskState):
             for symbol in symbols:
                 self._cool(sid, symbol, cool_until)
         n, limit = self.consecutive_losses, c.max_consecutive_losses
-        # Under the reconciler's halt the streak still counts: its lift must come back REDUCING.
-        # Once that is set (tripped already, or the halt came over REDUCING) it trips no more,
-        # as REDUCING itself does not.
+        # Under the reconciler's (or the checkpoint's) halt the streak still counts: its lift
+        # must come back REDUCING. Once that is set (tripped already, or the halt came over
+        # REDUCING) it trips no more, as REDUCING itself does not.
         under_reconciler = (
             self.state is TradingState.HALTED
-            and self.state_by == RECONCILER_BY
+            and self.state_by in SELF_LIFTING_BY
             and self.halted_over is None
         )
         if n < limit or not (self.state is TradingState.ACTIVE or under_reconciler):
@@ -397,7 +400,8 @@ class RiskObservers(RiskState):
             self._quiet_inputs = (equity, inputs)
 
     def _halted_by_other_than_reconciler(self) -> bool:
-        return self.state is TradingState.HALTED and self.state_by != RECONCILER_BY
+        """Whether a halt holds that no good reconciliation or checkpoint lifts by itself."""
+        return self.state is TradingState.HALTED and self.state_by not in SELF_LIFTING_BY
 
     def _reducing_for_loss(self) -> bool:
         """Whether a loss limit's REDUCING holds, or waits under the reconciler's halt."""

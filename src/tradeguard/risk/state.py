@@ -40,6 +40,9 @@ RECONCILER_BY = "reconciler"
 # A database refusing the node's checkpoint halts by this name until a checkpoint is written
 # (node.duties.checkpoint_or_halt); a reconciliation failing meanwhile takes that halt over.
 CHECKPOINT_BY = "checkpoint"
+# the halts that lift themselves (a good reconciliation, a checkpoint written): a loss breaker
+# tripping under one takes it over, and a losing streak under one makes its lift REDUCING
+SELF_LIFTING_BY = frozenset({RECONCILER_BY, CHECKPOINT_BY})
 # why a loss limit's flatten asked for under the reconciler's halt has not run (node.kill_restart)
 FLATTEN_WAITS = (
     "the loss limit tripped while reconciliation was failing (or a reconciliation failed "
