@@ -26,11 +26,9 @@ from tradeguard.risk.state import (
     DAILY_LOSS_BY,
     DRAWDOWN_BY,
     LOSS_LIMIT_BY,
+    RECONCILER_BY,  # noqa: F401  (imported from here too)
     SELF_LIFTING_BY,
     RiskState,
-)
-from tradeguard.risk.state import (
-    RECONCILER_BY as RECONCILER_BY,  # the reconciler's name, imported from here too
 )
 from tradeguard.risk.valuation import Valuation
 from tradeguard.risk.views import StateStore
@@ -266,9 +264,8 @@ class RiskObservers(RiskState):
             for symbol in symbols:
                 self._cool(sid, symbol, cool_until)
         n, limit = self.consecutive_losses, c.max_consecutive_losses
-        # Under the reconciler's (or the checkpoint's) halt the streak still counts: its lift
-        # must come back REDUCING. Once that is set (tripped already, or the halt came over
-        # REDUCING) it trips no more, as REDUCING itself does not.
+        # Under a halt that lifts itself (the reconciler's, the checkpoint's) the streak counts,
+        # its lift coming back REDUCING; once that is set it trips no more, as REDUCING does not.
         under_reconciler = (
             self.state is TradingState.HALTED
             and self.state_by in SELF_LIFTING_BY
@@ -400,7 +397,6 @@ class RiskObservers(RiskState):
             self._quiet_inputs = (equity, inputs)
 
     def _halted_by_other_than_reconciler(self) -> bool:
-        """Whether a halt holds that no good reconciliation or checkpoint lifts by itself."""
         return self.state is TradingState.HALTED and self.state_by not in SELF_LIFTING_BY
 
     def _reducing_for_loss(self) -> bool:
