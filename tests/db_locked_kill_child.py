@@ -1,10 +1,10 @@
 """Child process: run a sandbox node's live loop with its database refusing every write from
-the moment the test says; once a periodic reconciliation has failed for it and halted trading,
-the process SIGKILLs itself (nothing it kept to write again is written).
+before it says it started (the test then trades by hand on the account); once a periodic
+reconciliation has failed and trading is HALTED, the process SIGKILLs itself (nothing it kept
+to write again is written).
 
 argv: config.json
-stdin: a line once the test traded by hand on the account (the database refuses writes from
-then on)
+stdout: {"started": true} once the database refuses writes, then {"halted": reason}
 """
 
 from __future__ import annotations

@@ -156,3 +156,70 @@ async def test_a_refused_cash_flow_count_fails_the_periodic_pass_and_the_next_co
         finally:
             await node.stop()
             node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_reconciliation_failed_under_the_checkpoints_halt_keeps_it_past_the_checkpoint(
+    tmp_path: Path,
+) -> None:
+    from tradeguard.execution.reconcile import RECONCILER, ReconcileReport, gate
+    from tradeguard.node.duties import checkpoint_or_halt
+
+    async with seeded_exchange() as ex:
+        node = TradingNode(_config(tmp_path, ex))
+        await node.start()
+        try:
+            FailingWrites(node.storage, "kv_state", key=CURSOR_KEY)
+            checkpoint_or_halt(node)  # refused: the checkpoint's halt
+            failed = ReconcileReport(trigger="periodic")
+            failed.fail("venue binance: the balances' commit failed (database is locked)")
+            gate(node, failed)
+
+            checkpoint_or_halt(node)  # written: lifts the checkpoint's halt, not the failure's
+
+            # before: ACTIVE, trading on a book the failed reconciliation never checked
+            assert node.risk.state is TradingState.HALTED and node.risk.state_by == RECONCILER
+            assert "balances' commit failed" in node.risk.state_reason
+
+            gate(node, ReconcileReport(trigger="periodic"))
+
+            assert node.risk.state is TradingState.ACTIVE
+        finally:
+            await node.stop()
+            node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_refused_store_of_the_checkpoints_lift_holds_in_memory_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    from tradeguard.node.duties import CHECKPOINT_BY, checkpoint_or_halt
+
+    async with seeded_exchange() as ex:
+        node = TradingNode(_config(tmp_path, ex))
+        events: list[Event] = []
+        node.bus.subscribe(events.append)
+        await node.start()
+        try:
+            FailingWrites(node.storage, "kv_state", key=CURSOR_KEY)
+            checkpoint_or_halt(node)
+            assert node.risk.state_by == CHECKPOINT_BY
+            faults = FailingWrites(node.storage, "kv_state", key=RISK_STATE_KEY)
+            events.clear()
+
+            checkpoint_or_halt(node)  # before: the lift's refused store raised (the run ended)
+
+            assert faults.failed == 1
+            # the lift holds in memory, said, and is stored with the next commit
+            assert node.risk.state is TradingState.ACTIVE
+            [said] = [e for e in events if e.kind == EventKind.STATE_CHANGED]
+            assert said.data["from"] == "HALTED" and said.data["to"] == "ACTIVE"
+            assert node.storage.kv_get(RISK_STATE_KEY)["state"] == "HALTED"
+
+            checkpoint_or_halt(node)
+
+            assert node.risk.state is TradingState.ACTIVE
+            assert node.storage.kv_get(RISK_STATE_KEY)["state"] == "ACTIVE"
+        finally:
+            await node.stop()
+            node.close()

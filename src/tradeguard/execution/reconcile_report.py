@@ -24,7 +24,7 @@ from tradeguard.execution.reconcile_call import database_refused
 from tradeguard.model.enums import TradingState
 from tradeguard.model.events import Event, EventKind
 from tradeguard.risk.observers import RECONCILER_BY
-from tradeguard.risk.state import ResumeRefused
+from tradeguard.risk.state import CHECKPOINT_BY, ResumeRefused
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +136,10 @@ def _gate(node: ReconcileHost, report: ReconcileReport) -> None:
     if not report.ok:
         log.error("%s reconciliation failed: %s", trigger, report.reason)
         # A halt set by someone else (kill switch, loss limit, operator) already blocks every
-        # order; taking it over would let the next good reconciliation lift it.
-        if risk.state is not TradingState.HALTED:
+        # order; taking it over would let the next good reconciliation lift it. The
+        # checkpoint's halt is taken over: the next checkpoint written would lift it with this
+        # failure standing.
+        if risk.state is not TradingState.HALTED or risk.state_by == CHECKPOINT_BY:
             risk.halt(f"{trigger} reconciliation failed: {report.reason}", RECONCILER)
     elif risk.state is TradingState.HALTED and risk.state_by == RECONCILER:
         owed = node.orders.balances_owed

@@ -56,7 +56,7 @@ from tradeguard.node.kill_restart import finish_interrupted_kill, reconciled
 from tradeguard.node.kill_run import execute_kill
 from tradeguard.node.loop_errors import stop_task
 from tradeguard.node.stats import HEARTBEAT_KEY, wall_ms
-from tradeguard.risk.state import ResumeRefused
+from tradeguard.risk.state import CHECKPOINT_BY, ResumeRefused
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -65,7 +65,6 @@ log = logging.getLogger(__name__)
 _HOST = socket.gethostname()  # in the heartbeat: `status` asks this host whether its pid lives
 T = TypeVar("T")
 Job = Callable[[], Coroutine[Any, Any, Any]]
-CHECKPOINT_BY = "checkpoint"  # who a halt for a checkpoint the database refused is by
 STOPPED = (
     "the node stopped before this kill's cancels ended: trading stays HALTED and the next "
     "start finishes the kill before any trading"
@@ -283,10 +282,24 @@ def checkpoint_or_halt(node: TradingNode) -> None:
             _halt_held(node, reason)
         return
     if risk.state is TradingState.HALTED and risk.state_by == CHECKPOINT_BY:
-        try:
-            risk.lift_own_halt(CHECKPOINT_BY, "the checkpoint was written")
-        except ResumeRefused as exc:  # a loss limit's day-long halt came on meanwhile
-            log.warning("checkpoint written; trading stays HALTED: %s", exc)
+        _lift_held(node)
+
+
+def _lift_held(node: TradingNode) -> None:
+    """Lift the checkpoint's own halt; a lift the database cannot store holds in memory as a
+    halt does (stored with the next commit, said all the same) instead of ending the run."""
+    risk = node.risk
+    try:
+        risk.lift_own_halt(CHECKPOINT_BY, "the checkpoint was written")
+    except ResumeRefused as exc:  # a loss limit's day-long halt came on meanwhile
+        log.warning("checkpoint written; trading stays HALTED: %s", exc)
+    except SQLAlchemyError as exc:  # the state was set before its store failed
+        log.error("checkpoint written; trading is %s, storing it failed (%s): it is stored "
+                  "with the next commit", risk.state.value, exc)  # fmt: skip
+        data = {"from": TradingState.HALTED.value, "to": risk.state.value,
+                "reason": "the checkpoint was written", "by": CHECKPOINT_BY}  # fmt: skip
+        risk.emit(Event(EventKind.STATE_CHANGED, node.clock.now_ms(), data,
+                        severity="warning"))  # fmt: skip
 
 
 def _halt_held(node: TradingNode, reason: str) -> None:

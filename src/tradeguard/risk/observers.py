@@ -26,7 +26,8 @@ from tradeguard.risk.state import (
     DAILY_LOSS_BY,
     DRAWDOWN_BY,
     LOSS_LIMIT_BY,
-    RECONCILER_BY,
+    RECONCILER_BY,  # noqa: F401  (imported from here too)
+    SELF_LIFTING_BY,
     RiskState,
 )
 from tradeguard.risk.valuation import Valuation
@@ -263,12 +264,11 @@ class RiskObservers(RiskState):
             for symbol in symbols:
                 self._cool(sid, symbol, cool_until)
         n, limit = self.consecutive_losses, c.max_consecutive_losses
-        # Under the reconciler's halt the streak still counts: its lift must come back REDUCING.
-        # Once that is set (tripped already, or the halt came over REDUCING) it trips no more,
-        # as REDUCING itself does not.
+        # Under a halt that lifts itself (the reconciler's, the checkpoint's) the streak counts,
+        # its lift coming back REDUCING; once that is set it trips no more, as REDUCING does not.
         under_reconciler = (
             self.state is TradingState.HALTED
-            and self.state_by == RECONCILER_BY
+            and self.state_by in SELF_LIFTING_BY
             and self.halted_over is None
         )
         if n < limit or not (self.state is TradingState.ACTIVE or under_reconciler):
@@ -397,7 +397,7 @@ class RiskObservers(RiskState):
             self._quiet_inputs = (equity, inputs)
 
     def _halted_by_other_than_reconciler(self) -> bool:
-        return self.state is TradingState.HALTED and self.state_by != RECONCILER_BY
+        return self.state is TradingState.HALTED and self.state_by not in SELF_LIFTING_BY
 
     def _reducing_for_loss(self) -> bool:
         """Whether a loss limit's REDUCING holds, or waits under the reconciler's halt."""

@@ -37,6 +37,12 @@ LOSS_LIMIT_BY = frozenset({DRAWDOWN_BY, DAILY_LOSS_BY})
 # The reconciler lifts its own halt after a good pass (execution.reconcile.RECONCILER): a loss
 # breaker tripping during that halt takes it over, so that only an operator lifts it.
 RECONCILER_BY = "reconciler"
+# A database refusing the node's checkpoint halts by this name until a checkpoint is written
+# (node.duties.checkpoint_or_halt); a reconciliation failing meanwhile takes that halt over.
+CHECKPOINT_BY = "checkpoint"
+# the halts that lift themselves (a good reconciliation, a checkpoint written): a loss breaker
+# tripping under one takes it over, and a losing streak under one makes its lift REDUCING
+SELF_LIFTING_BY = frozenset({RECONCILER_BY, CHECKPOINT_BY})
 # why a loss limit's flatten asked for under the reconciler's halt has not run (node.kill_restart)
 FLATTEN_WAITS = (
     "the loss limit tripped while reconciliation was failing (or a reconciliation failed "
