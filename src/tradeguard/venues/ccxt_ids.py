@@ -65,14 +65,18 @@ def _changed_elsewhere(tree: ast.Module, assigned: ast.expr) -> bool:
     """Tell whether the file binds `exchanges` anywhere but the one literal list's assignment,
     or reaches into it (`exchanges.append(...)`, `exchanges[0] = ...`): the list read would
     then not be ccxt's."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id == "exchanges":
-            if not isinstance(node.ctx, ast.Load) and node is not assigned:
-                return True
-        elif isinstance(node, ast.Attribute | ast.Subscript) and _name(node.value) == "exchanges":
-            return True
-        elif isinstance(node, ast.alias) and (node.asname or node.name) == "exchanges":
-            return True
-        elif isinstance(node, ast.Global | ast.Nonlocal) and "exchanges" in node.names:
-            return True
+    return any(_touches(node, assigned) for node in ast.walk(tree))
+
+
+def _touches(node: ast.AST, assigned: ast.expr) -> bool:
+    if isinstance(node, ast.Name):  # bound or deleted anywhere but the literal's assignment
+        return (
+            node.id == "exchanges" and not isinstance(node.ctx, ast.Load) and node is not assigned
+        )
+    if isinstance(node, ast.Attribute | ast.Subscript):  # exchanges.append(...), exchanges[0] =
+        return _name(node.value) == "exchanges"
+    if isinstance(node, ast.alias):  # from ... import exchanges
+        return (node.asname or node.name) == "exchanges"
+    if isinstance(node, ast.Global | ast.Nonlocal):
+        return "exchanges" in node.names
     return False
