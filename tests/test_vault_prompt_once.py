@@ -171,7 +171,7 @@ def test_a_key_derived_ahead_fails_the_build_as_the_read_would(vault_path, tmp_p
     # a missing entry is named as before; the key derived meanwhile is forgotten once derived
     monkeypatch.setenv("TG_MASTER_PASSPHRASE", PASSPHRASE)
     with pytest.raises(ConfigError, match="no such entry"):
-        other = tmp_path / "other"  # the failed build above holds its database's writer lock
+        other = tmp_path / "other"  # a config of its own, the entry "gone" missing
         other.mkdir()
         TradingNode(load_config(str(_two_credentialed_venues(other, second="gone"))))
     from conftest import eventually
