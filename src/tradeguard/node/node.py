@@ -160,26 +160,8 @@ class TradingNode:
         self.liveness = Liveness()  # the live loop's heartbeat, read by the health check
         self.kill_runner: KillRunner | None = None  # the live loop's kills, while it runs
         self.state_saves: StateSaves | None = None  # the live loop's prompt state stores
-        self.writer_lock = None
         with vault_session():  # one vault unlock for every venue and alert secret
-            try:
-                assemble(self, venues)
-            except BaseException:
-                self._let_go()  # a build that failed holds no database, thread or lock
-                raise
-
-    def _let_go(self) -> None:
-        """Dispose of the database and release the writer lock of a build that failed: held by
-        the error (and whatever keeps it), they would lock a retry out of its own database and
-        keep the WAL checkpoint thread waking for as long as the process goes on."""
-        db = getattr(self, "db", None)
-        try:
-            if db is not None:
-                db.dispose()
-        finally:
-            if self.writer_lock is not None:
-                self.writer_lock.release()
-                self.writer_lock = None
+            assemble(self, venues)
 
     def start_balances(self) -> dict[str, dict[str, Decimal]]:
         """Each venue's balances when its ledger began (paper: from config if never recorded)."""
