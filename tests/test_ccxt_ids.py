@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 
+import pytest
+
 from tradeguard.venues import ccxt_ids
 
 
@@ -28,3 +30,34 @@ def test_a_package_without_a_readable_list_is_asked(monkeypatch, tmp_path):
     import ccxt
 
     assert ccxt_ids.ccxt_exchange_ids() == frozenset(ccxt.exchanges)
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        "exchanges += ['added']\n",
+        "exchanges.append('added')\n",
+        "exchanges = exchanges + ['added']\n",
+        "exchanges[:0] = ['added']\n",
+        "from ccxt.more import exchanges\n",
+        "exchanges = ['added', 'binance']\n",
+    ],
+)
+def test_a_list_changed_after_its_literal_is_not_taken_for_ccxts(monkeypatch, tmp_path, later):
+    # The literal is only where ccxt's list starts: a file that extends or rebinds it later
+    # would have config check refuse an exchange ccxt offers (or pass one it dropped).
+    odd = tmp_path / "__init__.py"
+    odd.write_text(f"exchanges = [\n    'binance',\n]\n{later}")
+    spec = importlib.util.spec_from_file_location("ccxt", odd)
+    monkeypatch.setattr(ccxt_ids.importlib.util, "find_spec", lambda name: spec)
+    assert ccxt_ids._listed_ids() is None
+
+
+def test_a_list_only_read_later_is_still_taken(monkeypatch, tmp_path):
+    odd = tmp_path / "__init__.py"
+    odd.write_text(
+        "base = ['Exchange']\nexchanges = [\n    'binance',\n]\n__all__ = base + exchanges\n"
+    )
+    spec = importlib.util.spec_from_file_location("ccxt", odd)
+    monkeypatch.setattr(ccxt_ids.importlib.util, "find_spec", lambda name: spec)
+    assert ccxt_ids._listed_ids() == frozenset({"binance"})

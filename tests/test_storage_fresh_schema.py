@@ -8,6 +8,7 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 
@@ -189,3 +190,22 @@ def test_stored_ddl_of_another_revision_is_not_used(tmp_path: Path, monkeypatch)
     names = {r[1] for r in _master(tmp_path / "a.db")}
     assert "orders" in names and "x" not in names
     db.dispose()
+
+
+def test_a_database_stamped_by_a_newer_tradeguard_is_refused_with_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    # Not at this head, so Alembic is asked, and it does not know the revision: its own error
+    # (no StorageError, so a traceback from every command) told nothing of what to do.
+    from tradeguard.storage.errors import StorageError
+
+    _migrated(tmp_path / "a.db").dispose()
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099'")
+    conn.close()
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        with pytest.raises(StorageError, match=r"'0099'.*newer tradeguard"):
+            db.migrate()
+    finally:
+        db.dispose()

@@ -171,10 +171,44 @@ def test_a_key_derived_ahead_fails_the_build_as_the_read_would(vault_path, tmp_p
     # a missing entry is named as before; the key derived meanwhile is forgotten once derived
     monkeypatch.setenv("TG_MASTER_PASSPHRASE", PASSPHRASE)
     with pytest.raises(ConfigError, match="no such entry"):
-        other = tmp_path / "other"  # the failed build above holds its database's writer lock
+        other = tmp_path / "other"  # a config of its own, the entry "gone" missing
         other.mkdir()
         TradingNode(load_config(str(_two_credentialed_venues(other, second="gone"))))
     from conftest import eventually
 
     eventually(lambda: not opened[-1].unlocked, timeout_s=30)
     assert len(opened) == 2
+
+
+def test_a_wait_for_the_key_cut_short_still_forgets_the_key_once_derived(vault_path, monkeypatch):
+    # Ctrl-C while the entry's read waits for the thread: the key derived after it was kept
+    # in memory, unlocked, for as long as the process went on.
+    import threading
+    from types import SimpleNamespace
+
+    release = threading.Event()
+    opened: list[Vault] = []
+    real = Vault.unlock
+
+    def slow(self, passphrase):
+        opened.append(self)
+        release.wait(30)
+        real(self, passphrase)
+
+    def interrupted(timeout=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Vault, "unlock", slow)
+    env = {"TG_VAULT_PATH": str(vault_path), "TG_MASTER_PASSPHRASE": PASSPHRASE}
+    venue = SimpleNamespace(data_only=False, name="one", kind="ccxt", credentials="main")
+    config = SimpleNamespace(venues=[venue], alerts=SimpleNamespace(enabled=False))
+    with pytest.raises(KeyboardInterrupt), credentials.vault_session():
+        credentials.unlock_ahead(config, {}, env)
+        (pending,) = credentials._ahead.values()
+        deriving = [t for t in threading.enumerate() if t.name == "vault-unlock"]
+        pending._done.wait = interrupted
+        credentials.vault_entry("one", "main", env)
+    release.set()
+    for thread in deriving:
+        thread.join(30)
+    assert len(opened) == 1 and not opened[0].unlocked

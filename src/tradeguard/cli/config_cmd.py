@@ -208,10 +208,12 @@ def _venue_problems(config: Any) -> list[str]:
     from tradeguard.venues.ccxt_ids import ccxt_exchange_ids
 
     problems = []
+    ids: frozenset[str] | None = None  # read once for every ccxt venue
     for vc in config.venues:
         if vc.kind != "ccxt":
             continue
-        if vc.exchange not in ccxt_exchange_ids():
+        ids = ccxt_exchange_ids() if ids is None else ids
+        if vc.exchange not in ids:
             problems.append(
                 f"venues[{vc.name}]: exchange = {vc.exchange!r} is not a ccxt exchange "
                 "(e.g. 'binance', 'okx', 'kraken')"

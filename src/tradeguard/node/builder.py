@@ -56,7 +56,31 @@ def build_node(
 
 
 def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
-    """Wire storage, market, portfolio, risk, venues, orders, strategies, timeouts and alerts."""
+    """Wire storage, market, portfolio, risk, venues, orders, strategies, timeouts and alerts;
+    a build that fails disposes of its database and releases its writer lock (`_let_go`)."""
+    node.writer_lock = None
+    try:
+        _assemble(node, venues)
+    except BaseException:
+        _let_go(node)
+        raise
+
+
+def _let_go(node: TradingNode) -> None:
+    """Dispose of the database and release the writer lock of a build that failed: held by
+    the error (and whatever keeps it), they would lock a retry out of its own database and
+    keep the WAL checkpoint thread waking for as long as the process goes on."""
+    db = getattr(node, "db", None)
+    try:
+        if db is not None:
+            db.dispose()
+    finally:
+        if node.writer_lock is not None:
+            node.writer_lock.release()
+            node.writer_lock = None
+
+
+def _assemble(node: TradingNode, venues: dict[str, Venue] | None) -> None:
     config = node.config
     # One writer per database, taken before anything (migrations too) writes.
     node.writer_lock = acquire_writer_lock(config.node.database_url)

@@ -153,7 +153,11 @@ def vault_entry(venue: str, entry: str, environ: Mapping[str, str] | None = None
         return held.get(entry)
     pending = _ahead.pop(key, None)
     if pending is not None and _session is not None:
-        _session[key] = pending.result()  # raises what unlock raised; else locked at the end
+        try:
+            _session[key] = pending.result()  # raises what unlock raised; else locked at the end
+        except BaseException:  # and a wait cut short (Ctrl-C): the key forgotten once derived
+            pending.close()
+            raise
         return _session[key].get(entry)
     passphrase = _typed.get(key) or read_passphrase(env, vault_module.terminal_prompt)
     if sys.stderr.isatty():  # the key derivation takes seconds: say what the wait is

@@ -277,6 +277,7 @@ class Database:
         if revision == "head" and self._at_head():
             return  # nothing to run: Alembic and its scripts are not loaded (a restart's case)
         from alembic import command
+        from alembic.util import CommandError
 
         cfg = self.alembic_config()
         try:
@@ -289,6 +290,12 @@ class Database:
                 command.upgrade(cfg, revision)
         except SQLAlchemyError as exc:
             raise StorageError(f"database {self.masked_url}: migration failed: {exc}") from exc
+        except CommandError as exc:  # a revision the scripts do not know: a newer tradeguard's
+            raise StorageError(
+                f"database {self.masked_url}: migration failed: {exc} (this tradeguard's newest "
+                f"is {SCHEMA_HEAD}); a database a newer tradeguard wrote needs that version: "
+                "upgrade tradeguard, or set node.database_url to another database"
+            ) from None
 
     def create_at_head(self) -> None:
         """Create the head schema in an empty SQLite database from the metadata, and stamp it."""
