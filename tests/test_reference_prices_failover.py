@@ -59,6 +59,18 @@ async def test_a_pegged_asset_no_venue_prices_is_logged_with_its_unit(caplog) ->
     ), caplog.text
 
 
+async def test_an_unlisted_asset_of_a_hostile_length_is_cut_in_the_log(caplog) -> None:
+    # a venue may report a balance in an asset named by 5,000 characters: the warning that no
+    # venue prices it echoed the whole name into the logs
+    hostile = "Z" * 5000
+    portfolio = Portfolio()
+    portfolio.set_balances("a", [Balance("a", hostile, D(1))])
+    refs = ReferencePrices(portfolio, {"a": _Listing("ETH/USDT", D(2000))})  # type: ignore[dict-item]
+    await refs.refresh()
+    assert "no venue lists a priced market for ZZZ" in caplog.text, caplog.text
+    assert hostile[:200] not in caplog.text
+
+
 async def test_a_venue_priced_here_follows_its_market_after_another_streams_it() -> None:
     portfolio = Portfolio()
     portfolio.set_balances("south", [Balance("south", "ETH", D(10))])

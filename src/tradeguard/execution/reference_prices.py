@@ -44,6 +44,7 @@ from typing import Any
 from tradeguard.model.errors import VenueError
 from tradeguard.model.market import Quote
 from tradeguard.model.money import STABLECOINS
+from tradeguard.model.text import name_shown
 from tradeguard.portfolio.portfolio import Portfolio, aliases
 from tradeguard.venues.base import Venue
 
@@ -140,7 +141,7 @@ class ReferencePrices:
             try:
                 mid = await self._read(asset)
             except Exception as exc:  # one asset's price must not stop the balance sync
-                log.warning("reference price of %s not read: %s", asset, exc)
+                log.warning("reference price of %s not read: %s", name_shown(asset), exc)
                 continue
             if mid is not None:
                 marked[self.markets[asset][1]] = mid
@@ -192,7 +193,8 @@ class ReferencePrices:
                 log.warning(
                     "reference price of %s (%s at %s) not read again for %s, over "
                     "node.reference_price_max_age_s=%s: shown as stale until a reading renews it",
-                    asset, row["market"], row["price"], age, self.max_age_s,
+                    name_shown(asset), name_shown(str(row["market"])), row["price"], age,
+                    self.max_age_s,
                 )  # fmt: skip
             elif not row["stale"]:
                 self.stale.discard(asset)
@@ -235,11 +237,11 @@ class ReferencePrices:
                 peg = self.portfolio.peg_price(asset, self.portfolio.valuation_asset)
                 log.warning(
                     "no venue lists a priced market for %s: it counts %s",
-                    asset,
+                    name_shown(asset),
                     "nothing"
                     if peg is None
                     else (
-                        f"at its peg (node.pegged_assets): 1 {asset} = "
+                        f"at its peg (node.pegged_assets): 1 {name_shown(asset)} = "
                         f"{peg.quantize(Decimal('1E-12')).normalize():f} "
                         f"{self.portfolio.valuation_asset}"
                     ),
@@ -268,7 +270,10 @@ class ReferencePrices:
             self.portfolio.unbid.discard(asset)
             return mid
         if unbid and asset not in self.portfolio.unbid and asset in self.portfolio.pegged:
-            log.warning("%s: its listed markets bid nothing; it counts nothing, not its peg", asset)
+            log.warning(
+                "%s: its listed markets bid nothing; it counts nothing, not its peg",
+                name_shown(asset),
+            )
             self.portfolio.unbid.add(asset)
         return None
 
@@ -385,7 +390,9 @@ class ReferencePrices:
             try:
                 read = await self._read_own(venue, asset)
             except Exception as exc:  # one asset's price must not stop the balance sync
-                log.warning("reference price of %s on %s not read: %s", asset, venue, exc)
+                log.warning(
+                    "reference price of %s on %s not read: %s", name_shown(asset), venue, exc
+                )
                 continue
             if read is not None:
                 marked[read[0]] = read[1]
