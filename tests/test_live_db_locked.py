@@ -11,8 +11,11 @@ the next checkpoint and reconciliation write it all, once, and lift their halts.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,55 +32,62 @@ from tradeguard.sandbox.testing import ALICE_KEY, eventually, seeded_exchange
 D = Decimal
 
 
-@pytest.mark.usefixtures("vault_env")
-async def test_a_refused_checkpoint_halts_and_the_next_one_lifts_the_halt(
-    tmp_path: Path,
-) -> None:
-    from tradeguard.node.duties import CHECKPOINT_BY, checkpoint_or_halt
-
+@asynccontextmanager
+async def _started(tmp_path: Path) -> AsyncIterator[tuple[Any, TradingNode, list[Event]]]:
+    """A started node on the seeded sandbox, with the events it publishes; stopped after."""
     async with seeded_exchange() as ex:
         node = TradingNode(_config(tmp_path, ex))
         events: list[Event] = []
         node.bus.subscribe(events.append)
         await node.start()
         try:
-            stored = node.storage.kv_get(CURSOR_KEY)
-            faults = FailingWrites(node.storage, "kv_state", key=CURSOR_KEY)
-
-            checkpoint_or_halt(node)  # before: raised OperationalError (the live run ended)
-
-            assert faults.failed == 1
-            assert node.risk.state is TradingState.HALTED and node.risk.state_by == CHECKPOINT_BY
-            assert "database is locked" in node.risk.state_reason
-            [alert] = [e for e in events if e.kind == EventKind.STATE_CHANGED]
-            assert alert.severity == "critical" and "checkpoint" in alert.data["reason"]
-            assert node.storage.kv_get(CURSOR_KEY) == stored  # nothing of it was kept
-
-            checkpoint_or_halt(node)
-
-            assert node.risk.state is TradingState.ACTIVE
-            assert node.storage.kv_get(CURSOR_KEY) != stored
-            assert node.storage.kv_get(HEARTBEAT_KEY) is not None
-
-            # every write refused, the halt's own store too: it holds in memory, said
-            faults.locked = True
-            events.clear()
-
-            checkpoint_or_halt(node)
-
-            assert node.risk.state is TradingState.HALTED and node.risk.state_by == CHECKPOINT_BY
-            [alert] = [e for e in events if e.kind == EventKind.STATE_CHANGED]
-            assert alert.severity == "critical" and alert.data["to"] == "HALTED"
-            assert node.storage.kv_get(RISK_STATE_KEY)["state"] == "ACTIVE"  # not stored yet
-            faults.locked = False
-
-            checkpoint_or_halt(node)
-
-            assert node.risk.state is TradingState.ACTIVE
-            assert node.storage.kv_get(RISK_STATE_KEY)["state"] == "ACTIVE"
+            yield ex, node, events
         finally:
             await node.stop()
             node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_refused_checkpoint_halts_and_the_next_one_lifts_the_halt(
+    tmp_path: Path,
+) -> None:
+    from tradeguard.node.duties import CHECKPOINT_BY, checkpoint_or_halt
+
+    async with _started(tmp_path) as (_ex, node, events):
+        stored = node.storage.kv_get(CURSOR_KEY)
+        faults = FailingWrites(node.storage, "kv_state", key=CURSOR_KEY)
+
+        checkpoint_or_halt(node)  # before: raised OperationalError (the live run ended)
+
+        assert faults.failed == 1
+        assert node.risk.state is TradingState.HALTED and node.risk.state_by == CHECKPOINT_BY
+        assert "database is locked" in node.risk.state_reason
+        [alert] = [e for e in events if e.kind == EventKind.STATE_CHANGED]
+        assert alert.severity == "critical" and "checkpoint" in alert.data["reason"]
+        assert node.storage.kv_get(CURSOR_KEY) == stored  # nothing of it was kept
+
+        checkpoint_or_halt(node)
+
+        assert node.risk.state is TradingState.ACTIVE
+        assert node.storage.kv_get(CURSOR_KEY) != stored
+        assert node.storage.kv_get(HEARTBEAT_KEY) is not None
+
+        # every write refused, the halt's own store too: it holds in memory, said
+        faults.locked = True
+        events.clear()
+
+        checkpoint_or_halt(node)
+
+        assert node.risk.state is TradingState.HALTED and node.risk.state_by == CHECKPOINT_BY
+        [alert] = [e for e in events if e.kind == EventKind.STATE_CHANGED]
+        assert alert.severity == "critical" and alert.data["to"] == "HALTED"
+        assert node.storage.kv_get(RISK_STATE_KEY)["state"] == "ACTIVE"  # not stored yet
+        faults.locked = False
+
+        checkpoint_or_halt(node)
+
+        assert node.risk.state is TradingState.ACTIVE
+        assert node.storage.kv_get(RISK_STATE_KEY)["state"] == "ACTIVE"
 
 
 @pytest.mark.usefixtures("vault_env")
@@ -126,36 +136,28 @@ async def test_a_refused_cash_flow_count_fails_the_periodic_pass_and_the_next_co
     from tradeguard.node.cash_flows import CASH_FLOW_EVENT
     from tradeguard.node.duties import reconcile_periodic
 
-    async with seeded_exchange() as ex:
-        node = TradingNode(_config(tmp_path, ex))
-        events: list[Event] = []
-        node.bus.subscribe(events.append)
-        await node.start()
-        try:
-            ex.engine.add_account(ex.account_id(ALICE_KEY), {"USDT": D(250)})  # a deposit
-            faults = FailingWrites(node.storage, "balance_adjustments", verb="UPDATE")
+    async with _started(tmp_path) as (ex, node, events):
+        ex.engine.add_account(ex.account_id(ALICE_KEY), {"USDT": D(250)})  # a deposit
+        faults = FailingWrites(node.storage, "balance_adjustments", verb="UPDATE")
 
-            failed = await reconcile_periodic(node)  # before: raised OperationalError
+        failed = await reconcile_periodic(node)  # before: raised OperationalError
 
-            assert faults.failed == 1 and not failed.ok
-            assert "counting cash flows failed" in failed.reason
-            assert "database is locked" in failed.reason
-            assert node.risk.state is TradingState.HALTED
-            assert [e for e in events if e.kind == CASH_FLOW_EVENT] == []  # not said: not kept
-            [adjustment] = node.storage.load_balance_adjustments("binance")  # the deposit's
-            assert adjustment["counted_ts"] is None
+        assert faults.failed == 1 and not failed.ok
+        assert "counting cash flows failed" in failed.reason
+        assert "database is locked" in failed.reason
+        assert node.risk.state is TradingState.HALTED
+        assert [e for e in events if e.kind == CASH_FLOW_EVENT] == []  # not said: not kept
+        [adjustment] = node.storage.load_balance_adjustments("binance")  # the deposit's
+        assert adjustment["counted_ts"] is None
 
-            again = await reconcile_periodic(node)
+        again = await reconcile_periodic(node)
 
-            assert again.ok, again.reason
-            assert node.risk.state is TradingState.ACTIVE
-            [flow] = [e for e in events if e.kind == CASH_FLOW_EVENT]
-            assert D(flow.data["moved"]) == 250
-            [counted] = node.storage.load_balance_adjustments("binance")  # the same, counted
-            assert counted["id"] == adjustment["id"] and counted["counted_ts"] is not None
-        finally:
-            await node.stop()
-            node.close()
+        assert again.ok, again.reason
+        assert node.risk.state is TradingState.ACTIVE
+        [flow] = [e for e in events if e.kind == CASH_FLOW_EVENT]
+        assert D(flow.data["moved"]) == 250
+        [counted] = node.storage.load_balance_adjustments("binance")  # the same, counted
+        assert counted["id"] == adjustment["id"] and counted["counted_ts"] is not None
 
 
 @pytest.mark.usefixtures("vault_env")
@@ -165,28 +167,22 @@ async def test_a_reconciliation_failed_under_the_checkpoints_halt_keeps_it_past_
     from tradeguard.execution.reconcile import RECONCILER, ReconcileReport, gate
     from tradeguard.node.duties import checkpoint_or_halt
 
-    async with seeded_exchange() as ex:
-        node = TradingNode(_config(tmp_path, ex))
-        await node.start()
-        try:
-            FailingWrites(node.storage, "kv_state", key=CURSOR_KEY)
-            checkpoint_or_halt(node)  # refused: the checkpoint's halt
-            failed = ReconcileReport(trigger="periodic")
-            failed.fail("venue binance: the balances' commit failed (database is locked)")
-            gate(node, failed)
+    async with _started(tmp_path) as (_ex, node, _):
+        FailingWrites(node.storage, "kv_state", key=CURSOR_KEY)
+        checkpoint_or_halt(node)  # refused: the checkpoint's halt
+        failed = ReconcileReport(trigger="periodic")
+        failed.fail("venue binance: the balances' commit failed (database is locked)")
+        gate(node, failed)
 
-            checkpoint_or_halt(node)  # written: lifts the checkpoint's halt, not the failure's
+        checkpoint_or_halt(node)  # written: lifts the checkpoint's halt, not the failure's
 
-            # before: ACTIVE, trading on a book the failed reconciliation never checked
-            assert node.risk.state is TradingState.HALTED and node.risk.state_by == RECONCILER
-            assert "balances' commit failed" in node.risk.state_reason
+        # before: ACTIVE, trading on a book the failed reconciliation never checked
+        assert node.risk.state is TradingState.HALTED and node.risk.state_by == RECONCILER
+        assert "balances' commit failed" in node.risk.state_reason
 
-            gate(node, ReconcileReport(trigger="periodic"))
+        gate(node, ReconcileReport(trigger="periodic"))
 
-            assert node.risk.state is TradingState.ACTIVE
-        finally:
-            await node.stop()
-            node.close()
+        assert node.risk.state is TradingState.ACTIVE
 
 
 @pytest.mark.usefixtures("vault_env")
@@ -195,31 +191,23 @@ async def test_a_refused_store_of_the_checkpoints_lift_holds_in_memory_and_the_r
 ) -> None:
     from tradeguard.node.duties import CHECKPOINT_BY, checkpoint_or_halt
 
-    async with seeded_exchange() as ex:
-        node = TradingNode(_config(tmp_path, ex))
-        events: list[Event] = []
-        node.bus.subscribe(events.append)
-        await node.start()
-        try:
-            FailingWrites(node.storage, "kv_state", key=CURSOR_KEY)
-            checkpoint_or_halt(node)
-            assert node.risk.state_by == CHECKPOINT_BY
-            faults = FailingWrites(node.storage, "kv_state", key=RISK_STATE_KEY)
-            events.clear()
+    async with _started(tmp_path) as (_ex, node, events):
+        FailingWrites(node.storage, "kv_state", key=CURSOR_KEY)
+        checkpoint_or_halt(node)
+        assert node.risk.state_by == CHECKPOINT_BY
+        faults = FailingWrites(node.storage, "kv_state", key=RISK_STATE_KEY)
+        events.clear()
 
-            checkpoint_or_halt(node)  # before: the lift's refused store raised (the run ended)
+        checkpoint_or_halt(node)  # before: the lift's refused store raised (the run ended)
 
-            assert faults.failed == 1
-            # the lift holds in memory, said, and is stored with the next commit
-            assert node.risk.state is TradingState.ACTIVE
-            [said] = [e for e in events if e.kind == EventKind.STATE_CHANGED]
-            assert said.data["from"] == "HALTED" and said.data["to"] == "ACTIVE"
-            assert node.storage.kv_get(RISK_STATE_KEY)["state"] == "HALTED"
+        assert faults.failed == 1
+        # the lift holds in memory, said, and is stored with the next commit
+        assert node.risk.state is TradingState.ACTIVE
+        [said] = [e for e in events if e.kind == EventKind.STATE_CHANGED]
+        assert said.data["from"] == "HALTED" and said.data["to"] == "ACTIVE"
+        assert node.storage.kv_get(RISK_STATE_KEY)["state"] == "HALTED"
 
-            checkpoint_or_halt(node)
+        checkpoint_or_halt(node)
 
-            assert node.risk.state is TradingState.ACTIVE
-            assert node.storage.kv_get(RISK_STATE_KEY)["state"] == "ACTIVE"
-        finally:
-            await node.stop()
-            node.close()
+        assert node.risk.state is TradingState.ACTIVE
+        assert node.storage.kv_get(RISK_STATE_KEY)["state"] == "ACTIVE"
