@@ -404,3 +404,19 @@ def test_a_trade_time_out_of_range_names_file_row_value_and_limit(
     assert "2009-01-01" in text and hint in text, text
     with pytest.raises(DataFileError, match=r"quote time .* out of range"):
         load_quotes(_quotes(tmp_path / "BTC_USDT-quotes.parquet", times))
+
+
+def test_a_data_dir_in_the_home_of_no_user_is_a_config_error(monkeypatch, tmp_path, capsys):
+    """`TG_DATA_DIR=~nosuchuser/x` named nobody's home: the backtest died in a traceback."""
+    from cli_support import run_cli
+
+    cfg = tmp_path / "bt.toml"
+    cfg.write_text('mode = "backtest"\n[[data]]\npath = "candles/ETH_BTC-5m.feather"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TG_DATA_DIR", "~nosuchuser4711/x")
+    done = run_cli(capsys, "backtest", "--config", str(cfg))
+    assert done.returncode == 2, done
+    assert "Traceback" not in done.stderr
+    line = done.stderr.strip()
+    assert "\n" not in line and "$TG_DATA_DIR" in line and "'~nosuchuser4711/x'" in line, line
+    assert "nosuchuser4711" in line.split("'~nosuchuser4711/x'", 1)[1], line

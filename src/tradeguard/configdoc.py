@@ -186,7 +186,12 @@ def render() -> str:
         "asset code) is added in the file. A value outside its range stops the node with the",
         "key, the value and the range. `tradeguard config check FILE` validates without running.",
         "A path (`node.kill_sentinel`, `node.backup_dir`, `database_url`'s SQLite file, the API's",
-        "TLS files, a DEX venue's `deployment_file`) takes a leading `~` as the home folder.",
+        "TLS files, a DEX venue's `deployment_file`) takes a leading `~` as the home folder:",
+        "`$HOME` of the process reading the config, as a shell takes it, so under `sudo` that",
+        "keeps the caller's `$HOME` a node's `~/tg.kill` is in the caller's home; `~user/...`",
+        "names that user's home whoever reads it (a user of no home is refused). A running node",
+        "records the absolute kill file it watches and `tradeguard kill` writes that file, so a",
+        "kill reaches it whatever `$HOME` the kill runs with. `$TG_DATA_DIR` takes `~` alike.",
         "The variables tradeguard reads for itself are no overrides: "
         + ", ".join(f"`{n}`" for n in sorted(NOT_OVERRIDES))
         + ".",

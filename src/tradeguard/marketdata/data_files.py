@@ -49,7 +49,7 @@ def default_data_dir() -> Path:
     """Find the shared data directory: $TG_DATA_DIR, else ../shared/data from cwd or repo root."""
     env = os.environ.get(DATA_DIR_ENV)
     if env:
-        path = Path(env).expanduser()
+        path = Path(_data_dir_home(env))
         if not path.is_dir():
             raise DataFileError(path, f"${DATA_DIR_ENV} points to no directory; fix or unset it")
         return path
@@ -67,6 +67,18 @@ def default_data_dir() -> Path:
         f"no market data directory found (tried {tried}); set ${DATA_DIR_ENV} to the folder "
         "holding candles/, trades/ and orderbook/",
     )
+
+
+def _data_dir_home(env: str) -> str:
+    """$TG_DATA_DIR with its leading `~` or `~user` taken as that home folder; a `~user` of no
+    such user is a config error naming it (Path.expanduser raised a bare RuntimeError)."""
+    from tradeguard.model.errors import ConfigError
+    from tradeguard.model.fields import home_path
+
+    try:
+        return home_path(env)
+    except ValueError as exc:
+        raise ConfigError(f"${DATA_DIR_ENV} = {env!r}: {exc}; or give an absolute path") from None
 
 
 def existing(path: PathLike) -> Path:
