@@ -83,3 +83,41 @@ async def test_public_integer_parameters_refuse_what_is_not_digits(
     async with aiohttp.ClientSession() as http, http.get(f"{kx.base_url}/0/public/{query}") as r:
         assert r.status == 200
         assert await r.json() == {"error": [f"EGeneral:Invalid arguments:{name}"]}
+
+
+_LIMIT_BUY = {"type": "buy", "ordertype": "limit", "price": "40000", "volume": "0.01"}
+
+
+@pytest.mark.parametrize("tail", ["\n", "\r\n", " ", "\x00"])
+async def test_an_id_or_name_with_a_trailing_control_or_space_is_invalid_arguments(
+    kx: KrakenSandbox, tail: str
+) -> None:
+    """As the Binance sandbox refuses `BTCUSDT\\n` with -1100: a regex `$` let `abc\\n` through
+    as a cl_ord_id and `5\\n` as a Depth count, and a txid or pair so written was looked up."""
+    n = lambda: str(time.time_ns())  # noqa: E731
+    placed = (await _post(kx, "/0/private/AddOrder", n(), {"pair": "XBTUSD", **_LIMIT_BUY}))[1]
+    tx = placed["result"]["txid"][0]
+    calls = [
+        ("AddOrder", {"pair": "XBTUSD" + tail, **_LIMIT_BUY}, "pair"),
+        ("AddOrder", {"pair": "XBTUSD", **_LIMIT_BUY, "cl_ord_id": "abc" + tail}, "cl_ord_id"),
+        ("QueryOrders", {"txid": tx + tail}, "txid"),
+        ("CancelOrder", {"txid": tx + tail}, "txid"),
+        ("QueryTrades", {"txid": "TSBX-00000001" + tail}, "txid"),
+        ("TradesHistory", {"start": "TSBX-00000001" + tail}, "start"),
+    ]
+    for method, fields, name in calls:
+        doc = (await _post(kx, f"/0/private/{method}", n(), fields))[1]
+        assert doc == {"error": [f"EGeneral:Invalid arguments:{name}"]}, (method, fields)
+    quoted = urllib.parse.quote(tail)
+    async with aiohttp.ClientSession() as http:
+        for query, name in [
+            (f"Ticker?pair=XBTUSD{quoted}", "pair"),
+            (f"Depth?pair=XBTUSD&count=5{quoted}", "count"),
+            (f"OHLC?pair=XBTUSD&interval=1{quoted}", "interval"),
+        ]:
+            async with http.get(f"{kx.base_url}/0/public/{query}") as r:
+                doc = await r.json()
+            assert doc == {"error": [f"EGeneral:Invalid arguments:{name}"]}, query
+    # the order is still there and open: nothing above touched it
+    doc = (await _post(kx, "/0/private/QueryOrders", n(), {"txid": tx}))[1]
+    assert doc["result"][tx]["status"] == "open"

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 # Kraken's legacy four-letter asset ids, as its API still sends them.
 _ASSET_IDS = {
     "BTC": "XXBT", "ETH": "XETH", "LTC": "XLTC", "XRP": "XXRP", "XLM": "XXLM", "DOGE": "XXDG",
     "USD": "ZUSD", "EUR": "ZEUR", "GBP": "ZGBP", "JPY": "ZJPY", "CAD": "ZCAD", "AUD": "ZAUD",
 }  # fmt: skip
 _ALT = {"BTC": "XBT", "DOGE": "XDG"}
+# What a pair name or an id can be: visible ASCII, no space, no control character. A name
+# outside it (`XBTUSD\n`, a NUL) is malformed, EGeneral:Invalid arguments, as Binance's
+# -1100, not looked up as a name nobody has.
+_WELL_FORMED = re.compile(r"[\x21-\x7e]{1,64}")
 _ORDER_PREFIX = "OSBX-"
 _TRADE_PREFIX = "TSBX-"
 
@@ -20,6 +26,11 @@ def asset_id(asset: str) -> str:
 def altname(asset: str) -> str:
     """Kraken's short name of an asset: `BTC` -> `XBT`."""
     return _ALT.get(asset, asset)
+
+
+def well_formed(value: str) -> bool:
+    """Whether `value` can be a Kraken pair name or id: 1..64 visible ASCII characters."""
+    return _WELL_FORMED.fullmatch(value) is not None
 
 
 def pair_id(base: str, quote: str) -> str:

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
-from tradeguard.sandbox.kraken.names import order_id_of, trade_id_of, trade_txid, txid
+from tradeguard.sandbox.kraken.names import (
+    order_id_of,
+    trade_id_of,
+    trade_txid,
+    txid,
+    well_formed,
+)
 from tradeguard.sandbox.kraken.wire import (
     INVALID_ARGUMENTS,
     UNKNOWN_ORDER,
@@ -48,10 +54,10 @@ Fields = dict[str, str]
 PAGE = 50  # ClosedOrders and TradesHistory answer 50 rows per page, newest first
 INT32_MAX = 2**31 - 1
 _T = TypeVar("_T")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_SHORT_UUID = re.compile(r"^[0-9a-fA-F]{32}$")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_SHORT_UUID = re.compile(r"[0-9a-fA-F]{32}")
 _PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
-_FREE_TEXT = re.compile(r"^[\x21-\x7e]{1,18}$")
+_FREE_TEXT = re.compile(r"[\x21-\x7e]{1,18}")
 _USERREF_RE = re.compile(r"-?[0-9]{1,18}")  # a userref named in `txid`
 _TIF = {"GTC": "GTC", "IOC": "IOC"}
 # Kraken's order types (ccxt.kraken sends stop-loss[-limit] / take-profit[-limit] with `price`
@@ -87,7 +93,21 @@ def _order_kind(fields: Fields) -> tuple[str, Decimal | None, Decimal | None]:
 
 def valid_cl_ord_id(value: str) -> bool:
     """Kraken's cl_ord_id forms: a UUID (with or without dashes) or up to 18 ASCII characters."""
-    return bool(_UUID.match(value) or _SHORT_UUID.match(value) or _FREE_TEXT.match(value))
+    # fullmatch: `$` also matched before a trailing newline, taking "abc\n"
+    return any(r.fullmatch(value) for r in (_UUID, _SHORT_UUID, _FREE_TEXT))
+
+
+def _named(fields: Fields, name: str) -> str:
+    """The pair or id in `name` ("" when absent); a malformed one is Invalid arguments."""
+    value = fields.get(name) or ""
+    if value and not well_formed(value):
+        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
+    return value
+
+
+def _ids(fields: Fields, name: str) -> list[str]:
+    """The comma-separated ids in `name`; a malformed one is Invalid arguments."""
+    return [p for p in _named(fields, name).split(",") if p]
 
 
 def _userref(fields: Fields) -> int | None:
@@ -152,7 +172,7 @@ class KrakenPrivate:
 
     # -- orders --------------------------------------------------------------------------------
     def add_order(self, account: str, fields: Fields) -> Any:
-        symbol = self.ex.pair_symbols.get(fields.get("pair", "").upper())
+        symbol = self.ex.pair_symbols.get(_named(fields, "pair").upper())
         if symbol is None:
             raise KrakenError(UNKNOWN_PAIR)
         side = {"buy": BUY, "sell": SELL}.get(fields.get("type", ""))
@@ -205,7 +225,7 @@ class KrakenPrivate:
         if cl:
             return [o for o in self._mine(account) if self.cl_ord_ids.get(o.order_id) == cl]
         out = []
-        for part in [p for p in fields.get("txid", "").split(",") if p]:
+        for part in _ids(fields, "txid"):
             oid = order_id_of(part)
             if oid is not None:
                 order = self.ex.engine.orders.get(oid)
@@ -314,7 +334,7 @@ class KrakenPrivate:
         key: Callable[[Trade], tuple[int, int]] = lambda t: (t.time_ms, t.trade_id)  # noqa: E731
         # `start` and `end` name a time or a trade txid: a txid bounds at that trade
         for name in ("start", "end"):
-            tid = trade_id_of(fields.get(name) or "")
+            tid = trade_id_of(_named(fields, name))
             if tid is not None:
                 bound = [key(t) for t in trades if t.trade_id == tid]
                 if not bound:
@@ -329,7 +349,7 @@ class KrakenPrivate:
         }
 
     def query_trades(self, account: str, fields: Fields) -> Any:
-        wanted = {trade_id_of(p) for p in fields.get("txid", "").split(",") if p}
+        wanted = {trade_id_of(p) for p in _ids(fields, "txid")}
         if not wanted or None in wanted:
             raise KrakenError(f"{INVALID_ARGUMENTS}:txid")
         return {

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from tradeguard.model.money import ZERO
-from tradeguard.sandbox.kraken.names import altname, asset_id, pair_altname, pair_id
+from tradeguard.sandbox.kraken.names import (
+    altname,
+    asset_id,
+    pair_altname,
+    pair_id,
+    well_formed,
+)
 from tradeguard.sandbox.kraken.wire import UNKNOWN_PAIR, KrakenError, num, secs
 from tradeguard.sandbox.orders import MarketSpec
 
@@ -47,6 +53,8 @@ class KrakenPublic:
                 raise KrakenError("EGeneral:Invalid arguments:pair")
             return list(self.ex.engine.markets.values())
         out = []
+        if not well_formed(raw):
+            raise KrakenError("EGeneral:Invalid arguments:pair")
         for name in raw.split(","):
             symbol = self.ex.pair_symbols.get(name.upper())
             if symbol is None:
@@ -160,10 +168,11 @@ class KrakenPublic:
         return {pair_id(s.base, s.quote): rows[-1000:], "last": str(last_ns)}
 
 
-_INT = re.compile(r"^-?[0-9]{1,19}$")  # ASCII digits: str.isdigit() also takes "²"
+# ASCII digits (str.isdigit() also takes "²"), matched whole: `$` let "5\n" through
+_INT = re.compile(r"-?[0-9]{1,19}")
 
 
 def _int(text: str, name: str) -> int:
-    if not _INT.match(text):
+    if not _INT.fullmatch(text):
         raise KrakenError(f"EGeneral:Invalid arguments:{name}")
     return int(text)
