@@ -240,3 +240,25 @@ def test_a_json_event_missing_a_field_does_not_hide_the_other_bad_events(tmp_pat
     assert "event 1: missing ['amount'] columns" in text
     assert "event 2: pct_of_supply = '150'" in text
     assert "event 3: unknown ['when'] columns" in text
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("amount", "1_0"), ("amount", "٣٠٠٠"), ("pct_of_supply", "３.1"), ("pct_of_supply", "1__0")],
+    ids=["underscore", "arabic-indic", "fullwidth", "double-underscore"],
+)
+def test_a_number_that_is_not_plain_ascii_digits_is_refused_naming_row_column_value(
+    tmp_path, column, value
+):
+    """Decimal() reads Python's `1_0` and any script's digits; a calendar's figures are the
+    digits a person checks against the source, so anything else is refused by name."""
+    fields = dict(zip(HEADER.split(","), GOOD.split(","), strict=True))
+    fields[column] = value
+    path = _csv(tmp_path, HEADER, ",".join(fields.values()))
+    with pytest.raises(CalendarError) as info:
+        load_calendar(path)
+    assert f"{path} line 2: {column} = {value!r}: expected" in str(info.value)
+    assert "ASCII digits" in str(info.value)
+    doc = [{**fields, column: value}]
+    with pytest.raises(CalendarError, match=f"event 1: {column} = {value!r}"):
+        parse_calendar(json.dumps(doc), "cal.json", "json")

@@ -65,9 +65,18 @@ def _time_ms(raw: str) -> int:
     return int(dt.timestamp() * 1000)
 
 
+# A figure as a person reads it off the source: ASCII digits, a point, an exponent. Decimal()
+# also reads Python's `1_0` and any script's digits (Arabic-Indic, full-width).
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+_DIGITS = "ASCII digits"
+
+
 def _decimal(raw: str) -> Decimal | None:
+    text = raw.strip()
+    if not _NUMBER.fullmatch(text):
+        return None
     try:
-        value = Decimal(raw.strip().replace("_", ""))
+        value = Decimal(text)
     except (InvalidOperation, ValueError):
         return None
     return value if value.is_finite() else None
@@ -90,10 +99,14 @@ def parse_row(row: dict[str, Any]) -> tuple[UnlockEvent | None, list[str]]:
         )
     amount = _decimal(cells["amount"])
     if amount is None or amount <= 0:
-        errors.append(f"amount = {cells['amount']!r}: expected a number above 0 (tokens)")
+        errors.append(
+            f"amount = {cells['amount']!r}: expected a number above 0 (tokens) in {_DIGITS}"
+        )
     pct = _decimal(cells["pct_of_supply"])
     if pct is None or not 0 < pct <= 100:
-        errors.append(f"pct_of_supply = {cells['pct_of_supply']!r}: expected a number in (0, 100]")
+        errors.append(
+            f"pct_of_supply = {cells['pct_of_supply']!r}: expected a number in (0, 100] in {_DIGITS}"
+        )
     url = cells["source_url"]
     if not url.startswith(("https://", "http://")) or len(url) > 500 or " " in url:
         errors.append(f"source_url = {url!r}: expected an http(s) URL of at most 500 characters")
