@@ -172,3 +172,33 @@ async def test_a_gateway_checks_the_signal_it_sends(tmp_path: Path, data_dir: Pa
     finally:
         await node.stop()
         node.close()
+
+
+def test_a_sealed_signal_holds_no_mutable_set_and_a_seal_is_checked_not_trusted() -> None:
+    """A set in a signal was deep-copied but left a set, changeable through the intent after
+    its checks; a `SentSignal` made by hand around a plain dict was taken as sealed whole."""
+    from tradeguard.model.sealed import SentSignal
+
+    given = {"tags": {"a", "b"}, "meta": {"n": 1, "seen": {1, 2}}, "legs": [{"x": 1}]}
+    intent = sealed_intent(OrderIntent("s", "paper", "BTC/USDT", Side.BUY, D(1), signal=given))
+    assert intent.signal == given  # equal to what was given: journaled and shown the same
+    assert type(intent.signal["tags"]) is frozenset
+    assert type(intent.signal["meta"]["seen"]) is frozenset
+    with pytest.raises(AttributeError):
+        intent.signal["tags"].add("c")  # type: ignore[attr-defined]
+    given["tags"].add("c")
+    assert intent.signal["tags"] == {"a", "b"}
+
+    inner = {"n": 1}
+    forged = SentSignal({"meta": inner, "tags": {"a"}, "legs": [[1]]})  # sealed in name only
+    intent = sealed_intent(OrderIntent("s", "paper", "BTC/USDT", Side.BUY, D(1), signal=forged))
+    inner["n"] = 2
+    assert intent.signal["meta"] == {"n": 1}
+    for key, change in [
+        ("meta", lambda v: v.update(n=3)),
+        ("tags", lambda v: v.add("b")),
+        ("legs", lambda v: v[0].append(2)),
+    ]:
+        with pytest.raises((TypeError, AttributeError)):
+            change(intent.signal[key])
+    assert intent.signal == {"meta": {"n": 1}, "tags": {"a"}, "legs": [[1]]}

@@ -49,14 +49,20 @@ class _SentList(list):
 
 
 NO_SIGNAL = SentSignal()
+# what `sealed` makes: each is kept as it is once all it holds is sealed too
+_SEALED = frozenset({SentSignal, _SentList, tuple, frozenset})
 
 
 def sealed(value: Any) -> Any:
     """`value` (a signal or a value in one) as a copy no one can change: the intent is frozen,
     but a strategy holding it (or the dict it gave) could otherwise change its signal after
-    its checks, in the order sent and the journaled one."""
+    its checks, in the order sent and the journaled one. Sets become frozensets; a value
+    already sealed is kept only when all it holds is sealed too (a `SentSignal` made by hand
+    around a plain dict is sealed afresh)."""
     kind = type(value)
-    if kind in _SCALARS or kind is SentSignal or kind is _SentList:
+    if kind in _SCALARS:
+        return value
+    if kind in _SEALED and _all_sealed(value):
         return value
     if isinstance(value, dict):
         out = SentSignal(value)
@@ -64,11 +70,25 @@ def sealed(value: Any) -> Any:
             if type(v) not in _SCALARS:
                 dict.__setitem__(out, k, sealed(v))
         return out
-    if kind is list:
+    if isinstance(value, list):
         return _SentList([sealed(v) for v in value])
     if kind is tuple:
         return tuple(sealed(v) for v in value)
+    if isinstance(value, set | frozenset):
+        return frozenset(sealed(v) for v in value)
     return copy.deepcopy(value)
+
+
+def _all_sealed(value: Any) -> bool:
+    """Whether every value inside `value` (a sealed container) is a scalar or sealed itself."""
+    items = value.values() if isinstance(value, dict) else value
+    for v in items:
+        kind = type(v)
+        if kind in _SCALARS:
+            continue
+        if kind not in _SEALED or not _all_sealed(v):
+            return False
+    return True
 
 
 def sealed_intent(intent: OrderIntent) -> OrderIntent:
@@ -80,6 +100,6 @@ def sealed_intent(intent: OrderIntent) -> OrderIntent:
             raise TypeError(f"the order path takes an OrderIntent, got {type(intent).__name__}")
         intent = OrderIntent(*(getattr(intent, name) for name in _FIELDS))
     signal = intent.signal
-    if type(signal) is not SentSignal:
+    if type(signal) is not SentSignal or not _all_sealed(signal):  # a seal is checked
         object.__setattr__(intent, "signal", sealed(signal) if signal else NO_SIGNAL)
     return intent
