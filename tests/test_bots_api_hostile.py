@@ -4,6 +4,7 @@ huge bodies, spoofed headers) refused with one clear line and no order."""
 
 from __future__ import annotations
 
+import urllib.parse
 from decimal import Decimal
 from typing import Any
 
@@ -254,6 +255,49 @@ async def test_a_lone_surrogate_in_a_body_is_refused_before_any_order(tmp_path, 
         recent = await r.http.get("/api/v1/trades/recent/alpha", headers=r.alpha)
         assert recent.status_code == 200, recent.text
         assert recent.json()["items"][0]["signal"] == {"note": "\U0001f600"}, recent.text
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+HOSTILE_IDS = ["cf_1\n", "cf_1\r", "cf 1", "cf_\x07", "сf_1", "ｃf_1", "c" * 10_000, ""]
+
+
+async def test_every_id_a_client_sends_has_a_pattern_and_a_422_naming_it(tmp_path, data_dir):
+    """A confirmation id, a bot name, a trade or client order id holding a newline, a control
+    character, a look-alike letter (Cyrillic `с`, full-width `ｃ`) or 10 KB was taken as given:
+    looked up, echoed into a 404, written to the audit log."""
+    r = await rig(tmp_path, data_dir)
+    try:
+        body = {"bot_id": "alpha", "symbol": SYMBOL, "side": "buy", "score": "0.5"}
+        for value in HOSTILE_IDS:
+            resp = await r.http.post("/api/v1/trades/execute",
+                                     json={**body, "confirmation_id": value}, headers=r.alpha)  # fmt: skip
+            assert resp.status_code == 422, (value, resp.text)
+            error = resp.json()["errors"][0]
+            assert error["field"] == "confirmation_id", resp.text
+            assert error["message"] == "must be 1 to 64 of A-Z, a-z, 0-9, '_', '-'", resp.text
+        paths = [
+            ("get", "/api/v1/trades/status/{}", "trade_id"),
+            ("get", "/api/v1/bots/{}/stats", "bot_id"),
+            ("post", "/api/v1/bots/{}/enable", "bot_id"),
+            ("get", "/api/v1/trades/recent/{}", "bot_id"),
+            ("get", "/api/v1/orders/{}", "client_order_id"),
+            ("post", "/api/v1/orders/{}/cancel", "client_order_id"),
+            ("post", "/api/v1/strategies/{}/pause", "strategy_id"),
+        ]
+        for value in [v for v in HOSTILE_IDS if v and v != "cf 1"] + ["a b"]:
+            for method, path, field in paths:
+                url = path.format(urllib.parse.quote(value, safe=""))
+                resp = await r.http.request(method, url, headers=r.trader)
+                assert resp.status_code == 422, (path, value, resp.text)
+                error = resp.json()["errors"][0]
+                assert error["field"] == f"path.{field}", resp.text
+                assert "documented form" not in error["message"], resp.text  # the rule itself
+        assert not r.node.orders.orders
+        # a well-formed id nobody has is still the 404 it was
+        missing = await r.http.get("/api/v1/orders/no-such_order.1", headers=r.trader)
+        assert missing.status_code == 404, missing.text
     finally:
         await r.http.aclose()
         r.node.close()

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
-from tradeguard.api.schemas import NO_NUL, plain_json
+from tradeguard.api.schemas import ISSUED_ID, NO_NUL, plain_json
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN
 from tradeguard.model.signal_keys import reserved_signal_error
 
@@ -89,7 +89,7 @@ class TradeSignal(_Body):
 class ExecuteTrade(TradeSignal):
     """A trade to execute, with its confirmation id and optional server-side exits."""
 
-    confirmation_id: str | None = Field(default=None, max_length=64)
+    confirmation_id: str | None = Field(default=None, pattern=ISSUED_ID)
     # a replay of the same key gets the first trade's answer (api.bot_replay)
     idempotency_key: str | None = Field(default=None, pattern=IDEMPOTENCY_KEY)
     stop_loss_pct: str | None = Field(default=None, pattern=PCT)

@@ -12,7 +12,14 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from tradeguard.api.bot_schemas import BOT_ID, IDEMPOTENCY_KEY, PCT, SCORE
-from tradeguard.api.schemas import MONEY_PATTERN, NO_NUL, STRATEGY_ID, VENUE_NAME
+from tradeguard.api.schemas import (
+    ISSUED_ID,
+    MONEY_PATTERN,
+    NO_NUL,
+    ORDER_ID,
+    STRATEGY_ID,
+    VENUE_NAME,
+)
 from tradeguard.model.instrument import SYMBOL_PATTERN, SYMBOL_RULE
 from tradeguard.secrets.redact import redact
 
@@ -28,6 +35,8 @@ PATTERN_RULES = {
     NO_NUL: "text without a NUL byte",
     STRATEGY_ID: "1 to 40 of A-Z, a-z, 0-9, '_', '.', ':', '-'",
     VENUE_NAME: "1 to 32 of a-z, 0-9, '_', '-'",
+    ISSUED_ID: "1 to 64 of A-Z, a-z, 0-9, '_', '-'",
+    ORDER_ID: "1 to 64 printable ASCII characters, no spaces",
 }
 _CHOICES = re.compile(r"\^\(([\w.-]+(?:\|[\w.-]+)*)\)\$")  # ^(a|b|c)$
 # pydantic's wording by error type where it names Python types or internals

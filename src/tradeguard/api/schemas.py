@@ -25,6 +25,13 @@ SIGNAL_DEPTH = 8  # levels of nesting a signal may have
 # A reason is stored (the kill switch's, persisted before it acts): PostgreSQL stores no NUL.
 NO_NUL = r"^[^\x00]*$"
 STRATEGY_ID = r"^[A-Za-z0-9_.:-]{1,40}$"
+# An id this node issues and a client sends back (a confirmation `cf_…`, a bot trade `bt_…`):
+# letters, digits, `_` and `-`. No space, control character or look-alike letter (a Cyrillic
+# `с`), each of which named no id yet was looked up, echoed and written to the audit log.
+ISSUED_ID = r"^[A-Za-z0-9_-]{1,64}$"
+# A client order id: the node's own, or a venue's for an order adopted from it (a venue's ids
+# hold `.`, `:` or `/`), so any visible ASCII character but a space.
+ORDER_ID = r"^[!-~]{1,64}$"
 VENUE_NAME = r"^[a-z0-9_-]{1,32}$"
 
 
@@ -182,7 +189,7 @@ class KillRequest(_Body):
 class HeldRetryRequest(_Body):
     """Offer the cross-venue legs held alone for sale again (within a loss cap)."""
 
-    strategy_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=NO_NUL)
+    strategy_id: str | None = Field(default=None, pattern=STRATEGY_ID)
     # the loss allowed per held leg, in USD; unset: the strategy's exec.max_unwind_loss_usd
     max_unwind_loss_usd: Money | None = None
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
 
-from tradeguard.api.bot_schemas import ClosePositions
+from tradeguard.api.bot_schemas import BOT_ID, ClosePositions
 from tradeguard.api.deps import (
     API,
     STARTING_RESPONSE,
@@ -18,12 +18,13 @@ from tradeguard.api.deps import (
 )
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.routes.safety import desk_of, own_bot
+from tradeguard.api.schemas import ORDER_ID
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.model.errors import TradeguardError
 
 router = APIRouter(tags=["bots"], responses=AUTH_RESPONSES, route_class=StrictJsonRoute)
-_BOT = Path(max_length=64)
+_BOT = Path(pattern=BOT_ID)
 
 
 @router.get(f"{API}/safety/bots")
@@ -112,7 +113,9 @@ async def close_positions(
 
 @router.post(f"{API}/orders/{{client_order_id}}/cancel", responses=NOT_FOUND)
 async def cancel_order(
-    client_order_id: str = Path(max_length=64), who: Principal = trader, api: ApiState = state_dep
+    client_order_id: str = Path(pattern=ORDER_ID),
+    who: Principal = trader,
+    api: ApiState = state_dep,
 ) -> dict[str, Any]:
     """Cancel one open order."""
     orders = api.node.orders

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 
 from tradeguard.api.deps import (
@@ -18,7 +18,7 @@ from tradeguard.api.deps import (
     viewer,
 )
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
-from tradeguard.api.schemas import IntentRequest
+from tradeguard.api.schemas import ORDER_ID, IntentRequest
 from tradeguard.api.serialisers import clean, fill_json, order_json, page, text
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.api.strict_json import StrictJsonRoute
@@ -69,7 +69,9 @@ async def get_orders(
 
 @router.get(f"{API}/orders/{{client_order_id}}", responses=NOT_FOUND)
 async def get_order(
-    client_order_id: str, who: Principal = viewer, api: ApiState = state_dep
+    client_order_id: str = Path(pattern=ORDER_ID),
+    who: Principal = viewer,
+    api: ApiState = state_dep,
 ) -> dict[str, Any]:
     """Return one order by client order id."""
     node = api.node

@@ -12,7 +12,13 @@ from fastapi.responses import JSONResponse
 
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.api.bot_replay import StillSending, execute_once
-from tradeguard.api.bot_schemas import IDEMPOTENCY_KEY, EmergencyStop, ExecuteTrade, TradeSignal
+from tradeguard.api.bot_schemas import (
+    BOT_ID,
+    IDEMPOTENCY_KEY,
+    EmergencyStop,
+    ExecuteTrade,
+    TradeSignal,
+)
 from tradeguard.api.deps import (
     API,
     STARTING_RESPONSE,
@@ -23,6 +29,7 @@ from tradeguard.api.deps import (
 )
 from tradeguard.api.errors import AUTH_RESPONSES, CONFLICT, NOT_FOUND
 from tradeguard.api.routes.control import kill_second_factor, queued_kill
+from tradeguard.api.schemas import ISSUED_ID
 from tradeguard.api.serialisers import clean
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.api.strict_json import StrictJsonRoute
@@ -181,7 +188,7 @@ async def execute_trade(
 
 @router.get(f"{API}/trades/status/{{trade_id}}", responses=NOT_FOUND)
 async def trade_status(
-    trade_id: str = Path(max_length=64), who: Principal = bot_viewer, api: ApiState = state_dep
+    trade_id: str = Path(pattern=ISSUED_ID), who: Principal = bot_viewer, api: ApiState = state_dep
 ) -> dict[str, Any]:
     """Return one bot trade: score, confirmations, size rule, order status and fills."""
     trade = desk_of(api).trade_status(trade_id)
@@ -193,7 +200,7 @@ async def trade_status(
 
 @router.get(f"{API}/trades/recent/{{bot_id}}")
 async def recent_trades(
-    bot_id: str = Path(max_length=64), who: Principal = bot_viewer, api: ApiState = state_dep
+    bot_id: str = Path(pattern=BOT_ID), who: Principal = bot_viewer, api: ApiState = state_dep
 ) -> dict[str, Any]:
     """Return the bot's latest trades, newest first."""
     own_bot(who, bot_id)

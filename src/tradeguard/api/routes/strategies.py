@@ -22,7 +22,7 @@ from tradeguard.api.deps import (
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.routes.arbitrage import arb_json
 from tradeguard.api.routes.orders import trades
-from tradeguard.api.schemas import NO_NUL, JsonBool
+from tradeguard.api.schemas import NO_NUL, STRATEGY_ID, JsonBool
 from tradeguard.api.serialisers import page, performance_json
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.api.strict_json import StrictJsonRoute
@@ -122,6 +122,9 @@ async def _strategy(api: ApiState, sid: str, arb_ids: list[str]) -> dict[str, An
     }
 
 
+_STRATEGY = Path(pattern=STRATEGY_ID)
+
+
 def _add_routes(prefix: str) -> None:
     tag = prefix
 
@@ -141,7 +144,7 @@ def _add_routes(prefix: str) -> None:
         f"{API}/{prefix}/{{strategy_id}}", tags=[tag], name=f"get_{prefix}", responses=NOT_FOUND
     )
     async def get_strategy(
-        strategy_id: str, who: Principal = viewer, api: ApiState = state_dep
+        strategy_id: str = _STRATEGY, who: Principal = viewer, api: ApiState = state_dep
     ) -> dict[str, Any]:
         """Return one strategy (bot) with its status and performance summary."""
         arb_ids = api.arb.strategy_ids()
@@ -158,7 +161,7 @@ def _add_routes(prefix: str) -> None:
         responses=NOT_FOUND,
     )
     async def strategy_trades(
-        strategy_id: str,
+        strategy_id: str = _STRATEGY,
         who: Principal = viewer,
         api: ApiState = state_dep,
         limit: LimitParam = 50,
@@ -185,9 +188,6 @@ class PauseStrategy(PauseRequest):
     """A pause, and whether to cancel the strategy's entry orders still working."""
 
     cancel_entries: JsonBool = False
-
-
-_STRATEGY = Path(max_length=64)
 
 
 def _pausable(api: ApiState, strategy_id: str) -> None:
