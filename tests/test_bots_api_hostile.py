@@ -271,8 +271,8 @@ async def test_every_id_a_client_sends_has_a_pattern_and_a_422_naming_it(tmp_pat
     try:
         body = {"bot_id": "alpha", "symbol": SYMBOL, "side": "buy", "score": "0.5"}
         for value in HOSTILE_IDS:
-            resp = await r.http.post("/api/v1/trades/execute",
-                                     json={**body, "confirmation_id": value}, headers=r.alpha)  # fmt: skip
+            sent = {**body, "confirmation_id": value}
+            resp = await r.http.post("/api/v1/trades/execute", json=sent, headers=r.alpha)
             assert resp.status_code == 422, (value, resp.text)
             error = resp.json()["errors"][0]
             assert error["field"] == "confirmation_id", resp.text

@@ -105,7 +105,8 @@ def parse_row(row: dict[str, Any]) -> tuple[UnlockEvent | None, list[str]]:
     pct = _decimal(cells["pct_of_supply"])
     if pct is None or not 0 < pct <= 100:
         errors.append(
-            f"pct_of_supply = {cells['pct_of_supply']!r}: expected a number in (0, 100] in {_DIGITS}"
+            f"pct_of_supply = {cells['pct_of_supply']!r}: "
+            f"expected a number in (0, 100] in {_DIGITS}"
         )
     url = cells["source_url"]
     if not url.startswith(("https://", "http://")) or len(url) > 500 or " " in url:
