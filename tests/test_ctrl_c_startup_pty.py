@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,28 @@ def test_ctrl_c_as_a_backtest_starts(tmp_path: Path, data_dir: Path) -> None:
     code, screen = _ctrl_c_after(argv, tmp_path, "backtest")
     assert code == 130, screen
     _said(screen, "backtest", "marked INCOMPLETE")
+
+
+def test_a_second_ctrl_c_as_a_backtest_stops(tmp_path: Path, data_dir: Path) -> None:
+    """Ctrl-C twice, the second while the first's stop marks the run directory: still one
+    line, 130 and the mark, no traceback from the second landing in that cleanup."""
+    cfg = write_config(tmp_path, pairs=("ETH",))
+    argv = ["backtest", "--config", str(cfg), "--out", str(tmp_path / "run")]
+    session = PtySession([str(EXE), *argv], cwd=tmp_path, columns=200)
+    try:
+        session.expect("backtest", timeout_s=300)
+        session.type(b"\x03")
+        time.sleep(0.02)
+        session.type(b"\x03")
+        code, rest = session.finish(timeout_s=120)
+    finally:
+        if session.proc.poll() is None:
+            session.proc.kill()
+    text = rest.replace("\r", "").replace("^C", "")
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+    assert code == 130, screen
+    _said(screen, "backtest", "marked INCOMPLETE")
+    assert "Exception ignored" not in screen, screen
 
 
 def test_ctrl_c_as_a_sweep_starts(tmp_path: Path, data_dir: Path) -> None:

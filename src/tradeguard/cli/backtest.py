@@ -150,13 +150,9 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
 
 
 def _interrupted(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-def _interrupted_once(signum: int, frame: Any) -> None:
-    """The first Ctrl-C stops the sweep; more, typed while it stops its workers and its bar,
-    are ignored (one landing in that shutdown printed tracebacks, and the process ended
-    killed by the signal instead of with its line and 130)."""
+    """The first Ctrl-C stops the backtest where it is; more, typed while it marks its run
+    directory and says its line, are ignored (a second landing there printed a traceback and
+    the process ended killed by the signal instead of with 130)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
 
@@ -269,14 +265,24 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     """Run a grid of backtests; print the leaderboard (and out-of-sample folds)."""
+    from tradeguard.cli.sweep_stop import SweepStop
+
+    stop = SweepStop(["sweep"])
+    if whole_process():  # the process ends with this command: it may keep SIGINT its own
+        stop.install()
+    try:
+        return _sweep(args, console)
+    finally:
+        stop.cancel()
+
+
+def _sweep(args: argparse.Namespace, console: Console) -> int:
     from dataclasses import replace
 
     from tradeguard.backtest.grid import check_metric, load_grid
     from tradeguard.backtest.pools import ray_available
     from tradeguard.backtest.sweep import run_sweep
 
-    if whole_process():  # the process ends with this command: it may keep Ctrl-C ignored
-        signal.signal(signal.SIGINT, _interrupted_once)
     config = _config(args)
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise ConfigError(f"--out {args.out}: not a directory; give the sweep's directory")
