@@ -34,6 +34,24 @@ _LONE_SURROGATE = re.compile(
 )
 
 
+# Python reads no longer integer (int() raises past it): one is named by its key instead of the
+# parser's "could not be read" for the whole body
+MAX_INT_DIGITS = 4300
+
+
+class _LongNumber:
+    """An integer past MAX_INT_DIGITS, as the parser met it: its key's check names it."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _int(text: str) -> int | _LongNumber:
+    return int(text) if len(text) <= MAX_INT_DIGITS else _LongNumber(len(text))
+
+
 class TooDeep(ValueError):
     """A body nesting deeper than MAX_DEPTH (answered as a body the parser gave up on)."""
 
@@ -53,6 +71,13 @@ def _parse(body: bytes) -> Any:
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in pairs:
+            if type(value) is _LongNumber:
+                raise json.JSONDecodeError(
+                    f"key {json.dumps(key)} holds a number of {value.digits} digits (at most "
+                    f"{MAX_INT_DIGITS}; send figures as decimal strings)",
+                    text,
+                    0,
+                )
             if key in out:
                 quoted = json.dumps(key)
                 first = text.find(quoted)
@@ -61,7 +86,7 @@ def _parse(body: bytes) -> Any:
             out[key] = value
         return out
 
-    doc = json.loads(body, object_pairs_hook=no_duplicates)
+    doc = json.loads(body, object_pairs_hook=no_duplicates, parse_int=_int)
     _check_unicode(doc, body, text)
     return doc
 
