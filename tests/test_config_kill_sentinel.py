@@ -68,3 +68,31 @@ def test_kill_reaches_a_sentinel_whose_folder_is_not_there_yet(tmp_path: Path, d
         lock.release()
 
     assert "drill" in sentinel.read_text()
+
+
+def test_a_home_kill_file_is_the_nodes_whatever_home_the_kill_runs_with(
+    tmp_path: Path, data_dir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`~` is `$HOME` of the process reading the config: under `sudo` keeping another `$HOME`
+    the kill would name another file. The node records the file it watches and `kill` writes
+    that one, so the kill still reaches it; the other home gets nothing."""
+    from node_support import write_paper_toml, write_slice
+    from tradeguard.cli import main
+    from tradeguard.storage.lock import acquire_writer_lock
+
+    node_home, other_home = tmp_path / "node-home", tmp_path / "other-home"
+    node_home.mkdir()
+    other_home.mkdir()
+    cfg = write_paper_toml(tmp_path, write_slice(data_dir, tmp_path / "btc.csv", 100))
+    cfg.write_text(cfg.read_text().replace(str(tmp_path / "tg.kill"), "~/tg.kill"))
+    monkeypatch.setenv("HOME", str(node_home))
+    assert main(["run", "--config", str(cfg), "--until-end", "--json"]) == 0
+    monkeypatch.setenv("HOME", str(other_home))  # `sudo tradeguard kill`, the caller's $HOME
+    lock = acquire_writer_lock(f"sqlite:///{tmp_path / 'tg.db'}")  # a node runs on it
+    assert lock is not None
+    try:
+        assert main(["kill", "--config", str(cfg), "--reason", "drill", "--json"]) == 0
+    finally:
+        lock.release()
+    assert "drill" in (node_home / "tg.kill").read_text()
+    assert not (other_home / "tg.kill").exists()
