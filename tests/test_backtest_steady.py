@@ -405,7 +405,7 @@ async def test_a_stop_asked_for_ends_both_loops_at_the_same_candle(
 
 
 def test_the_steady_loop_notes_a_candle_itself_only_where_paper_venues_handle_it_alike():
-    from tradeguard.backtest.steady import _plain_markets
+    from tradeguard.backtest.steady import _plain_market
     from tradeguard.clock import SimulatedClock
     from tradeguard.model import Instrument
     from tradeguard.venues.paper import PaperVenue
@@ -421,8 +421,10 @@ def test_the_steady_loop_notes_a_candle_itself_only_where_paper_venues_handle_it
 
     plain = PaperVenue("paper", {"BTC/USDT": inst}, {"USDT": Decimal(100)}, SimulatedClock())
     own = Counting("paper", {"BTC/USDT": inst}, {"USDT": Decimal(100)}, SimulatedClock())
-    assert _plain_markets(plain) is plain._markets  # the live dict: markets listed later count
-    assert _plain_markets(own) is None and _plain_markets(None) is None
+    # the market itself (a venue never replaces one); a symbol not listed: the venue's call
+    assert _plain_market(plain, "BTC/USDT") is plain._markets["BTC/USDT"]
+    assert _plain_market(plain, "ETH/USDT") is None
+    assert _plain_market(own, "BTC/USDT") is None and _plain_market(None, "BTC/USDT") is None
 
 
 @pytest.mark.parametrize(

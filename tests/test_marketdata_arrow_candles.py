@@ -3,6 +3,7 @@ every bad file to the row-by-row loader's clear errors."""
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from tradeguard.marketdata import candle_files
 from tradeguard.marketdata.arrow_candles import ColumnCandles, fast_feather_candles
 from tradeguard.marketdata.errors import DataFileError
 from tradeguard.marketdata.loaders import load_candles
+from tradeguard.model.market import Candle
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CANDLES = DATA / "candles"
@@ -44,6 +46,11 @@ def test_fast_feather_equals_the_row_by_row_loader(
             str(b.volume),
         )
         assert type(a.close) is Decimal and a.interval_s == b.interval_s
+        assert a.close.as_tuple() == b.close.as_tuple() and a.low.as_tuple() == b.low.as_tuple()
+    first = fast[0]  # a Candle like any other: its class, frozen, hashed as the slow one
+    assert type(first) is Candle and hash(first) == hash(slow[0])
+    with pytest.raises(FrozenInstanceError):
+        first.close = Decimal(1)  # type: ignore[misc]
 
 
 @pytest.mark.skipif(not CANDLES.is_dir(), reason=f"market data not found at {CANDLES}")

@@ -76,11 +76,13 @@ class SteadyRun:
         self.watched = exits.by_symbol if exits is not None and self.exits_alone else None
         self.queue = node._ctx.queue
         # per symbol: its mark guard key (untagged candles), its paper venue, the paper venue's
-        # markets when its candle is PaperVenue.on_candle's (inline), its strategies, the float
-        # shadow of its band (`_shadow`), its strategy when it has one alone (called directly)
+        # market of it when its candle is PaperVenue.on_candle's (inline), its strategies, the
+        # float shadow of its band (`_shadow`), its strategy when it has one alone (called
+        # directly)
         self.slots: dict[str, tuple[tuple[str, str], Any, Any, tuple[Any, ...], list[Any], Any]] = {
             dc.symbol: (("", dc.symbol), paper := paper_by_symbol.get(dc.symbol),
-                        _plain_markets(paper), strats := tuple(node._by_symbol.get(dc.symbol, ())),
+                        _plain_market(paper, dc.symbol),
+                        strats := tuple(node._by_symbol.get(dc.symbol, ())),
                         [_NO_BAND, *_UNSET], strats[0] if len(strats) == 1 else None)
             for dc in node.config.data
         }  # fmt: skip
@@ -154,7 +156,7 @@ class SteadyRun:
                 k -= 1
                 break
             pend.cur = k  # market.on_candle(c) and its mark, written when read (`Pending`)
-            key, paper, p_markets, strats, sh, solo = slot
+            key, paper, p_market, strats, sh, solo = slot
             cf, close_ts = closes[k], stamps[k]  # close as a float (`_shadow`: low, high); ms
             if close_ts > now:
                 sim._now = now = close_ts
@@ -181,9 +183,8 @@ class SteadyRun:
                 taken = _exact(guard, key, c, close_ts, sh, cf, ffacs, pend, k, marks)
             if taken == 2 and paper is not None:
                 # paper.on_candle(c), inline while no order works (none in a steady run)
-                m = p_markets.get(symbol) if p_markets is not None else None
-                if m is not None and not m.working and not m.stops:
-                    m.candle, m.candle_used = c, ZERO
+                if p_market is not None and not p_market.working and not p_market.stops:
+                    p_market.candle, p_market.candle_used = c, ZERO
                 else:
                     paper.on_candle(c)
             if held is None or symbol in held or not lo <= close_ts < hi or len(marks) != n_marks:
@@ -368,12 +369,13 @@ def _settled_slots(
     return slots if len(ok) == len(slots) else ok
 
 
-def _plain_markets(paper: Any) -> dict[str, Any] | None:
-    """The paper venue's markets when its candle handler is PaperVenue's own, else None."""
+def _plain_market(paper: Any, symbol: str) -> Any:
+    """The paper venue's market of `symbol` when its candle handler is PaperVenue's own, else
+    None (its candles then go to `paper.on_candle`). A paper venue lists its markets when made
+    and may list more later, never replacing one: the market found here stays the venue's."""
     if paper is None or type(paper).on_candle is not PaperVenue.on_candle:
         return None
-    markets: dict[str, Any] = paper._markets
-    return markets
+    return paper._markets.get(symbol)
 
 
 def _share_keys(slots: dict[str, tuple[Any, ...]], bands: dict[tuple[str, str], Any]) -> None:
