@@ -1,0 +1,131 @@
+"""Writes the database refuses in a live run that ended it, or left it saying what is not so.
+
+A strategy state's prompt store refused ended the live run; a checkpoint refused under another's
+halt was forgotten once that halt lifted; a halt whose own store was refused was told as any
+halt; the balance sync logged a refused write with its traceback. Each now holds: halt with a
+critical alert that says what was and was not stored, keep what is due in memory, write it
+later, lift only once it is written.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from db_faults import FailingWrites
+from live_support import sandbox_config
+from test_live_db_locked import _started
+from test_state_saves import ASKER
+from tradeguard.model.enums import TradingState
+from tradeguard.model.events import Event, EventKind
+from tradeguard.model.market import Quote
+from tradeguard.node import TradingNode
+from tradeguard.node.state_store import RISK_STATE_KEY
+from tradeguard.node.stats import CURSOR_KEY
+from tradeguard.sandbox.testing import eventually, seeded_exchange
+
+D = Decimal
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_refused_state_store_halts_keeps_the_state_and_the_checkpoint_lifts_it(
+    tmp_path: Path,
+) -> None:
+    from tradeguard.node.duties import CHECKPOINT_BY, checkpoint_or_halt
+
+    async with seeded_exchange() as ex:
+        node = TradingNode(sandbox_config(tmp_path, ex, [ASKER], checkpoint_interval_s=3600))
+        events: list[Event] = []
+        node.bus.subscribe(events.append)
+        await node.start()
+        try:
+            saves = node.keep_states_saved()
+            venue, sent = node.venues["binance"], []
+            submit = venue.submit
+
+            async def watched(order: Any) -> Any:
+                sent.append(order.client_order_id)
+                return await submit(order)
+
+            venue.submit = watched  # type: ignore[method-assign]
+            faults = FailingWrites(node.storage, "strategy_runs")
+            one, now = D(1), node.clock.now_ms()
+            await node.on_quote(Quote("BTC/USDT", now, D(49999), one, D(50001), one))
+
+            # before: `failed` held the OperationalError and the live loop ended on it
+            assert faults.failed == 1 and saves.failed is None
+            assert "database is locked" in saves.refused
+            assert node.risk.state is TradingState.HALTED and node.risk.state_by == CHECKPOINT_BY
+            [halt] = [e for e in events if e.kind == EventKind.STATE_CHANGED]
+            assert halt.severity == "critical" and "state's store failed" in halt.data["reason"]
+            [strat] = node.strategies
+            assert strat.save_due and strat.state() == {"sent": 1}  # kept, in memory
+            assert node.storage.load_run_state("ask") is None
+            assert sent == [] and node.orders.open == {}  # denied: the halt stands
+
+            await eventually(lambda: node.storage.load_run_state("ask") is not None, 10)  # retried
+
+            assert node.storage.load_run_state("ask").state == {"sent": 1}  # type: ignore[union-attr]
+            assert not strat.save_due and saves.refused == ""
+            assert node.risk.state is TradingState.HALTED  # until a checkpoint is written
+
+            checkpoint_or_halt(node)
+
+            assert node.risk.state is TradingState.ACTIVE
+        finally:
+            await node.stop()
+            node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_checkpoint_refused_under_the_reconcilers_halt_is_owed_when_it_lifts(
+    tmp_path: Path,
+) -> None:
+    from tradeguard.execution.reconcile import RECONCILER, ReconcileReport, gate
+    from tradeguard.node.duties import CHECKPOINT_BY, checkpoint_or_halt
+
+    async with _started(tmp_path) as (_ex, node, _):
+        failed = ReconcileReport(trigger="periodic")
+        failed.fail("venue binance: the venue did not answer")
+        gate(node, failed)
+        assert node.risk.state_by == RECONCILER
+        faults = FailingWrites(node.storage, "kv_state", key=CURSOR_KEY)
+
+        checkpoint_or_halt(node)  # refused under the reconciler's halt
+
+        assert faults.failed == 1 and node.risk.state_by == RECONCILER
+
+        gate(node, ReconcileReport(trigger="periodic"))  # the reconciler lifts its own
+
+        # before: ACTIVE, trading over a checkpoint never written
+        assert node.risk.state is TradingState.HALTED and node.risk.state_by == CHECKPOINT_BY
+        assert "checkpoint's write failed" in node.risk.state_reason
+        assert node.storage.kv_get(RISK_STATE_KEY)["state_by"] == CHECKPOINT_BY
+
+        checkpoint_or_halt(node)
+
+        assert node.risk.state is TradingState.ACTIVE
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_halt_whose_store_is_refused_says_so_in_its_alert(tmp_path: Path) -> None:
+    from tradeguard.execution.reconcile import ReconcileReport, gate
+
+    async with _started(tmp_path) as (_ex, node, events):
+        faults = FailingWrites(node.storage)
+        faults.locked = True
+        failed = ReconcileReport(trigger="periodic")
+        failed.fail("venue binance: the balances' commit failed (database is locked)")
+
+        gate(node, failed)
+
+        assert node.risk.state is TradingState.HALTED  # held in memory
+        assert node.storage.kv_get(RISK_STATE_KEY)["state"] == "ACTIVE"
+        # before: no alert at all; the checkpoint's said HALTED as if stored
+        [alert] = [e for e in events if e.kind == EventKind.STATE_CHANGED]
+        assert alert.severity == "critical" and alert.data["stored"] is False
+        assert "NOT STORED" in alert.data["reason"] and "restart" in alert.data["reason"]
+        faults.locked = False
