@@ -9,6 +9,8 @@ later, lift only once it is written.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from tradeguard.model.market import Quote
 from tradeguard.node import TradingNode
 from tradeguard.node.state_store import RISK_STATE_KEY
 from tradeguard.node.stats import CURSOR_KEY
-from tradeguard.sandbox.testing import eventually, seeded_exchange
+from tradeguard.sandbox.testing import ALICE_KEY, eventually, seeded_exchange
 
 D = Decimal
 
@@ -129,3 +131,31 @@ async def test_a_halt_whose_store_is_refused_says_so_in_its_alert(tmp_path: Path
         assert alert.severity == "critical" and alert.data["stored"] is False
         assert "NOT STORED" in alert.data["reason"] and "restart" in alert.data["reason"]
         faults.locked = False
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_refused_cash_flow_count_in_the_balance_sync_is_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with _started(tmp_path) as (ex, node, _):
+        ex.engine.add_account(ex.account_id(ALICE_KEY), {"USDT": D(250)})  # a deposit
+        node.config.reconcile.balance_sync_interval_s = 3600
+        sync = node.balance_sync()
+        assert sync is not None
+        faults = FailingWrites(node.storage, "balance_adjustments", verb="UPDATE")
+        caplog.set_level(logging.ERROR, "tradeguard.execution.balance_sync")
+        task = asyncio.create_task(sync.run(3600))
+
+        def said() -> list[logging.LogRecord]:
+            return [r for r in caplog.records if r.name == "tradeguard.execution.balance_sync"]
+
+        try:
+            await eventually(said, 20)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert faults.failed == 1
+        [record] = said()
+        assert record.exc_info is None  # before: log.exception, the traceback in the logs
+        text = record.getMessage()
+        assert "\n" not in text and "database is locked" in text
