@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from db_faults import FailingWrites
+from db_faults import FailingWrites, journal_order
 from live_support import sandbox_config
 from test_live_db_locked import _started
 from test_state_saves import ASKER
@@ -159,3 +159,43 @@ async def test_a_refused_cash_flow_count_in_the_balance_sync_is_one_line(
         assert record.exc_info is None  # before: log.exception, the traceback in the logs
         text = record.getMessage()
         assert "\n" not in text and "database is locked" in text
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_stop_whose_last_checkpoint_is_refused_says_so_and_the_restart_books_once(
+    tmp_path: Path,
+) -> None:
+    from test_reconcile_missed_fill import _config
+    from tradeguard.model.errors import TradeguardError
+
+    async with seeded_exchange() as ex:
+        node = TradingNode(_config(tmp_path, ex))
+        await node.start()
+        await journal_order(node)
+        fills = node.storage.count_fills()
+        faults = FailingWrites(node.storage)
+        stopping = node.stop_strategies
+
+        async def then_locked() -> None:  # the strategies stopped: the database goes away
+            await stopping()
+            faults.locked = True
+
+        node.stop_strategies = then_locked  # type: ignore[method-assign]
+        with pytest.raises(TradeguardError) as raised:  # before: OperationalError
+            await node.run_live(duration_s=0.3)
+        await node.stop()
+        with pytest.raises(TradeguardError) as closed:  # the stop's last writes: refused too
+            node.close()
+        for said in (str(raised.value), str(closed.value)):
+            assert "\n" not in said and "database is locked" in said, said
+            assert "not saved" in said and "reconciles" in said, said
+
+        again = TradingNode(_config(tmp_path, ex))
+        await again.start()
+        try:
+            assert again.reconcile_report.ok, again.reconcile_report.reason
+            assert again.storage.count_fills() == fills  # booked once
+            assert again.storage.load_balance_adjustments("binance") == []
+        finally:
+            await again.stop()
+            again.close()
