@@ -199,3 +199,49 @@ async def test_a_stop_whose_last_checkpoint_is_refused_says_so_and_the_restart_b
         finally:
             await again.stop()
             again.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_start_whose_cash_flow_count_is_refused_ends_in_one_line_and_the_next_counts_once(
+    tmp_path: Path,
+) -> None:
+    from test_reconcile_missed_fill import _config
+    from tradeguard.model.errors import TradeguardError
+    from tradeguard.node.cash_flows import CASH_FLOW_EVENT
+    from tradeguard.node.duties import reconcile_periodic
+
+    async with seeded_exchange() as ex:
+        node = TradingNode(_config(tmp_path, ex))
+        await node.start()
+        ex.engine.add_account(ex.account_id(ALICE_KEY), {"USDT": D(250)})  # a deposit
+        FailingWrites(node.storage, "balance_adjustments", verb="UPDATE")
+        assert not (await reconcile_periodic(node)).ok  # booked, its count refused
+        await node.stop()
+        node.close()  # the next start counts it
+
+        node = TradingNode(_config(tmp_path, ex))
+        faults = FailingWrites(node.storage, "balance_adjustments", verb="UPDATE")
+        try:
+            with pytest.raises(TradeguardError) as raised:  # before: OperationalError
+                await node.start()
+        finally:
+            await node.stop()
+            node.close()
+        said = str(raised.value)
+        assert faults.failed == 1 and "\n" not in said and "database is locked" in said, said
+        assert "nothing of it was kept" in said and "start again" in said, said
+        [adjustment] = node.storage.load_balance_adjustments("binance")
+        assert adjustment["counted_ts"] is None  # nothing half-booked
+
+        again = TradingNode(_config(tmp_path, ex))
+        events: list[Event] = []
+        again.bus.subscribe(events.append)
+        await again.start()
+        try:
+            [flow] = [e for e in events if e.kind == CASH_FLOW_EVENT]  # counted once
+            assert D(flow.data["moved"]) == 250
+            [counted] = again.storage.load_balance_adjustments("binance")
+            assert counted["counted_ts"] is not None
+        finally:
+            await again.stop()
+            again.close()

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -77,3 +78,18 @@ def close_writes(node: TradingNode) -> None:
         why = refused(write)
         if why:
             raise not_saved("what the stop writes last (the order journal, the risk state)", why)
+
+
+@contextmanager
+def start_writes(what: str) -> Iterator[None]:
+    """A start-up step (`what`: its settlement, its count of the cash flows booked while down)
+    whose write the database refuses ends the start with `DataNotSaved` in one line: its
+    commit kept nothing, no order was sent, and the next start does it again, once."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise DataNotSaved(
+            f"the node did not start: {what} failed, the database refused a write "
+            f"({refusal(exc)}); nothing of it was kept and no order was sent: start again once "
+            "the database takes writes (it settles and reconciles again)"
+        ) from None

@@ -44,7 +44,7 @@ from tradeguard.node.held import HeldSymbols
 from tradeguard.node.interrupt import LiveInterrupts
 from tradeguard.node.kill_restart import reconciled
 from tradeguard.node.kill_run import execute_kill
-from tradeguard.node.last_writes import close_writes
+from tradeguard.node.last_writes import close_writes, start_writes
 from tradeguard.node.routing import SourceIndex, source_index, strategies_for
 from tradeguard.node.state_store import StorageStateStore
 from tradeguard.node.stats import Liveness, RunStats, RunSummary
@@ -239,13 +239,15 @@ class TradingNode:
         from tradeguard.execution.reconcile import reconcile_and_gate
         from tradeguard.execution.settlement import settle_resolved
 
-        await settle_resolved(self)  # before the balance check, which would book it as a gap
+        with start_writes("the start-up settlement"):  # before the balance check (a gap)
+            await settle_resolved(self)
         self.start_reconciling = True  # a listener leaves what it would send to before_trading
         try:
             self.reconcile_report = await reconcile_and_gate(self, "startup")
         finally:
             self.start_reconciling = False
-        apply_cash_flows(self)  # transfers booked while down, or before a crash, once
+        with start_writes("counting the cash flows booked while down"):
+            apply_cash_flows(self)  # transfers booked while down, or before a crash, once
         self.ledger_report = self.audit_ledger()
         await before_trading(self, self.mode in _STREAMING)
         if self.mode in _STREAMING:
