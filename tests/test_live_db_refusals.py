@@ -245,3 +245,68 @@ async def test_a_start_whose_cash_flow_count_is_refused_ends_in_one_line_and_the
         finally:
             await again.stop()
             again.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_serves_refused_valuation_store_is_shown_by_health_until_one_is_stored(
+    tmp_path: Path,
+) -> None:
+    from tradeguard.node.health import assess
+    from tradeguard.node.valuation_view import VALUATION_KEY, save_valuation
+
+    async with _started(tmp_path) as (_ex, node, _):
+        faults = FailingWrites(node.storage, "kv_state", key=VALUATION_KEY)
+
+        save_valuation(node)  # serve's, every checkpoint interval: the server goes on
+
+        assert faults.failed == 1
+        health = assess(node, None, verbose=True)["checks"]["database"]
+        # before: no word of it (the warning in the log only)
+        assert health["status"] == "degraded" and health["refused"] == [VALUATION_KEY]
+        assert "database is locked" in health["reasons"][VALUATION_KEY]
+        assert "reasons" not in assess(node, None)["checks"]["database"]  # with a token only
+
+        save_valuation(node)
+
+        assert assess(node, None)["checks"]["database"] == {"status": "ok", "refused": []}
+        assert node.storage.kv_get(VALUATION_KEY) is not None
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_balances_owed_at_a_crash_are_found_again_by_the_restarts_reconciliation(
+    tmp_path: Path,
+) -> None:
+    """`balances_owed` lives in memory: a node ended (no close, no last checkpoint) between a
+    refused balances' commit and the next good one comes back not knowing it. Nothing is
+    mis-booked for it: the start-up reconciliation reads the venue's balances again and holds
+    the deposit the refused commit would have booked against the durable ledger, for the ledger
+    audit (halted, never booked blind), and writes the venue's figures."""
+    from test_reconcile_missed_fill import _config
+    from tradeguard.node.duties import reconcile_periodic
+
+    async with seeded_exchange() as ex:
+        node = TradingNode(_config(tmp_path, ex))
+        await node.start()
+        ex.engine.add_account(ex.account_id(ALICE_KEY), {"USDT": D(250)})  # a deposit
+        FailingWrites(node.storage, "balances")
+        failed = await reconcile_periodic(node)
+        assert not failed.ok and "binance" in node.orders.balances_owed
+        assert node.storage.load_balance_adjustments("binance") == []  # not kept
+        await node.stop()
+        node.db.dispose()  # ended here: no close, no last checkpoint (a SIGKILL's state)
+        if node.writer_lock is not None:
+            node.writer_lock.release()
+
+        again = TradingNode(_config(tmp_path, ex))
+        await again.start()
+        try:
+            assert again.orders.balances_owed == {}  # not known
+            assert again.risk.state is TradingState.HALTED  # the difference holds trading
+            assert "USDT" in again.risk.state_reason
+            assert again.storage.load_balance_adjustments("binance") == []  # never booked blind
+            usdt = {b.asset: b for b in again.storage.load_balances()}["USDT"]
+            venue = await again.venues["binance"].fetch_balances()
+            assert usdt.total == {b.asset: b for b in venue}["USDT"].total  # written at start
+        finally:
+            await again.stop()
+            again.close()
