@@ -250,6 +250,10 @@ class RiskState:
         REDUCING (risk.on_loss_halt = "reduce"), which lets exits through all that day."""
         if self.state is not TradingState.HALTED or self.state_by != by:
             return
+        if self.halts_beneath:  # one owed beneath (a checkpoint not written) takes it over
+            owed_by, owed_reason = self.halts_beneath.popitem()
+            self._set_state(TradingState.HALTED, owed_reason, owed_by)
+            return
         now = self._clock.now_ms()
         halt_day = self.daily_loss_halt_day
         over = self.halted_over
