@@ -2,9 +2,11 @@
 
 A strategy state's prompt store refused ended the live run; a checkpoint refused under another's
 halt was forgotten once that halt lifted; a halt whose own store was refused was told as any
-halt; the balance sync logged a refused write with its traceback. Each now holds: halt with a
-critical alert that says what was and was not stored, keep what is due in memory, write it
-later, lift only once it is written.
+halt; the balance sync logged a refused write with its traceback; the stop's last checkpoint and
+the start's cash-flow count ended with the database's bare error; serve's refused valuation
+store was in the log only. Each now holds: halt with a critical alert that says what was and was
+not stored, keep what is due in memory, write it later, lift only once it is written, or end
+in one line saying what was not saved and what the next start does.
 """
 
 from __future__ import annotations
