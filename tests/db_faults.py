@@ -34,6 +34,15 @@ def locked() -> OperationalError:
     return OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
 
 
+def _text_table(sql: str) -> str:
+    """The table a textual write (an upsert's `INSERT INTO t ...`) writes, else ""."""
+    words = sql.replace("(", " ").split()
+    for verb, at in (("INSERT", 2), ("UPDATE", 1), ("DELETE", 2)):
+        if len(words) > at and words[0].upper() == verb:
+            return words[at].strip('"')
+    return ""
+
+
 class FailingWrites:
     """Fail the writes of `table` (of `key` in kv_state; of one SQL verb) from the `nth`
     matching one on, `times` times (None: until disarmed); `locked` fails every write."""
@@ -64,8 +73,9 @@ class FailingWrites:
             run_params(stmt, params)
 
         def _write(stmt: Any, params: Any = None) -> Any:
-            table = getattr(getattr(stmt, "table", None), "name", "")
-            self._check(table, str(stmt), None)
+            sql = str(stmt)
+            table = getattr(getattr(stmt, "table", None), "name", "") or _text_table(sql)
+            self._check(table, sql, None)
             return write(stmt, params)
 
         storage._run = _run  # type: ignore[method-assign]

@@ -18,9 +18,10 @@ from live_support import sandbox_config
 from native_exits_support import native_config
 from test_fill_commit_rollback import FailingCommit
 from test_live_hub import Sink, StubSource
+from test_risk_support import Rig
 from tradeguard.marketdata.live.hub import LiveHub
 from tradeguard.marketdata.live.subscriptions import Subscription
-from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.enums import OrderType, Side, TradingState
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
@@ -44,12 +45,15 @@ def _rig(tmp_path: Path) -> tuple[Storage, Counter, Any]:
     storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
     storage.db.migrate()
     strat = Counter("c", "v", "BTC/USDT", {})
+    risk = Rig()  # what a refused store halts
     node = SimpleNamespace(
         strategies=[strat],
         storage=storage,
         _run_states={},
         interrupts=SimpleNamespace(abandoned=set()),
         state_saves=None,
+        risk=risk.engine,
+        clock=risk.clock,
     )
     return storage, strat, node
 
@@ -111,21 +115,25 @@ async def test_a_strategy_a_ctrl_c_abandoned_keeps_its_last_stored_state(tmp_pat
     storage.db.dispose()
 
 
-def test_a_store_whose_commit_fails_stays_due(tmp_path: Path) -> None:
+def test_a_store_whose_commit_fails_stays_due_halts_and_is_tried_again(tmp_path: Path) -> None:
     """A store's commit that fails (a locked database) keeps nothing: the strategy's ask stays
-    due, and the next write stores it."""
+    due, new orders halt (the run goes on), and a write after the retry's wait stores it."""
     storage, strat, node = _rig(tmp_path)
     saves = StateSaves(node, interval_s=0)  # type: ignore[arg-type]
     failing = FailingCommit(storage)
     failing.armed = 1
     strat.value = 1
     strat.save_soon()
-    saves.before_orders()  # the commit fails
-    assert isinstance(saves.failed, OperationalError)
+    assert saves.before_orders() is None  # the commit fails: the halt denies the orders
+    assert saves.failed is None and "database is locked" in saves.refused
+    assert node.risk.state is TradingState.HALTED
     assert (_stored(storage), saves.writes, strat.save_due) == (None, 0, True)
-    saves.failed = None  # the next write (the stop's, a restart's) stores what is due
+    saves.before_orders()  # inside the retry's wait: not tried again
+    assert (_stored(storage), saves.writes, strat.save_due) == (None, 0, True)
+    saves.next_ok = 0.0  # the wait is over
     saves.step_done()
     assert (_stored(storage), saves.writes, strat.save_due) == (1, 1, False)
+    assert saves.refused == ""
     storage.db.dispose()
 
 
@@ -244,8 +252,8 @@ async def test_a_state_asked_with_an_order_is_stored_before_the_order_goes_out(
 @pytest.mark.usefixtures("vault_env")
 async def test_an_order_whose_state_store_failed_is_not_sent(tmp_path: Path) -> None:
     """The store before the step's orders fails (a locked database): the order is not sent, or
-    a SIGKILL while it is with the venue brings back a strategy that never sent it; the live
-    loop stops on the failure (`failed`)."""
+    a SIGKILL while it is with the venue brings back a strategy that never sent it; trading
+    halts (the order is denied) and the run goes on (node.state_saves)."""
     async with seeded_exchange() as ex:
         cfg = sandbox_config(tmp_path, ex, [ASKER], checkpoint_interval_s=3600)
         node = TradingNode(cfg)
@@ -265,37 +273,10 @@ async def test_an_order_whose_state_store_failed_is_not_sent(tmp_path: Path) -> 
             failing.armed = 1  # the state's store, the step's first commit
             one, now = Decimal(1), node.clock.now_ms()
             await node.on_quote(Quote("BTC/USDT", now, Decimal(49999), one, Decimal(50001), one))
-            assert isinstance(saves.failed, OperationalError)
+            assert saves.failed is None and "database is locked" in saves.refused
+            assert node.risk.state is TradingState.HALTED
             assert node.storage.load_run_state("ask") is None
             assert sent == [] and node.orders.open == {}
-        finally:
-            await node.stop()
-            node.close()
-
-
-@pytest.mark.usefixtures("vault_env")
-async def test_the_stops_checkpoint_after_a_failed_store_keeps_the_state_before_the_unsent_order(
-    tmp_path: Path,
-) -> None:
-    """The step's order was dropped unsent (its state's store failed) and the run stops: the
-    stop's checkpoint, its database back, must not store the state that says it went out (a
-    restart would take an order never sent for one sent); the strategy keeps its last stored
-    state, as one a Ctrl-C abandoned with its orders dropped does."""
-    async with seeded_exchange() as ex:
-        cfg = sandbox_config(tmp_path, ex, [ASKER], checkpoint_interval_s=3600)
-        node = TradingNode(cfg)
-        await node.start()
-        try:
-            saves = node.keep_states_saved()
-            failing = FailingCommit(node.storage)
-            failing.armed = 1  # the state's store, the step's first commit
-            one, now = Decimal(1), node.clock.now_ms()
-            await node.on_quote(Quote("BTC/USDT", now, Decimal(49999), one, Decimal(50001), one))
-            assert isinstance(saves.failed, OperationalError) and node.orders.open == {}
-            saves.close()
-            node._checkpoint(node.clock.now_ms())  # the live loop's last, on its way out
-            stored = node.storage.load_run_state("ask")
-            assert stored is not None and stored.state.get("sent", 0) == 0, stored
         finally:
             await node.stop()
             node.close()
@@ -341,7 +322,7 @@ def test_a_store_whose_commit_failed_is_not_taken_for_the_last_stored_state(
     strat.value = 2
     strat.save_soon()
     saves.step_done()  # its commit fails
-    assert isinstance(saves.failed, OperationalError) and _stored(storage) == 1
+    assert saves.refused and _stored(storage) == 1
     node.interrupts.abandoned.add("c")  # its callback was then cut short mid-way
     assert state_to_store(node, strat) == {"value": 1}  # type: ignore[arg-type]
     storage.db.dispose()

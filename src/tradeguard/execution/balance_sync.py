@@ -32,8 +32,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
+from tradeguard.execution.held_halts import refusal
 from tradeguard.execution.reference_prices import ReferencePrices
 from tradeguard.model.balance import Balance
 from tradeguard.model.errors import ConfigError, VenueError
@@ -347,6 +350,10 @@ class BalanceSync:
         while True:
             try:
                 await self.sync_once()
+            except SQLAlchemyError as exc:  # a locked database, a full disk: said in one line
+                log.error("balance sync pass failed: the database refused a write (%s); "
+                          "nothing of it was kept, the next pass reads the venues again",
+                          refusal(exc))  # fmt: skip
             except Exception:
                 log.exception("balance sync pass failed")
             await asyncio.sleep(interval_s)

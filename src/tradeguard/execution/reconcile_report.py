@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from tradeguard.execution.held_halts import halt_held
 from tradeguard.execution.host import ReconcileHost
 from tradeguard.execution.reconcile_call import database_refused
 from tradeguard.model.enums import TradingState
@@ -140,7 +141,8 @@ def _gate(node: ReconcileHost, report: ReconcileReport) -> None:
         # checkpoint's halt is taken over: the next checkpoint written would lift it with this
         # failure standing.
         if risk.state is not TradingState.HALTED or risk.state_by == CHECKPOINT_BY:
-            risk.halt(f"{trigger} reconciliation failed: {report.reason}", RECONCILER)
+            reason = f"{trigger} reconciliation failed: {report.reason}"
+            halt_held(risk, reason, RECONCILER, node.clock.now_ms())
     elif risk.state is TradingState.HALTED and risk.state_by == RECONCILER:
         owed = node.orders.balances_owed
         if owed:

@@ -34,3 +34,9 @@ class DefinitiveVenueError(VenueError):
 
 class AmbiguousVenueError(VenueError):
     """The outcome is unknown (timeout, disconnect, 5xx): resolve by query, never by guess."""
+
+
+class DataNotSaved(TradeguardError):
+    """A stop whose last writes the database refused (a locked file, a full disk): the run
+    ended, what it held in memory since its last checkpoint written was not saved, and the
+    next start reconciles with the venues before any trade."""

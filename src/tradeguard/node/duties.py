@@ -44,8 +44,9 @@ from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
+from tradeguard.execution.held_halts import halt_held, refusal
 from tradeguard.execution.reconcile import ReconcileReport, gate, reconcile_all
 from tradeguard.execution.settlement import settle_resolved
 from tradeguard.model.enums import TradingState
@@ -266,7 +267,8 @@ def checkpoint_or_halt(node: TradingNode) -> None:
     file, a full disk, a lost connection) halts new orders with a critical alert naming the
     cause instead of ending the run: nothing of it was stored and all of it is due again (the
     strategies' states, the run's figures), written by the next pass's checkpoint, whose
-    success lifts that halt (never one set by anyone else)."""
+    success lifts that halt (never one set by anyone else). Refused under another's halt, it
+    is owed beneath it (`RiskState.halts_beneath`): lifting that one halts by the checkpoint."""
     risk = node.risk
     try:
         node._checkpoint(node.clock.now_ms())
@@ -274,15 +276,24 @@ def checkpoint_or_halt(node: TradingNode) -> None:
                 "wall_ms": wall_ms()}  # fmt: skip
         node.storage.kv_set(HEARTBEAT_KEY, beat)
     except SQLAlchemyError as exc:
-        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        reason = (f"the checkpoint's write failed ({type(cause).__name__}: {str(cause)[:200]}); "
-                  "nothing of it was stored, the next checkpoint writes it all")  # fmt: skip
+        reason = (f"the checkpoint's write failed ({refusal(exc)}); nothing of it was stored, "
+                  "the next checkpoint writes it all")  # fmt: skip
         log.critical("%s", reason)
-        if risk.state is not TradingState.HALTED:
-            _halt_held(node, reason)
+        halt_for_write(node, reason)
         return
+    risk.halts_beneath.pop(CHECKPOINT_BY, None)
     if risk.state is TradingState.HALTED and risk.state_by == CHECKPOINT_BY:
         _lift_held(node)
+
+
+def halt_for_write(node: TradingNode, reason: str) -> None:
+    """Halt by the checkpoint for a write the database refused (lifted by the next checkpoint
+    written); under a halt someone else set, the checkpoint's is owed beneath it."""
+    risk = node.risk
+    if risk.state is not TradingState.HALTED:
+        halt_held(risk, reason, CHECKPOINT_BY, node.clock.now_ms())
+    elif risk.state_by != CHECKPOINT_BY:
+        risk.halts_beneath[CHECKPOINT_BY] = reason
 
 
 def _lift_held(node: TradingNode) -> None:
@@ -295,25 +306,12 @@ def _lift_held(node: TradingNode) -> None:
         log.warning("checkpoint written; trading stays HALTED: %s", exc)
     except SQLAlchemyError as exc:  # the state was set before its store failed
         log.error("checkpoint written; trading is %s, storing it failed (%s): it is stored "
-                  "with the next commit", risk.state.value, exc)  # fmt: skip
+                  "with the next commit", risk.state.value, refusal(exc))  # fmt: skip
         data = {"from": TradingState.HALTED.value, "to": risk.state.value,
-                "reason": "the checkpoint was written", "by": CHECKPOINT_BY}  # fmt: skip
+                "reason": "the checkpoint was written", "by": CHECKPOINT_BY,
+                "stored": False}  # fmt: skip
         risk.emit(Event(EventKind.STATE_CHANGED, node.clock.now_ms(), data,
                         severity="warning"))  # fmt: skip
-
-
-def _halt_held(node: TradingNode, reason: str) -> None:
-    """Halt by the checkpoint; the halt holds in memory when the database cannot store it
-    either (stored with the next commit), and its critical alert goes out all the same."""
-    risk = node.risk
-    before = risk.state
-    try:
-        risk.halt(reason, CHECKPOINT_BY)
-    except SQLAlchemyError:  # the state was set before its store failed
-        data = {"from": before.value, "to": risk.state.value, "reason": reason,
-                "by": CHECKPOINT_BY}  # fmt: skip
-        risk.emit(Event(EventKind.STATE_CHANGED, node.clock.now_ms(), data,
-                        severity="critical"))  # fmt: skip
 
 
 async def duties(node: TradingNode) -> None:

@@ -44,6 +44,7 @@ def assess(
         "market_data": _market_data(node, cfg, verbose),
         "trading": _trading(node, verbose),
         "orders": _orders(node, cfg),
+        "database": _database(node, verbose),
     }
     worst = max((c["status"] for c in checks.values()), key=_RANK.__getitem__)
     return {"status": worst, "mode": node.mode.value, "ts": now, "checks": checks}
@@ -170,6 +171,18 @@ def _orders(node: TradingNode, cfg: HealthConfig) -> dict[str, Any]:
         "open": len(node.orders.open),
         "limit": limit,
     }
+
+
+def _database(node: TradingNode, verbose: bool) -> dict[str, Any]:
+    """Writes the database refused that the node went on without (`Storage.refused_writes`:
+    `serve`'s stored valuation), until one of each is written again."""
+    refused = node.storage.refused_writes
+    if not refused:
+        return {"status": OK, "refused": []}
+    out: dict[str, Any] = {"status": DEGRADED, "refused": sorted(refused)}
+    if verbose:
+        out["reasons"] = {what: _short(why) for what, why in sorted(refused.items())}
+    return out
 
 
 def _short(text: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import time
 from typing import TYPE_CHECKING
 
@@ -24,8 +23,9 @@ from tradeguard.model.events import Event, EventKind
 from tradeguard.node.cash_flows import apply_cash_flows
 from tradeguard.node.duties import duties
 from tradeguard.node.health import dead_man_ping
+from tradeguard.node.last_writes import last_checkpoint
 from tradeguard.node.loop_errors import quiet_unread_network_errors
-from tradeguard.node.stats import HEARTBEAT_KEY, RunSummary, wall_ms
+from tradeguard.node.stats import RunSummary
 from tradeguard.storage.bot_rows import BotRows
 
 log = logging.getLogger(__name__)
@@ -100,11 +100,10 @@ async def _run_live(node: TradingNode, duration_s: float | None) -> RunSummary:
         await asyncio.gather(*tasks, return_exceptions=True)
         await node.stop_strategies()
         saves.close()  # the last checkpoint stores every strategy's state
-        node._checkpoint(node.clock.now_ms())
-        # The last beat says the loop ended, so `tradeguard status` does not read it as alive.
-        beat = {"pid": os.getpid(), "ts": node.clock.now_ms(), "wall_ms": wall_ms()}
-        node.storage.kv_set(HEARTBEAT_KEY, {**beat, "stopped": True})
+        unsaved = last_checkpoint(node)  # refused: the stop goes on, and ends saying so
         gc.unfreeze()
+    if unsaved is not None:
+        raise unsaved
     summary = node.summary(time.perf_counter() - started)
     node._emit(EventKind.RUN_FINISHED, summary.to_json())
     return summary

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from tradeguard.backtest.replay_state import CurveLog
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock, SimulatedClock
-from tradeguard.config import RUNNING_STRATEGIES_KEY, Config
+from tradeguard.config import Config
 from tradeguard.execution.ledger_audit import (
     LedgerAudit,
     audit_storage,
@@ -44,6 +44,7 @@ from tradeguard.node.held import HeldSymbols
 from tradeguard.node.interrupt import LiveInterrupts
 from tradeguard.node.kill_restart import reconciled
 from tradeguard.node.kill_run import execute_kill
+from tradeguard.node.last_writes import close_writes, start_writes
 from tradeguard.node.routing import SourceIndex, source_index, strategies_for
 from tradeguard.node.state_store import StorageStateStore
 from tradeguard.node.stats import Liveness, RunStats, RunSummary
@@ -238,13 +239,15 @@ class TradingNode:
         from tradeguard.execution.reconcile import reconcile_and_gate
         from tradeguard.execution.settlement import settle_resolved
 
-        await settle_resolved(self)  # before the balance check, which would book it as a gap
+        with start_writes("the start-up settlement"):  # before the balance check (a gap)
+            await settle_resolved(self)
         self.start_reconciling = True  # a listener leaves what it would send to before_trading
         try:
             self.reconcile_report = await reconcile_and_gate(self, "startup")
         finally:
             self.start_reconciling = False
-        apply_cash_flows(self)  # transfers booked while down, or before a crash, once
+        with start_writes("counting the cash flows booked while down"):
+            apply_cash_flows(self)  # transfers booked while down, or before a crash, once
         self.ledger_report = self.audit_ledger()
         await before_trading(self, self.mode in _STREAMING)
         if self.mode in _STREAMING:
@@ -580,12 +583,8 @@ class TradingNode:
         self.bus.publish(Event(kind=kind, ts=self.clock.now_ms(), data=data, severity=severity))
 
     def close(self) -> None:
-        try:
-            self.orders.flush()
-            self.risk.flush()
-            self._risk_store.flush()  # a save queued for a commit no one makes now
-            self.flush_audit()
-            self.storage.kv_delete(RUNNING_STRATEGIES_KEY)  # `bot add` may take these ids now
+        try:  # a write the database refuses ends it with DataNotSaved (node.last_writes)
+            close_writes(self)
         finally:
             try:  # even when a last write failed: its checkpoint thread would outlive the node
                 self.db.dispose()

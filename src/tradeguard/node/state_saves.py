@@ -13,18 +13,31 @@ second at most, and a lone new high is stored at the end of its own step.
 saves = StateSaves(node, interval_s=0.2)   # the live loop's; replays store with their commits
 saves.step_done()                          # at the end of every live step
 ```
+
+A store the database refuses (a locked file, a full disk, a lost connection) ends nothing: the
+asked states stay due in memory and are tried again (at most once per `RETRY_S`), new orders
+halt with a critical alert as for a refused checkpoint (`node.duties.halt_for_write`), so the
+step's orders are denied, never sent with their state unstored, and the next checkpoint
+written, which stores every strategy's state, lifts that halt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from tradeguard.execution.held_halts import refusal
 from tradeguard.node.checkpoint import changing_run_state, stored_state
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
+
+log = logging.getLogger(__name__)
+RETRY_S = 1.0  # the least wait before a refused store is tried again
 
 
 class StateSaves:
@@ -40,6 +53,7 @@ class StateSaves:
         # strategies whose orders were dropped unsent for a failed write: their state says
         # they went out, so they keep their last stored one (node.checkpoint.state_to_store)
         self.unsent: set[str] = set()
+        self.refused = ""  # why the database refused the last store ("" once one is written)
 
     def step_done(self) -> None:
         """Write now when a strategy asked and the interval allows, else once it ends.
@@ -65,9 +79,13 @@ class StateSaves:
         it sent it (a cooldown, a window traded). Stored first, the worst a SIGKILL before the
         order is journaled leaves is a state that says an order went out when none did, which
         the strategies read from their positions and open orders again. Returns what a write
-        raised (now or before, `failed`): then no order may go out."""
-        if self.failed is None and any(s.save_due for s in self.node.strategies):
-            self._write_held(time.monotonic())
+        raised (now or before, `failed`): then no order may go out. A store the database refused
+        returns None: trading is halted by then (`_refused`), and the risk check denies them."""
+        now = time.monotonic()
+        # a store refused lately is not tried again before its wait: the halt denies the orders
+        retry = not self.refused or now >= self.next_ok
+        if self.failed is None and retry and any(s.save_due for s in self.node.strategies):
+            self._write_held(now)
         return self.failed
 
     def _on_timer(self) -> None:
@@ -77,8 +95,24 @@ class StateSaves:
     def _write_held(self, now: float) -> None:
         try:
             self.write(now)
+        except SQLAlchemyError as exc:  # the database's: halt, keep them due, try again
+            self._refused(now, exc)
         except Exception as exc:  # the live loop raises it (node.live)
             self.failed = exc
+
+    def _refused(self, now: float, exc: SQLAlchemyError) -> None:
+        from tradeguard.node.duties import halt_for_write  # the live loop's, loaded by then
+
+        first = not self.refused
+        self.refused = refusal(exc)
+        self.next_ok = now + max(self.interval_s, RETRY_S)
+        reason = (
+            f"a strategy state's store failed ({self.refused}); the states stay in memory and "
+            "are stored again, the next checkpoint written lifts this halt"
+        )
+        if first:
+            log.critical("%s", reason)
+        halt_for_write(self.node, reason)
 
     def write(self, now: float) -> None:
         """Store the state of every strategy that asked, in one commit."""
@@ -101,6 +135,7 @@ class StateSaves:
                 strat.save_due = True
             raise
         self.writes += 1
+        self.refused = ""
         self.next_ok = now + self.interval_s
 
     def close(self) -> None:

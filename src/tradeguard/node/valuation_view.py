@@ -16,6 +16,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from tradeguard.execution.held_halts import refusal
 from tradeguard.portfolio.usd_equity import usd_equity
 
 if TYPE_CHECKING:
@@ -39,10 +42,15 @@ def valuation_json(node: TradingNode, ts: int) -> dict[str, Any]:
 def save_valuation(node: TradingNode) -> None:
     """Store the valuation now, for `tradeguard status`: what a node that writes no checkpoint
     (`tradeguard serve`) values its holdings at, reference prices' ages included."""
+    refused = node.storage.refused_writes
     try:
         node.storage.kv_set(VALUATION_KEY, valuation_json(node, node.clock.now_ms()))
     except Exception as exc:  # a view for status: a busy database must not stop the server
-        log.warning("the valuation for `tradeguard status` was not stored: %s", exc)
+        why = refusal(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+        refused[VALUATION_KEY] = why  # until one is stored: the health check says so
+        log.warning("the valuation for `tradeguard status` was not stored: %s", why)
+        return
+    refused.pop(VALUATION_KEY, None)
 
 
 def reference_ages(node: TradingNode) -> dict[str, dict[str, Any]]:

@@ -125,6 +125,9 @@ class RiskState:
         # the newest balance adjustment whose money moved the baselines (day / week start,
         # peak); None until the node has read them: those before it are in the baselines
         self.flows_seen: int | None = None
+        # halts owed beneath another one, by who (the checkpoint's, refused while a kill or the
+        # reconciler halted): lifting the one on top takes the owed one up instead (memory only)
+        self.halts_beneath: dict[str, str] = {}
         self._dirty = False
         self._counts_dirty = False  # approvals: written at the next observation, not throttled
         self._last_save_ms = 0
@@ -247,6 +250,10 @@ class RiskState:
         REDUCING (risk.on_loss_halt = "reduce"), which lets exits through all that day."""
         if self.state is not TradingState.HALTED or self.state_by != by:
             return
+        if self.halts_beneath:  # one owed beneath (a checkpoint not written) takes it over
+            owed_by, owed_reason = self.halts_beneath.popitem()
+            self._set_state(TradingState.HALTED, owed_reason, owed_by)
+            return
         now = self._clock.now_ms()
         halt_day = self.daily_loss_halt_day
         over = self.halted_over
@@ -279,6 +286,12 @@ class RiskState:
     def _set_state(self, state: TradingState, reason: str, by: str) -> None:
         now = self._clock.now_ms()
         before = self.state
+        if state is not TradingState.HALTED and self.halts_beneath:
+            # a halt owed beneath the one lifted (a checkpoint not written) takes it over
+            if state is TradingState.REDUCING:  # what that one's own lift comes back to
+                self.halted_over = {"state": state.value, "reason": reason, "by": by, "ts": now}
+            by, reason = self.halts_beneath.popitem()
+            state = TradingState.HALTED
         self.state = state
         self.state_reason = reason
         self.state_by = by

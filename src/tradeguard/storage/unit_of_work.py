@@ -61,6 +61,9 @@ class StorageCore:
         self._commit_hooks: list[Callable[[], None]] = []
         self._after_commit_hooks: list[Callable[[], None]] = []
         self._rollback_hooks: list[Callable[[], None]] = []
+        # writes the database refused that their writer goes on without, by what they store:
+        # the refusal in the driver's words, until one of them is written (the health check)
+        self.refused_writes: dict[str, str] = {}
         # The order path's writes: compiled once, run on the DB-API cursor (see driver.py).
         driver = self._driver
         # A client order id names one order on one market from its creation: those indexed
