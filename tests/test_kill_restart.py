@@ -73,8 +73,9 @@ async def test_a_kill_cut_short_stays_unfinished_and_says_so_when_reconciliation
         [doc] = [d for d in await killed_child(CHILD, tmp_path, cfg, "before_cancel")
                  if "resting" in d]  # fmt: skip
         cfg.reconcile.call_attempts = 1
-        # the venue's trade history does not answer within ccxt's 10 s: reconciliation fails
-        ex.faults.latency_ms_by_endpoint = {"/api/v3/myTrades": 11_000}
+        cfg.reconcile.call_timeout_s = 2
+        # the venue's trade history does not answer within the call's 2 s: reconciliation fails
+        ex.faults.latency_ms_by_endpoint = {"/api/v3/myTrades": 4_000}
         node = TradingNode(cfg)
         await node.start()
         try:

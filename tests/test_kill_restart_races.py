@@ -143,8 +143,9 @@ async def test_a_kill_left_unfinished_by_a_failed_start_is_finished_once_reconci
         docs = await killed_child(CHILD, tmp_path, cfg, "before_cancel")
         [resting] = [d["resting"] for d in docs if "resting" in d]
         cfg.reconcile.call_attempts = 1
+        cfg.reconcile.call_timeout_s = 2  # the trade history answers only after 4 s: it fails
         cfg.node.reconcile_interval_s = 1
-        ex.faults.latency_ms_by_endpoint = {"/api/v3/myTrades": 11_000}
+        ex.faults.latency_ms_by_endpoint = {"/api/v3/myTrades": 4_000}
         node = TradingNode(cfg)
         await node.start()
         live = asyncio.create_task(node.run_live(duration_s=60))
