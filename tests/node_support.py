@@ -104,7 +104,12 @@ async def trading_live(node: TradingNode, duration_s: float = 60) -> AsyncIterat
     try:
         yield node
     finally:
-        node.request_stop()
+        # The loop clears any stop asked for before it began: a block that never yielded
+        # ended with the loop not yet started, and its stop was lost (the node then traded
+        # on for the whole `duration_s`). Ask again until the loop has ended.
+        while not live.done():
+            node.request_stop()
+            await asyncio.wait({live}, timeout=0.1)
         await live
         await node.stop()
         node.close()

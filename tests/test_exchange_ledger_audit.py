@@ -8,7 +8,6 @@ fill counted twice halts it with the figures.
 from __future__ import annotations
 
 import logging
-import subprocess
 import sys
 from dataclasses import replace
 from decimal import Decimal
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli
 from rigs import killed_child
 from running_support import running, started_clean
 from tradeguard.config import Config
@@ -83,7 +83,7 @@ async def test_fill_executed_before_a_sigkill_is_booked_once_and_the_audit_agree
 
 @pytest.mark.usefixtures("vault_env")
 async def test_a_fill_counted_twice_halts_the_exchange_venue_with_the_figures(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async with seeded_exchange() as ex:
         cfg = _config(tmp_path, ex)
@@ -107,8 +107,7 @@ async def test_a_fill_counted_twice_halts_the_exchange_venue_with_the_figures(
             assert reason.endswith("then `tradeguard resume`")
             assert node.storage.load_balance_adjustments("binance") == []
 
-    cmd = [sys.executable, "-m", "tradeguard.cli", "doctor", "--db", cfg.node.database_url]
-    text = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    text = run_cli(capsys, "doctor", "--db", cfg.node.database_url)
     assert text.returncode == 1, text.stderr
     assert f"binance BTC: stored {btc} != start 1" in text.stdout
 

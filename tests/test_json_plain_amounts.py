@@ -10,12 +10,13 @@ import csv
 import io
 import json
 import re
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from cli_support import run_cli
 from node_support import paper_config, write_slice
 from test_api_support import PERMISSIVE, bearer, build_app, client, next_candle
 from tradeguard.config import Config
@@ -49,7 +50,7 @@ async def _node(tmp_path: Path, data_dir: Path) -> TradingNode:
 
 
 async def test_api_routes_and_cli_json_write_amounts_as_plain_decimals(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     node = await _node(tmp_path, data_dir)
     app, tokens = build_app(node)
@@ -86,25 +87,20 @@ async def test_api_routes_and_cli_json_write_amounts_as_plain_decimals(
     db = f"sqlite:///{tmp_path / 'tg.db'}"
     outputs = {}
     for view in ("status", "orders", "positions", "balances"):
-        outputs[view] = json.loads(_cli(view, "--db", db, "--json"))
+        outputs[view] = json.loads(_cli(capsys, view, "--db", db, "--json"))
         found = _exponents(outputs[view], view)
         assert found == [], found
     cli_balances = {b["asset"]: b["total"] for b in outputs["balances"]}
     assert cli_balances["ETH"] == "1000" and cli_balances["SOL"] == "0.00000005"
     assert any(o["price"] == "46500" for o in outputs["orders"])
-    rows = list(csv.DictReader(io.StringIO(_cli("fills", "--db", db))))
+    rows = list(csv.DictReader(io.StringIO(_cli(capsys, "fills", "--db", db))))
     assert rows and not [v for row in rows for v in row.values() if EXPONENT.match(v or "")]
     # Exact: the plain text is the same number.
     assert Decimal(cli_balances["SOL"]) == Decimal("5E-8")
 
 
-def _cli(*argv: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "tradeguard.cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    done = run_cli(capsys, *argv)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

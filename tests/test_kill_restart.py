@@ -6,14 +6,13 @@ unfinished. Real child process, sandbox venue (real ccxt)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli
 from kill_follow_support import alice_sells, held
 from native_exits_support import native_config
 from rigs import killed_child
@@ -26,17 +25,16 @@ pytestmark = pytest.mark.usefixtures("vault_env")
 D = Decimal
 STEP = D("0.00001")
 CHILD = Path(__file__).with_name("kill_restart_child.py")
-EXE = Path(sys.executable).parent / "tradeguard"
 
 
 @pytest.mark.parametrize(
     "step", ["after_trigger", "before_cancel", "after_cancel", "mid_flatten", "after_flatten"]
 )
-async def test_a_kill_cut_short_is_finished_at_the_next_start(tmp_path, step):
+async def test_a_kill_cut_short_is_finished_at_the_next_start(tmp_path, capsys, step):
     async with seeded_exchange() as ex:
         cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
         [doc] = [d for d in await killed_child(CHILD, tmp_path, cfg, step) if "resting" in d]
-        shown = await _status(cfg.node.database_url)  # as the killed node left it
+        shown = _status(capsys, cfg.node.database_url)  # as the killed node left it
         assert shown["trading_state"] == "HALTED", shown
         assert "the next start finishes it" in shown["kill_unfinished"], shown
         node = TradingNode(cfg)
@@ -56,27 +54,28 @@ async def test_a_kill_cut_short_is_finished_at_the_next_start(tmp_path, step):
         finally:
             await node.stop()
             node.close()
-        shown = await _status(cfg.node.database_url)
+        shown = _status(capsys, cfg.node.database_url)
         assert shown["kill_unfinished"] is None and shown["kill"]["finished_ts"] > 0, shown
 
 
-async def _status(db: str) -> dict:
-    proc = await asyncio.create_subprocess_exec(
-        str(EXE), "status", "--json", "--db", db, stdout=asyncio.subprocess.PIPE
-    )
-    out, _ = await proc.communicate()
-    assert proc.returncode == 0, out
-    return dict(json.loads(out))
+def _status(capsys: pytest.CaptureFixture[str], db: str) -> dict:
+    """What `tradeguard status --json` says of the database (in-process)."""
+    done = run_cli(capsys, "status", "--json", "--db", db)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    return dict(json.loads(done.stdout))
 
 
-async def test_a_kill_cut_short_stays_unfinished_and_says_so_when_reconciliation_fails(tmp_path):
+async def test_a_kill_cut_short_stays_unfinished_and_says_so_when_reconciliation_fails(
+    tmp_path, capsys
+):
     async with seeded_exchange() as ex:
         cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
         [doc] = [d for d in await killed_child(CHILD, tmp_path, cfg, "before_cancel")
                  if "resting" in d]  # fmt: skip
         cfg.reconcile.call_attempts = 1
-        # the venue's trade history does not answer within ccxt's 10 s: reconciliation fails
-        ex.faults.latency_ms_by_endpoint = {"/api/v3/myTrades": 11_000}
+        cfg.reconcile.call_timeout_s = 2
+        # the venue's trade history does not answer within the call's 2 s: reconciliation fails
+        ex.faults.latency_ms_by_endpoint = {"/api/v3/myTrades": 4_000}
         node = TradingNode(cfg)
         await node.start()
         try:
@@ -92,6 +91,6 @@ async def test_a_kill_cut_short_stays_unfinished_and_says_so_when_reconciliation
         finally:
             await node.stop()
             node.close()
-        shown = await _status(cfg.node.database_url)
+        shown = _status(capsys, cfg.node.database_url)
         assert "start-up reconciliation failed" in shown["kill_unfinished"], shown
         assert doc["resting"]

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cli_support import run_cli
 from kill_follow_support import alice_sells, follow_node, held
 from native_exits_support import native_config
 from rigs import killed_child
@@ -26,30 +26,27 @@ pytestmark = pytest.mark.usefixtures("vault_env")
 D = Decimal
 STEP = D("0.00001")
 CHILD = Path(__file__).with_name("kill_restart_child.py")
-EXE = Path(sys.executable).parent / "tradeguard"
 
 
-async def _cli(*args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        str(EXE), *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    out, _ = await proc.communicate()
-    return int(proc.returncode or 0), out.decode()
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """`tradeguard ARGS` in-process: its exit code and what it wrote (output, then errors)."""
+    done = run_cli(capsys, *args)
+    return done.returncode, done.stdout + done.stderr
 
 
-async def _status(db: str) -> dict:
-    code, out = await _cli("status", "--json", "--db", db)
-    assert code == 0, out
-    return dict(json.loads(out))
+def _status(capsys: pytest.CaptureFixture[str], db: str) -> dict:
+    done = run_cli(capsys, "status", "--json", "--db", db)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    return dict(json.loads(done.stdout))
 
 
-async def test_an_older_kill_ending_never_hides_a_newer_one_cut_short(tmp_path):
+async def test_an_older_kill_ending_never_hides_a_newer_one_cut_short(tmp_path, capsys):
     # kill 1 (no flatten) is still cancelling when kill 2 (flatten) is asked for; kill 1 ends
     # and the node dies before kill 2 does: the next start must finish kill 2 and sell
     async with seeded_exchange() as ex:
         cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
         await killed_child(CHILD, tmp_path, cfg, "overlap")
-        shown = await _status(cfg.node.database_url)
+        shown = _status(capsys, cfg.node.database_url)
         assert shown["kill"]["reason"] == "second", shown["kill"]
         assert "the next start finishes it" in (shown["kill_unfinished"] or ""), shown
         node = TradingNode(cfg)
@@ -66,7 +63,7 @@ async def test_an_older_kill_ending_never_hides_a_newer_one_cut_short(tmp_path):
             node.close()
 
 
-async def test_a_kill_cut_short_then_resumed_is_left_to_the_operator(tmp_path):
+async def test_a_kill_cut_short_then_resumed_is_left_to_the_operator(tmp_path, capsys):
     # the node dies before the kill cancels anything; the operator resumes while it is down:
     # the next start must not cancel nor sell, and nothing may say the kill is still to finish
     async with seeded_exchange() as ex:
@@ -74,9 +71,9 @@ async def test_a_kill_cut_short_then_resumed_is_left_to_the_operator(tmp_path):
         docs = await killed_child(CHILD, tmp_path, cfg, "before_cancel")
         [resting] = [d["resting"] for d in docs if "resting" in d]
         db = cfg.node.database_url
-        code, out = await _cli("resume", "--db", db, "--reason", "taken over", "--yes")
+        code, out = _cli(capsys, "resume", "--db", db, "--reason", "taken over", "--yes")
         assert code == 0, out
-        shown = await _status(db)
+        shown = _status(capsys, db)
         assert shown["trading_state"] == "ACTIVE", shown
         # (checked below, after the starts)
         node = TradingNode(cfg)
@@ -102,13 +99,13 @@ async def test_a_kill_cut_short_then_resumed_is_left_to_the_operator(tmp_path):
         finally:
             await node.stop()
             node.close()
-        shown = await _status(db)
+        shown = _status(capsys, db)
         assert shown["kill_unfinished"] is None, shown["kill_unfinished"]
-        code, out = await _cli("status", "--db", db)
+        code, out = _cli(capsys, "status", "--db", db)
         assert code == 0 and "UNFINISHED" not in out, out
 
 
-async def test_a_start_killed_twice_while_finishing_a_kill_sells_once(tmp_path):
+async def test_a_start_killed_twice_while_finishing_a_kill_sells_once(tmp_path, capsys):
     # cut short before its cancels; the next start dies once the venue took its flatten, the
     # one after before its report is stored; the third finishes it: one sale, nothing resting
     async with seeded_exchange() as ex:
@@ -117,7 +114,7 @@ async def test_a_start_killed_twice_while_finishing_a_kill_sells_once(tmp_path):
         [sent] = await killed_child(CHILD, tmp_path, cfg, "restart_mid_flatten")
         assert "sent" in sent, sent
         await killed_child(CHILD, tmp_path, cfg, "restart_before_finish")
-        assert (await _status(cfg.node.database_url))["kill_unfinished"]
+        assert _status(capsys, cfg.node.database_url)["kill_unfinished"]
         node = TradingNode(cfg)
         await node.start()
         try:
@@ -132,7 +129,7 @@ async def test_a_start_killed_twice_while_finishing_a_kill_sells_once(tmp_path):
         finally:
             await node.stop()
             node.close()
-        assert (await _status(cfg.node.database_url))["kill_unfinished"] is None
+        assert _status(capsys, cfg.node.database_url)["kill_unfinished"] is None
 
 
 async def test_a_kill_left_unfinished_by_a_failed_start_is_finished_once_reconciliation_succeeds(
@@ -146,8 +143,9 @@ async def test_a_kill_left_unfinished_by_a_failed_start_is_finished_once_reconci
         docs = await killed_child(CHILD, tmp_path, cfg, "before_cancel")
         [resting] = [d["resting"] for d in docs if "resting" in d]
         cfg.reconcile.call_attempts = 1
+        cfg.reconcile.call_timeout_s = 2  # the trade history answers only after 4 s: it fails
         cfg.node.reconcile_interval_s = 1
-        ex.faults.latency_ms_by_endpoint = {"/api/v3/myTrades": 11_000}
+        ex.faults.latency_ms_by_endpoint = {"/api/v3/myTrades": 4_000}
         node = TradingNode(cfg)
         await node.start()
         live = asyncio.create_task(node.run_live(duration_s=60))

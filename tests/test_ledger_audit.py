@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from cli_support import run_cli
 from node_support import node_for, paper_config, write_slice
 from tradeguard.execution.ledger_audit import AssetLine, audit_ledger
 from tradeguard.model import Balance, Fill, LiquiditySide, Position, Side, TradingState
@@ -79,7 +80,7 @@ def test_an_open_position_its_fills_do_not_explain_is_a_mismatch() -> None:
 
 
 async def test_an_edited_balance_row_halts_the_node_at_start_and_doctor_prints_it(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = write_slice(data_dir, tmp_path / "btc.csv", 3000)
     db_url = f"sqlite:///{tmp_path / 'tg.db'}"
@@ -109,11 +110,8 @@ async def test_an_edited_balance_row_halts_the_node_at_start_and_doctor_prints_i
     finally:
         node.close()
 
-    cmd = [sys.executable, "-m", "tradeguard.cli", "doctor", "--db", db_url]
-    text = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    as_json = subprocess.run(
-        [*cmd, "--json"], capture_output=True, text=True, timeout=120, check=False
-    )
+    text = run_cli(capsys, "doctor", "--db", db_url)
+    as_json = run_cli(capsys, "doctor", "--db", db_url, "--json")
 
     assert text.returncode == 1, text.stderr
     assert "ledger MISMATCH (1):" in text.stdout

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli
 from fill_sink import FillSink
 from live_support import btc_slice, replaying_sandbox
 from tradeguard.cli.record import parse_duration
@@ -152,12 +153,12 @@ def test_a_bad_recorded_book_row_is_named_not_a_traceback(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("out", ["", "rec.toml", "file/below"])
-def test_an_out_that_is_no_folder_is_refused_before_recording(tmp_path: Path, out: str) -> None:
+def test_an_out_that_is_no_folder_is_refused_before_recording(
+    tmp_path: Path, out: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`--out rec.toml` (a file) recorded for a whole flush interval, then ended in "rec.toml/
     trades: Not a directory" (exit 1, the minute lost); `--out ''` wrote into the working
     folder. Both are bad arguments, said before anything connects."""
-    import subprocess
-
     (tmp_path / "file").write_text("x")
     cfg = tmp_path / "rec.toml"
     cfg.write_text(
@@ -165,11 +166,9 @@ def test_an_out_that_is_no_folder_is_refused_before_recording(tmp_path: Path, ou
         'exchange = "binance"\nrest_url = "http://127.0.0.1:9"\nsymbols = ["BTC/USDT"]\n'
     )
     before = sorted(p.name for p in tmp_path.iterdir())
-    done = subprocess.run(
-        [sys.executable, "-m", "tradeguard.cli", "record", "--config", str(cfg),
-         "--duration", "60s", "--flush-every", "1", "--out", out],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    done = run_cli(capsys, "record", "--config", str(cfg), "--duration", "60s",
+                   "--flush-every", "1", "--out", out)  # fmt: skip
     err = done.stderr.strip()
     assert done.returncode == 2, err
     assert err.startswith(f"tradeguard: record --out '{out}': "), err

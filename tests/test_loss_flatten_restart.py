@@ -6,14 +6,13 @@ after reconciliation: the position is sold once, never twice. Real child process
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli
 from kill_follow_support import alice_sells, held
 from native_exits_support import native_config
 from rigs import killed_child
@@ -25,7 +24,6 @@ pytestmark = pytest.mark.usefixtures("vault_env")
 D = Decimal
 STEP = D("0.00001")
 CHILD = Path(__file__).with_name("loss_flatten_child.py")
-EXE = Path(sys.executable).parent / "tradeguard"
 
 
 @pytest.mark.parametrize(
@@ -34,7 +32,7 @@ EXE = Path(sys.executable).parent / "tradeguard"
      ("after_flatten", "sqlite")],
 )  # fmt: skip
 async def test_a_loss_flatten_cut_short_closes_the_position_once_at_the_next_start(
-    tmp_path, request, step, db
+    tmp_path, request, capsys, step, db
 ):
     async with seeded_exchange() as ex:
         cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
@@ -43,7 +41,7 @@ async def test_a_loss_flatten_cut_short_closes_the_position_once_at_the_next_sta
             cfg.node.database_url = request.getfixturevalue("pg_url")
         docs = await killed_child(CHILD, tmp_path, cfg, step)
         assert any("held" in d for d in docs), docs
-        shown = await _status(cfg.node.database_url)  # as the killed node left it
+        shown = _status(capsys, cfg.node.database_url)  # as the killed node left it
         assert shown["trading_state"] == "HALTED", shown
         assert shown["loss_halt"]["mode"] == "flatten" and shown["loss_halt"]["holds"], shown
         assert "not finished" in shown["loss_halt"]["did"], shown
@@ -60,7 +58,7 @@ async def test_a_loss_flatten_cut_short_closes_the_position_once_at_the_next_sta
         finally:
             await node.stop()
             node.close()
-        shown = await _status(cfg.node.database_url)
+        shown = _status(capsys, cfg.node.database_url)
         assert shown["kill_unfinished"] is None, shown
         assert shown["loss_halt"]["did"].startswith("HALTED after flattening"), shown
 
@@ -86,10 +84,8 @@ async def test_a_halt_asked_while_a_loss_flatten_runs_still_flattens_after_a_sig
             node.close()
 
 
-async def _status(db: str) -> dict:
-    proc = await asyncio.create_subprocess_exec(
-        str(EXE), "status", "--json", "--db", db, stdout=asyncio.subprocess.PIPE
-    )
-    out, _ = await proc.communicate()
-    assert proc.returncode == 0, out
-    return dict(json.loads(out))
+def _status(capsys: pytest.CaptureFixture[str], db: str) -> dict:
+    """What `tradeguard status --json` says of the database (in-process)."""
+    done = run_cli(capsys, "status", "--json", "--db", db)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    return dict(json.loads(done.stdout))

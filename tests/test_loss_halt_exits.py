@@ -9,14 +9,11 @@ trips with a long open, then the price falls through the strategy's stop.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli
 from loss_halt_support import AMOUNT, START_USDT, loss_halt_config
 from node_support import node_for
 from tradeguard.model.enums import OrderStatus, Side, TradingState
@@ -119,12 +116,10 @@ async def test_the_mode_and_its_state_survive_a_restart(tmp_path, request, mode,
         again.close()
 
 
-def test_config_check_refuses_a_bad_mode_naming_it(tmp_path):
+def test_config_check_refuses_a_bad_mode_naming_it(tmp_path, capsys):
     cfg = tmp_path / "bad.toml"
     cfg.write_text('[risk]\non_loss_halt = "panic"\n', encoding="utf-8")
-    exe = Path(sys.executable).parent / "tradeguard"
-    done = subprocess.run([str(exe), "config", "check", str(cfg)], capture_output=True,
-                          text=True, check=False)  # fmt: skip
+    done = run_cli(capsys, "config", "check", str(cfg))
     out = done.stdout + done.stderr
     assert done.returncode == 2, out
     assert "on_loss_halt" in out and "panic" in out and "Traceback" not in out
@@ -139,13 +134,13 @@ def test_config_check_refuses_a_bad_mode_naming_it(tmp_path):
         ("flatten", "HALTED after flattening: 1 position(s) closed"),
     ],
 )
-async def test_status_says_which_limit_tripped_in_which_mode_and_what_it_did(tmp_path, mode, said):
+async def test_status_says_which_limit_tripped_in_which_mode_and_what_it_did(
+    tmp_path, capsys, monkeypatch, mode, said
+):
     node, _ = await _run(tmp_path, mode)
     node.close()
-    exe = Path(sys.executable).parent / "tradeguard"
-    db = f"sqlite:///{tmp_path / 'tg.db'}"
-    done = subprocess.run([str(exe), "status", "--db", db], capture_output=True, text=True,
-                          check=False, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+    monkeypatch.setenv("COLUMNS", "200")
+    done = run_cli(capsys, "status", "--db", f"sqlite:///{tmp_path / 'tg.db'}")
     assert done.returncode == 0, done.stderr
     line = next(x for x in done.stdout.splitlines() if x.startswith("Loss limit"))
     assert f"Loss limit drawdown tripped 2022-01-01 00:07:00 (risk.on_loss_halt = {mode}): " in line

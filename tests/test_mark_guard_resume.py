@@ -11,6 +11,7 @@ mark, and its drawdown breaker halted trading for the rest of the run.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -197,12 +198,32 @@ def _edit_state(db: Path, edit: Any) -> None:
         conn.close()
 
 
+@pytest.fixture(scope="module")
+def killed_at_btc_print(
+    tmp_path_factory: pytest.TempPathFactory, data_dir: Path
+) -> tuple[Path, Path]:
+    """A replay SIGKILLed right after the commit of the bad BTC/USDT print, once for the tests
+    that spoil its stored state: the config (read only) and the database (see `_copy`)."""
+    tmp = tmp_path_factory.mktemp("killed")
+    cfg = _config(tmp, data_dir, "BTC/USDT")
+    db = tmp / "killed.db"
+    _killed(cfg, db, _bad_ts(tmp, "BTC/USDT"))
+    return cfg, db
+
+
+def _copy(db: Path, into: Path) -> Path:
+    """A copy of the killed run's database (its write-ahead log too, what the kill left in it)
+    for one test to change."""
+    for suffix in ("", "-wal", "-shm"):
+        if (src := Path(f"{db}{suffix}")).exists():
+            shutil.copyfile(src, into / f"killed.db{suffix}")
+    return into / "killed.db"
+
+
 def test_an_unreadable_stored_guard_is_rebuilt_from_the_candles_with_a_warning(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path, killed_at_btc_print: tuple[Path, Path]
 ) -> None:
-    cfg = _config(tmp_path, data_dir, "BTC/USDT")
-    db = tmp_path / "killed.db"
-    _killed(cfg, db, _bad_ts(tmp_path, "BTC/USDT"))
+    cfg, db = killed_at_btc_print[0], _copy(killed_at_btc_print[1], tmp_path)
 
     def spoil(state: dict[str, Any]) -> None:
         assert state["mark_guard"]["recent"], "the commit remembers the dropped print"
@@ -217,11 +238,9 @@ def test_an_unreadable_stored_guard_is_rebuilt_from_the_candles_with_a_warning(
 
 @pytest.mark.parametrize("damaged", ["not a time", None, [1], 1.5])
 def test_a_damaged_stored_paper_candle_time_is_skipped_with_a_warning(
-    tmp_path: Path, data_dir: Path, damaged: object
+    tmp_path: Path, killed_at_btc_print: tuple[Path, Path], damaged: object
 ) -> None:
-    cfg = _config(tmp_path, data_dir, "BTC/USDT")
-    db = tmp_path / "killed.db"
-    _killed(cfg, db, _bad_ts(tmp_path, "BTC/USDT"))
+    cfg, db = killed_at_btc_print[0], _copy(killed_at_btc_print[1], tmp_path)
 
     def damage(state: dict[str, Any]) -> None:
         assert state["paper_candles"]["paper"]["BTC/USDT"], "the commit names the candle"
