@@ -15,6 +15,8 @@ node's (each step committed on its own): `test_sandbox_kill_steps`.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import signal
 import subprocess
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli
 from test_mark_guard_resume import _outcome
 from test_replay_order_kill_resume import _config
 from tradeguard.chaos.paper import diff_snapshots
@@ -93,20 +96,21 @@ run()
 """
 
 
-def _run(
-    cfg: Path, db: Path, kill: tuple[str, int] | None = None
-) -> subprocess.CompletedProcess[str]:
-    head = ["-m", "tradeguard.cli"]
-    if kill is not None:
-        head = [str(cfg.parent / "step_child.py"), kill[0], str(kill[1])]
-    argv = [sys.executable, *head, "run", "--until-end", "--json", "--db", f"sqlite:///{db}",
-            "--config", str(cfg)]  # fmt: skip
+def _args(cfg: Path, db: Path) -> list[str]:
+    return ["run", "--until-end", "--json", "--db", f"sqlite:///{db}", "--config", str(cfg)]
+
+
+def _killed(cfg: Path, db: Path, step: str, nth: int) -> subprocess.CompletedProcess[str]:
+    """The replay in its own process, which SIGKILLs itself the `nth` time it reaches `step`."""
+    argv = [sys.executable, str(cfg.parent / "step_child.py"), step, str(nth), *_args(cfg, db)]
     return subprocess.run(argv, cwd=cfg.parent, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Path, Path, dict]:
-    """The run never interrupted: its config, database and printed summary."""
+    """The run never interrupted (in this process): its config, database and printed summary."""
+    from tradeguard.cli.main import main
+
     tmp = tmp_path_factory.mktemp("clean")
     cfg = _config(tmp, data_dir)
     # checkpoints every 37 candles: a strategy's state is written in the middle of the run
@@ -114,9 +118,11 @@ def clean(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Pat
     cfg.write_text(text)
     (tmp / "step_child.py").write_text(STEP_CHILD, encoding="utf-8")
     db = tmp / "clean.db"
-    done = _run(cfg, db)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return cfg, db, json.loads(done.stdout)
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
+        mp.chdir(tmp)
+        assert main(_args(cfg, db)) == 0
+    return cfg, db, json.loads(out.getvalue())
 
 
 @pytest.mark.parametrize(
@@ -131,16 +137,17 @@ def clean(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Pat
     ],
 )
 def test_a_paper_run_killed_at_a_step_resumes_as_if_never_stopped(
-    tmp_path: Path, clean: tuple[Path, Path, dict], step: str, nth: int
+    tmp_path: Path, clean: tuple[Path, Path, dict], step: str, nth: int, capsys, monkeypatch
 ) -> None:
     cfg, clean_db, want = clean
     killed_db = tmp_path / "killed.db"
-    killed = _run(cfg, killed_db, (step, nth))
+    killed = _killed(cfg, killed_db, step, nth)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]  # the step was reached
     if step.endswith("_send"):  # the send is inside the candle's unit: its row not committed
         [doc] = [json.loads(x) for x in killed.stdout.splitlines() if x.startswith('{"order"')]
         assert doc["committed"] is None, doc
-    resumed = _run(cfg, killed_db)
+    monkeypatch.chdir(cfg.parent)
+    resumed = run_cli(capsys, *_args(cfg, killed_db))  # resumed in this process
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 
     got = json.loads(resumed.stdout)

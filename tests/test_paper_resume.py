@@ -9,6 +9,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+from cli_support import run_cli
 from node_support import write_slice
 from tradeguard.chaos.paper import PaperChaosSettings, run_paper_chaos
 from tradeguard.clock import SimulatedClock
@@ -98,9 +99,9 @@ async def test_a_restored_venue_accepts_a_reduce_only_sell_of_the_position_it_ha
 
 
 def test_a_run_killed_before_its_first_checkpoint_is_resumed_not_started_over(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path, data_dir: Path, capsys, monkeypatch
 ) -> None:
-    data = write_slice(data_dir, tmp_path / "btc.csv", 6_000)
+    data = write_slice(data_dir, tmp_path / "btc.csv", 1_500)  # about 55 commits
     config = tmp_path / "tg.toml"
     config.write_text(
         "[node]\ncheckpoint_every = 10000000\nreplay_commit_interval_s = 0\n\n"
@@ -114,10 +115,8 @@ def test_a_run_killed_before_its_first_checkpoint_is_resumed_not_started_over(
     )  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, killed.stderr
 
-    again = subprocess.run(
-        [sys.executable, "-m", "tradeguard.cli", *args],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    again = run_cli(capsys, *args)  # resumed in this process
 
     assert again.returncode == 0, again.stderr
     assert "Resuming from the stored state" in again.stdout + again.stderr

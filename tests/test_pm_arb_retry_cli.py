@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +17,7 @@ from test_api_support import build_app
 from test_pm_arb_held_shrink import rig  # noqa: F401  (the fixture)
 from test_pm_arb_interrupted import _start
 from test_pm_arb_node import arb_config
+from test_pm_arb_retry_cli_hostile import _cli  # in this process, with exactly env
 from tradeguard.api.server import ApiServer
 from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
 from tradeguard.sandbox.pm_serve import paired_markets
@@ -26,14 +26,6 @@ from tradeguard.strategies.cross_venue.held_retry import held_legs
 
 ROOT = Path(__file__).resolve().parents[1]
 RETRY = [sys.executable, "-m", "tradeguard.cli", "pm", "arb", "retry"]
-
-
-def _cli(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    done = subprocess.run(
-        [*RETRY, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-        stdin=subprocess.DEVNULL, timeout=300,
-    )  # fmt: skip
-    return done.returncode, done.stdout + done.stderr
 
 
 async def test_pm_arb_retry_offers_the_held_leg_and_says_why_it_cannot(

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import io
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +19,7 @@ import pytest
 
 from pty_support import run_in_pty
 from rigs import threaded_http
+from tradeguard.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 RETRY = [sys.executable, "-m", "tradeguard.cli", "pm", "arb", "retry"]
@@ -54,11 +55,21 @@ def hostile() -> Iterator[_Hostile]:
 
 
 def _cli(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    done = subprocess.run(
-        [*RETRY, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-        stdin=subprocess.DEVNULL, timeout=300,
-    )  # fmt: skip
-    return done.returncode, done.stdout + done.stderr
+    """`tradeguard pm arb retry ARGS` in this process with exactly `env` as its environment and
+    no terminal on stdin (pytest's); what it printed, out and err together."""
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        for name in set(os.environ) - set(env):
+            mp.delenv(name)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        mp.chdir(ROOT)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            try:
+                code = main([*RETRY[3:], *args])
+            except SystemExit as exc:  # argparse's
+                code = exc.code if isinstance(exc.code, int) else 1
+    return code, out.getvalue()
 
 
 def _env(**extra: str) -> dict[str, str]:

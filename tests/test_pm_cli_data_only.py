@@ -4,10 +4,15 @@ servers' public listings without a key (they used to demand vault credentials)."
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
+import contextlib
+import io
+import os
 from pathlib import Path
 
+import pytest
+
+from cli_support import Done
+from tradeguard.cli.main import main
 from tradeguard.sandbox.pm_serve import kalshi_demo, kalshi_keys, polymarket_demo, polymarket_keys
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,12 +28,20 @@ def _paper_config(tmp: Path, kalshi_url: str, pm_url: str) -> Path:
     return path
 
 
-def _cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(tmp: Path, *args: str) -> Done:
+    """The command in this process (on the caller's thread), from `tmp`, its environment
+    nothing but a PATH and a vault path where no vault is."""
     env = {"PATH": "/usr/bin:/bin", "TG_VAULT_PATH": str(tmp / "no-vault.json")}
-    return subprocess.run(
-        [sys.executable, "-m", "tradeguard.cli", *args],
-        capture_output=True, text=True, timeout=120, check=False, env=env, cwd=tmp,
-    )  # fmt: skip
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        for name in set(os.environ) - set(env):
+            mp.delenv(name)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        mp.chdir(tmp)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    return Done(code, out.getvalue(), err.getvalue())
 
 
 async def test_map_check_and_markets_read_a_paper_configs_data_only_venues(tmp_path):

@@ -2,20 +2,18 @@
 priced where no contract trades (1.5), is escalated (`order.fills_unreadable`) and its symbol
 blocked, again at every start. Once the operator has checked the venue by hand, the command
 ends it in the journal at the venue's status, refusing while a node runs on the database, and
-records who and why; the next start neither escalates nor blocks it. Real processes: the
-local CLOB, a node, the command line in a subprocess."""
+records who and why; the next start neither escalates nor blocks it. Real parts: the local
+CLOB, a node, the command line (main(), on a thread of the test's process)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from test_pm_node_crash import PASSPHRASE, POLY_YES, vault_with
+from cli_support import Done, run_cli
+from test_pm_node_crash import POLY_YES, vault_with
 from tradeguard.config import load_config
 from tradeguard.execution.reconcile import reconcile_and_gate
 from tradeguard.model.enums import OrderStatus, OrderType, Side
@@ -49,19 +47,8 @@ price_band_pct = "10"
     return path
 
 
-def _cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp),
-        "TG_VAULT_PATH": str(tmp / "vault.json"), "TG_MASTER_PASSPHRASE": PASSPHRASE,
-    }  # fmt: skip
-    return subprocess.run(
-        [sys.executable, "-m", "tradeguard.cli", *args],
-        capture_output=True, text=True, timeout=120, check=False, env=env, cwd=tmp,
-    )  # fmt: skip
-
-
-def _clear(tmp: Path, config: Path, cid: str, *more: str) -> subprocess.CompletedProcess[str]:
-    return _cli(tmp, "pm", "fills", "clear", cid, "--config", str(config), *more)
+def _clear(capsys: Any, config: Path, cid: str, *more: str) -> Done:
+    return run_cli(capsys, "pm", "fills", "clear", cid, "--config", str(config), *more)
 
 
 async def _escalated(node: TradingNode) -> str:
@@ -90,7 +77,7 @@ def _unreadable_row(*a: Any) -> dict[str, Any]:
 
 
 async def test_an_escalated_order_is_cleared_by_the_command_once_no_node_runs(
-    tmp_path: Path, monkeypatch
+    tmp_path: Path, monkeypatch, capsys
 ):
     keys = polymarket_keys(None)
     server = polymarket_demo(keys)
@@ -100,49 +87,51 @@ async def test_an_escalated_order_is_cleared_by_the_command_once_no_node_runs(
         fields = {k: v for k, v in keys.items() if k != "address"}
         vault_with(tmp_path, monkeypatch, "demo", "polymarket", fields)
         config = _config(tmp_path, server.url)
+        monkeypatch.setenv("HOME", str(tmp_path))
+        monkeypatch.chdir(tmp_path)
         node = TradingNode(load_config(str(config)))
         await node.start()
         try:
             cid = await _escalated(node)
-            running = await asyncio.to_thread(_clear, tmp_path, config, cid, "--reason", "seen")
+            running = await asyncio.to_thread(_clear, capsys, config, cid, "--reason", "seen")
         finally:
             await node.stop()
             node.close()
         assert running.returncode == 1, running
         assert "lock" in running.stderr and "Traceback" not in running.stderr, running.stderr
 
-        unknown = await asyncio.to_thread(_clear, tmp_path, config, "nope-1", "--reason", "x")
+        unknown = await asyncio.to_thread(_clear, capsys, config, "nope-1", "--reason", "x")
         assert unknown.returncode == 2 and "ORDER_ID nope-1" in unknown.stderr, unknown
         assert len(unknown.stderr.strip().splitlines()) == 1, unknown.stderr
-        no_reason = await asyncio.to_thread(_clear, tmp_path, config, cid, "--reason", "  ")
+        no_reason = await asyncio.to_thread(_clear, capsys, config, cid, "--reason", "  ")
         assert no_reason.returncode == 2 and "--reason" in no_reason.stderr, no_reason
-        hostile = await asyncio.to_thread(_clear, tmp_path, config, "\x1b[2J", "--reason", "x")
+        hostile = await asyncio.to_thread(_clear, capsys, config, "\x1b[2J", "--reason", "x")
         assert hostile.returncode == 2 and "\x1b" not in hostile.stderr, hostile
         assert "ORDER_ID" in hostile.stderr, hostile.stderr
 
         rows = [r for acct_rows in server.trades.values() for r in acct_rows]
         for row in rows:  # the venue's rows read right again: the node books them, no clear
             row["price"] = row["honest"]
-        readable = await asyncio.to_thread(_clear, tmp_path, config, cid, "--reason", "x")
+        readable = await asyncio.to_thread(_clear, capsys, config, cid, "--reason", "x")
         assert readable.returncode == 1 and "can be read now" in readable.stderr, readable
         for row in rows:
             row["price"] = "1.5"
         dead = tmp_path / "dead.toml"  # the same database, a venue that does not answer
         dead.write_text(config.read_text().replace(server.url, "http://127.0.0.1:9"))
-        unreachable = await asyncio.to_thread(_clear, tmp_path, dead, cid, "--reason", "x")
+        unreachable = await asyncio.to_thread(_clear, capsys, dead, cid, "--reason", "x")
         assert unreachable.returncode == 1, unreachable
         said = unreachable.stderr.strip()
         assert f"could not read order {cid} on the venue" in said, said
         assert "reconcile.call_timeout_s" in said and "Traceback" not in said, said
 
         done = await asyncio.to_thread(
-            _clear, tmp_path, config, cid, "--reason", "10 YES at 0.46 on the CLOB's page",
+            _clear, capsys, config, cid, "--reason", "10 YES at 0.46 on the CLOB's page",
             "--by", "ops-ana",
         )  # fmt: skip
         assert done.returncode == 0, done
         assert cid in done.stdout and "polymarket" in done.stdout, done.stdout
         assert "10 filled, 0 booked" in done.stdout, done.stdout
-        again = await asyncio.to_thread(_clear, tmp_path, config, cid, "--reason", "twice")
+        again = await asyncio.to_thread(_clear, capsys, config, cid, "--reason", "twice")
         assert again.returncode == 2 and "nothing to clear" in again.stderr, again
 
         node = TradingNode(load_config(str(config)))

@@ -17,6 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from cli_support import run_cli
 from node_support import BTC_FILE
 from test_mark_guard_resume import _outcome
 from tradeguard.backtest.frames import parse_date
@@ -104,30 +107,35 @@ def _config(tmp: Path, data_dir: Path) -> Path:
     return cfg
 
 
-def _run(cfg: Path, db: Path, kill_at: int | None = None) -> subprocess.CompletedProcess[str]:
-    head = ["-m", "tradeguard.cli"] if kill_at is None else [
-        str(cfg.parent / "kill_child.py"), str(kill_at)]  # fmt: skip
-    argv = [sys.executable, *head, "run", "--until-end", "--json", "--db", f"sqlite:///{db}",
-            "--config", str(cfg)]  # fmt: skip
+def _killed(cfg: Path, db: Path, kill_at: int) -> subprocess.CompletedProcess[str]:
+    """A replay in its own process, SIGKILLed right after its commit of the bar at `kill_at`."""
+    argv = [sys.executable, str(cfg.parent / "kill_child.py"), str(kill_at), "run",
+            "--until-end", "--json", "--db", f"sqlite:///{db}", "--config", str(cfg)]  # fmt: skip
     return subprocess.run(argv, cwd=cfg.parent, capture_output=True, text=True, timeout=300)
 
 
+def _run(capsys: pytest.CaptureFixture[str], cfg: Path, db: Path) -> dict:
+    """A replay to the end in this process (the kill is the other process's); its summary."""
+    done = run_cli(capsys, "run", "--until-end", "--json", "--db", f"sqlite:///{db}",
+                   "--config", str(cfg))  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
 def test_a_replay_killed_after_a_5m_bar_among_1m_bars_resumes_as_if_never_stopped(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)
     cfg = _config(tmp_path, data_dir)
     five = (tmp_path / "XBT_USDT_5m.csv").read_text().splitlines()
     kill_at = parse_date(five[20].split(",")[0][:16])  # the 20th 5m bar
     clean_db, killed_db = tmp_path / "clean.db", tmp_path / "killed.db"
 
-    clean = _run(cfg, clean_db)
-    assert clean.returncode == 0, clean.stderr[-2000:]
-    killed = _run(cfg, killed_db, kill_at)
+    want = _run(capsys, cfg, clean_db)
+    killed = _killed(cfg, killed_db, kill_at)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    resumed = _run(cfg, killed_db)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    got = _run(capsys, cfg, killed_db)
 
-    want, got = json.loads(clean.stdout), json.loads(resumed.stdout)
     assert want["orders"] >= ROWS // 10 - 2, want  # it traded on (nearly) every second 5m bar
     assert got["orders"] == want["orders"], (want, got)
     assert diff_snapshots(_outcome(clean_db), _outcome(killed_db)) == []

@@ -9,18 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cli_support import Done, run_cli
 from node_support import write_paper_toml, write_slice
 
 EXE = Path(sys.executable).parent / "tradeguard"
 
 
-def _tg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(EXE), *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-def _refused_by(proc: subprocess.CompletedProcess[str], pid: int) -> None:
+def _refused_by(proc: Done, pid: int) -> None:
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     err = proc.stderr.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
@@ -42,22 +37,25 @@ def _serving(cfg: Path, cwd: Path) -> subprocess.Popen[str]:
 
 
 def test_serve_and_run_on_one_database_refuse_each_other_naming_the_holder(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path, data_dir: Path, capsys, monkeypatch
 ) -> None:
+    # The serving and the holding node are processes of their own (a pid apart from this
+    # one's to name); the commands refused beside them run in this process.
+    monkeypatch.chdir(tmp_path)
+
+    def _tg(*args: str) -> Done:
+        return run_cli(capsys, *args)
+
     data = write_slice(data_dir, tmp_path / "btc.csv", 1500)
     cfg = write_paper_toml(tmp_path, data)
-    assert _tg("run", "--config", str(cfg), "--until-end", cwd=tmp_path).returncode == 0
+    assert _tg("run", "--config", str(cfg), "--until-end").returncode == 0
 
     server = _serving(cfg, tmp_path)
     try:
-        _refused_by(_tg("run", "--config", str(cfg), "--until-end", cwd=tmp_path), server.pid)
-        second = subprocess.run(
-            [str(EXE), "serve", "--config", str(cfg), "--port", "0"], cwd=tmp_path,
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        _refused_by(second, server.pid)
+        _refused_by(_tg("run", "--config", str(cfg), "--until-end"), server.pid)
+        _refused_by(_tg("serve", "--config", str(cfg), "--port", "0"), server.pid)
         # Read-only commands keep working beside the serving node.
-        status = _tg("status", "--config", str(cfg), "--json", cwd=tmp_path)
+        status = _tg("status", "--config", str(cfg), "--json")
         assert status.returncode == 0, status.stderr
     finally:
         server.send_signal(signal.SIGINT)
@@ -71,11 +69,7 @@ def test_serve_and_run_on_one_database_refuse_each_other_naming_the_holder(
     )  # fmt: skip
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
-        refused = subprocess.run(
-            [str(EXE), "serve", "--config", str(cfg), "--port", "0"], cwd=tmp_path,
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        _refused_by(refused, holder.pid)
+        _refused_by(_tg("serve", "--config", str(cfg), "--port", "0"), holder.pid)
     finally:
         holder.kill()
         holder.wait(timeout=30)

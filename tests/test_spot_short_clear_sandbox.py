@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from cli_support import run_cli
 from running_support import running, started_clean
 from test_exchange_ledger_audit import _config
 from tradeguard.config import Config
@@ -57,15 +57,17 @@ def _set_venue(ex: SandboxExchange, **amounts: str) -> None:
         acc.bal(asset).free = D(amount)
 
 
-async def _clear(path: Path, *extra: str) -> tuple[int, str, str]:
-    args = ["spot-short", "clear", "--config", str(path)]
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tradeguard.cli", *args, *extra,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+async def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The command in this process, on a thread of its own (it runs its own event loop while
+    the sandbox's runs on this one)."""
+    done = await asyncio.wait_for(asyncio.to_thread(run_cli, capsys, *args), 120)
+    return done.returncode, done.stdout, done.stderr
+
+
+async def _clear(
+    capsys: pytest.CaptureFixture[str], path: Path, *extra: str
+) -> tuple[int, str, str]:
+    return await _cli(capsys, "spot-short", "clear", "--config", str(path), *extra)
 
 
 async def _start(cfg: Config) -> tuple[str, str, Any]:
@@ -107,7 +109,7 @@ min_order_notional_usd = "0"
 
 @pytest.mark.usefixtures("vault_env")
 async def test_spot_short_clear_books_the_venues_balance_only_when_the_venue_agrees(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async with seeded_exchange() as ex:
         cfg, path = _toml(tmp_path, ex)
@@ -123,7 +125,7 @@ async def test_spot_short_clear_books_the_venues_balance_only_when_the_venue_agr
         assert "tradeguard spot-short clear --venue binance --asset BTC" in reason
         # ... and the venue that cannot answer leaves the record as it is
         ex.faults.latency_ms_by_endpoint = {"/api/v3/account": 5000}
-        code, out, err = await _clear(path, "--venue", "binance", "--asset", "BTC",
+        code, out, err = await _clear(capsys, path, "--venue", "binance", "--asset", "BTC",
                                       "--reason", "bought back")  # fmt: skip
         assert code == 1 and "could not read the venue's balances" in err, (code, out, err)
         assert err.count("\n") == 1 and "Traceback" not in err
@@ -139,7 +141,7 @@ async def test_spot_short_clear_books_the_venues_balance_only_when_the_venue_agr
         assert {b.asset: b.total for b in st.load_balances("binance")}["BTC"] == 0
 
         _set_venue(ex, BTC="0.1")  # the operator puts coins back on the venue
-        code, out, err = await _clear(path, "--venue", "binance", "--asset", "BTC",
+        code, out, err = await _clear(capsys, path, "--venue", "binance", "--asset", "BTC",
                                       "--reason", "deposited 0.1 BTC", "--json")  # fmt: skip
         assert code == 0, err
         done = json.loads(out)
@@ -156,15 +158,13 @@ async def test_spot_short_clear_books_the_venues_balance_only_when_the_venue_agr
         assert event.venue == "binance" and event.data["venue_total"] == "0.1"
         db.dispose()
 
-        code, out, err = await _clear(path, "--venue", "binance", "--asset", "BTC",
+        code, out, err = await _clear(capsys, path, "--venue", "binance", "--asset", "BTC",
                                       "--reason", "again")  # fmt: skip
         assert code == 2 and "holds no spot short of it on binance" in err, (code, out, err)
 
-        resume = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tradeguard.cli", "resume", "--config", str(path),
-            "--reason", "spot short settled", "--yes",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        assert await resume.wait() == 0
+        code, out, err = await _cli(
+            capsys, "resume", "--config", str(path), "--reason", "spot short settled", "--yes"
+        )
+        assert code == 0, (out, err)
         async with started_clean(cfg):
             pass  # its reconciliation and ledger audit passed, trading ACTIVE

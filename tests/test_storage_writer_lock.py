@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli
 from node_support import node_for, paper_config, write_paper_toml, write_slice
 from tradeguard.storage.lock import WriterLockHeld, acquire_writer_lock, lock_path
 
-EXE = Path(sys.executable).parent / "tradeguard"
 # A real node that opens the database, says so, and lives until killed or its stdin closes.
 HOLDER = """
 import sys
@@ -31,12 +31,6 @@ node.close()
 
 def _config(tmp_path: Path, db_url: str, data: Path) -> Path:
     return write_paper_toml(tmp_path, data, db_url=db_url)
-
-
-def _tg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(EXE), *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 @pytest.fixture
@@ -66,14 +60,20 @@ def holder_factory(tmp_path: Path) -> Iterator[object]:
 
 
 def _second_node_is_refused_then_takes_over_after_sigkill(
-    tmp_path: Path, db_url: str, data_dir: Path, holder_factory: object
+    tmp_path: Path, db_url: str, data_dir: Path, holder_factory: object, capsys, monkeypatch
 ) -> None:
+    """The holder is a process of its own; the commands beside it run in this one."""
+    monkeypatch.chdir(tmp_path)
+
+    def _tg(*args: str) -> object:
+        return run_cli(capsys, *args)
+
     data = write_slice(data_dir, tmp_path / "btc.csv", 1500)
     cfg = _config(tmp_path, db_url, data)
-    assert _tg("run", "--config", str(cfg), "--until-end", "--json", cwd=tmp_path).returncode == 0
+    assert _tg("run", "--config", str(cfg), "--until-end", "--json").returncode == 0
     holder = holder_factory(cfg)  # type: ignore[operator]
 
-    second = _tg("run", "--config", str(cfg), "--until-end", cwd=tmp_path)
+    second = _tg("run", "--config", str(cfg), "--until-end")
 
     assert second.returncode == 1
     err = second.stderr.strip()
@@ -81,32 +81,36 @@ def _second_node_is_refused_then_takes_over_after_sigkill(
     assert f"pid {holder.pid} on {socket.gethostname()} since " in err
     assert "already written by another tradeguard node" in err
     # Read-only commands keep working while the holder runs.
-    orders = _tg("orders", "--config", str(cfg), "--json", cwd=tmp_path)
+    orders = _tg("orders", "--config", str(cfg), "--json")
     assert orders.returncode == 0, orders.stderr
     assert len(json.loads(orders.stdout)) > 0
-    assert _tg("status", "--config", str(cfg), "--json", cwd=tmp_path).returncode == 0
+    assert _tg("status", "--config", str(cfg), "--json").returncode == 0
     # The kill switch still reaches the running node, through its sentinel file.
-    kill = _tg("kill", "--config", str(cfg), "--reason", "drill", "--json", cwd=tmp_path)
+    kill = _tg("kill", "--config", str(cfg), "--reason", "drill", "--json")
     assert kill.returncode == 0, kill.stderr
     assert f"pid {holder.pid}" in json.loads(kill.stdout)["message"]
     assert (tmp_path / "tg.kill").read_text().startswith("halt: drill")
 
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=30)
-    again = _tg("run", "--config", str(cfg), "--until-end", "--json", cwd=tmp_path)
+    again = _tg("run", "--config", str(cfg), "--until-end", "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["resumed"] is True
 
 
-def test_two_nodes_on_one_sqlite_database(tmp_path, data_dir, holder_factory):
+def test_two_nodes_on_one_sqlite_database(tmp_path, data_dir, holder_factory, capsys, monkeypatch):
     url = f"sqlite:///{tmp_path / 'tg.db'}"
-    _second_node_is_refused_then_takes_over_after_sigkill(tmp_path, url, data_dir, holder_factory)
+    _second_node_is_refused_then_takes_over_after_sigkill(
+        tmp_path, url, data_dir, holder_factory, capsys, monkeypatch
+    )
 
 
 @pytest.mark.postgres
-def test_two_nodes_on_one_postgres_database(tmp_path, data_dir, pg_url, holder_factory):
+def test_two_nodes_on_one_postgres_database(
+    tmp_path, data_dir, pg_url, holder_factory, capsys, monkeypatch
+):
     _second_node_is_refused_then_takes_over_after_sigkill(
-        tmp_path, pg_url, data_dir, holder_factory
+        tmp_path, pg_url, data_dir, holder_factory, capsys, monkeypatch
     )
 
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
+from cli_support import run_cli
 from node_support import write_paper_toml, write_slice
 from test_risk_support import Rig, buy
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.order import OrderIntent
-
-EXE = Path(sys.executable).parent / "tradeguard"
 
 # Emits on its 3rd candle a float amount, then on its 5th an int amount (with an int limit
 # price a little below the market, so the order rests).
@@ -66,7 +63,9 @@ def test_a_float_amount_or_price_is_refused_saying_to_pass_a_decimal() -> None:
     assert "stop_loss 90.5 (float)" in d.reason and 'Decimal("90.5")' in d.reason, d.reason
 
 
-def test_a_strategy_file_emitting_a_float_then_an_int_amount(tmp_path: Path, data_dir: Path):
+def test_a_strategy_file_emitting_a_float_then_an_int_amount(
+    tmp_path: Path, data_dir: Path, capsys, monkeypatch
+):
     work = tmp_path / "project"
     (work / "strategies").mkdir(parents=True)
     (work / "strategies" / "emitter.py").write_text(EMITTER)
@@ -87,12 +86,11 @@ ceiling_override_ack = "I accept losses beyond the built-in ceilings"
 """
     cfg = write_paper_toml(tmp_path, data, strategies=mine + risk, folder=work)
     cfg.write_text(cfg.read_text().replace('USDT = "10000"', 'USDT = "1000000"'))
-    run = subprocess.run([str(EXE), "run", "--until-end", "--config", str(cfg)], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=240)  # fmt: skip
+    monkeypatch.chdir(tmp_path)  # the strategy file is found beside the config
+    run = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
     assert run.returncode == 0, run.stderr[-2000:]
     assert "Traceback" not in run.stderr
-    out = subprocess.run([str(EXE), "orders", "--json", "--config", str(cfg)], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    out = run_cli(capsys, "orders", "--json", "--config", str(cfg))
     assert out.returncode == 0, out.stderr[-2000:]
     rows = json.loads(out.stdout)
     rows = rows["orders"] if isinstance(rows, dict) else rows

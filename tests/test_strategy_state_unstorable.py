@@ -9,15 +9,12 @@ the run committed before stays in the journal.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_support import Done, run_cli
 from node_support import write_paper_toml, write_slice
-
-EXE = Path(sys.executable).parent / "tradeguard"
 
 # Buys once early (so the journal has something to keep), then after 40 candles puts a value
 # JSON cannot hold deep in its state.
@@ -71,10 +68,15 @@ params = {{ bad = "{bad}" }}
     return write_paper_toml(tmp_path, data, strategies=mine)
 
 
-def _tg(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(EXE), *args], cwd=tmp_path, capture_output=True, text=True, timeout=240
-    )
+@pytest.fixture
+def _tg(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """`tradeguard ARGS...` in the test's process, from `tmp_path`."""
+    monkeypatch.chdir(tmp_path)
+
+    def tg(*args: str) -> Done:
+        return run_cli(capsys, *args)
+
+    return tg
 
 
 def _assert_named(stderr: str, type_name: str) -> None:
@@ -89,27 +91,27 @@ def _assert_named(stderr: str, type_name: str) -> None:
 
 @pytest.mark.parametrize(("bad", "type_name"), [("datetime", "datetime"), ("object", "Holder")])
 def test_paper_run_names_the_strategy_and_keeps_the_journal(
-    tmp_path: Path, data_dir: Path, bad: str, type_name: str
+    tmp_path: Path, data_dir: Path, bad: str, type_name: str, _tg
 ) -> None:
     cfg = _config(tmp_path, data_dir, bad)
-    run = _tg(tmp_path, "run", "--until-end", "--config", str(cfg))
+    run = _tg("run", "--until-end", "--config", str(cfg))
     assert run.returncode == 2, run.stderr[-2000:]
     _assert_named(run.stderr, type_name)
     # The database holds what the last commit wrote, whole: run again with the state fixed,
     # it resumes with its ledger agreeing with its fills and buys once, not twice.
     cfg = _config(tmp_path, data_dir, "none")
-    again = _tg(tmp_path, "run", "--until-end", "--config", str(cfg))
+    again = _tg("run", "--until-end", "--config", str(cfg))
     assert again.returncode == 0, again.stderr[-2000:]
     assert "ledger audit failed" not in again.stderr, again.stderr[-2000:]
-    out = _tg(tmp_path, "orders", "--json", "--config", str(cfg))
+    out = _tg("orders", "--json", "--config", str(cfg))
     assert out.returncode == 0, out.stderr[-2000:]
     orders = json.loads(out.stdout)
     rows = orders["orders"] if isinstance(orders, dict) else orders
     assert [o["strategy_id"] for o in rows] == ["mine"], rows
 
 
-def test_backtest_names_the_strategy(tmp_path: Path, data_dir: Path) -> None:
+def test_backtest_names_the_strategy(tmp_path: Path, data_dir: Path, _tg) -> None:
     cfg = _config(tmp_path, data_dir, "datetime")
-    run = _tg(tmp_path, "backtest", "--config", str(cfg), "--out", str(tmp_path / "bt"))
+    run = _tg("backtest", "--config", str(cfg), "--out", str(tmp_path / "bt"))
     assert run.returncode == 2, run.stderr[-2000:]
     _assert_named(run.stderr, "datetime")

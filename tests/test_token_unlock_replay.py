@@ -3,35 +3,30 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-EXE = Path(sys.executable).parent / "tradeguard"
+from cli_support import run_cli
+
 ROOT = Path(__file__).resolve().parents[1]
 H = 3_600_000
 ETH_UNLOCK = 1515931200000  # 2018-01-14T12:00:00Z, an EXAMPLE event of the sample calendar
 XLM_UNLOCK = 1516809600000  # 2018-01-24T16:00:00Z
 
 
-def _tg(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(EXE), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
-
-
-def test_paper_replay_exits_before_and_reenters_after_the_example_unlocks(tmp_path, data_dir):
+def test_paper_replay_exits_before_and_reenters_after_the_example_unlocks(
+    tmp_path, data_dir, capsys, monkeypatch
+):
     (tmp_path / "examples").mkdir()
     for name in ("token_unlock.toml", "unlock_calendar.csv"):
         shutil.copy(ROOT / "examples" / name, tmp_path / "examples" / name)
-    env = dict(os.environ, TG_DATA_DIR=str(data_dir))
-    run = _tg(["run", "--until-end", "--config", "examples/token_unlock.toml"], tmp_path, env)
+    monkeypatch.setenv("TG_DATA_DIR", str(data_dir))
+    monkeypatch.chdir(tmp_path)  # the example's database is relative: token_unlock.db here
+    run = run_cli(capsys, "run", "--until-end", "--config", "examples/token_unlock.toml")
     assert run.returncode == 0, run.stderr
     assert "23,000" in run.stdout  # four BTC-quoted 5-minute files
-    out = _tg(["orders", "--db", "sqlite:///token_unlock.db", "--json", "--limit", "500"],
-              tmp_path, env)  # fmt: skip
+    assert (tmp_path / "token_unlock.db").exists()
+    out = run_cli(capsys, "orders", "--db", "sqlite:///token_unlock.db", "--json", "--limit", "500")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     orders = doc["items"] if isinstance(doc, dict) else doc

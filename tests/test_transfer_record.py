@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli
 from test_spot_short_clear_sandbox import _start, _toml
 from tradeguard.model.enums import TradingState
 from tradeguard.node import TradingNode
@@ -24,20 +24,16 @@ from tradeguard.storage.repository import Storage
 D = Decimal
 
 
-async def _cli(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tradeguard.cli", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
 @pytest.mark.usefixtures("vault_env")
 async def test_a_transfer_made_while_the_node_was_down_is_booked_once_the_operator_names_it(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    async def _cli(*args: str) -> tuple[int, str, str]:
+        """The command in this process, on a thread of its own (it runs its own event loop
+        while the sandbox's runs on this one)."""
+        done = await asyncio.wait_for(asyncio.to_thread(run_cli, capsys, *args), 120)
+        return done.returncode, done.stdout, done.stderr
+
     async with seeded_exchange() as ex:
         cfg, path = _toml(tmp_path, ex)
         assert await _start(cfg) == ("ACTIVE", "", "")  # the ledger opens at 1 BTC, 100,000 USDT

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +12,6 @@ from node_support import write_paper_toml, write_slice
 from tradeguard.strategies.base import Strategy, create
 from tradeguard.strategies.loader import StrategyLoadError, load_strategy_class
 from tradeguard.strategies.template import class_name, write_template
-
-EXE = Path(sys.executable).parent / "tradeguard"
 
 PLAIN_CLASS = """
 class NotAStrategy:
@@ -104,7 +100,7 @@ def test_unknown_module_and_unknown_kind_say_where_they_looked() -> None:
 
 
 def test_a_user_strategy_file_outside_the_package_trades_in_tradeguard_run(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path, data_dir: Path, capsys, monkeypatch
 ) -> None:
     work = tmp_path / "project"
     write_template("my_breakout", work / "strategies")
@@ -119,21 +115,10 @@ params = { lookback = 30, order_usd = "90", stop_loss_pct = "0.5", take_profit_p
 """
     cfg = write_paper_toml(tmp_path, data, strategies=mine, folder=work)
     # Run from another folder: the strategy file is found beside the config.
-    run = subprocess.run(
-        [str(EXE), "run", "--until-end", "--config", str(cfg)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    monkeypatch.chdir(tmp_path)
+    run = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
     assert run.returncode == 0, run.stderr[-2000:]
-    out = subprocess.run(
-        [str(EXE), "orders", "--json", "--limit", "500", "--config", str(cfg)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = run_cli(capsys, "orders", "--json", "--limit", "500", "--config", str(cfg))
     assert out.returncode == 0, out.stderr[-2000:]
     orders = json.loads(out.stdout)
     rows = orders["orders"] if isinstance(orders, dict) else orders
