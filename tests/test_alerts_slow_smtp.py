@@ -131,10 +131,14 @@ async def test_a_hung_relay_never_takes_the_shared_worker_threads() -> None:
 
 
 _STOP_AFTER_HUNG_SESSION = """
-import asyncio, sys
-sys.path.insert(0, {tests!r})
-from test_alerts_channels import ALERT
-from tradeguard.alerts import AlertManager, AlertsConfig, EmailChannel
+import asyncio
+from tradeguard.alerts import Alert, AlertManager, AlertsConfig, EmailChannel
+
+# test_alerts_channels.ALERT, built here: importing that module (pytest, aiosmtpd) cost more
+# than the rest of this process's start
+ALERT = Alert("position_closed", "Position closed: BTC/USDT long",
+              "Position closed: BTC/USDT long, P&L -12.40 USDT (-1.2%)", "warning",
+              "position_closed:paper:BTC/USDT::1", 1)
 
 async def main() -> None:
     cfg = AlertsConfig(timeout_s=0.3, max_retries=0)
@@ -152,13 +156,11 @@ asyncio.run(main())
 
 
 def test_a_stop_ends_the_process_while_the_relay_hangs() -> None:
-    import os
     import subprocess
     import sys
 
-    tests = os.path.dirname(os.path.abspath(__file__))
     with _dripping_smtp() as port:
-        code = _STOP_AFTER_HUNG_SESSION.format(tests=tests, port=port)
+        code = _STOP_AFTER_HUNG_SESSION.format(port=port)
         proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
         try:
             out, _ = proc.communicate(timeout=60)

@@ -4,6 +4,7 @@ raised in the command as it would have been there (a path refused names the path
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,8 +15,9 @@ import pytest
 
 from backtest_support import write_config
 from tradeguard.backtest import forked
-from tradeguard.backtest.runner import BacktestWindow, run_backtest, write_outputs
-from tradeguard.config import load_config
+
+# The backtest's runner and the config are imported where used: the checks below also run in
+# a fresh interpreter importing this module, which needs only `forked`.
 
 
 def _double(x: int) -> tuple[int, int]:
@@ -72,6 +74,9 @@ def test_no_child_is_forked_while_other_threads_run():
 
 
 def _small_run(tmp_path: Path, name: str):
+    from tradeguard.backtest.runner import BacktestWindow, run_backtest
+    from tradeguard.config import load_config
+
     config = load_config(write_config(tmp_path, pairs=("ETH",)))
     window = BacktestWindow(start_ms=1_515_715_200_000, end_ms=1_515_801_600_000)
     return run_backtest(config, tmp_path / name, window)
@@ -79,26 +84,51 @@ def _small_run(tmp_path: Path, name: str):
 
 # `forked.start` forks only a process with no other thread (a fork carries one thread over);
 # threads an earlier test left in the test process (an executor's, a client's) would make it
-# run the call itself, so the checks that fork in-process run in a fresh interpreter.
+# run the call itself, so the checks that fork in-process run in a fresh interpreter: one for
+# them all, each check's outcome (None: passed, else its traceback) printed as JSON.
 FRESH = """
-import sys
+import json, sys, traceback
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import test_backtest_forked as t
-getattr(t, sys.argv[2])(*([Path(sys.argv[3])] if len(sys.argv) > 3 else []))
+outcomes = {}
+for check in sys.argv[3:]:
+    try:
+        getattr(t, check)(*([Path(sys.argv[2], check)] if check in t.TAKE_A_FOLDER else []))
+        outcomes[check] = None
+    except BaseException:
+        outcomes[check] = traceback.format_exc()
+print(json.dumps(outcomes))
 """
+FRESH_CHECKS = (
+    "_check_the_child_answers_from_another_process",
+    "_check_an_os_error_in_the_child_is_raised_with_its_path",
+    "_check_an_error_that_does_not_pickle_arrives_as_its_text",
+    "_check_an_exception_in_the_child_keeps_where_it_was_raised",
+)
+TAKE_A_FOLDER = ("_check_an_os_error_in_the_child_is_raised_with_its_path",)
 
 
-def _in_a_process_of_its_own(check: str, tmp_path: Path | None) -> None:
-    argv = [sys.executable, "-c", FRESH, str(Path(__file__).parent), check]
-    done = subprocess.run(
-        argv + ([str(tmp_path)] if tmp_path is not None else []),
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+@pytest.fixture(scope="module")
+def fresh_outcomes(tmp_path_factory) -> dict[str, str | None]:
+    folder = tmp_path_factory.mktemp("fresh")
+    for check in TAKE_A_FOLDER:
+        (folder / check).mkdir()
+    argv = [sys.executable, "-c", FRESH, str(Path(__file__).parent), str(folder), *FRESH_CHECKS]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-3000:]
+    outcomes: dict[str, str | None] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert sorted(outcomes) == sorted(FRESH_CHECKS), done.stdout[-3000:]
+    return outcomes
+
+
+def _passed(outcomes: dict[str, str | None], check: str) -> None:
+    assert outcomes[check] is None, outcomes[check]
 
 
 def test_the_forked_report_is_the_one_written_in_process(tmp_path, data_dir):
+    from tradeguard.backtest.runner import write_outputs
+
     a, b = _small_run(tmp_path, "a"), _small_run(tmp_path, "b")
     in_process = write_outputs(a, "Report")
     in_child = write_outputs(b, "Report", parallel=True)
@@ -275,17 +305,17 @@ def test_a_fork_the_system_refuses_leaves_the_work_to_the_command(tmp_path):
     assert done.stdout.strip() == "[null, false]"
 
 
-def test_the_child_answers_from_another_process(tmp_path):
-    _in_a_process_of_its_own("_check_the_child_answers_from_another_process", None)
+def test_the_child_answers_from_another_process(fresh_outcomes):
+    _passed(fresh_outcomes, "_check_the_child_answers_from_another_process")
 
 
-def test_an_os_error_in_the_child_is_raised_with_its_path(tmp_path):
-    _in_a_process_of_its_own("_check_an_os_error_in_the_child_is_raised_with_its_path", tmp_path)
+def test_an_os_error_in_the_child_is_raised_with_its_path(fresh_outcomes):
+    _passed(fresh_outcomes, "_check_an_os_error_in_the_child_is_raised_with_its_path")
 
 
-def test_an_error_that_does_not_pickle_arrives_as_its_text(tmp_path):
-    _in_a_process_of_its_own("_check_an_error_that_does_not_pickle_arrives_as_its_text", None)
+def test_an_error_that_does_not_pickle_arrives_as_its_text(fresh_outcomes):
+    _passed(fresh_outcomes, "_check_an_error_that_does_not_pickle_arrives_as_its_text")
 
 
-def test_an_exception_in_the_child_keeps_where_it_was_raised(tmp_path):
-    _in_a_process_of_its_own("_check_an_exception_in_the_child_keeps_where_it_was_raised", None)
+def test_an_exception_in_the_child_keeps_where_it_was_raised(fresh_outcomes):
+    _passed(fresh_outcomes, "_check_an_exception_in_the_child_keeps_where_it_was_raised")

@@ -10,35 +10,19 @@ import select
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from backup_support import EXE, _env
 from conftest import eventually
 from node_support import write_paper_toml, write_slice
 from tradeguard.cli import main
 from tradeguard.secrets.backup_file import PASSPHRASE_ENV, open_backup
 
-EXE = Path(sys.executable).parent / "tradeguard"
 PASS = "correct horse battery staple"
 MARKER = "plaintext-marker-7f3a"
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TG_")}
-    if "TG_DATA_DIR" in os.environ:
-        env["TG_DATA_DIR"] = os.environ["TG_DATA_DIR"]
-    return env | extra
-
-
-def _paper_db(tmp_path: Path, data_dir: Path, rows: int = 3000) -> tuple[str, Path]:
-    data = write_slice(data_dir, tmp_path / "btc.csv", rows)
-    cfg = write_paper_toml(tmp_path, data)
-    done = subprocess.run([EXE, "run", "--config", str(cfg), "--until-end"], env=_env(),
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return str(cfg), tmp_path / "tg.db"
+pytest_plugins = ["backup_fixtures"]  # paper_db
 
 
 def _pad_events(db: Path, rows: int) -> None:
@@ -75,8 +59,8 @@ def _kill_when(argv: list[str], ready: Callable[[], bool], env: dict[str, str]) 
     raise AssertionError(f"{argv[1]} finished every time before it could be killed")
 
 
-def test_a_backup_killed_midway_leaves_no_file_under_the_final_name(tmp_path, data_dir):
-    cfg, db = _paper_db(tmp_path, data_dir)
+def test_a_backup_killed_midway_leaves_no_file_under_the_final_name(tmp_path, paper_db):
+    cfg, db = paper_db()
     _pad_events(db, 60_000)  # about 80 MB
     out = tmp_path / "backups" / "tg.tgb"
     out.parent.mkdir()  # backup --out makes no folder
@@ -117,8 +101,8 @@ def _state(db: Path) -> tuple[object, ...]:
         conn.close()
 
 
-def test_a_restore_killed_midway_leaves_the_target_untouched(tmp_path, data_dir):
-    cfg, db = _paper_db(tmp_path, data_dir)
+def test_a_restore_killed_midway_leaves_the_target_untouched(tmp_path, paper_db):
+    cfg, db = paper_db()
     _pad_events(db, 60_000)
     out = tmp_path / "tg.tgb"
     env = _env(**{PASSPHRASE_ENV: PASS})
@@ -154,8 +138,8 @@ def _limited(max_file_bytes: int) -> Callable[[], None]:
     return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
 
 
-def test_a_backup_or_restore_that_cannot_write_says_so_and_leaves_nothing(tmp_path, data_dir):
-    cfg, db = _paper_db(tmp_path, data_dir, rows=500)
+def test_a_backup_or_restore_that_cannot_write_says_so_and_leaves_nothing(tmp_path, paper_db):
+    cfg, db = paper_db(500)
     _pad_events(db, 3000)  # a few MB
     env = _env(**{PASSPHRASE_ENV: PASS})
     out = tmp_path / "backups" / "tg.tgb"
@@ -221,8 +205,8 @@ def test_a_backup_taken_while_a_node_writes_is_consistent(tmp_path, data_dir, mo
         seen = restored
 
 
-def test_the_passphrase_prompt_does_not_echo(tmp_path, data_dir):
-    cfg, _ = _paper_db(tmp_path, data_dir, rows=500)
+def test_the_passphrase_prompt_does_not_echo(tmp_path, paper_db):
+    cfg, _ = paper_db(500)
     out = tmp_path / "prompted.tgb"
     pid, fd = pty.fork()
     if pid == 0:  # the child: the command on a terminal of its own

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from test_backup_process import (
     _env,
     _kill_when,
     _pad_events,
-    _paper_db,
     _plain,
     _temp_files,
 )
@@ -28,7 +28,7 @@ from tradeguard.secrets.backup_file import PASSPHRASE_ENV
 from tradeguard.storage import Database
 from tradeguard.storage.scratch import new_scratch_file, remove_orphans, remove_scratch
 
-pytest_plugins = ["storage_fixtures"]
+pytest_plugins = ["storage_fixtures", "backup_fixtures"]  # storage_pg_url, paper_db
 AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (unshare, setpriv, chown)")
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 FORMAT1 = Path(__file__).parent / "data" / "backup-format1.tgb"
@@ -46,6 +46,25 @@ def _sweep_elsewhere(folder: Path, *prefix: str) -> str:
     done = subprocess.run(argv, env=_env(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
+
+
+SWEEP_ON_CUE = (
+    "import sys; from pathlib import Path; from tradeguard.storage.scratch import remove_orphans; "
+    "sys.stdin.readline(); print([p.name for p in remove_orphans(Path(sys.argv[1]))])"
+)
+
+
+def _sweeper_on_cue(folder: Path, *prefix: str) -> subprocess.Popen[str]:
+    """A sweeper of `folder` started now, sweeping once a line reaches its stdin."""
+    argv = [*prefix, sys.executable, "-c", SWEEP_ON_CUE, str(folder)]
+    return subprocess.Popen(argv, env=_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _sweep_now(sweeper: subprocess.Popen[str]) -> str:
+    stdout, stderr = sweeper.communicate("go\n", timeout=60)
+    assert sweeper.returncode == 0, stderr
+    return stdout.strip()
 
 
 def _dead_pid() -> int:
@@ -122,8 +141,8 @@ def test_the_sweep_leaves_other_users_files_links_and_folders_alone(shared_tmp):
 
 
 @AS_ROOT
-def test_a_backup_killed_in_a_pid_namespace_leaves_a_copy_the_next_one_sweeps(tmp_path, data_dir):
-    _, db = _paper_db(tmp_path, data_dir)
+def test_a_backup_killed_in_a_pid_namespace_leaves_a_copy_the_next_one_sweeps(tmp_path, paper_db):
+    _, db = paper_db()
     _pad_events(db, 60_000)
     out = tmp_path / "backups" / "tg.tgb"
     out.parent.mkdir()  # backup --out makes no folder
@@ -149,8 +168,8 @@ def _events(db: Path) -> int:
 
 
 @AS_ROOT
-def test_a_sweep_from_another_pid_namespace_leaves_a_running_restores_copy(tmp_path, data_dir):
-    cfg, db = _paper_db(tmp_path, data_dir)
+def test_a_sweep_from_another_pid_namespace_leaves_a_running_restores_copy(tmp_path, paper_db):
+    cfg, db = paper_db()
     _pad_events(db, 60_000)
     out = tmp_path / "tg.tgb"
     env = _env(**{PASSPHRASE_ENV: PASS})
@@ -159,13 +178,15 @@ def test_a_sweep_from_another_pid_namespace_leaves_a_running_restores_copy(tmp_p
     before = _events(db)
     argv = [str(EXE), "restore", "--in", str(out), "--db", f"sqlite:///{db}", "--config", cfg]
     for _ in range(5):
+        # A node's scheduled backup in a container sharing the folder sweeps it: the restore's
+        # pid does not exist in its namespace. The sweeper starts (an interpreter's imports)
+        # before the restore and sweeps on cue, so the race is the sweep's, not its start-up's.
+        sweeper = _sweeper_on_cue(tmp_path, "unshare", "--pid", "--fork")
         restore = subprocess.Popen([*argv, "--force"], env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)  # fmt: skip
         while not any(_plain(p) for p in _temp_files(tmp_path)) and restore.poll() is None:
-            pass
-        # A node's scheduled backup in a container sharing the folder sweeps it: the restore's
-        # pid does not exist in its namespace.
-        swept = _sweep_elsewhere(tmp_path, "unshare", "--pid", "--fork")
+            time.sleep(0.001)  # not a busy loop: the restore needs the core
+        swept = _sweep_now(sweeper)
         running = restore.poll() is None
         stdout, stderr = restore.communicate(timeout=300)
         if running:

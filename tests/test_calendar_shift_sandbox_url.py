@@ -1,21 +1,41 @@
 """`calendar shift --sandbox URL`: a URL that is no URL is a usage error (exit 2), and a server
 that is down or answers something other than a sandbox's replay list is a failure outside the
-input (exit 1), each one line naming the URL; never a traceback, never a file written."""
+input (exit 1), each one line naming the URL; never a traceback, never a file written. The
+command runs in the test's process (`run_cli`): what is pinned is the command's answer, not the
+process (tests/test_cli_fetch_bounded.py runs the console script against a sandbox URL)."""
 
 from __future__ import annotations
 
 import http.server
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from rigs import calendar_shift, threaded_http
+from cli_support import Done, run_cli
+from rigs import threaded_http
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "unlock_calendar.csv"
 
 
 @pytest.fixture
-def answering() -> Iterator[tuple[str, list[bytes]]]:
-    """A loopback server answering /admin/replay with the body at the front of the list."""
+def calendar_shift(tmp_path, capsys, monkeypatch):
+    """`tradeguard calendar shift` on the example calendar against the sandbox at a URL,
+    writing `tmp_path/x.csv`, run in this process from `tmp_path`."""
+    monkeypatch.chdir(tmp_path)
+
+    def run(tmp: Path, url: str) -> Done:
+        out = str(tmp / "x.csv")
+        return run_cli(capsys, "calendar", "shift", str(EXAMPLE), "--sandbox", url, "--out", out)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, list[bytes]]]:
+    """A loopback server answering /admin/replay with the body at the front of the list: one
+    for the module (each stop waits out the server's half-second poll)."""
     bodies: list[bytes] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -29,8 +49,15 @@ def answering() -> Iterator[tuple[str, list[bytes]]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    with threaded_http(Handler) as server:
-        yield f"http://127.0.0.1:{server.server_port}", bodies
+    with threaded_http(Handler) as running:
+        yield f"http://127.0.0.1:{running.server_port}", bodies
+
+
+@pytest.fixture
+def answering(server) -> tuple[str, list[bytes]]:
+    """The module's server, its list of bodies emptied for this test."""
+    server[1].clear()
+    return server
 
 
 @pytest.mark.parametrize(
@@ -39,7 +66,7 @@ def answering() -> Iterator[tuple[str, list[bytes]]]:
      "http://x\x01@127.0.0.1:9", "http://a b@127.0.0.1:9", "http://u:p@127.0.0.1:9",
      "http://127.0.0.1:9/\x1b[2J"],
 )  # fmt: skip
-def test_a_url_that_is_no_url_is_exit_2_naming_it(tmp_path, url):
+def test_a_url_that_is_no_url_is_exit_2_naming_it(tmp_path, calendar_shift, url):
     run = calendar_shift(tmp_path, url)
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr and f"--sandbox {url!r}" in run.stderr, run.stderr
@@ -48,7 +75,7 @@ def test_a_url_that_is_no_url_is_exit_2_naming_it(tmp_path, url):
     assert not (tmp_path / "x.csv").exists()
 
 
-def test_a_sandbox_that_is_not_running_is_exit_1(tmp_path):
+def test_a_sandbox_that_is_not_running_is_exit_1(tmp_path, calendar_shift):
     run = calendar_shift(tmp_path, "http://127.0.0.1:9")
     assert run.returncode == 1, run.stderr
     assert "cannot read http://127.0.0.1:9/admin/replay" in run.stderr, run.stderr
@@ -82,7 +109,9 @@ def test_a_sandbox_that_is_not_running_is_exit_1(tmp_path):
         "deep",
     ],
 )
-def test_an_answer_that_is_no_replay_list_is_exit_1_in_one_line(tmp_path, answering, body):
+def test_an_answer_that_is_no_replay_list_is_exit_1_in_one_line(
+    tmp_path, answering, calendar_shift, body
+):
     url, bodies = answering
     bodies.append(body)
     run = calendar_shift(tmp_path, url)
@@ -93,7 +122,7 @@ def test_an_answer_that_is_no_replay_list_is_exit_1_in_one_line(tmp_path, answer
     assert not (tmp_path / "x.csv").exists()
 
 
-def test_a_good_answer_still_shifts(tmp_path, answering):
+def test_a_good_answer_still_shifts(tmp_path, answering, calendar_shift):
     url, bodies = answering
     bodies.append(json.dumps({"replays": [{"symbol": "ETHBTC", "shift_ms": 86_400_000}]}).encode())
     run = calendar_shift(tmp_path, url)

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
+import pytest_asyncio
 
 from tradeguard.sandbox.chain.deploy import deploy_demo
 from tradeguard.sandbox.chain.rpc import LocalChain, RpcServer
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def chain_url():
+    """A local chain with the demo's pools deployed (its logs in its blocks), served for the
+    module: deploying takes seconds, and the tests only read its logs."""
     chain = LocalChain()
     server = RpcServer(chain, port=0)
     await server.start()
@@ -49,6 +52,7 @@ BEYOND = {"code": -32602, "message": "block range extends beyond current head bl
 REVERSED = {"code": -32602, "message": "invalid block range params"}
 
 
+@pytest.mark.asyncio(loop_scope="module")  # the loop chain_url serves in
 async def test_a_to_block_past_the_head_is_refused_as_geth_does(chain_url, caplog):
     latest = await _logs(chain_url, {"fromBlock": "0x0", "toBlock": "latest"})
     assert len(latest["result"]) > 3, latest
@@ -62,6 +66,7 @@ async def test_a_to_block_past_the_head_is_refused_as_geth_does(chain_url, caplo
     assert "failed" not in caplog.text
 
 
+@pytest.mark.asyncio(loop_scope="module")  # the loop chain_url serves in
 async def test_a_range_that_starts_past_its_end_is_refused_as_geth_does(chain_url):
     for start in ("0x100000", "0xffffffffffffffff"):
         answer = await _logs(chain_url, {"fromBlock": start, "toBlock": "latest"})
