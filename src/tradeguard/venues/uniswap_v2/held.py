@@ -43,7 +43,9 @@ class HeldSwaps:
         self.on_held: Callable[[dict[str, Any]], None] | None = None
 
     def hold(self, cid: str, symbol: str, tx_hash: str, reason: str) -> None:
-        """Hold the swap `tx_hash` of order `cid` for `reason`; told once per swap."""
+        """Hold the swap `tx_hash` of order `cid` for `reason` (the RPC's words in it: any URL
+        cut to its host, any credential masked); told once per swap."""
+        reason = told(reason)
         known = self.by_order.get(cid)
         since = known["since_ms"] if known is not None else self.now_ms()
         info = {"client_order_id": cid, "symbol": symbol, "tx_hash": tx_hash,
@@ -60,6 +62,15 @@ class HeldSwaps:
     def listed(self) -> list[dict[str, Any]]:
         """Each swap held, oldest first."""
         return sorted((dict(x) for x in self.by_order.values()), key=lambda x: x["since_ms"])
+
+
+def told(reason: str) -> str:
+    """`reason` as a held swap tells it (event, alert, health view): an RPC URL cut to its
+    host, an API key or password masked; a transaction's hash kept."""
+    from tradeguard.secrets.redact import redact
+    from tradeguard.venues.uniswap_v2.rpc import scrub_urls
+
+    return redact(scrub_urls(reason))
 
 
 def mined_by(lookup: TxLookup, block: int | None) -> bool:

@@ -21,7 +21,13 @@ _TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df52
 
 
 class NoState(Exception):
-    """The RPC answered an error for a read at a past block (a node keeping no state of it)."""
+    """The RPC answered an error for a read at a past block (a node keeping no state of it);
+    the node's words are told with any URL cut to its host and any credential masked."""
+
+    def __init__(self, message: str) -> None:
+        from tradeguard.secrets.redact import redact
+
+        super().__init__(redact(scrub_urls(message)))
 
 
 class RateLimited(NoState):
@@ -57,7 +63,7 @@ class RpcFailure(Exception):
     """The node answered with an error; `reverted` when execution reverted (with `reason`)."""
 
     def __init__(self, message: str, reverted: bool = False, reason: str = "") -> None:
-        super().__init__(message)
+        super().__init__(scrub_urls(message))  # the node's words: no URL's user info or path
         self.reverted = reverted
         self.reason = reason
 
