@@ -420,6 +420,23 @@ class ChainClient:
             raise RpcFailure(f"asked for {tx_hash}, the RPC answered another transaction ({got})")
         return TxLookup("pending")
 
+    async def known(self, tx_hash: str) -> bool:
+        """Whether the node knows `tx_hash` at all (pending or in a block), asked by the
+        transaction, not its receipt; an answer naming another transaction raises RpcFailure."""
+        from web3.exceptions import TransactionNotFound
+
+        try:
+            tx = await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return False
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise RpcFailure(f"a malformed transaction for {tx_hash}: {exc}") from None
+        raw = tx.get("hash")
+        got = "0x" + bytes(raw).hex() if isinstance(raw, bytes | bytearray) else str(raw).lower()
+        if got != tx_hash.lower():
+            raise RpcFailure(f"asked for {tx_hash}, the RPC answered another transaction ({got})")
+        return True
+
     async def _with_gas_price(self, tx_hash: str, receipt: Any) -> Any:
         """`receipt` with the transaction's gasPrice as its effectiveGasPrice (what a node
         before London charged), or unchanged when the transaction does not give one."""
