@@ -4,6 +4,7 @@ can still be flagged in, however long the streak; none older, none that counts n
 from __future__ import annotations
 
 from test_risk_support import T0, D, Rig
+from tradeguard.model.enums import TradingState
 from tradeguard.risk.loss_history import TAKE_BACK_MS, LossHistory
 
 
@@ -46,8 +47,12 @@ def test_a_loss_that_counts_no_more_is_let_go() -> None:
     _lose(rig, 1, T0)
     rig.engine.observe_cycle("arb", ("M1",), D("1"), T0 + 1000, 2)  # a win ends the streak
     assert [x.key for x in rig.engine.losses.losses] == ["cycle:1"]  # still cooling M1
-    _lose(rig, 3, T0 + 61_000)  # its cooldown has run out
-    assert [x.key for x in rig.engine.losses.losses] == ["cycle:3"]
+    _lose(rig, 3, T0 + 61_000)  # its cooldown has run out, but the win that ended its
+    # streak may still be found FAILED (its streak back): kept as long as that win is
+    assert [x.key for x in rig.engine.losses.losses] == ["cycle:1", "cycle:3"]
+    rig.engine.observe_cycle("arb", ("M1",), D("1"), T0 + 62_000, 4)
+    _lose(rig, 5, T0 + 1000 + TAKE_BACK_MS + 1)  # the win is past the window: let go with it
+    assert [x.key for x in rig.engine.losses.losses] == ["cycle:3", "cycle:5"]
 
 
 def test_a_loss_stored_without_its_time_is_dated_at_the_load() -> None:
@@ -74,3 +79,43 @@ def test_a_loss_stored_before_its_time_was_kept_is_still_taken_back_after_the_up
     assert kept.ts == T0 + 1000
     assert eng.take_back_cycle("arb", 1, T0 + 2000)
     assert eng.consecutive_losses == 0
+
+
+def _win(rig: Rig, record_id: int, ts: int) -> None:
+    rig.at(ts)
+    rig.engine.observe_cycle("arb", ("M1",), D("1"), ts, record_id)
+
+
+def test_a_failed_winning_sale_gives_back_the_streak_it_ended() -> None:
+    # Before: a win's sale flagged FAILED left the streak it had reset at 0, so two losses,
+    # the win that never happened and a third loss did not pause a limit of 3.
+    rig = Rig(max_consecutive_losses=3)
+    _lose(rig, 1, T0)
+    _lose(rig, 2, T0 + 1000)
+    _win(rig, 3, T0 + 2000)
+    _lose(rig, 4, T0 + 3000)
+    assert rig.engine.consecutive_losses == 1 and rig.engine.state is TradingState.ACTIVE
+    eng = rig.restart()  # kept across a restart
+    assert eng.take_back_cycle("arb", 3, T0 + 4000)  # the win's sale FAILED
+    assert eng.consecutive_losses == 3 and eng.state is TradingState.REDUCING
+    assert not eng.take_back_cycle("arb", 3, T0 + 5000)  # taken back once
+    # and each loss of the streak it gave back can still be taken back itself
+    assert eng.take_back_cycle("arb", 1, T0 + 6000)
+    assert eng.consecutive_losses == 2 and eng.state is TradingState.ACTIVE
+
+
+def test_a_failed_win_a_later_win_follows_changes_nothing_until_that_one_fails() -> None:
+    rig = Rig(max_consecutive_losses=1000)
+    _lose(rig, 1, T0)
+    _win(rig, 2, T0 + 1000)
+    _lose(rig, 3, T0 + 2000)
+    _win(rig, 4, T0 + 3000)
+    _lose(rig, 5, T0 + 4000)
+    assert rig.engine.take_back_cycle("arb", 2, T0 + 5000)
+    assert rig.engine.consecutive_losses == 1  # the win 4 would have ended it too
+    assert rig.engine.take_back_cycle("arb", 4, T0 + 6000)
+    assert rig.engine.consecutive_losses == 3  # neither win happened: one streak of three
+    # a win partly taken back that is still no loss stands
+    _win(rig, 6, T0 + 7000)
+    assert not rig.engine.take_back_cycle("arb", 6, T0 + 8000, D("-0.5"))
+    assert rig.engine.consecutive_losses == 0

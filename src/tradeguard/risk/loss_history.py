@@ -8,9 +8,16 @@ window in which its sale can still be flagged FAILED (`execution.failed_fills.FL
 the same figure). However many losses a streak holds, any of them within that window can be
 taken back.
 
+A keyed win that ended a streak is kept too (`Reset`, within the same window), with the count
+it reset: its sale flagged FAILED, the streak is what it would have been had the sale never
+filled (`take_win`): its count back in the streak, or, when a later reset (another win, a
+pause's end, a resume) would have ended that streak anyway, folded into that reset.
+
 ```python
 losses.add(Loss("pmarb", "cycle:7", ("A",), until=..., prior={"A": 0}, streak=True, ts=now))
 loss = losses.take("pmarb", "cycle:7")   # None: not kept (a win ended its streak, cooled)
+losses.streak_over(now, 2, ("pmarb", "cycle:8", Decimal("0.4")))   # a win reset a streak of 2
+losses.take_win("pmarb", "cycle:8")      # 2: back in the streak (None: no such win kept)
 ```
 """
 
@@ -68,29 +75,95 @@ class Loss:
             return None
 
 
-class LossHistory:
-    """The keyed losses still counted (newest last)."""
+@dataclass
+class Reset:
+    """A losing streak ended: by a keyed win (`key`), or else ('') a pause's end or a resume."""
 
-    def __init__(self, losses: list[Loss] | None = None) -> None:
+    strategy_id: str
+    key: str
+    count: int  # the losses it took out of the streak
+    streaked: list[list[str]] = field(default_factory=list)  # [strategy, key] of kept ones
+    pnl: Decimal = ZERO  # the win's P&L
+    ts: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reset": [self.strategy_id, self.key, self.count, self.streaked,
+                          plain(self.pnl), self.ts]}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Reset | None:
+        try:
+            sid, key, count, streaked, pnl, ts = raw["reset"]
+            kept = [[str(s), str(k)] for s, k in streaked]
+            return cls(str(sid), str(key), int(count), kept, Decimal(str(pnl)), int(ts))
+        except (TypeError, ValueError, KeyError, ArithmeticError):
+            return None
+
+
+class LossHistory:
+    """The keyed losses still counted (newest last), and the streak resets a win's failed sale
+    could still take back."""
+
+    def __init__(self, losses: list[Loss] | None = None, resets: list[Reset] | None = None) -> None:
         self.losses: list[Loss] = losses or []
+        self.resets: list[Reset] = resets or []
 
     def add(self, loss: Loss) -> None:
         """Keep `loss` (newest last), letting go of those that can no longer be taken back."""
         self.prune(loss.ts)
         self.losses.append(loss)
 
-    def streak_over(self, now: int) -> None:
-        """The losing streak ended (a win, the pause's end): the losses count no more in it;
-        those whose cooldown has run out are let go."""
+    def streak_over(
+        self, now: int, count: int = 0, win: tuple[str, str, Decimal] | None = None
+    ) -> None:
+        """The losing streak of `count` losses ended (`win`: strategy, key and P&L of the win
+        that ended it; else the pause's end, a resume): the losses count no more in it; those
+        whose cooldown has run out are let go. The reset is kept while a win's is (`take_win`)."""
+        streaked = [[x.strategy_id, x.key] for x in self.losses if x.streak]
         for loss in self.losses:
             loss.streak = False
+        if win is not None or self.resets:
+            sid, key, pnl = win or ("", "", ZERO)
+            self.resets.append(Reset(sid, key, count, streaked, pnl, now))
         self.prune(now)
 
+    def find_win(self, strategy_id: str, key: str) -> Reset | None:
+        wins = (x for x in self.resets if x.key)
+        return next((x for x in wins if (x.strategy_id, x.key) == (strategy_id, key)), None)
+
+    def take_win(self, strategy_id: str, key: str) -> int | None:
+        """Remove the win `key` of `strategy_id` (its sale FAILED) and return the losses to put
+        back in the current streak: its count, or 0 when a later reset would have ended that
+        streak anyway (the count is folded into it). None: no such win kept."""
+        win = self.find_win(strategy_id, key)
+        if win is None:
+            return None
+        at = self.resets.index(win)
+        del self.resets[at]
+        if at < len(self.resets):  # a later reset: it takes the streak the win had ended
+            later = self.resets[at]
+            later.count += win.count
+            later.streaked.extend(win.streaked)
+            return 0
+        back = {tuple(x) for x in win.streaked}
+        for loss in self.losses:
+            if (loss.strategy_id, loss.key) in back:
+                loss.streak = True
+        return win.count
+
     def prune(self, now: int) -> None:
-        """Let go of the losses that count no more (out of the streak, cooled) and of those
-        older than `TAKE_BACK_MS`, whose sale can no longer be flagged FAILED."""
+        """Let go of the losses that count no more (out of the streak, cooled, named by no
+        kept win) and of those older than `TAKE_BACK_MS`, whose sale can no longer be flagged
+        FAILED; so of the wins, and of the resets before the oldest win kept."""
         oldest = now - TAKE_BACK_MS
-        self.losses = [x for x in self.losses if (x.streak or x.until > now) and x.ts >= oldest]
+        self.resets = [x for x in self.resets if x.ts >= oldest]
+        while self.resets and not self.resets[0].key:
+            del self.resets[0]
+        named = {(s, k) for r in self.resets for s, k in r.streaked}
+        self.losses = [
+            x for x in self.losses
+            if (x.streak or x.until > now or (x.strategy_id, x.key) in named) and x.ts >= oldest
+        ]  # fmt: skip
 
     def find(self, strategy_id: str, key: str) -> Loss | None:
         return next((x for x in self.losses if (x.strategy_id, x.key) == (strategy_id, key)), None)
@@ -112,13 +185,16 @@ class LossHistory:
         return loss
 
     def to_json(self) -> list[Any]:
-        return [x.to_json() for x in self.losses]
+        return [*(x.to_json() for x in self.losses), *(x.to_json() for x in self.resets)]
 
     @classmethod
     def from_json(cls, raw: Any, now: int = 0) -> LossHistory:
-        """The stored losses; those stored before their time was kept are dated `now`."""
+        """The stored losses and resets; losses stored before their time was kept are dated
+        `now`."""
         rows = raw if isinstance(raw, list) else []
-        return cls([x for r in rows if (x := Loss.from_json(r, now))])
+        losses = [x for r in rows if not isinstance(r, dict) and (x := Loss.from_json(r, now))]
+        resets = [w for r in rows if isinstance(r, dict) and (w := Reset.from_json(r))]
+        return cls(losses, resets)
 
 
-__all__ = ["TAKE_BACK_MS", "Loss", "LossHistory", "cycle_key", "fill_key"]
+__all__ = ["TAKE_BACK_MS", "Loss", "LossHistory", "Reset", "cycle_key", "fill_key"]

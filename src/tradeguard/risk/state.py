@@ -220,8 +220,8 @@ class RiskState:
             raise self._refused(halt_day)
         before = self.state
         self.daily_loss_halt_day = None
+        self.losses.streak_over(now, self.consecutive_losses)
         self.consecutive_losses = 0
-        self.losses.streak_over(now)
         # Measure the next drawdown from here when a drawdown halt (or reduction) is resumed,
         # though the equity came back a little since, or when the old peak would halt again at
         # once; otherwise it stands: resuming a kill, a ledger halt or an ACTIVE node must not
@@ -352,7 +352,7 @@ class RiskState:
             "cycles_seen": self.cycles_seen,
             "settlements_seen": self.settlements_seen,
             # only while some are kept: a state of none reads and writes as before
-            **({"losses": self.losses.to_json()} if self.losses.losses else {}),
+            **({"losses": self.losses.to_json()} if self.losses.to_json() else {}),
             "last_resume": self.last_resume,
             "last_kill": self.last_kill,
             "halted_over": self.halted_over,
