@@ -119,3 +119,22 @@ def test_a_failed_win_a_later_win_follows_changes_nothing_until_that_one_fails()
     _win(rig, 6, T0 + 7000)
     assert not rig.engine.take_back_cycle("arb", 6, T0 + 8000, D("-0.5"))
     assert rig.engine.consecutive_losses == 0
+
+
+def test_a_loss_is_kept_a_whole_window_of_running_after_a_downtime_longer_than_it() -> None:
+    # Before: a node stopped longer than the window came back to let go at once of the losses
+    # whose sales it could not have seen FAIL while it was down; a sale then flagged FAILED
+    # kept a loss that never happened. The window now counts from when the node last ran.
+    rig = Rig(max_consecutive_losses=1000)
+    _lose(rig, 1, T0)
+    _lose(rig, 2, T0 + 1000)
+    down = TAKE_BACK_MS + 86_400_000  # stopped for eight days
+    rig.at(T0 + 1000 + down)
+    eng = rig.restart()
+    _lose(rig, 3, T0 + 2000 + down)  # a new loss prunes: the two are kept still
+    assert [x.key for x in eng.losses.losses] == ["cycle:1", "cycle:2", "cycle:3"]
+    assert eng.take_back_cycle("arb", 1, T0 + 3000 + down)  # its sale found FAILED now
+    assert eng.consecutive_losses == 2
+    # a whole window of running after the start, it is let go as usual
+    _lose(rig, 4, T0 + 1001 + down + TAKE_BACK_MS)
+    assert [x.key for x in eng.losses.losses] == ["cycle:3", "cycle:4"]

@@ -5,8 +5,10 @@ later never to have happened (a sale whose trade FAILED on chain) can be taken b
 Only what could still be taken back is kept: a loss that no longer counts (a win ended its
 streak and its cooldown ran out) is let go, and so is one older than `TAKE_BACK_MS`, past the
 window in which its sale can still be flagged FAILED (`execution.failed_fills.FLAG_KEEP_MS`,
-the same figure). However many losses a streak holds, any of them within that window can be
-taken back.
+the same figure). The window counts the node's running time: a start credits each kept result
+with the downtime since the state was last saved (`stopped`), as no sale could be seen FAILED
+while the node was stopped. However many losses a streak holds, any of them within that window
+can be taken back.
 
 A keyed win that ended a streak is kept too (`Reset`, within the same window), with the count
 it reset: its sale flagged FAILED, the streak is what it would have been had the sale never
@@ -57,10 +59,11 @@ class Loss:
     streak: bool = True  # still counted in the losing streak (no win nor pause end since)
     pnl: Decimal = ZERO  # what it lost (negative) less what was taken back of it (0: unknown)
     ts: int = 0  # when it was counted (its trade's time)
+    down: int = 0  # how long the node was stopped since (the window counts running time)
 
     def to_json(self) -> list[Any]:
         return [self.strategy_id, self.key, list(self.symbols), self.until, self.prior,
-                self.streak, plain(self.pnl), self.ts]  # fmt: skip
+                self.streak, plain(self.pnl), self.ts, self.down]  # fmt: skip
 
     @classmethod
     def from_json(cls, raw: Any, now: int = 0) -> Loss | None:
@@ -70,7 +73,8 @@ class Loss:
             return cls(str(sid), str(key), tuple(str(s) for s in symbols), int(until),
                        {str(s): int(u) for s, u in dict(prior).items()}, bool(streak),
                        Decimal(str(rest[0])) if rest else ZERO,
-                       int(rest[1]) if len(rest) > 1 else now)  # fmt: skip
+                       int(rest[1]) if len(rest) > 1 else now,
+                       int(rest[2]) if len(rest) > 2 else 0)  # fmt: skip
         except (TypeError, ValueError, ArithmeticError):
             return None
 
@@ -85,17 +89,19 @@ class Reset:
     streaked: list[list[str]] = field(default_factory=list)  # [strategy, key] of kept ones
     pnl: Decimal = ZERO  # the win's P&L
     ts: int = 0
+    down: int = 0  # how long the node was stopped since
 
     def to_json(self) -> dict[str, Any]:
         return {"reset": [self.strategy_id, self.key, self.count, self.streaked,
-                          plain(self.pnl), self.ts]}  # fmt: skip
+                          plain(self.pnl), self.ts, self.down]}  # fmt: skip
 
     @classmethod
     def from_json(cls, raw: Any) -> Reset | None:
         try:
-            sid, key, count, streaked, pnl, ts = raw["reset"]
+            sid, key, count, streaked, pnl, ts, *down = raw["reset"]
             kept = [[str(s), str(k)] for s, k in streaked]
-            return cls(str(sid), str(key), int(count), kept, Decimal(str(pnl)), int(ts))
+            return cls(str(sid), str(key), int(count), kept, Decimal(str(pnl)), int(ts),
+                       int(down[0]) if down else 0)  # fmt: skip
         except (TypeError, ValueError, KeyError, ArithmeticError):
             return None
 
@@ -127,6 +133,12 @@ class LossHistory:
             self.resets.append(Reset(sid, key, count, streaked, pnl, now))
         self.prune(now)
 
+    def stopped(self, down: int) -> None:
+        """The node was stopped `down` ms (from its last save to its start): no sale could
+        be seen FAILED meanwhile, so the window of each kept result is that much longer."""
+        for entry in (*self.losses, *self.resets):
+            entry.down += max(down, 0)
+
     def find_win(self, strategy_id: str, key: str) -> Reset | None:
         wins = (x for x in self.resets if x.key)
         return next((x for x in wins if (x.strategy_id, x.key) == (strategy_id, key)), None)
@@ -155,14 +167,15 @@ class LossHistory:
         """Let go of the losses that count no more (out of the streak, cooled, named by no
         kept win) and of those older than `TAKE_BACK_MS`, whose sale can no longer be flagged
         FAILED; so of the wins, and of the resets before the oldest win kept."""
-        oldest = now - TAKE_BACK_MS
-        self.resets = [x for x in self.resets if x.ts >= oldest]
+        oldest = now - TAKE_BACK_MS  # by running time: a downtime since each is not counted
+        self.resets = [x for x in self.resets if x.ts + x.down >= oldest]
         while self.resets and not self.resets[0].key:
             del self.resets[0]
         named = {(s, k) for r in self.resets for s, k in r.streaked}
         self.losses = [
             x for x in self.losses
-            if (x.streak or x.until > now or (x.strategy_id, x.key) in named) and x.ts >= oldest
+            if (x.streak or x.until > now or (x.strategy_id, x.key) in named)
+            and x.ts + x.down >= oldest
         ]  # fmt: skip
 
     def find(self, strategy_id: str, key: str) -> Loss | None:
