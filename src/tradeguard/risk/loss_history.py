@@ -136,8 +136,10 @@ class LossHistory:
     def stopped(self, down: int) -> None:
         """The node was stopped `down` ms (from its last save to its start): no sale could
         be seen FAILED meanwhile, so the window of each kept result is that much longer."""
-        for entry in (*self.losses, *self.resets):
-            entry.down += max(down, 0)
+        for loss in self.losses:
+            loss.down += max(down, 0)
+        for reset in self.resets:
+            reset.down += max(down, 0)
 
     def find_win(self, strategy_id: str, key: str) -> Reset | None:
         wins = (x for x in self.resets if x.key)
