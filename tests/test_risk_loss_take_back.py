@@ -47,12 +47,18 @@ def test_a_loss_that_counts_no_more_is_let_go() -> None:
     _lose(rig, 1, T0)
     rig.engine.observe_cycle("arb", ("M1",), D("1"), T0 + 1000, 2)  # a win ends the streak
     assert [x.key for x in rig.engine.losses.losses] == ["cycle:1"]  # still cooling M1
-    _lose(rig, 3, T0 + 61_000)  # its cooldown has run out, but the win that ended its
-    # streak may still be found FAILED (its streak back): kept as long as that win is
-    assert [x.key for x in rig.engine.losses.losses] == ["cycle:1", "cycle:3"]
+    _lose(rig, 3, T0 + 61_000)  # its cooldown has run out
+    assert [x.key for x in rig.engine.losses.losses] == ["cycle:3"]
+    # the win is kept (its sale may yet be found FAILED), a win that reset nothing is not,
+    # and neither is once past the window
+    assert [x.key for x in rig.engine.losses.resets] == ["cycle:2"]
     rig.engine.observe_cycle("arb", ("M1",), D("1"), T0 + 62_000, 4)
-    _lose(rig, 5, T0 + 1000 + TAKE_BACK_MS + 1)  # the win is past the window: let go with it
-    assert [x.key for x in rig.engine.losses.losses] == ["cycle:3", "cycle:5"]
+    for record in (5, 6):  # nothing to reset: the first is kept as what 4's take-back
+        # folds into (it would have ended that streak too), the next is not kept
+        rig.engine.observe_cycle("arb", ("M1",), D("1"), T0 + 58_000 + record * 1000, record)
+    assert [x.key for x in rig.engine.losses.resets] == ["cycle:2", "cycle:4", "cycle:5"]
+    _lose(rig, 7, T0 + 64_000 + TAKE_BACK_MS + 1)
+    assert rig.engine.losses.resets == [] and rig.engine.consecutive_losses == 1
 
 
 def test_a_loss_stored_without_its_time_is_dated_at_the_load() -> None:

@@ -13,7 +13,9 @@ can be taken back.
 A keyed win that ended a streak is kept too (`Reset`, within the same window), with the count
 it reset: its sale flagged FAILED, the streak is what it would have been had the sale never
 filled (`take_win`): its count back in the streak, or, when a later reset (another win, a
-pause's end, a resume) would have ended that streak anyway, folded into that reset.
+pause's end, a resume) would have ended that streak anyway, folded into that reset. The losses
+it gives back that are still kept count in the streak again (one let go meanwhile, cooled,
+is back in the count only: it can no longer be taken back itself).
 
 ```python
 losses.add(Loss("pmarb", "cycle:7", ("A",), until=..., prior={"A": 0}, streak=True, ts=now))
@@ -128,7 +130,10 @@ class LossHistory:
         streaked = [[x.strategy_id, x.key] for x in self.losses if x.streak]
         for loss in self.losses:
             loss.streak = False
-        if win is not None or self.resets:
+        # kept: one that reset a streak, and the first reset after a kept win (what that win's
+        # take-back folds into); a win that reset nothing has nothing to give back
+        target = bool(self.resets) and self.resets[-1].key != "" and self.resets[-1].count > 0
+        if count > 0 or target:
             sid, key, pnl = win or ("", "", ZERO)
             self.resets.append(Reset(sid, key, count, streaked, pnl, now))
         self.prune(now)
@@ -166,19 +171,15 @@ class LossHistory:
         return win.count
 
     def prune(self, now: int) -> None:
-        """Let go of the losses that count no more (out of the streak, cooled, named by no
-        kept win) and of those older than `TAKE_BACK_MS`, whose sale can no longer be flagged
+        """Let go of the losses that count no more (out of the streak, cooled) and of those older than `TAKE_BACK_MS`, whose sale can no longer be flagged
         FAILED; so of the wins, and of the resets before the oldest win kept."""
         oldest = now - TAKE_BACK_MS  # by running time: a downtime since each is not counted
         self.resets = [x for x in self.resets if x.ts + x.down >= oldest]
         while self.resets and not self.resets[0].key:
             del self.resets[0]
-        named = {(s, k) for r in self.resets for s, k in r.streaked}
         self.losses = [
-            x for x in self.losses
-            if (x.streak or x.until > now or (x.strategy_id, x.key) in named)
-            and x.ts + x.down >= oldest
-        ]  # fmt: skip
+            x for x in self.losses if (x.streak or x.until > now) and x.ts + x.down >= oldest
+        ]
 
     def find(self, strategy_id: str, key: str) -> Loss | None:
         return next((x for x in self.losses if (x.strategy_id, x.key) == (strategy_id, key)), None)
