@@ -171,8 +171,9 @@ class LossHistory:
         return win.count
 
     def prune(self, now: int) -> None:
-        """Let go of the losses that count no more (out of the streak, cooled) and of those older than `TAKE_BACK_MS`, whose sale can no longer be flagged
-        FAILED; so of the wins, and of the resets before the oldest win kept."""
+        """Let go of the losses that count no more (out of the streak, cooled) and of those
+        older than `TAKE_BACK_MS`, whose sale can no longer be flagged FAILED; so of the
+        wins, and of the resets before the oldest win kept."""
         oldest = now - TAKE_BACK_MS  # by running time: a downtime since each is not counted
         self.resets = [x for x in self.resets if x.ts + x.down >= oldest]
         while self.resets and not self.resets[0].key:
