@@ -86,9 +86,9 @@ class TakeBacks(RiskState):
         """The win `key` of `strategy_id` FAILED: the streak it ended is back in the current
         one (unless a later reset would have ended it too), which pauses new entries if it
         reaches `max_consecutive_losses`. With `back` (what its failure took back of its P&L),
-        one that is still no loss stands. Return whether a win was taken back."""
+        one whose rest of the sale still gained stands. Return whether a win was taken back."""
         win = self.losses.find_win(strategy_id, key)
-        if win is None or (back is not None and win.pnl + back >= ZERO):
+        if win is None or (back is not None and win.pnl + back > _LOSS_LEFT_MIN):
             return False
         count = self.losses.take_win(strategy_id, key) or 0
         self.consecutive_losses += count
