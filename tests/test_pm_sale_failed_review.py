@@ -286,3 +286,40 @@ async def test_a_failed_winning_sale_gives_back_the_streak_it_ended(tmp_path, mo
             assert node.risk.consecutive_losses == 1
         finally:
             node.close()
+
+
+async def test_a_sale_failed_after_a_downtime_longer_than_the_window_takes_its_loss_back(
+    tmp_path, monkeypatch
+) -> None:
+    """A retry's sale at a loss; the node is stopped eight days, more than the take-back
+    window; after its start another sale loses, then the first is read FAILED. Before, the
+    second loss let the first go (older than the window) and the streak kept a loss that never
+    happened; the window now counts the node's running time."""
+    from test_pm_arb_node import arb_config
+    from tradeguard.clock import SimulatedClock
+    from tradeguard.execution.failed_fills import flag_failed_fills
+    from tradeguard.model.enums import TradingState
+    from tradeguard.node import TradingNode
+    from tradeguard.risk.loss_history import TAKE_BACK_MS
+
+    async with arb_servers(tmp_path, monkeypatch) as (kalshi, pm):
+        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {})
+        cfg.risk.max_consecutive_losses, cfg.risk.cooldown_after_loss_s = 5, 0
+        clock = SimulatedClock(1_790_000_000_000)
+        node = TradingNode(cfg, clock=clock)
+        try:
+            [fill] = _losing_sale(node, [("t9-0", D(10))])
+        finally:
+            node.close()
+        clock.advance_to(clock.now_ms() + TAKE_BACK_MS + 86_400_000)
+        node = TradingNode(cfg, clock=clock)
+        try:
+            _losing_sale(node, [("t7-0", D(10))], cid="c-sale-2")
+            assert node.risk.consecutive_losses == 2
+            venue = node.venues["polymarket"]
+            venue.failed_fills[fill.trade_id] = fill  # read FAILED
+            assert [f["trade_id"] for f in flag_failed_fills(node, "polymarket", venue)] == ["t9-0"]
+            assert node.risk.consecutive_losses == 1  # the second loss alone
+            assert node.risk.state is TradingState.ACTIVE
+        finally:
+            node.close()
