@@ -3,7 +3,8 @@ state of the block before, or a rate limit) while it cuts a sell's proceeds in t
 a shortfall between the pair's Swap amountOut and what the wallet received is a transfer fee
 only for a token declared to take one (`venues.dex.fee_on_transfer`), else the order waits. A
 rate-limited balance read is asked again a bounded number of times; a swap whose balances are
-never answered is held unbooked (in flight, with a warning), never booked on its logs alone."""
+never answered is held unbooked (in flight, with a warning), never booked on its logs alone.
+The node's error it is held with is told without any RPC URL's credentials or API key."""
 
 from __future__ import annotations
 
@@ -19,8 +20,14 @@ from dex_support import ChainThread, connected_venue, dex_order, running_chain
 from fill_sink import FillSink
 from test_dex_hostile_proceeds import _lie, _receipts
 from test_dex_hostile_rpc import HostileServer, _through
+from tradeguard.alerts.rules import alert_for
+from tradeguard.bus import EventBus
+from tradeguard.clock import SimulatedClock
 from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.errors import AmbiguousVenueError
+from tradeguard.model.events import Event
+from tradeguard.node.builder import _tie_dex_references
+from tradeguard.node.health import _venues
 from tradeguard.sandbox.chain.rpc import LocalChain
 from tradeguard.secrets.redact import install_redaction
 from tradeguard.venues.uniswap_v2 import waiting
@@ -267,3 +274,57 @@ async def test_a_held_swap_leaves_the_venues_balances_and_open_orders_answered(
         await venue.close()
     finally:
         next(yield_, None)
+
+
+USER, PASSWORD, KEY, API_KEY = "rpcuser", "hunter2pass", "v3KEYabcdef123456", "QWERTYkey987654"
+_LEAKY = {
+    "code": -32000,
+    "message": f"missing trie node (upstream https://{USER}:{PASSWORD}@rpc.example.org/{KEY} "
+    f"refused; apikey={API_KEY})",
+}
+
+
+@pytest.fixture
+def leaky(chain: ChainThread) -> Iterator[HostileServer]:
+    yield from _serving(chain, _Refusing(chain.chain, _LEAKY))
+
+
+def _clean(text: str) -> bool:
+    return not any(secret in text for secret in (USER, PASSWORD, KEY, API_KEY))
+
+
+async def test_a_held_swap_s_rpc_error_is_told_without_its_credentials(
+    chain: ChainThread,
+    leaky: HostileServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Before: the node's error, a URL with its user, password and key in it, was put whole in
+    # the held reason, its event, alert and warning, and the health view's `held`.
+    install_redaction()
+    venue = await connected_venue(_through(chain.deployment, leaky), MemoryTxStore(),
+                                  approve_unlimited=True)  # fmt: skip
+    node: Any = type("N", (), {})()
+    node.venues, node.bus, node.clock = {"dex": venue}, EventBus(), SimulatedClock(0)
+    node.risk = type("R", (), {"venue_breakers": {}})()
+    told: list[Event] = []
+    node.bus.subscribe(told.append)
+    _tie_dex_references(node)
+    try:
+        with (
+            caplog.at_level(logging.WARNING, logger=waiting.__name__),
+            pytest.raises(AmbiguousVenueError) as exc,
+        ):
+            await venue.submit(dex_order("leaky-1", "0.01"))
+        assert "missing trie node" in str(exc.value) and _clean(str(exc.value)), exc.value
+        (held,) = venue.held.listed()
+        assert "missing trie node" in held["reason"] and _clean(held["reason"]), held
+        (event,) = told
+        assert _clean(str(event.data)), event.data
+        alert = alert_for(event)
+        assert alert is not None and "rpc.example.org" in alert.text and _clean(alert.text)
+        warned = [r.getMessage() for r in caplog.records if r.name == waiting.__name__]
+        assert warned and all(_clean(m) for m in warned), warned
+        shown = _venues(node, True, 0)["venues"]["dex"]["held"]
+        assert _clean(str(shown)), shown
+    finally:
+        await venue.close()

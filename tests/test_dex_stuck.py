@@ -10,9 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from eth_account import Account
 
 from dex_support import ChainThread, connected_venue, dex_order, running_chain
 from fill_sink import FillSink
+from test_dex_hostile_rpc import _through, serving_hostile
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
@@ -200,3 +202,58 @@ async def test_the_original_mined_instead_of_its_replacement_is_booked_by_a_bala
     assert done.venue_order_id == original.tx_hash
     assert [r.tx_hash for r in store.open_records("dex")] == []  # the bump is not left open
     await venue.close()
+
+
+async def test_a_held_swap_whose_nonce_another_transaction_used_ends_rejected_as_dropped(
+    chain: ChainThread,
+) -> None:
+    """A swap held unbooked (the RPC answers another transaction's receipt for it) whose
+    nonce a transaction outside the journal then used can never mine: the chain knows none of
+    the order's copies and the wallet's nonce is past them, so the order ends rejected as
+    dropped, with nothing booked, instead of being held for good."""
+    d = chain.deployment
+    hostile = serving_hostile(chain)
+    server = next(hostile)
+    try:
+        store = MemoryTxStore()
+        venue = await connected_venue(_through(d, server), store, receipt_timeout_s=0.2,
+                                      approve_unlimited=True)  # fmt: skip
+        warm = await venue.submit(dex_order("dropheld-warm", "0.01"))
+        seen = FillSink()
+        venue.set_listener(seen)
+        old = chain.rpc("eth_getTransactionReceipt", warm.venue_order_id)["result"]
+        # a receipt for every hash with none: the pending swap looks mined, with a receipt
+        # that is not its own
+        server.rewrites["eth_getTransactionReceipt"] = lambda p, r: r if r else old
+        weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+        chain.automine(False)
+        try:
+            with pytest.raises(AmbiguousVenueError, match="receipt of another transaction"):
+                await venue.submit(dex_order("dropheld-1"))
+            (swap,) = store.for_order("dex", "dropheld-1")
+            with pytest.raises(AmbiguousVenueError):  # looked up again: held
+                await venue.fetch_order("dropheld-1", "WETH/USD")
+            assert [x["tx_hash"] for x in venue.held.listed()] == [swap.tx_hash]
+            # a transfer outside the journal takes the swap's nonce, with a higher fee
+            own = Account.from_key(d.wallet_private_key)
+            other = own.sign_transaction({
+                "to": own.address, "value": 0, "gas": 21_000, "nonce": swap.nonce,
+                "chainId": 131277322940537, "maxFeePerGas": 4 * swap.max_fee_per_gas,
+                "maxPriorityFeePerGas": 4 * swap.max_fee_per_gas,
+            })  # fmt: skip
+            chain.rpc("eth_sendRawTransaction", "0x" + bytes(other.raw_transaction).hex())
+        finally:
+            chain.automine(True)
+        chain.mine()
+        assert chain.rpc("eth_getTransactionByHash", swap.tx_hash)["result"] is None
+        for _ in range(2):  # the same end each time asked
+            done = await venue.fetch_order("dropheld-1", "WETH/USD")
+            assert done is not None and done.status is OrderStatus.REJECTED, done
+            assert "dropped" in done.reason
+        assert venue.held.listed() == [] and store.open_records("dex") == []
+        assert seen.fills == []  # nothing of the order moved: nothing booked
+        weth_after = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+        assert weth_after == weth_before
+        await venue.close()
+    finally:
+        next(hostile, None)

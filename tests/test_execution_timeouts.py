@@ -15,6 +15,7 @@ from tradeguard.model.market import Candle, Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
 from tradeguard.strategies.base import Strategy, register
+from tradeguard.venues.uniswap_v2.held import HeldSwaps
 
 D = Decimal
 
@@ -177,3 +178,25 @@ async def test_the_cancelled_ids_are_kept_only_while_their_re_send_is_under_way(
 
     assert len(seen) == 40 and all(seen)  # each re-send saw its own cancelled order
     assert len(timeouts.cancelled) == 0  # was 40: one per timed-out order, for life
+
+
+async def test_an_order_whose_swap_the_venue_holds_on_chain_is_not_cancelled_for_its_age(
+    tmp_path: Path,
+) -> None:
+    # Before: an order a venue held on chain (a DEX's swap sent, its answer not booked yet)
+    # was cancelled by its timeout like any resting order, racing the swap it had sent; now it
+    # is left to the chain's answer, and timed out as usual once that releases it.
+    rig = make_rig(tmp_path)
+    held = HeldSwaps(rig.venue.name, rig.clock.now_ms)
+    rig.venue.held = held  # type: ignore[attr-defined]
+    timeouts = OrderTimeouts(rig.orders, rig.market, {"s1": TimeoutPolicy(1)})
+    placed = await rig.orders.submit(limit_buy())
+    assert placed.order is not None
+    cid = placed.order.client_order_id
+    held.hold(cid, SYMBOL, "0xab", "receipt of 0xab not booked")
+    rig.clock.ms += 60_000
+
+    assert await timeouts.sweep() == []
+    assert placed.order.status is OrderStatus.ACCEPTED and cid not in rig.orders.cancel_requested
+    held.release(cid)
+    assert await timeouts.sweep() == [cid]

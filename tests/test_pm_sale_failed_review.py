@@ -17,22 +17,30 @@ D = Decimal
 SYMBOL = "fed-above-4pct-dec:YES/PUSD"
 
 
-def _losing_sale(node: Any, trades: list[tuple[str, Decimal]], pair: str = "fed") -> list[Fill]:
-    """A retry's sale of 10 contracts at a loss (its record told to the risk engine), matched
-    in `trades` (trade id, size); return their fills, booked."""
+def _losing_sale(
+    node: Any,
+    trades: list[tuple[str, Decimal]],
+    pair: str = "fed",
+    cid: str = "c-sale",
+    pnl: Decimal = D("-1.20"),
+    cost: str = "6.40",
+) -> list[Fill]:
+    """A retry's sale of 10 contracts at 0.52 of what cost `cost` (`pnl`, a loss by default;
+    its record told to the risk engine), order `cid`, matched in `trades` (trade id, size);
+    return their fills, booked."""
     from tradeguard.model.enums import OrderStatus, OrderType
     from tradeguard.model.order import Order
     from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult
 
     strat, now = node.strategies[0], node.clock.now_ms()
-    sig = {"arb": "unwind", "retry_of": 1, "pair_id": pair, "retry_cost": "6.40"}
+    sig = {"arb": "unwind", "retry_of": 1, "pair_id": pair, "retry_cost": cost}
     node.storage.upsert_order(Order(
-        "c-sale", strat.id, "polymarket", SYMBOL, Side.SELL, OrderType.LIMIT, D(10), D("0.52"),
+        cid, strat.id, "polymarket", SYMBOL, Side.SELL, OrderType.LIMIT, D(10), D("0.52"),
         status=OrderStatus.FILLED, filled=D(10), avg_price=D("0.52"), signal=sig,
     ))  # fmt: skip
     fills = []
     for trade_id, size in trades:
-        fill = Fill("polymarket", SYMBOL, "c-sale", "v-sale", trade_id, Side.SELL, D("0.52"),
+        fill = Fill("polymarket", SYMBOL, cid, "v-sale", trade_id, Side.SELL, D("0.52"),
                     size, D(0), "PUSD", LiquiditySide.TAKER, now)  # fmt: skip
         assert node.storage.insert_fill(fill, strat.id)
         fills.append(fill)
@@ -40,9 +48,9 @@ def _losing_sale(node: Any, trades: list[tuple[str, Decimal]], pair: str = "fed"
                        outcome="unwound", retry_of=1, ts=now)  # fmt: skip
     sale.legs.append(PairLegResult("unwind", "polymarket", SYMBOL, Side.SELL, D(10), D("0.52"),
                                    D(10), D("0.52"), status="filled",
-                                   client_order_id="c-sale"))  # fmt: skip
-    strat.executor.book_result(sale, D("-1.20"), trade=False)
-    strat.executor._finish(sale)  # told to the risk engine: one losing trade
+                                   client_order_id=cid))  # fmt: skip
+    strat.executor.book_result(sale, pnl, trade=False)
+    strat.executor._finish(sale)  # told to the risk engine: one trade
     return fills
 
 
@@ -243,5 +251,75 @@ async def test_two_flags_in_one_outer_transaction_are_both_published_at_its_comm
             with node.storage.transaction():
                 pass  # a later commit publishes nothing again
             assert sorted(seen) == ["t7-0", "t8-0"]
+        finally:
+            node.close()
+
+
+async def test_a_failed_winning_sale_gives_back_the_streak_it_ended(tmp_path, monkeypatch) -> None:
+    """A retry's sale at a loss (streak 1 of 2), then one at a gain (the streak ended); the
+    gain's trade is read FAILED. Before, the streak stayed at 0 as if the sale had filled; now
+    it is 1 again, as had it never filled, across restarts before and after the flag."""
+    from test_pm_arb_node import arb_config
+    from tradeguard.execution.failed_fills import flag_failed_fills
+    from tradeguard.node import TradingNode
+
+    async with arb_servers(tmp_path, monkeypatch) as (kalshi, pm):
+        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {})
+        cfg.risk.max_consecutive_losses, cfg.risk.cooldown_after_loss_s = 2, 0
+        node = TradingNode(cfg)
+        try:
+            _losing_sale(node, [("t9-0", D(10))])
+            assert node.risk.consecutive_losses == 1
+            [win] = _losing_sale(node, [("t8-0", D(10))], cid="c-win", pnl=D("1.00"),
+                                 cost="4.20")  # fmt: skip
+            assert node.risk.consecutive_losses == 0
+            node.close()
+            node = TradingNode(cfg)  # the win kept with the engine's state
+            venue = node.venues["polymarket"]
+            venue.failed_fills[win.trade_id] = win  # read FAILED
+            assert [f["trade_id"] for f in flag_failed_fills(node, "polymarket", venue)] == ["t8-0"]
+            assert node.risk.consecutive_losses == 1
+        finally:
+            node.close()
+        node = TradingNode(cfg)
+        try:
+            assert node.risk.consecutive_losses == 1
+        finally:
+            node.close()
+
+
+async def test_a_sale_failed_after_a_downtime_longer_than_the_window_takes_its_loss_back(
+    tmp_path, monkeypatch
+) -> None:
+    """A retry's sale at a loss; the node is stopped eight days, more than the take-back
+    window; after its start another sale loses, then the first is read FAILED. Before, the
+    second loss let the first go (older than the window) and the streak kept a loss that never
+    happened; the window now counts the node's running time."""
+    from test_pm_arb_node import arb_config
+    from tradeguard.clock import SimulatedClock
+    from tradeguard.execution.failed_fills import flag_failed_fills
+    from tradeguard.model.enums import TradingState
+    from tradeguard.node import TradingNode
+    from tradeguard.risk.loss_history import TAKE_BACK_MS
+
+    async with arb_servers(tmp_path, monkeypatch) as (kalshi, pm):
+        cfg = arb_config(tmp_path, kalshi, pm, {"on_interrupted": "hold"}, {})
+        cfg.risk.max_consecutive_losses, cfg.risk.cooldown_after_loss_s = 5, 0
+        clock = SimulatedClock(1_790_000_000_000)
+        node = TradingNode(cfg, clock=clock)
+        try:
+            [fill] = _losing_sale(node, [("t9-0", D(10))])
+        finally:
+            node.close()
+        clock.advance_to(clock.now_ms() + TAKE_BACK_MS + 86_400_000)
+        node = TradingNode(cfg, clock=clock)
+        try:
+            _losing_sale(node, [("t7-0", D(10))], cid="c-sale-2")
+            assert node.risk.consecutive_losses == 2
+            venue = node.venues["polymarket"]
+            venue.failed_fills[fill.trade_id] = fill  # read FAILED
+            assert [f["trade_id"] for f in flag_failed_fills(node, "polymarket", venue)] == ["t9-0"]
+            assert node.risk.consecutive_losses == 1  # the second loss alone
+            assert node.risk.state is TradingState.ACTIVE
         finally:
             node.close()

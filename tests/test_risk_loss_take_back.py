@@ -4,6 +4,7 @@ can still be flagged in, however long the streak; none older, none that counts n
 from __future__ import annotations
 
 from test_risk_support import T0, D, Rig
+from tradeguard.model.enums import TradingState
 from tradeguard.risk.loss_history import TAKE_BACK_MS, LossHistory
 
 
@@ -48,6 +49,16 @@ def test_a_loss_that_counts_no_more_is_let_go() -> None:
     assert [x.key for x in rig.engine.losses.losses] == ["cycle:1"]  # still cooling M1
     _lose(rig, 3, T0 + 61_000)  # its cooldown has run out
     assert [x.key for x in rig.engine.losses.losses] == ["cycle:3"]
+    # the win is kept (its sale may yet be found FAILED), a win that reset nothing is not,
+    # and neither is once past the window
+    assert [x.key for x in rig.engine.losses.resets] == ["cycle:2"]
+    rig.engine.observe_cycle("arb", ("M1",), D("1"), T0 + 62_000, 4)
+    for record in (5, 6):  # nothing to reset: the first is kept as what 4's take-back
+        # folds into (it would have ended that streak too), the next is not kept
+        rig.engine.observe_cycle("arb", ("M1",), D("1"), T0 + 58_000 + record * 1000, record)
+    assert [x.key for x in rig.engine.losses.resets] == ["cycle:2", "cycle:4", "cycle:5"]
+    _lose(rig, 7, T0 + 64_000 + TAKE_BACK_MS + 1)
+    assert rig.engine.losses.resets == [] and rig.engine.consecutive_losses == 1
 
 
 def test_a_loss_stored_without_its_time_is_dated_at_the_load() -> None:
@@ -74,3 +85,62 @@ def test_a_loss_stored_before_its_time_was_kept_is_still_taken_back_after_the_up
     assert kept.ts == T0 + 1000
     assert eng.take_back_cycle("arb", 1, T0 + 2000)
     assert eng.consecutive_losses == 0
+
+
+def _win(rig: Rig, record_id: int, ts: int) -> None:
+    rig.at(ts)
+    rig.engine.observe_cycle("arb", ("M1",), D("1"), ts, record_id)
+
+
+def test_a_failed_winning_sale_gives_back_the_streak_it_ended() -> None:
+    # Before: a win's sale flagged FAILED left the streak it had reset at 0, so two losses,
+    # the win that never happened and a third loss did not pause a limit of 3.
+    rig = Rig(max_consecutive_losses=3)
+    _lose(rig, 1, T0)
+    _lose(rig, 2, T0 + 1000)
+    _win(rig, 3, T0 + 2000)
+    _lose(rig, 4, T0 + 3000)
+    assert rig.engine.consecutive_losses == 1 and rig.engine.state is TradingState.ACTIVE
+    eng = rig.restart()  # kept across a restart
+    assert eng.take_back_cycle("arb", 3, T0 + 4000)  # the win's sale FAILED
+    assert eng.consecutive_losses == 3 and eng.state is TradingState.REDUCING
+    assert not eng.take_back_cycle("arb", 3, T0 + 5000)  # taken back once
+    # and each loss of the streak it gave back can still be taken back itself
+    assert eng.take_back_cycle("arb", 1, T0 + 6000)
+    assert eng.consecutive_losses == 2 and eng.state is TradingState.ACTIVE
+
+
+def test_a_failed_win_a_later_win_follows_changes_nothing_until_that_one_fails() -> None:
+    rig = Rig(max_consecutive_losses=1000)
+    _lose(rig, 1, T0)
+    _win(rig, 2, T0 + 1000)
+    _lose(rig, 3, T0 + 2000)
+    _win(rig, 4, T0 + 3000)
+    _lose(rig, 5, T0 + 4000)
+    assert rig.engine.take_back_cycle("arb", 2, T0 + 5000)
+    assert rig.engine.consecutive_losses == 1  # the win 4 would have ended it too
+    assert rig.engine.take_back_cycle("arb", 4, T0 + 6000)
+    assert rig.engine.consecutive_losses == 3  # neither win happened: one streak of three
+    # a win partly taken back that is still no loss stands
+    _win(rig, 6, T0 + 7000)
+    assert not rig.engine.take_back_cycle("arb", 6, T0 + 8000, D("-0.5"))
+    assert rig.engine.consecutive_losses == 0
+
+
+def test_a_loss_is_kept_a_whole_window_of_running_after_a_downtime_longer_than_it() -> None:
+    # Before: a node stopped longer than the window came back to let go at once of the losses
+    # whose sales it could not have seen FAIL while it was down; a sale then flagged FAILED
+    # kept a loss that never happened. The window now counts from when the node last ran.
+    rig = Rig(max_consecutive_losses=1000)
+    _lose(rig, 1, T0)
+    _lose(rig, 2, T0 + 1000)
+    down = TAKE_BACK_MS + 86_400_000  # stopped for eight days
+    rig.at(T0 + 1000 + down)
+    eng = rig.restart()
+    _lose(rig, 3, T0 + 2000 + down)  # a new loss prunes: the two are kept still
+    assert [x.key for x in eng.losses.losses] == ["cycle:1", "cycle:2", "cycle:3"]
+    assert eng.take_back_cycle("arb", 1, T0 + 3000 + down)  # its sale found FAILED now
+    assert eng.consecutive_losses == 2
+    # a whole window of running after the start, it is let go as usual
+    _lose(rig, 4, T0 + 1001 + down + TAKE_BACK_MS)
+    assert [x.key for x in eng.losses.losses] == ["cycle:3", "cycle:4"]

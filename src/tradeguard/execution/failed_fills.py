@@ -315,11 +315,18 @@ def _take_back_loss(
 def _take_back_fill_loss(node: ReconcileHost, booked: Fill, owner: str) -> None:
     """The closing fill `booked` (of `owner`, a strategy whose fills make its positions)
     FAILED: the loss its round trip fed the risk engine's losing streak and after-loss
-    cooldown never happened (none kept: it was no loss, or no closing fill)."""
+    cooldown never happened; a win's reset of the streak did not either (the streak is given
+    back). None kept: no closing fill, or its result let go."""
     key = fill_key(booked.venue, booked.trade_id, booked.side.value)
-    if getattr(node.risk, "loss_symbols", None) is None or not node.risk.loss_symbols(owner, key):
+    risk = node.risk
+    if getattr(risk, "loss_symbols", None) is None:
         return
-    why = f"the loss of trade {booked.trade_id} was taken back: it FAILED on {booked.venue}"
+    losses = getattr(risk, "losses", None)
+    won = losses is not None and losses.find_win(owner, key) is not None
+    if not won and not risk.loss_symbols(owner, key):
+        return
+    what = "win's reset of the losing streak" if won else "loss"
+    why = f"the {what} of trade {booked.trade_id} was taken back: it FAILED on {booked.venue}"
     _take_back(node, owner, key, None, why)
 
 

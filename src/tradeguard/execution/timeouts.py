@@ -43,6 +43,14 @@ class TimeoutPolicy:
     replace: bool = False
 
 
+def _held_on_chain(orders: Any, order: Order) -> bool:
+    """Whether `order`'s venue holds its swap unbooked (a DEX's `held`): sent on chain, it is
+    answered by the chain, never cancelled for its age (a cancel would race the swap)."""
+    venue = getattr(orders, "venues", {}).get(order.venue)
+    by_order = getattr(getattr(venue, "held", None), "by_order", None)
+    return isinstance(by_order, dict) and order.client_order_id in by_order
+
+
 class OrderTimeouts:
     """Sweeps the open orders of an OrderManager; call `sweep` every fraction of a second."""
 
@@ -87,6 +95,8 @@ class OrderTimeouts:
                 continue
             if order.client_order_id in self.orders.unknown:
                 continue  # the venue cannot be asked: the reconciler owns it
+            if _held_on_chain(self.orders, order):
+                continue  # a swap on chain the venue holds unbooked: the chain answers it
             if now_ms - order.created_ts < policy.timeout_s * 1000:
                 continue
             sent = self.orders.cancel_requested.get(order.client_order_id)

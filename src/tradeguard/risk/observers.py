@@ -28,12 +28,11 @@ from tradeguard.risk.state import (
     LOSS_LIMIT_BY,
     RECONCILER_BY,  # noqa: F401  (imported from here too)
     SELF_LIFTING_BY,
-    RiskState,
 )
+from tradeguard.risk.take_back import LOSS_STREAK_BY, TakeBacks
 from tradeguard.risk.valuation import Valuation
 from tradeguard.risk.views import StateStore
 
-LOSS_STREAK_BY = "breaker:consecutive_losses"
 NO_EQUITY_BY = "breaker:no_equity"
 # Venue refusals that say the account itself is unusable: they open the breaker at once.
 ACCOUNT_REFUSALS = frozenset({"AUTHENTICATION", "PERMISSION_DENIED"})
@@ -49,13 +48,10 @@ _RESULT_FIELDS = (
 )  # fmt: skip
 
 
-# what is left of a loss partly taken back below this (division's rounding) is no loss
-_LOSS_LEFT_MIN = Decimal("0.000001")
-
 log = logging.getLogger(__name__)
 
 
-class RiskObservers(RiskState):
+class RiskObservers(TakeBacks):
     """Feed results, equity and venue errors into the breakers and the trading state."""
 
     def __init__(
@@ -173,61 +169,6 @@ class RiskObservers(RiskState):
         loss = self.losses.find(strategy_id, key)
         return loss.symbols if loss is not None else ()
 
-    def take_back_cycle(
-        self, strategy_id: str, record_id: int, ts: int, back: Decimal | None = None
-    ) -> bool:
-        """Take back the loss the record `record_id` of `strategy_id` fed (its sale's trade
-        FAILED: the loss never happened); see `take_back_loss`."""
-        return self.take_back_loss(strategy_id, cycle_key(record_id), ts, back,
-                                   f"record {record_id}'s loss was taken back")  # fmt: skip
-
-    def take_back_loss(
-        self, strategy_id: str, key: str, ts: int, back: Decimal | None = None, why: str = ""
-    ) -> bool:
-        """Take back the loss `key` of `strategy_id` (an arbitrage record's, a closing fill's)
-        whose sale's trade FAILED (the loss never happened): out of the losing streak while it
-        still counts there, lifting the streak's pause when it tripped it and the rest is below
-        `max_consecutive_losses`, and its after-loss cooldown off each market unless a later
-        loss cooled it further. With `back` (what the failed trade took back of the loss's
-        P&L, part of its sale failing), it stays a loss while what it lost exceeds what was
-        taken back so far. Return whether a loss was taken back."""
-        kept = self.losses.find(strategy_id, key)
-        if kept is not None and back is not None and kept.pnl < ZERO:
-            kept.pnl += back
-            if kept.pnl < -_LOSS_LEFT_MIN:  # the rest of the sale still lost: a losing trade
-                self._dirty = True
-                self._save()
-                return False
-        loss = self.losses.take(strategy_id, key)
-        if loss is None:
-            return False
-        for symbol in loss.symbols:
-            cooled = (strategy_id, symbol)
-            if loss.until and self.cooldowns.get(cooled) == loss.until:
-                prior = loss.prior.get(symbol, 0)
-                if prior > ts:
-                    self.cooldowns[cooled] = prior
-                else:
-                    self.cooldowns.pop(cooled, None)
-        if loss.streak and self.consecutive_losses > 0:
-            self.consecutive_losses -= 1
-            if self.consecutive_losses < self.config.max_consecutive_losses:
-                self._lift_streak(ts, why or f"the loss of {key} was taken back")
-        self._dirty = True
-        self._save()
-        return True
-
-    def _lift_streak(self, ts: int, why: str) -> None:
-        """The streak's pause (or the one a halt was set over) ends: its streak is short now."""
-        over = self.halted_over
-        if over is not None and over.get("by") == LOSS_STREAK_BY:
-            self.halted_over, self.reducing_until = None, None
-        elif self.state is TradingState.REDUCING and self.state_by == LOSS_STREAK_BY:
-            self.reducing_until = None
-            self._set_state(TradingState.ACTIVE, f"consecutive-loss pause lifted: {why}",
-                            LOSS_STREAK_BY)  # fmt: skip
-            self._publish(EventKind.BREAKER_RESET, ts, {"breaker": "consecutive_losses"}, None)
-
     def observe_settlement(
         self, strategy_id: str, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
     ) -> bool:
@@ -250,9 +191,10 @@ class RiskObservers(RiskState):
         self, sid: str, symbols: tuple[str, ...], pnl: Decimal, ts: int, key: str | None = None
     ) -> None:
         c = self.config
-        if pnl >= ZERO:
+        if pnl >= ZERO:  # a keyed win is kept: found FAILED, the streak it ended is back
+            won = (sid, key, pnl) if key is not None else None
+            self.losses.streak_over(ts, self.consecutive_losses, won)
             self.consecutive_losses = 0
-            self.losses.streak_over(ts)
             self._save()
             return
         self.consecutive_losses += 1
@@ -263,6 +205,11 @@ class RiskObservers(RiskState):
         if cool_until:
             for symbol in symbols:
                 self._cool(sid, symbol, cool_until)
+        self._trip_streak(ts)
+
+    def _trip_streak(self, ts: int) -> None:
+        """Pause new entries when the losing streak reaches `max_consecutive_losses`."""
+        c = self.config
         n, limit = self.consecutive_losses, c.max_consecutive_losses
         # Under a halt that lifts itself (the reconciler's, the checkpoint's) the streak counts,
         # its lift coming back REDUCING; once that is set it trips no more, as REDUCING does not.
@@ -286,8 +233,8 @@ class RiskObservers(RiskState):
 
     def _end_loss_pause(self, ts: int) -> None:
         self.reducing_until = None
+        self.losses.streak_over(ts, self.consecutive_losses)
         self.consecutive_losses = 0
-        self.losses.streak_over(ts)
         self._set_state(TradingState.ACTIVE, "consecutive-loss pause is over", LOSS_STREAK_BY)
         self._publish(EventKind.BREAKER_RESET, ts, {"breaker": "consecutive_losses"}, None)
 

@@ -223,8 +223,8 @@ class RiskState:
             raise self._refused(halt_day)
         before = self.state
         self.daily_loss_halt_day = None
+        self.losses.streak_over(now, self.consecutive_losses)
         self.consecutive_losses = 0
-        self.losses.streak_over(now)
         # Measure the next drawdown from here when a drawdown halt (or reduction) is resumed,
         # though the equity came back a little since, or when the old peak would halt again at
         # once; otherwise it stands: resuming a kill, a ledger halt or an ACTIVE node must not
@@ -365,7 +365,12 @@ class RiskState:
             "cycles_seen": self.cycles_seen,
             "settlements_seen": self.settlements_seen,
             # only while some are kept: a state of none reads and writes as before
-            **({"losses": self.losses.to_json()} if self.losses.losses else {}),
+            # (with when they were saved: a start credits each with the downtime since)
+            **(
+                {"losses": kept, "losses_seen": self._clock.now_ms()}
+                if (kept := self.losses.to_json())
+                else {}
+            ),
             "last_resume": self.last_resume,
             "last_kill": self.last_kill,
             "halted_over": self.halted_over,
@@ -435,7 +440,11 @@ class RiskState:
             for s, keys in (data.get("settlements_seen") or {}).items()
             if isinstance(keys, list)
         }
-        self.losses = LossHistory.from_json(data.get("losses"), self._clock.now_ms())
+        now = self._clock.now_ms()
+        self.losses = LossHistory.from_json(data.get("losses"), now)
+        seen = data.get("losses_seen")
+        if isinstance(seen, int) and not isinstance(seen, bool):
+            self.losses.stopped(now - seen)  # no sale was seen FAILED while it was stopped
         self.last_resume = data.get("last_resume")
         self.last_kill = data.get("last_kill")
         over = data.get("halted_over")

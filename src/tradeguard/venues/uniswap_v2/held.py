@@ -5,7 +5,10 @@ it; meanwhile the venue's other reads go on: its open orders list it in flight w
 it is held, its balances are read (the chain's, the swap in them without its fill: the
 reconciliation and the balance sync leave the ledger alone while one is held, see
 `execution.reconcile.held_unbooked`), and `held_swaps` names it for the node's health view.
-The first hold of each swap is told (`on_held`: the node publishes `dex.swap_held`, an alert).
+The first hold of each swap is told (`on_held`: the node publishes `dex.swap_held`, an alert),
+its reason without any URL's credentials or API key (`told`). A hold ends when the order is
+answered: booked, or, once the chain knows none of its transactions by hash and the wallet's
+nonce is past them (another transaction used it), rejected as dropped with nothing booked.
 
 ```python
 venue.held.hold(cid, "WETH/USD", tx_hash, "receipt of 0x.. not booked: ...")
@@ -43,7 +46,9 @@ class HeldSwaps:
         self.on_held: Callable[[dict[str, Any]], None] | None = None
 
     def hold(self, cid: str, symbol: str, tx_hash: str, reason: str) -> None:
-        """Hold the swap `tx_hash` of order `cid` for `reason`; told once per swap."""
+        """Hold the swap `tx_hash` of order `cid` for `reason` (the RPC's words in it: any URL
+        cut to its host, any credential masked); told once per swap."""
+        reason = told(reason)
         known = self.by_order.get(cid)
         since = known["since_ms"] if known is not None else self.now_ms()
         info = {"client_order_id": cid, "symbol": symbol, "tx_hash": tx_hash,
@@ -60,6 +65,15 @@ class HeldSwaps:
     def listed(self) -> list[dict[str, Any]]:
         """Each swap held, oldest first."""
         return sorted((dict(x) for x in self.by_order.values()), key=lambda x: x["since_ms"])
+
+
+def told(reason: str) -> str:
+    """`reason` as a held swap tells it (event, alert, health view): an RPC URL cut to its
+    host, an API key or password masked; a transaction's hash kept."""
+    from tradeguard.secrets.redact import redact
+    from tradeguard.venues.uniswap_v2.rpc import scrub_urls
+
+    return redact(scrub_urls(reason))
 
 
 def mined_by(lookup: TxLookup, block: int | None) -> bool:

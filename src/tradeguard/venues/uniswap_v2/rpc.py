@@ -21,7 +21,13 @@ _TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df52
 
 
 class NoState(Exception):
-    """The RPC answered an error for a read at a past block (a node keeping no state of it)."""
+    """The RPC answered an error for a read at a past block (a node keeping no state of it);
+    the node's words are told with any URL cut to its host and any credential masked."""
+
+    def __init__(self, message: str) -> None:
+        from tradeguard.secrets.redact import redact
+
+        super().__init__(redact(scrub_urls(message)))
 
 
 class RateLimited(NoState):
@@ -57,7 +63,7 @@ class RpcFailure(Exception):
     """The node answered with an error; `reverted` when execution reverted (with `reason`)."""
 
     def __init__(self, message: str, reverted: bool = False, reason: str = "") -> None:
-        super().__init__(message)
+        super().__init__(scrub_urls(message))  # the node's words: no URL's user info or path
         self.reverted = reverted
         self.reason = reason
 
@@ -413,6 +419,23 @@ class ChainClient:
         if got != tx_hash.lower():
             raise RpcFailure(f"asked for {tx_hash}, the RPC answered another transaction ({got})")
         return TxLookup("pending")
+
+    async def known(self, tx_hash: str) -> bool:
+        """Whether the node knows `tx_hash` at all (pending or in a block), asked by the
+        transaction, not its receipt; an answer naming another transaction raises RpcFailure."""
+        from web3.exceptions import TransactionNotFound
+
+        try:
+            tx = await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return False
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise RpcFailure(f"a malformed transaction for {tx_hash}: {exc}") from None
+        raw = tx.get("hash")
+        got = "0x" + bytes(raw).hex() if isinstance(raw, bytes | bytearray) else str(raw).lower()
+        if got != tx_hash.lower():
+            raise RpcFailure(f"asked for {tx_hash}, the RPC answered another transaction ({got})")
+        return True
 
     async def _with_gas_price(self, tx_hash: str, receipt: Any) -> Any:
         """`receipt` with the transaction's gasPrice as its effectiveGasPrice (what a node

@@ -108,6 +108,8 @@ class TxWatcher:
                     return await self._mined(cid, symbol, record, lookup.receipt)
             except AmbiguousVenueError as exc:
                 if held_error(exc):
+                    if await self._gone(records):  # none of its copies can mine, ever
+                        return self._dropped(cid, symbol, records, str(exc))
                     self.venue.held.hold(cid, symbol, record.tx_hash, str(exc))
                 raise
             if lookup.state == "confirming":  # in a block: neither resent nor replaced
@@ -121,6 +123,38 @@ class TxWatcher:
                                 "dropped: its nonce was used by another transaction")  # fmt: skip
         pending = await self._unstick(pending)
         return self._report(cid, symbol, pending, OrderStatus.ACCEPTED)
+
+    async def _gone(self, records: list[TxRecord]) -> bool:
+        """Whether no copy of an order whose lookup is held can ever mine, by what the chain
+        shows whatever the RPC answers of their receipts: the wallet's mined nonce is past
+        theirs and the node knows none of them by hash (neither pending nor in a block). Any
+        doubt (a copy known, a read not answered) keeps the order held."""
+        chain = self.venue.chain
+        try:
+            used = await chain.nonce(self.sender.address, pending=False)
+            if any(r.nonce >= used for r in records):
+                return False
+            for record in records:
+                if await chain.known(record.tx_hash):
+                    return False
+        except Exception as exc:  # no answer: held until one comes
+            _log.info("%s: whether %s can still mine not read: %s", self.venue.name,
+                      records[0].client_order_id, type(exc).__name__)  # fmt: skip
+            return False
+        return True
+
+    def _dropped(self, cid: str, symbol: str, records: list[TxRecord], held: str) -> OrderReport:
+        """End an order none of whose copies can mine (`_gone`): rejected as dropped, with
+        nothing booked (its nonce was spent by a transaction not journaled for it)."""
+        for record in records:
+            self._save(record, "dropped")
+        _log.warning(
+            "%s: order %s is dropped: the chain knows none of its transactions and the wallet's "
+            "nonce %d was used by another; it was held (%s)", self.venue.name, cid,
+            records[-1].nonce, held,
+        )  # fmt: skip
+        return self._report(cid, symbol, records[-1], OrderStatus.REJECTED,
+                            "dropped: its nonce was used by another transaction")  # fmt: skip
 
     async def _mined(self, cid: str, symbol: str, record: TxRecord, receipt: Any) -> OrderReport:
         report = await self._book(cid, symbol, record, receipt)
