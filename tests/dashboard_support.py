@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page, async_playwright, expect
 
 from test_api_support import Tokens, build_app
 from tradeguard.api.server import ApiServer
@@ -23,6 +23,11 @@ ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 TALL = {"width": 1400, "height": 1500}
+
+# Every browser check waits up to 15 s for what it expects (Playwright's default is 5 s): a page
+# that renders in well under a second alone can take seconds while another test worker keeps
+# the same cores busy. A check that never comes true still fails, only later.
+expect.set_options(timeout=15_000)
 
 
 def require_chromium() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import email
 import logging
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
@@ -13,9 +12,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from smtp_support import smtp_relay
 from tradeguard.alerts import (
     Alert,
     AlertsConfig,
@@ -105,24 +104,12 @@ class SmtpServer:
     port: int
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def serve_smtp() -> Iterator[SmtpServer]:
     """Run an aiosmtpd server on 127.0.0.1 for the duration of the block."""
     inbox = _Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_relay(inbox) as port:
         yield SmtpServer(inbox, port)
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

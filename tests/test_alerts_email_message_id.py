@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from email.message import Message
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from test_alerts_channels import ALERT, _free_port
+from smtp_support import smtp_relay
+from test_alerts_channels import ALERT
 from tradeguard.alerts import ChannelError, EmailChannel
 
 RAISED = dataclasses.replace(ALERT, id="00000001765000000000-0123456789ab")
@@ -43,13 +43,8 @@ class _CuttingInbox:
 @contextlib.contextmanager
 def _relay() -> Iterator[tuple[_CuttingInbox, int]]:
     inbox = _CuttingInbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_relay(inbox) as port:
         yield inbox, port
-    finally:
-        controller.stop()
 
 
 def _channel(port: int) -> EmailChannel:

@@ -10,10 +10,10 @@ import threading
 import time
 from collections.abc import Iterator
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from conftest import aeventually
+from smtp_support import smtp_relay
 from test_alerts_channels import ALERT
 from tradeguard.alerts import AlertManager, AlertsConfig, EmailChannel
 
@@ -51,15 +51,8 @@ class _SlowInbox:
 @contextlib.contextmanager
 def _slow_smtp(delay_s: float) -> Iterator[tuple[_SlowInbox, int]]:
     inbox = _SlowInbox(delay_s)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_relay(inbox) as port:
         yield inbox, port
-    finally:
-        controller.stop()
 
 
 @contextlib.contextmanager

@@ -97,20 +97,17 @@ def test_token_decimals_other_than_the_contracts_refuse_to_start(dex: DexSetup) 
              "gives 6; set token_decimals.USD = 18")  # fmt: skip
 
 
-def test_an_rpc_that_does_not_answer_refuses_to_start_in_one_line(dex: DexSetup) -> None:
-    import socket
-
-    with socket.socket() as sock:  # a port nothing listens on once closed
-        sock.bind(("127.0.0.1", 0))
-        dead = sock.getsockname()[1]
+def test_an_rpc_that_does_not_answer_refuses_to_start_in_one_line(
+    dex: DexSetup, closed_port: int
+) -> None:
     dex.config.write_text(
-        live_config_text(dex.root, dex.deployment, rpc=f"http://127.0.0.1:{dead}")
+        live_config_text(dex.root, dex.deployment, rpc=f"http://127.0.0.1:{closed_port}")
     )
     done = run_exit(dex.config, dex.env)
     assert done.returncode == 1, done.stdout + done.stderr
     lines = [line for line in done.stderr.splitlines() if line.startswith("tradeguard: ")]
     assert len(lines) == 1 and "dex: RPC eth_chainId failed" in lines[0], done.stderr
-    assert f"127.0.0.1:{dead}" in lines[0] and "is the chain's node running" in lines[0]
+    assert f"127.0.0.1:{closed_port}" in lines[0] and "is the chain's node running" in lines[0]
     assert "Traceback" not in done.stderr and PATH_KEY not in done.stdout + done.stderr
 
 

@@ -152,7 +152,7 @@ def test_a_bounded_callback_that_catches_its_abandon_and_returns_counts_as_aband
 
     def swallows_once() -> None:
         try:
-            time.sleep(5)
+            time.sleep(60)
         except StrategyAbandoned:
             caught.append("abandon")
 
@@ -160,7 +160,9 @@ def test_a_bounded_callback_that_catches_its_abandon_and_returns_counts_as_aband
         stop._on_sigint(signal.SIGINT, None)  # the first Ctrl-C, between callbacks
         began = time.monotonic()
         assert stop.bounded("s1", swallows_once) is False  # bounded from its own start
-        assert time.monotonic() - began < 2.0
+        # abandoned 0.2 s in, not slept out: a loaded machine (another test worker) may add
+        # seconds, never the 60
+        assert time.monotonic() - began < 30
         called: list[int] = []
         assert stop.bounded("s1", called.append, 1) is False  # not called again
         assert stop.bounded("s2", called.append, 2) is True  # another strategy still is

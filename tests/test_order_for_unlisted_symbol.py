@@ -29,7 +29,7 @@ async def test_an_order_for_an_unlisted_symbol_subscribes_nothing(
 ) -> None:
     write_vault(tmp_path, monkeypatch)
     async with two_symbol_sandbox() as ex:
-        node = TradingNode(sandbox_config(tmp_path, ex, [], subscribe_wait_s=5))
+        node = TradingNode(sandbox_config(tmp_path, ex, [], subscribe_wait_s=30))
         await node.start()
         run = asyncio.create_task(node.run_live())
         try:
@@ -42,7 +42,9 @@ async def test_an_order_for_an_unlisted_symbol_subscribes_nothing(
                     json={**order, "symbol": "XRP/USDT", "price": "0.5"},
                 )  # fmt: skip
                 assert r.json()["code"] == "UNKNOWN_INSTRUMENT", r.text
-                assert time.monotonic() - started < 2  # not after subscribe_wait_s = 5
+                # refused at once, not after subscribe_wait_s = 30 (a loaded machine may add
+                # seconds)
+                assert time.monotonic() - started < 15
                 assert "XRP/USDT" not in _streamed(node)
                 # the venue's symbol nobody streamed yet is subscribed for its reference price
                 assert "BTC/USDT" not in _streamed(node)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from decimal import Decimal
 
 import pytest
@@ -111,10 +110,8 @@ def _subs(ex: KalshiExchange) -> list[tuple[str, set[str]]]:
     return [sub for conn in ex.hub.conns for sub in conn.subs.values()]
 
 
-async def test_kalshi_stream_failure_falls_back_to_rest_polling():
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        dead_ws = f"ws://127.0.0.1:{s.getsockname()[1]}/trade-api/ws/v2"
+async def test_kalshi_stream_failure_falls_back_to_rest_polling(closed_port: int):
+    dead_ws = f"ws://127.0.0.1:{closed_port}/trade-api/ws/v2"  # bound, never listening
     async with KalshiExchange() as ex:
         key_id, pem = _deep_kalshi(ex)
         venue = KalshiVenue(

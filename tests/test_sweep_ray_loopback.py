@@ -5,8 +5,10 @@ its workers answer on 127.0.0.1, never on the machine's network address (Ray by 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -37,9 +39,15 @@ with make_pool(1) as pool:
 """
 
 
-def test_a_local_ray_listens_on_loopback_only() -> None:
-    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=300)
+def test_a_local_ray_listens_on_loopback_only(tmp_path: Path) -> None:
+    # Its own home folder: Ray wrote its access token to ~/.ray/auth_token on first use, where
+    # two Rays starting at once (two sweeps, two test workers) could each write a different one.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env["HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+                         timeout=300, env=env)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == [], "a local Ray wrote into the home folder"
     probe = json.loads(out.stdout.strip().splitlines()[-1])
     assert probe["engine"] == "ray"
     assert probe["results"] == [-2, 3]

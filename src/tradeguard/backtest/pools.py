@@ -77,6 +77,7 @@ class RayPool:
             # A local Ray replaces 127.0.0.1 with the machine's network address (for other
             # machines to join) unless it is told it forms no cluster; Ray reads this at import.
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+            _private_ray_token()
         import ray
 
         self._ray = ray
@@ -121,6 +122,21 @@ class RayPool:
 
     def close(self, interrupted: bool = False) -> None:
         self._ray.shutdown()  # stops the local Ray's processes, running tasks or not
+
+
+def _private_ray_token() -> None:
+    """Give a local Ray an access token of its own, passed to its processes in the environment.
+    Left to itself, Ray writes one to ~/.ray/auth_token on first use: two Rays starting at once
+    (two sweeps, two test workers) could each write a different token there, and one cluster's
+    processes read the other's. A token the user set (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH) or
+    RAY_AUTH_MODE chosen is left as it is."""
+    if any(
+        name in os.environ for name in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")
+    ):
+        return
+    import secrets
+
+    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
 
 
 def ray_available() -> bool:
