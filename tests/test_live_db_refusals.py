@@ -314,3 +314,31 @@ async def test_balances_owed_at_a_crash_are_found_again_by_the_restarts_reconcil
         finally:
             await again.stop()
             again.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_checkpoints_halt_taken_over_by_the_reconciler_is_owed_when_it_lifts(
+    tmp_path: Path,
+) -> None:
+    """The reconciler takes over the checkpoint's halt when it fails: its good pass must not
+    lift trading to ACTIVE while the checkpoint is still not written."""
+    from tradeguard.execution.reconcile import RECONCILER, ReconcileReport, gate
+    from tradeguard.node.duties import CHECKPOINT_BY, checkpoint_or_halt
+
+    async with _started(tmp_path) as (_ex, node, _):
+        faults = FailingWrites(node.storage, "kv_state", key=CURSOR_KEY)
+        checkpoint_or_halt(node)  # refused: the checkpoint's halt
+        assert node.risk.state_by == CHECKPOINT_BY
+        failed = ReconcileReport(trigger="periodic")
+        failed.fail("venue binance: the venue did not answer")
+        gate(node, failed)  # taken over
+        assert node.risk.state_by == RECONCILER
+
+        gate(node, ReconcileReport(trigger="periodic"))  # the reconciler lifts its own
+
+        # before: ACTIVE, trading over a checkpoint never written
+        assert node.risk.state is TradingState.HALTED and node.risk.state_by == CHECKPOINT_BY
+        assert faults.failed == 1
+        checkpoint_or_halt(node)  # written
+
+        assert node.risk.state is TradingState.ACTIVE
