@@ -93,7 +93,7 @@ async def test_a_checkpoint_refused_under_the_reconcilers_halt_is_owed_when_it_l
     from tradeguard.execution.reconcile import RECONCILER, ReconcileReport, gate
     from tradeguard.node.duties import CHECKPOINT_BY, checkpoint_or_halt
 
-    async with _started(tmp_path) as (_ex, node, _):
+    async with _started(tmp_path) as (_ex, node, events):
         failed = ReconcileReport(trigger="periodic")
         failed.fail("venue binance: the venue did not answer")
         gate(node, failed)
@@ -103,11 +103,16 @@ async def test_a_checkpoint_refused_under_the_reconcilers_halt_is_owed_when_it_l
         checkpoint_or_halt(node)  # refused under the reconciler's halt
 
         assert faults.failed == 1 and node.risk.state_by == RECONCILER
+        events.clear()
+        resumed = node.risk.last_resume
 
         gate(node, ReconcileReport(trigger="periodic"))  # the reconciler lifts its own
 
         # before: ACTIVE, trading over a checkpoint never written
         assert node.risk.state is TradingState.HALTED and node.risk.state_by == CHECKPOINT_BY
+        # handed over, not resumed: no resume told nor kept
+        assert [e.kind for e in events if e.kind == EventKind.RESUME] == []
+        assert node.risk.last_resume == resumed
         assert "checkpoint's write failed" in node.risk.state_reason
         assert node.storage.kv_get(RISK_STATE_KEY)["state_by"] == CHECKPOINT_BY
 
