@@ -347,3 +347,29 @@ async def test_a_checkpoints_halt_taken_over_by_the_reconciler_is_owed_when_it_l
         checkpoint_or_halt(node)  # written
 
         assert node.risk.state is TradingState.ACTIVE
+
+
+def test_a_lost_postgresql_connection_is_told_in_one_line() -> None:
+    """psycopg's connection errors run over lines ("...Connection refused\\n\\tIs the server
+    running..."): the refusal told in a halt's alert, the balance sync's log line and the stop's
+    or the start's one-line error is one line all the same."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    from tradeguard.execution.held_halts import refusal
+    from tradeguard.model.errors import DataNotSaved
+    from tradeguard.node.last_writes import start_writes
+
+    engine = create_engine("postgresql+psycopg://tg@127.0.0.1:1/tg")  # nothing listens there
+    with pytest.raises(OperationalError) as lost:
+        engine.connect()
+    engine.dispose()
+    assert "\n" in str(lost.value.orig)  # the driver's own words run over lines
+
+    said = refusal(lost.value)
+
+    assert "\n" not in said and "\t" not in said  # before: both
+    assert said.startswith("OperationalError: ") and "Connection refused" in said
+    with pytest.raises(DataNotSaved) as ended, start_writes("counting the cash flows"):
+        raise lost.value
+    assert "\n" not in str(ended.value)
