@@ -93,7 +93,7 @@ async def test_a_checkpoint_refused_under_the_reconcilers_halt_is_owed_when_it_l
     from tradeguard.execution.reconcile import RECONCILER, ReconcileReport, gate
     from tradeguard.node.duties import CHECKPOINT_BY, checkpoint_or_halt
 
-    async with _started(tmp_path) as (_ex, node, _):
+    async with _started(tmp_path) as (_ex, node, events):
         failed = ReconcileReport(trigger="periodic")
         failed.fail("venue binance: the venue did not answer")
         gate(node, failed)
@@ -103,11 +103,16 @@ async def test_a_checkpoint_refused_under_the_reconcilers_halt_is_owed_when_it_l
         checkpoint_or_halt(node)  # refused under the reconciler's halt
 
         assert faults.failed == 1 and node.risk.state_by == RECONCILER
+        events.clear()
+        resumed = node.risk.last_resume
 
         gate(node, ReconcileReport(trigger="periodic"))  # the reconciler lifts its own
 
         # before: ACTIVE, trading over a checkpoint never written
         assert node.risk.state is TradingState.HALTED and node.risk.state_by == CHECKPOINT_BY
+        # handed over, not resumed: no resume told nor kept
+        assert [e.kind for e in events if e.kind == EventKind.RESUME] == []
+        assert node.risk.last_resume == resumed
         assert "checkpoint's write failed" in node.risk.state_reason
         assert node.storage.kv_get(RISK_STATE_KEY)["state_by"] == CHECKPOINT_BY
 
@@ -314,3 +319,57 @@ async def test_balances_owed_at_a_crash_are_found_again_by_the_restarts_reconcil
         finally:
             await again.stop()
             again.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_checkpoints_halt_taken_over_by_the_reconciler_is_owed_when_it_lifts(
+    tmp_path: Path,
+) -> None:
+    """The reconciler takes over the checkpoint's halt when it fails: its good pass must not
+    lift trading to ACTIVE while the checkpoint is still not written."""
+    from tradeguard.execution.reconcile import RECONCILER, ReconcileReport, gate
+    from tradeguard.node.duties import CHECKPOINT_BY, checkpoint_or_halt
+
+    async with _started(tmp_path) as (_ex, node, _):
+        faults = FailingWrites(node.storage, "kv_state", key=CURSOR_KEY)
+        checkpoint_or_halt(node)  # refused: the checkpoint's halt
+        assert node.risk.state_by == CHECKPOINT_BY
+        failed = ReconcileReport(trigger="periodic")
+        failed.fail("venue binance: the venue did not answer")
+        gate(node, failed)  # taken over
+        assert node.risk.state_by == RECONCILER
+
+        gate(node, ReconcileReport(trigger="periodic"))  # the reconciler lifts its own
+
+        # before: ACTIVE, trading over a checkpoint never written
+        assert node.risk.state is TradingState.HALTED and node.risk.state_by == CHECKPOINT_BY
+        assert faults.failed == 1
+        checkpoint_or_halt(node)  # written
+
+        assert node.risk.state is TradingState.ACTIVE
+
+
+def test_a_lost_postgresql_connection_is_told_in_one_line() -> None:
+    """psycopg's connection errors run over lines ("...Connection refused\\n\\tIs the server
+    running..."): the refusal told in a halt's alert, the balance sync's log line and the stop's
+    or the start's one-line error is one line all the same."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    from tradeguard.execution.held_halts import refusal
+    from tradeguard.model.errors import DataNotSaved
+    from tradeguard.node.last_writes import start_writes
+
+    engine = create_engine("postgresql+psycopg://tg@127.0.0.1:1/tg")  # nothing listens there
+    with pytest.raises(OperationalError) as lost:
+        engine.connect()
+    engine.dispose()
+    assert "\n" in str(lost.value.orig)  # the driver's own words run over lines
+
+    said = refusal(lost.value)
+
+    assert "\n" not in said and "\t" not in said  # before: both
+    assert said.startswith("OperationalError: ") and "Connection refused" in said
+    with pytest.raises(DataNotSaved) as ended, start_writes("counting the cash flows"):
+        raise lost.value
+    assert "\n" not in str(ended.value)

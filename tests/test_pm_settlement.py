@@ -73,3 +73,58 @@ async def test_resolution_closes_positions_at_the_payout_and_the_ledger_matches_
     finally:
         await node.stop()
         await server.stop()
+
+
+async def test_a_start_whose_settlement_is_refused_ends_in_one_line_and_the_next_settles_once(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A resolution found at start whose booking the database refuses (a locked file) ends the
+    start with one line saying nothing was kept and no order sent, not the database's bare
+    error; the next start books the payout once."""
+    from db_faults import FailingWrites
+    from tradeguard.model.errors import DataNotSaved
+
+    keys, symbol = kalshi_keys(None), f"{KALSHI_TICKER}:YES/USD"
+    server = kalshi_demo(keys)
+    await server.start()
+    vault_with(tmp_path, monkeypatch, "demo", "kalshi",
+               {k: v for k, v in keys.items() if k != "address"})  # fmt: skip
+    cfg = node_config(tmp_path, {
+        "name": "kalshi", "kind": "kalshi", "credentials": "demo", "rest_url": server.rest_url,
+    })  # fmt: skip
+    try:
+        node = TradingNode(cfg)
+        await node.start()
+        try:
+            await node.on_quote(await node.venues["kalshi"].fetch_quote(symbol))
+            intent = OrderIntent("s1", "kalshi", symbol, Side.BUY, D(10), OrderType.LIMIT,
+                                 D("0.46"))  # fmt: skip
+            assert (await node.submit(intent)).order.status is OrderStatus.FILLED  # type: ignore[union-attr]
+        finally:
+            await node.stop()
+            node.close()
+        server.resolve(KALSHI_TICKER, Resolution.YES)
+
+        node = TradingNode(cfg)
+        faults = FailingWrites(node.storage, "fills")
+        try:
+            with pytest.raises(DataNotSaved) as raised:  # before: OperationalError
+                await node.start()
+        finally:
+            await node.stop()
+            node.close()
+        said = str(raised.value)
+        assert faults.failed == 1 and "\n" not in said and "database is locked" in said, said
+        assert "settlement" in said and "no order was sent" in said, said
+
+        node = TradingNode(cfg)
+        await node.start()
+        try:
+            settled = [f for f in node.storage.load_fills() if f.side is Side.SELL]
+            assert [(f.price, f.amount) for f in settled] == [(D(1), D(10))]  # once
+            assert node.portfolio.position("kalshi", symbol, "s1").quantity == 0
+        finally:
+            await node.stop()
+            node.close()
+    finally:
+        await server.stop()

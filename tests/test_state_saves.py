@@ -326,3 +326,69 @@ def test_a_store_whose_commit_failed_is_not_taken_for_the_last_stored_state(
     node.interrupts.abandoned.add("c")  # its callback was then cut short mid-way
     assert state_to_store(node, strat) == {"value": 1}  # type: ignore[arg-type]
     storage.db.dispose()
+
+
+def test_a_refused_store_is_tried_again_before_orders_once_its_halt_is_lifted(
+    tmp_path: Path,
+) -> None:
+    """A store refused lately is not tried again before its wait while its halt denies the
+    step's orders; once that halt is lifted (the checkpoint written, an operator's resume)
+    the orders would go out with their state unstored, so the store is tried first."""
+    from tradeguard.node.duties import CHECKPOINT_BY
+
+    storage, strat, node = _rig(tmp_path)
+    saves = StateSaves(node, interval_s=0)  # type: ignore[arg-type]
+    failing = FailingCommit(storage)
+    failing.armed = 1
+    strat.value = 1
+    strat.save_soon()
+    saves.before_orders()  # refused: halted by the checkpoint
+    assert node.risk.state is TradingState.HALTED and node.risk.state_by == CHECKPOINT_BY
+    node.risk.lift_own_halt(CHECKPOINT_BY, "the checkpoint was written")
+    assert node.risk.state is TradingState.ACTIVE
+    strat.value = 2  # the next step asks again, with an order
+    strat.save_soon()
+
+    assert saves.before_orders() is None
+
+    # before: not tried (inside the retry's wait), the order sent with its state unstored
+    assert (_stored(storage), strat.save_due, saves.refused) == (2, False, "")
+    storage.db.dispose()
+
+
+class OnceUnstorable(EntryAsker):
+    """An asker whose state JSON cannot hold once, when read with its order."""
+
+    spoiled = False
+
+    def state(self) -> dict[str, Any]:
+        once = self.sent and not self.spoiled
+        self.spoiled = self.spoiled or bool(self.sent)
+        return {"sent": self.sent, **({"at": object()} if once else {})}
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_the_stops_checkpoint_after_a_failed_store_keeps_the_state_before_the_unsent_order(
+    tmp_path: Path,
+) -> None:
+    """The step's order was dropped unsent (its state's store failed, not for the database: a
+    state JSON could not hold) and the run stops: the stop's checkpoint must not store the state
+    that says it went out (a restart would take an order never sent for one sent); the strategy
+    keeps its last stored state, as one a Ctrl-C abandoned with its orders dropped does."""
+    asker = {**ASKER, "kind": "test_state_saves:OnceUnstorable"}
+    async with seeded_exchange() as ex:
+        node = TradingNode(sandbox_config(tmp_path, ex, [asker], checkpoint_interval_s=3600))
+        await node.start()
+        try:
+            saves = node.keep_states_saved()
+            one, now = Decimal(1), node.clock.now_ms()
+            await node.on_quote(Quote("BTC/USDT", now, Decimal(49999), one, Decimal(50001), one))
+            assert isinstance(saves.failed, ConfigError) and node.orders.open == {}
+            assert saves.unsent == {"ask"}
+            saves.close()
+            node._checkpoint(node.clock.now_ms())  # the live loop's last, on its way out
+            stored = node.storage.load_run_state("ask")
+            assert stored is not None and stored.state.get("sent", 0) == 0, stored
+        finally:
+            await node.stop()
+            node.close()

@@ -29,9 +29,9 @@ NOT_STORED = (
 
 def refusal(exc: SQLAlchemyError) -> str:
     """The database's refusal in the driver's own words ("OperationalError: database is
-    locked"), never the statement and its values."""
+    locked"), never the statement and its values; in one line (psycopg's run over lines)."""
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    return f"{type(cause).__name__}: {str(cause)[:200]}"
+    return f"{type(cause).__name__}: {' '.join(str(cause).split())[:200]}"
 
 
 def halt_held(risk: Any, reason: str, by: str, now_ms: int) -> str:

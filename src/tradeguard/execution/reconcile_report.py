@@ -139,7 +139,7 @@ def _gate(node: ReconcileHost, report: ReconcileReport) -> None:
         # A halt set by someone else (kill switch, loss limit, operator) already blocks every
         # order; taking it over would let the next good reconciliation lift it. The
         # checkpoint's halt is taken over: the next checkpoint written would lift it with this
-        # failure standing.
+        # failure standing (the checkpoint's is owed beneath it until written: RiskState.halt).
         if risk.state is not TradingState.HALTED or risk.state_by == CHECKPOINT_BY:
             reason = f"{trigger} reconciliation failed: {report.reason}"
             halt_held(risk, reason, RECONCILER, node.clock.now_ms())

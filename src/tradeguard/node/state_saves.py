@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 from tradeguard.execution.held_halts import refusal
+from tradeguard.model.enums import TradingState
 from tradeguard.node.checkpoint import changing_run_state, stored_state
 
 if TYPE_CHECKING:
@@ -82,8 +83,10 @@ class StateSaves:
         raised (now or before, `failed`): then no order may go out. A store the database refused
         returns None: trading is halted by then (`_refused`), and the risk check denies them."""
         now = time.monotonic()
-        # a store refused lately is not tried again before its wait: the halt denies the orders
-        retry = not self.refused or now >= self.next_ok
+        # a store refused lately is not tried again before its wait while its halt denies the
+        # orders; that halt lifted (the checkpoint written, a resume), it is tried first
+        halted = self.node.risk.state is TradingState.HALTED
+        retry = not self.refused or now >= self.next_ok or not halted
         if self.failed is None and retry and any(s.save_due for s in self.node.strategies):
             self._write_held(now)
         return self.failed

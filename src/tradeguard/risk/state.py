@@ -154,6 +154,9 @@ class RiskState:
         """Block every new order until `resume`; persisted at once."""
         if self.state is not TradingState.HALTED:
             self.halted_over = self._current() if self.state is TradingState.REDUCING else None
+        elif self.state_by == CHECKPOINT_BY and by != CHECKPOINT_BY:
+            # a checkpoint not written stays owed beneath the halt taking it over
+            self.halts_beneath[CHECKPOINT_BY] = self.state_reason
         self._set_state(TradingState.HALTED, reason, by)
 
     def reduce_after_halt(self, reason: str, by: str) -> None:
