@@ -285,6 +285,11 @@ async def test_every_id_a_client_sends_has_a_pattern_and_a_422_naming_it(tmp_pat
             ("get", "/api/v1/orders/{}", "client_order_id"),
             ("post", "/api/v1/orders/{}/cancel", "client_order_id"),
             ("post", "/api/v1/strategies/{}/pause", "strategy_id"),
+            ("post", "/api/v1/strategies/{}/resume", "strategy_id"),
+            ("get", "/api/v1/strategies/{}", "strategy_id"),
+            ("get", "/api/v1/strategies/{}/trades", "strategy_id"),
+            ("get", "/api/v1/bots/{}", "strategy_id"),
+            ("get", "/api/v1/bots/{}/trades", "strategy_id"),
         ]
         for value in [v for v in HOSTILE_IDS if v and v != "cf 1"] + ["a b"]:
             for method, path, field in paths:
