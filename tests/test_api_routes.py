@@ -401,7 +401,7 @@ async def test_an_integer_past_python_s_digits_inside_a_list_is_refused_naming_i
     long = "9" * 5000
     async with client(app) as http:
         for signal in (f'{{"xs": [1, {long}]}}', f'{{"xs": ["\\u00e9", [{long}]]}}'):
-            raw = f'{{"venue": "paper", "symbol": "BTC/USDT", "side": "buy", "amount": "0.001", '
+            raw = '{"venue": "paper", "symbol": "BTC/USDT", "side": "buy", "amount": "0.001", '
             raw += f'"signal": {signal}}}'
             r = await http.post("/api/v1/orders", content=raw, headers=hdr)
             assert r.status_code == 422, r.text[:300]
