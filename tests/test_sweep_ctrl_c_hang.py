@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from pty_support import PtySession
 from test_sweep_ctrl_c_workers import _argv, _in_session
 from tradeguard.cli.sweep_stop import SweepStop
@@ -62,3 +64,31 @@ def test_a_stop_that_outlasts_its_bound_ends_the_sweep_without_another_ctrl_c() 
         time.sleep(0.01)
     assert ended == [130]
     stop.cancel()
+
+
+def test_a_key_held_down_is_one_press_however_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the docs say, a key held down is one press: its auto-repeat (every ~30 ms) counted a
+    press every 0.3 s, so holding Ctrl-C for 0.6 s killed every worker of a stop that was
+    going well. Deliberate presses, apart, still leave at the third."""
+    from types import SimpleNamespace
+
+    from tradeguard.cli import sweep_stop
+
+    clock = [100.0]
+    monkeypatch.setattr(sweep_stop, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    ended: list[int] = []
+    stop = SweepStop(["sweep"], wait_s=3600, end=ended.append, reap=list)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            stop.on_ctrl_c(signal.SIGINT, None)
+        for _ in range(100):  # three seconds of the key's repeat
+            clock[0] += 0.03
+            stop.on_ctrl_c(signal.SIGINT, None)
+        assert stop.presses == 1 and ended == []
+        for presses in (2, 3):  # let go, then pressed again: a press each
+            clock[0] += 1.0
+            stop.on_ctrl_c(signal.SIGINT, None)
+            assert stop.presses == presses
+        assert ended == [130]
+    finally:
+        stop.cancel()
