@@ -49,7 +49,8 @@ class _LongNumber:
 
 
 def _int(text: str) -> int | _LongNumber:
-    return int(text) if len(text) <= MAX_INT_DIGITS else _LongNumber(len(text))
+    digits = len(text) - text.startswith("-")  # JSON's only sign: no digit of the number
+    return int(text) if digits <= MAX_INT_DIGITS else _LongNumber(digits)
 
 
 def _long_in(value: Any) -> _LongNumber | None:
