@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -50,7 +51,13 @@ def test_a_third_ctrl_c_leaves_a_sweep_whose_stop_hangs(tmp_path: Path, data_dir
 def test_a_stop_that_outlasts_its_bound_ends_the_sweep_without_another_ctrl_c() -> None:
     """The bounded wait, in this process: the end and the killing are stand-ins."""
     ended: list[int] = []
-    stop = SweepStop(["sweep"], wait_s=0.05, end=ended.append, reap=lambda: [4242])
+    done = threading.Event()
+    stop = SweepStop(
+        ["sweep"],
+        wait_s=0.05,
+        end=lambda code: (ended.append(code), done.set()),
+        reap=lambda: [4242],
+    )
     try:
         stop.on_ctrl_c(signal.SIGINT, None)
     except KeyboardInterrupt:
@@ -59,9 +66,7 @@ def test_a_stop_that_outlasts_its_bound_ends_the_sweep_without_another_ctrl_c() 
         raise AssertionError("the first Ctrl-C must stop the sweep")
     stop.on_ctrl_c(signal.SIGINT, None)  # the same press, a burst: nothing more
     assert stop.presses == 1
-    deadline = time.monotonic() + 10
-    while not ended and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert done.wait(10), "the bounded wait never ended the sweep"
     assert ended == [130]
     stop.cancel()
 
