@@ -89,13 +89,16 @@ async def test_bodies_the_json_parser_gives_up_on_are_refused_naming_the_limit(t
     r = await rig(tmp_path, data_dir)
     try:
         head = '{"bot_id": "alpha", "symbol": "BTC/USDT", "side": "buy", "signal": '
-        for raw in (head + "[" * 5000 + "]" * 5000 + "}", head + '{"a": 1' + "0" * 5000 + "}}"):
+        for raw, said in (
+            (head + "[" * 5000 + "]" * 5000 + "}", "nests too deeply (at most 64"),
+            (head + '{"a": 1' + "0" * 5000 + "}}", 'key "a" holds a number of 5001 digits'),
+        ):
             hdr = {**r.alpha, "Content-Type": "application/json"}
             resp = await r.http.post("/api/v1/safety/validate-trade", content=raw, headers=hdr)
             assert resp.status_code == 422, resp.text
             doc = resp.json()
             assert [e["field"] for e in doc["errors"]] == ["(body)"], doc
-            assert "nests too deeply" in doc["error"] and "4300" in doc["error"]
+            assert said in doc["error"], doc
         # a key named twice is one trade to a reader of the first and another to the second
         twice = '{"bot_id": "alpha", "symbol": "BTC/USDT", "side": "sell", "side": "buy"}'
         hdr = {**r.alpha, "Content-Type": "application/json"}
