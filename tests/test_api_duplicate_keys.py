@@ -35,3 +35,16 @@ async def test_a_key_named_twice_is_refused_on_every_route(tmp_path, data_dir, r
         assert node.storage.load_orders() == []
     finally:
         node.close()
+
+
+def test_a_long_integer_s_digits_are_counted_without_its_sign() -> None:
+    """Python reads 4,300 digits whatever the sign: `-` and 4,300 nines was refused as a
+    number "of 4301 digits (at most 4300)", a figure the sender never wrote."""
+    import json
+
+    from tradeguard.api.strict_json import MAX_INT_DIGITS, _parse
+
+    nines = "9" * MAX_INT_DIGITS
+    assert _parse(f'{{"a": -{nines}}}'.encode())["a"] == -int(nines)
+    with pytest.raises(json.JSONDecodeError, match=r'key "a" holds a number of 4301 digits'):
+        _parse(f'{{"a": [-9{nines}]}}'.encode())

@@ -387,3 +387,24 @@ async def test_a_code_asked_of_a_token_without_totp_says_how_to_set_one_up(tmp_p
     assert "tradeguard token totp-setup --name ops" in detail, detail
     assert node.risk.state is TradingState.HALTED
     node.close()
+
+
+async def test_an_integer_past_python_s_digits_inside_a_list_is_refused_naming_its_key(
+    tmp_path, data_dir
+):
+    """A 5,000-digit integer is refused by the key holding it also when it sits in a list:
+    it passed the parser as a stand-in object, into the signal (or a 500 once the body held a
+    \\u escape)."""
+    node = await replayed_node(tmp_path, data_dir)
+    app, tokens = build_app(node)
+    hdr = {**bearer(tokens.trader), "Content-Type": "application/json"}
+    long = "9" * 5000
+    async with client(app) as http:
+        for signal in (f'{{"xs": [1, {long}]}}', f'{{"xs": ["\\u00e9", [{long}]]}}'):
+            raw = '{"venue": "paper", "symbol": "BTC/USDT", "side": "buy", "amount": "0.001", '
+            raw += f'"signal": {signal}}}'
+            r = await http.post("/api/v1/orders", content=raw, headers=hdr)
+            assert r.status_code == 422, r.text[:300]
+            assert '"xs" holds a number of 5000 digits' in r.json()["error"], r.text[:300]
+    assert node.storage.count_orders() == 0
+    node.close()

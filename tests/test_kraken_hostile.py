@@ -121,3 +121,27 @@ async def test_an_id_or_name_with_a_trailing_control_or_space_is_invalid_argumen
     # the order is still there and open: nothing above touched it
     doc = (await _post(kx, "/0/private/QueryOrders", n(), {"txid": tx}))[1]
     assert doc["result"][tx]["status"] == "open"
+
+
+async def test_a_list_of_ids_or_pairs_longer_than_one_id_is_taken(kx: KrakenSandbox) -> None:
+    """The 1..64 character rule is each id's or pair's, not the comma-separated list's: ccxt
+    sends QueryTrades up to 20 trade txids at once and Ticker every pair asked."""
+    n = lambda: str(time.time_ns())  # noqa: E731
+    placed = (await _post(kx, "/0/private/AddOrder", n(), {"pair": "XBTUSD", **_LIMIT_BUY}))[1]
+    tx = placed["result"]["txid"][0]
+    doc = (await _post(kx, "/0/private/QueryOrders", n(), {"txid": ",".join([tx] * 5)}))[1]
+    assert list(doc["result"]) == [tx]
+    trades = ",".join(f"TSBX-{i:08d}" for i in range(1, 20))  # 265 characters
+    assert (await _post(kx, "/0/private/QueryTrades", n(), {"txid": trades}))[1] == {
+        "error": [],
+        "result": {},
+    }
+    bad = (await _post(kx, "/0/private/QueryTrades", n(), {"txid": trades + ",TSBX-1\n"}))[1]
+    assert bad == {"error": ["EGeneral:Invalid arguments:txid"]}
+    async with aiohttp.ClientSession() as http:
+        pairs = ",".join(["XBTUSD"] * 10)  # 69 characters
+        async with http.get(f"{kx.base_url}/0/public/Ticker?pair={pairs}") as r:
+            doc = await r.json()
+        assert doc["error"] == [] and len(doc["result"]) == 1
+        async with http.get(f"{kx.base_url}/0/public/Ticker?pair={pairs},XBTUSD%0A") as r:
+            assert (await r.json()) == {"error": ["EGeneral:Invalid arguments:pair"]}

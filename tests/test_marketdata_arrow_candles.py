@@ -153,3 +153,47 @@ def test_fast_feather_hands_a_high_beyond_the_limit_to_the_checked_path(tmp_path
     assert fast_feather_candles(path, feather.read_table(path), "date", "X/Y") is None
     with pytest.raises(DataFileError, match=r"row 2.*beyond the limit"):
         load_candles(path, symbol="X/Y")
+
+
+def test_the_layout_check_refuses_a_candle_whose_fields_the_loader_does_not_set(monkeypatch):
+    """The feather loader stores nine fields by name and then gives the record Candle's class:
+    a field added to Candle (with a default) kept the layouts alike, so the class assignment
+    passed and the new slot stayed unset (an AttributeError at its first read, in a strategy);
+    a `__new__` of its own would be skipped alike. The import-time check must refuse both."""
+    from dataclasses import dataclass
+
+    from tradeguard.marketdata import arrow_candles
+
+    @dataclass(frozen=True, slots=True)
+    class Wider:
+        symbol: str
+        ts: int
+        open: Decimal
+        high: Decimal
+        low: Decimal
+        close: Decimal
+        volume: Decimal
+        interval_s: int = 60
+        venue: str = ""
+        trades: int = 0
+
+    @dataclass(frozen=True, slots=True)
+    class Checked:
+        symbol: str
+        ts: int
+        open: Decimal
+        high: Decimal
+        low: Decimal
+        close: Decimal
+        volume: Decimal
+        interval_s: int = 60
+        venue: str = ""
+
+        def __new__(cls, *args: object, **kwargs: object) -> Checked:
+            return super().__new__(cls)
+
+    arrow_candles._check_layout()  # today's Candle passes
+    for other in (Wider, Checked):
+        monkeypatch.setattr(arrow_candles, "Candle", other)
+        with pytest.raises(TypeError, match="no longer a plain slotted record"):
+            arrow_candles._check_layout()

@@ -420,3 +420,20 @@ def test_a_data_dir_in_the_home_of_no_user_is_a_config_error(monkeypatch, tmp_pa
     line = done.stderr.strip()
     assert "\n" not in line and "$TG_DATA_DIR" in line and "'~nosuchuser4711/x'" in line, line
     assert "nosuchuser4711" in line.split("'~nosuchuser4711/x'", 1)[1], line
+
+
+def test_a_data_path_in_the_home_of_no_user_is_a_config_error(monkeypatch, tmp_path, capsys):
+    """`[[data]] path = "~nosuchuser/x"` as `$TG_DATA_DIR` alike: a traceback and exit 1 from
+    the loader's Path.expanduser before, now exit 2 naming the field, the value and the user."""
+    from cli_support import run_cli
+
+    cfg = tmp_path / "bt.toml"
+    cfg.write_text('mode = "backtest"\n[[data]]\npath = "~nosuchuser4711/x.feather"\n')
+    monkeypatch.chdir(tmp_path)
+    for command in (["backtest", "--config", str(cfg)], ["config", "check", str(cfg)]):
+        done = run_cli(capsys, *command)
+        assert done.returncode == 2, done
+        assert "Traceback" not in done.stderr
+        line = done.stderr.strip()
+        assert "path" in line and "'~nosuchuser4711/x.feather'" in line, line
+        assert "~nosuchuser4711: no such user's home folder" in line, line

@@ -8,8 +8,11 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from pty_support import PtySession
 from test_sweep_ctrl_c_workers import _argv, _in_session
@@ -48,7 +51,13 @@ def test_a_third_ctrl_c_leaves_a_sweep_whose_stop_hangs(tmp_path: Path, data_dir
 def test_a_stop_that_outlasts_its_bound_ends_the_sweep_without_another_ctrl_c() -> None:
     """The bounded wait, in this process: the end and the killing are stand-ins."""
     ended: list[int] = []
-    stop = SweepStop(["sweep"], wait_s=0.05, end=ended.append, reap=lambda: [4242])
+    done = threading.Event()
+    stop = SweepStop(
+        ["sweep"],
+        wait_s=0.05,
+        end=lambda code: (ended.append(code), done.set()),
+        reap=lambda: [4242],
+    )
     try:
         stop.on_ctrl_c(signal.SIGINT, None)
     except KeyboardInterrupt:
@@ -57,8 +66,34 @@ def test_a_stop_that_outlasts_its_bound_ends_the_sweep_without_another_ctrl_c() 
         raise AssertionError("the first Ctrl-C must stop the sweep")
     stop.on_ctrl_c(signal.SIGINT, None)  # the same press, a burst: nothing more
     assert stop.presses == 1
-    deadline = time.monotonic() + 10
-    while not ended and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert done.wait(10), "the bounded wait never ended the sweep"
     assert ended == [130]
     stop.cancel()
+
+
+def test_a_key_held_down_is_one_press_however_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the docs say, a key held down is one press: its auto-repeat (every ~30 ms) counted a
+    press every 0.3 s, so holding Ctrl-C for 0.6 s killed every worker of a stop that was
+    going well. Deliberate presses, apart, still leave at the third."""
+    from types import SimpleNamespace
+
+    from tradeguard.cli import sweep_stop
+
+    clock = [100.0]
+    monkeypatch.setattr(sweep_stop, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    ended: list[int] = []
+    stop = SweepStop(["sweep"], wait_s=3600, end=ended.append, reap=list)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            stop.on_ctrl_c(signal.SIGINT, None)
+        for _ in range(100):  # three seconds of the key's repeat
+            clock[0] += 0.03
+            stop.on_ctrl_c(signal.SIGINT, None)
+        assert stop.presses == 1 and ended == []
+        for presses in (2, 3):  # let go, then pressed again: a press each
+            clock[0] += 1.0
+            stop.on_ctrl_c(signal.SIGINT, None)
+            assert stop.presses == presses
+        assert ended == [130]
+    finally:
+        stop.cancel()

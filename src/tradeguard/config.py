@@ -187,6 +187,12 @@ class DataConfig(_Strict):
     # Each must be a multiple of the file's own (or --timeframe's) interval.
     timeframes: list[str] = Field(default_factory=empty_list)
 
+    @field_validator("path")
+    @classmethod
+    def _path_home(cls, v: str) -> str:
+        home_path(v)  # a `~user` of no such user is refused here, not as the loader's traceback
+        return v
+
     @field_validator("timeframes")
     @classmethod
     def _known_timeframes(cls, value: list[str]) -> list[str]:

@@ -49,7 +49,30 @@ class _LongNumber:
 
 
 def _int(text: str) -> int | _LongNumber:
-    return int(text) if len(text) <= MAX_INT_DIGITS else _LongNumber(len(text))
+    digits = len(text) - text.startswith("-")  # JSON's only sign: no digit of the number
+    return int(text) if digits <= MAX_INT_DIGITS else _LongNumber(digits)
+
+
+def _long_in(value: Any) -> _LongNumber | None:
+    """The `_LongNumber` that `value` is or holds in its lists (an object within was checked
+    by its own keys), else None."""
+    if type(value) is _LongNumber:
+        return value
+    if type(value) is list:
+        for item in value:
+            found = _long_in(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _too_long(where: str, number: _LongNumber, text: str) -> json.JSONDecodeError:
+    return json.JSONDecodeError(
+        f"{where} holds a number of {number.digits} digits (at most {MAX_INT_DIGITS}; send "
+        "figures as decimal strings)",
+        text,
+        0,
+    )
 
 
 class TooDeep(ValueError):
@@ -71,13 +94,9 @@ def _parse(body: bytes) -> Any:
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in pairs:
-            if type(value) is _LongNumber:
-                raise json.JSONDecodeError(
-                    f"key {json.dumps(key)} holds a number of {value.digits} digits (at most "
-                    f"{MAX_INT_DIGITS}; send figures as decimal strings)",
-                    text,
-                    0,
-                )
+            long = _long_in(value)  # in a list too: it went on into a signal, the db's 500
+            if long is not None:
+                raise _too_long(f"key {json.dumps(key)}", long, text)
             if key in out:
                 quoted = json.dumps(key)
                 first = text.find(quoted)
@@ -87,6 +106,9 @@ def _parse(body: bytes) -> Any:
         return out
 
     doc = json.loads(body, object_pairs_hook=no_duplicates, parse_int=_int)
+    long = _long_in(doc)  # a number, or a list, as the whole body: under no key
+    if long is not None:
+        raise _too_long("the body", long, text)
     _check_unicode(doc, body, text)
     return doc
 

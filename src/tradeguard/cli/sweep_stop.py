@@ -23,7 +23,8 @@ from tradeguard.cli.interrupted import interrupted_line
 
 STOP_WAIT_S = 30.0  # the longest the workers' stop may take before the sweep leaves it
 FORCE_PRESSES = 3  # the Ctrl-C, the first included, that ends the sweep at once
-# Ctrl-Cs closer together than this are one press: a key held down repeats every ~30 ms
+# Ctrl-Cs closer together than this are one press, however long the run of them: a key held
+# down repeats every ~30 ms
 PRESS_GAP_S = 0.3
 
 
@@ -99,9 +100,10 @@ class SweepStop:
             self._timer.daemon = True
             self._timer.start()
             raise KeyboardInterrupt
-        if now - self._last < PRESS_GAP_S:
+        gap, self._last = now - self._last, now  # a held key's repeats each move it on
+        if gap < PRESS_GAP_S:
             return  # the same press (a key held down), or a burst the terminal sent
-        self.presses, self._last = self.presses + 1, now
+        self.presses += 1
         if self.presses >= FORCE_PRESSES:
             self.leave(f"Ctrl-C pressed {self.presses} times while its workers stopped")
             return

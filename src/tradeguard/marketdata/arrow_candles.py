@@ -99,12 +99,19 @@ class _Layout:
     __slots__ = Candle.__slots__
 
 
+# the fields `_candles` stores, in Candle's order: a field added to Candle would be left unset
+_STORED = ("symbol", "ts", "open", "high", "low", "close", "volume", "interval_s", "venue")
+
+
 def _check_layout() -> None:
-    """Candle must stay a plain slotted record of `_Layout`'s fields, in that order."""
+    """Candle must stay a plain slotted record of `_Layout`'s fields, in that order, each of
+    them one `_candles` stores, with no construction of its own that the loader would skip."""
     names = tuple(f.name for f in fields(Candle))
     if (
         hasattr(Candle, "__post_init__")
         or names != Candle.__slots__
+        or names != _STORED
+        or Candle.__new__ is not object.__new__
         or Candle.__bases__ != (object,)
     ):
         raise TypeError("Candle is no longer a plain slotted record: build candles with Candle()")

@@ -35,7 +35,7 @@ INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 def resolve_data_path(path: str, base_dir: Path | None = None) -> Path:
     """Resolve a data path: absolute, else the first that exists of the config file's folder
     (`base_dir`), the working directory and the data directory ($TG_DATA_DIR, ../shared/data)."""
-    p = Path(path).expanduser()
+    p = Path(_home(path, f"data path {path!r}"))
     if p.is_absolute():
         return p
     if base_dir is not None and (base_dir / p).exists():
@@ -49,7 +49,7 @@ def default_data_dir() -> Path:
     """Find the shared data directory: $TG_DATA_DIR, else ../shared/data from cwd or repo root."""
     env = os.environ.get(DATA_DIR_ENV)
     if env:
-        path = Path(_data_dir_home(env))
+        path = Path(_home(env, f"${DATA_DIR_ENV} = {env!r}"))
         if not path.is_dir():
             raise DataFileError(path, f"${DATA_DIR_ENV} points to no directory; fix or unset it")
         return path
@@ -69,16 +69,16 @@ def default_data_dir() -> Path:
     )
 
 
-def _data_dir_home(env: str) -> str:
-    """$TG_DATA_DIR with its leading `~` or `~user` taken as that home folder; a `~user` of no
-    such user is a config error naming it (Path.expanduser raised a bare RuntimeError)."""
+def _home(value: str, what: str) -> str:
+    """`value` with its leading `~` or `~user` taken as that home folder; a `~user` of no such
+    user is a config error naming `what` (Path.expanduser raised a bare RuntimeError)."""
     from tradeguard.model.errors import ConfigError
     from tradeguard.model.fields import home_path
 
     try:
-        return home_path(env)
+        return home_path(value)
     except ValueError as exc:
-        raise ConfigError(f"${DATA_DIR_ENV} = {env!r}: {exc}; or give an absolute path") from None
+        raise ConfigError(f"{what}: {exc}; or give an absolute path") from None
 
 
 def existing(path: PathLike) -> Path:

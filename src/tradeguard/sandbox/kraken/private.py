@@ -106,8 +106,12 @@ def _named(fields: Fields, name: str) -> str:
 
 
 def _ids(fields: Fields, name: str) -> list[str]:
-    """The comma-separated ids in `name`; a malformed one is Invalid arguments."""
-    return [p for p in _named(fields, name).split(",") if p]
+    """The comma-separated ids in `name`; a malformed one is Invalid arguments. The 1..64
+    character rule is each id's: ccxt sends QueryTrades up to 20 txids in one list."""
+    ids = [p for p in (fields.get(name) or "").split(",") if p]
+    if not all(map(well_formed, ids)):
+        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
+    return ids
 
 
 def _userref(fields: Fields) -> int | None:

@@ -53,9 +53,10 @@ class KrakenPublic:
                 raise KrakenError("EGeneral:Invalid arguments:pair")
             return list(self.ex.engine.markets.values())
         out = []
-        if not well_formed(raw):
+        names = raw.split(",")
+        if not all(map(well_formed, names)):  # each pair's rule: a list may be longer
             raise KrakenError("EGeneral:Invalid arguments:pair")
-        for name in raw.split(","):
+        for name in names:
             symbol = self.ex.pair_symbols.get(name.upper())
             if symbol is None:
                 raise KrakenError(UNKNOWN_PAIR)
