@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 import pyotp
 from rich.console import Console
@@ -68,6 +69,7 @@ async def test_every_read_route_refuses_a_missing_token_and_answers_a_viewer_tok
     async with client(app) as http:
         for path in routes:
             url = path.replace("{client_order_id}", "paper-1").replace("{strategy_id}", "manual")
+            url = re.sub(r"\{[a-z_]+\}", "x1", url)  # any other id: a well-formed unknown one
             missing = await http.get(url)
             viewer = await http.get(url, headers=bearer(tokens.viewer))
             if path == "/api/v1/health":
