@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from live_support import sandbox_config
+from test_api_support import bearer, build_app, client
 from tradeguard.cli.common import start_run_stop
 from tradeguard.model.enums import TradingState
 from tradeguard.node import HEARTBEAT_KEY, TradingNode
@@ -115,20 +116,29 @@ async def test_a_kill_file_written_after_start_up_read_it_halts_the_running_node
         node.close()
 
 
-async def test_a_kill_asked_for_during_start_up_halts_and_stays_halted(
-    tmp_path: Path, ex: SandboxExchange
+@pytest.mark.parametrize("route", ["/api/v1/kill", "/api/v1/safety/emergency-stop"])
+async def test_a_kill_over_the_api_during_start_up_halts_and_stays_halted(
+    tmp_path: Path, ex: SandboxExchange, route: str
 ) -> None:
     # the API answers while the node starts: its kill runs beside the start-up reconciliation
     node = TradingNode(sandbox_config(tmp_path, ex, []))
-    kills: list[asyncio.Task[Any]] = []
-    _during_start(node, lambda: kills.append(asyncio.create_task(node.kill("api", "ops"))))
+    app, tokens = build_app(node)
+    answers: list[asyncio.Task[Any]] = []
+
+    async def post() -> Any:
+        async with client(app) as http:
+            return await http.post(route, json={"reason": "drill"}, headers=bearer(tokens.trader))
+
+    _during_start(node, lambda: answers.append(asyncio.create_task(post())))
     await node.start()
     try:
-        report = await kills[0]
-        assert "cancelled" in report
+        answer = await answers[0]
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["trading_state"] == "HALTED"
         node.request_stop()
         await asyncio.wait_for(node.run_live(duration_s=RUN_S), ENDS_WITHIN_S)
         assert node.risk.state is TradingState.HALTED
+        assert node.risk.last_kill and node.risk.last_kill.get("finished_ts")
     finally:
         await node.stop()
         node.close()
