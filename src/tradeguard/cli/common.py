@@ -250,6 +250,18 @@ async def start_run_stop(
     """Start the node (and its API when enabled), run it, keep serving if asked, stop."""
     from tradeguard.model.enums import TradingMode
 
+    live = node.mode in (TradingMode.SANDBOX, TradingMode.LIVE)
+    if live:  # from here on: a stop asked for during start-up ends the run once it starts
+        _stop_on_signals(node)
+    try:
+        return await _start_and_run(node, progress, duration_s, serve_after, live)
+    finally:
+        node.interrupts.uninstall()  # SIGINT as it was (SIGTERM's ends with the event loop)
+
+
+async def _start_and_run(
+    node: Any, progress: Any, duration_s: float | None, serve_after: bool, live: bool
+) -> Any:
     server = None
     if node.config.api.enabled:
         from tradeguard.api.server import ApiServer
@@ -266,8 +278,7 @@ async def start_run_stop(
             await server.stop()
         raise
     try:
-        if node.mode in (TradingMode.SANDBOX, TradingMode.LIVE):
-            _stop_on_signals(node)
+        if live:
             return await node.run_live(duration_s=duration_s)
         summary = await node.run(until_end=True, progress=progress)
         if server is not None and serve_after:
@@ -276,20 +287,19 @@ async def start_run_stop(
                 await asyncio.sleep(3600)
         return summary
     finally:
-        try:
-            await node.stop()
-            if server is not None:
-                await server.stop()
-        finally:
-            node.interrupts.uninstall()
+        await node.stop()
+        if server is not None:
+            await server.stop()
 
 
 def _stop_on_signals(node: Any) -> None:
     # SIGTERM (a service manager) and the first Ctrl-C end the live loop the same way, with its
-    # last checkpoint and summary (a replay killed any way resumes from its last commit). The
-    # Ctrl-C's handler runs even while a strategy callback blocks the loop, and abandons one
-    # still running after a bound (node.interrupt). A second Ctrl-C quits at once
-    # ("interrupted", exit 130); the next start reconciles.
+    # last checkpoint and summary (a replay killed any way resumes from its last commit). Taken
+    # before start-up: one that comes while the node starts (the start-up reconciliation, the
+    # first market data) lets start-up finish and ends the loop as it begins. The Ctrl-C's
+    # handler runs even while a strategy callback blocks the loop, and abandons one still
+    # running after a bound (node.interrupt). A second Ctrl-C quits at once ("interrupted",
+    # exit 130); the next start reconciles.
     loop = asyncio.get_running_loop()
     node.interrupts.install()
     with contextlib.suppress(NotImplementedError, RuntimeError):

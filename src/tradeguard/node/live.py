@@ -59,7 +59,8 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
 async def _run_live(node: TradingNode, duration_s: float | None) -> RunSummary:
     started = time.perf_counter()
     backups = _scheduled_backups(node)
-    node._stop_requested = False
+    # A stop asked for before now (SIGTERM, Ctrl-C during start-up) ends the loop as it starts:
+    # it is taken by the run it ends (cleared in `finally`), never dropped here.
     saves = node.keep_states_saved()  # paper venues on live data too, not only sandbox/live
     node.start_strategies()
     # What start-up built (instruments, indexed cycles, restored orders) lives for the run:
@@ -102,6 +103,7 @@ async def _run_live(node: TradingNode, duration_s: float | None) -> RunSummary:
         saves.close()  # the last checkpoint stores every strategy's state
         unsaved = last_checkpoint(node)  # refused: the stop goes on, and ends saying so
         gc.unfreeze()
+        node._stop_requested = False
     if unsaved is not None:
         raise unsaved
     summary = node.summary(time.perf_counter() - started)

@@ -342,7 +342,8 @@ class TradingNode:
             self.interrupts.bounded(strat.id, strat.on_stop)  # a Ctrl-C may abandon it
 
     def request_stop(self) -> None:
-        """Ask a running live loop (or replay) to stop at the next step."""
+        """Ask the live loop (or replay) to stop at the next step; one asked for before the
+        live loop starts (during start-up) ends it as it starts."""
         self._stop_requested = True
 
     async def run_live(self, duration_s: float | None = None) -> RunSummary:
