@@ -53,10 +53,11 @@ def test_a_loss_that_counts_no_more_is_let_go() -> None:
     # and neither is once past the window
     assert [x.key for x in rig.engine.losses.resets] == ["cycle:2"]
     rig.engine.observe_cycle("arb", ("M1",), D("1"), T0 + 62_000, 4)
-    for record in (5, 6):  # nothing to reset: the first is kept as what 4's take-back
-        # folds into (it would have ended that streak too), the next is not kept
+    for record in (5, 6):  # nothing to reset: each is kept as what the take-back of the
+        # wins before it folds into (it would have ended that streak too)
         rig.engine.observe_cycle("arb", ("M1",), D("1"), T0 + 58_000 + record * 1000, record)
-    assert [x.key for x in rig.engine.losses.resets] == ["cycle:2", "cycle:4", "cycle:5"]
+    kept = ["cycle:2", "cycle:4", "cycle:5", "cycle:6"]
+    assert [x.key for x in rig.engine.losses.resets] == kept
     _lose(rig, 7, T0 + 64_000 + TAKE_BACK_MS + 1)
     assert rig.engine.losses.resets == [] and rig.engine.consecutive_losses == 1
 
@@ -144,3 +145,35 @@ def test_a_loss_is_kept_a_whole_window_of_running_after_a_downtime_longer_than_i
     # a whole window of running after the start, it is let go as usual
     _lose(rig, 4, T0 + 1001 + down + TAKE_BACK_MS)
     assert [x.key for x in eng.losses.losses] == ["cycle:3", "cycle:4"]
+
+
+def test_two_failed_wins_in_a_row_leave_the_streak_a_third_win_ended() -> None:
+    # Before: a win that reset nothing after one that reset nothing was not kept, so once the
+    # two wins before it FAILED the streak they had ended came back though this third win
+    # still ended it: a limit of 2 paused new entries on a streak that was over.
+    rig = Rig(max_consecutive_losses=2)
+    _lose(rig, 1, T0)
+    _win(rig, 2, T0 + 1000)  # resets a streak of 1
+    _win(rig, 3, T0 + 2000)  # resets nothing
+    _win(rig, 4, T0 + 3000)  # resets nothing: still ends the streak 2 and 3 would have
+    _lose(rig, 5, T0 + 4000)
+    assert rig.engine.take_back_cycle("arb", 2, T0 + 5000)
+    assert rig.engine.take_back_cycle("arb", 3, T0 + 6000)
+    assert rig.engine.consecutive_losses == 1 and rig.engine.state is TradingState.ACTIVE
+    assert rig.engine.take_back_cycle("arb", 4, T0 + 7000)  # now none of them happened
+    assert rig.engine.consecutive_losses == 2 and rig.engine.state is TradingState.REDUCING
+
+
+def test_a_win_whose_sale_fails_in_parts_gives_the_streak_back_once_they_take_all_of_it() -> None:
+    # Before: each part of a win's failed sale was held to the whole win, never to what the
+    # parts before took back: two parts taking back 0.6 each of a win of 1 left its reset of
+    # the streak standing, the trade a loss.
+    rig = Rig(max_consecutive_losses=2)
+    _lose(rig, 1, T0)
+    _lose(rig, 2, T0 + 500)
+    _win(rig, 3, T0 + 1000)
+    assert not rig.engine.take_back_cycle("arb", 3, T0 + 2000, D("-0.6"))
+    assert rig.engine.consecutive_losses == 0  # what is left of it still gained
+    eng = rig.restart()  # what was taken back is kept across a restart
+    assert eng.take_back_cycle("arb", 3, T0 + 3000, D("-0.6"))
+    assert eng.consecutive_losses == 2 and eng.state is TradingState.REDUCING
