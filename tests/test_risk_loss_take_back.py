@@ -4,7 +4,9 @@ can still be flagged in, however long the streak; none older, none that counts n
 from __future__ import annotations
 
 from test_risk_support import T0, D, Rig
-from tradeguard.model.enums import TradingState
+from tradeguard.model.enums import LiquiditySide, Side, TradingState
+from tradeguard.model.fill import Fill
+from tradeguard.model.position import ClosedTrade
 from tradeguard.risk.loss_history import TAKE_BACK_MS, LossHistory
 
 
@@ -177,3 +179,32 @@ def test_a_win_whose_sale_fails_in_parts_gives_the_streak_back_once_they_take_al
     eng = rig.restart()  # what was taken back is kept across a restart
     assert eng.take_back_cycle("arb", 3, T0 + 3000, D("-0.6"))
     assert eng.consecutive_losses == 2 and eng.state is TradingState.REDUCING
+
+
+def _closing(rig: Rig, trade_id: str, pnl: str, ts: int) -> Fill:
+    """A plain strategy's closing sale of trade `trade_id` at `pnl`, fed to the engine."""
+    rig.at(ts)
+    fill = Fill("paper", "BTC/USDT", f"c-{trade_id}", f"v-{trade_id}", trade_id, Side.SELL,
+                D(100), D(1), D(0), "USDT", LiquiditySide.TAKER, ts)  # fmt: skip
+    closed = ClosedTrade("paper", "BTC/USDT", "s1", Side.BUY, D(100), D(100), D(1), D(pnl),
+                         D(0), ts - 1, ts, trade_id)  # fmt: skip
+    rig.engine.observe_fill(fill, closed, "s1")
+    return fill
+
+
+def test_a_plain_strategys_failed_winning_close_gives_back_the_streak_it_ended() -> None:
+    # The closing fill of a plain strategy's winning round trip read FAILED: the streak it
+    # ended is back (the flag's path for a fill; before, only a kept loss was taken back).
+    from types import SimpleNamespace
+
+    from tradeguard.execution.failed_fills import _take_back_fill_loss
+
+    rig = Rig(max_consecutive_losses=2)
+    _closing(rig, "t1", "-1", T0)
+    win = _closing(rig, "t2", "1", T0 + 1000)
+    _closing(rig, "t3", "-1", T0 + 2000)
+    assert rig.engine.consecutive_losses == 1 and rig.engine.state is TradingState.ACTIVE
+    storage = SimpleNamespace(keeps_undo=False, in_transaction=False)
+    node = SimpleNamespace(risk=rig.engine, storage=storage, clock=rig.clock)
+    _take_back_fill_loss(node, win, "s1")  # type: ignore[arg-type]
+    assert rig.engine.consecutive_losses == 2 and rig.engine.state is TradingState.REDUCING
