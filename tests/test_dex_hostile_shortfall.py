@@ -358,3 +358,19 @@ async def test_a_held_swap_mined_with_its_own_receipt_is_never_dropped_for_a_loo
     assert report is not None and report.status is OrderStatus.FILLED, report
     assert len(seen.fills) == 1 and seen.fills[0].trade_id == swap.tx_hash
     await venue.close()
+
+
+def test_a_held_reason_from_any_answer_is_told_without_its_credentials() -> None:
+    # The held reason is cut wherever the node's words come from (not only a NoState error):
+    # the event, the health view and the listing never carry a URL's user, password, path or
+    # an API key; the swap's hash stays readable.
+    from tradeguard.venues.uniswap_v2.held import HeldSwaps
+
+    held, told = HeldSwaps("dex", lambda: 0), []
+    held.on_held = told.append
+    tx = "0x" + "ab" * 32
+    raw = f"lookup of tx {tx} not answered: {_LEAKY['message']}"
+    held.hold("c-1", "WETH/USD", tx, raw)
+    (listed,) = held.listed()
+    for text in (listed["reason"], str(told)):
+        assert _clean(text) and "rpc.example.org" in text and tx in text, text
