@@ -4,6 +4,7 @@ can still be flagged in, however long the streak; none older, none that counts n
 from __future__ import annotations
 
 from test_risk_support import T0, D, Rig
+from tradeguard.clock import SimulatedClock
 from tradeguard.model.enums import LiquiditySide, Side, TradingState
 from tradeguard.model.fill import Fill
 from tradeguard.model.position import ClosedTrade
@@ -208,3 +209,19 @@ def test_a_plain_strategys_failed_winning_close_gives_back_the_streak_it_ended()
     node = SimpleNamespace(risk=rig.engine, storage=storage, clock=rig.clock)
     _take_back_fill_loss(node, win, "s1")  # type: ignore[arg-type]
     assert rig.engine.consecutive_losses == 2 and rig.engine.state is TradingState.REDUCING
+
+
+def test_a_clock_set_back_after_the_save_never_shortens_the_window() -> None:
+    # The state saved by a clock five days ahead (its trades dated by the venue), the node
+    # started once the clock was set right: a saved time in the future is no downtime, and
+    # the losses are still kept a whole window (they were let go after three days).
+    rig = Rig(max_consecutive_losses=1000)
+    day = 86_400_000
+    rig.at(T0 + 5 * day)  # the node's clock ahead of its trades' times
+    rig.engine.observe_cycle("arb", ("M1",), D("-1"), T0, 1)
+    rig.clock = SimulatedClock(T0 + 1000)  # set right, as the restart finds it
+    eng = rig.restart()
+    _lose(rig, 2, T0 + 3 * day)  # a new loss prunes
+    assert [x.key for x in eng.losses.losses] == ["cycle:1", "cycle:2"]
+    assert eng.take_back_cycle("arb", 1, T0 + 3 * day + 1)
+    assert eng.consecutive_losses == 1
