@@ -328,3 +328,49 @@ async def test_a_held_swap_s_rpc_error_is_told_without_its_credentials(
         assert _clean(str(shown)), shown
     finally:
         await venue.close()
+
+
+async def test_a_held_swap_mined_with_its_own_receipt_is_never_dropped_for_a_lookup_by_hash(
+    chain: ChainThread, pruned: HostileServer
+) -> None:
+    # Before: a swap mined (the RPC answers its own receipt, in a block) and held only for its
+    # balances was rejected as dropped, nothing booked, as soon as the transaction lookup by
+    # hash answered null (a backend behind a balancer, an index behind the head): the swap
+    # had happened and its fill was lost. Its own receipt is the chain's word: it stays held.
+    store = MemoryTxStore()
+    venue = await connected_venue(_through(chain.deployment, pruned), store,
+                                  approve_unlimited=True)  # fmt: skip
+    pruned.times = 0  # answered for the approvals' swap; refused from then on
+    await venue.submit(dex_order(f"own-warm-{next(_seq)}", "0.01"))
+    pruned.times = -1
+    seen = FillSink()
+    venue.set_listener(seen)
+    pruned.rewrites["eth_getTransactionByHash"] = lambda params, result: None
+    order = dex_order(f"own-{next(_seq)}", "0.01")
+    with pytest.raises(AmbiguousVenueError, match="held"):
+        await venue.submit(order)
+    (swap,) = store.for_order("dex", order.client_order_id)
+    assert swap.status == "sent" and seen.fills == []
+    assert [x["tx_hash"] for x in venue.held.listed()] == [swap.tx_hash]
+    pruned.rewrites.clear()
+    pruned.times = pruned.asked  # the node answers the balances from now on
+    report = await venue.fetch_order(order.client_order_id, "WETH/USD")
+    assert report is not None and report.status is OrderStatus.FILLED, report
+    assert len(seen.fills) == 1 and seen.fills[0].trade_id == swap.tx_hash
+    await venue.close()
+
+
+def test_a_held_reason_from_any_answer_is_told_without_its_credentials() -> None:
+    # The held reason is cut wherever the node's words come from (not only a NoState error):
+    # the event, the health view and the listing never carry a URL's user, password, path or
+    # an API key; the swap's hash stays readable.
+    from tradeguard.venues.uniswap_v2.held import HeldSwaps
+
+    held, told = HeldSwaps("dex", lambda: 0), []
+    held.on_held = told.append
+    tx = "0x" + "ab" * 32
+    raw = f"lookup of tx {tx} not answered: {_LEAKY['message']}"
+    held.hold("c-1", "WETH/USD", tx, raw)
+    (listed,) = held.listed()
+    for text in (listed["reason"], str(told)):
+        assert _clean(text) and "rpc.example.org" in text and tx in text, text

@@ -130,9 +130,10 @@ class LossHistory:
         streaked = [[x.strategy_id, x.key] for x in self.losses if x.streak]
         for loss in self.losses:
             loss.streak = False
-        # kept: one that reset a streak, and the first reset after a kept win (what that win's
-        # take-back folds into); a win that reset nothing has nothing to give back
-        target = bool(self.resets) and self.resets[-1].key != "" and self.resets[-1].count > 0
+        # kept: one that reset a streak, and each reset after a kept win (what that win's
+        # take-back folds into: a win that reset nothing has nothing to give back of its own,
+        # but once the wins before it FAILED it holds their streak, which the next one ends)
+        target = bool(self.resets) and self.resets[-1].key != ""
         if count > 0 or target:
             sid, key, pnl = win or ("", "", ZERO)
             self.resets.append(Reset(sid, key, count, streaked, pnl, now))
@@ -173,11 +174,11 @@ class LossHistory:
     def prune(self, now: int) -> None:
         """Let go of the losses that count no more (out of the streak, cooled) and of those
         older than `TAKE_BACK_MS`, whose sale can no longer be flagged FAILED; so of the
-        wins, and of the resets before the oldest win kept."""
+        wins, and of the resets before the oldest win that reset a streak."""
         oldest = now - TAKE_BACK_MS  # by running time: a downtime since each is not counted
         self.resets = [x for x in self.resets if x.ts + x.down >= oldest]
-        while self.resets and not self.resets[0].key:
-            del self.resets[0]
+        while self.resets and not (self.resets[0].key and self.resets[0].count):
+            del self.resets[0]  # nothing before it folds into it: it has nothing to give back
         self.losses = [
             x for x in self.losses if (x.streak or x.until > now) and x.ts + x.down >= oldest
         ]

@@ -86,10 +86,17 @@ class TakeBacks(RiskState):
         """The win `key` of `strategy_id` FAILED: the streak it ended is back in the current
         one (unless a later reset would have ended it too), which pauses new entries if it
         reaches `max_consecutive_losses`. With `back` (what its failure took back of its P&L),
-        one whose rest of the sale still gained stands. Return whether a win was taken back."""
+        one whose rest of the sale still gained stands (what each part took back counted
+        against what is left of it). Return whether a win was taken back."""
         win = self.losses.find_win(strategy_id, key)
-        if win is None or (back is not None and win.pnl + back > _LOSS_LEFT_MIN):
+        if win is None:
             return False
+        if back is not None and win.pnl > ZERO:
+            win.pnl += back
+            if win.pnl > _LOSS_LEFT_MIN:  # the rest of the sale still gained: a winning trade
+                self._dirty = True
+                self._save()
+                return False
         count = self.losses.take_win(strategy_id, key) or 0
         self.consecutive_losses += count
         self._dirty = True

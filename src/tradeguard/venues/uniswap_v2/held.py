@@ -7,8 +7,9 @@ reconciliation and the balance sync leave the ledger alone while one is held, se
 `execution.reconcile.held_unbooked`), and `held_swaps` names it for the node's health view.
 The first hold of each swap is told (`on_held`: the node publishes `dex.swap_held`, an alert),
 its reason without any URL's credentials or API key (`told`). A hold ends when the order is
-answered: booked, or, once the chain knows none of its transactions by hash and the wallet's
-nonce is past them (another transaction used it), rejected as dropped with nothing booked.
+answered: booked, or, once the chain knows none of its transactions by hash (no receipt of
+their own hash either) and the wallet's nonce is past them (another transaction used it),
+rejected as dropped with nothing booked.
 
 ```python
 venue.held.hold(cid, "WETH/USD", tx_hash, "receipt of 0x.. not booked: ...")

@@ -45,6 +45,15 @@ def unsigned_tx(record: TxRecord) -> dict[str, Any]:
     return {k: int(v, 16) if k in _NUMERIC and isinstance(v, str) else v for k, v in raw.items()}
 
 
+def _own_receipt(record: TxRecord, lookup: TxLookup) -> bool:
+    """Whether `lookup` answered a receipt of `record`'s own hash, in a block."""
+    if lookup.state != "mined":
+        return False
+    got = lookup.receipt.get("transactionHash")
+    got = "0x" + bytes(got).hex() if isinstance(got, bytes | bytearray) else str(got)
+    return got.lower() == record.tx_hash.lower()
+
+
 class TxWatcher:
     """Turns what the chain knows of journaled transactions into order reports."""
 
@@ -126,15 +135,20 @@ class TxWatcher:
 
     async def _gone(self, records: list[TxRecord]) -> bool:
         """Whether no copy of an order whose lookup is held can ever mine, by what the chain
-        shows whatever the RPC answers of their receipts: the wallet's mined nonce is past
-        theirs and the node knows none of them by hash (neither pending nor in a block). Any
-        doubt (a copy known, a read not answered) keeps the order held."""
+        shows whatever the RPC answers of other transactions' receipts for them: the wallet's
+        mined nonce is past theirs, no copy has a receipt of its own hash (one in a block is
+        the chain's word that it mined, whatever a lookup by hash answers) and the node knows
+        none of them by hash (neither pending nor in a block). Any doubt (a copy known, a read
+        not answered) keeps the order held."""
         chain = self.venue.chain
         try:
             used = await chain.nonce(self.sender.address, pending=False)
             if any(r.nonce >= used for r in records):
                 return False
             for record in records:
+                lookup = await chain.lookup(record.tx_hash)
+                if lookup.state == "pending" or _own_receipt(record, lookup):
+                    return False
                 if await chain.known(record.tx_hash):
                     return False
         except Exception as exc:  # no answer: held until one comes
