@@ -19,6 +19,7 @@ from test_ccxt_support import SYMBOL, make_venue
 from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
+from tradeguard.venues.ccxt_connection import FILL_PAGE_FROM_ID
 
 DAY = 86_400_000
 S = "BTC/USDT"
@@ -27,6 +28,13 @@ S = "BTC/USDT"
 def _buy(ex: SandboxExchange, at_ms: int) -> None:
     account = ex.auth.keys[ALICE_KEY].account_id
     ex.engine.place(account, "BTCUSDT", "BUY", "MARKET", at_ms, qty=Decimal("0.001"))
+
+
+@pytest.fixture
+def page_of_100(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trade history read 100 rows a page (Binance's `limit` on myTrades, up to 1000), through
+    the same ccxt calls: a tenth of the fills makes more than a page."""
+    monkeypatch.setitem(FILL_PAGE_FROM_ID, "binance", 100)
 
 
 async def test_one_end_alone_reads_every_trade_on_that_side_of_it(
@@ -90,11 +98,11 @@ async def test_fills_of_an_order_that_rested_for_days_are_found(ex: SandboxExcha
 
 
 async def test_fills_past_empty_days_and_a_full_latest_page_are_all_read(
-    ex: SandboxExchange,
+    ex: SandboxExchange, page_of_100: None
 ) -> None:
     now = ex.now_ms()
     _buy(ex, now - 2 * DAY - 5)
-    for _ in range(1001):
+    for _ in range(101):
         _buy(ex, now)
     venue = make_venue(ex, stream_user_data=False)
     await venue.load_instruments()
@@ -102,18 +110,18 @@ async def test_fills_past_empty_days_and_a_full_latest_page_are_all_read(
         fills = await venue.fetch_fills(SYMBOL, now - 5 * DAY)
     finally:
         await venue.close()
-    assert len({f.trade_id for f in fills}) == len(fills) == 1002
+    assert len({f.trade_id for f in fills}) == len(fills) == 102
     assert min(f.ts for f in fills) == now - 2 * DAY - 5
 
 
 async def test_fills_from_days_back_are_read_from_that_time_not_day_by_day(
-    tmp_path: Path,
+    tmp_path: Path, page_of_100: None
 ) -> None:
     log = tmp_path / "requests.jsonl"
     async with seeded_exchange(SandboxConfig(request_log_path=log)) as ex:
         now = ex.now_ms()
         _buy(ex, now - 4 * DAY - 5)
-        for _ in range(1001):
+        for _ in range(101):
             _buy(ex, now)
         venue = make_venue(ex, stream_user_data=False)
         await venue.load_instruments()
@@ -121,7 +129,7 @@ async def test_fills_from_days_back_are_read_from_that_time_not_day_by_day(
             fills = await venue.fetch_fills(SYMBOL, now - 6 * DAY)
         finally:
             await venue.close()
-    assert len({f.trade_id for f in fills}) == len(fills) == 1002
+    assert len({f.trade_id for f in fills}) == len(fills) == 102
     rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     reads = [r["params"] for r in rows if r["path"] == "/api/v3/myTrades"]
     # the oldest page from the time (no window after it, no day by day), one read up to its
@@ -133,7 +141,7 @@ async def test_fills_from_days_back_are_read_from_that_time_not_day_by_day(
 
 
 async def test_fills_from_a_time_start_at_it_and_older_ones_are_left_out(
-    ex: SandboxExchange,
+    ex: SandboxExchange, page_of_100: None
 ) -> None:
     now = ex.now_ms()
     since = now - 3 * DAY
@@ -143,29 +151,29 @@ async def test_fills_from_a_time_start_at_it_and_older_ones_are_left_out(
     try:
         assert await venue.fetch_fills(SYMBOL, since) == []  # none since, older ones exist
         _buy(ex, since)  # at it
-        for _ in range(1000):
+        for _ in range(100):
             _buy(ex, now)
         fills = await venue.fetch_fills(SYMBOL, since)
     finally:
         await venue.close()
-    assert len({f.trade_id for f in fills}) == len(fills) == 1001
+    assert len({f.trade_id for f in fills}) == len(fills) == 101
     assert min(f.ts for f in fills) == since
-    assert sum((f.amount for f in fills), Decimal(0)) == Decimal("1.001")
+    assert sum((f.amount for f in fills), Decimal(0)) == Decimal("0.101")
 
 
 @pytest.mark.parametrize("answer", ["oldest", "latest"])
 async def test_a_start_time_alone_loses_no_fill_whichever_page_binance_answers(
-    answer: str,
+    answer: str, page_of_100: None
 ) -> None:
     # Binance's documentation of myTrades lists `symbol + startTime` as a supported combination
     # and says only that without `fromId` "most recent trades are returned"; the sandbox
     # answers the oldest from `startTime` on, which the fill read assumed. Before: a venue
-    # answering the most recent 1000 from `startTime` had every fill older than those lost.
+    # answering the most recent page from `startTime` had every fill older than those lost.
     async with seeded_exchange(SandboxConfig(my_trades_start_alone=answer)) as ex:
         now = ex.now_ms()
         since = now - 3 * DAY
         _buy(ex, since - 1)  # before it: never read
-        for i in range(1100):
+        for i in range(110):
             _buy(ex, since + i // 2)  # two of each millisecond
         venue = make_venue(ex, stream_user_data=False)
         await venue.load_instruments()
@@ -173,20 +181,22 @@ async def test_a_start_time_alone_loses_no_fill_whichever_page_binance_answers(
             fills = await venue.fetch_fills(SYMBOL, since)
         finally:
             await venue.close()
-    assert len({f.trade_id for f in fills}) == len(fills) == 1100
+    assert len({f.trade_id for f in fills}) == len(fills) == 110
     assert min(f.ts for f in fills) == since
 
 
 @pytest.mark.parametrize("answer", ["oldest", "latest"])
-async def test_more_than_a_page_of_fills_in_one_millisecond_are_all_read(answer: str) -> None:
+async def test_more_than_a_page_of_fills_in_one_millisecond_are_all_read(
+    answer: str, page_of_100: None
+) -> None:
     # One taker order filled against many makers is as many trades of one millisecond. Before:
-    # with the most recent 1000 answered from `startTime`, every read back up to that
-    # millisecond answered the same 1000 again, and the 100 older ones were silently lost.
+    # with the most recent page answered from `startTime`, every read back up to that
+    # millisecond answered the same page again, and the older ones were silently lost.
     async with seeded_exchange(SandboxConfig(my_trades_start_alone=answer)) as ex:
         now = ex.now_ms()
         since = now - 3 * DAY
         _buy(ex, since - 1)  # before it: never read
-        for _ in range(1100):
+        for _ in range(110):
             _buy(ex, since + 5)
         _buy(ex, since + 9)
         venue = make_venue(ex, stream_user_data=False)
@@ -195,5 +205,5 @@ async def test_more_than_a_page_of_fills_in_one_millisecond_are_all_read(answer:
             fills = await venue.fetch_fills(SYMBOL, since)
         finally:
             await venue.close()
-    assert len({f.trade_id for f in fills}) == len(fills) == 1101
+    assert len({f.trade_id for f in fills}) == len(fills) == 111
     assert min(f.ts for f in fills) == since + 5

@@ -26,6 +26,32 @@ pytestmark = pytest.mark.usefixtures("vault_env")
 D = Decimal
 
 
+class HeldCancels:
+    """Holds the venue's cancels until `land`: each is on its way while the market moves."""
+
+    def __init__(self, venue: object) -> None:
+        self.cancel = venue.cancel  # type: ignore[attr-defined]
+        self.gate = asyncio.Event()
+        self.senders: list[asyncio.Task[object]] = []
+        venue.cancel = self.held  # type: ignore[attr-defined]
+
+    async def held(self, order: Order) -> object:
+        task = asyncio.current_task()
+        if task is not None:
+            self.senders.append(task)
+        await self.gate.wait()
+        return await self.cancel(order)
+
+    async def land(self) -> None:
+        """Let the held cancels through, and wait until the checks that sent them are done."""
+        assert self.senders, "no cancel was sent"
+        self.gate.set()
+        me = asyncio.current_task()
+        senders = [t for t in self.senders if t is not me]
+        await asyncio.wait_for(asyncio.gather(*senders, return_exceptions=True), 30)
+        assert all(t.done() for t in self.senders if t is not me)
+
+
 async def test_a_filled_take_profit_cancels_the_resting_stop_so_nothing_sells_twice(tmp_path):
     ex = seeded_exchange()
     async with ex, live_alpha(tmp_path, ex) as node:
@@ -95,14 +121,7 @@ async def test_both_exits_filling_before_the_cancel_are_reported_and_the_excess_
         events: list[Event] = []
         node.bus.subscribe(events.append, "exit.")
         tp, sl, qty = await bracket(node)
-        venue = node.venues["binance"]
-        cancel = venue.cancel
-
-        async def slow_cancel(order: Order) -> object:
-            await asyncio.sleep(3)  # the cancel is on its way while the market moves
-            return await cancel(order)
-
-        venue.cancel = slow_cancel  # type: ignore[method-assign]
+        cancels = HeldCancels(node.venues["binance"])
         move(ex, "BUY", "51500")  # the take-profit fills ...
         await eventually(lambda: node.orders.orders[tp].status is OrderStatus.FILLED, 30)
         move(ex, "SELL", "48500")  # ... and the stop fires before its cancel arrives
@@ -113,7 +132,7 @@ async def test_both_exits_filling_before_the_cancel_are_reported_and_the_excess_
         assert report.data["orders"] == [tp, sl]
         assert D(report.data["excess"]) == qty and report.data["closing"] is (mode == "close")
         if mode == "report":  # left as it is: the short stays, reported, for the operator
-            await asyncio.sleep(3.5)
+            await cancels.land()
             assert held(node) == -qty
             assert not [
                 o for o in node.orders.orders.values() if o.signal.get("exit") == "overshoot"
@@ -123,7 +142,7 @@ async def test_both_exits_filling_before_the_cancel_are_reported_and_the_excess_
         await eventually(lambda: held(node) == 0, 30)
         back = [o for o in node.orders.orders.values() if o.signal.get("exit") == "overshoot"]
         assert [(o.side, o.amount, o.status) for o in back] == [(Side.BUY, qty, OrderStatus.FILLED)]
-        await asyncio.sleep(3.5)  # the slow cancel lands on a filled order: nothing more
+        await cancels.land()  # the held cancel lands on a filled order: nothing more
         assert held(node) == 0 and list(node.orders.open) == []
 
 
@@ -135,13 +154,8 @@ async def test_an_overshoot_close_refused_while_running_is_alerted_and_tried_aga
         events: list[Event] = []
         node.bus.subscribe(events.append, "exit.")
         tp, sl, qty = await bracket(node)
-        venue = node.venues["binance"]
-        cancel, submit = venue.cancel, node.submit
+        cancels, submit = HeldCancels(node.venues["binance"]), node.submit
         refused: list[OrderIntent] = []
-
-        async def slow_cancel(order: Order) -> object:
-            await asyncio.sleep(3)  # the cancel is on its way while the market moves
-            return await cancel(order)
 
         async def stale_once(intent: OrderIntent, *args: object, **kw: object) -> object:
             if intent.signal.get("exit") == "overshoot" and not refused:
@@ -149,7 +163,6 @@ async def test_an_overshoot_close_refused_while_running_is_alerted_and_tried_aga
                 return await submit(intent, gate=lambda: ("STALE_MARKET_DATA", "no fresh quote"))
             return await submit(intent, *args, **kw)  # type: ignore[arg-type]
 
-        venue.cancel = slow_cancel  # type: ignore[method-assign]
         node.submit = stale_once  # type: ignore[method-assign]
         move(ex, "BUY", "51500")
         await eventually(lambda: node.orders.orders[tp].status is OrderStatus.FILLED, 30)
@@ -163,7 +176,7 @@ async def test_an_overshoot_close_refused_while_running_is_alerted_and_tried_aga
         await eventually(lambda: held(node) == 0, 30)
         back = [o for o in node.orders.orders.values() if o.signal.get("exit") == "overshoot"]
         assert [(o.amount, o.status) for o in back] == [(qty, OrderStatus.FILLED)]
-        await asyncio.sleep(3.5)
+        await cancels.land()
         assert held(node) == 0 and list(node.orders.open) == []
         assert [e.kind for e in events].count("exit.overshoot_close_refused") == 1
 

@@ -134,7 +134,7 @@ async def test_killed_between_the_two_hand_sales_at_start_books_both_at_the_next
         })  # fmt: skip
         async with running(cfg):  # a reconciliation after the buys
             pass
-        await asyncio.sleep(1.1)  # the CLOB dates trades to the second
+        server.clock_offset_s += 1  # the CLOB dates trades to the second: a later one
         await _sell_the_pair_by_hand(server, keys)
         child = Path(__file__).with_name("pm_hand_sale_crash_child.py")
         docs = await killed_child(child, tmp_path, cfg, timeout_s=90)
@@ -156,8 +156,9 @@ async def test_hand_sales_summing_to_the_pairs_are_booked_as_trades_not_a_merge(
         holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
     ):
         cash_before = node.portfolio.book("polymarket").total("PUSD")
-        # the CLOB dates trades to the second: a later second than the ledger's opening
-        await asyncio.sleep(1.1)
+        # the CLOB dates trades to the second: its clock a second on, later than the ledger's
+        # opening
+        server.clock_offset_s += 1
         # the user channel misses them (as it booked them, the sync would see no drop at all)
         await _sell_unstreamed(server, keys, monkeypatch)
         (cid,) = [c for c, m in server.markets.items() if m.slug == MARKET]
@@ -199,8 +200,9 @@ async def test_a_trade_read_failing_half_way_books_neither_sale_nor_an_adjustmen
     ):
         assert node.config.node.database_url.startswith(db)
         cash_before = node.portfolio.book("polymarket").total("PUSD")
-        # the CLOB dates trades to the second: a later second than the ledger's opening
-        await asyncio.sleep(1.1)
+        # the CLOB dates trades to the second: its clock a second on, later than the ledger's
+        # opening
+        server.clock_offset_s += 1
         await _sell_unstreamed(server, keys, monkeypatch)
         venue = node.venues["polymarket"]
         real = venue.fetch_fills_part  # the merge check's read of the venue's trades
@@ -245,7 +247,7 @@ async def test_hand_sales_past_the_first_trades_page_are_booked_as_trades_not_a_
         server.page_size = 1
         async with holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _):
             cash_before = node.portfolio.book("polymarket").total("PUSD")
-            await asyncio.sleep(1.1)  # the CLOB dates trades to the second
+            server.clock_offset_s += 1  # the CLOB dates trades to the second: a later one
             await _sell_unstreamed(server, keys, monkeypatch)
             await _two_passes_book_the_sales(node, cash_before)
 
@@ -277,7 +279,7 @@ async def test_hand_sales_whose_commit_fails_reach_no_fill_listener(
         demo_clob() as (server, keys),
         holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
     ):
-        await asyncio.sleep(1.1)  # the CLOB dates trades to the second
+        server.clock_offset_s += 1  # the CLOB dates trades to the second: a later one
         await _sell_unstreamed(server, keys, monkeypatch)
         told: list[str] = []
         node.orders.fill_listeners.append(lambda fill, _order: told.append(fill.trade_id))
@@ -308,7 +310,7 @@ async def test_hand_sales_whose_commit_fails_leave_the_ledger_as_the_database_ha
         book = node.portfolio.book("polymarket")
         cash_before = book.total("PUSD")
         held_before = {a: book.total(a) for a in book.assets()}
-        await asyncio.sleep(1.1)  # the CLOB dates trades to the second
+        server.clock_offset_s += 1  # the CLOB dates trades to the second: a later one
         await _sell_unstreamed(server, keys, monkeypatch)
         failing = [True]
 
