@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cash_flow_support import _cli
 from node_support import trading_live
 from test_node_balance_sync import _watched_node
 from test_spot_short_clear_sandbox import _start, _toml
-from test_transfer_record import _cli
 from tradeguard.model.enums import TradingState
 from tradeguard.model.market import Quote
 from tradeguard.node import TradingNode

@@ -17,12 +17,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from cash_flow_support import booked, declared
+from cash_flow_support import _cli, booked, declared
 from rigs import answering
 from running_support import running
 from test_cash_flow_counting import _quote
 from test_spot_short_clear_sandbox import _start, _toml
-from test_transfer_record import _cli
 from tradeguard.config import Config, load_config
 from tradeguard.execution.reconcile import reconcile_all
 from tradeguard.model.enums import TradingState

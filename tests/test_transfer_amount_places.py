@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from cash_flow_support import _cli
 from test_spot_short_clear_sandbox import _start, _toml
-from test_transfer_record import _cli
 from tradeguard.cli.main import build_parser
 from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
 from tradeguard.storage.db import Database
