@@ -96,7 +96,43 @@ async def test_a_signal_during_start_up_stops_the_run_once_started(
         assert summary.mode == "sandbox"
         assert _stopped_with_checkpoint(node)
         assert node.interrupts.interrupted is (signum == signal.SIGINT)  # the CLI says 130
+        # Returned, the command gives both signals back (the loop runs on, as in a test or a
+        # program calling the command): it took SIGTERM on this loop until the loop closed.
+        for later in (signal.SIGTERM, signal.SIGINT):
+            os.kill(os.getpid(), later)
+            await asyncio.sleep(0)
+        assert signals_kept == [signal.SIGTERM, signal.SIGINT]
     finally:
+        node.close()
+
+
+async def test_a_signal_during_a_start_up_that_fails_stops_no_later_run(
+    tmp_path: Path, ex: SandboxExchange, signals_kept: list[int]
+) -> None:
+    # The stop was cleared only by a live loop that ran: a start-up that failed after a
+    # SIGTERM left it set, and the next run of the node ended as it began.
+    node = TradingNode(sandbox_config(tmp_path, ex, []))
+    original = node.start
+
+    async def failing_start() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        while not node._stop_requested:  # the loop takes the signal
+            await asyncio.sleep(0)
+        raise ConnectionError("venue down")
+
+    node.start = failing_start  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConnectionError):
+            await asyncio.wait_for(start_run_stop(node, None, RUN_S), ENDS_WITHIN_S)
+        assert signals_kept == []
+        await original()
+        run = asyncio.create_task(node.run_live(duration_s=RUN_S))
+        await asyncio.sleep(0.3)
+        assert not run.done(), "the failed start-up's stop ended this run"
+        node.request_stop()
+        await asyncio.wait_for(run, ENDS_WITHIN_S)
+    finally:
+        await node.stop()
         node.close()
 
 
