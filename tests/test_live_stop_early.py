@@ -178,3 +178,25 @@ async def test_a_kill_over_the_api_during_start_up_halts_and_stays_halted(
     finally:
         await node.stop()
         node.close()
+
+
+async def test_a_run_leaves_sigalrm_and_its_timer_alone_until_a_ctrl_c(
+    tmp_path: Path, ex: SandboxExchange
+) -> None:
+    # The run took SIGALRM from before start-up and cancelled the pending timer on return: a
+    # watchdog on that alarm (pytest-timeout's, a hung start-up's) fired into the run's handler,
+    # which dropped it, and was disarmed for good. It needs the alarm only after a Ctrl-C.
+    seen: list[int] = []
+    before = signal.signal(signal.SIGALRM, lambda signum, frame: seen.append(signum))
+    armed = signal.setitimer(signal.ITIMER_REAL, 0)  # the one running (pytest-timeout's)
+    signal.setitimer(signal.ITIMER_REAL, 3600)
+    node = TradingNode(sandbox_config(tmp_path, ex, []))
+    _during_start(node, lambda: (os.kill(os.getpid(), signal.SIGALRM), node.request_stop()))
+    try:
+        await asyncio.wait_for(start_run_stop(node, None, RUN_S), ENDS_WITHIN_S)
+        assert seen == [signal.SIGALRM], "the watchdog's alarm was taken by the run"
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 0, "the watchdog's timer was cancelled"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, *armed)
+        signal.signal(signal.SIGALRM, before)
+        node.close()
