@@ -204,7 +204,8 @@ class LiveInterrupts:
             )
         self.interrupted = True
         self._asked_at = time.monotonic()
-        self._saved[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
+        if self._saved:  # installed: the abandon timer's alarm from now on
+            self._saved[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
         # The stop first, then the lines: with `2>&1 | tee run.log` the same Ctrl-C ends tee,
         # and a line written to its pipe fails.
         self.node.request_stop()
