@@ -49,7 +49,8 @@ def signals_kept() -> Iterator[list[int]]:
 
 
 def _during_start(node: TradingNode, act: Callable[[], None]) -> None:
-    """Call `act` while the node's start-up is under way (after its venues connected)."""
+    """Call `act` as the node's start-up begins (its handlers taken, its venues not yet
+    connected), then let start-up go on."""
     original = node.start
 
     async def start() -> None:
