@@ -49,7 +49,8 @@ def signals_kept() -> Iterator[list[int]]:
 
 
 def _during_start(node: TradingNode, act: Callable[[], None]) -> None:
-    """Call `act` while the node's start-up is under way (after its venues connected)."""
+    """Call `act` as the node's start-up begins (its handlers taken, its venues not yet
+    connected), then let start-up go on."""
     original = node.start
 
     async def start() -> None:
@@ -96,7 +97,43 @@ async def test_a_signal_during_start_up_stops_the_run_once_started(
         assert summary.mode == "sandbox"
         assert _stopped_with_checkpoint(node)
         assert node.interrupts.interrupted is (signum == signal.SIGINT)  # the CLI says 130
+        # Returned, the command gives both signals back (the loop runs on, as in a test or a
+        # program calling the command): it took SIGTERM on this loop until the loop closed.
+        for later in (signal.SIGTERM, signal.SIGINT):
+            os.kill(os.getpid(), later)
+            await asyncio.sleep(0)
+        assert signals_kept == [signal.SIGTERM, signal.SIGINT]
     finally:
+        node.close()
+
+
+async def test_a_signal_during_a_start_up_that_fails_stops_no_later_run(
+    tmp_path: Path, ex: SandboxExchange, signals_kept: list[int]
+) -> None:
+    # The stop was cleared only by a live loop that ran: a start-up that failed after a
+    # SIGTERM left it set, and the next run of the node ended as it began.
+    node = TradingNode(sandbox_config(tmp_path, ex, []))
+    original = node.start
+
+    async def failing_start() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        while not node._stop_requested:  # the loop takes the signal
+            await asyncio.sleep(0)
+        raise ConnectionError("venue down")
+
+    node.start = failing_start  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConnectionError):
+            await asyncio.wait_for(start_run_stop(node, None, RUN_S), ENDS_WITHIN_S)
+        assert signals_kept == []
+        await original()
+        run = asyncio.create_task(node.run_live(duration_s=RUN_S))
+        await asyncio.sleep(0.3)
+        assert not run.done(), "the failed start-up's stop ended this run"
+        node.request_stop()
+        await asyncio.wait_for(run, ENDS_WITHIN_S)
+    finally:
+        await node.stop()
         node.close()
 
 
@@ -141,4 +178,26 @@ async def test_a_kill_over_the_api_during_start_up_halts_and_stays_halted(
         assert node.risk.last_kill and node.risk.last_kill.get("finished_ts")
     finally:
         await node.stop()
+        node.close()
+
+
+async def test_a_run_leaves_sigalrm_and_its_timer_alone_until_a_ctrl_c(
+    tmp_path: Path, ex: SandboxExchange
+) -> None:
+    # The run took SIGALRM from before start-up and cancelled the pending timer on return: a
+    # watchdog on that alarm (pytest-timeout's, a hung start-up's) fired into the run's handler,
+    # which dropped it, and was disarmed for good. It needs the alarm only after a Ctrl-C.
+    seen: list[int] = []
+    before = signal.signal(signal.SIGALRM, lambda signum, frame: seen.append(signum))
+    armed = signal.setitimer(signal.ITIMER_REAL, 0)  # the one running (pytest-timeout's)
+    signal.setitimer(signal.ITIMER_REAL, 3600)
+    node = TradingNode(sandbox_config(tmp_path, ex, []))
+    _during_start(node, lambda: (os.kill(os.getpid(), signal.SIGALRM), node.request_stop()))
+    try:
+        await asyncio.wait_for(start_run_stop(node, None, RUN_S), ENDS_WITHIN_S)
+        assert seen == [signal.SIGALRM], "the watchdog's alarm was taken by the run"
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 0, "the watchdog's timer was cancelled"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, *armed)
+        signal.signal(signal.SIGALRM, before)
         node.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import signal
 import sys
@@ -251,12 +250,16 @@ async def start_run_stop(
     from tradeguard.model.enums import TradingMode
 
     live = node.mode in (TradingMode.SANDBOX, TradingMode.LIVE)
-    if live:  # from here on: a stop asked for during start-up ends the run once it starts
-        _stop_on_signals(node)
+    # from here on: a stop asked for during start-up ends the run once it starts
+    give_back = _stop_on_signals(node) if live else None
     try:
         return await _start_and_run(node, progress, duration_s, serve_after, live)
     finally:
-        node.interrupts.uninstall()  # SIGINT as it was (SIGTERM's ends with the event loop)
+        if give_back is not None:
+            give_back()  # SIGTERM and SIGINT as they were: the event loop may run on
+        # A stop this run took ends here, used or not (a start-up that failed after a
+        # SIGTERM): a later run of the node in this process is not ended by it.
+        node._stop_requested = False
 
 
 async def _start_and_run(
@@ -292,7 +295,7 @@ async def _start_and_run(
             await server.stop()
 
 
-def _stop_on_signals(node: Any) -> None:
+def _stop_on_signals(node: Any) -> Callable[[], None]:
     # SIGTERM (a service manager) and the first Ctrl-C end the live loop the same way, with its
     # last checkpoint and summary (a replay killed any way resumes from its last commit). Taken
     # before start-up: one that comes while the node starts (the start-up reconciliation, the
@@ -300,10 +303,22 @@ def _stop_on_signals(node: Any) -> None:
     # handler runs even while a strategy callback blocks the loop, and abandons one still
     # running after a bound (node.interrupt). A second Ctrl-C quits at once ("interrupted",
     # exit 130); the next start reconciles.
+    # Returns what gives both signals back.
     loop = asyncio.get_running_loop()
     node.interrupts.install()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
+    before = signal.getsignal(signal.SIGTERM)
+    try:
         loop.add_signal_handler(signal.SIGTERM, node.request_stop)
+    except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+        return node.interrupts.uninstall
+
+    def give_back() -> None:
+        node.interrupts.uninstall()
+        loop.remove_signal_handler(signal.SIGTERM)  # leaves SIG_DFL: the one before instead
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)
+
+    return give_back
 
 
 def page_title(name: str, shown: int, total: int | None) -> str:

@@ -181,17 +181,17 @@ class LiveInterrupts:
         """Take SIGINT for this run (main thread only); False when it cannot."""
         if threading.current_thread() is not threading.main_thread():
             return False
-        self._saved = {
-            signal.SIGINT: signal.signal(signal.SIGINT, self._on_sigint),
-            signal.SIGALRM: signal.signal(signal.SIGALRM, self._on_alarm),
-        }
+        # SIGALRM (the abandon timer) only from the first Ctrl-C on: until then another's
+        # alarm and its pending timer (a watchdog's) are left to it.
+        self._saved = {signal.SIGINT: signal.signal(signal.SIGINT, self._on_sigint)}
         return True
 
     def uninstall(self) -> None:
-        """Give SIGINT back (and cancel a pending abandon timer)."""
+        """Give SIGINT back (and SIGALRM, cancelling a pending abandon timer, once taken)."""
         if not self._saved:
             return
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        if signal.SIGALRM in self._saved:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         for signum, handler in self._saved.items():
             signal.signal(signum, handler)
         self._saved = {}
@@ -204,6 +204,8 @@ class LiveInterrupts:
             )
         self.interrupted = True
         self._asked_at = time.monotonic()
+        if self._saved:  # installed: the abandon timer's alarm from now on
+            self._saved[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
         # The stop first, then the lines: with `2>&1 | tee run.log` the same Ctrl-C ends tee,
         # and a line written to its pipe fails.
         self.node.request_stop()
