@@ -42,7 +42,9 @@ class Node:
         self.liveness = SimpleNamespace(beat=self._beat)
         self.kill_switch = SimpleNamespace(poll=self._poll)
         # no loss limit asks a flatten; a checkpoint written lifts only a halt of its own
-        self.risk = SimpleNamespace(flatten_asked=None, state=TradingState.ACTIVE, state_by="")
+        self.risk = SimpleNamespace(
+            flatten_asked=None, state=TradingState.ACTIVE, state_by="", halts_beneath={}
+        )
         self.clock = SimpleNamespace(now_ms=lambda: 0)
         self.storage = SimpleNamespace(kv_set=lambda k, v: None)
         self.timeouts = SimpleNamespace(sweep=self._sweep)

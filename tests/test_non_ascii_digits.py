@@ -95,6 +95,7 @@ def test_a_grid_index_in_odd_digits_is_a_config_error() -> None:
 
 
 @pytest.mark.parametrize("txid", [*ODD_DIGITS, "-²", HUGE])
-async def test_a_kraken_cancel_of_a_userref_in_odd_digits_is_unknown(kx, txid: str) -> None:
+async def test_a_kraken_cancel_of_a_userref_in_odd_digits_is_refused(kx, txid: str) -> None:
+    # neither a txid nor a userref: refused as an invalid argument, never read as userref 2
     doc = await _kraken_signed(kx, "/0/private/CancelOrder", time.time_ns(), {"txid": txid})
-    assert doc["error"] == ["EOrder:Unknown order"]
+    assert doc["error"] == ["EGeneral:Invalid arguments:txid"]
