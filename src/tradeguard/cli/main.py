@@ -279,8 +279,11 @@ def _say_interrupted(argv: Sequence[str], exc: KeyboardInterrupt) -> int:
     """Say in one line what a Ctrl-C stopped and what it leaves safe; return 130."""
     from tradeguard.cli.interrupted import interrupted_line
 
+    # stderr itself, not a progress bar's stand-in for it (rich's, left in place by a bar the
+    # Ctrl-C stopped as it started: its lines wait for a console that may never write them)
+    err = getattr(sys.stderr, "rich_proxied_file", sys.stderr)
     try:
-        print(interrupted_line(argv, _interrupted_in(exc)), file=sys.stderr)
+        print(interrupted_line(argv, _interrupted_in(exc)), file=err, flush=True)
     except BrokenPipeError:  # `2>&1 | tee`: the same Ctrl-C ended the reader
         quiet_broken_pipe()
     return 130

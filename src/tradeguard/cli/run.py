@@ -44,6 +44,9 @@ def add_run_parser(sub: Any) -> None:
 
 
 def _interrupted(signum: int, frame: Any) -> None:
+    """The first Ctrl-C stops the replay where it is; more, typed while it closes the node and
+    says its line, are ignored (one landing there skipped the rest of that cleanup)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -88,27 +91,19 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 def _run_with_bar(args: argparse.Namespace, console: Console, node: Any, replay: bool) -> Any:
     """Run the node with a replay's progress bar (gone once the run ends); return its summary."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import TimeRemainingColumn
 
-    with Progress(
-        TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=real_console(console), transient=True,
-        disable=args.json or not console.is_terminal or not replay,
-    ) as bar:  # fmt: skip
-        task = bar.add_task("replay", total=None)
+    from tradeguard.cli.bar import progress_bar
 
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    def run(progress: Any) -> Any:
         return asyncio.run(
             start_run_stop(node, progress, args.duration_s, serve_after=not args.until_end)
         )
+
+    if args.json or not console.is_terminal or not replay:  # a bar that would not show
+        return run(lambda done, total: None)
+    with progress_bar(real_console(console), "replay", TimeRemainingColumn()) as progress:
+        return run(progress)
 
 
 def _say_where(node: Any) -> None:
