@@ -52,6 +52,11 @@ def _interrupted(signum: int, frame: Any) -> None:
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """Run the node and print its summary."""
+    if whole_process():
+        # A Ctrl-C as the node opens stops it there, and more typed while what it opened is
+        # closed are ignored (one landing in that cleanup logged a traceback). A live or
+        # sandbox run takes SIGINT for its loop once it starts.
+        signal.signal(signal.SIGINT, _interrupted)
     config = config_from_args(args)
     node = open_node(config, args.confirm_live, args.log_format)
     info = Console(stderr=True, highlight=False) if args.json else console
@@ -59,11 +64,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         print_start(info, node)
         # Only a replay has candles to count: a live or sandbox run trades until stopped.
         replay = node.mode.value in ("paper", "backtest")
-        if replay and whole_process():
+        if whole_process():
             # Ctrl-C stops the replay where it is, as in a backtest: asyncio.run would take it
             # as a request to cancel at the next await, which a strategy callback that blocks
             # never reaches (the uncommitted unit rolls back; a new run resumes from the last).
-            signal.signal(signal.SIGINT, _interrupted)
+            # A live or sandbox run gets Python's own back until its loop takes SIGINT.
+            signal.signal(signal.SIGINT, _interrupted if replay else signal.default_int_handler)
         try:
             summary = _run_with_bar(args, console, node, replay)
         except KeyboardInterrupt:

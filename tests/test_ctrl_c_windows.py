@@ -1,5 +1,6 @@
-"""A Ctrl-C landing inside a command's progress bar (its start) or in the run it shows: the
-command still ends with its one line, and a backtest's directory is marked INCOMPLETE.
+"""A Ctrl-C landing inside a command's progress bar (its start or stop), in the run it shows,
+or as the process ends: the command still ends with its one line and 130, and a backtest's
+directory is marked INCOMPLETE.
 
 A terminal cannot time these windows (a few bytecodes wide, hit only on a loaded machine), so
 the Ctrl-C is raised where it landed: in rich's console as the bar starts, in the progress
@@ -76,3 +77,21 @@ def test_a_ctrl_c_as_the_backtest_runs_marks_its_run_directory(
     assert (out / "INCOMPLETE").is_file()
     compared = run_cli(capsys, "backtest", "compare", str(out), "--html", str(tmp_path / "c.html"))
     assert compared.returncode == 2 and "INCOMPLETE" in compared.stderr, compared
+
+
+def test_the_ctrl_c_line_said_more_presses_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once a Ctrl-C's line is said the process ends with 130: another press, landing in the
+    interpreter's shutdown (SIGINT's default handler again), killed it by the signal instead
+    (`tradeguard run`, a paper replay stopped as its node opened). In this process, as the
+    console script's."""
+    import importlib
+    import signal
+
+    cli_main = importlib.import_module("tradeguard.cli.main")  # the module, not its `main`
+    monkeypatch.setattr(cli_main, "_WHOLE_PROCESS", True)
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        assert cli_main._say_interrupted(["run"], KeyboardInterrupt()) == 130
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
