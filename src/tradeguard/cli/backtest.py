@@ -118,15 +118,12 @@ def _bar(console: Console, label: str, hidden: bool) -> Iterator[Callable[[int, 
     if hidden or not console.is_terminal:  # a bar that would not show: rich.progress unloaded
         yield lambda done, total: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.progress import TimeRemainingColumn as Eta
+    from rich.progress import TimeRemainingColumn
 
-    with Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), Eta(), console=real_console(console),
-        transient=True, disable=hidden or not console.is_terminal,
-    ) as bar:  # fmt: skip
-        task = bar.add_task(label, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+    from tradeguard.cli.bar import progress_bar
+
+    with progress_bar(real_console(console), label, TimeRemainingColumn()) as progress:
+        yield progress
 
 
 def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
@@ -180,10 +177,24 @@ def _backtest(args: argparse.Namespace, console: Console) -> int:
 
     window = _window(args)
     run_dir = Path(args.out) if args.out else default_run_dir()
-    with _bar(console, "backtest", args.json) as progress:
-        result = run_backtest(config, run_dir, window, progress)
-    title = f"Backtest {Path(args.config).name} ({run_dir.name})"
-    write_outputs(result, title, parallel=whole_process())
+    ours = not (run_dir.is_dir() and any(run_dir.iterdir()))  # else refused, never written
+    try:
+        with _bar(console, "backtest", args.json) as progress:
+            result = run_backtest(config, run_dir, window, progress)
+        title = f"Backtest {Path(args.config).name} ({run_dir.name})"
+        write_outputs(result, title, parallel=whole_process())
+        if whole_process():
+            # Its files are written, the run is done: a Ctrl-C now would say it was stopped
+            # and marked INCOMPLETE when it was neither. Printing its tables is all that is left.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except KeyboardInterrupt:
+        # Stopped as it ran, before its files were written: its database is there and no
+        # result; marked so, as the line a Ctrl-C ends with says.
+        if ours and run_dir.is_dir() and any(run_dir.iterdir()):
+            from tradeguard.backtest.exports import mark_incomplete
+
+            mark_incomplete(run_dir)
+        raise
     if args.json:
         from tradeguard.backtest.exports import json_safe
 

@@ -145,10 +145,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         spare_young(argv)
         gc.set_threshold(*thresholds)
-    args = _parse(parser, argv)
-    from tradeguard.logsetup import guard_last_resort  # not needed by `--help` nor usage errors
+    try:
+        args = _parse(parser, argv)
+        from tradeguard.logsetup import guard_last_resort  # not needed by --help, usage errors
 
-    guard_last_resort()
+        guard_last_resort()
+    except KeyboardInterrupt as exc:  # before the command installs its own Ctrl-C handling
+        return _say_interrupted(argv, exc)
     console = LazyConsole()
     try:
         func = args.func
@@ -279,11 +282,25 @@ def _say_interrupted(argv: Sequence[str], exc: KeyboardInterrupt) -> int:
     """Say in one line what a Ctrl-C stopped and what it leaves safe; return 130."""
     from tradeguard.cli.interrupted import interrupted_line
 
+    # stderr itself, not a progress bar's stand-in for it (rich's, left in place by a bar the
+    # Ctrl-C stopped as it started: its lines wait for a console that may never write them)
+    err = getattr(sys.stderr, "rich_proxied_file", sys.stderr)
     try:
-        print(interrupted_line(argv, _interrupted_in(exc)), file=sys.stderr)
+        print(interrupted_line(argv, _interrupted_in(exc)), file=err, flush=True)
     except BrokenPipeError:  # `2>&1 | tee`: the same Ctrl-C ended the reader
         quiet_broken_pipe()
+    _ignore_more_ctrl_c()
     return 130
+
+
+def _ignore_more_ctrl_c() -> None:
+    """The process ends with 130 and its line said: a Ctrl-C typed as it ends (closing its
+    database, the interpreter's shutdown, which gives SIGINT its default handler back) killed
+    it by the signal instead, or printed a traceback from that cleanup."""
+    if _WHOLE_PROCESS and threading.current_thread() is threading.main_thread():
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _interrupted_in(exc: BaseException) -> str | None:

@@ -44,11 +44,19 @@ def add_run_parser(sub: Any) -> None:
 
 
 def _interrupted(signum: int, frame: Any) -> None:
+    """The first Ctrl-C stops the replay where it is; more, typed while it closes the node and
+    says its line, are ignored (one landing there skipped the rest of that cleanup)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """Run the node and print its summary."""
+    if whole_process():
+        # A Ctrl-C as the node opens stops it there, and more typed while what it opened is
+        # closed are ignored (one landing in that cleanup logged a traceback). A live or
+        # sandbox run takes SIGINT for its loop once it starts.
+        signal.signal(signal.SIGINT, _interrupted)
     config = config_from_args(args)
     node = open_node(config, args.confirm_live, args.log_format)
     info = Console(stderr=True, highlight=False) if args.json else console
@@ -56,11 +64,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         print_start(info, node)
         # Only a replay has candles to count: a live or sandbox run trades until stopped.
         replay = node.mode.value in ("paper", "backtest")
-        if replay and whole_process():
+        if whole_process():
             # Ctrl-C stops the replay where it is, as in a backtest: asyncio.run would take it
             # as a request to cancel at the next await, which a strategy callback that blocks
             # never reaches (the uncommitted unit rolls back; a new run resumes from the last).
-            signal.signal(signal.SIGINT, _interrupted)
+            # A live or sandbox run gets Python's own back until its loop takes SIGINT.
+            signal.signal(signal.SIGINT, _interrupted if replay else signal.default_int_handler)
         try:
             summary = _run_with_bar(args, console, node, replay)
         except KeyboardInterrupt:
@@ -88,27 +97,19 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 def _run_with_bar(args: argparse.Namespace, console: Console, node: Any, replay: bool) -> Any:
     """Run the node with a replay's progress bar (gone once the run ends); return its summary."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import TimeRemainingColumn
 
-    with Progress(
-        TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=real_console(console), transient=True,
-        disable=args.json or not console.is_terminal or not replay,
-    ) as bar:  # fmt: skip
-        task = bar.add_task("replay", total=None)
+    from tradeguard.cli.bar import progress_bar
 
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    def run(progress: Any) -> Any:
         return asyncio.run(
             start_run_stop(node, progress, args.duration_s, serve_after=not args.until_end)
         )
+
+    if args.json or not console.is_terminal or not replay:  # a bar that would not show
+        return run(lambda done, total: None)
+    with progress_bar(real_console(console), "replay", TimeRemainingColumn()) as progress:
+        return run(progress)
 
 
 def _say_where(node: Any) -> None:
