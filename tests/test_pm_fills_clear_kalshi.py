@@ -33,7 +33,7 @@ def _kalshi_config(tmp: Path, rest_url: str) -> Path:
 
 
 async def test_an_escalated_kalshi_order_is_cleared_by_the_command_once_no_node_runs(
-    tmp_path: Path, monkeypatch
+    tmp_path: Path, monkeypatch, capsys
 ):
     server, _cfg, keys = await kalshi_node(tmp_path, monkeypatch)
     try:
@@ -54,7 +54,7 @@ async def test_an_escalated_kalshi_order_is_cleared_by_the_command_once_no_node_
                 await reconcile_and_gate(node)
                 await asyncio.sleep(0.1)
             assert sorted(node.orders.unreadable) == [cid]
-            running = await asyncio.to_thread(_clear, tmp_path, config, cid, "--reason", "seen")
+            running = await asyncio.to_thread(_clear, capsys, config, cid, "--reason", "seen")
         finally:
             await node.stop()
             node.close()
@@ -62,13 +62,13 @@ async def test_an_escalated_kalshi_order_is_cleared_by_the_command_once_no_node_
         assert "lock" in running.stderr and "Traceback" not in running.stderr, running.stderr
 
         done = await asyncio.to_thread(
-            _clear, tmp_path, config, cid, "--reason", "10 YES sold on Kalshi's fills page",
+            _clear, capsys, config, cid, "--reason", "10 YES sold on Kalshi's fills page",
             "--by", "ops-ana",
         )  # fmt: skip
         assert done.returncode == 0, done
         assert cid in done.stdout and "kalshi" in done.stdout, done.stdout
         assert "10.00 filled, 0 booked" in done.stdout, done.stdout  # Kalshi's own figures
-        again = await asyncio.to_thread(_clear, tmp_path, config, cid, "--reason", "twice")
+        again = await asyncio.to_thread(_clear, capsys, config, cid, "--reason", "twice")
         assert again.returncode == 2 and "nothing to clear" in again.stderr, again
 
         node = TradingNode(load_config(str(config)))
