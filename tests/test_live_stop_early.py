@@ -107,6 +107,27 @@ async def test_a_signal_during_start_up_stops_the_run_once_started(
         node.close()
 
 
+async def test_a_ctrl_c_that_stopped_one_run_does_not_stop_the_next_run_of_the_node(
+    tmp_path: Path, ex: SandboxExchange, signals_kept: list[int]
+) -> None:
+    # The Ctrl-C's mark was never cleared: the next run of the node in the same process fed
+    # its strategies no market data, said 130 when it ended, and quit at its first Ctrl-C.
+    node = TradingNode(sandbox_config(tmp_path, ex, []))
+    original = node.start
+    _during_start(node, lambda: os.kill(os.getpid(), signal.SIGINT))
+    try:
+        await asyncio.wait_for(start_run_stop(node, None, RUN_S), ENDS_WITHIN_S)
+        assert node.interrupts.interrupted
+        node.start = original  # type: ignore[method-assign]
+        _during_start(node, lambda: os.kill(os.getpid(), signal.SIGTERM))
+        await asyncio.wait_for(start_run_stop(node, None, RUN_S), ENDS_WITHIN_S)
+        assert signals_kept == []
+        assert not node.interrupts.interrupted, "the last run's Ctrl-C stopped this one"
+        assert node.interrupts.call("s", lambda: None), "no market data for the strategies"
+    finally:
+        node.close()
+
+
 async def test_a_signal_during_a_start_up_that_fails_stops_no_later_run(
     tmp_path: Path, ex: SandboxExchange, signals_kept: list[int]
 ) -> None:

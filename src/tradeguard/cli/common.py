@@ -250,6 +250,7 @@ async def start_run_stop(
     from tradeguard.model.enums import TradingMode
 
     live = node.mode in (TradingMode.SANDBOX, TradingMode.LIVE)
+    node.interrupts.begin()  # a Ctrl-C that stopped an earlier run of the node is not this one's
     # from here on: a stop asked for during start-up ends the run once it starts
     give_back = _stop_on_signals(node) if live else None
     try:
