@@ -162,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         return _say_interrupted(argv, exc)
     except Exception as exc:
+        if _raised_by(exc, "tradeguard.cli.common", "StartupStopped"):
+            return _say_startup_stopped(argv, exc)
         # tradeguard's errors (model/errors.py, loaded by every command, not by `--help`)
         if _raised_by(exc, "tradeguard.model.errors", "ConfigError"):
             print(f"tradeguard: {exc}", file=sys.stderr)
@@ -284,6 +286,17 @@ def _say_interrupted(argv: Sequence[str], exc: KeyboardInterrupt) -> int:
     except BrokenPipeError:  # `2>&1 | tee`: the same Ctrl-C ended the reader
         quiet_broken_pipe()
     return 130
+
+
+def _say_startup_stopped(argv: Sequence[str], exc: Any) -> int:
+    """Say in one line that a stop came during a start-up that failed; return its code."""
+    from tradeguard.cli.interrupted import startup_stopped_line
+
+    try:
+        print(startup_stopped_line(argv, exc.ctrl_c, exc.failure), file=sys.stderr)
+    except BrokenPipeError:  # `2>&1 | tee`: the same Ctrl-C ended the reader
+        quiet_broken_pipe()
+    return int(exc.code)
 
 
 def _interrupted_in(exc: BaseException) -> str | None:
