@@ -162,7 +162,7 @@ async def test_resume_needs_totp_and_then_leaves_halted(tmp_path, data_dir):
         )
     assert missing.status_code == 401 and wrong.status_code == 401
     assert good.status_code == 200, good.text
-    assert good.json() == {"trading_state": "ACTIVE", "from": "HALTED"}
+    assert good.json() == {"trading_state": "ACTIVE", "from": "HALTED", "to": "ACTIVE"}
     assert node.risk.state is TradingState.ACTIVE
     assert replayed.status_code == 401 and "already used" in replayed.json()["detail"]
     assert node.risk.last_resume is not None

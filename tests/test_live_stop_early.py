@@ -14,7 +14,8 @@ import pytest
 
 from live_support import sandbox_config
 from test_api_support import bearer, build_app, client
-from tradeguard.cli.common import start_run_stop
+from tradeguard.cli.common import StartupStopped, start_run_stop
+from tradeguard.cli.interrupted import startup_stopped_line
 from tradeguard.model.enums import TradingState
 from tradeguard.node import HEARTBEAT_KEY, TradingNode
 from tradeguard.sandbox.server import SandboxExchange
@@ -107,8 +108,30 @@ async def test_a_signal_during_start_up_stops_the_run_once_started(
         node.close()
 
 
-async def test_a_signal_during_a_start_up_that_fails_stops_no_later_run(
+async def test_a_ctrl_c_that_stopped_one_run_does_not_stop_the_next_run_of_the_node(
     tmp_path: Path, ex: SandboxExchange, signals_kept: list[int]
+) -> None:
+    # The Ctrl-C's mark was never cleared: the next run of the node in the same process fed
+    # its strategies no market data, said 130 when it ended, and quit at its first Ctrl-C.
+    node = TradingNode(sandbox_config(tmp_path, ex, []))
+    original = node.start
+    _during_start(node, lambda: os.kill(os.getpid(), signal.SIGINT))
+    try:
+        await asyncio.wait_for(start_run_stop(node, None, RUN_S), ENDS_WITHIN_S)
+        assert node.interrupts.interrupted
+        node.start = original  # type: ignore[method-assign]
+        _during_start(node, lambda: os.kill(os.getpid(), signal.SIGTERM))
+        await asyncio.wait_for(start_run_stop(node, None, RUN_S), ENDS_WITHIN_S)
+        assert signals_kept == []
+        assert not node.interrupts.interrupted, "the last run's Ctrl-C stopped this one"
+        assert node.interrupts.call("s", lambda: None), "no market data for the strategies"
+    finally:
+        node.close()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl_c"])
+async def test_a_signal_during_a_start_up_that_fails_stops_no_later_run(
+    tmp_path: Path, ex: SandboxExchange, signals_kept: list[int], signum: int
 ) -> None:
     # The stop was cleared only by a live loop that ran: a start-up that failed after a
     # SIGTERM left it set, and the next run of the node ended as it began.
@@ -116,15 +139,22 @@ async def test_a_signal_during_a_start_up_that_fails_stops_no_later_run(
     original = node.start
 
     async def failing_start() -> None:
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signum)
         while not node._stop_requested:  # the loop takes the signal
             await asyncio.sleep(0)
-        raise ConnectionError("venue down")
+        raise ConnectionError("load_markets failed: venue down")
 
     node.start = failing_start  # type: ignore[method-assign]
     try:
-        with pytest.raises(ConnectionError):
+        # before: the failure itself (exit 1, `load_markets failed`), not the stop asked for
+        with pytest.raises(StartupStopped) as stopped:
             await asyncio.wait_for(start_run_stop(node, None, RUN_S), ENDS_WITHIN_S)
+        assert stopped.value.code == (130 if signum == signal.SIGINT else 0)
+        assert stopped.value.failure == "load_markets failed: venue down"
+        line = startup_stopped_line(["run", "-c", "x"], stopped.value.ctrl_c, "venue down")
+        how = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+        assert line.startswith(f"tradeguard run: stopped by {how} during start-up, which did not")
+        assert "nothing was traded" in line
         assert signals_kept == []
         await original()
         run = asyncio.create_task(node.run_live(duration_s=RUN_S))

@@ -52,3 +52,21 @@ def test_a_losing_streak_under_the_checkpoints_halt_makes_its_lift_reducing() ->
     eng.lift_own_halt(CHECKPOINT_BY, "the checkpoint was written")
 
     assert eng.state is TradingState.REDUCING  # before: ACTIVE, the streak over its limit
+
+
+def test_a_resume_under_which_the_checkpoints_halt_is_owed_says_trading_stays_halted() -> None:
+    rig = Rig()
+    eng = rig.engine
+    eng.halt(REFUSED, CHECKPOINT_BY)
+    eng.halt("operator kill", "kill_switch")  # the checkpoint's halt is owed beneath it
+
+    eng.resume("ops", "venue checked")
+
+    assert eng.state is TradingState.HALTED and eng.state_by == CHECKPOINT_BY
+    # before: the event and the record said the resume went through (to ACTIVE)
+    (event,) = rig.kinds("resume")
+    assert event.data["to"] == TradingState.HALTED and event.severity == "critical"
+    assert event.data["still_halted_by"] == CHECKPOINT_BY
+    assert event.data["still_halted_reason"] == REFUSED
+    assert eng.last_resume is not None and eng.last_resume["to"] == TradingState.HALTED
+    assert eng.last_resume["still_halted_by"] == CHECKPOINT_BY

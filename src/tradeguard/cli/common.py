@@ -243,6 +243,21 @@ def print_start(info: Console, node: Any) -> None:
         print_hanging(info, f"Starting a {config.mode.value} run; database {url}.")
 
 
+class StartupStopped(Exception):
+    """A start-up that failed after a stop was asked for (Ctrl-C: `ctrl_c`, or SIGTERM): the
+    command ends as that stop said (130 after a Ctrl-C, else 0), in one line saying start-up
+    did not finish and nothing was traded, not as the failure would (exit 1)."""
+
+    def __init__(self, ctrl_c: bool, failure: Exception) -> None:
+        from tradeguard.logsetup import printable
+
+        lines = str(failure).strip().splitlines()
+        self.ctrl_c = ctrl_c
+        self.code = 130 if ctrl_c else 0
+        self.failure = printable(lines[0] if lines else type(failure).__name__)
+        super().__init__(self.failure)
+
+
 async def start_run_stop(
     node: Any, progress: Any, duration_s: float | None = None, serve_after: bool = False
 ) -> Any:
@@ -250,6 +265,7 @@ async def start_run_stop(
     from tradeguard.model.enums import TradingMode
 
     live = node.mode in (TradingMode.SANDBOX, TradingMode.LIVE)
+    node.interrupts.begin()  # a Ctrl-C that stopped an earlier run of the node is not this one's
     # from here on: a stop asked for during start-up ends the run once it starts
     give_back = _stop_on_signals(node) if live else None
     try:
@@ -274,11 +290,13 @@ async def _start_and_run(
         print(f"API and dashboard on {server.url}", file=sys.stderr)
     try:
         await node.start()
-    except BaseException:
+    except BaseException as exc:
         # a venue down at start: the server's tasks would be cancelled at the loop's close
         # and print their tracebacks above the one-line reason
         if server is not None:
             await server.stop()
+        if isinstance(exc, Exception) and node._stop_requested:  # it ends as the stop said
+            raise StartupStopped(node.interrupts.interrupted, exc) from exc
         raise
     try:
         if live:

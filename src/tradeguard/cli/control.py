@@ -267,6 +267,9 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
         try:
             risk.resume(by, args.reason)
             ok, message = True, f"trading resumed ({before} -> ACTIVE) by {by}: {args.reason}"
+            if risk.state.value != "ACTIVE":  # a halt owed beneath the one lifted holds it
+                ok, message = False, (f"trading stays {risk.state.value} ({risk.state_by}: "
+                                      f"{risk.state_reason})")  # fmt: skip
         except ResumeRefused as exc:
             ok, message = False, str(exc)
         state = risk.state.value

@@ -39,6 +39,21 @@ def interrupted_line(argv: Sequence[str], where: str | None = None) -> str:
     return f"{line}; {left}" if left else line
 
 
+def startup_stopped_line(argv: Sequence[str], ctrl_c: bool, failure: str) -> str:
+    """Return the line for a stop (Ctrl-C: `ctrl_c`, or SIGTERM) asked for during a start-up
+    that then failed with `failure`: start-up did not finish, nothing was traded."""
+    words: list[str] = []
+    for word in argv[:3]:
+        if not word[:1].isalpha():
+            break
+        words.append(word)
+    how = "Ctrl-C" if ctrl_c else "SIGTERM"
+    return (
+        f"{' '.join(['tradeguard', *words])}: stopped by {how} during start-up, which did not "
+        f"finish ({failure}); nothing was traded, and the next start reconciles with the venues"
+    )
+
+
 def say_stopped(words: Sequence[str]) -> int:
     """Say the line of a Ctrl-C that stopped the run of the command `words` name, one that
     ends whole (its last checkpoint and summary) instead of raising; return 130."""

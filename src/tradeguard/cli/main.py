@@ -165,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         return _say_interrupted(argv, exc)
     except Exception as exc:
+        if _raised_by(exc, "tradeguard.cli.common", "StartupStopped"):
+            return _say_startup_stopped(argv, exc)
         # tradeguard's errors (model/errors.py, loaded by every command, not by `--help`)
         if _raised_by(exc, "tradeguard.model.errors", "ConfigError"):
             print(f"tradeguard: {exc}", file=sys.stderr)
@@ -301,6 +303,19 @@ def _ignore_more_ctrl_c() -> None:
         import signal
 
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _say_startup_stopped(argv: Sequence[str], exc: Any) -> int:
+    """Say in one line that a stop came during a start-up that failed; return its code."""
+    from tradeguard.cli.interrupted import startup_stopped_line
+
+    try:
+        print(startup_stopped_line(argv, exc.ctrl_c, exc.failure), file=sys.stderr, flush=True)
+    except BrokenPipeError:  # `2>&1 | tee`: the same Ctrl-C ended the reader
+        quiet_broken_pipe()
+    if exc.ctrl_c:
+        _ignore_more_ctrl_c()
+    return int(exc.code)
 
 
 def _interrupted_in(exc: BaseException) -> str | None:

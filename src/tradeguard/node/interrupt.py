@@ -92,6 +92,12 @@ class LiveInterrupts:
         self._struck = 0  # the entry `StrategyAbandoned` was raised into (0: none)
         self._asked_at = 0.0  # when the first Ctrl-C came
 
+    def begin(self) -> None:
+        """Start a run (of the node, again in this process): a Ctrl-C that stopped an earlier
+        one neither stops this one nor makes its first Ctrl-C quit at once."""
+        self.interrupted = False
+        self._asked_at = 0.0
+
     def call(self, name: str, fn: Callable[..., object], *args: Any) -> bool:
         """Run one market-data callback; False when the run is stopping or it was abandoned."""
         if self.interrupted:

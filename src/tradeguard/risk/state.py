@@ -217,7 +217,9 @@ class RiskState:
         self._save_now()
 
     def resume(self, by: str, reason: str) -> None:
-        """Return to ACTIVE; refused (ResumeRefused) before the daily-loss halt's day is over."""
+        """Return to ACTIVE; refused (ResumeRefused) before the daily-loss halt's day is over.
+        A halt owed beneath (`halts_beneath`: a checkpoint not written) then holds trading:
+        the RESUME event and `last_resume` say so (`to`, `still_halted_by`, `..._reason`)."""
         if not by.strip() or not reason.strip():
             raise ValueError("resume needs who resumes (by) and why (reason); both were not given")
         now = self._clock.now_ms()
@@ -240,10 +242,16 @@ class RiskState:
             self.equity_tracker.restart_peak()
         self.reducing_until = None
         self.halted_over = None
-        self.last_resume = {"by": by, "reason": reason, "ts": now, "from": before.value}
+        data: dict[str, Any] = {"by": by, "reason": reason, "from": before.value,
+                                "to": TradingState.ACTIVE.value}  # fmt: skip
+        if self.halts_beneath:  # one owed beneath (a checkpoint not written) takes over
+            owed_by, owed_reason = list(self.halts_beneath.items())[-1]
+            data.update(to=TradingState.HALTED.value, still_halted_by=owed_by,
+                        still_halted_reason=owed_reason)  # fmt: skip
+        self.last_resume = {**data, "ts": now}  # stored with the state, said as it is
         self._set_state(TradingState.ACTIVE, reason, by)
-        data = {"by": by, "reason": reason, "from": before.value}
-        self._publish(EventKind.RESUME, now, data, None, "warning")
+        severity = "critical" if self.state is TradingState.HALTED else "warning"
+        self._publish(EventKind.RESUME, now, data, None, severity)
 
     def lift_own_halt(self, by: str, reason: str) -> None:
         """End a halt `by` set itself (a failed reconciliation's, lifted by a good one): back to

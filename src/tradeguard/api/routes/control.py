@@ -90,8 +90,11 @@ async def resume(
         return JSONResponse({"error": str(exc), "trading_state": before}, status_code=409)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    api.audit("api.resume", who, {"reason": body.reason, "from": before}, "warning")
-    return {"trading_state": risk.state.value, "from": before}
+    # a halt owed beneath the one lifted (a checkpoint not written) holds trading: said so
+    still = {k: v for k, v in (risk.last_resume or {}).items() if k.startswith("still_halted")}
+    after = {"from": before, "to": risk.state.value, **still}
+    api.audit("api.resume", who, {"reason": body.reason, **after}, "warning")
+    return {"trading_state": risk.state.value, **after}
 
 
 @router.put(f"{API}/mode")
