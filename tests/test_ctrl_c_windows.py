@@ -95,3 +95,24 @@ def test_the_ctrl_c_line_said_more_presses_are_ignored(monkeypatch: pytest.Monke
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_a_run_stopped_whole_by_ctrl_c_ignores_more_presses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A live or sandbox run's first Ctrl-C ends it whole (its checkpoint, summary, then its line
+    and 130): a press after that line, landing in the interpreter's shutdown as it waits for the
+    run's threads, printed a KeyboardInterrupt there. Ignored, as after every other Ctrl-C line."""
+    import importlib
+    import signal
+
+    from tradeguard.cli.interrupted import say_stopped
+
+    cli_main = importlib.import_module("tradeguard.cli.main")
+    monkeypatch.setattr(cli_main, "_WHOLE_PROCESS", True)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # asyncio.run gives it back
+    try:
+        assert say_stopped(["run"]) == 130
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
