@@ -116,3 +116,23 @@ def test_a_run_stopped_whole_by_ctrl_c_ignores_more_presses(
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_a_ctrl_c_leaves_a_directory_the_backtest_did_not_make_unmarked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--out` naming a directory with files already (refused, never written): a Ctrl-C as the
+    backtest starts leaves it as it was, no INCOMPLETE (compare would refuse a finished run)."""
+    from tradeguard.backtest import runner
+
+    def ctrl_c(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_backtest", ctrl_c)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")
+    cfg = write_config(tmp_path, pairs=("ETH",))
+    done = run_cli(capsys, "backtest", "--config", str(cfg), "--out", str(out))
+    assert done.returncode == 130, done
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json"]
