@@ -95,3 +95,44 @@ def test_the_ctrl_c_line_said_more_presses_are_ignored(monkeypatch: pytest.Monke
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_a_run_stopped_whole_by_ctrl_c_ignores_more_presses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A live or sandbox run's first Ctrl-C ends it whole (its checkpoint, summary, then its line
+    and 130): a press after that line, landing in the interpreter's shutdown as it waits for the
+    run's threads, printed a KeyboardInterrupt there. Ignored, as after every other Ctrl-C line."""
+    import importlib
+    import signal
+
+    from tradeguard.cli.interrupted import say_stopped
+
+    cli_main = importlib.import_module("tradeguard.cli.main")
+    monkeypatch.setattr(cli_main, "_WHOLE_PROCESS", True)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # asyncio.run gives it back
+    try:
+        assert say_stopped(["run"]) == 130
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_a_ctrl_c_leaves_a_directory_the_backtest_did_not_make_unmarked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--out` naming a directory with files already (refused, never written): a Ctrl-C as the
+    backtest starts leaves it as it was, no INCOMPLETE (compare would refuse a finished run)."""
+    from tradeguard.backtest import runner
+
+    def ctrl_c(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_backtest", ctrl_c)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")
+    cfg = write_config(tmp_path, pairs=("ETH",))
+    done = run_cli(capsys, "backtest", "--config", str(cfg), "--out", str(out))
+    assert done.returncode == 130, done
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json"]

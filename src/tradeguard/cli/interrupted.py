@@ -59,10 +59,11 @@ def say_stopped(words: Sequence[str]) -> int:
     ends whole (its last checkpoint and summary) instead of raising; return 130."""
     import sys
 
-    from tradeguard.cli.main import quiet_broken_pipe
+    from tradeguard.cli.main import _ignore_more_ctrl_c, quiet_broken_pipe
 
     try:
         print(interrupted_line(words), file=sys.stderr)
     except BrokenPipeError:  # `2>&1 | tee`: the same Ctrl-C ended the reader
         quiet_broken_pipe()
+    _ignore_more_ctrl_c()  # its line said: more presses to the process's end are ignored
     return 130
