@@ -50,3 +50,18 @@ def test_an_amount_to_the_wei_is_taken_exactly() -> None:
     amount = "123456789012.123456789012345678"  # 30 digits, 18 places
     argv = ["transfer", "--venue", "v", "--asset", "ETH", "--amount", amount, "--reason", "x"]
     assert build_parser("transfer").parse_args(argv).amount == D(amount)
+
+
+def test_the_amount_check_holds_under_the_context_ccxt_leaves_behind() -> None:
+    """ccxt's precision helpers set Underflow as a trap on the calling thread's context; the
+    command's check of a billion places must still refuse in one line, not raise Underflow."""
+    import argparse
+    import decimal
+
+    from tradeguard.cli.transfer import _amount_arg
+
+    with decimal.localcontext() as ctx:
+        ctx.traps[decimal.Underflow] = True
+        ctx.rounding = decimal.ROUND_HALF_UP
+        with pytest.raises(argparse.ArgumentTypeError, match="at most 18 decimal places"):
+            _amount_arg("1e-99999999999")

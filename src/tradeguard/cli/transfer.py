@@ -54,7 +54,7 @@ def _amount_arg(text: str) -> Decimal:
     if (
         not value.is_finite()
         or value == 0
-        or abs(value) >= Decimal("1e18")
+        or value.copy_abs() >= Decimal("1e18")  # exact: no context (a caller's may trap)
         or int(value.as_tuple().exponent) < -MAX_PLACES
     ):
         raise argparse.ArgumentTypeError(
