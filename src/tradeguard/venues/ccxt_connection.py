@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 import ccxt
@@ -219,7 +219,11 @@ class CcxtConnection(Venue):
         for attempt in range(self.max_rate_limit_retries + 1):
             await self.limiter.acquire(weight)
             try:
-                return await fn(*args)
+                # ccxt's precision helpers set Underflow as a trap and half-up rounding on the
+                # context they run in: give them a copy, or the node's own arithmetic on this
+                # loop rounds differently after the first order (paper and live apart)
+                with localcontext():
+                    return await fn(*args)
             except (ccxt.DDoSProtection, ccxt.RateLimitExceeded, ccxt.InvalidNonce) as exc:
                 # A 429/418 is refused before execution, so a retry cannot double an order; so
                 # is a nonce not above the key's last (another client of the key was ahead), where

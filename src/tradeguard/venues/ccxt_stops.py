@@ -13,6 +13,7 @@ above the market is the take-profit of a sell (the stop of a buy), the leg below
 
 from __future__ import annotations
 
+from decimal import localcontext
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.enums import OrderType, Side
@@ -90,7 +91,8 @@ async def submit_oco(venue: CcxtVenue, take_profit: Order, stop: Order) -> list[
             "OCO_UNSUPPORTED",
         )  # fmt: skip
     try:
-        market, request = _request(venue, take_profit, stop)
+        with localcontext():  # ccxt's precision helpers change the context they run in
+            market, request = _request(venue, take_profit, stop)
     except Exception as exc:  # ccxt refuses the symbol or an amount before anything is sent
         raise map_ccxt_error(venue.name, "submit", exc) from None
     for order in (take_profit, stop):
