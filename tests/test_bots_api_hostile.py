@@ -306,6 +306,12 @@ async def test_every_id_a_client_sends_has_a_pattern_and_a_422_naming_it(tmp_pat
         # a well-formed id nobody has is still the 404 it was
         missing = await r.http.get("/api/v1/orders/no-such_order.1", headers=r.trader)
         assert missing.status_code == 404, missing.text
+        # and so is a venue's own id of an order adopted from it: a Polymarket hash is 66
+        for adopted in ("0x" + "ab" * 32, "x" * 128):
+            missing = await r.http.get(f"/api/v1/orders/{adopted}", headers=r.trader)
+            assert missing.status_code == 404, missing.text
+        too_long = await r.http.get("/api/v1/orders/" + "x" * 129, headers=r.trader)
+        assert too_long.status_code == 422, too_long.text
     finally:
         await r.http.aclose()
         r.node.close()

@@ -36,7 +36,7 @@ PATTERN_RULES = {
     STRATEGY_ID: "1 to 40 of A-Z, a-z, 0-9, '_', '.', ':', '-'",
     VENUE_NAME: "1 to 32 of a-z, 0-9, '_', '-'",
     ISSUED_ID: "1 to 64 of A-Z, a-z, 0-9, '_', '-'",
-    ORDER_ID: "1 to 64 printable ASCII characters, no spaces",
+    ORDER_ID: "1 to 128 printable ASCII characters, no spaces",
 }
 _CHOICES = re.compile(r"\^\(([\w.-]+(?:\|[\w.-]+)*)\)\$")  # ^(a|b|c)$
 # pydantic's wording by error type where it names Python types or internals

@@ -31,7 +31,7 @@ STRATEGY_ID = r"^[A-Za-z0-9_.:-]{1,40}$"
 ISSUED_ID = r"^[A-Za-z0-9_-]{1,64}$"
 # A client order id: the node's own, or a venue's for an order adopted from it (a venue's ids
 # hold `.`, `:` or `/`), so any visible ASCII character but a space.
-ORDER_ID = r"^[!-~]{1,64}$"
+ORDER_ID = r"^[!-~]{1,128}$"  # a Polymarket order hash alone is 66
 VENUE_NAME = r"^[a-z0-9_-]{1,32}$"
 
 

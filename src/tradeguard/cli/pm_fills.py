@@ -22,9 +22,9 @@ EXAMPLE = 'example: tradeguard pm fills clear tg-1a2b3c --reason "10 YES at 0.46
 
 def _order_id_arg(text: str) -> str:
     value = text.strip()
-    if not value or len(value) > 64 or not value.isascii() or not value.isprintable():
+    if not value or len(value) > 128 or not value.isascii() or not value.isprintable():
         raise argparse.ArgumentTypeError(
-            f"{text[:80]!r}: a client order id of 1 to 64 printable ASCII characters"
+            f"{text[:80]!r}: a client order id of 1 to 128 printable ASCII characters"
         )
     return value
 
