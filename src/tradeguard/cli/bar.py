@@ -50,10 +50,13 @@ def stop_bar(bar: Any, console: Any) -> None:
     finally:
         # A Ctrl-C inside the stop itself (a run ending as it is typed) skips the rest of it:
         # stdout and stderr are given back here in any case (a no-op once they were).
-        bar.live._disable_redirect_io()
+        # (rich's own parts: looked up, so a rich without them keeps its plain stop)
+        give_back = getattr(bar.live, "_disable_redirect_io", None)
+        if give_back is not None:
+            give_back()
         # rich counts nested `with console:` blocks per thread and writes its buffer when the
         # count is back to 0: a Ctrl-C between its increment and the block's start leaves it
         # at 1 for good. Nothing of this thread is inside such a block here.
-        if getattr(console, "_buffer_index", 0):
+        if getattr(console, "_buffer_index", 0) and hasattr(console, "_check_buffer"):
             console._buffer_index = 0
             console._check_buffer()
