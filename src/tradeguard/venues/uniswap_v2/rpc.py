@@ -408,17 +408,7 @@ class ChainClient:
             if receipt.get("effectiveGasPrice") is None:  # nodes before London leave it out
                 receipt = await self._with_gas_price(tx_hash, receipt)
             return TxLookup("mined", receipt)
-        try:
-            tx = await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
-            return TxLookup("unknown")
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise RpcFailure(f"a malformed transaction for {tx_hash}: {exc}") from None
-        raw = tx.get("hash")
-        got = "0x" + bytes(raw).hex() if isinstance(raw, bytes | bytearray) else str(raw).lower()
-        if got != tx_hash.lower():
-            raise RpcFailure(f"asked for {tx_hash}, the RPC answered another transaction ({got})")
-        return TxLookup("pending")
+        return TxLookup("pending" if await self.known(tx_hash) else "unknown")
 
     async def known(self, tx_hash: str) -> bool:
         """Whether the node knows `tx_hash` at all (pending or in a block), asked by the
