@@ -7,8 +7,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
+from tradeguard.execution.held_halts import refusal
 from tradeguard.model.errors import AmbiguousVenueError, VenueError
 
 T = TypeVar("T")
@@ -32,11 +33,8 @@ def database_refused(what: str, exc: SQLAlchemyError, again: str) -> str:
     """Say that the database refused `what`, in the driver's own words ("database is
     locked"), not with the statement and its values; nothing of it was kept, and the next
     reconciliation `again`."""
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    return (
-        f"{what} failed ({type(cause).__name__}: {str(cause)[:200]}); nothing of it was kept, "
-        f"the next reconciliation {again}"
-    )
+    kept = "nothing of it was kept"
+    return f"{what} failed ({refusal(exc)}); {kept}, the next reconciliation {again}"
 
 
 async def call_venue(
