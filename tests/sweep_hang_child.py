@@ -16,5 +16,6 @@ def _hang(self: pools.ProcessPool, interrupted: bool = False) -> None:
 
 
 pools.ProcessPool.close = _hang  # type: ignore[method-assign]
-sys.argv = ["tradeguard", *sys.argv[1:]]
-run()
+if __name__ == "__main__":  # a spawned pool worker imports this file again: it must not sweep
+    sys.argv = ["tradeguard", *sys.argv[1:]]
+    run()
