@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
 from tradeguard.config import RUNNING_STRATEGIES_KEY, Config, VenueConfig, bot_name_clash
 from tradeguard.config_venues import OUTCOME_EXCHANGES
@@ -113,6 +114,7 @@ def _assemble(node: TradingNode, venues: dict[str, Venue] | None) -> None:
     node.audit = AuditLog(node.storage)
     node.storage.add_commit_hook(node.audit.write)
     node.bus.subscribe(node.audit.on_event)
+    wire_bus(node.bus, node.storage)
     _build_venues(node, venues or {})
     node.orders = OrderManager(
         storage=node.storage,
@@ -177,6 +179,14 @@ def _attach_alerts(node: TradingNode) -> None:
         wire_alerts(manager, node.storage)
         node.bus.subscribe(manager.on_event)
         node.market.candle_listeners.append(manager.on_candle)
+
+
+def wire_bus(bus: EventBus, storage: Storage) -> None:
+    """Announce outside the process (the API's stream) only events whose transaction
+    committed, once, in order (see `EventBus.hold_until_commit`)."""
+    bus.hold_until_commit(lambda: storage.in_transaction, storage.on_rollback)
+    storage.add_after_commit_hook(bus.announce_held)
+    storage.add_rollback_hook(bus.drop_held)
 
 
 def wire_alerts(manager: AlertManager, storage: Storage) -> None:
