@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 
+from test_alerts_manager import RecordingChannel
+from tradeguard.alerts.config import AlertsConfig
+from tradeguard.alerts.manager import AlertManager
 from tradeguard.bus import EventQueue
 from tradeguard.config import Config, default_config
 from tradeguard.model.enums import OrderType, Side, TradingState
@@ -24,6 +27,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
+from tradeguard.node.builder import wire_alerts
 
 D = Decimal
 SYMBOL = "BTC/USDT"
@@ -100,6 +104,17 @@ def _audit(node: TradingNode) -> list[str]:
     return [e.kind for e in reversed(node.storage.load_events(limit=1000))]
 
 
+def _outbox(alerts: AlertManager) -> list[str]:
+    """The rules of the alerts the outbox keeps to send, oldest first."""
+    assert alerts.outbox is not None
+    return [alert.rule for _, alert in alerts.outbox.pending(["stub"])]
+
+
+def _sending(alerts: AlertManager) -> list[str]:
+    """The rules of the alerts queued for the channel (the manager is not started: all)."""
+    return [alert.rule for alert in alerts._queues[0]._queue]  # type: ignore[attr-defined]
+
+
 def _drain(queue: EventQueue) -> list[str]:
     kinds = []
     while not queue.empty():
@@ -119,6 +134,9 @@ async def test_a_fill_whose_commit_is_refused_announces_its_events_once_after_th
     node = _node(tmp_path, url)
     try:
         stream = node.bus.queue()  # what the API's websocket sends
+        alerts = AlertManager(AlertsConfig(), [RecordingChannel()])
+        wire_alerts(alerts, node.storage)  # as a node with an alert channel configured has
+        node.bus.subscribe(alerts.on_event)
         venue = node.venues["paper"]
         told = _Told(node.orders)
         venue.set_listener(told)
@@ -126,7 +144,7 @@ async def test_a_fill_whose_commit_is_refused_announces_its_events_once_after_th
         await node.orders.submit(_market(Side.BUY))
         assert EventKind.POSITION_OPENED in _drain(stream)
         node.flush_audit()
-        audited = len(_audit(node))
+        audited, outbox = len(_audit(node)), len(_outbox(alerts))
         _sql(url, *(SQLITE_REFUSE if backend == "sqlite" else PG_REFUSE))
         _quote(node, 40000)
         sell = await node.orders.submit(_market(Side.SELL))  # a loss: trips the breaker
@@ -142,6 +160,8 @@ async def test_a_fill_whose_commit_is_refused_announces_its_events_once_after_th
             EventKind.ORDER_UNKNOWN,
         ], heard  # fmt: skip
         assert node.risk.state is TradingState.ACTIVE  # the trip went with the rollback
+        assert "breaker_tripped" not in _outbox(alerts)[outbox:]  # neither stored
+        assert "breaker_tripped" not in _sending(alerts)  # nor handed to the channel
         _sql(url, "DROP TRIGGER refuse" + ("" if backend == "sqlite" else " ON fills"))
         node.orders.on_fill(told.fills[-1])  # the venue tells it again: booked now
         node.flush_audit()
@@ -151,5 +171,9 @@ async def test_a_fill_whose_commit_is_refused_announces_its_events_once_after_th
         assert again == FILL_KINDS, again  # each once, in order
         assert [k for k in kept if k in FILL_KINDS] == FILL_KINDS, kept
         assert node.risk.state is TradingState.REDUCING
+        stored = _outbox(alerts)[outbox:]  # kept with the fill's commit, to send once
+        assert stored.count("breaker_tripped") == 1 and stored.count("position_closed") == 1
+        sending = _sending(alerts)
+        assert sending.count("breaker_tripped") == 1 and sending.count("position_closed") == 1
     finally:
         node.close()
