@@ -72,8 +72,9 @@ async def _run_live(node: TradingNode, duration_s: float | None) -> RunSummary:
     hub.subscribe(bot_quotes(node))
     resync = time.monotonic() + RESYNC_STREAMS_S
     node.liveness.start()
-    node.bus.subscribe(_log_risk, EventKind.STATE_CHANGED)
-    node.bus.subscribe(_log_risk, EventKind.BREAKER_TRIPPED)
+    # said once its transaction commits: a refused one (and each retry) said nothing true
+    node.bus.subscribe(_log_risk, EventKind.STATE_CHANGED, committed=True)
+    node.bus.subscribe(_log_risk, EventKind.BREAKER_TRIPPED, committed=True)
     tasks: list[asyncio.Task[None]] = []
     deadline = None if duration_s is None else time.monotonic() + duration_s
     # Everything from the subscription on is undone in `finally`: a duty that fails to build
