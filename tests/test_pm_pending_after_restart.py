@@ -55,3 +55,28 @@ async def test_a_trade_pending_before_the_stop_that_failed_meanwhile_is_flagged_
         async with running(cfg) as node:  # followed no more: the trade's end was read
             report = node.storage.kv_get("reconcile.report")
             assert report["ok"] and report["fills_failed"] == [], report
+
+
+def test_pending_trades_are_bounded_and_end_when_settled() -> None:
+    from tradeguard.model.enums import LiquiditySide
+    from tradeguard.model.fill import Fill
+    from tradeguard.venues.polymarket.pending import (
+        PENDING_KEEP_MS,
+        PENDING_KEPT,
+        follow_pending,
+    )
+
+    def fill(ts: int) -> list[Fill]:
+        return [Fill("polymarket", POLY_YES, "", "0xh", "t", Side.BUY, Decimal("0.5"),
+                     Decimal(1), Decimal(0), "PUSD", LiquiditySide.TAKER, ts)]  # fmt: skip
+
+    now = 10 * PENDING_KEEP_MS
+    pending: dict[str, int] = {}
+    follow_pending(
+        pending, {"id": "old", "status": "MATCHED"}, fill(now - PENDING_KEEP_MS - 1), now
+    )
+    for n in range(PENDING_KEPT + 1):
+        follow_pending(pending, {"id": f"t{n}", "status": "RETRYING"}, fill(now), now)
+    assert len(pending) == PENDING_KEPT and "old" not in pending and "t0" not in pending
+    follow_pending(pending, {"id": "t5", "status": "CONFIRMED"}, fill(now), now)
+    assert "t5" not in pending and f"t{PENDING_KEPT}" in pending
