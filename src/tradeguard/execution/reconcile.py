@@ -65,6 +65,7 @@ from tradeguard.execution.merge_trades import trades_kept, venue_trades
 from tradeguard.execution.order_events import is_settlement
 from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.outcome_netting import with_journal_locks
+from tradeguard.execution.pending_trades import follow_pending, remember_pending
 from tradeguard.execution.reconcile_balances import apply_balances_or_fail, differs_from_ledger
 from tradeguard.execution.reconcile_call import ReconcileFailed, call_venue, database_failed
 from tradeguard.execution.reconcile_positions import check_positions as _check_positions
@@ -196,7 +197,9 @@ async def _reconcile_venue(
             )
     if opening:
         record_opening_trades(node.storage, name, opening)
+    await follow_pending(node, name, venue, since, call)  # pending before a stop: by id
     report.fills_failed += flag_failed_fills(node, name, venue)
+    remember_pending(node, name, venue)
 
     # 5. balances: the venue is the truth, once every order's fills are booked
     held = held_unbooked(venue)

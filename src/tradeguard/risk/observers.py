@@ -34,6 +34,9 @@ from tradeguard.risk.valuation import Valuation
 from tradeguard.risk.views import StateStore
 
 NO_EQUITY_BY = "breaker:no_equity"
+# A trade is counted no later than this past the node's clock: one dated further (a venue's
+# clock error, hostile data) would move the take-back window and the cooldowns with it.
+FUTURE_TRADE_MS = 60_000
 # Venue refusals that say the account itself is unusable: they open the breaker at once.
 ACCOUNT_REFUSALS = frozenset({"AUTHENTICATION", "PERMISSION_DENIED"})
 _HUNDRED = Decimal(100)
@@ -124,7 +127,7 @@ class RiskObservers(TakeBacks):
         to every strategy on the symbol.
         """
         self._exposure = None
-        ts = fill.ts
+        ts = self._trade_ts(fill.ts, f"{fill.venue} trade {fill.trade_id or '(no id)'}")
         sid = strategy_id if strategy_id is not None else (closed.strategy_id if closed else "*")
         c = self.config
         if c.cooldown_after_trade_s:
@@ -190,6 +193,7 @@ class RiskObservers(TakeBacks):
     def _observe_result(
         self, sid: str, symbols: tuple[str, ...], pnl: Decimal, ts: int, key: str | None = None
     ) -> None:
+        ts = self._trade_ts(ts, f"{sid} result {key or ', '.join(symbols)}")
         c = self.config
         if pnl >= ZERO:  # a keyed win is kept: found FAILED, the streak it ended is back
             won = (sid, key, pnl) if key is not None else None
@@ -206,6 +210,18 @@ class RiskObservers(TakeBacks):
             for symbol in symbols:
                 self._cool(sid, symbol, cool_until)
         self._trip_streak(ts)
+
+    def _trade_ts(self, ts: int, named: str) -> int:
+        """`ts`, or now plus `FUTURE_TRADE_MS` for a trade dated further ahead (warned of)."""
+        latest = self._clock.now_ms() + FUTURE_TRADE_MS
+        if ts <= latest:
+            return ts
+        log.warning(
+            "%s is dated %d (epoch ms), %d s ahead of the node's clock (the limit is %d s): "
+            "counted at %d instead; check the venue's clock", named[:120], ts,
+            (ts - latest) // 1000 + FUTURE_TRADE_MS // 1000, FUTURE_TRADE_MS // 1000, latest,
+        )  # fmt: skip
+        return latest
 
     def _trip_streak(self, ts: int) -> None:
         """Pause new entries when the losing streak reaches `max_consecutive_losses`."""

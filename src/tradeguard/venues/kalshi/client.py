@@ -116,9 +116,14 @@ class KalshiClient:
         params = {k: v for k, v in (("ticker", ticker), ("status", status)) if v}
         return await self._listing("/portfolio/orders", "orders", params, venue)
 
-    async def fills(self, ticker: str | None = None, order_id: str | None = None) -> list[Any]:
-        """The account's fills (in `ticker`, of `order_id`), all pages."""
+    async def fills(
+        self, ticker: str | None = None, order_id: str | None = None, min_ts: int = 0
+    ) -> list[Any]:
+        """The account's fills (in `ticker`, of `order_id`, from Unix second `min_ts` on when
+        it is above 0), all pages."""
         params = {k: v for k, v in (("ticker", ticker), ("order_id", order_id)) if v}
+        if min_ts > 0:
+            params["min_ts"] = str(min_ts)
         return await self._listing("/portfolio/fills", "fills", params, self.venue)
 
     async def balance(self) -> dict[str, Any]:

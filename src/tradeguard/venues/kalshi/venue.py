@@ -277,8 +277,12 @@ class KalshiVenue(Venue):
         return [r for r in reports if symbol is None or r.symbol == symbol]
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
+        """`symbol`'s fills from `since_ts` on: Kalshi lists those from the second before it
+        (`min_ts`, whole seconds), so a long stop reads what it missed, never the market's
+        whole history."""
         ticker = parse_outcome_symbol(symbol)[0]
-        rows = await self._call("fetch_fills", self.client.fills(ticker=ticker))
+        since_s = since_ts // 1000 - 1
+        rows = await self._call("fetch_fills", self.client.fills(ticker=ticker, min_ts=since_s))
         fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
         return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
 

@@ -40,9 +40,11 @@ from tradeguard.venues.http_answer import answer_json, no_answer, not_object
 from tradeguard.venues.outcome_stream import StreamStats, venue_book_stream
 from tradeguard.venues.paging import CLOB_END, CLOB_START, MAX_PAGES, clob_pages, clob_pages_from
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
+from tradeguard.venues.polymarket.heartbeat import beat
 from tradeguard.venues.polymarket.listing_pass import account_rows, listing_pass, market_rows
 from tradeguard.venues.polymarket.markets import QUOTE, listed_tokens, market_resolution
 from tradeguard.venues.polymarket.order_rows import LISTING, queried, read_unread
+from tradeguard.venues.polymarket.pending import follow_trades
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, l2_headers, order_payload
 from tradeguard.venues.polymarket.trade_rows import fills_after_submit, kept_fills, row_fills
 from tradeguard.venues.polymarket.trade_time import row_second, since_filter
@@ -102,6 +104,7 @@ class PolymarketVenue(Venue):
         self._failed_at: dict[str, int] = {}  # hash -> its newest FAILED fill's time (bound)
         self._resting: set[str] = set()  # hashes whose last query found the order open
         self._failed_ids: dict[str, None] = {}  # read FAILED: a MATCHED read later is stale
+        self.pending_trades: dict[str, int] = {}  # booked, not settled: trade id -> its time
         self.unknown_told: set[str] = set()  # trade statuses no CLOB sends yet, warned of once
         self._unread: dict[str, int] = {}  # adopted order's hash -> from when its trades are
         self._http = httpx.AsyncClient(timeout=10.0)
@@ -119,6 +122,7 @@ class PolymarketVenue(Venue):
         self._traded: set[str] = set()  # symbols filled since their last read
 
     listing_pass = staticmethod(listing_pass)  # reads listing each market's trades once
+    follow_trades = follow_trades  # pending trades (a stop left) read again by id
 
     def __repr__(self) -> str:
         return f"PolymarketVenue(name={self.name!r}, address={self.signer.address})"
@@ -589,12 +593,4 @@ class PolymarketVenue(Venue):
     # dead-man switch ---------------------------------------------------------------------
     def _start_heartbeat(self) -> None:
         if self._heartbeat is None or self._heartbeat.done():
-            self._heartbeat = asyncio.create_task(self._beat(), name=f"{self.name}:heartbeat")
-
-    async def _beat(self) -> None:
-        while True:
-            try:
-                await self._private("heartbeat", "POST", "/v1/heartbeats", {"heartbeat_id": ""})
-            except (AmbiguousVenueError, DefinitiveVenueError) as exc:
-                log.warning("%s: heartbeat failed: %s", self.name, exc)
-            await asyncio.sleep(self.heartbeat_s)
+            self._heartbeat = asyncio.create_task(beat(self), name=f"{self.name}:heartbeat")

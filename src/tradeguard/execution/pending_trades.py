@@ -1,0 +1,61 @@
+"""Trades a venue booked before they settled, followed across a stop.
+
+A venue that books a trade from its match on (Polymarket: MATCHED, RETRYING) keeps the ids of
+those not settled yet (`pending_trades`: trade id -> its time). The reconciliation stores them
+(`PENDING_KEY`) and hands them back after a start; those older than its listing reads are read
+again by id (`follow_trades`), so one that FAILED while the node was stopped is flagged
+(`failed_fills`) however long ago it matched, instead of its difference reaching the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from tradeguard.execution.host import ReconcileHost
+
+log = logging.getLogger(__name__)
+
+PENDING_KEY = "reconcile.trades_pending"  # venue -> {trade id: its time (ms)}
+
+
+def _stored(node: ReconcileHost) -> dict[str, Any]:
+    raw = node.storage.kv_get(PENDING_KEY)
+    return dict(raw) if isinstance(raw, dict) else {}
+
+
+async def follow_pending(
+    node: ReconcileHost,
+    name: str,
+    venue: Any,
+    since: int,
+    call: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]],
+) -> None:
+    """Hand `venue` the pending trades stored for `name` (a start's venue knows none) and read
+    again by id those its listings from `since` did not reach."""
+    pending = getattr(venue, "pending_trades", None)
+    follow = getattr(venue, "follow_trades", None)
+    if not isinstance(pending, dict) or follow is None:
+        return
+    stored = _stored(node).get(name)
+    for trade_id, ts in stored.items() if isinstance(stored, dict) else ():
+        if isinstance(ts, int) and not isinstance(ts, bool):
+            pending.setdefault(str(trade_id), ts)
+    first = since - since % 1000  # the listings read from the start of that second
+    unlisted = {t: ts for t, ts in pending.items() if ts < first}
+    if unlisted:
+        await call(f"follow_trades ({len(unlisted)} pending)", partial(follow, unlisted))
+
+
+def remember_pending(node: ReconcileHost, name: str, venue: Any) -> None:
+    """Store `venue`'s pending trades for the next start (written only when they changed)."""
+    pending = getattr(venue, "pending_trades", None)
+    if not isinstance(pending, dict):
+        return
+    stored = _stored(node)
+    if stored.get(name, {}) == pending:
+        return
+    stored[name] = dict(pending)
+    node.storage.kv_set(PENDING_KEY, stored)

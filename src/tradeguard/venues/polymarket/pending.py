@@ -1,0 +1,54 @@
+"""Trades booked before they settled, followed by id until they end.
+
+A Polymarket trade is booked from its match on (MATCHED, MINED, RETRYING) and may still FAIL
+later. The `user` channel tells a later status while the node runs, and a listing that reads the
+trade tells it too; but once the node stops, the channel's messages are gone and the start's
+listing reads only the trades since the last reconciliation. So each trade booked and not yet
+CONFIRMED is kept by id (`pending_trades`, stored by the reconciliation across a stop) and read
+again by id at the next reconciliation that does not list it (`follow_trades`): one FAILED
+meanwhile is flagged however old its match.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tradeguard.model.fill import Fill
+from tradeguard.venues.paging import clob_pages
+
+PENDING_KEPT = 1_000  # pending trades followed at most (the oldest let go past it)
+PENDING_KEEP_MS = 7 * 86_400_000  # a trade is followed this long after its match at most
+
+
+def follow_pending(
+    pending: dict[str, int], row: dict[str, Any], fills: list[Fill], now: int
+) -> None:
+    """Follow `row`'s trade by its id in `pending` (trade id -> its time) while it is booked
+    and not settled (MATCHED, MINED, RETRYING, a status no CLOB sends yet). A CONFIRMED read
+    ends it; so does a row naming no status (nothing to follow). Kept `PENDING_KEEP_MS` after
+    its match (the window in which a FAILED fill is still flagged), `PENDING_KEPT` at most."""
+    trade_id, status = str(row.get("id", ""))[:200], row.get("status")
+    if status is None or status == "CONFIRMED" or not fills:
+        pending.pop(trade_id, None)
+        return
+    pending[trade_id] = min(f.ts for f in fills)
+    cutoff = now - PENDING_KEEP_MS
+    for old in [t for t, ts in pending.items() if ts < cutoff]:
+        del pending[old]
+    while len(pending) > PENDING_KEPT:
+        del pending[next(iter(pending))]
+
+
+async def follow_trades(venue: Any, trades: dict[str, int]) -> None:
+    """Read again, by id, the trades of `trades` (trade id -> its time) booked while not
+    settled: one FAILED since is kept apart for the reconciliation to flag (`failed_fills`),
+    one settled is followed no more, one the CLOB no longer lists is let go."""
+    for trade_id, ts in list(trades.items())[-PENDING_KEPT:]:
+        rows = await clob_pages(
+            venue._trades_of({"id": trade_id}), venue=venue.name, op="follow_trades",
+            max_pages=venue.max_pages,
+        )  # fmt: skip
+        venue.pending_trades[trade_id] = ts
+        if not any(isinstance(r, dict) and r.get("id") == trade_id for r in rows):
+            venue.pending_trades.pop(trade_id, None)
+        venue._fills(rows)

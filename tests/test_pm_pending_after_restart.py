@@ -1,0 +1,82 @@
+"""A Polymarket trade booked while still pending (RETRYING: its transaction failed and is
+resubmitted) is followed across a stop: when it FAILS while the node is down and its match is
+older than what the start-up listing reads, the start still reads it (by its id), flags it and
+takes the venue's balances, instead of a ledger difference that halts the node."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pm_merge_support import buy, demo_clob, pm_config, running
+from test_pm_node_crash import POLY_YES
+from test_pm_whole_second_catch_up import _checkpoint_at
+from tradeguard.execution.reconcile import reconcile_and_gate
+from tradeguard.model.enums import OrderStatus, OrderType, Side, TradingState
+from tradeguard.model.order import OrderIntent
+from tradeguard.node import TradingNode
+
+
+async def _sell(node: TradingNode, symbol: str, quantity: Decimal) -> None:
+    """A limit sale at the bid for strategy s1; asserts it filled."""
+    quote = await node.venues["polymarket"].fetch_quote(symbol)
+    await node.on_quote(quote)
+    placed = await node.submit(OrderIntent(
+        "s1", "polymarket", symbol, Side.SELL, quantity, OrderType.LIMIT, quote.bid,
+    ))  # fmt: skip
+    assert placed.order is not None and placed.order.status is OrderStatus.FILLED, placed
+
+
+async def test_a_trade_pending_before_the_stop_that_failed_meanwhile_is_flagged_at_start(
+    tmp_path, monkeypatch
+) -> None:
+    base = POLY_YES.split("/")[0]
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        cfg.reconcile = cfg.reconcile.model_copy(update={"fills_lookback_s": 0.0})
+        async with running(cfg) as node:
+            await buy(node, POLY_YES)
+            cash = node.portfolio.book("polymarket").total("PUSD")
+            await _sell(node, POLY_YES, Decimal(10))
+            fills = node.storage.load_fills(venue="polymarket")
+            (fill,) = [f for f in fills if f.side is Side.SELL]
+            server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "RETRYING")
+            report = await reconcile_and_gate(node)  # reads it RETRYING: still booked
+            assert report.ok and report.fills_failed == [], report
+        server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "FAILED")
+        # the last reconciliation ran after the trade's second: its listing starts past it
+        _checkpoint_at(cfg, (fill.ts // 1000 + 1) * 1000)
+        async with running(cfg) as node:
+            report = node.storage.kv_get("reconcile.report")
+            assert [f["trade_id"] for f in report["fills_failed"]] == [fill.trade_id], report
+            assert report["ledger_differences"] == [] and report["ok"], report
+            assert node.risk.state is not TradingState.HALTED
+            book = node.portfolio.book("polymarket")
+            assert book.total(base) == 10 and book.total("PUSD") == cash  # the sale never was
+        async with running(cfg) as node:  # followed no more: the trade's end was read
+            report = node.storage.kv_get("reconcile.report")
+            assert report["ok"] and report["fills_failed"] == [], report
+
+
+def test_pending_trades_are_bounded_and_end_when_settled() -> None:
+    from tradeguard.model.enums import LiquiditySide
+    from tradeguard.model.fill import Fill
+    from tradeguard.venues.polymarket.pending import (
+        PENDING_KEEP_MS,
+        PENDING_KEPT,
+        follow_pending,
+    )
+
+    def fill(ts: int) -> list[Fill]:
+        return [Fill("polymarket", POLY_YES, "", "0xh", "t", Side.BUY, Decimal("0.5"),
+                     Decimal(1), Decimal(0), "PUSD", LiquiditySide.TAKER, ts)]  # fmt: skip
+
+    now = 10 * PENDING_KEEP_MS
+    pending: dict[str, int] = {}
+    follow_pending(
+        pending, {"id": "old", "status": "MATCHED"}, fill(now - PENDING_KEEP_MS - 1), now
+    )
+    for n in range(PENDING_KEPT + 1):
+        follow_pending(pending, {"id": f"t{n}", "status": "RETRYING"}, fill(now), now)
+    assert len(pending) == PENDING_KEPT and "old" not in pending and "t0" not in pending
+    follow_pending(pending, {"id": "t5", "status": "CONFIRMED"}, fill(now), now)
+    assert "t5" not in pending and f"t{PENDING_KEPT}" in pending
