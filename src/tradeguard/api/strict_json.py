@@ -21,6 +21,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 MAX_DEPTH = 64  # arrays and objects within one another
@@ -143,3 +144,33 @@ class StrictJsonRoute(APIRoute):
             return await handler(_StrictJsonRequest(request.scope, request.receive))
 
         return strict
+
+
+def _body_error(message: str, value: Any = None) -> RequestValidationError:
+    """A refusal of the whole body, worded by the API's 422 handler like any other."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("body",), "msg": message, "input": value}]
+    )
+
+
+async def refuse_null_body(request: Request) -> None:
+    """Refuse (422) a JSON `null` as the body of a route whose body is optional: FastAPI
+    reads it as no body, so `null` (a client's unset variable) did what the defaults do."""
+    if (await request.body()).strip() == b"null":
+        raise _body_error(
+            "the body is JSON null, no object: send an object, or no body for the defaults"
+        )
+
+
+async def refuse_any_body(request: Request) -> None:
+    """Refuse (422) a body sent to a route that reads none, but for no body or `{}`: a
+    `{"reason": ...}` was taken and dropped unread, so the caller thought it recorded."""
+    raw = (await request.body()).strip()
+    if not raw:
+        return
+    try:
+        value = _parse(raw)
+    except (ValueError, RecursionError):
+        value = None
+    if value != {}:
+        raise _body_error("this route reads no body: send none, or {}", value)
