@@ -153,6 +153,25 @@ def _body_error(message: str, value: Any = None) -> RequestValidationError:
     )
 
 
+# what marks, in the OpenAPI spec, an operation whose optional body may not be a JSON null
+NOT_NULL_MARK = "x-body-not-null"
+NO_NULL_BODY: dict[str, Any] = {NOT_NULL_MARK: True}  # the route's `openapi_extra`
+
+
+def declare_not_null(spec: dict[str, Any]) -> dict[str, Any]:
+    """Drop `null` from the body schema of each operation marked NOT_NULL_MARK (a route
+    taking `refuse_null_body`: no body is still the defaults, a JSON null is refused)."""
+    for ops in spec.get("paths", {}).values():
+        for op in ops.values():
+            if not isinstance(op, dict) or not op.pop(NOT_NULL_MARK, False):
+                continue
+            for content in op.get("requestBody", {}).get("content", {}).values():
+                schema = content.get("schema", {})
+                if "anyOf" in schema:
+                    schema["anyOf"] = [k for k in schema["anyOf"] if k != {"type": "null"}]
+    return spec
+
+
 async def refuse_null_body(request: Request) -> None:
     """Refuse (422) a JSON `null` as the body of a route whose body is optional: FastAPI
     reads it as no body, so `null` (a client's unset variable) did what the defaults do."""

@@ -20,7 +20,12 @@ from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.routes.safety import desk_of, own_bot
 from tradeguard.api.schemas import ORDER_ID
 from tradeguard.api.state import ApiState, Principal
-from tradeguard.api.strict_json import StrictJsonRoute, refuse_any_body, refuse_null_body
+from tradeguard.api.strict_json import (
+    NO_NULL_BODY,
+    StrictJsonRoute,
+    refuse_any_body,
+    refuse_null_body,
+)
 from tradeguard.model.errors import TradeguardError
 
 router = APIRouter(tags=["bots"], responses=AUTH_RESPONSES, route_class=StrictJsonRoute)
@@ -91,6 +96,7 @@ async def disable_bot(
 @router.post(
     f"{API}/bots/{{bot_id}}/close-positions",
     responses={**NOT_FOUND, **STARTING_RESPONSE},
+    openapi_extra=NO_NULL_BODY,
     dependencies=[trader, started],  # the caller first: 401/403 whether started or not
 )
 async def close_positions(
