@@ -17,6 +17,7 @@ from schemathesis.core.failures import FailureGroup
 
 from test_api_support import PASSPHRASE, bearer, build_app, replayed_node, resting_buy
 from tradeguard.api.server import ApiServer
+from tradeguard.model.text import one_line_error
 from tradeguard.secrets.redact import find_secrets, register_secret
 from tradeguard.secrets.vault import ScryptParams, Vault
 
@@ -55,8 +56,28 @@ def _one_key(case: Any) -> bool:
     return header is None or body.get("idempotency_key") in (None, header)
 
 
+def _one_line_throughout(value: Any) -> bool:
+    if isinstance(value, str):
+        return one_line_error(value) is None
+    if isinstance(value, dict):
+        return all(_one_line_throughout(k) and _one_line_throughout(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_one_line_throughout(v) for v in value)
+    return True
+
+
+def _plain_signal(case: Any) -> bool:
+    # Every key and string of a signal is one line of text (the field's description says it),
+    # a rule on every string at any depth that OpenAPI cannot state.
+    body = case.body if isinstance(case.body, dict) else {}
+    return _one_line_throughout(body.get("signal"))
+
+
 def _valid(case: Any) -> bool:
-    return _window_in_order(case) and _one_sizing_figure(case) and _one_key(case)
+    return (
+        _window_in_order(case) and _one_sizing_figure(case) and _one_key(case)
+        and _plain_signal(case)
+    )  # fmt: skip
 
 
 def _fuzz(schema_doc: dict[str, Any], base_url: str, headers: dict[str, str]) -> list[str]:

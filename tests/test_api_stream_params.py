@@ -78,3 +78,19 @@ async def test_the_stream_takes_the_bearer_header_the_http_routes_take(served):
     assert await first({"Authorization": "Bearer not-a-token"}) == "closed 4401"
     basic = await first({"Authorization": f"Basic {tokens.viewer}"})
     assert basic == "waiting for a first frame", basic  # only Bearer is a token
+
+
+async def test_the_stream_refuses_two_different_bearer_headers(served):
+    # the first was read, so which token opened the stream was a guess; the raise came
+    # before the handler's refusal and ended in a traceback on the server
+    server, tokens = served
+    url = f"ws://127.0.0.1:{server.port}/api/v1/stream"
+    twice = [("Authorization", f"Bearer {tokens.viewer}"), ("Authorization", "Bearer other")]
+    try:
+        async with websockets.connect(url, additional_headers=twice) as ws:
+            answer = await asyncio.wait_for(ws.recv(), 5)
+    except websockets.ConnectionClosed as exc:
+        answer = (
+            f"closed {exc.rcvd.code if exc.rcvd else None} {exc.rcvd.reason if exc.rcvd else ''}"
+        )
+    assert answer.startswith("closed 4401 Authorization is given twice"), answer

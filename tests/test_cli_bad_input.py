@@ -313,8 +313,15 @@ def test_totp_setup_for_an_unknown_token_fails_before_asking_a_passphrase(tmp_pa
         (["--sizing", '{"kind": "fixed", "usd": 5}'], "unknown key(s) ['usd'] for kind = 'fixed'"),
         (["--sizing", '{"kind": "linear", "min_score": 0, "max_score": 1, "min_usd": 1, '
                       '"max_usd": 2, "maxusd": 3}'], "unknown key(s) ['maxusd']"),
+        # the last of two was taken: 40 USD a trade where the operator read 2
+        (["--sizing", '{"kind": "linear", "min_score": "0", "max_score": "1", "min_usd": "1", '
+                      '"max_usd": "2", "max_usd": "40"}'], '--sizing names "max_usd" twice'),
+        # the parser's own limits ended in a traceback
+        (["--sizing", "[" * 30_000 + "]" * 30_000], "--sizing is not JSON: nested deeper"),
+        (["--sizing", '{"kind": ' + "1" * 5000 + "}"], "a number of more than 4300 digits"),
     ],
-    ids=["symbols-junk", "symbols-lower", "sizing-fixed", "sizing-linear"],
+    ids=["symbols-junk", "symbols-lower", "sizing-fixed", "sizing-linear", "sizing-key-twice",
+         "sizing-deep", "sizing-long-number"],
 )  # fmt: skip
 def test_a_bot_symbol_or_sizing_key_that_would_be_ignored_is_refused(
     tmp_path, capsys, extra, needle

@@ -118,3 +118,30 @@ def test_a_number_string_grouping_digits_with_underscores_is_refused(
     assert "'_'" in line and "Traceback" not in said, said
     grouped = _written(tmp_path, "max_trades_per_day = 10", "max_trades_per_day = 1_0")
     assert main(["config", "check", str(grouped)]) == 0
+
+
+# A venue's balances and a strategy's own params took such digits: `USDT = "１００００"` started
+# a paper account of 10000 and `order_usd = "٩٠"` or `"9_0"` traded 90 USD an entry
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        ('balances = { USDT = "10000" }', 'balances = { USDT = "１００００" }', "[USDT]"),
+        ('order_usd = "90"', 'order_usd = "٩٠"', "[order_usd]"),
+        ('order_usd = "90"', 'order_usd = "9_0"', "[order_usd]"),
+        ('stop_loss_pct = "2"', 'stop_loss_pct = "２"', "[stop_loss_pct]"),
+    ],
+)  # fmt: skip
+def test_a_balance_or_strategy_param_in_other_digits_is_refused_naming_it(
+    tmp_path, capsys, data_dir, old, new, named
+) -> None:
+    text = (EXAMPLE.parent / "paper.toml").read_text()
+    text = text.replace('path = "candles/', f'path = "{data_dir}/candles/')
+    assert old in text, old
+    path = tmp_path / "paper.toml"
+    path.write_text(text.replace(old, new, 1))
+    assert main(["config", "check", str(path)]) == 2
+    said = capsys.readouterr().err.strip()
+    [line] = [x for x in said.splitlines() if named in x]
+    assert "digits 0-9" in line and "Traceback" not in said, said
+    path.write_text(text)
+    assert main(["config", "check", str(path)]) == 0

@@ -51,6 +51,7 @@ from tradeguard.api.routes import (
     trading,
 )
 from tradeguard.api.state import ApiState
+from tradeguard.api.strict_json import declare_not_null
 from tradeguard.secrets.vault import PASSPHRASE_ENV
 
 if TYPE_CHECKING:
@@ -108,7 +109,8 @@ def create_app(
     )
     app.state.api = state
     spec = app.openapi
-    app.openapi = lambda: app.openapi_schema or declare_limits(spec())  # type: ignore[method-assign]
+    declared = lambda: declare_not_null(declare_limits(spec()))  # noqa: E731
+    app.openapi = lambda: app.openapi_schema or declared()  # type: ignore[method-assign]
     BotDesk.for_node(node)  # stored exit rules are enforced from the start
 
     @app.exception_handler(RequestValidationError)

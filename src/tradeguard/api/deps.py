@@ -180,6 +180,10 @@ def second_factor(
             headers={"Retry-After": str(int(wait) + 1)},
         )
     code = request.headers.get("x-totp")
+    if len(set(request.headers.getlist("x-totp"))) > 1:  # which one was meant? (a guess each)
+        state.limiter.fail(who.client, everyone=False)
+        state.limiter.code_fail(who.token.id)
+        raise HTTPException(401, "X-TOTP is given twice with different values: send one code")
     if not code:
         state.limiter.fail(who.client, everyone=False)
         if not state.tokens.has_totp(who.token.id):

@@ -45,8 +45,13 @@ def is_preflight(scope: Scope) -> bool:
 
 
 def bearer_token(scope: Scope) -> str | None:
-    """Return the credentials of an `Authorization: Bearer …` header, as HTTPBearer reads it."""
-    header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+    """Return the credentials of an `Authorization: Bearer …` header, as HTTPBearer reads it;
+    raise 400 when the header is given twice with different values (which one a proxy or a
+    log took for the caller is a guess: the first was read here)."""
+    given = {v for k, v in scope["headers"] if k == b"authorization"}
+    if len(given) > 1:
+        raise HTTPException(400, "Authorization is given twice with different values: send one")
+    header = next(iter(given), None)
     if header is None:
         return None
     scheme, _, credentials = header.decode("latin-1").partition(" ")

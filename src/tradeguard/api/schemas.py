@@ -14,6 +14,7 @@ from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.signal_keys import API_SOURCE_KEY, api_source_error, reserved_signal_error
+from tradeguard.model.text import ONE_LINE_PATTERN, one_line_error
 from tradeguard.risk.engine import ARB_UNWIND_TAG, KILL_FLATTEN_TAG
 
 MAX_AMOUNT = Decimal("1e12")
@@ -22,7 +23,7 @@ MAX_SIGNAL_BYTES = 4096
 SIGNAL_DEPTH = 8  # levels of nesting a signal may have
 
 
-# A reason is stored (the kill switch's, persisted before it acts): PostgreSQL stores no NUL.
+# A query value is read as given; PostgreSQL stores no NUL.
 NO_NUL = r"^[^\x00]*$"
 STRATEGY_ID = r"^[A-Za-z0-9_.:-]{1,40}$"
 # An id this node issues and a client sends back (a confirmation `cf_…`, a bot trade `bt_…`):
@@ -35,14 +36,31 @@ ORDER_ID = r"^[!-~]{1,128}$"  # a Polymarket order hash alone is 66
 VENUE_NAME = r"^[a-z0-9_-]{1,32}$"
 
 
+# Free text a person sends (a reason, a tag): stored, audited, logged and shown on the
+# dashboard and the terminal, where a newline forged a log line and an escape sequence redrew
+# the screen. The command line's --reason holds to the same rule.
+ONE_LINE = ONE_LINE_PATTERN
+
+
+SIGNAL_RULE = (
+    f"plain JSON nested at most {SIGNAL_DEPTH} levels; every key and string is one line of "
+    "text (no control character, line separator or bidi control)"
+)
+
+
 def plain_json(value: Any, where: str, depth: int = 0) -> None:
-    """Refuse what JSON cannot carry back (NaN, Infinity) and nesting deeper than the limit."""
+    """Refuse what JSON cannot carry back (NaN, Infinity), nesting deeper than the limit and
+    a key or string that is not one line of printable text."""
     if depth > SIGNAL_DEPTH:
         raise ValueError(f"{where} is nested deeper than {SIGNAL_DEPTH} levels")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{where} = {value}: not a finite number (JSON has no NaN or Infinity)")
+    if isinstance(value, str) and (error := one_line_error(value)) is not None:
+        raise ValueError(f"{where}: {error}")
     if isinstance(value, dict):
         for key, item in value.items():
+            if (error := one_line_error(key)) is not None:
+                raise ValueError(f"a key of {where}: {error}")
             plain_json(item, f"{where}.{key}", depth + 1)
     elif isinstance(value, list):
         for i, item in enumerate(value):
@@ -118,8 +136,8 @@ class IntentRequest(_Body):
     reduce_only: JsonBool = False
     stop_loss: Money | None = None
     take_profit: Money | None = None
-    signal: dict[str, Any] = Field(default_factory=dict)
-    tag: str = Field(default="", max_length=40)
+    signal: dict[str, Any] = Field(default_factory=dict, description=SIGNAL_RULE)
+    tag: str = Field(default="", max_length=40, pattern=ONE_LINE)
 
     @field_validator("strategy_id")
     @classmethod
@@ -181,7 +199,7 @@ class IntentRequest(_Body):
 
 class KillRequest(_Body):
     reason: str = Field(
-        default="emergency stop from the API", min_length=1, max_length=200, pattern=NO_NUL
+        default="emergency stop from the API", min_length=1, max_length=200, pattern=ONE_LINE
     )
     flatten: JsonBool = False
 
@@ -195,7 +213,7 @@ class HeldRetryRequest(_Body):
 
 
 class ResumeRequest(_Body):
-    reason: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    reason: str = Field(min_length=1, max_length=200, pattern=ONE_LINE)
 
 
 class ModeRequest(_Body):

@@ -21,6 +21,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 MAX_DEPTH = 64  # arrays and objects within one another
@@ -143,3 +144,52 @@ class StrictJsonRoute(APIRoute):
             return await handler(_StrictJsonRequest(request.scope, request.receive))
 
         return strict
+
+
+def _body_error(message: str, value: Any = None) -> RequestValidationError:
+    """A refusal of the whole body, worded by the API's 422 handler like any other."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("body",), "msg": message, "input": value}]
+    )
+
+
+# what marks, in the OpenAPI spec, an operation whose optional body may not be a JSON null
+NOT_NULL_MARK = "x-body-not-null"
+NO_NULL_BODY: dict[str, Any] = {NOT_NULL_MARK: True}  # the route's `openapi_extra`
+
+
+def declare_not_null(spec: dict[str, Any]) -> dict[str, Any]:
+    """Drop `null` from the body schema of each operation marked NOT_NULL_MARK (a route
+    taking `refuse_null_body`: no body is still the defaults, a JSON null is refused)."""
+    for ops in spec.get("paths", {}).values():
+        for op in ops.values():
+            if not isinstance(op, dict) or not op.pop(NOT_NULL_MARK, False):
+                continue
+            for content in op.get("requestBody", {}).get("content", {}).values():
+                schema = content.get("schema", {})
+                if "anyOf" in schema:
+                    schema["anyOf"] = [k for k in schema["anyOf"] if k != {"type": "null"}]
+    return spec
+
+
+async def refuse_null_body(request: Request) -> None:
+    """Refuse (422) a JSON `null` as the body of a route whose body is optional: FastAPI
+    reads it as no body, so `null` (a client's unset variable) did what the defaults do."""
+    if (await request.body()).strip() == b"null":
+        raise _body_error(
+            "the body is JSON null, no object: send an object, or no body for the defaults"
+        )
+
+
+async def refuse_any_body(request: Request) -> None:
+    """Refuse (422) a body sent to a route that reads none, but for no body or `{}`: a
+    `{"reason": ...}` was taken and dropped unread, so the caller thought it recorded."""
+    raw = (await request.body()).strip()
+    if not raw:
+        return
+    try:
+        value = _parse(raw)
+    except (ValueError, RecursionError):
+        value = None
+    if value != {}:
+        raise _body_error("this route reads no body: send none, or {}", value)

@@ -129,10 +129,28 @@ def _spec_doc(
         doc["one_position_per_symbol"] = False
     if args.sizing:
         try:
-            doc["sizing"] = json.loads(args.sizing)
+            doc["sizing"] = json.loads(args.sizing, object_pairs_hook=_keys_once)
         except json.JSONDecodeError as exc:
             raise BotError(f"--sizing is not JSON: {exc.msg} at column {exc.colno}") from None
+        except RecursionError:
+            raise BotError("--sizing is not JSON: nested deeper than the parser reads") from None
+        except ValueError:  # an integer past the digits Python reads
+            raise BotError(
+                "--sizing is not JSON: a number of more than 4300 digits; give sizes as "
+                'decimal strings such as "20"'
+            ) from None
     return doc
+
+
+def _keys_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are named once: of two, the parser kept the last (a size of
+    40 USD where the operator read 2), as the API refuses too."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise BotError(f"--sizing names {json.dumps(key)} twice: give each key once")
+        out[key] = value
+    return out
 
 
 def _refuse_running_strategy(rows: Any, name: str) -> None:

@@ -21,6 +21,7 @@ from tradeguard.cli.common import (
     shown,
 )
 from tradeguard.logsetup import printable
+from tradeguard.model.text import one_line_error
 
 RESUME_PHRASE = "RESUME"
 
@@ -37,14 +38,16 @@ def _text_arg(text: str) -> str:
             f"must hold 1 to {MAX_REASON} characters (got {len(value)})"
         )
     # The kill file holds a request a line (a second line saying `flatten` flattened a halt),
-    # and a byte that is not UTF-8 (read as a lone surrogate) could be written nowhere.
-    bad = next((c for c in value if not c.isprintable() or "\ud800" <= c <= "\udfff"), None)
-    if bad is not None:
-        what = "not UTF-8" if "\ud800" <= bad <= "\udfff" else "not one line of text"
+    # and a byte that is not UTF-8 (read as a lone surrogate) could be written nowhere. The
+    # rule is the API's for a reason or a tag.
+    lone = next((i for i, c in enumerate(value) if "\ud800" <= c <= "\udfff"), None)
+    if lone is not None:
         raise argparse.ArgumentTypeError(
-            f"{what}: character {value.index(bad)} is {bad!a}; give one line of "
-            "printable UTF-8 text"
+            f"not UTF-8: character {lone} is {value[lone]!a}; give one line of UTF-8 text"
         )
+    error = one_line_error(value)
+    if error is not None:
+        raise argparse.ArgumentTypeError(f"not one line of text: {error}")
     return value
 
 

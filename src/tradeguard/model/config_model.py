@@ -90,6 +90,8 @@ class ConfigModel(BaseModel):
             _refuse_other_digits(value, field.annotation)
         if field is None or not isinstance(value, bool | dict | list | tuple):
             return value
+        if not isinstance(value, bool) and not holds_models(field.annotation):
+            _refuse_other_digits_within(value)  # a plain table's entries or list's items
         where = misplaced_bool(value, field.annotation)
         if where is None:
             return value
@@ -122,6 +124,51 @@ def _refuse_other_digits(value: str, annotation: Any) -> None:
     raise PydanticCustomError(
         "number_grouped",
         "must be written without '_' between digits (Decimal reads \"1_0\" as 10)",
+    )
+
+
+def holds_models(annotation: Any) -> bool:
+    """Tell whether `annotation` is or holds a model (which checks its own fields)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(holds_models(a) for a in typing.get_args(annotation))
+
+
+def oddly_written_number(value: Any, path: str = "") -> tuple[str, str] | None:
+    """Where in `value` (a table or a list) a string stands that Decimal reads as a number
+    written in digits other than 0-9 or with '_' ("١٠", "１００", "9_0"), and the string;
+    None when none does. A venue's balances and a strategy's own params (which its code reads
+    with Decimal) are such tables."""
+    if type(value) is str:
+        if value.isascii() and "_" not in value:
+            return None
+        try:
+            Decimal(value.strip())
+        except ArithmeticError:
+            return None
+        return path, value
+    items: Any = value.items() if isinstance(value, dict) else ()
+    if isinstance(value, list | tuple):
+        items = enumerate(value)
+    for key, item in items:
+        found = oddly_written_number(item, f"{path}[{key}]")
+        if found is not None:
+            return found
+    return None
+
+
+def _refuse_other_digits_within(value: Any) -> None:
+    found = oddly_written_number(value)
+    if found is None:
+        return
+    from pydantic_core import PydanticCustomError  # the error path only
+
+    path, text = found
+    raise PydanticCustomError(
+        "number_not_plain",
+        "{path} = {text}: must be written with the digits 0-9 and without '_' (Decimal reads "
+        'any script\'s digits, and "1_0" as 10)',
+        {"path": path, "text": repr(text) if text.isprintable() else ascii(text)},
     )
 
 

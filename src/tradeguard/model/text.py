@@ -8,6 +8,7 @@ one_line("bad\\n  answer" * 1000, 40)   # "bad answer bad answer bad answer bad 
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 SNIPPET = 120  # an error message's characters echoed
@@ -18,6 +19,27 @@ def one_line(text: str, limit: int = SNIPPET) -> str:
     """`text` on one line, whitespace runs folded, cut to `limit` characters."""
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+# Free text a person sends (a kill's or pause's reason, an order's tag, a signal's strings): no
+# character that breaks a line, drives a terminal or reorders what is shown. The pattern is the
+# API schema's (JSON Schema, Python and pydantic's Rust engine read it alike).
+_NOT_ONE_LINE = r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
+ONE_LINE_PATTERN = f"^[^{_NOT_ONE_LINE}]*$"
+ONE_LINE_RULE = (
+    "one line of text: no control character (newline, CR, tab, escape, NUL), "
+    "line separator or bidi control"
+)
+_BREAKS_LINE = re.compile(f"[{_NOT_ONE_LINE}]")
+
+
+def one_line_error(text: str) -> str | None:
+    """What is wrong with `text` as free text, its first bad character escaped; None when
+    it is one line of text (`ONE_LINE_RULE`)."""
+    found = _BREAKS_LINE.search(text)
+    if found is None:
+        return None
+    return f"character {found.start()} is {found.group()!a}; must be {ONE_LINE_RULE}"
 
 
 def whole(text: str) -> str:
@@ -33,7 +55,17 @@ def name_shown(name: str) -> str:
     return one_line(name, NAME_CHARS)
 
 
-__all__ = ["NAME_CHARS", "SNIPPET", "name_shown", "one_line", "well_formed_url", "whole"]
+__all__ = [
+    "NAME_CHARS",
+    "ONE_LINE_PATTERN",
+    "ONE_LINE_RULE",
+    "SNIPPET",
+    "name_shown",
+    "one_line",
+    "one_line_error",
+    "well_formed_url",
+    "whole",
+]
 
 
 def well_formed_url(url: str) -> bool:

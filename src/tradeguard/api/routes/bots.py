@@ -20,7 +20,12 @@ from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.routes.safety import desk_of, own_bot
 from tradeguard.api.schemas import ORDER_ID
 from tradeguard.api.state import ApiState, Principal
-from tradeguard.api.strict_json import StrictJsonRoute
+from tradeguard.api.strict_json import (
+    NO_NULL_BODY,
+    StrictJsonRoute,
+    refuse_any_body,
+    refuse_null_body,
+)
 from tradeguard.model.errors import TradeguardError
 
 router = APIRouter(tags=["bots"], responses=AUTH_RESPONSES, route_class=StrictJsonRoute)
@@ -72,23 +77,26 @@ async def _set_enabled(api: ApiState, who: Principal, bot_id: str, on: bool) -> 
 
 @router.post(f"{API}/bots/{{bot_id}}/enable", responses=NOT_FOUND)
 async def enable_bot(
-    bot_id: str = _BOT, who: Principal = trader, api: ApiState = state_dep
+    request: Request, bot_id: str = _BOT, who: Principal = trader, api: ApiState = state_dep
 ) -> dict[str, Any]:
-    """Let the bot trade (it restarts its losing-streak count)."""
+    """Let the bot trade (it restarts its losing-streak count). No body, or `{}`."""
+    await refuse_any_body(request)
     return await _set_enabled(api, who, bot_id, True)
 
 
 @router.post(f"{API}/bots/{{bot_id}}/disable", responses=NOT_FOUND)
 async def disable_bot(
-    bot_id: str = _BOT, who: Principal = trader, api: ApiState = state_dep
+    request: Request, bot_id: str = _BOT, who: Principal = trader, api: ApiState = state_dep
 ) -> dict[str, Any]:
-    """Stop the bot from opening trades; its exits keep running."""
+    """Stop the bot from opening trades; its exits keep running. No body, or `{}`."""
+    await refuse_any_body(request)
     return await _set_enabled(api, who, bot_id, False)
 
 
 @router.post(
     f"{API}/bots/{{bot_id}}/close-positions",
     responses={**NOT_FOUND, **STARTING_RESPONSE},
+    openapi_extra=NO_NULL_BODY,
     dependencies=[trader, started],  # the caller first: 401/403 whether started or not
 )
 async def close_positions(
@@ -99,7 +107,8 @@ async def close_positions(
     api: ApiState = state_dep,
 ) -> dict[str, Any]:
     """Close the bot's positions (or one, by `symbol`) with reduce-only orders; needs X-TOTP.
-    No body closes them all, as `{}` does."""
+    No body closes them all, as `{}` does; a JSON null is refused."""
+    await refuse_null_body(request)
     body = body or ClosePositions()
     second_factor(api, who, request, "close bot positions")
     try:
@@ -113,11 +122,13 @@ async def close_positions(
 
 @router.post(f"{API}/orders/{{client_order_id}}/cancel", responses=NOT_FOUND)
 async def cancel_order(
+    request: Request,
     client_order_id: str = Path(pattern=ORDER_ID),
     who: Principal = trader,
     api: ApiState = state_dep,
 ) -> dict[str, Any]:
-    """Cancel one open order."""
+    """Cancel one open order. No body, or `{}`."""
+    await refuse_any_body(request)
     orders = api.node.orders
     if client_order_id not in orders.open:
         raise HTTPException(404, f"no open order with client order id {client_order_id!r}")

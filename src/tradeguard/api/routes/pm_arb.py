@@ -10,7 +10,7 @@ from tradeguard.api.deps import API, second_factor, state_dep, trader, viewer
 from tradeguard.api.errors import AUTH_RESPONSES
 from tradeguard.api.schemas import HeldRetryRequest
 from tradeguard.api.state import ApiState, Principal
-from tradeguard.api.strict_json import StrictJsonRoute
+from tradeguard.api.strict_json import NO_NULL_BODY, StrictJsonRoute, refuse_null_body
 from tradeguard.model.events import EventKind
 from tradeguard.model.money import plain
 from tradeguard.risk.unwind import base_asset
@@ -94,7 +94,7 @@ async def get_pm_arb(
     }
 
 
-@router.post(f"{API}/pm/arb/held/retry")
+@router.post(f"{API}/pm/arb/held/retry", openapi_extra=NO_NULL_BODY)
 async def retry_held(
     request: Request,
     body: HeldRetryRequest | None = None,
@@ -103,7 +103,8 @@ async def retry_held(
 ) -> dict[str, Any]:
     """Offer every leg a cross-venue pair left held alone for sale again, one IOC each within
     the loss cap (the body's, else the strategy's), through risk and the journal. The body is
-    optional, as documented: none is every strategy at its own cap."""
+    optional, as documented: none is every strategy at its own cap (a JSON null is refused)."""
+    await refuse_null_body(request)
     body = body or HeldRetryRequest()
     second_factor(api, who, request, "retrying the unwind of held legs")
     node = api.node

@@ -50,8 +50,8 @@ async def stream(
     await ws.accept()
     client = client_of(ws)
     reason = None
-    token = token or bearer_token(ws.scope)
     try:
+        token = token or bearer_token(ws.scope)  # 400: the header given twice, differently
         if not token:
             first = await asyncio.wait_for(ws.receive(), WS_AUTH_TIMEOUT_S)
             if first["type"] == "websocket.disconnect":
