@@ -141,8 +141,8 @@ class TxWatcher:
         none of them by hash (neither pending nor in a block). Any doubt (a copy known, a read
         not answered) keeps the order held."""
         chain = self.venue.chain
-        try:
-            used = await chain.nonce(self.sender.address, pending=False)
+        try:  # the nonce of the address that signed them, whichever wallet is configured now
+            used = await chain.nonce(records[0].sender, pending=False)
             if any(r.nonce >= used for r in records):
                 return False
             for record in records:
@@ -337,7 +337,7 @@ class TxWatcher:
     async def rebroadcast(self, records: list[TxRecord]) -> TxRecord | None:
         """Broadcast the newest journaled bytes again while their nonce is still unused."""
         newest = max(records, key=lambda r: r.created_ts)
-        used = await self.venue.chain.nonce(self.sender.address, pending=False)
+        used = await self.venue.chain.nonce(newest.sender, pending=False)  # its signer's count
         if newest.nonce < used:
             for r in records:
                 self._save(r, "dropped")
@@ -348,12 +348,25 @@ class TxWatcher:
         """Replace a transaction pending past `stuck_after_s` with a bumped fee, or cancel it."""
         s = self.venue.settings
         age_s = (self.venue.now_ms() - record.created_ts) / 1000
-        if age_s < s.stuck_after_s:
-            return record
+        if age_s < s.stuck_after_s or not self._signs_for(record):
+            return record  # young, or signed by a wallet no longer configured: left to mine
         return await self.bump(record, cancel=False)
+
+    def _signs_for(self, record: TxRecord) -> bool:
+        """Whether the configured wallet signed `record` (one journaled before the wallet
+        changed can be replaced only by its own key, never by this one's same nonce)."""
+        return record.sender.lower() == self.sender.address.lower()
 
     async def bump(self, record: TxRecord, cancel: bool) -> TxRecord:
         """Re-sign `record`'s nonce with fees raised by fee_bump_pct; cancel = self-transfer."""
+        if not self._signs_for(record):
+            raise DefinitiveVenueError(
+                self.venue.name,
+                f"cannot replace tx {record.tx_hash}: it was signed by {record.sender}, the "
+                f"configured wallet is {self.sender.address}; it is followed until it mines or "
+                "its nonce is used (replace it with the wallet that signed it)",
+                "WALLET_CHANGED",
+            )
         bump = 1 + self.venue.settings.fee_bump_pct / 100
         tx = unsigned_tx(record)
         fee = int(Decimal(tx["maxFeePerGas"]) * bump) + 1
