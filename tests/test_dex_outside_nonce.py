@@ -19,9 +19,10 @@ from dex_support import ChainThread, connected_venue, dex_order, running_chain
 from fill_sink import FillSink
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.errors import DefinitiveVenueError
-from tradeguard.venues.uniswap_v2 import crashpoints
+from tradeguard.venues.uniswap_v2 import abi, crashpoints
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore, TxRecord
 from tradeguard.venues.uniswap_v2.venue import UniswapV2Venue
+from tradeguard.venues.uniswap_v2.waiting import unsigned_tx
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +134,84 @@ async def test_a_pending_swap_of_the_wallet_before_a_change_is_never_replaced_by
     done = await new.fetch_order("moved-2", "WETH/USD")
     assert done is not None and done.status is OrderStatus.FILLED, done
     await new.close()
+
+
+def _faster(swap: TxRecord, **changes: Any) -> dict[str, Any]:
+    """`swap`'s transaction (or with `changes`) with its fees doubled: a node takes it as the
+    replacement of its nonce."""
+    tx = {k: v for k, v in unsigned_tx(swap).items() if k != "from"}
+    fee, tip = 2 * tx["maxFeePerGas"], 2 * tx["maxPriorityFeePerGas"]
+    return {**tx, "maxFeePerGas": fee, "maxPriorityFeePerGas": tip, **changes}
+
+
+async def test_a_swap_sped_up_outside_the_node_is_booked_from_the_replacement_once(
+    chain: ChainThread,
+) -> None:
+    """Another tool on the wallet re-signs the pending swap with a higher fee (its calldata
+    unchanged): our hash never mines, but the replacement made the very swap, so the order is
+    filled from the replacement's receipt (its tokens and gas), once, and the balances agree."""
+    d = chain.deployment
+    store = MemoryTxStore()
+    try:
+        venue, swap, _ = await _pending_swap(chain, "sped-1", store)
+        weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+        eth_before = await venue.chain.eth_balance(d.wallet_address)
+        outside = _sign_outside(chain, _faster(swap))
+    finally:
+        chain.automine(True)
+    chain.mine()
+    chain.rpc("evm_mine", "0x9")  # blocks on top: the replacement is searched for back in time
+    assert chain.rpc("eth_getTransactionByHash", swap.tx_hash)["result"] is None
+    seen = FillSink()
+    venue.set_listener(seen)
+    for _ in range(2):  # the same end each time asked, booked once
+        done = await venue.fetch_order("sped-1", "WETH/USD")
+        assert done is not None and done.status is OrderStatus.FILLED, done
+        assert done.venue_order_id == outside and done.filled == Decimal("0.1")
+    (fill,) = seen.fills
+    assert (fill.trade_id, fill.amount, fill.client_order_id) == (outside, Decimal("0.1"), "sped-1")
+    weth_after = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    assert weth_before - weth_after == 10**17  # swapped once, by the replacement
+    spent = eth_before - await venue.chain.eth_balance(d.wallet_address)
+    assert Decimal(spent).scaleb(-18) == fill.fee  # the replacement's gas is the fill's fee
+    assert store.open_records("dex") == []
+    assert [r.tx_hash for r in store.for_order("dex", "sped-1")] == [swap.tx_hash, outside]
+    await venue.close()
+
+
+@pytest.mark.parametrize("what", ["transfer", "other amount"])
+async def test_a_swap_replaced_outside_the_node_by_another_transaction_books_nothing(
+    chain: ChainThread, what: str
+) -> None:
+    """Another tool on the wallet uses the pending swap's nonce for something else (a plain
+    transfer, or a swap of another amount): the order's swap can never mine, so it ends
+    rejected as replaced, naming the transaction that took its nonce, with nothing booked on
+    it; what that transaction moved is the balance sync's to account for."""
+    d = chain.deployment
+    store = MemoryTxStore()
+    try:
+        venue, swap, _ = await _pending_swap(chain, f"taken-{what}", store)
+        weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+        if what == "transfer":
+            tx = _faster(swap, to=d.wallet_address, data="0x", gas=21_000)
+        else:
+            router = venue.chain.contract(venue.settings.router, abi.ROUTER).functions
+            args = router.swapExactTokensForTokens(
+                2 * 10**17, 0, [d.tokens["WETH"], d.tokens["USD"]], d.wallet_address, 2**40
+            )
+            tx = _faster(swap, data=args._encode_transaction_data())
+        outside = _sign_outside(chain, tx)
+    finally:
+        chain.automine(True)
+    chain.mine()
+    seen = FillSink()
+    venue.set_listener(seen)
+    for _ in range(2):
+        done = await venue.fetch_order(f"taken-{what}", "WETH/USD")
+        assert done is not None and done.status is OrderStatus.REJECTED, done
+        assert "replaced" in done.reason and outside in done.reason, done.reason
+    assert seen.fills == []
+    moved = weth_before - await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    assert moved == (0 if what == "transfer" else 2 * 10**17)
+    assert store.open_records("dex") == []
+    await venue.close()

@@ -17,12 +17,12 @@ from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
-from tradeguard.venues.uniswap_v2 import abi, crashpoints
+from tradeguard.venues.uniswap_v2 import abi, crashpoints, replaced
 from tradeguard.venues.uniswap_v2.amm import from_units
 from tradeguard.venues.uniswap_v2.fills import SwapProof, prove_swap
 from tradeguard.venues.uniswap_v2.held import held_error
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
-from tradeguard.venues.uniswap_v2.rpc import NoState, RateLimited, TxLookup
+from tradeguard.venues.uniswap_v2.rpc import NoState, RateLimited, RpcFailure, TxLookup
 from tradeguard.venues.uniswap_v2.sender import TxSender, gwei
 from tradeguard.venues.uniswap_v2.settings import Token
 from tradeguard.venues.uniswap_v2.txstore import OPEN_STATES, TxRecord
@@ -128,10 +128,58 @@ class TxWatcher:
         if pending is None:
             pending = await self.rebroadcast(records)
         if pending is None:
-            return self._report(cid, symbol, records[-1], OrderStatus.REJECTED,
-                                "dropped: its nonce was used by another transaction")  # fmt: skip
+            return await self._taken(cid, symbol, records)
         pending = await self._unstick(pending)
         return self._report(cid, symbol, pending, OrderStatus.ACCEPTED)
+
+    async def _taken(self, cid: str, symbol: str, records: list[TxRecord]) -> OrderReport:
+        """End an order whose nonce a transaction not journaled for it used: booked from that
+        transaction when it made the very swap (another tool sped it up), else rejected as
+        replaced by it, naming it, with nothing booked (`replaced.judge`)."""
+        newest = max(records, key=lambda r: r.created_ts)
+        taken = await self._taker(newest, records)
+        if taken is None:
+            return self._report(cid, symbol, newest, OrderStatus.REJECTED,
+                                "dropped: its nonce was used by another transaction")  # fmt: skip
+        if taken.copy is not None:
+            _log.warning(
+                "%s: order %s: nonce %d of %s was used by %s, signed outside this node; it made "
+                "the order's swap and is booked for it", self.venue.name, cid, newest.nonce,
+                newest.sender, taken.tx_hash,
+            )  # fmt: skip
+            self.venue.store.save(taken.copy)
+            lookup = await self._lookup(taken.copy)
+            if lookup.state == "mined":
+                return await self._mined(cid, symbol, taken.copy, lookup.receipt)
+            return self._report(cid, symbol, taken.copy, OrderStatus.ACCEPTED)
+        why = (
+            f"replaced: its nonce {newest.nonce} was used by {taken.tx_hash}, a transaction "
+            f"this node did not sign, which {taken.why}; nothing is booked on the order (the "
+            "balance sync accounts for what that transaction moved)"
+        )
+        _log.warning("%s: order %s %s", self.venue.name, cid, why)
+        return self._report(cid, symbol, newest, OrderStatus.REJECTED, why)
+
+    async def _taker(self, newest: TxRecord, records: list[TxRecord]) -> replaced.Taken | None:
+        """What took `newest`'s nonce, judged; None when the node answers an error for the
+        search (a pruned node keeping no state that far back: then it is only dropped)."""
+        from web3.exceptions import Web3RPCError
+
+        chain = self.venue.chain
+        try:
+            tx = await chain.tx_by_nonce(newest.sender, newest.nonce)
+            lookup = await chain.lookup(replaced.tx_hash_of(tx)) if tx is not None else None
+        except (Web3RPCError, RpcFailure) as exc:
+            _log.info("%s: the transaction that used nonce %d of %s not found: %s",
+                      self.venue.name, newest.nonce, newest.sender, exc)  # fmt: skip
+            return None
+        if tx is None or lookup is None or lookup.state != "mined":
+            return None
+        symbol = str(newest.detail["symbol"])
+        base, _, quote = symbol.partition("/")
+        tokens = (self.venue.settings.token(base), self.venue.settings.token(quote))
+        pair = await self._pair(symbol, tokens)
+        return replaced.judge(tx, lookup.receipt, records, tokens, pair, self.venue.now_ms())
 
     async def _gone(self, records: list[TxRecord]) -> bool:
         """Whether no copy of an order whose lookup is held can ever mine, by what the chain
@@ -336,7 +384,7 @@ class TxWatcher:
 
     async def rebroadcast(self, records: list[TxRecord]) -> TxRecord | None:
         """Broadcast the newest journaled bytes again while their nonce is still unused."""
-        newest = max(records, key=lambda r: r.created_ts)
+        newest = max(records, key=lambda r: (bool(r.raw_tx), r.created_ts))  # bytes we signed
         used = await self.venue.chain.nonce(newest.sender, pending=False)  # its signer's count
         if newest.nonce < used:
             for r in records:
