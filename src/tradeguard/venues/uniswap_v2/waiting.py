@@ -22,6 +22,7 @@ from tradeguard.venues.uniswap_v2.amm import from_units
 from tradeguard.venues.uniswap_v2.fills import SwapProof, prove_swap
 from tradeguard.venues.uniswap_v2.held import held_error
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
+from tradeguard.venues.uniswap_v2.reorg import reorged_out
 from tradeguard.venues.uniswap_v2.rpc import NoState, RateLimited, RpcFailure, TxLookup
 from tradeguard.venues.uniswap_v2.sender import TxSender, gwei
 from tradeguard.venues.uniswap_v2.settings import Token
@@ -109,6 +110,11 @@ class TxWatcher:
         return report
 
     async def _resolve(self, cid: str, symbol: str, records: list[TxRecord]) -> OrderReport:
+        gone = reorged_out(records)
+        if gone is not None:  # booked, then taken out: never sent again
+            return self._report(cid, symbol, gone, OrderStatus.REJECTED,
+                                f"reorged out: {gone.tx_hash} left the chain after its fill "
+                                "was booked; the fill is flagged failed")  # fmt: skip
         pending: TxRecord | None = None
         for record in sorted(records, key=lambda r: r.created_ts, reverse=True):
             try:
@@ -247,6 +253,7 @@ class TxWatcher:
         if record.kind == "cancel":
             return self._report(cid, symbol, record, OrderStatus.CANCELLED, "cancelled on chain")
         fill = self.venue.fill_from_receipt(record, receipt)
+        self.venue.reorgs.booked(record, fill, int(receipt["blockNumber"]))
         return OrderReport(
             self.venue.name, symbol, cid, record.tx_hash, OrderStatus.FILLED,
             filled=fill.amount, avg_price=fill.price, amount=fill.amount,
