@@ -17,8 +17,9 @@ from eth_account import Account
 
 from dex_support import ChainThread, connected_venue, dex_order, running_chain
 from fill_sink import FillSink
+from test_dex_hostile_rpc import _through, serving_hostile
 from tradeguard.model.enums import OrderStatus
-from tradeguard.model.errors import DefinitiveVenueError
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.venues.uniswap_v2 import abi, crashpoints
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore, TxRecord
 from tradeguard.venues.uniswap_v2.venue import UniswapV2Venue
@@ -215,3 +216,64 @@ async def test_a_swap_replaced_outside_the_node_by_another_transaction_books_not
     assert moved == (0 if what == "transfer" else 2 * 10**17)
     assert store.open_records("dex") == []
     await venue.close()
+
+
+async def test_a_replacement_not_yet_confirmed_leaves_the_order_in_flight(
+    chain: ChainThread,
+) -> None:
+    """With `confirmations = 3` the transaction that took the nonce is judged only once its
+    block has them: before, a reorg could still take it out, so the order stays in flight."""
+    d = chain.deployment
+    store = MemoryTxStore()
+    try:
+        venue, swap, _ = await _pending_swap(chain, "taken-deep", store, confirmations=3)
+        outside = _sign_outside(chain, _faster(swap, to=d.wallet_address, data="0x", gas=21_000))
+    finally:
+        chain.automine(True)
+    chain.mine()  # one confirmation of three
+    early = await venue.fetch_order("taken-deep", "WETH/USD")
+    assert early is not None and early.status is OrderStatus.ACCEPTED, early
+    chain.rpc("evm_mine", "0x2")
+    done = await venue.fetch_order("taken-deep", "WETH/USD")
+    assert done is not None and done.status is OrderStatus.REJECTED, done
+    assert outside in done.reason
+    await venue.close()
+
+
+async def test_a_held_swap_of_the_wallet_before_a_change_is_dropped_by_its_own_nonce(
+    chain: ChainThread,
+) -> None:
+    """A swap held unbooked (the RPC answers another transaction's receipt for it) whose nonce
+    a transaction outside the journal used: judged by the old address's nonce, past it, the
+    order ends rejected as dropped, though the wallet now configured (a fresh one, nonce 0)
+    has a nonce below the swap's."""
+    d = chain.deployment
+    hostile = serving_hostile(chain)
+    server = next(hostile)
+    try:
+        store = MemoryTxStore()
+        old = await connected_venue(_through(d, server), store, receipt_timeout_s=0.2,
+                                    approve_unlimited=True)  # fmt: skip
+        warm = await old.submit(dex_order("moved-held-warm", "0.01"))
+        receipt = chain.rpc("eth_getTransactionReceipt", warm.venue_order_id)["result"]
+        server.rewrites["eth_getTransactionReceipt"] = lambda p, r: r if r else receipt
+        chain.automine(False)
+        try:
+            with pytest.raises(AmbiguousVenueError, match="receipt of another transaction"):
+                await old.submit(dex_order("moved-held-1"))
+            (swap,) = store.for_order("dex", "moved-held-1")
+            _sign_outside(chain, _faster(swap, to=d.wallet_address, data="0x", gas=21_000))
+        finally:
+            chain.automine(True)
+        chain.mine()
+        await old.close()
+        fresh = "0x" + "11" * 32
+        new = await connected_venue(_through(replace(d, wallet_private_key=fresh), server),
+                                    store, receipt_timeout_s=0.2)  # fmt: skip
+        assert await new.chain.nonce(new.address, pending=False) <= swap.nonce
+        done = await new.fetch_order("moved-held-1", "WETH/USD")
+        assert done is not None and done.status is OrderStatus.REJECTED, done
+        assert "dropped" in done.reason and new.held.listed() == []
+        await new.close()
+    finally:
+        next(hostile, None)

@@ -8,7 +8,7 @@ like our own; otherwise the order's swap is replaced, nothing is booked on it, a
 transaction moved is the balance sync's to account for.
 
 ```python
-taken = judge(tx, receipt, records, tokens, pair, now_ms)   # Taken(tx_hash, copy, why)
+taken = judge(tx, receipt, records, tokens, pair, now_ms)   # Taken(hash, block, copy, why)
 ```
 """
 
@@ -28,6 +28,7 @@ class Taken:
     """The transaction that used the order's nonce: a copy to book it by, or why not."""
 
     tx_hash: str
+    block: int  # the block it was mined in
     copy: TxRecord | None  # journaled as the order's swap when it made the very swap
     why: str = ""  # what it did instead, when it did not
 
@@ -52,13 +53,13 @@ def judge(
     """Tell whether `tx` (mined with `receipt`, signed outside the node with the nonce of the
     order's `records`) made the swap they journal; `tokens` is (base, quote)."""
     newest = max(records, key=lambda r: r.created_ts)
-    tx_hash = tx_hash_of(tx)
+    tx_hash, block = tx_hash_of(tx), int(receipt["blockNumber"])
     if int(receipt["status"]) != 1:
-        return Taken(tx_hash, None, "reverted")
+        return Taken(tx_hash, block, None, "reverted")
     side = Side(str(newest.detail["side"]))
     proof = prove_swap(receipt, side, tokens, pair, newest.sender, newest.detail)
     if isinstance(proof, str):
-        return Taken(tx_hash, None, f"did not make this swap ({proof})")
+        return Taken(tx_hash, block, None, f"did not make this swap ({proof})")
     fee = _int(tx.get("maxFeePerGas") or tx.get("gasPrice"))
     signed = {"gas": hex(_int(tx.get("gas"))), "maxFeePerGas": hex(fee)}
     copy = TxRecord(
@@ -67,4 +68,4 @@ def judge(
         max_fee_per_gas=fee, status="sent", created_ts=now_ms, updated_ts=now_ms,
         detail={**newest.detail, "tx": signed, "signed_outside": True},
     )  # fmt: skip
-    return Taken(tx_hash, copy)
+    return Taken(tx_hash, block, copy)

@@ -158,6 +158,9 @@ class TxWatcher:
             if lookup.state == "mined":
                 return await self._mined(cid, symbol, taken.copy, lookup.receipt)
             return self._report(cid, symbol, taken.copy, OrderStatus.ACCEPTED)
+        confirmations = self.venue.settings.confirmations
+        if await self.venue.chain.block_number() - taken.block + 1 < confirmations:
+            return self._report(cid, symbol, newest, OrderStatus.ACCEPTED)  # a reorg may undo it
         why = (
             f"replaced: its nonce {newest.nonce} was used by {taken.tx_hash}, a transaction "
             f"this node did not sign, which {taken.why}; nothing is booked on the order (the "
