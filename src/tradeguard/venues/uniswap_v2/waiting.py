@@ -2,8 +2,10 @@
 
 After a crash `resolve` looks every journaled hash of an order up: mined (a fill, or a rejection
 with the router's reason), pending (still in flight, replaced with a bumped fee once stuck), or
-unknown to the node (the same signed bytes are broadcast again while their nonce is unused,
-else the order is rejected as dropped). A second swap is never signed for the same order.
+unknown to the node (the same signed bytes are broadcast again while the nonce of the address
+that signed them is unused; else the transaction that used it is judged, `replaced.py`: booked
+when it made the very swap, else the order is rejected as replaced). A second swap is never
+signed for the same order, and a swap a reorg took out after booking is never sent again.
 """
 
 from __future__ import annotations
