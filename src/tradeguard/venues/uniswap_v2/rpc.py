@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -371,6 +372,34 @@ class ChainClient:
         tag = "pending" if pending else "latest"
         count = await self.w3.eth.get_transaction_count(owner, tag)  # type: ignore[arg-type]
         return int(count)
+
+    async def tx_by_nonce(self, sender: str, nonce: int) -> dict[str, Any] | None:
+        """The mined transaction of `sender` with `nonce`, or None when none is mined yet.
+        Found by the sender's count at past blocks (back from the head, doubling the step,
+        then halving the gap: about two reads per doubling of its age), then its block."""
+        hi = await self.block_number()
+        if await self._count_at(sender, hi) <= nonce:
+            return None
+        lo, step = -1, 1  # the count at `lo` is at most `nonce`, at `hi` past it
+        while hi - step >= 0:
+            if await self._count_at(sender, hi - step) <= nonce:
+                lo = hi - step
+                break
+            hi, step = hi - step, 2 * step
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if await self._count_at(sender, mid) > nonce else (mid, hi)
+        block = await self.w3.eth.get_block(hi, full_transactions=True)
+        for tx in block.get("transactions") or []:
+            if not isinstance(tx, Mapping):  # a hash, not the transaction asked for
+                continue
+            if str(tx.get("from", "")).lower() == sender.lower() and tx.get("nonce") == nonce:
+                # asked again by its hash: the form every node answers a transaction in
+                return dict(await self.w3.eth.get_transaction(tx["hash"]))
+        return None
+
+    async def _count_at(self, sender: str, block: int) -> int:
+        return int(await self.w3.eth.get_transaction_count(sender, block))  # type: ignore[arg-type]
 
     async def estimate_gas(self, tx: dict[str, Any]) -> int:
         from web3.exceptions import ContractLogicError

@@ -35,6 +35,7 @@ from tradeguard.venues.uniswap_v2.fills import gas_fill, swap_fill
 from tradeguard.venues.uniswap_v2.held import HeldSwaps, book_mined, mined_by, open_reports
 from tradeguard.venues.uniswap_v2.pool_guard import Observation, PoolGuard
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
+from tradeguard.venues.uniswap_v2.reorg import ReorgWatch
 from tradeguard.venues.uniswap_v2.rpc import (
     ChainClient,
     RpcFailure,
@@ -94,6 +95,8 @@ class UniswapV2Venue(Venue):
         self.pairs: dict[str, tuple[str, bool]] = {}  # symbol -> (pair, base is token0)
         self.reserves: dict[str, amm.Reserves] = {}
         self.fills: dict[str, Fill] = {}  # by trade id (tx hash)
+        self.failed_fills: dict[str, Fill] = {}  # booked, then reorged out: for reconciliation
+        self.reorgs = ReorgWatch()  # swaps booked lately, looked up again at each balance read
         self.held = HeldSwaps(name, now_ms)  # swaps mined, not booked on the RPC's answer
         self.watcher: TxWatcher | None = None
         # Balances read after each receipt's fill, as the prediction venues do after theirs:
@@ -506,7 +509,9 @@ class UniswapV2Venue(Venue):
         but one held unbooked (`held`), whose order stays in flight (the balance sync waits)."""
         me = self._sender().address
         # the last block with `confirmations` on it: a swap not booked yet is not in it either
-        block = max(await self.chain.block_number() - (self.settings.confirmations - 1), 0)
+        head = await self.chain.block_number()
+        await self.reorgs.check(self, head)  # a booked swap a reorg took out: flagged failed
+        block = max(head - (self.settings.confirmations - 1), 0)
         await self._book_mined(block)
         gas, wei = self.settings.gas_asset, await self.chain.eth_balance(me, block)
         out = [Balance(self.name, gas, amm.balance(wei, 18, gas, native=True))]

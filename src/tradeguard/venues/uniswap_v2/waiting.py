@@ -2,8 +2,10 @@
 
 After a crash `resolve` looks every journaled hash of an order up: mined (a fill, or a rejection
 with the router's reason), pending (still in flight, replaced with a bumped fee once stuck), or
-unknown to the node (the same signed bytes are broadcast again while their nonce is unused,
-else the order is rejected as dropped). A second swap is never signed for the same order.
+unknown to the node (the same signed bytes are broadcast again while the nonce of the address
+that signed them is unused; else the transaction that used it is judged, `replaced.py`: booked
+when it made the very swap, else the order is rejected as replaced). A second swap is never
+signed for the same order, and a swap a reorg took out after booking is never sent again.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
-from tradeguard.venues.uniswap_v2 import abi, crashpoints
+from tradeguard.venues.uniswap_v2 import abi, crashpoints, replaced
 from tradeguard.venues.uniswap_v2.amm import from_units
 from tradeguard.venues.uniswap_v2.fills import SwapProof, prove_swap
 from tradeguard.venues.uniswap_v2.held import held_error
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
-from tradeguard.venues.uniswap_v2.rpc import NoState, RateLimited, TxLookup
+from tradeguard.venues.uniswap_v2.reorg import reorged_out
+from tradeguard.venues.uniswap_v2.rpc import NoState, RateLimited, RpcFailure, TxLookup
 from tradeguard.venues.uniswap_v2.sender import TxSender, gwei
 from tradeguard.venues.uniswap_v2.settings import Token
 from tradeguard.venues.uniswap_v2.txstore import OPEN_STATES, TxRecord
@@ -109,6 +112,11 @@ class TxWatcher:
         return report
 
     async def _resolve(self, cid: str, symbol: str, records: list[TxRecord]) -> OrderReport:
+        gone = reorged_out(records)
+        if gone is not None:  # booked, then taken out: never sent again
+            return self._report(cid, symbol, gone, OrderStatus.REJECTED,
+                                f"reorged out: {gone.tx_hash} left the chain after its fill "
+                                "was booked; the fill is flagged failed")  # fmt: skip
         pending: TxRecord | None = None
         for record in sorted(records, key=lambda r: r.created_ts, reverse=True):
             try:
@@ -128,10 +136,61 @@ class TxWatcher:
         if pending is None:
             pending = await self.rebroadcast(records)
         if pending is None:
-            return self._report(cid, symbol, records[-1], OrderStatus.REJECTED,
-                                "dropped: its nonce was used by another transaction")  # fmt: skip
+            return await self._taken(cid, symbol, records)
         pending = await self._unstick(pending)
         return self._report(cid, symbol, pending, OrderStatus.ACCEPTED)
+
+    async def _taken(self, cid: str, symbol: str, records: list[TxRecord]) -> OrderReport:
+        """End an order whose nonce a transaction not journaled for it used: booked from that
+        transaction when it made the very swap (another tool sped it up), else rejected as
+        replaced by it, naming it, with nothing booked (`replaced.judge`)."""
+        newest = max(records, key=lambda r: r.created_ts)
+        taken = await self._taker(newest, records)
+        if taken is None:
+            return self._report(cid, symbol, newest, OrderStatus.REJECTED,
+                                "dropped: its nonce was used by another transaction")  # fmt: skip
+        if taken.copy is not None:
+            _log.warning(
+                "%s: order %s: nonce %d of %s was used by %s, signed outside this node; it made "
+                "the order's swap and is booked for it", self.venue.name, cid, newest.nonce,
+                newest.sender, taken.tx_hash,
+            )  # fmt: skip
+            self.venue.store.save(taken.copy)
+            lookup = await self._lookup(taken.copy)
+            if lookup.state == "mined":
+                return await self._mined(cid, symbol, taken.copy, lookup.receipt)
+            return self._report(cid, symbol, taken.copy, OrderStatus.ACCEPTED)
+        confirmations = self.venue.settings.confirmations
+        if await self.venue.chain.block_number() - taken.block + 1 < confirmations:
+            return self._report(cid, symbol, newest, OrderStatus.ACCEPTED)  # a reorg may undo it
+        why = (
+            f"replaced: its nonce {newest.nonce} was used by {taken.tx_hash}, a transaction "
+            f"this node did not sign, which {taken.why}; nothing is booked on the order (the "
+            "balance sync accounts for what that transaction moved)"
+        )
+        _log.warning("%s: order %s %s", self.venue.name, cid, why)
+        return self._report(cid, symbol, newest, OrderStatus.REJECTED, why)
+
+    async def _taker(self, newest: TxRecord, records: list[TxRecord]) -> replaced.Taken | None:
+        """What took `newest`'s nonce, judged; None when the node answers an error for the
+        search (a pruned node keeping no state that far back: then it is only dropped)."""
+        from web3.exceptions import Web3RPCError
+
+        chain = self.venue.chain
+        try:
+            tx = await chain.tx_by_nonce(newest.sender, newest.nonce)
+            lookup = await chain.lookup(replaced.tx_hash_of(tx)) if tx is not None else None
+        except (Web3RPCError, RpcFailure) as exc:
+            _log.info("%s: the transaction that used nonce %d of %s not found: %s",
+                      self.venue.name, newest.nonce, newest.sender, exc)  # fmt: skip
+            return None
+        if tx is None or lookup is None or lookup.state != "mined":
+            return None
+        symbol = str(newest.detail["symbol"])
+        base, _, quote = symbol.partition("/")
+        tokens = (self.venue.settings.token(base), self.venue.settings.token(quote))
+        pair = await self._pair(symbol, tokens)
+        return replaced.judge(tx, lookup.receipt, records, tokens, pair, self.venue.now_ms())
 
     async def _gone(self, records: list[TxRecord]) -> bool:
         """Whether no copy of an order whose lookup is held can ever mine, by what the chain
@@ -141,8 +200,8 @@ class TxWatcher:
         none of them by hash (neither pending nor in a block). Any doubt (a copy known, a read
         not answered) keeps the order held."""
         chain = self.venue.chain
-        try:
-            used = await chain.nonce(self.sender.address, pending=False)
+        try:  # the nonce of the address that signed them, whichever wallet is configured now
+            used = await chain.nonce(records[0].sender, pending=False)
             if any(r.nonce >= used for r in records):
                 return False
             for record in records:
@@ -199,6 +258,7 @@ class TxWatcher:
         if record.kind == "cancel":
             return self._report(cid, symbol, record, OrderStatus.CANCELLED, "cancelled on chain")
         fill = self.venue.fill_from_receipt(record, receipt)
+        self.venue.reorgs.booked(record, fill, int(receipt["blockNumber"]))
         return OrderReport(
             self.venue.name, symbol, cid, record.tx_hash, OrderStatus.FILLED,
             filled=fill.amount, avg_price=fill.price, amount=fill.amount,
@@ -336,8 +396,8 @@ class TxWatcher:
 
     async def rebroadcast(self, records: list[TxRecord]) -> TxRecord | None:
         """Broadcast the newest journaled bytes again while their nonce is still unused."""
-        newest = max(records, key=lambda r: r.created_ts)
-        used = await self.venue.chain.nonce(self.sender.address, pending=False)
+        newest = max(records, key=lambda r: (bool(r.raw_tx), r.created_ts))  # bytes we signed
+        used = await self.venue.chain.nonce(newest.sender, pending=False)  # its signer's count
         if newest.nonce < used:
             for r in records:
                 self._save(r, "dropped")
@@ -348,12 +408,25 @@ class TxWatcher:
         """Replace a transaction pending past `stuck_after_s` with a bumped fee, or cancel it."""
         s = self.venue.settings
         age_s = (self.venue.now_ms() - record.created_ts) / 1000
-        if age_s < s.stuck_after_s:
-            return record
+        if age_s < s.stuck_after_s or not self._signs_for(record):
+            return record  # young, or signed by a wallet no longer configured: left to mine
         return await self.bump(record, cancel=False)
+
+    def _signs_for(self, record: TxRecord) -> bool:
+        """Whether the configured wallet signed `record` (one journaled before the wallet
+        changed can be replaced only by its own key, never by this one's same nonce)."""
+        return record.sender.lower() == self.sender.address.lower()
 
     async def bump(self, record: TxRecord, cancel: bool) -> TxRecord:
         """Re-sign `record`'s nonce with fees raised by fee_bump_pct; cancel = self-transfer."""
+        if not self._signs_for(record):
+            raise DefinitiveVenueError(
+                self.venue.name,
+                f"cannot replace tx {record.tx_hash}: it was signed by {record.sender}, the "
+                f"configured wallet is {self.sender.address}; it is followed until it mines or "
+                "its nonce is used (replace it with the wallet that signed it)",
+                "WALLET_CHANGED",
+            )
         bump = 1 + self.venue.settings.fee_bump_pct / 100
         tx = unsigned_tx(record)
         fee = int(Decimal(tx["maxFeePerGas"]) * bump) + 1
