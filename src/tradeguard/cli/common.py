@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -269,13 +270,26 @@ async def start_run_stop(
     # from here on: a stop asked for during start-up ends the run once it starts
     give_back = _stop_on_signals(node) if live else None
     try:
-        return await _start_and_run(node, progress, duration_s, serve_after, live)
+        with _ctrl_c_reach():  # a Ctrl-C the main thread slept through wakes it
+            return await _start_and_run(node, progress, duration_s, serve_after, live)
     finally:
         if give_back is not None:
             give_back()  # SIGTERM and SIGINT as they were: the event loop may run on
         # A stop this run took ends here, used or not (a start-up that failed after a
         # SIGTERM): a later run of the node in this process is not ended by it.
         node._stop_requested = False
+
+
+def _ctrl_c_reach() -> contextlib.AbstractContextManager[object]:
+    """The console script's guard that a Ctrl-C reaches the main thread (taken after the event
+    loop's own wakeup socket, which it feeds); `main` called from other code: nothing."""
+    from tradeguard.cli.main import whole_process
+
+    if not whole_process():
+        return contextlib.nullcontext()
+    from tradeguard.ctrl_c_reach import ReachMainThread
+
+    return ReachMainThread()
 
 
 async def _start_and_run(
