@@ -75,3 +75,15 @@ def test_a_ctrl_c_inside_the_bars_stop_still_stops_its_redrawing() -> None:
     refresh.join(timeout=10)
     assert not refresh.is_alive()
     assert bar.live not in console._render_hooks
+
+
+def test_an_alert_channels_worker_thread_never_takes_a_ctrl_c() -> None:
+    from tradeguard.alerts.channels import _DaemonWorker
+
+    before = set(threading.enumerate())
+    calls = _DaemonWorker("alerts-worker-under-test")
+    try:
+        (worker,) = set(threading.enumerate()) - before
+        assert _blocks_ctrl_c(worker)
+    finally:
+        calls.shutdown()

@@ -77,6 +77,28 @@ symbol = "BTC/USDT"
     assert "Traceback" not in screen, screen
 
 
+def test_a_ctrl_c_the_main_thread_slept_through_stops_a_backtest(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    (tmp_path / "sleepy.py").write_text(f"HOW = 'noted-only'\n{STRATEGY}", encoding="utf-8")
+    data = write_slice(data_dir, tmp_path / "btc.csv", 72)
+    mine = f"""
+[[strategies]]
+id = "mine"
+kind = "{tmp_path / "sleepy.py"}:Sleepy"
+venue = "paper"
+symbol = "BTC/USDT"
+"""
+    cfg = write_paper_toml(tmp_path, data, strategies=mine)
+    argv = [str(EXE), "backtest", "--config", str(cfg), "--out", str(tmp_path / "run")]
+    session = PtySession(argv, cwd=tmp_path)
+    session.expect("AT-41", timeout_s=240)
+    code, screen = session.finish(timeout_s=30)
+    assert code == 130, screen
+    assert "tradeguard backtest: stopped by Ctrl-C" in screen, screen
+    assert "Traceback" not in screen, screen
+
+
 def test_a_replay_that_ends_gives_its_ctrl_c_handler_back(
     tmp_path: Path,
     data_dir: Path,

@@ -1,8 +1,7 @@
 """A Ctrl-C always reaches the main thread, even while it blocks in a call (a strategy's sleep).
 
 ```python
-with signals_held():          # threads started here never take SIGINT, SIGTERM, SIGALRM
-    threading.Thread(target=work, daemon=True).start()
+start_thread(threading.Thread(target=work, daemon=True))  # never takes SIGINT, SIGTERM, SIGALRM
 with ReachMainThread():       # the command's run: a Ctrl-C the main thread slept through
     run_the_replay()          # wakes it
 ```
@@ -34,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import threading
 from collections.abc import Iterator
 from types import FrameType, TracebackType
@@ -63,6 +61,13 @@ def signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
+def start_thread(thread: threading.Thread) -> threading.Thread:
+    """Start `thread` with `HELD` blocked in it for good (see `signals_held`); return it."""
+    with signals_held():
+        thread.start()
+    return thread
+
+
 class ReachMainThread:
     """While inside (on the main thread), a SIGINT the main thread has not handled is followed
     by `NUDGE`s to it until it has. Elsewhere, or without signals, it does nothing. The wakeup
@@ -77,6 +82,8 @@ class ReachMainThread:
     def __enter__(self) -> ReachMainThread:
         if NUDGE is None or threading.current_thread() is not threading.main_thread():
             return self
+        import socket  # here: a command's start does not pay for it unless it runs
+
         self._main = threading.get_ident()
         self._signal: int = NUDGE
         self._reader, self._writer = socket.socketpair()
@@ -94,6 +101,8 @@ class ReachMainThread:
     ) -> None:
         if not self._active:
             return
+        import socket
+
         self._active = False
         signal.set_wakeup_fd(self._before_fd)
         self._reached.set()  # a nudging watcher stops
@@ -132,4 +141,4 @@ class ReachMainThread:
                 return
 
 
-__all__ = ["HELD", "NUDGE", "ReachMainThread", "signals_held"]
+__all__ = ["HELD", "NUDGE", "ReachMainThread", "signals_held", "start_thread"]

@@ -270,7 +270,7 @@ async def start_run_stop(
     # from here on: a stop asked for during start-up ends the run once it starts
     give_back = _stop_on_signals(node) if live else None
     try:
-        with _ctrl_c_reach():  # a Ctrl-C the main thread slept through wakes it
+        with ctrl_c_reach():  # a Ctrl-C the main thread slept through wakes it
             return await _start_and_run(node, progress, duration_s, serve_after, live)
     finally:
         if give_back is not None:
@@ -280,7 +280,7 @@ async def start_run_stop(
         node._stop_requested = False
 
 
-def _ctrl_c_reach() -> contextlib.AbstractContextManager[object]:
+def ctrl_c_reach() -> contextlib.AbstractContextManager[object]:
     """The console script's guard that a Ctrl-C reaches the main thread (taken after the event
     loop's own wakeup socket, which it feeds); `main` called from other code: nothing."""
     from tradeguard.cli.main import whole_process
