@@ -119,3 +119,46 @@ def test_a_replay_that_ends_gives_its_ctrl_c_handler_back(
         signal.signal(signal.SIGINT, before)  # type: ignore[arg-type]
     assert done.returncode == 0, done.stderr
     assert after is before
+
+
+EXECUTOR_STRATEGY = """
+import asyncio
+import signal
+import threading
+from pathlib import Path
+
+from tradeguard.strategies.base import Strategy
+
+
+def note_mask(out: str) -> None:
+    blocked = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    Path(out).write_text(f"{threading.current_thread().name} {blocked}")
+
+
+class HandsOff(Strategy):
+    def on_candle(self, candle) -> None:
+        if not Path(self.params["out"]).exists():
+            asyncio.get_running_loop().run_in_executor(None, note_mask, self.params["out"])
+"""
+
+
+def test_the_event_loops_worker_threads_never_take_a_ctrl_c(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `asyncio.to_thread` and DNS look-ups run on the loop's default executor: its threads
+    # start with Ctrl-C blocked, so a process-directed one goes to the main thread.
+    (tmp_path / "hands_off.py").write_text(EXECUTOR_STRATEGY, encoding="utf-8")
+    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
+    out = tmp_path / "mask.txt"
+    mine = f"""
+[[strategies]]
+id = "mine"
+kind = "{tmp_path / "hands_off.py"}:HandsOff"
+venue = "paper"
+symbol = "BTC/USDT"
+params = {{ out = "{out}" }}
+"""
+    cfg = write_paper_toml(tmp_path, data, strategies=mine)
+    done = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().endswith(" True"), out.read_text()
