@@ -19,8 +19,9 @@ is created, so there is no moment it takes them): a process-directed Ctrl-C goes
 thread. `ReachMainThread` covers the rest: the C-level handler writes the signal's number to a
 socket (`signal.set_wakeup_fd`) whichever thread it runs on, and a watcher thread then nudges
 the main thread with `NUDGE` (its handler does nothing; its only effect is to interrupt the call
-the main thread blocks in, after which CPython runs the noted SIGINT handler) until the main
-thread has run its handlers, at most `NUDGES` times. A blocking call inside a C extension that
+the main thread blocks in, after which CPython runs the noted handlers: the Ctrl-C's, or the
+alarm's that abandons a blocked strategy callback) until the main thread has run them, at most
+`NUDGES` times. A blocking call inside a C extension that
 retries on its own is not interrupted this way (nor by a Ctrl-C on a single thread).
 
 Not covered: a Ctrl-C in the first milliseconds of the interpreter's start, before it installs
@@ -42,6 +43,8 @@ HELD = frozenset(
 )
 # ignored by default: one still on its way after the watch ends is harmless (None: Windows)
 NUDGE: int | None = getattr(signal, "SIGURG", None)
+# what the main thread must run at once: a Ctrl-C, and the alarm that abandons a blocked callback
+WAKING = frozenset(s for s in HELD if s != getattr(signal, "SIGTERM", None))
 NUDGES = 40  # tries, `NUDGE_EVERY_S` apart
 NUDGE_EVERY_S = 0.05
 
@@ -69,9 +72,10 @@ def start_thread(thread: threading.Thread) -> threading.Thread:
 
 
 class ReachMainThread:
-    """While inside (on the main thread), a SIGINT the main thread has not handled is followed
-    by `NUDGE`s to it until it has. Elsewhere, or without signals, it does nothing. The wakeup
-    socket an event loop set before (asyncio's) still gets every signal number."""
+    """While inside (on the main thread), a SIGINT or SIGALRM (a live run's abandon timer) the
+    main thread has not handled is followed by `NUDGE`s to it until it has. Elsewhere, or
+    without signals, it does nothing. The wakeup socket an event loop set before (asyncio's)
+    still gets every signal number."""
 
     def __init__(self) -> None:
         self._active = False
@@ -127,7 +131,7 @@ class ReachMainThread:
             if self._before_fd >= 0:  # the loop that set it reads its signals there
                 with contextlib.suppress(OSError):
                     os.write(self._before_fd, data)
-            if signal.SIGINT in data:
+            if WAKING.intersection(data):
                 self._nudge()
 
     def _nudge(self) -> None:
