@@ -24,9 +24,10 @@ alarm's that abandons a blocked strategy callback) until the main thread has run
 `NUDGES` times. A blocking call inside a C extension that
 retries on its own is not interrupted this way (nor by a Ctrl-C on a single thread).
 
-Not covered: a Ctrl-C in the first milliseconds of the interpreter's start, before it installs
-its own SIGINT handler, ends the process by the signal (no line; the shell shows `^C` and
-exit status 130): nothing of ours runs yet.
+Not covered: a Ctrl-C in the first hundredths of a second, while the interpreter starts and the
+console script pip generated imports `re` before ours, ends the process Python's way (killed
+by the signal, or a traceback of that import, or `Fatal Python error` during `site`): no code of
+ours runs yet, and the launcher is not ours to change.
 """
 
 from __future__ import annotations
