@@ -95,10 +95,13 @@ class ReachMainThread:
         self._writer.setblocking(False)
         self._before_nudge = signal.signal(self._signal, self._on_nudge)
         self._before_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
-        with signals_held():
-            self._watcher = threading.Thread(target=self._watch, name="ctrl-c-reach", daemon=True)
-            self._watcher.start()
         self._active = True
+        self._watcher = threading.Thread(target=self._watch, name="ctrl-c-reach", daemon=True)
+        try:  # a Ctrl-C as the watcher starts (the block's end delivers it): all given back
+            start_thread(self._watcher)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(
@@ -109,16 +112,20 @@ class ReachMainThread:
         import socket
 
         self._active = False
-        signal.set_wakeup_fd(self._before_fd)
+        now = signal.set_wakeup_fd(self._before_fd)
+        if now != self._writer.fileno():  # another took it meanwhile: theirs stays
+            signal.set_wakeup_fd(now)
         self._reached.set()  # a nudging watcher stops
         self._reader.shutdown(socket.SHUT_RDWR)  # its read ends
-        self._watcher.join(timeout=5)
+        if self._watcher.ident is not None:
+            self._watcher.join(timeout=5)
         signal.signal(self._signal, self._before_nudge)  # type: ignore[arg-type]
         self._reader.close()
         self._writer.close()
 
     def _on_nudge(self, signum: int, frame: FrameType | None) -> None:
-        # Handlers run in the order of their numbers: the noted SIGINT's has run by now.
+        # Handlers run in the order of their numbers: the noted SIGINT's (2) and SIGALRM's (14)
+        # have run by now.
         self._reached.set()
 
     def _watch(self) -> None:
