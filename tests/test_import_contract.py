@@ -30,6 +30,7 @@ ALIASES = {
     "config_errors": "config",
     "config_files": "config",
     "chaos": "cli",  # kill-and-restart drivers for tests and benchmarks
+    "ctrl_c_reach": "model",  # signals every room's threads are started with
 }
 
 ALL = "*"

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from tradeguard.alerts.config import AlertsConfig, SmtpConfig, TelegramConfig, WebhookConfig
 from tradeguard.alerts.rules import Alert
+from tradeguard.ctrl_c_reach import start_thread
 from tradeguard.secrets.redact import MASK, RedactingFilter, redact, register_secret
 
 if TYPE_CHECKING:  # imported by an HTTP channel's making: a node without one never loads it
@@ -452,7 +453,7 @@ class _DaemonWorker:
 
     def __init__(self, name: str) -> None:
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
-        threading.Thread(target=self._run, name=name, daemon=True).start()
+        start_thread(threading.Thread(target=self._run, name=name, daemon=True))
 
     def submit(self, fn: Callable[[], None]) -> concurrent.futures.Future[None]:
         """Queue `fn`; its future holds the outcome."""

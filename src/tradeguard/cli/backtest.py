@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tradeguard.cli.common import EXIT_OK, ts_text, whole_number
+from tradeguard.cli.common import EXIT_OK, ctrl_c_reach, ts_text, whole_number
 from tradeguard.cli.main import real_console, spare_young, whole_process
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.money import quote_of
@@ -179,7 +179,8 @@ def _backtest(args: argparse.Namespace, console: Console) -> int:
     run_dir = Path(args.out) if args.out else default_run_dir()
     ours = not (run_dir.is_dir() and any(run_dir.iterdir()))  # else refused, never written
     try:
-        with _bar(console, "backtest", args.json) as progress:
+        # a Ctrl-C the main thread slept through (a strategy's sleep) wakes it
+        with _bar(console, "backtest", args.json) as progress, ctrl_c_reach():
             result = run_backtest(config, run_dir, window, progress)
         title = f"Backtest {Path(args.config).name} ({run_dir.name})"
         write_outputs(result, title, parallel=whole_process())

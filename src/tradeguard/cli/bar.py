@@ -18,6 +18,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from tradeguard.ctrl_c_reach import signals_held
+
 
 @contextlib.contextmanager
 def progress_bar(console: Any, label: str, *columns: Any) -> Iterator[Any]:
@@ -30,7 +32,8 @@ def progress_bar(console: Any, label: str, *columns: Any) -> Iterator[Any]:
         transient=True,
     )  # fmt: skip
     try:
-        bar.start()  # a Ctrl-C may stop it part-way: the `finally` undoes what it did
+        with signals_held():  # its refresh thread, started here, never takes a Ctrl-C
+            bar.start()  # a Ctrl-C may stop it part-way: the `finally` undoes what it did
         task = bar.add_task(label, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
     finally:
@@ -49,8 +52,15 @@ def stop_bar(bar: Any, console: Any) -> None:
             console.show_cursor(True)
     finally:
         # A Ctrl-C inside the stop itself (a run ending as it is typed) skips the rest of it:
+        # its refresh thread is stopped (it went on redrawing the bar over what followed) and
         # stdout and stderr are given back here in any case (a no-op once they were).
         # (rich's own parts: looked up, so a rich without them keeps its plain stop)
+        refresh = getattr(bar.live, "_refresh_thread", None)
+        if refresh is not None and hasattr(refresh, "stop"):
+            refresh.stop()
+        hooks = getattr(console, "_render_hooks", None)
+        if isinstance(hooks, list) and bar.live in hooks:
+            hooks.remove(bar.live)  # its frame drawn under every later line
         give_back = getattr(bar.live, "_disable_redirect_io", None)
         if give_back is not None:
             give_back()

@@ -17,6 +17,8 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+from tradeguard.ctrl_c_reach import start_thread
+
 
 class FetchError(Exception):
     """The GET did not bring a whole answer; str() says why, without the URL."""
@@ -124,8 +126,7 @@ def _addresses(host: str, port: int, deadline: float, cut: threading.Event) -> l
         except (OSError, ValueError) as exc:
             failed.append(exc)
 
-    thread = threading.Thread(target=look_up, name="bounded-get-dns", daemon=True)
-    thread.start()
+    thread = start_thread(threading.Thread(target=look_up, name="bounded-get-dns", daemon=True))
     thread.join(max(deadline - time.monotonic(), 0.0))
     if failed:
         raise failed[0]

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from tradeguard.model.errors import ConfigError
 
@@ -21,6 +23,8 @@ if TYPE_CHECKING:  # a command that prints only JSON never loads rich (see main.
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 EXIT_INTERRUPTED = 130  # a Ctrl-C stopped the command
 MAX_DURATION_S = 366 * 86_400  # --duration: a year at most
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def ts_text(ms: int | None) -> str:
@@ -265,17 +269,43 @@ async def start_run_stop(
     from tradeguard.model.enums import TradingMode
 
     live = node.mode in (TradingMode.SANDBOX, TradingMode.LIVE)
+    # `asyncio.to_thread` and DNS look-ups: threads that never take the main thread's Ctrl-C
+    asyncio.get_running_loop().set_default_executor(HeldThreadPool())
     node.interrupts.begin()  # a Ctrl-C that stopped an earlier run of the node is not this one's
     # from here on: a stop asked for during start-up ends the run once it starts
     give_back = _stop_on_signals(node) if live else None
     try:
-        return await _start_and_run(node, progress, duration_s, serve_after, live)
+        with ctrl_c_reach():  # a Ctrl-C the main thread slept through wakes it
+            return await _start_and_run(node, progress, duration_s, serve_after, live)
     finally:
         if give_back is not None:
             give_back()  # SIGTERM and SIGINT as they were: the event loop may run on
         # A stop this run took ends here, used or not (a start-up that failed after a
         # SIGTERM): a later run of the node in this process is not ended by it.
         node._stop_requested = False
+
+
+class HeldThreadPool(ThreadPoolExecutor):
+    """An event loop's default executor whose threads start with Ctrl-C, SIGTERM and alarms
+    blocked (`ctrl_c_reach.signals_held`): a thread is created as a call is submitted."""
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        from tradeguard.ctrl_c_reach import signals_held
+
+        with signals_held():
+            return super().submit(fn, *args, **kwargs)
+
+
+def ctrl_c_reach() -> contextlib.AbstractContextManager[object]:
+    """The console script's guard that a Ctrl-C reaches the main thread (taken after the event
+    loop's own wakeup socket, which it feeds); `main` called from other code: nothing."""
+    from tradeguard.cli.main import whole_process
+
+    if not whole_process():
+        return contextlib.nullcontext()
+    from tradeguard.ctrl_c_reach import ReachMainThread
+
+    return ReachMainThread()
 
 
 async def _start_and_run(

@@ -195,6 +195,8 @@ def _post(url: str, token: str, totp: str, body: dict[str, Any], trust: Any) -> 
     import threading
     import time
 
+    from tradeguard.ctrl_c_reach import start_thread
+
     deadline = time.monotonic() + ANSWER_DEADLINE_S
     out: list[dict[str, Any]] = []
     failed: list[BaseException] = []
@@ -205,8 +207,7 @@ def _post(url: str, token: str, totp: str, body: dict[str, Any], trust: Any) -> 
         except BaseException as exc:  # handed to the waiting thread, raised there
             failed.append(exc)
 
-    worker = threading.Thread(target=run, name="pm-arb-retry", daemon=True)
-    worker.start()
+    worker = start_thread(threading.Thread(target=run, name="pm-arb-retry", daemon=True))
     worker.join(ANSWER_DEADLINE_S + 1.0)  # past the deadline, the body's own check has run
     if failed:
         raise failed[0]

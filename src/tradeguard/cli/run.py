@@ -52,6 +52,17 @@ def _interrupted(signum: int, frame: Any) -> None:
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """Run the node and print its summary."""
+    before = signal.getsignal(signal.SIGINT) if whole_process() else None
+    code = _run_and_sum_up(args, console)
+    # Ended: SIGINT's handler as it was before the run took it (the replay's own raised
+    # KeyboardInterrupt into what ran after), unless a Ctrl-C that stopped it was said and
+    # more are ignored to the process's end.
+    if before is not None and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, before)
+    return code
+
+
+def _run_and_sum_up(args: argparse.Namespace, console: Console) -> int:
     if whole_process():
         # A Ctrl-C as the node opens stops it there, and more typed while what it opened is
         # closed are ignored (one landing in that cleanup logged a traceback). A live or

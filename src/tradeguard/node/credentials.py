@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from tradeguard.ctrl_c_reach import start_thread
 from tradeguard.model.errors import ConfigError
 
 # A passphrase typed at the prompt, by vault path: a node with several venues (and alert
@@ -51,7 +52,7 @@ class _Unlocking:
         self._done = threading.Event()
         self._closed = False
         self._guard = threading.Lock()
-        threading.Thread(target=self._run, name="vault-unlock", daemon=True).start()
+        start_thread(threading.Thread(target=self._run, name="vault-unlock", daemon=True))
 
     def _run(self) -> None:
         try:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from tradeguard.ctrl_c_reach import signals_held
 from tradeguard.storage.errors import StorageError
 from tradeguard.storage.types import loads_whole
 
@@ -151,7 +152,8 @@ class _WalCheckpointer:
         self._thread = threading.Thread(
             target=self._run, name=f"sqlite-checkpoint:{Path(path).name}", daemon=True
         )
-        self._thread.start()
+        with signals_held():  # a Ctrl-C is the main thread's: this one never takes it
+            self._thread.start()
 
     def _run(self) -> None:
         try:

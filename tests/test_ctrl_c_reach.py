@@ -1,0 +1,89 @@
+"""The threads a command starts never take its Ctrl-C, and a progress bar stopped part-way by a
+Ctrl-C stops redrawing.
+
+A process-directed SIGINT goes to any thread that does not block it; taken by one that is not
+the main thread, it does not wake the main thread from a blocking call. The kernel shows each
+thread's blocked signals in /proc (Linux).
+"""
+
+from __future__ import annotations
+
+import io
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from rich.progress import Progress
+
+from tradeguard.cli.bar import progress_bar, stop_bar
+from tradeguard.storage.db import Database
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads the blocked signals in /proc"
+)
+
+
+def _blocks_ctrl_c(thread: threading.Thread) -> bool:
+    status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+    mask = int(next(v for k, _, v in (ln.partition(":") for ln in status.splitlines())
+                    if k == "SigBlk"), 16)  # fmt: skip
+    return bool(mask >> (signal.SIGINT - 1) & 1)
+
+
+def _threads_named(prefix: str) -> Iterator[threading.Thread]:
+    return (t for t in threading.enumerate() if t.name.startswith(prefix) and t.is_alive())
+
+
+def test_a_databases_checkpoint_thread_never_takes_a_ctrl_c(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'tg.db'}")
+    try:
+        name = "sqlite-checkpoint:tg.db"
+        (checkpointer,) = _threads_named(name)
+        assert _blocks_ctrl_c(checkpointer)
+    finally:
+        db.dispose()
+    assert not _blocks_ctrl_c(threading.current_thread())  # the main thread's is as it was
+
+
+def test_a_progress_bars_refresh_thread_never_takes_a_ctrl_c() -> None:
+    before = set(threading.enumerate())
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    with progress_bar(console, "replay") as progress:
+        progress(1, 10)
+        (refresh,) = set(threading.enumerate()) - before
+        assert _blocks_ctrl_c(refresh)
+    assert not _blocks_ctrl_c(threading.current_thread())
+
+
+def test_a_ctrl_c_inside_the_bars_stop_still_stops_its_redrawing() -> None:
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    bar = Progress(console=console, transient=True)
+    bar.start()
+    refresh = bar.live._refresh_thread
+    assert refresh is not None
+
+    def ctrl_c_here() -> None:  # where rich's stop has marked the bar stopped, nothing more
+        raise KeyboardInterrupt
+
+    console.clear_live = ctrl_c_here  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        stop_bar(bar, console)
+    refresh.join(timeout=10)
+    assert not refresh.is_alive()
+    assert bar.live not in console._render_hooks
+
+
+def test_an_alert_channels_worker_thread_never_takes_a_ctrl_c() -> None:
+    from tradeguard.alerts.channels import _DaemonWorker
+
+    before = set(threading.enumerate())
+    calls = _DaemonWorker("alerts-worker-under-test")
+    try:
+        (worker,) = set(threading.enumerate()) - before
+        assert _blocks_ctrl_c(worker)
+    finally:
+        calls.shutdown()

@@ -1,0 +1,164 @@
+"""A Ctrl-C the main thread slept through still stops a paper replay (`tradeguard run`).
+
+The strategy sleeps in `on_candle` at candle 41 after the Ctrl-C is already noted but has not
+woken it: delivered to another thread of the process (the kernel may hand a process-directed
+signal to any thread that does not block it), or noted just before the main thread's sleep
+began (the Ctrl-C typed a moment too early, the race the pty test runs into under load). Both
+used to leave the replay sleeping for an hour, its progress bar redrawing `40/72`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli_support import run_cli
+from node_support import write_paper_toml, write_slice
+from pty_support import PtySession
+
+EXE = Path(sys.executable).parent / "tradeguard"
+
+STRATEGY = """
+import _thread
+import signal
+import threading
+import time
+
+from tradeguard.strategies.base import Strategy
+
+
+def once_the_main_thread_sleeps(main: int) -> None:
+    # what the kernel shows the main thread blocked in; the Ctrl-C comes then
+    while "nanosleep" not in open(f"/proc/self/task/{main}/wchan").read():
+        time.sleep(0.01)
+    if HOW == "on-another-thread":  # a real SIGINT, taken by a thread that is not the main one
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+    else:  # noted and not woken, as one landing just before the sleep began leaves it
+        _thread.interrupt_main()
+
+
+class Sleepy(Strategy):
+    seen = 0
+
+    def on_candle(self, candle) -> None:
+        self.seen += 1
+        if self.seen != 41:
+            return
+        print("AT-41", flush=True)
+        main = threading.get_native_id()
+        threading.Thread(target=once_the_main_thread_sleeps, args=(main,), daemon=True).start()
+        time.sleep(3600)
+"""
+
+
+@pytest.mark.parametrize("how", ["on-another-thread", "noted-only"])
+def test_a_ctrl_c_the_main_thread_slept_through_stops_the_replay(
+    tmp_path: Path, data_dir: Path, how: str
+) -> None:
+    (tmp_path / "sleepy.py").write_text(f"HOW = {how!r}\n{STRATEGY}", encoding="utf-8")
+    data = write_slice(data_dir, tmp_path / "btc.csv", 72)
+    mine = f"""
+[[strategies]]
+id = "mine"
+kind = "{tmp_path / "sleepy.py"}:Sleepy"
+venue = "paper"
+symbol = "BTC/USDT"
+"""
+    cfg = write_paper_toml(tmp_path, data, strategies=mine, node_extra="checkpoint_every = 10")
+    session = PtySession([str(EXE), "run", "--until-end", "--config", str(cfg)], cwd=tmp_path)
+    session.expect("AT-41", timeout_s=240)
+    code, screen = session.finish(timeout_s=30)
+    assert code == 130, screen
+    assert "replay interrupted at candle 40 of 72" in screen, screen
+    assert "Traceback" not in screen, screen
+
+
+def test_a_ctrl_c_the_main_thread_slept_through_stops_a_backtest(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    (tmp_path / "sleepy.py").write_text(f"HOW = 'noted-only'\n{STRATEGY}", encoding="utf-8")
+    data = write_slice(data_dir, tmp_path / "btc.csv", 72)
+    mine = f"""
+[[strategies]]
+id = "mine"
+kind = "{tmp_path / "sleepy.py"}:Sleepy"
+venue = "paper"
+symbol = "BTC/USDT"
+"""
+    cfg = write_paper_toml(tmp_path, data, strategies=mine)
+    argv = [str(EXE), "backtest", "--config", str(cfg), "--out", str(tmp_path / "run")]
+    session = PtySession(argv, cwd=tmp_path)
+    session.expect("AT-41", timeout_s=240)
+    code, screen = session.finish(timeout_s=30)
+    assert code == 130, screen
+    assert "tradeguard backtest: stopped by Ctrl-C" in screen, screen
+    assert "Traceback" not in screen, screen
+
+
+def test_a_replay_that_ends_gives_its_ctrl_c_handler_back(
+    tmp_path: Path,
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The console script's replay takes SIGINT for itself; ended, what was there before is back
+    # (its own handler raised KeyboardInterrupt into whatever ran next, the interpreter's exit).
+    cli_main = importlib.import_module("tradeguard.cli.main")  # the module, not its `main`
+    monkeypatch.setattr(cli_main, "_WHOLE_PROCESS", True)
+    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
+    cfg = write_paper_toml(tmp_path, data)
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        done = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
+        after = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, before)  # type: ignore[arg-type]
+    assert done.returncode == 0, done.stderr
+    assert after is before
+
+
+EXECUTOR_STRATEGY = """
+import asyncio
+import signal
+import threading
+from pathlib import Path
+
+from tradeguard.strategies.base import Strategy
+
+
+def note_mask(out: str) -> None:
+    blocked = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    Path(out).write_text(f"{threading.current_thread().name} {blocked}")
+
+
+class HandsOff(Strategy):
+    def on_candle(self, candle) -> None:
+        if not Path(self.params["out"]).exists():
+            asyncio.get_running_loop().run_in_executor(None, note_mask, self.params["out"])
+"""
+
+
+def test_the_event_loops_worker_threads_never_take_a_ctrl_c(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `asyncio.to_thread` and DNS look-ups run on the loop's default executor: its threads
+    # start with Ctrl-C blocked, so a process-directed one goes to the main thread.
+    (tmp_path / "hands_off.py").write_text(EXECUTOR_STRATEGY, encoding="utf-8")
+    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
+    out = tmp_path / "mask.txt"
+    mine = f"""
+[[strategies]]
+id = "mine"
+kind = "{tmp_path / "hands_off.py"}:HandsOff"
+venue = "paper"
+symbol = "BTC/USDT"
+params = {{ out = "{out}" }}
+"""
+    cfg = write_paper_toml(tmp_path, data, strategies=mine)
+    done = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().endswith(" True"), out.read_text()
