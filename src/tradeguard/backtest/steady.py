@@ -144,10 +144,12 @@ class SteadyRun:
         symbols whose market state and marks, and bands, `pending` writes when read."""
         (node, sim, _, ffacs, guard, risk, queue, marks, bands, watch, observe, watched,
          pacer, watch_stop, commit_each, unit) = self._parts()  # fmt: skip
-        base, candles, closes, lows, highs, stamps = self._block(i)  # k counts from base
+        # k counts from base; close times less `origin` (small ints: their compares specialised)
+        base, candles, closes, lows, highs, stamps, origin = self._block(i)
         bands_get, perf, active = bands.get, time.perf_counter, ACTIVE
         rare = watched is not None or commit_each  # exit rules or commits may end a stretch
-        held, n_marks, now, k = node._held, len(marks), sim._now, i - 1 - base
+        held, n_marks, now, k = node._held, len(marks), sim._now - origin, i - 1 - base
+        r_lo, r_hi = lo - origin, hi - origin  # [lo, hi) as `stamps` hold close times
         pend, pb = pending
         for k in range(i - base, last - base + 1):  # k: the last candle begun (returned)
             c = candles[k]
@@ -159,11 +161,12 @@ class SteadyRun:
             key, paper, p_market, strats, sh, solo = slot
             cf, close_ts = closes[k], stamps[k]  # close as a float (`_shadow`: low, high); ms
             if close_ts > now:
-                sim._now = now = close_ts
+                now = close_ts
+                sim._now = close_ts + origin
             close = c.close
             band = bands_get(key)  # guard.take_candle, its common cases decided on floats
             if band is not sh[0] or watch:
-                taken = _exact(guard, key, c, close_ts, sh, cf, ffacs, pend, k, marks)
+                taken = _exact(guard, key, c, close_ts + origin, sh, cf, ffacs, pend, k, marks)
             elif sh[1] <= cf <= sh[2]:  # near the band's mark: the band stands
                 band[2] = close
                 taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(pb, key, c) else 1
@@ -180,15 +183,23 @@ class SteadyRun:
                     sh[0] = _NO_BAND
                 taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(pb, key, c) else 1
             else:
-                taken = _exact(guard, key, c, close_ts, sh, cf, ffacs, pend, k, marks)
+                taken = _exact(guard, key, c, close_ts + origin, sh, cf, ffacs, pend, k, marks)
             if taken == 2 and paper is not None:
                 # paper.on_candle(c), inline while no order works (none in a steady run)
                 if p_market is not None and not p_market.working and not p_market.stops:
                     p_market.candle, p_market.candle_used = c, ZERO
                 else:
                     paper.on_candle(c)
-            if held is None or symbol in held or not lo <= close_ts < hi or len(marks) != n_marks:
-                lo, hi, held, n_marks = _observed(node, observe, close_ts, symbol, (lo, hi), held)
+            if (
+                held is None
+                or symbol in held
+                or not r_lo <= close_ts < r_hi
+                or len(marks) != n_marks
+            ):
+                lo, hi, held, n_marks = _observed(
+                    node, observe, close_ts + origin, symbol, (lo, hi), held
+                )
+                r_lo, r_hi = lo - origin, hi - origin
                 for strat in strats:
                     strat.on_candle(c)
                 if queue or node._equity_dirty or risk.state is not active:
@@ -223,17 +234,24 @@ class SteadyRun:
 
     def _block(self, i: int) -> tuple[Any, ...]:
         """The block of `BLOCK` candles holding candle i: its first index, its candles and their
-        close, low and high floats and close times as lists (`_prices`), the last one kept."""
+        close, low and high floats and close times as lists (`_prices`), the last one kept;
+        then the origin the close times are counted from (ms): the middle of the block's
+        close times where they span under `SMALL_MS` (each then a one-digit int, whose
+        compares the interpreter specialises), else 0."""
         base = i - i % BLOCK
         if self.block[0] != base:
             part = self.candles[base : base + BLOCK]
             merged = self.merged
             if merged is not None:
-                cols = merged.close, merged.low, merged.high, merged.close_ts
+                cols = merged.close, merged.low, merged.high
                 lists = [col[base : base + BLOCK].tolist() for col in cols]
+                ts = merged.close_ts[base : base + BLOCK]
+                first, last = int(ts.min()), int(ts.max())
+                origin = (first + last) // 2 if last - first < SMALL_MS else 0
+                lists += [(ts - origin).tolist(), origin]
             else:
                 zeros = [0.0] * len(part)
-                lists = [zeros, zeros, zeros, [c.ts + c.interval_s * 1000 for c in part]]
+                lists = [zeros, zeros, zeros, [c.ts + c.interval_s * 1000 for c in part], 0]
             self.block = (base, part, *lists)
         return self.block
 
@@ -274,6 +292,10 @@ _UNSET = [None] * 9  # the rest of a shadow that stands for none (`_shadow`)
 # (`SteadyRun._block`): held for the whole replay they would take some 180 bytes a candle. A
 # multiple of 8 (the loop's pacing check falls on the same candles).
 BLOCK = 4096
+# A block's close times are counted from their middle where they span less than this (ms,
+# about 21 days): each, and a day's span either side, is then under 2**30 from it, an int of
+# one digit (`SteadyRun._block`).
+SMALL_MS = 2**31 - 2**28
 
 
 def _prices(node: TradingNode, candles: list[Candle]) -> MergedPrices | None:
