@@ -436,23 +436,23 @@ def test_a_curve_sample_taken_inline_by_the_steady_loop_is_the_general_loops(
 ):
     """A candle whose only equity work is the curve's next sample: the steady loop appends it
     itself; the curve, trades, metrics and checkpoints are the general loop's."""
-    from tradeguard.backtest import steady
+    observed: dict[int, set[int]] = {}  # node -> the close times it observed the equity at
+    real = replay._observe_equity
 
-    inline: list[bool] = []
-    real = steady._sample_only
+    def noting(node, ts, *args):
+        observed.setdefault(id(node), set()).add(ts)
+        return real(node, ts, *args)
 
-    def noting(*args):
-        inline.append(real(*args))
-        return inline[-1]
-
-    monkeypatch.setattr(steady, "_sample_only", noting)
+    monkeypatch.setattr(replay, "_observe_equity", noting)
     cfg = _config(tmp_path, kind, ("ETH", "ADA", "LTC"))
     window = BacktestWindow(
         parse_date("2018-01-12"), parse_date("2018-01-15"), commit_every=997, skip_flat=False
     )
     one, steady_run, progress, ran = _both(cfg, tmp_path, window, monkeypatch)
     assert ran > one.summary.events // 3  # the steady loop really ran them
-    assert inline.count(True) > 100, "samples taken inline"
+    assert len(observed) == 2
+    inline = {ts for ts, _ in steady_run.curve} - list(observed.values())[-1]
+    assert len(inline) > 100, "samples taken inline"
     assert _figures(steady_run) == _figures(one)
     assert progress[1] == progress[0]
 

@@ -217,7 +217,7 @@ class SteadyRun:
                     break
             if rare and ((watched and watched.get(symbol)) or (commit_each and unit.dirty)):
                 break  # the bots' exit rules look at this close; each candle that wrote commits
-            if not k & 7 and (pacer.due() or (unit.dirty and perf() >= commit_due)):
+            if EIGHTH[k] and (pacer.due() or (unit.dirty and perf() >= commit_due)):
                 break
             if watch_stop and node._stop_requested:
                 break
@@ -292,6 +292,9 @@ _UNSET = [None] * 9  # the rest of a shadow that stands for none (`_shadow`)
 # (`SteadyRun._block`): held for the whole replay they would take some 180 bytes a candle. A
 # multiple of 8 (the loop's pacing check falls on the same candles).
 BLOCK = 4096
+# Whether a block's candle k is one of every eighth (`not k & 7`: an `&` of ints is not
+# specialised by the interpreter, a tuple's item is).
+EIGHTH = (True, *(False,) * 7) * (BLOCK // 8)
 # A block's close times are counted from their middle where they span less than this (ms,
 # about 21 days): each, and a day's span either side, is then under 2**30 from it, an int of
 # one digit (`SteadyRun._block`).
@@ -420,45 +423,30 @@ def _observed(
 ) -> tuple[int, int, frozenset[str] | None, int]:
     """Observe the equity at close `ts` (a candle of `symbol`) as `observe` does; return its
     span [lo, hi) (`span`: the last one), the held set and the count of marks after it. Only the
-    curve's next sample due (`_sample_only`): taken here, as replay._observe_equity takes it."""
+    curve's next sample due: taken here, as replay._observe_equity takes it (`still`, a span
+    `observe` gave, the same UTC day, the sample due, trading ACTIVE, no provisional figure)."""
     vm, marks, units = node.portfolio.venue_marks, node.portfolio._marks, node._candle_units
     lo, hi = span
-    if (
-        units
-        and lo < hi <= ts
-        and lo == ts // DAY_MS * DAY_MS
-        and _sample_only(node, held, symbol, ts, vm)
-    ):  # a span `observe` gave (not an empty one), still the day's; its sample due
-        node.equity_curve.append((ts, node._equity))  # the unchanged equity
-        node._next_sample = ts + node.equity_sample_ms
-        return lo, min(lo + DAY_MS, node._next_sample), node._held, len(marks)
-    lo, hi = observe(node, ts, symbol, units, _still(node, held, symbol, vm))
-    return lo, hi, node.held_cached(), len(marks)
-
-
-def _sample_only(
-    node: TradingNode, held: frozenset[str] | None, symbol: str, ts: int, vm: Any
-) -> bool:
-    """Whether observing the equity at close `ts` (a candle of `symbol`) is only the curve's
-    next sample, as replay._observe_equity takes it: `_still`, the same UTC day, the sample
-    due, trading ACTIVE and no provisional figure held."""
-    risk = node.risk
-    return (
-        _still(node, held, symbol, vm)
-        and node._day == ts // DAY_MS
-        and ts >= node._next_sample
-        and risk.state is ACTIVE
-        and risk.provisional is None
-    )
-
-
-def _still(node: TradingNode, held: frozenset[str] | None, symbol: str, vm: Any) -> bool:
-    """The general loop's `still`: the held set is current, the symbol not held, the equity
-    cached."""
-    return (
+    # the general loop's `still`: the held set current, the symbol not held, the equity cached
+    still = (
         held is not None
         and node._held_n == node.portfolio.marks_version()
         and node._held_tagged is bool(vm)
         and symbol not in held
         and not node._equity_dirty
     )
+    if (
+        still
+        and units
+        and lo < hi <= ts
+        and lo == ts // DAY_MS * DAY_MS
+        and node._day == ts // DAY_MS
+        and ts >= node._next_sample
+        and node.risk.state is ACTIVE
+        and node.risk.provisional is None
+    ):  # a span `observe` gave (not an empty one), still the day's; its sample due
+        node.equity_curve.append((ts, node._equity))  # the unchanged equity
+        node._next_sample = ts + node.equity_sample_ms
+        return lo, min(lo + DAY_MS, node._next_sample), node._held, len(marks)
+    lo, hi = observe(node, ts, symbol, units, still)
+    return lo, hi, node.held_cached(), len(marks)
