@@ -548,3 +548,47 @@ def test_a_block_counts_its_close_times_from_their_middle_only_where_they_span_l
         assert origin == 0
     assert run._block(BLOCK)[0] == BLOCK  # the next block: its own origin
     assert run._block(BLOCK)[6] in (0, int(ts[BLOCK]) + 9 * step_ms // 2)
+
+
+RELOADER = """
+from tradeguard.strategies.base import Strategy
+
+GUARD = []  # the node's mark guard, set as the replay starts
+
+
+class Reload(Strategy):
+    def on_candle(self, candle):
+        if candle.symbol.startswith("ETH/") and candle.ts // 300_000 % 13 == 0:
+            guard = GUARD[-1]
+            guard.load_state(guard.state())  # every band replaced by an equal new one
+"""
+
+
+def test_bands_the_guard_replaces_while_the_steady_loop_runs_are_the_ones_it_moves(
+    tmp_path, data_dir, monkeypatch
+):
+    """A strategy reloading the node's mark guard (every band a new object) in the middle of
+    steady stretches: the stretch moves the guard's new bands, not the ones it held; marks,
+    bands, trades and curve are the general loop's."""
+    import sys
+
+    from tradeguard.strategies.loader import load_strategy_class
+
+    path = tmp_path / "reloader.py"
+    path.write_text(RELOADER, encoding="utf-8")
+    kind = f"{path}:Reload"
+    module = sys.modules[load_strategy_class(kind).__module__]
+    real_modes = replay._modes
+
+    def noting(node, *args):
+        module.GUARD.append(node.risk.mark_guard)
+        return real_modes(node, *args)
+
+    monkeypatch.setattr(replay, "_modes", noting)
+    cfg = _config(tmp_path, kind, ("ETH", "ADA", "LTC"))
+    window = BacktestWindow(
+        parse_date("2018-01-12"), parse_date("2018-01-15"), commit_every=997, skip_flat=False
+    )
+    one, steady_run, _, ran = _both(cfg, tmp_path, window, monkeypatch)  # the guards compared
+    assert ran > one.summary.events // 2
+    assert _figures(steady_run) == _figures(one)

@@ -142,11 +142,11 @@ class SteadyRun:
     ) -> tuple[int, int, int]:
         """`run`'s loop over candles i..last (its locals bound once): `slots` those of the
         symbols whose market state and marks, and bands, `pending` writes when read."""
-        (node, sim, _, ffacs, guard, risk, queue, marks, bands, watch, observe, watched,
+        (node, sim, _, ffacs, guard, risk, queue, marks, _bands, watch, observe, watched,
          pacer, watch_stop, commit_each, unit) = self._parts()  # fmt: skip
         # k counts from base; close times less `origin` (small ints: their compares specialised)
         base, candles, closes, lows, highs, stamps, origin = self._block(i)
-        bands_get, perf, active = bands.get, time.perf_counter, ACTIVE
+        perf, active, no_band = time.perf_counter, ACTIVE, _NO_BAND
         rare = watched is not None or commit_each  # exit rules or commits may end a stretch
         held, n_marks, now, k = node._held, len(marks), sim._now - origin, i - 1 - base
         r_lo, r_hi = lo - origin, hi - origin  # [lo, hi) as `stamps` hold close times
@@ -164,8 +164,10 @@ class SteadyRun:
                 now = close_ts
                 sim._now = close_ts + origin
             close = c.close
-            band = bands_get(key)  # guard.take_candle, its common cases decided on floats
-            if band is not sh[0] or watch:
+            if pb.touched:  # a band may have been replaced: each shadow checked again
+                _resync(pb)
+            band = sh[0]  # guard.take_candle, its common cases decided on floats
+            if band is no_band or watch:
                 taken = _exact(guard, key, c, close_ts + origin, sh, cf, ffacs, pend, k, marks)
             elif sh[1] <= cf <= sh[2]:  # near the band's mark: the band stands
                 band[2] = close
@@ -342,6 +344,17 @@ def _shadow(sh: list[Any], band: list[Any], close: float, ff: tuple[float, ...] 
     d_in, u_in, nd_in, nu_in, nd_out, nu_out = ff[:6]
     sh[:] = [band, close * nd_in, close * nu_in, close * nd_out, close * nu_out, close * d_in,
              close * u_in, band[6], ff, None]  # fmt: skip
+
+
+def _resync(pb: PendingBands) -> None:
+    """Make each shadow of `pb` whose band is no longer the guard's stand for none (its next
+    candle then decided by the guard, `_exact`): a guard's method may have replaced a band
+    (each settles `pb` first, which marks it `touched`)."""
+    pb.touched = False
+    bands = pb.bands
+    for key, sh in pb.shadows:
+        if sh[0] is not _NO_BAND and bands.get(key) is not sh[0]:
+            sh[0] = _NO_BAND
 
 
 def _admits(bands: PendingBands, key: tuple[str, str], c: Candle) -> bool:
