@@ -142,15 +142,11 @@ class SteadyRun:
     ) -> tuple[int, int, int]:
         """`run`'s loop over candles i..last (its locals bound once): `slots` those of the
         symbols whose market state and marks, and bands, `pending` writes when read."""
-        (node, sim, _, ffacs, guard, risk, queue, marks, _bands, watch, observe, watched,
-         pacer, watch_stop, commit_each, unit) = self._parts()  # fmt: skip
-        # k counts from base; close times less `origin` (small ints: their compares specialised)
-        base, candles, closes, lows, highs, stamps, origin = self._block(i)
-        perf, active, no_band = time.perf_counter, ACTIVE, _NO_BAND
-        rare = watched is not None or commit_each  # exit rules or commits may end a stretch
+        (node, sim, perf, ffacs, guard, risk, queue, marks, no_band, watch, observe, watched,
+         pacer, watch_stop, commit_each, unit, rare) = self._parts()  # fmt: skip
+        base, candles, closes, lows, highs, stamps, origin = self._block(i)  # k from base
         held, n_marks, now, k = node._held, len(marks), sim._now - origin, i - 1 - base
-        r_lo, r_hi = lo - origin, hi - origin  # [lo, hi) as `stamps` hold close times
-        pend, pb = pending
+        (pend, pb), rlo, rhi = pending, lo - origin, hi - origin  # [lo, hi) as in `stamps`
         for k in range(i - base, last - base + 1):  # k: the last candle begun (returned)
             c = candles[k]
             slot = slots.get(symbol := c.symbol)
@@ -159,16 +155,15 @@ class SteadyRun:
                 break
             pend.cur = k  # market.on_candle(c) and its mark, written when read (`Pending`)
             key, paper, p_market, strats, sh, solo = slot
-            cf, close_ts = closes[k], stamps[k]  # close as a float (`_shadow`: low, high); ms
-            if close_ts > now:
-                now = close_ts
-                sim._now = close_ts + origin
+            cf, at = closes[k], stamps[k]  # close as a float (`_shadow`: low, high); close time
+            if at > now:  # ms less `origin` (one-digit ints: their compares specialised)
+                now, sim._now = at, at + origin
             close = c.close
             if pb.touched:  # a band may have been replaced: each shadow checked again
                 _resync(pb)
             band = sh[0]  # guard.take_candle, its common cases decided on floats
             if band is no_band or watch:
-                taken = _exact(guard, key, c, close_ts + origin, sh, cf, ffacs, pend, k, marks)
+                taken = _exact(guard, key, c, at + origin, sh, cf, ffacs, pend, k, marks)
             elif sh[1] <= cf <= sh[2]:  # near the band's mark: the band stands
                 band[2] = close
                 taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(pb, key, c) else 1
@@ -185,26 +180,20 @@ class SteadyRun:
                     sh[0] = _NO_BAND
                 taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(pb, key, c) else 1
             else:
-                taken = _exact(guard, key, c, close_ts + origin, sh, cf, ffacs, pend, k, marks)
+                taken = _exact(guard, key, c, at + origin, sh, cf, ffacs, pend, k, marks)
             if taken == 2 and paper is not None:
                 # paper.on_candle(c), inline while no order works (none in a steady run)
                 if p_market is not None and not p_market.working and not p_market.stops:
                     p_market.candle, p_market.candle_used = c, ZERO
                 else:
                     paper.on_candle(c)
-            if (
-                held is None
-                or symbol in held
-                or not r_lo <= close_ts < r_hi
-                or len(marks) != n_marks
-            ):
-                lo, hi, held, n_marks = _observed(
-                    node, observe, close_ts + origin, symbol, (lo, hi), held
-                )
-                r_lo, r_hi = lo - origin, hi - origin
+            if held is None or symbol in held or not rlo <= at < rhi or len(marks) != n_marks:
+                ts = at + origin
+                lo, hi, held, n_marks = _observed(node, observe, ts, symbol, (lo, hi), held)
+                rlo, rhi = lo - origin, hi - origin
                 for strat in strats:
                     strat.on_candle(c)
-                if queue or node._equity_dirty or risk.state is not active:
+                if queue or node._equity_dirty or risk.state is not ACTIVE:
                     break
                 if risk.flatten_asked is not None:
                     break
@@ -226,13 +215,14 @@ class SteadyRun:
         return k + base, lo, hi
 
     def _parts(self) -> tuple[Any, ...]:
-        """What `_stretch` holds in locals."""
+        """What `_stretch` holds in locals (the last: whether exit rules or commits may end a
+        stretch)."""
         node = self.node
         guard = node.risk.mark_guard
-        return (node, self.sim, self.slots, self.ffacs, guard, node.risk, self.queue,
-                node.portfolio._marks, guard._bands, guard._watch, self.observe, self.watched,
-                self.pacer, self.watch_stop, self.commit_each,
-                node.storage.unit_status())  # fmt: skip
+        return (node, self.sim, time.perf_counter, self.ffacs, guard, node.risk, self.queue,
+                node.portfolio._marks, _NO_BAND, guard._watch, self.observe, self.watched,
+                self.pacer, self.watch_stop, self.commit_each, node.storage.unit_status(),
+                self.watched is not None or self.commit_each)  # fmt: skip
 
     def _block(self, i: int) -> tuple[Any, ...]:
         """The block of `BLOCK` candles holding candle i: its first index, its candles and their
