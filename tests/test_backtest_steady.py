@@ -436,23 +436,23 @@ def test_a_curve_sample_taken_inline_by_the_steady_loop_is_the_general_loops(
 ):
     """A candle whose only equity work is the curve's next sample: the steady loop appends it
     itself; the curve, trades, metrics and checkpoints are the general loop's."""
-    from tradeguard.backtest import steady
+    observed: dict[int, set[int]] = {}  # node -> the close times it observed the equity at
+    real = replay._observe_equity
 
-    inline: list[bool] = []
-    real = steady._sample_only
+    def noting(node, ts, *args):
+        observed.setdefault(id(node), set()).add(ts)
+        return real(node, ts, *args)
 
-    def noting(*args):
-        inline.append(real(*args))
-        return inline[-1]
-
-    monkeypatch.setattr(steady, "_sample_only", noting)
+    monkeypatch.setattr(replay, "_observe_equity", noting)
     cfg = _config(tmp_path, kind, ("ETH", "ADA", "LTC"))
     window = BacktestWindow(
         parse_date("2018-01-12"), parse_date("2018-01-15"), commit_every=997, skip_flat=False
     )
     one, steady_run, progress, ran = _both(cfg, tmp_path, window, monkeypatch)
     assert ran > one.summary.events // 3  # the steady loop really ran them
-    assert inline.count(True) > 100, "samples taken inline"
+    assert len(observed) == 2
+    inline = {ts for ts, _ in steady_run.curve} - list(observed.values())[-1]
+    assert len(inline) > 100, "samples taken inline"
     assert _figures(steady_run) == _figures(one)
     assert progress[1] == progress[0]
 
@@ -469,3 +469,126 @@ def test_the_steady_loop_looks_a_band_up_by_the_guards_own_key():
     _share_keys(slots, guard._bands)
     assert slots["X/Y"][0] is own and slots["X/Y"][1:] == (None, None, ())
     assert slots["Z/Y"] == (("", "Z/Y"),)  # no band yet: kept
+
+
+CLOCK_RECORDER = """
+from tradeguard.strategies.base import Strategy
+
+SEEN = []
+
+
+class Clock(Strategy):
+    def on_candle(self, candle):
+        SEEN.append(self.ctx.now_ms())
+"""
+
+
+def test_the_steady_loop_counts_close_times_from_its_block_and_hands_out_the_real_ones(
+    tmp_path, data_dir, monkeypatch
+):
+    """The steady loop holds a block's close times less their middle (one-digit ints, whose
+    compares are cheaper than those of large ints); the clock strategies read and the curve's
+    times are the real close times, as on the general loop."""
+    import sys
+
+    from tradeguard.strategies.loader import load_strategy_class
+
+    path = tmp_path / "clock_recorder.py"
+    path.write_text(CLOCK_RECORDER, encoding="utf-8")
+    kind = f"{path}:Clock"
+    stamps: list[Any] = []
+    real_block = SteadyRun._block
+
+    def noting(self, i):
+        block = real_block(self, i)
+        stamps.append((block[5], block[6]))
+        return block
+
+    monkeypatch.setattr(SteadyRun, "_block", noting)
+    cfg = _config(tmp_path, kind, ("ETH", "ADA"))
+    window = BacktestWindow(
+        parse_date("2018-01-12"), parse_date("2018-01-14"), commit_every=997, skip_flat=False
+    )
+    one, steady_run, _, ran = _both(cfg, tmp_path, window, monkeypatch)
+    assert ran > one.summary.events // 2
+    assert stamps and all(origin > 2**40 for _, origin in stamps)  # counted from the block
+    assert all(abs(ts) < 2**30 for block, _ in stamps for ts in block)
+    assert _figures(steady_run) == _figures(one)
+    seen = sys.modules[load_strategy_class(kind).__module__].SEEN
+    n = one.summary.events
+    assert len(seen) == 2 * n and seen[n:] == seen[:n]
+    assert {type(ms) for ms in seen} == {int} and min(seen) > 2**40  # the real close times
+    assert {type(ts) for ts, _ in steady_run.curve} == {int}
+
+
+@pytest.mark.parametrize(("step_ms", "counted_from_middle"), [(300_000, True), (3_600_000, False)])
+def test_a_block_counts_its_close_times_from_their_middle_only_where_they_span_little(
+    step_ms, counted_from_middle
+):
+    """4,096 five-minute close times span 14 days: counted from their middle, each a one-digit
+    int; hourly ones span 170 days and are kept as they are (origin 0)."""
+    import numpy as np
+
+    from tradeguard.backtest.bulk import MergedPrices
+    from tradeguard.backtest.steady import BLOCK
+
+    start = 1_515_715_500_000
+    ts = np.arange(start, start + (BLOCK + 10) * step_ms, step_ms, dtype=np.int64)
+    ones = np.ones(len(ts))
+    run = SteadyRun.__new__(SteadyRun)
+    run.block, run.candles = (-1,), [None] * len(ts)
+    run.merged = MergedPrices(ones, ones, ones, ts, step_ms)
+    base, _, _, _, _, stamps, origin = run._block(5)
+    assert base == 0 and len(stamps) == BLOCK
+    assert [s + origin for s in stamps] == ts[:BLOCK].tolist()
+    if counted_from_middle:
+        assert origin == (int(ts[0]) + int(ts[BLOCK - 1])) // 2
+        assert max(abs(s) for s in stamps) + 86_400_000 < 2**30
+    else:
+        assert origin == 0
+    assert run._block(BLOCK)[0] == BLOCK  # the next block: its own origin
+    assert run._block(BLOCK)[6] in (0, int(ts[BLOCK]) + 9 * step_ms // 2)
+
+
+RELOADER = """
+from tradeguard.strategies.base import Strategy
+
+GUARD = []  # the node's mark guard, set as the replay starts
+
+
+class Reload(Strategy):
+    def on_candle(self, candle):
+        if candle.symbol.startswith("ETH/") and candle.ts // 300_000 % 13 == 0:
+            guard = GUARD[-1]
+            guard.load_state(guard.state())  # every band replaced by an equal new one
+"""
+
+
+def test_bands_the_guard_replaces_while_the_steady_loop_runs_are_the_ones_it_moves(
+    tmp_path, data_dir, monkeypatch
+):
+    """A strategy reloading the node's mark guard (every band a new object) in the middle of
+    steady stretches: the stretch moves the guard's new bands, not the ones it held; marks,
+    bands, trades and curve are the general loop's."""
+    import sys
+
+    from tradeguard.strategies.loader import load_strategy_class
+
+    path = tmp_path / "reloader.py"
+    path.write_text(RELOADER, encoding="utf-8")
+    kind = f"{path}:Reload"
+    module = sys.modules[load_strategy_class(kind).__module__]
+    real_modes = replay._modes
+
+    def noting(node, *args):
+        module.GUARD.append(node.risk.mark_guard)
+        return real_modes(node, *args)
+
+    monkeypatch.setattr(replay, "_modes", noting)
+    cfg = _config(tmp_path, kind, ("ETH", "ADA", "LTC"))
+    window = BacktestWindow(
+        parse_date("2018-01-12"), parse_date("2018-01-15"), commit_every=997, skip_flat=False
+    )
+    one, steady_run, _, ran = _both(cfg, tmp_path, window, monkeypatch)  # the guards compared
+    assert ran > one.summary.events // 2
+    assert _figures(steady_run) == _figures(one)

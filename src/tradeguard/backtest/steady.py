@@ -142,13 +142,11 @@ class SteadyRun:
     ) -> tuple[int, int, int]:
         """`run`'s loop over candles i..last (its locals bound once): `slots` those of the
         symbols whose market state and marks, and bands, `pending` writes when read."""
-        (node, sim, _, ffacs, guard, risk, queue, marks, bands, watch, observe, watched,
-         pacer, watch_stop, commit_each, unit) = self._parts()  # fmt: skip
-        base, candles, closes, lows, highs, stamps = self._block(i)  # k counts from base
-        bands_get, perf, active = bands.get, time.perf_counter, ACTIVE
-        rare = watched is not None or commit_each  # exit rules or commits may end a stretch
-        held, n_marks, now, k = node._held, len(marks), sim._now, i - 1 - base
-        pend, pb = pending
+        (node, sim, perf, ffacs, guard, risk, queue, marks, no_band, watch, observe, watched,
+         pacer, watch_stop, commit_each, unit, rare) = self._parts()  # fmt: skip
+        base, candles, closes, lows, highs, stamps, origin = self._block(i)  # k from base
+        held, n_marks, now, k = node._held, len(marks), sim._now - origin, i - 1 - base
+        (pend, pb), rlo, rhi = pending, lo - origin, hi - origin  # [lo, hi) as in `stamps`
         for k in range(i - base, last - base + 1):  # k: the last candle begun (returned)
             c = candles[k]
             slot = slots.get(symbol := c.symbol)
@@ -157,13 +155,15 @@ class SteadyRun:
                 break
             pend.cur = k  # market.on_candle(c) and its mark, written when read (`Pending`)
             key, paper, p_market, strats, sh, solo = slot
-            cf, close_ts = closes[k], stamps[k]  # close as a float (`_shadow`: low, high); ms
-            if close_ts > now:
-                sim._now = now = close_ts
+            cf, at = closes[k], stamps[k]  # close as a float (`_shadow`: low, high); close time
+            if at > now:  # ms less `origin` (one-digit ints: their compares specialised)
+                now, sim._now = at, at + origin
             close = c.close
-            band = bands_get(key)  # guard.take_candle, its common cases decided on floats
-            if band is not sh[0] or watch:
-                taken = _exact(guard, key, c, close_ts, sh, cf, ffacs, pend, k, marks)
+            if pb.touched:  # a band may have been replaced: each shadow checked again
+                _resync(pb)
+            band = sh[0]  # guard.take_candle, its common cases decided on floats
+            if band is no_band or watch:
+                taken = _exact(guard, key, c, at + origin, sh, cf, ffacs, pend, k, marks)
             elif sh[1] <= cf <= sh[2]:  # near the band's mark: the band stands
                 band[2] = close
                 taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(pb, key, c) else 1
@@ -180,18 +180,20 @@ class SteadyRun:
                     sh[0] = _NO_BAND
                 taken = 2 if (sh[5] <= lows[k] and highs[k] <= sh[6]) or _admits(pb, key, c) else 1
             else:
-                taken = _exact(guard, key, c, close_ts, sh, cf, ffacs, pend, k, marks)
+                taken = _exact(guard, key, c, at + origin, sh, cf, ffacs, pend, k, marks)
             if taken == 2 and paper is not None:
                 # paper.on_candle(c), inline while no order works (none in a steady run)
                 if p_market is not None and not p_market.working and not p_market.stops:
                     p_market.candle, p_market.candle_used = c, ZERO
                 else:
                     paper.on_candle(c)
-            if held is None or symbol in held or not lo <= close_ts < hi or len(marks) != n_marks:
-                lo, hi, held, n_marks = _observed(node, observe, close_ts, symbol, (lo, hi), held)
+            if held is None or symbol in held or not rlo <= at < rhi or len(marks) != n_marks:
+                ts = at + origin
+                lo, hi, held, n_marks = _observed(node, observe, ts, symbol, (lo, hi), held)
+                rlo, rhi = lo - origin, hi - origin
                 for strat in strats:
                     strat.on_candle(c)
-                if queue or node._equity_dirty or risk.state is not active:
+                if queue or node._equity_dirty or risk.state is not ACTIVE:
                     break
                 if risk.flatten_asked is not None:
                     break
@@ -206,34 +208,42 @@ class SteadyRun:
                     break
             if rare and ((watched and watched.get(symbol)) or (commit_each and unit.dirty)):
                 break  # the bots' exit rules look at this close; each candle that wrote commits
-            if not k & 7 and (pacer.due() or (unit.dirty and perf() >= commit_due)):
+            if EIGHTH[k] and (pacer.due() or (unit.dirty and perf() >= commit_due)):
                 break
             if watch_stop and node._stop_requested:
                 break
         return k + base, lo, hi
 
     def _parts(self) -> tuple[Any, ...]:
-        """What `_stretch` holds in locals."""
+        """What `_stretch` holds in locals (the last: whether exit rules or commits may end a
+        stretch)."""
         node = self.node
         guard = node.risk.mark_guard
-        return (node, self.sim, self.slots, self.ffacs, guard, node.risk, self.queue,
-                node.portfolio._marks, guard._bands, guard._watch, self.observe, self.watched,
-                self.pacer, self.watch_stop, self.commit_each,
-                node.storage.unit_status())  # fmt: skip
+        return (node, self.sim, time.perf_counter, self.ffacs, guard, node.risk, self.queue,
+                node.portfolio._marks, _NO_BAND, guard._watch, self.observe, self.watched,
+                self.pacer, self.watch_stop, self.commit_each, node.storage.unit_status(),
+                self.watched is not None or self.commit_each)  # fmt: skip
 
     def _block(self, i: int) -> tuple[Any, ...]:
         """The block of `BLOCK` candles holding candle i: its first index, its candles and their
-        close, low and high floats and close times as lists (`_prices`), the last one kept."""
+        close, low and high floats and close times as lists (`_prices`), the last one kept;
+        then the origin the close times are counted from (ms): the middle of the block's
+        close times where they span under `SMALL_MS` (each then a one-digit int, whose
+        compares the interpreter specialises), else 0."""
         base = i - i % BLOCK
         if self.block[0] != base:
             part = self.candles[base : base + BLOCK]
             merged = self.merged
             if merged is not None:
-                cols = merged.close, merged.low, merged.high, merged.close_ts
+                cols = merged.close, merged.low, merged.high
                 lists = [col[base : base + BLOCK].tolist() for col in cols]
+                ts = merged.close_ts[base : base + BLOCK]
+                first, last = int(ts.min()), int(ts.max())
+                origin = (first + last) // 2 if last - first < SMALL_MS else 0
+                lists += [(ts - origin).tolist(), origin]
             else:
                 zeros = [0.0] * len(part)
-                lists = [zeros, zeros, zeros, [c.ts + c.interval_s * 1000 for c in part]]
+                lists = [zeros, zeros, zeros, [c.ts + c.interval_s * 1000 for c in part], 0]
             self.block = (base, part, *lists)
         return self.block
 
@@ -274,6 +284,13 @@ _UNSET = [None] * 9  # the rest of a shadow that stands for none (`_shadow`)
 # (`SteadyRun._block`): held for the whole replay they would take some 180 bytes a candle. A
 # multiple of 8 (the loop's pacing check falls on the same candles).
 BLOCK = 4096
+# Whether a block's candle k is one of every eighth (`not k & 7`: an `&` of ints is not
+# specialised by the interpreter, a tuple's item is).
+EIGHTH = (True, *(False,) * 7) * (BLOCK // 8)
+# A block's close times are counted from their middle where they span less than this (ms,
+# about 21 days): each, and a day's span either side, is then under 2**30 from it, an int of
+# one digit (`SteadyRun._block`).
+SMALL_MS = 2**31 - 2**28
 
 
 def _prices(node: TradingNode, candles: list[Candle]) -> MergedPrices | None:
@@ -317,6 +334,17 @@ def _shadow(sh: list[Any], band: list[Any], close: float, ff: tuple[float, ...] 
     d_in, u_in, nd_in, nu_in, nd_out, nu_out = ff[:6]
     sh[:] = [band, close * nd_in, close * nu_in, close * nd_out, close * nu_out, close * d_in,
              close * u_in, band[6], ff, None]  # fmt: skip
+
+
+def _resync(pb: PendingBands) -> None:
+    """Make each shadow of `pb` whose band is no longer the guard's stand for none (its next
+    candle then decided by the guard, `_exact`): a guard's method may have replaced a band
+    (each settles `pb` first, which marks it `touched`)."""
+    pb.touched = False
+    bands = pb.bands
+    for key, sh in pb.shadows:
+        if sh[0] is not _NO_BAND and bands.get(key) is not sh[0]:
+            sh[0] = _NO_BAND
 
 
 def _admits(bands: PendingBands, key: tuple[str, str], c: Candle) -> bool:
@@ -398,45 +426,30 @@ def _observed(
 ) -> tuple[int, int, frozenset[str] | None, int]:
     """Observe the equity at close `ts` (a candle of `symbol`) as `observe` does; return its
     span [lo, hi) (`span`: the last one), the held set and the count of marks after it. Only the
-    curve's next sample due (`_sample_only`): taken here, as replay._observe_equity takes it."""
+    curve's next sample due: taken here, as replay._observe_equity takes it (`still`, a span
+    `observe` gave, the same UTC day, the sample due, trading ACTIVE, no provisional figure)."""
     vm, marks, units = node.portfolio.venue_marks, node.portfolio._marks, node._candle_units
     lo, hi = span
-    if (
-        units
-        and lo < hi <= ts
-        and lo == ts // DAY_MS * DAY_MS
-        and _sample_only(node, held, symbol, ts, vm)
-    ):  # a span `observe` gave (not an empty one), still the day's; its sample due
-        node.equity_curve.append((ts, node._equity))  # the unchanged equity
-        node._next_sample = ts + node.equity_sample_ms
-        return lo, min(lo + DAY_MS, node._next_sample), node._held, len(marks)
-    lo, hi = observe(node, ts, symbol, units, _still(node, held, symbol, vm))
-    return lo, hi, node.held_cached(), len(marks)
-
-
-def _sample_only(
-    node: TradingNode, held: frozenset[str] | None, symbol: str, ts: int, vm: Any
-) -> bool:
-    """Whether observing the equity at close `ts` (a candle of `symbol`) is only the curve's
-    next sample, as replay._observe_equity takes it: `_still`, the same UTC day, the sample
-    due, trading ACTIVE and no provisional figure held."""
-    risk = node.risk
-    return (
-        _still(node, held, symbol, vm)
-        and node._day == ts // DAY_MS
-        and ts >= node._next_sample
-        and risk.state is ACTIVE
-        and risk.provisional is None
-    )
-
-
-def _still(node: TradingNode, held: frozenset[str] | None, symbol: str, vm: Any) -> bool:
-    """The general loop's `still`: the held set is current, the symbol not held, the equity
-    cached."""
-    return (
+    # the general loop's `still`: the held set current, the symbol not held, the equity cached
+    still = (
         held is not None
         and node._held_n == node.portfolio.marks_version()
         and node._held_tagged is bool(vm)
         and symbol not in held
         and not node._equity_dirty
     )
+    if (
+        still
+        and units
+        and lo < hi <= ts
+        and lo == ts // DAY_MS * DAY_MS
+        and node._day == ts // DAY_MS
+        and ts >= node._next_sample
+        and node.risk.state is ACTIVE
+        and node.risk.provisional is None
+    ):  # a span `observe` gave (not an empty one), still the day's; its sample due
+        node.equity_curve.append((ts, node._equity))  # the unchanged equity
+        node._next_sample = ts + node.equity_sample_ms
+        return lo, min(lo + DAY_MS, node._next_sample), node._held, len(marks)
+    lo, hi = observe(node, ts, symbol, units, still)
+    return lo, hi, node.held_cached(), len(marks)

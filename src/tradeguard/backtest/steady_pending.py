@@ -86,18 +86,22 @@ class PendingBands:
     Decimal products the guard's `_follow` takes, in the stretch's decimal context) and makes
     the shadows stand for them. The guard settles before any of its methods reads a band
     (`MarkGuard.pending`), the stretch before it compares a bar with the Decimal limit and at
-    its end."""
+    its end. Every method of the guard that reads or writes a band settles first, so `touched`
+    (set by each `settle`) tells the stretch a band may have been replaced since it last
+    looked: it then looks each one up again (steady.`_resync`) instead of at every candle."""
 
-    __slots__ = ("bands", "context", "dirty", "shadows")
+    __slots__ = ("bands", "context", "dirty", "shadows", "touched")
 
     def __init__(self, bands: dict[Any, list[Any]], shadows: list[tuple[Any, list[Any]]]) -> None:
         self.bands = bands  # the guard's own dictionary
         self.shadows = shadows  # (the guard's key, its float shadow) of each symbol run
         self.context = getcontext()  # the replay's, whatever context a strategy enters
         self.dirty = False  # a band noted and not built
+        self.touched = True  # settled (a guard's method called) since the shadows were checked
 
     def settle(self) -> None:
         """Build every band noted: on its noted close, keeping the accepted mark it holds."""
+        self.touched = True
         if not self.dirty:
             return
         self.dirty = False

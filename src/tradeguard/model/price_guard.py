@@ -121,7 +121,9 @@ class MarkGuard:
         self.data_venue: dict[str, str] = {}
         # venues trading on whichever venue's data arrives (a paper venue without data_venue)
         self.untied: set[str] = set()
-        # None, or what builds the bands a steady stretch has not built yet (`settle()`)
+        # None, or what builds the bands a steady stretch has not built yet (`settle()`):
+        # every method that reads or writes a band settles it first, which also tells the
+        # stretch a band may have been replaced (backtest/steady_pending.py)
         self.pending: Any = None
 
     @property
