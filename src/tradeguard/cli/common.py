@@ -265,7 +265,10 @@ async def start_run_stop(
     from tradeguard.model.enums import TradingMode
 
     live = node.mode in (TradingMode.SANDBOX, TradingMode.LIVE)
-    node.interrupts.begin()  # a Ctrl-C that stopped an earlier run of the node is not this one's
+    from tradeguard.node.checkpoint import take_back_states
+
+    # a Ctrl-C that stopped an earlier run of the node, and what it abandoned, are not this one's
+    take_back_states(node, node.interrupts.begin())
     # from here on: a stop asked for during start-up ends the run once it starts
     give_back = _stop_on_signals(node) if live else None
     try:

@@ -111,6 +111,15 @@ def state_to_store(
         return run_state(node, strat.id).state
 
 
+def take_back_states(node: TradingNode, strategy_ids: list[str]) -> None:
+    """Give each strategy of `strategy_ids` (abandoned in an earlier run of the node in this
+    process, its state possibly half-made) its last stored state back."""
+    for strat in node.strategies:
+        stored = run_state(node, strat.id).state if strat.id in strategy_ids else None
+        if stored:
+            strat.restore(stored)
+
+
 def unstorable_line(strat: Strategy, exc: Exception) -> str:
     """One line for a state `strat` could not give at the stop (`exc`: what `stored_state`
     raised): what and where, and that its last stored state stands."""
