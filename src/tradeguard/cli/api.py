@@ -205,7 +205,11 @@ async def _serve(node: Any, host: str | None, port: int | None, console: Console
     for sig, handler in ((signal.SIGINT, on_ctrl_c), (signal.SIGTERM, stop.set)):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, handler)
-    await node.start()
+    try:
+        await node.start()
+    except BaseException:
+        await node.stop()  # the venues it connected before failing: sessions, user streams
+        raise
     server = ApiServer(node, host, port)
     # Held assets no strategy streams (a contract a `pm arb run` left held) are priced by the
     # reference prices: read again on their schedule, as a trading node reads them, not once.

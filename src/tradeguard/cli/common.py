@@ -295,9 +295,13 @@ async def _start_and_run(
         await node.start()
     except BaseException as exc:
         # a venue down at start: the server's tasks would be cancelled at the loop's close
-        # and print their tracebacks above the one-line reason
-        if server is not None:
-            await server.stop()
+        # and print their tracebacks above the one-line reason; the venues connected before
+        # it (their HTTP sessions, their user streams) and the alert senders are closed too
+        try:
+            await node.stop()
+        finally:
+            if server is not None:
+                await server.stop()
         if isinstance(exc, Exception) and node._stop_requested:  # it ends as the stop said
             raise StartupStopped(node.interrupts.interrupted, exc) from exc
         raise
