@@ -1,8 +1,8 @@
 """A start-up that fails (a venue down after another connected) closes every venue it
-opened, in `run` (`arb run`, `pm arb run`) as in `api serve`: before, the ccxt client's HTTP
-session and the user streams of the venue already connected outlived the failed start
-("Unclosed client session" at exit, its sockets held by a process that runs on: the API, a
-test harness, a node started again), and serve's signal handlers stayed on the loop."""
+opened, in `run` (`arb run`, `pm arb run`) as in `api serve` and `kill`: before, the ccxt
+client's HTTP session and the user streams of the venue already connected outlived the failed
+start ("Unclosed client session" at exit, its sockets held by a process that runs on: the API,
+a test harness, a node started again), and serve's signal handlers stayed on the loop."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import signal
 import socket
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -105,3 +106,18 @@ async def test_serve_whose_start_fails_closes_the_venues_it_connected(
     assert "binance2" in said, said
     # the loop's signal handlers given back (a harness's loop runs on)
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+
+
+async def test_kill_whose_start_fails_closes_the_venues_it_connected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, down_port: int
+) -> None:
+    from tradeguard.cli.control import _kill
+    from tradeguard.model.enums import TradingState
+
+    write_vault(tmp_path, monkeypatch)
+    async with seeded_exchange() as ex:
+        node = _second_down(tmp_path, ex, down_port)
+        args = SimpleNamespace(reason="venue down", flatten=False)
+        said = await _failed_start(node, _kill(node, args))
+        assert node.risk.state is TradingState.HALTED  # halted before the start, all the same
+    assert "binance2" in said, said
