@@ -11,6 +11,7 @@ import io
 import signal
 import socket
 from collections.abc import Coroutine, Iterator
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -121,3 +122,30 @@ async def test_kill_whose_start_fails_closes_the_venues_it_connected(
         said = await _failed_start(node, _kill(node, args))
         assert node.risk.state is TradingState.HALTED  # halted before the start, all the same
     assert "binance2" in said, said
+
+
+async def test_prediction_venues_closed_by_a_failed_start_connect_again() -> None:
+    from eth_account import Account
+
+    from pm_support import seeded_kalshi
+    from tradeguard.clock import Clock
+    from tradeguard.sandbox.kalshi.server import KalshiExchange
+    from tradeguard.sandbox.polymarket.server import PolymarketExchange
+    from tradeguard.venues.kalshi.venue import KalshiVenue
+    from tradeguard.venues.polymarket.venue import PolymarketVenue
+
+    async with KalshiExchange() as kx, PolymarketExchange() as px:
+        key_id, pem = seeded_kalshi(kx)
+        px.add_market("fed-dec", "1001", "1002")
+        wallet = Account.create()
+        px.add_account(wallet.address, Decimal("1000"))
+        venues = [
+            KalshiVenue("kalshi", kx.rest_url, key_id, pem, Clock(), "", False),
+            PolymarketVenue("polymarket", px.url, wallet.key.hex(), Clock()),
+        ]
+        for venue in venues:
+            await venue.connect()
+            await venue.close()  # as a failed start-up closes it (or a stop)
+            await venue.connect()  # before: "the client has been closed"
+            assert await venue.fetch_balances()
+            await venue.close()
