@@ -9,6 +9,7 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.console import Console
@@ -191,21 +192,50 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
 
 async def _serve(node: Any, host: str | None, port: int | None, console: Console) -> bool:
     """Serve until a Ctrl-C or a SIGTERM; return whether a Ctrl-C stopped it."""
-    from tradeguard.api.server import ApiServer
-    from tradeguard.node.duties import KillRunner, OrderChecks, PeriodicReconcile
-    from tradeguard.node.valuation_view import save_valuation
-
     stop, ctrl_c = asyncio.Event(), asyncio.Event()
 
     def on_ctrl_c() -> None:
         ctrl_c.set()
         stop.set()
 
+    with _signals_to({signal.SIGINT: on_ctrl_c, signal.SIGTERM: stop.set}):
+        await _serve_until(node, host, port, console, stop)
+    return ctrl_c.is_set()
+
+
+@contextlib.contextmanager
+def _signals_to(handlers: dict[signal.Signals, Callable[[], object]]) -> Iterator[None]:
+    """Take `handlers`' signals on the running loop; give them back as they were, however
+    serving ends (a start that failed left them on a loop that may run on: a harness's)."""
     loop = asyncio.get_running_loop()
-    for sig, handler in ((signal.SIGINT, on_ctrl_c), (signal.SIGTERM, stop.set)):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+    taken = {}
+    for sig, handler in handlers.items():
+        before = signal.getsignal(sig)
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, handler)
-    await node.start()
+            taken[sig] = before
+    try:
+        yield
+    finally:
+        for sig, before in taken.items():
+            loop.remove_signal_handler(sig)  # leaves the default: the one before instead
+            if before is not None:
+                signal.signal(sig, before)
+
+
+async def _serve_until(
+    node: Any, host: str | None, port: int | None, console: Console, stop: asyncio.Event
+) -> None:
+    """Start the node and its API; serve until `stop` is set; stop both."""
+    from tradeguard.api.server import ApiServer
+    from tradeguard.node.duties import KillRunner, OrderChecks, PeriodicReconcile
+    from tradeguard.node.valuation_view import save_valuation
+
+    try:
+        await node.start()
+    except BaseException:
+        await node.stop()  # the venues it connected before failing: sessions, user streams
+        raise
     server = ApiServer(node, host, port)
     # Held assets no strategy streams (a contract a `pm arb run` left held) are priced by the
     # reference prices: read again on their schedule, as a trading node reads them, not once.
@@ -252,4 +282,3 @@ async def _serve(node: Any, host: str | None, port: int | None, console: Console
         save_valuation(node)  # the prices as serve left them
         await server.stop()
         await node.stop()
-    return ctrl_c.is_set()

@@ -271,7 +271,10 @@ async def start_run_stop(
     live = node.mode in (TradingMode.SANDBOX, TradingMode.LIVE)
     # `asyncio.to_thread` and DNS look-ups: threads that never take the main thread's Ctrl-C
     asyncio.get_running_loop().set_default_executor(HeldThreadPool())
-    node.interrupts.begin()  # a Ctrl-C that stopped an earlier run of the node is not this one's
+    from tradeguard.node.checkpoint import take_back_states
+
+    # a Ctrl-C that stopped an earlier run of the node, and what it abandoned, are not this one's
+    take_back_states(node, node.interrupts.begin())
     # from here on: a stop asked for during start-up ends the run once it starts
     give_back = _stop_on_signals(node) if live else None
     try:
@@ -322,9 +325,13 @@ async def _start_and_run(
         await node.start()
     except BaseException as exc:
         # a venue down at start: the server's tasks would be cancelled at the loop's close
-        # and print their tracebacks above the one-line reason
-        if server is not None:
-            await server.stop()
+        # and print their tracebacks above the one-line reason; the venues connected before
+        # it (their HTTP sessions, their user streams) and the alert senders are closed too
+        try:
+            await node.stop()
+        finally:
+            if server is not None:
+                await server.stop()
         if isinstance(exc, Exception) and node._stop_requested:  # it ends as the stop said
             raise StartupStopped(node.interrupts.interrupted, exc) from exc
         raise

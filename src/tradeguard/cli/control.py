@@ -171,8 +171,8 @@ async def _kill(node: Any, args: argparse.Namespace) -> dict[str, Any]:
     # HALTED (persisted) before the start: a start may send orders of its own (the unwind of an
     # arbitrage leg a crash cut), and none may go out once a kill is asked for.
     request = node.kill_switch.trigger(args.reason, _who(), args.flatten)
-    await node.start()
-    try:
+    try:  # a start that fails closes the venues it connected before failing too
+        await node.start()
         report: dict[str, Any] = await node.kill(
             reason=args.reason, by=_who(), flatten=args.flatten, request=request
         )

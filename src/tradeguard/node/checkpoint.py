@@ -38,11 +38,17 @@ MARK_GUARD_KEY = "mark_guard_marks"
 _STREAMING = (TradingMode.SANDBOX, TradingMode.LIVE)
 
 
-def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
-    """Commit the cursor, run figures, strategy run states and open positions at `ts`."""
+def checkpoint(
+    node: TradingNode, ts: int, done_at_ts: int = 0, unstorable: dict[str, str] | None = None
+) -> None:
+    """Commit the cursor, run figures, strategy run states and open positions at `ts`.
+
+    `unstorable` (the stop's last checkpoint): a strategy whose state cannot be stored keeps
+    its last stored one, and the line saying why is put there under its id; without it, such
+    a state ends the checkpoint (`stored_state`)."""
     due = [s for s in node.strategies if s.save_due]
     try:
-        _checkpoint(node, ts, done_at_ts)
+        _checkpoint(node, ts, done_at_ts, unstorable)
     except BaseException:
         for strat in due:  # nothing was stored (a commit a locked database refused)
             strat.save_due = True
@@ -50,7 +56,9 @@ def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
     node.risk.flush()
 
 
-def _checkpoint(node: TradingNode, ts: int, done_at_ts: int) -> None:
+def _checkpoint(
+    node: TradingNode, ts: int, done_at_ts: int, unstorable: dict[str, str] | None
+) -> None:
     with node.storage.transaction():
         node.storage.kv_set(CURSOR_KEY, ts)
         node.storage.kv_set(STATS_KEY, stats_json(node))
@@ -63,7 +71,7 @@ def _checkpoint(node: TradingNode, ts: int, done_at_ts: int) -> None:
             state = changing_run_state(node, strat.id)
             fill_run_state(node, state, strat.id)
             state.cursor_ts = ts
-            state.state = state_to_store(node, strat)
+            state.state = state_to_store(node, strat, unstorable)
             strat.save_due = False  # stored here
             if strat.id in node._signal_ts:
                 state.last_signal_ts = node._signal_ts[strat.id]
@@ -72,7 +80,7 @@ def _checkpoint(node: TradingNode, ts: int, done_at_ts: int) -> None:
             node.storage.save_run_state(state)
         for pos in node.portfolio.open_positions():
             node.storage.save_position(pos, node.portfolio.mark_of(pos.venue, pos.symbol)[0])
-        save_state(node, ts, done_at_ts, fold=True)
+        save_state(node, ts, done_at_ts, fold=True, unstorable=unstorable)
 
 
 def commit_candle(node: TradingNode, candles: list[Candle], i: int) -> None:
@@ -81,15 +89,53 @@ def commit_candle(node: TradingNode, candles: list[Candle], i: int) -> None:
     node.storage.commit_unit()
 
 
-def state_to_store(node: TradingNode, strat: Strategy) -> Any:
+def state_to_store(
+    node: TradingNode, strat: Strategy, unstorable: dict[str, str] | None = None
+) -> Any:
     """`strat`'s state to store now: its last stored one when a Ctrl-C abandoned one of its
     callbacks (node.interrupt), which may have left it half-made, counting orders it asked for
     that were dropped unsent; so when its orders were dropped unsent for a store that failed
-    (node.state_saves)."""
+    (node.state_saves); so, given `unstorable`, when its state cannot be stored (the line
+    saying why put there under its id)."""
     saves = node.state_saves
     if strat.id in node.interrupts.abandoned or (saves is not None and strat.id in saves.unsent):
         return run_state(node, strat.id).state
-    return stored_state(strat)
+    if unstorable is None:
+        return stored_state(strat)
+    if strat.id in unstorable:  # found so in this checkpoint already
+        return run_state(node, strat.id).state
+    try:
+        return stored_state(strat)
+    except Exception as exc:  # a strategy's own code: any error, never the stop's end
+        unstorable[strat.id] = unstorable_line(strat, exc)
+        return run_state(node, strat.id).state
+
+
+def take_back_states(node: TradingNode, strategy_ids: list[str]) -> None:
+    """Give each strategy of `strategy_ids` (abandoned in an earlier run of the node in this
+    process, its state possibly half-made) its last stored state back."""
+    for strat in node.strategies:
+        stored = run_state(node, strat.id).state if strat.id in strategy_ids else None
+        if stored:
+            strat.restore(stored)
+
+
+def unstorable_line(strat: Strategy, exc: Exception) -> str:
+    """One line for a state `strat` could not give at the stop (`exc`: what `stored_state`
+    raised): what and where, and that its last stored state stands."""
+    said = (
+        str(exc)
+        if isinstance(exc, ConfigError)
+        else (
+            f"strategy {strat.id!r} ({type(strat).__name__}) state() could not be stored: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'}"
+        )
+    )
+    return (
+        f"{said.removesuffix('; nothing more was traded, fix the strategy and run again')}; "
+        "the stop kept its last stored state instead (the next start resumes from that): "
+        "fix the strategy's state() and run again"
+    )
 
 
 def stored_state(strat: Strategy) -> Any:
@@ -131,7 +177,13 @@ def save_run_stats(node: TradingNode) -> None:
         save_replay_state(node.storage, data, node.clock.now_ms())
 
 
-def save_state(node: TradingNode, ts: int, done_at_ts: int, fold: bool = False) -> None:
+def save_state(
+    node: TradingNode,
+    ts: int,
+    done_at_ts: int,
+    fold: bool = False,
+    unstorable: dict[str, str] | None = None,
+) -> None:
     # One row, so a candle that changed something pays one extra write for all of it.
     curve = node._curve_log
     curve.take(node.equity_curve)
@@ -145,7 +197,7 @@ def save_state(node: TradingNode, ts: int, done_at_ts: int, fold: bool = False) 
         "cursor_n": done_at_ts,
         "cursor_order": CURSOR_ORDER,
         "stats": stats_json(node),
-        "strategies": {s.id: state_to_store(node, s) for s in node.strategies},
+        "strategies": {s.id: state_to_store(node, s, unstorable) for s in node.strategies},
         "signal_ts": node._signal_ts,
         "trade_ts": node._trade_ts,
         "curve_tail": curve.tail_text(),

@@ -92,11 +92,16 @@ class LiveInterrupts:
         self._struck = 0  # the entry `StrategyAbandoned` was raised into (0: none)
         self._asked_at = 0.0  # when the first Ctrl-C came
 
-    def begin(self) -> None:
+    def begin(self) -> list[str]:
         """Start a run (of the node, again in this process): a Ctrl-C that stopped an earlier
-        one neither stops this one nor makes its first Ctrl-C quit at once."""
+        one neither stops this one nor makes its first Ctrl-C quit at once, and a strategy it
+        abandoned is called again in this one. Return those strategies: what they hold may be
+        half-made, the caller gives them their last stored state back."""
         self.interrupted = False
         self._asked_at = 0.0
+        self._struck = 0
+        forgiven, self.abandoned = self.abandoned, []
+        return forgiven
 
     def call(self, name: str, fn: Callable[..., object], *args: Any) -> bool:
         """Run one market-data callback; False when the run is stopping or it was abandoned."""

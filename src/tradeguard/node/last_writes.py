@@ -22,7 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tradeguard.config import RUNNING_STRATEGIES_KEY
 from tradeguard.execution.held_halts import refusal
-from tradeguard.model.errors import DataNotSaved
+from tradeguard.model.errors import ConfigError, DataNotSaved, TradeguardError
+from tradeguard.node.checkpoint import checkpoint
 from tradeguard.node.stats import HEARTBEAT_KEY, wall_ms
 
 if TYPE_CHECKING:
@@ -49,21 +50,27 @@ def refused(write: Callable[[], object]) -> str:
     return ""
 
 
-def last_checkpoint(node: TradingNode) -> DataNotSaved | None:
+def last_checkpoint(node: TradingNode) -> TradeguardError | None:
     """Write the live loop's last checkpoint and the heartbeat saying it stopped (so `status`
-    does not read the loop as alive); the error to end the run with when they were refused."""
+    does not read the loop as alive); the error to end the run with when they were refused, or
+    when a strategy's state could not be stored (its last stored one was, with the rest)."""
+    unstorable: dict[str, str] = {}
 
     def write() -> None:
-        node._checkpoint(node.clock.now_ms())
+        unstorable.clear()  # what a rolled-back attempt found is found again
+        checkpoint(node, node.clock.now_ms(), unstorable=unstorable)
         beat = {"pid": os.getpid(), "ts": node.clock.now_ms(), "wall_ms": wall_ms()}
         node.storage.kv_set(HEARTBEAT_KEY, {**beat, "stopped": True})
 
     why = refused(write)
-    if not why:
-        return None
-    failed = not_saved("the last checkpoint", why)
-    log.critical("%s", failed)
-    return failed
+    if why:
+        failed: TradeguardError = not_saved("the last checkpoint", why)
+        log.critical("%s", failed)
+        return failed
+    lines = list(unstorable.values())
+    for line in lines[1:]:  # the first ends the run, and says so there
+        log.error("%s", line)
+    return ConfigError(lines[0]) if lines else None
 
 
 def close_writes(node: TradingNode) -> None:

@@ -100,11 +100,14 @@ async def _run_live(node: TradingNode, duration_s: float | None) -> RunSummary:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await node.stop_strategies()
-        saves.close()  # the last checkpoint stores every strategy's state
-        unsaved = last_checkpoint(node)  # refused: the stop goes on, and ends saying so
-        gc.unfreeze()
-        node._stop_requested = False
+        try:
+            await node.stop_strategies()
+            saves.close()  # the last checkpoint stores every strategy's state
+            # refused, or a state unstorable: the stop goes on, and ends saying so
+            unsaved = last_checkpoint(node)
+        finally:  # whatever failed above: a node run again here starts unfrozen, not stopped
+            gc.unfreeze()
+            node._stop_requested = False
     if unsaved is not None:
         raise unsaved
     summary = node.summary(time.perf_counter() - started)

@@ -119,9 +119,18 @@ class CcxtVenue(CcxtQuoteStream):
         await self._catch_ups.close()
         await self.client.close()
 
+    def _reopen(self) -> None:
+        # Started again after a close (a failed start-up closes what it opened, and the API or
+        # a harness may start the node again in this process): ccxt refuses every request of a
+        # client closed once, until it is opened again.
+        for client in (self.client, self.user_client):
+            if getattr(client, "closed_by_user", False):
+                client.open()
+
     # markets ---------------------------------------------------------------------------------
     async def load_instruments(self) -> dict[str, Instrument]:
         """Load the exchange's spot markets and map precision, limits and fees to Instruments."""
+        self._reopen()
         markets = await self._call("load_markets", self.client.load_markets)
         out: dict[str, Instrument] = {}
         for symbol, m in markets.items():

@@ -83,6 +83,12 @@ class KalshiClient:
     async def close(self) -> None:
         await self._http.aclose()
 
+    def reopen(self) -> None:
+        """Take requests again once closed (a stop, a failed start-up): the node may start
+        again in this process."""
+        if self._http.is_closed:
+            self._http = httpx.AsyncClient(timeout=self._http.timeout)
+
     # the calls the venue uses ------------------------------------------------------------
     async def markets(
         self, status: str = "open", venue: str = "kalshi", max_pages: int = MAX_PAGES

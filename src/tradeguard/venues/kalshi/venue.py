@@ -110,6 +110,7 @@ class KalshiVenue(Venue):
         self.balance_reader = BalanceReader(name, self.fetch_balances, self.push_balances)
 
     async def connect(self) -> None:
+        self.client.reopen()
         await self.load_instruments()
         if self.stream_fills:
             self.user_stream = UserStreamState()

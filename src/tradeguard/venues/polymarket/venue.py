@@ -144,9 +144,9 @@ class PolymarketVenue(Venue):
 
     async def close(self) -> None:
         await self.balance_reader.close()
-        for task in (self._heartbeat, self._user_task):
-            await cancel_task(task)
-        await self._http.aclose()
+        await asyncio.gather(*(cancel_task(t) for t in (self._heartbeat, self._user_task)))
+        http, self._http = self._http, httpx.AsyncClient(timeout=10.0)  # to start again
+        await http.aclose()
 
     def _on_user_frame(self, msg: aiohttp.WSMessage) -> None:
         text = msg.data if msg.type is aiohttp.WSMsgType.TEXT else f"<{msg.type.name} frame>"

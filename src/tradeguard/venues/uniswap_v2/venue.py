@@ -159,10 +159,12 @@ class UniswapV2Venue(Venue):
             )
         cap = int(s.max_fee_per_gas_gwei * GWEI)
         tip = int(s.priority_fee_gwei * GWEI)
-        self.sender = TxSender(
-            self.name, self.chain, self.store, self._key, chain_id, cap, tip, self.now_ms
-        )
-        self._key = ""
+        if self.sender is None:  # the key goes to the signer once and lives only there
+            self.sender = TxSender(
+                self.name, self.chain, self.store, self._key, chain_id, cap, tip, self.now_ms
+            )
+            self._key = ""
+        self.sender.chain_id = chain_id  # connected again: a node started again in this process
         self.watcher = TxWatcher(self, self.sender)
         await self._check_decimals()
         factory = self.chain.contract(s.factory, abi.FACTORY)
