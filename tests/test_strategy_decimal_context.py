@@ -20,6 +20,8 @@ from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.order import OrderIntent
 from tradeguard.strategies.base import Strategy
 
+{top}
+
 
 class Fiddler(Strategy):
     def on_start(self):
@@ -39,12 +41,16 @@ CHANGES = {
     "inexact": "getcontext().traps[Inexact] = True",
     "floor": "getcontext().rounding = ROUND_FLOOR",
 }
+# Changed as the module is imported, for every strategy of the file.
+TOPS = {"at_import": "getcontext().prec = 6"}
 
 
 def _run(tmp_path: Path, data: Path, capsys: pytest.CaptureFixture[str], name: str) -> dict:
     work = tmp_path / name
     (work / "strategies").mkdir(parents=True)
-    (work / "strategies" / f"{name}.py").write_text(FIDDLER.format(change=CHANGES[name]))
+    (work / "strategies" / f"{name}.py").write_text(
+        FIDDLER.format(change=CHANGES.get(name, "pass"), top=TOPS.get(name, ""))
+    )
     mine = f"""
 [[strategies]]
 id = "mine"
@@ -88,5 +94,41 @@ def test_a_strategy_changing_the_decimal_context_changes_nothing_the_engine_stor
     with decimal.localcontext():  # a change that leaked stays inside this test
         alone = _run(tmp_path, data, capsys, "alone")
         assert len(alone["fills"]) == 3, alone  # the CSV's header and both orders' fills
-        for name in ("prec6", "inexact", "floor"):
+        for name in ("prec6", "inexact", "floor", "at_import"):
             assert _run(tmp_path, data, capsys, name) == alone, name
+
+
+SEER = """
+from decimal import ROUND_FLOOR, getcontext
+from tradeguard.strategies.base import Strategy
+
+getcontext().prec = 6
+
+
+class Seer(Strategy):
+    def __init__(self, strategy_id, venue, symbol, params):
+        super().__init__(strategy_id, venue, symbol, params)
+        self.seen = []
+
+    def on_start(self):
+        getcontext().rounding = ROUND_FLOOR
+
+    def on_candle(self, candle):
+        self.seen.append((getcontext().prec, getcontext().rounding))
+"""
+
+
+def test_a_strategy_keeps_its_own_decimal_settings_from_import_to_each_callback(
+    tmp_path: Path,
+) -> None:
+    from tradeguard.strategies.base import create
+
+    (tmp_path / "seer.py").write_text(SEER)
+    with decimal.localcontext():  # a change that leaked stays inside this test
+        node = decimal.getcontext()
+        settings = (node.prec, node.rounding)
+        strat = create("seer.py:Seer", "s", "paper", "BTC/USDT", {}, tmp_path)
+        strat.on_start()
+        strat.on_candle(None)
+        assert strat.seen == [(6, decimal.ROUND_FLOOR)]  # its import's digits, its own rounding
+        assert decimal.getcontext() is node and (node.prec, node.rounding) == settings

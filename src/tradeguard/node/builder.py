@@ -36,7 +36,6 @@ from tradeguard.storage.db import Database
 from tradeguard.storage.lock import acquire_writer_lock
 from tradeguard.storage.repository import Storage
 from tradeguard.strategies.base import create
-from tradeguard.strategies.decimal_context import own_decimal_context
 from tradeguard.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -440,7 +439,6 @@ def _build_strategies(node: TradingNode) -> None:
         for problem in conflicts(node.config.risk) if conflicts else ():
             raise ConfigError(f"strategies[{sc.id}]: {problem}")
         strat.bind(OwnContext(node._ctx, sc.id))  # its intents under its own id
-        own_decimal_context(strat)  # its decimal settings stay its own
         saved = node._strategy_states.get(sc.id)
         if saved is None:  # read once: the checkpoints keep this row from here on
             saved = run_state(node, sc.id).state
