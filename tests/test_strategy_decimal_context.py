@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import decimal
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,12 @@ def test_a_strategy_keeps_its_own_decimal_settings_from_import_to_each_callback(
         strat.on_candle(None)
         assert strat.seen == [(6, decimal.ROUND_FLOOR)]  # its import's digits, its own rounding
         assert decimal.getcontext() is node and (node.prec, node.rounding) == settings
+
+
+def test_a_percent_figure_rounds_half_even_whatever_the_context_says() -> None:
+    from tradeguard.model.position import unrealized_pct
+
+    # 0.00125 % lies halfway between two steps of a hundredth of a basis point
+    half = (Decimal("0.0000125"), Decimal(1), Decimal(1))
+    with decimal.localcontext(rounding=decimal.ROUND_HALF_UP):  # as ccxt leaves a context
+        assert unrealized_pct(*half) == Decimal("0.0012")

@@ -10,7 +10,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -550,7 +550,9 @@ class TradingNode:
             open_pos.append({
                 "symbol": p.symbol, "venue": p.venue, "strategy": p.strategy_id,
                 "quantity": plain(p.quantity), "entry": plain(p.avg_entry), "mark": plain(mark),
-                "unrealized_pnl": plain(p.unrealized_pnl(mark).quantize(Decimal("0.01"))),
+                "unrealized_pnl": plain(
+                    p.unrealized_pnl(mark).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+                ),
             })  # fmt: skip
         return RunSummary(
             mode=self.mode.value,
