@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN
+
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.events import EventData, EventKind
 from tradeguard.model.fill import Fill
@@ -81,7 +83,7 @@ def closed_data(t: ClosedTrade) -> EventData:
             "entry_price": plain(t.entry_price),
             "exit_price": plain(t.exit_price),
             "pnl": plain(t.pnl),
-            "pnl_pct": plain(t.pnl_pct.quantize(PCT_STEP)),
+            "pnl_pct": plain(t.pnl_pct.quantize(PCT_STEP, ROUND_HALF_EVEN)),
         }
     )
 

@@ -6,6 +6,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal, InvalidOperat
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+CENT = Decimal("0.01")
 # Assets counted as one USD each: valuation, limits named in USD, the stable reserve. PUSD is
 # the quote Polymarket's outcome markets settle in (venues/polymarket).
 STABLECOINS = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI", "FDUSD", "TUSD", "USDP", "PUSD"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from tradeguard.model.enums import Side
 from tradeguard.model.frozen import quick_init
@@ -38,7 +38,7 @@ def unrealized_pct(pnl: Decimal, entry: Decimal, quantity: Decimal) -> Decimal |
     basis = abs(quantity) * entry
     if not basis:
         return None
-    return (pnl / basis * 100).quantize(PCT_STEP)
+    return (pnl / basis * 100).quantize(PCT_STEP, ROUND_HALF_EVEN)  # whatever the context says
 
 
 @dataclass(slots=True)

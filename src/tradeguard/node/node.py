@@ -10,7 +10,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,7 +31,7 @@ from tradeguard.model.enums import TradingMode
 from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.market import Candle, Quote
-from tradeguard.model.money import ZERO, plain
+from tradeguard.model.money import CENT, ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.sealed import sealed_intent
 from tradeguard.node import checkpoint as ckpt
@@ -550,7 +550,7 @@ class TradingNode:
             open_pos.append({
                 "symbol": p.symbol, "venue": p.venue, "strategy": p.strategy_id,
                 "quantity": plain(p.quantity), "entry": plain(p.avg_entry), "mark": plain(mark),
-                "unrealized_pnl": plain(p.unrealized_pnl(mark).quantize(Decimal("0.01"))),
+                "unrealized_pnl": plain(p.unrealized_pnl(mark).quantize(CENT, ROUND_HALF_EVEN)),
             })  # fmt: skip
         return RunSummary(
             mode=self.mode.value,

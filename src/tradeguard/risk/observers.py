@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from tradeguard.clock import Clock
@@ -432,7 +432,7 @@ class RiskObservers(TakeBacks):
         if loss >= limit * self._warn_frac and self.warning_day != self.day:
             self.warning_day = self.day
             self._dirty = True
-            used = (loss / limit * _HUNDRED).quantize(Decimal("0.1"))
+            used = (loss / limit * _HUNDRED).quantize(Decimal("0.1"), ROUND_HALF_EVEN)
             data = {
                 "warning": "daily_loss",
                 "value": plain(loss),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from tradeguard.model.money import ZERO, fmt, plain
@@ -18,7 +18,7 @@ def _used(
     """`whole`: a count (trades), shown without decimals."""
     pct = None
     if value is not None and limit:
-        pct = plain((value / limit * _HUNDRED).quantize(Decimal("0.1")))
+        pct = plain((value / limit * _HUNDRED).quantize(Decimal("0.1"), ROUND_HALF_EVEN))
     show = (lambda d: str(int(d))) if whole else fmt
     return {
         "used": None if value is None else show(value),

@@ -201,8 +201,11 @@ def create(
         except StrategyLoadError as exc:
             known = sorted({*_REGISTRY, *_LAZY})
             raise ValueError(f"{exc} (built-in kinds: {known})") from None
+    from tradeguard.strategies.decimal_context import built_in_own_context
+
     keys = getattr(factory, "path_params", ())
-    return factory(strategy_id, venue, symbol, resolve_path_params(params, keys, base_dir))
+    params = resolve_path_params(params, keys, base_dir)
+    return built_in_own_context(factory, strategy_id, venue, symbol, params)
 
 
 def resolve_path_params(

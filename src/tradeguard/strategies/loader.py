@@ -14,11 +14,13 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+from decimal import localcontext
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from tradeguard.strategies.base import Strategy
+from tradeguard.strategies.decimal_context import remember_module_context
 
 ENTRY_POINT_GROUP = "tradeguard.strategies"
 
@@ -28,7 +30,17 @@ class StrategyLoadError(ValueError):
 
 
 def load_strategy_class(kind: str, base_dir: Path | None = None) -> type[Strategy]:
-    """Return the class a user-strategy `kind` names, or raise StrategyLoadError."""
+    """Return the class a user-strategy `kind` names, or raise StrategyLoadError.
+
+    Its module is imported in a copy of the decimal context: what the module sets there as it
+    is imported (`getcontext().prec = 6` at its top) is its strategies' own, not the node's."""
+    with localcontext() as imported:
+        cls = _load(kind, base_dir)
+    remember_module_context(cls.__module__, imported)
+    return cls
+
+
+def _load(kind: str, base_dir: Path | None) -> type[Strategy]:
     if ":" not in kind:
         cls = _from_entry_point(kind)
         if cls is None:

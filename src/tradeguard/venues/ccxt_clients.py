@@ -6,6 +6,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping
+from decimal import localcontext
 from typing import Any
 
 from tradeguard.model.errors import ConfigError
@@ -120,6 +121,25 @@ def shared_nonce(api_key: str) -> Callable[[], int]:
             return value
 
     return nonce
+
+
+def own_decimal_context(client: Any) -> Any:
+    """`client` with its websocket messages handled in a decimal context of their own.
+
+    ccxt's precision helpers (`currency_to_precision` adding up an order's fees in Binance's
+    trade handler, for one) set half-up rounding and the Underflow trap on the context they run
+    in. The socket's tasks run in a copy of the context variables of the task that opened it,
+    and that copy holds the very decimal context object the node's own tasks hold: a stream
+    message would change how the node rounds. Set before the client opens a socket (its
+    sockets take `handle_message` when they are made)."""
+    handle = client.handle_message
+
+    def handle_message(ws: Any, message: Any) -> Any:
+        with localcontext():
+            return handle(ws, message)
+
+    client.handle_message = handle_message
+    return client
 
 
 LOCAL_DIALECTS = {"binance": local_urls, "kraken": kraken_local_urls}

@@ -21,7 +21,12 @@ from tradeguard.model.reports import OrderReport
 from tradeguard.secrets.permissions import check_withdrawal_permission
 from tradeguard.secrets.redact import redact
 from tradeguard.venues.base import Venue
-from tradeguard.venues.ccxt_clients import NONCE_PER_KEY, SPOT_OPTIONS, ClientFactory
+from tradeguard.venues.ccxt_clients import (
+    NONCE_PER_KEY,
+    SPOT_OPTIONS,
+    ClientFactory,
+    own_decimal_context,
+)
 from tradeguard.venues.ccxt_ratelimit import RateLimiter
 
 # One logger for the whole venue, whichever module logs.
@@ -148,7 +153,7 @@ class CcxtConnection(Venue):
             raise ConfigError(
                 f"venue {name}: rate_limit_per_minute={rate_limit_per_minute} must be > 0"
             )
-        self.client = client_factory()
+        self.client = own_decimal_context(client_factory())
         options = self.client.options
         # ccxt gives this option to the exchanges whose market buy spends a quote amount.
         self.quote_sized_market_buy = "createMarketBuyOrderRequiresPrice" in options

@@ -45,6 +45,7 @@ from tradeguard.model.money import dec
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.secrets.redact import redact
+from tradeguard.venues.ccxt_clients import own_decimal_context
 from tradeguard.venues.ccxt_venue import CcxtVenue, log
 from tradeguard.venues.trade_rows import trade_row_key
 
@@ -73,7 +74,7 @@ class KrakenCcxtVenue(CcxtVenue):
         super().__init__(name, client_factory, *args, **kwargs)
         # The private streams get a ccxt client of their own: on the one the live hub's public
         # watches share, a public trade watch was left waiting when its socket dropped.
-        self._user = client_factory()
+        self._user = own_decimal_context(client_factory())
         self._user.enableRateLimit = False
         # The token ccxt asks for before a private subscription (GetWebSocketsToken) goes out as
         # every private request does: paced, and signed again with a new nonce when refused for
