@@ -43,6 +43,8 @@ async def test_a_kill_whose_halt_the_database_refuses_still_cancels_and_tells_it
         assert await node.venues["paper"].fetch_open_orders() == []
         report = r.json()["report"]
         assert sorted(report["cancelled"] + [f["id"] for f in report["failed"]]) == sorted(cids)
+        for failed in report["failed"]:  # the driver's words in one line, no statement
+            assert "\n" not in failed["reason"] and "[SQL" not in failed["reason"], failed
         told = []
         while not stream.empty():
             told.append(stream.get_nowait())

@@ -228,13 +228,8 @@ class TradingNode:
     # lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
         """Connect venues, load their instruments and reconcile before any new order."""
-        from sqlalchemy.exc import SQLAlchemyError
-
         from tradeguard.node.startup import before_trading, connect_venues
 
-        # a running node's kill whose store the database refuses halts in memory, says so and
-        # cancels all the same (risk.kill.KillSwitch.held_errors)
-        self.kill_switch.held_errors = (SQLAlchemyError,)
         if self.alerts is not None:
             await self.alerts.start()
         await connect_venues(self)
