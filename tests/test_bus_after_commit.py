@@ -4,6 +4,8 @@ one told outside any transaction leaves at once."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from tradeguard.bus import EventBus, EventQueue
@@ -95,3 +97,34 @@ def test_a_write_batch_unit_that_rolls_back_announces_nothing(store: Storage) ->
     with store.transaction():
         store.kv_set("b", 1)
     assert _drain(queue) == []
+
+
+def test_another_threads_commit_or_rollback_leaves_this_threads_events_held(
+    store: Storage,
+) -> None:
+    # a transaction is a thread's own (an API thread's, a worker's): what one thread holds
+    # leaves with its own commit only, never with another thread's nor with its rollback
+    bus, queue, _, committed = _bus(store)
+    told, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with store.transaction():
+            bus.publish(Event("risk.breaker_tripped", 1))
+            told.set()
+            release.wait(10)
+            store.kv_set("held", 1)
+
+    worker = threading.Thread(target=holder)
+    worker.start()
+    try:
+        assert told.wait(10)
+        with store.transaction():
+            store.kv_set("other", 1)  # this thread commits: the other's event stays held
+        with pytest.raises(OSError), store.transaction():
+            store.kv_set("other", 2)
+            raise OSError("refused")  # and rolls back: the other's is not dropped either
+        assert _drain(queue) == [] and committed == []
+    finally:
+        release.set()
+        worker.join(10)
+    assert _drain(queue) == ["risk.breaker_tripped"] and committed == ["risk.breaker_tripped"]

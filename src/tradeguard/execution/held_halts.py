@@ -19,12 +19,9 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from tradeguard.model.events import Event, EventKind
+from tradeguard.risk.kill import NOT_STORED
 
 log = logging.getLogger(__name__)
-
-NOT_STORED = (
-    "the halt holds in memory only: a restart does not know it, and reconciles before any trade"
-)
 
 
 def refusal(exc: SQLAlchemyError) -> str:

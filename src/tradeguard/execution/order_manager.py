@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
 from tradeguard.execution.balance_reports import _Report
 from tradeguard.execution.fill_application import FillApplication, RiskGate
+from tradeguard.execution.held_halts import refusal
 from tradeguard.execution.oco import submit_oco, withdraw_approvals
 from tradeguard.execution.order_events import is_settlement, order_data
 from tradeguard.execution.order_index import OrderIndex
@@ -467,6 +470,9 @@ class OrderManager(FillApplication):
                 continue
             try:
                 await self.cancel(order.client_order_id)
+            except SQLAlchemyError as exc:  # in the driver's words: no statement, one line
+                failed.append((order.client_order_id, f"its journal write failed ({refusal(exc)})"))
+                continue
             except Exception as exc:
                 failed.append((order.client_order_id, str(exc)))
                 continue

@@ -12,12 +12,18 @@ the cancels, never the heartbeat nor the kill file.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from tradeguard.execution.held_halts import refusal
 from tradeguard.risk.kill import KillRequest
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
+
+log = logging.getLogger(__name__)
 
 
 async def execute_kill(node: TradingNode, request: KillRequest) -> dict[str, Any]:
@@ -37,6 +43,10 @@ async def execute_kill(node: TradingNode, request: KillRequest) -> dict[str, Any
 
         await flatten_and_follow(node, report)
     node.kill_switch.finish(report)
-    node.flush_audit()
+    try:
+        node.flush_audit()
+    except SQLAlchemyError as exc:  # the database full: the report still goes to its asker
+        log.error("kill switch: its audit events were not written (%s); the next commit "
+                  "writes them", refusal(exc))  # fmt: skip
     node.kill_switch.release(request)  # the kill file it took, never one written since
     return report.to_json()

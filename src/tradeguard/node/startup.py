@@ -13,6 +13,8 @@ import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
@@ -31,7 +33,10 @@ log = logging.getLogger("tradeguard.node.node")
 
 async def connect_venues(node: TradingNode) -> None:
     """Load the data venues' markets (a paper venue on a prediction market takes them), then
-    connect each trading venue and load its instruments."""
+    connect each trading venue and load its instruments. From here on a kill whose store the
+    database refuses halts in memory, says so and cancels all the same (a running node's:
+    `KillSwitch.held_errors`)."""
+    node.kill_switch.held_errors = (SQLAlchemyError,)
     for venue in node.data_venues.values():
         await venue.load_instruments()  # public: the markets their streams map symbols by
     for vc in node.config.venues:

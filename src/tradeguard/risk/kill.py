@@ -13,7 +13,9 @@ import os
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,11 @@ from tradeguard.clock import Clock
 from tradeguard.model.events import Event, EventKind
 from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
 from tradeguard.risk.state import FLATTEN_WAITS
+
+# what a halt held in memory only means (a kill's, and execution.held_halts' own)
+NOT_STORED = (
+    "the halt holds in memory only: a restart does not know it, and reconciles before any trade"
+)
 
 __all__ = [
     "KILL_FLATTEN_TAG",
@@ -180,6 +187,10 @@ class KillSwitch:
         self._late: deque[Path] = deque()  # taken files still to act on
         self._leftovers_checked = False
         self.triggered_ts: int | None = None  # the last request this process triggered
+        # the store's refusals a running node's kill holds in memory and goes on with (the
+        # database's, set at its start); none: a refused store raises (a kill of a stopped
+        # node, which would come back trading, fails instead)
+        self.held_errors: tuple[type[Exception], ...] = ()
 
     def trigger(
         self, reason: str, by: str, flatten: bool = False, sentinel: str = ""
@@ -195,15 +206,34 @@ class KillSwitch:
         request = KillRequest(reason=reason, by=by, flatten=flatten, ts=self.clock.now_ms(),
                               sentinel=sentinel)  # fmt: skip
         self.triggered_ts = request.ts
-        self.engine.halt(f"kill switch: {reason}", by)
+        engine, halt = self.engine, f"kill switch: {reason}"
+        before = engine.state
+        why = self._stored(partial(engine.halt, halt, by))
+        if why:  # HALTED in memory, unsaid (its event follows its store): said, as not stored
+            said = f"{halt}; NOT STORED: storing the halt failed ({why}); {NOT_STORED}"
+            data = {"from": before.value, "to": engine.state.value, "reason": said, "by": by,
+                    "stored": False}  # fmt: skip
+            engine.emit(Event(EventKind.STATE_CHANGED, request.ts, data, severity="critical"))
         # the last resume when the kill was asked for: any other is later, whatever its clock
         # (a resume from the command line may stamp a replay's time), node.kill_restart
-        self.engine.record_kill({**request.to_json(), "resume_before": self.engine.last_resume})
-        self.engine.emit(
-            Event(EventKind.KILL, request.ts, {"stage": "triggered", **request.to_json()},
-                  severity="critical")
-        )  # fmt: skip
+        asked = {**request.to_json(), "resume_before": engine.last_resume}
+        why = self._stored(partial(engine.record_kill, asked)) or why
+        told = {"stage": "triggered", **request.to_json(), **({"stored": False} if why else {})}
+        engine.emit(Event(EventKind.KILL, request.ts, told, severity="critical"))
         return request
+
+    def _stored(self, write: Callable[[], None]) -> str:
+        """Run one of the kill's stores; a refusal of `held_errors` (the database full) is
+        logged and returned in the driver's words, the change held in memory (saved with the
+        next save of the risk state): the kill goes on to cancel. "" when it was stored."""
+        try:
+            write()
+        except self.held_errors as exc:
+            cause = getattr(exc, "orig", None) or exc
+            why = f"{type(cause).__name__}: {' '.join(str(cause).split())[:200]}"
+            log.critical("kill switch: trading HALTED, not stored (%s); %s", why, NOT_STORED)
+            return why
+        return ""
 
     def take_loss_flatten(self, reconciled: bool = True) -> KillRequest | None:
         """Take the flatten a loss limit asked for (`risk.on_loss_halt = "flatten"`): stored
@@ -336,7 +366,7 @@ class KillSwitch:
         last = self.engine.last_kill
         asked = report.request.to_json()
         if last is None or all(last.get(k) == v for k, v in asked.items()):
-            self.engine.record_kill(data)
+            self._stored(partial(self.engine.record_kill, data))
         self.engine.emit(
             Event(EventKind.KILL, report.finished_ts, {"stage": "done", **data},
                   severity="critical")

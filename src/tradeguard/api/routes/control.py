@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from tradeguard.api.confirmations import PAPER_RESET
 from tradeguard.api.deps import API, admin, second_factor, state_dep, trader
@@ -14,10 +16,12 @@ from tradeguard.api.schemas import KillRequest, ModeRequest, ResetRequest, Resum
 from tradeguard.api.serialisers import clean
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.api.strict_json import StrictJsonRoute
+from tradeguard.execution.held_halts import refusal
 from tradeguard.model.enums import TradingMode
 from tradeguard.node.duties import KillNotFinished
 from tradeguard.risk.engine import ResumeRefused
 
+log = logging.getLogger(__name__)
 router = APIRouter(
     tags=["control"], responses={**AUTH_RESPONSES, **CONFLICT}, route_class=StrictJsonRoute
 )
@@ -42,16 +46,13 @@ async def kill(
     elif node.config.api.require_totp_for_kill:
         kill_second_factor(api, who, request)
     report = await queued_kill(api, body.reason, who.by, flatten=body.flatten)
-    api.audit(
-        "api.kill",
-        who,
-        {
-            "reason": body.reason,
-            "flatten": body.flatten,
-            "cancelled": len(report.get("cancelled", [])),
-        },
-        "critical",
-    )
+    done = {"reason": body.reason, "flatten": body.flatten,
+            "cancelled": len(report.get("cancelled", []))}  # fmt: skip
+    try:
+        api.audit("api.kill", who, done, "critical")
+    except SQLAlchemyError as exc:  # the database full: the kill is done, its report told
+        log.error("api kill: its audit event was not written (%s); the next commit writes it",
+                  refusal(exc))  # fmt: skip
     return {"trading_state": node.risk.state.value, "report": clean(report)}
 
 
