@@ -80,3 +80,33 @@ def test_pending_trades_are_bounded_and_end_when_settled() -> None:
     assert len(pending) == PENDING_KEPT and "old" not in pending and "t0" not in pending
     follow_pending(pending, {"id": "t5", "status": "CONFIRMED"}, fill(now), now)
     assert "t5" not in pending and f"t{PENDING_KEPT}" in pending
+
+
+async def test_many_pending_trades_at_start_are_each_read_within_the_call_timeout(
+    tmp_path, monkeypatch
+) -> None:
+    """Forty trades pending at the stop, each read by id in well under the call timeout: the
+    start reads them all (one venue call each), not as one call whose reads together outlast
+    the timeout and halt the node at every start while they stay stored."""
+    from tradeguard.execution.pending_trades import PENDING_KEY
+    from tradeguard.storage.db import Database
+    from tradeguard.storage.repository import Storage
+
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        cfg.reconcile = cfg.reconcile.model_copy(update={"call_timeout_s": 1.0, "call_attempts": 1})
+        async with running(cfg) as node:
+            started = node.clock.now_ms()
+        db = Database(cfg.node.database_url)
+        try:  # trades matched an hour before the last reconciliation, pending at the stop
+            ids = {f"gone-{n}": started - 3_600_000 for n in range(40)}
+            Storage(db).kv_set(PENDING_KEY, {"polymarket": ids})
+        finally:
+            db.dispose()
+        server.faults.latency_ms_by_endpoint["/data/trades"] = 50  # 2 s for the forty
+        async with running(cfg) as node:
+            report = node.storage.kv_get("reconcile.report")
+            assert report["ok"], report
+            assert node.risk.state is not TradingState.HALTED
+            # the CLOB lists none of them: each was read and let go
+            assert node.storage.kv_get(PENDING_KEY) == {"polymarket": {}}

@@ -19,6 +19,7 @@ from tradeguard.execution.host import ReconcileHost
 log = logging.getLogger(__name__)
 
 PENDING_KEY = "reconcile.trades_pending"  # venue -> {trade id: its time (ms)}
+FOLLOWED_MAX = 1_000  # pending trades read again by id a reconciliation at most (the newest)
 
 
 def _stored(node: ReconcileHost) -> dict[str, Any]:
@@ -44,9 +45,12 @@ async def follow_pending(
         if isinstance(ts, int) and not isinstance(ts, bool):
             pending.setdefault(str(trade_id), ts)
     first = since - since % 1000  # the listings read from the start of that second
-    unlisted = {t: ts for t, ts in pending.items() if ts < first}
-    if unlisted:
-        await call(f"follow_trades ({len(unlisted)} pending)", partial(follow, unlisted))
+    unlisted = [(t, ts) for t, ts in pending.items() if ts < first]
+    for n, (trade_id, ts) in enumerate(unlisted[-FOLLOWED_MAX:], 1):
+        # one call a trade: each read is bounded by the call timeout, not all together (a
+        # thousand reads as one call would time out at every start while they stay stored)
+        step = f"follow_trades {trade_id[:80]!r} ({n} of {len(unlisted)} pending)"
+        await call(step, partial(follow, {trade_id: ts}))
 
 
 def remember_pending(node: ReconcileHost, name: str, venue: Any) -> None:
