@@ -110,3 +110,35 @@ async def test_many_pending_trades_at_start_are_each_read_within_the_call_timeou
             assert node.risk.state is not TradingState.HALTED
             # the CLOB lists none of them: each was read and let go
             assert node.storage.kv_get(PENDING_KEY) == {"polymarket": {}}
+
+
+async def test_a_pending_trade_read_settled_is_not_read_again_by_id(tmp_path, monkeypatch) -> None:
+    """A trade stored pending at a stop and read CONFIRMED by the start's listing is followed
+    no more: the stored ids are taken up before that listing, not put back over what it read
+    (each one cost a read by id more, after it had settled)."""
+    from tradeguard.execution.pending_trades import PENDING_KEY
+    from tradeguard.execution.reconcile import CHECKPOINT_KEY
+
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            await buy(node, POLY_YES)
+            await _sell(node, POLY_YES, Decimal(10))
+            (fill,) = [
+                f for f in node.storage.load_fills(venue="polymarket") if f.side is Side.SELL
+            ]
+            server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "RETRYING")
+            assert (await reconcile_and_gate(node)).ok
+            assert fill.trade_id in node.storage.kv_get(PENDING_KEY)["polymarket"]
+        server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "CONFIRMED")
+        async with running(cfg) as node:  # its listing reads the trade CONFIRMED
+            assert node.storage.kv_get("reconcile.report")["ok"]
+            # the next one lists from past the trade's second
+            lookback = int(node.config.reconcile.fills_lookback_s * 1000)
+            past = (fill.ts // 1000 + 1) * 1000 + lookback
+            node.storage.kv_set(CHECKPOINT_KEY, {"polymarket": past})
+            before = len(server.requests)
+            assert (await reconcile_and_gate(node)).ok
+            by_id = [r for r in list(server.requests)[before:] if r["query"].get("id")]
+            assert by_id == []
+            assert node.storage.kv_get(PENDING_KEY) == {"polymarket": {}}

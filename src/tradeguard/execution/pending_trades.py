@@ -27,6 +27,21 @@ def _stored(node: ReconcileHost) -> dict[str, Any]:
     return dict(raw) if isinstance(raw, dict) else {}
 
 
+def restore_pending(node: ReconcileHost, name: str, venue: Any) -> None:
+    """Hand `venue` the pending trades stored for `name` once, before its first listing (a
+    start's venue knows none): afterwards the venue's own reads are newer than what is stored
+    (a trade read settled since is followed no more, where putting the stored ids back at
+    each reconciliation read it again by id), and the listing reads the ones it reaches."""
+    pending = getattr(venue, "pending_trades", None)
+    if not isinstance(pending, dict) or getattr(venue, "pending_restored", True):
+        return
+    stored = _stored(node).get(name)
+    for trade_id, ts in stored.items() if isinstance(stored, dict) else ():
+        if isinstance(ts, int) and not isinstance(ts, bool):
+            pending.setdefault(str(trade_id), ts)
+    venue.pending_restored = True
+
+
 async def follow_pending(
     node: ReconcileHost,
     name: str,
@@ -34,16 +49,12 @@ async def follow_pending(
     since: int,
     call: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]],
 ) -> None:
-    """Hand `venue` the pending trades stored for `name` (a start's venue knows none) and read
-    again by id those its listings from `since` did not reach."""
+    """Read again by id the pending trades of `venue` its listings from `since` did not
+    reach."""
     pending = getattr(venue, "pending_trades", None)
     follow = getattr(venue, "follow_trades", None)
     if not isinstance(pending, dict) or follow is None:
         return
-    stored = _stored(node).get(name)
-    for trade_id, ts in stored.items() if isinstance(stored, dict) else ():
-        if isinstance(ts, int) and not isinstance(ts, bool):
-            pending.setdefault(str(trade_id), ts)
     first = since - since % 1000  # the listings read from the start of that second
     unlisted = [(t, ts) for t, ts in pending.items() if ts < first]
     for n, (trade_id, ts) in enumerate(unlisted[-FOLLOWED_MAX:], 1):
