@@ -142,3 +142,35 @@ async def test_a_pending_trade_read_settled_is_not_read_again_by_id(tmp_path, mo
             by_id = [r for r in list(server.requests)[before:] if r["query"].get("id")]
             assert by_id == []
             assert node.storage.kv_get(PENDING_KEY) == {"polymarket": {}}
+
+
+async def test_a_pending_trade_the_user_channel_tells_settled_is_not_read_by_id(
+    tmp_path, monkeypatch
+) -> None:
+    """Stored pending, then told CONFIRMED on the `user` channel while the node runs: a later
+    reconciliation whose listing no longer reaches it does not put the stored id back and read
+    it again by id."""
+    import asyncio
+
+    from tradeguard.execution.reconcile import CHECKPOINT_KEY
+
+    async with demo_clob() as (server, keys):
+        async with running(pm_config(tmp_path, monkeypatch, server, keys)) as node:
+            await buy(node, POLY_YES)
+            await _sell(node, POLY_YES, Decimal(10))
+            (fill,) = [
+                f for f in node.storage.load_fills(venue="polymarket") if f.side is Side.SELL
+            ]
+            server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "RETRYING")
+            assert (await reconcile_and_gate(node)).ok  # stores it pending
+            venue = node.venues["polymarket"]
+            server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "CONFIRMED")
+            async with asyncio.timeout(10):  # the channel's message ends it
+                while fill.trade_id in venue.pending_trades:
+                    await asyncio.sleep(0.01)
+            lookback = int(node.config.reconcile.fills_lookback_s * 1000)
+            past = (fill.ts // 1000 + 1) * 1000 + lookback
+            node.storage.kv_set(CHECKPOINT_KEY, {"polymarket": past})
+            before = len(server.requests)
+            assert (await reconcile_and_gate(node)).ok
+            assert [r for r in list(server.requests)[before:] if r["query"].get("id")] == []
