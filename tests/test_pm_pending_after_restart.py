@@ -154,23 +154,44 @@ async def test_a_pending_trade_the_user_channel_tells_settled_is_not_read_by_id(
 
     from tradeguard.execution.reconcile import CHECKPOINT_KEY
 
-    async with demo_clob() as (server, keys):
-        async with running(pm_config(tmp_path, monkeypatch, server, keys)) as node:
-            await buy(node, POLY_YES)
-            await _sell(node, POLY_YES, Decimal(10))
-            (fill,) = [
-                f for f in node.storage.load_fills(venue="polymarket") if f.side is Side.SELL
-            ]
-            server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "RETRYING")
-            assert (await reconcile_and_gate(node)).ok  # stores it pending
-            venue = node.venues["polymarket"]
-            server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "CONFIRMED")
-            async with asyncio.timeout(10):  # the channel's message ends it
-                while fill.trade_id in venue.pending_trades:
-                    await asyncio.sleep(0.01)
-            lookback = int(node.config.reconcile.fills_lookback_s * 1000)
-            past = (fill.ts // 1000 + 1) * 1000 + lookback
-            node.storage.kv_set(CHECKPOINT_KEY, {"polymarket": past})
-            before = len(server.requests)
-            assert (await reconcile_and_gate(node)).ok
-            assert [r for r in list(server.requests)[before:] if r["query"].get("id")] == []
+    async with (
+        demo_clob() as (server, keys),
+        running(pm_config(tmp_path, monkeypatch, server, keys)) as node,
+    ):
+        await buy(node, POLY_YES)
+        await _sell(node, POLY_YES, Decimal(10))
+        (fill,) = [f for f in node.storage.load_fills(venue="polymarket") if f.side is Side.SELL]
+        server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "RETRYING")
+        assert (await reconcile_and_gate(node)).ok  # stores it pending
+        venue = node.venues["polymarket"]
+        server.set_trade_status(fill.trade_id.rsplit("-", 1)[0], "CONFIRMED")
+        async with asyncio.timeout(10):  # the channel's message ends it
+            while fill.trade_id in venue.pending_trades:
+                await asyncio.sleep(0.01)
+        lookback = int(node.config.reconcile.fills_lookback_s * 1000)
+        past = (fill.ts // 1000 + 1) * 1000 + lookback
+        node.storage.kv_set(CHECKPOINT_KEY, {"polymarket": past})
+        before = len(server.requests)
+        assert (await reconcile_and_gate(node)).ok
+        assert [r for r in list(server.requests)[before:] if r["query"].get("id")] == []
+
+
+def test_a_pending_trade_with_a_huge_id_ends_when_read_failed() -> None:
+    """A trade id longer than the 200 characters kept of it: read FAILED, its pending entry
+    (kept under the cut id) ends too, instead of being stored and read again by the cut id."""
+    from eth_account import Account
+
+    from tradeguard.clock import Clock
+    from tradeguard.model.enums import LiquiditySide
+    from tradeguard.model.fill import Fill
+    from tradeguard.venues.polymarket.trade_rows import kept_fills
+    from tradeguard.venues.polymarket.venue import PolymarketVenue
+
+    venue = PolymarketVenue("polymarket", "http://127.0.0.1:9", Account.create().key.hex(), Clock())
+    huge = "t" * 5000
+    fill = Fill("polymarket", POLY_YES, "", "0xh", huge, Side.SELL, Decimal("0.5"), Decimal(1),
+                Decimal(0), "PUSD", LiquiditySide.TAKER, venue.clock.now_ms())  # fmt: skip
+    assert kept_fills(venue, {"id": huge, "status": "MATCHED"}, [fill]) == [fill]
+    assert list(venue.pending_trades) == [huge[:200]]
+    assert kept_fills(venue, {"id": huge, "status": "FAILED"}, [fill]) == []
+    assert venue.pending_trades == {}
