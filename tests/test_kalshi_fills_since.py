@@ -49,3 +49,27 @@ async def test_fills_after_a_long_stop_are_read_from_the_checkpoint_alone():
             assert len(pages) == 1, pages  # the fills since the checkpoint: one page
         finally:
             await venue.close()
+
+
+async def test_a_fill_in_the_checkpoints_second_after_it_is_read():
+    """Kalshi's `ts` is the whole second: a fill at .700 of the checkpoint's second (.500) is
+    listed by `min_ts` (asked from the second before), and kept as after the checkpoint."""
+    from tradeguard.sandbox.kalshi.wire import iso
+
+    async with KalshiExchange(page_size=2) as ex:
+        key_id, pem = seeded_kalshi(ex)
+        venue = KalshiVenue("kalshi", ex.rest_url, key_id, pem, Clock())
+        await venue.connect()
+        try:
+            await venue.submit(_buy("tg-same-second"))
+            ((row,),) = ex.fills.values()
+            second = row["ts"]
+            row["created_time"] = iso(second * 1000 + 700)
+            fills = await venue.fetch_fills(YES, second * 1000 + 500)
+            assert [(f.client_order_id, f.ts) for f in fills] == [
+                ("tg-same-second", second * 1000 + 700)
+            ]
+            asked = [r for r in ex.requests if r["path"].endswith("/fills")][-1]
+            assert "min_ts" in asked["query"], asked  # narrowed, not the whole history
+        finally:
+            await venue.close()

@@ -19,11 +19,27 @@ from tradeguard.execution.host import ReconcileHost
 log = logging.getLogger(__name__)
 
 PENDING_KEY = "reconcile.trades_pending"  # venue -> {trade id: its time (ms)}
+FOLLOWED_MAX = 1_000  # pending trades read again by id a reconciliation at most (the newest)
 
 
 def _stored(node: ReconcileHost) -> dict[str, Any]:
     raw = node.storage.kv_get(PENDING_KEY)
     return dict(raw) if isinstance(raw, dict) else {}
+
+
+def restore_pending(node: ReconcileHost, name: str, venue: Any) -> None:
+    """Hand `venue` the pending trades stored for `name` once, before its first listing (a
+    start's venue knows none): afterwards the venue's own reads are newer than what is stored
+    (a trade read settled since is followed no more, where putting the stored ids back at
+    each reconciliation read it again by id), and the listing reads the ones it reaches."""
+    pending = getattr(venue, "pending_trades", None)
+    if not isinstance(pending, dict) or getattr(venue, "pending_restored", True):
+        return
+    stored = _stored(node).get(name)
+    for trade_id, ts in stored.items() if isinstance(stored, dict) else ():
+        if isinstance(ts, int) and not isinstance(ts, bool):
+            pending.setdefault(str(trade_id), ts)
+    venue.pending_restored = True
 
 
 async def follow_pending(
@@ -33,20 +49,19 @@ async def follow_pending(
     since: int,
     call: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]],
 ) -> None:
-    """Hand `venue` the pending trades stored for `name` (a start's venue knows none) and read
-    again by id those its listings from `since` did not reach."""
+    """Read again by id the pending trades of `venue` its listings from `since` did not
+    reach."""
     pending = getattr(venue, "pending_trades", None)
     follow = getattr(venue, "follow_trades", None)
     if not isinstance(pending, dict) or follow is None:
         return
-    stored = _stored(node).get(name)
-    for trade_id, ts in stored.items() if isinstance(stored, dict) else ():
-        if isinstance(ts, int) and not isinstance(ts, bool):
-            pending.setdefault(str(trade_id), ts)
     first = since - since % 1000  # the listings read from the start of that second
-    unlisted = {t: ts for t, ts in pending.items() if ts < first}
-    if unlisted:
-        await call(f"follow_trades ({len(unlisted)} pending)", partial(follow, unlisted))
+    unlisted = [(t, ts) for t, ts in pending.items() if ts < first]
+    for n, (trade_id, ts) in enumerate(unlisted[-FOLLOWED_MAX:], 1):
+        # one call a trade: each read is bounded by the call timeout, not all together (a
+        # thousand reads as one call would time out at every start while they stay stored)
+        step = f"follow_trades {trade_id[:80]!r} ({n} of {len(unlisted)} pending)"
+        await call(step, partial(follow, {trade_id: ts}))
 
 
 def remember_pending(node: ReconcileHost, name: str, venue: Any) -> None:

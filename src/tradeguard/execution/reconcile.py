@@ -65,7 +65,11 @@ from tradeguard.execution.merge_trades import trades_kept, venue_trades
 from tradeguard.execution.order_events import is_settlement
 from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.outcome_netting import with_journal_locks
-from tradeguard.execution.pending_trades import follow_pending, remember_pending
+from tradeguard.execution.pending_trades import (
+    follow_pending,
+    remember_pending,
+    restore_pending,
+)
 from tradeguard.execution.reconcile_balances import apply_balances_or_fail, differs_from_ledger
 from tradeguard.execution.reconcile_call import ReconcileFailed, call_venue, database_failed
 from tradeguard.execution.reconcile_positions import check_positions as _check_positions
@@ -187,6 +191,7 @@ async def _reconcile_venue(
     symbols = _symbols_of(node, name, venue_open, since)
     traded = getattr(venue, "traded_symbols", None)  # the account's trades, any market
     opening: set[str] = set()  # trades the balances this reconciliation opens the ledger at hold
+    restore_pending(node, name, venue)  # pending at the last stop: the listing may read them
     with _listing_pass(venue):  # a listing of several symbols (a market's) read once
         if traded is not None:
             found = await call(f"traded_symbols since {since}", partial(traded, max(since, 0)))

@@ -20,6 +20,11 @@ PENDING_KEPT = 1_000  # pending trades followed at most (the oldest let go past 
 PENDING_KEEP_MS = 7 * 86_400_000  # a trade is followed this long after its match at most
 
 
+def pending_id(row: dict[str, Any]) -> str:
+    """The id `row`'s trade is followed by (cut to 200 characters: a hostile one is bounded)."""
+    return str(row.get("id", ""))[:200]
+
+
 def follow_pending(
     pending: dict[str, int], row: dict[str, Any], fills: list[Fill], now: int
 ) -> None:
@@ -27,7 +32,7 @@ def follow_pending(
     and not settled (MATCHED, MINED, RETRYING, a status no CLOB sends yet). A CONFIRMED read
     ends it; so does a row naming no status (nothing to follow). Kept `PENDING_KEEP_MS` after
     its match (the window in which a FAILED fill is still flagged), `PENDING_KEPT` at most."""
-    trade_id, status = str(row.get("id", ""))[:200], row.get("status")
+    trade_id, status = pending_id(row), row.get("status")
     if status is None or status == "CONFIRMED" or not fills:
         pending.pop(trade_id, None)
         return

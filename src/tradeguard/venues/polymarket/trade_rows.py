@@ -33,7 +33,7 @@ from tradeguard.model.money import ZERO, dec, venue_amount
 from tradeguard.model.outcome import outcome_price
 from tradeguard.venues.polymarket.listing_pass import outside_pass
 from tradeguard.venues.polymarket.markets import QUOTE
-from tradeguard.venues.polymarket.pending import follow_pending
+from tradeguard.venues.polymarket.pending import follow_pending, pending_id
 from tradeguard.venues.polymarket.trade_time import trade_ts_ms
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def kept_fills(venue: Any, row: dict[str, Any], fills: list[Fill]) -> list[Fill]
         kept = [f for f in fills if f.trade_id not in ids]
         follow_pending(venue.pending_trades, row, kept, venue.clock.now_ms())
         return kept
-    venue.pending_trades.pop(str(row.get("id")), None)  # ended: FAILED
+    venue.pending_trades.pop(pending_id(row), None)  # ended: FAILED (the id kept of it)
     failed_at: dict[str, int] = venue._failed_at
     for f in fills:
         venue.failed_fills[f.trade_id] = f

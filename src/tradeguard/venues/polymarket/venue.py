@@ -105,6 +105,7 @@ class PolymarketVenue(Venue):
         self._resting: set[str] = set()  # hashes whose last query found the order open
         self._failed_ids: dict[str, None] = {}  # read FAILED: a MATCHED read later is stale
         self.pending_trades: dict[str, int] = {}  # booked, not settled: trade id -> its time
+        self.pending_restored = False  # those stored at the last stop taken up (reconcile)
         self.unknown_told: set[str] = set()  # trade statuses no CLOB sends yet, warned of once
         self._unread: dict[str, int] = {}  # adopted order's hash -> from when its trades are
         self._http = httpx.AsyncClient(timeout=10.0)
