@@ -140,6 +140,9 @@ class VenueConfig(_Strict):
     # With native_exits: an armed trailing stop moves the resting stop up to its level (cancel,
     # then place again) at most once per this many seconds; 0 keeps trailing stops in the engine.
     native_trailing_interval_s: int = Field(default=60, ge=0, le=86_400)
+    # kind = "kalshi" or "polymarket": a listing (markets, the trades since the last
+    # reconciliation) longer than this many pages is refused; raise it after a long stop.
+    max_pages: int = Field(default=500, ge=1, le=100_000)
 
     @field_validator("rest_url", "ws_url")
     @classmethod

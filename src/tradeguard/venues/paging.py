@@ -14,7 +14,8 @@ from typing import Any
 
 from tradeguard.model.errors import DefinitiveVenueError
 
-MAX_PAGES = 500
+MAX_PAGES = 500  # the default of a venue's `max_pages` setting
+PAGES_LIMIT = 100_000  # the most `max_pages` may be set to
 KALSHI_LIMIT = 1000
 CLOB_START = "MA=="
 CLOB_END = "LTE="
@@ -26,7 +27,8 @@ def _too_many(venue: str, op: str, pages: int, rows: int) -> DefinitiveVenueErro
     return DefinitiveVenueError(
         venue,
         f"{op}: the listing goes on past {pages} pages ({rows} rows read, page cap "
-        f"max_pages={pages}); nothing of it was used: narrow the listing or raise the cap",
+        f"max_pages={pages}); nothing of it was used: narrow the listing or raise the venue's "
+        f"max_pages setting (at most {PAGES_LIMIT:,})",
         "TOO_MANY_PAGES",
     )
 

@@ -12,6 +12,7 @@ from typing import Any
 from tradeguard.clock import Clock
 from tradeguard.model.errors import ConfigError
 from tradeguard.venues.base import Venue
+from tradeguard.venues.paging import MAX_PAGES
 
 KALSHI_URLS = {
     True: ("https://demo-api.kalshi.co/trade-api/v2", "wss://demo-api.kalshi.co/trade-api/ws/v2"),
@@ -25,7 +26,14 @@ POLYMARKET_USER_WS = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
 
 
 def build_pm_venue(vc: Any, clock: Clock, credentials: Any, stream: bool = True) -> Venue:
-    """Return the venue for a kalshi or polymarket VenueConfig (ConfigError names the gap)."""
+    """Return the venue for a kalshi or polymarket VenueConfig (ConfigError names the gap),
+    its listings capped at the config's `max_pages`."""
+    venue = _venue_of(vc, clock, credentials, stream)
+    venue.max_pages = int(getattr(vc, "max_pages", MAX_PAGES))  # type: ignore[attr-defined]
+    return venue
+
+
+def _venue_of(vc: Any, clock: Clock, credentials: Any, stream: bool) -> Venue:
     if credentials is None:
         fields = "key_id, private_key_pem" if vc.kind == "kalshi" else "private_key"
         raise ConfigError(

@@ -251,17 +251,22 @@ class PolymarketPublicData(PublicData):
 
 
 def build_pm_data_venue(vc: Any, clock: Clock) -> PublicData:
-    """The data-only venue of a kalshi or polymarket VenueConfig (public endpoints only)."""
+    """The data-only venue of a kalshi or polymarket VenueConfig (public endpoints only), its
+    listings capped at the config's `max_pages`."""
     from tradeguard.venues.pm_build import KALSHI_URLS, POLYMARKET_URL
 
+    data: PublicData
     if vc.kind == "kalshi":
         rest = vc.rest_url or KALSHI_URLS[bool(vc.sandbox)][0]
-        return KalshiPublicData(vc.name, rest, clock)
-    rest = vc.rest_url or POLYMARKET_URL
-    ws = vc.ws_url or (
-        rest.replace("http", "ws", 1) + "/ws/market" if vc.rest_url else POLYMARKET_MARKET_WS
-    )
-    return PolymarketPublicData(vc.name, rest, clock, ws)
+        data = KalshiPublicData(vc.name, rest, clock)
+    else:
+        rest = vc.rest_url or POLYMARKET_URL
+        ws = vc.ws_url or (
+            rest.replace("http", "ws", 1) + "/ws/market" if vc.rest_url else POLYMARKET_MARKET_WS
+        )
+        data = PolymarketPublicData(vc.name, rest, clock, ws)
+    data.max_pages = int(getattr(vc, "max_pages", MAX_PAGES))
+    return data
 
 
 POLYMARKET_MARKET_WS = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
