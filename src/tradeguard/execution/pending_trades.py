@@ -9,8 +9,9 @@ again by id (`follow_trades`), so one that FAILED while the node was stopped is 
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 PENDING_KEY = "reconcile.trades_pending"  # venue -> {trade id: its time (ms)}
 FOLLOWED_MAX = 1_000  # pending trades read again by id a reconciliation at most (the newest)
+FOLLOW_CONCURRENCY = 4  # of those reads at a time at most
 
 
 def _stored(node: ReconcileHost) -> dict[str, Any]:
@@ -50,18 +52,38 @@ async def follow_pending(
     call: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]],
 ) -> None:
     """Read again by id the pending trades of `venue` its listings from `since` did not
-    reach."""
+    reach (the newest `FOLLOWED_MAX`), `FOLLOW_CONCURRENCY` reads at a time."""
     pending = getattr(venue, "pending_trades", None)
     follow = getattr(venue, "follow_trades", None)
     if not isinstance(pending, dict) or follow is None:
         return
     first = since - since % 1000  # the listings read from the start of that second
-    unlisted = [(t, ts) for t, ts in pending.items() if ts < first]
-    for n, (trade_id, ts) in enumerate(unlisted[-FOLLOWED_MAX:], 1):
+    unlisted = sorted(((t, ts) for t, ts in pending.items() if ts < first), key=lambda t: t[1])
+    steps = [
         # one call a trade: each read is bounded by the call timeout, not all together (a
         # thousand reads as one call would time out at every start while they stay stored)
-        step = f"follow_trades {trade_id[:80]!r} ({n} of {len(unlisted)} pending)"
-        await call(step, partial(follow, {trade_id: ts}))
+        partial(call, f"follow_trades {trade_id[:80]!r} ({n} of {len(unlisted)} pending)",
+                partial(follow, {trade_id: ts}))
+        for n, (trade_id, ts) in enumerate(unlisted[-FOLLOWED_MAX:], 1)
+    ]  # fmt: skip
+    await _bounded(steps, FOLLOW_CONCURRENCY)
+
+
+async def _bounded(steps: Sequence[Callable[[], Awaitable[Any]]], limit: int) -> None:
+    """Run `steps`, `limit` at a time; the first that fails stops the others and is raised."""
+    queue = iter(steps)
+
+    async def worker() -> None:
+        for step in queue:
+            await step()
+
+    tasks = [asyncio.ensure_future(worker()) for _ in range(min(limit, len(steps)))]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def remember_pending(node: ReconcileHost, name: str, venue: Any) -> None:

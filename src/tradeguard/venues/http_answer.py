@@ -94,6 +94,7 @@ def status_error(
     else:
         err = DefinitiveVenueError(venue, redact(f"{head}: {message}{tail}"), code or "REJECTED")
     err.retry_after_s = retry_after  # type: ignore[attr-defined]
+    err.http_status = status  # type: ignore[attr-defined]
     return err
 
 

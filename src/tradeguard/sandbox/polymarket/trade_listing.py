@@ -1,8 +1,9 @@
 """The local CLOB's `/data/trades` listing: an account's trades newest first, narrowed as the
 CLOB's query narrows them (py-clob-client's `TradeParams`: `id`, `market`, `asset_id`,
-`before`, `after`). A row is the taker's trade: `asset_id` matches the taker's token alone, so
-a maker's side of a complementary match (its own token in `maker_orders`) is listed under the
-other outcome's; `market` lists both."""
+`before`, `after`; an `id` of other than letters, digits, `-` and `_` is refused, HTTP 400).
+A row is the taker's trade: `asset_id` matches the taker's token alone, so a maker's side of
+a complementary match (its own token in `maker_orders`) is listed under the other outcome's;
+`market` lists both."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ def trade_listing(rows: Sequence[dict[str, Any]], query: Mapping[str, str]) -> l
     """`rows` (kept in the order they were matched) as the listing answers them: newest first,
     only those the query's filters keep. ValueError naming a malformed `after` or `before`."""
     after, before = _seconds(query, "after"), _seconds(query, "before")
+    trade_id = query.get("id", "")
+    if trade_id and not all(c.isascii() and (c.isalnum() or c in "-_") for c in trade_id):
+        raise ValueError(f"id {trade_id[:80]!r} is not a trade id")  # answered HTTP 400
     want = {k: query[k] for k in ("id", "market", "asset_id") if query.get(k)}
     out = []
     for row in reversed(rows):  # newest first; of one second, the later match first

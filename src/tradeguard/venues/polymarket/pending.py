@@ -11,13 +11,18 @@ meanwhile is flagged however old its match.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.venues.paging import clob_pages
 
 PENDING_KEPT = 1_000  # pending trades followed at most (the oldest let go past it)
 PENDING_KEEP_MS = 7 * 86_400_000  # a trade is followed this long after its match at most
+REFUSED_ID = (400, 404)  # the CLOB's answers to a read by an id it does not take
+
+log = logging.getLogger(__name__)
 
 
 def pending_id(row: dict[str, Any]) -> str:
@@ -40,19 +45,43 @@ def follow_pending(
     cutoff = now - PENDING_KEEP_MS
     for old in [t for t, ts in pending.items() if ts < cutoff]:
         del pending[old]
-    while len(pending) > PENDING_KEPT:
-        del pending[next(iter(pending))]
+    while len(pending) > PENDING_KEPT:  # the oldest trade goes, whenever it was added
+        del pending[min(pending, key=pending.__getitem__)]
 
 
 async def follow_trades(venue: Any, trades: dict[str, int]) -> None:
     """Read again, by id, the trades of `trades` (trade id -> its time) booked while not
     settled: one FAILED since is kept apart for the reconciliation to flag (`failed_fills`),
-    one settled is followed no more, one the CLOB no longer lists is let go."""
-    for trade_id, ts in list(trades.items())[-PENDING_KEPT:]:
-        rows = await clob_pages(
-            venue._trades_of({"id": trade_id}), venue=venue.name, op="follow_trades",
-            max_pages=venue.max_pages,
-        )  # fmt: skip
+    one settled is followed no more, one the CLOB no longer lists is let go. One past its
+    `PENDING_KEEP_MS` is let go unread, with a warning naming it; one whose read the CLOB
+    refuses (HTTP 400 or 404: an id it does not take) is kept, with a warning naming it and
+    the refusal, and read again at the next reconciliation until its week is over: never a
+    reconciliation failed (the node halted) for as long as it stays stored."""
+    cutoff = venue.clock.now_ms() - PENDING_KEEP_MS
+    for trade_id, ts in sorted(trades.items(), key=lambda t: t[1])[-PENDING_KEPT:]:
+        if ts < cutoff:
+            venue.pending_trades.pop(trade_id, None)
+            log.warning(
+                "%s: pending trade %r let go unread: matched at %d, more than %d days ago "
+                "(a FAILED status of it is no longer flagged)",
+                venue.name, trade_id[:80], ts, PENDING_KEEP_MS // 86_400_000,
+            )  # fmt: skip
+            continue
+        try:
+            rows = await clob_pages(
+                venue._trades_of({"id": trade_id}), venue=venue.name, op="follow_trades",
+                max_pages=venue.max_pages,
+            )  # fmt: skip
+        except DefinitiveVenueError as exc:
+            if getattr(exc, "http_status", None) not in REFUSED_ID:
+                raise
+            venue.pending_trades[trade_id] = ts
+            log.warning(
+                "%s: pending trade %r: its read by id was refused (%s); kept and read again "
+                "until %d days after its match",
+                venue.name, trade_id[:80], exc, PENDING_KEEP_MS // 86_400_000,
+            )  # fmt: skip
+            continue
         venue.pending_trades[trade_id] = ts
         if not any(isinstance(r, dict) and r.get("id") == trade_id for r in rows):
             venue.pending_trades.pop(trade_id, None)
