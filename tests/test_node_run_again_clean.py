@@ -1,0 +1,94 @@
+"""A node run again in the same process (the API, a test harness) after a run that ended on a
+strategy state its prompt store could not hold: before, the next run ended at once with the
+earlier run's error (the state store's error was kept on the node), and stored no asked state
+again. Now each run starts with the stores' errors and dropped orders of its own only."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from live_support import move_books, sandbox_config
+from tradeguard.cli.common import start_run_stop
+from tradeguard.model.errors import ConfigError
+from tradeguard.model.market import Quote
+from tradeguard.node import TradingNode
+from tradeguard.sandbox.testing import seeded_exchange
+from tradeguard.strategies.base import Strategy
+
+
+class OnceUnstorable(Strategy):
+    """On its first quote asks a state stored that JSON cannot hold; fine from its stop on."""
+
+    timeframe = None
+    asked = 0
+    bad = False
+
+    def on_ticker(self, quote: Quote) -> None:
+        self.asked += 1
+        if self.asked == 1:
+            self.bad = True
+        self.save_soon()
+
+    def on_stop(self) -> None:
+        self.bad = False
+
+    def state(self) -> dict[str, Any]:
+        return {"handle": object()} if self.bad else {"asked": self.asked}
+
+
+ONCE = {
+    "id": "once", "kind": "test_node_run_again_clean:OnceUnstorable", "venue": "binance",
+    "symbol": "BTC/USDT", "params": {},
+}  # fmt: skip
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_run_after_one_a_state_store_ended_is_not_ended_by_its_error(
+    tmp_path: Path,
+) -> None:
+    async with seeded_exchange() as ex:
+        node = TradingNode(sandbox_config(tmp_path, ex, [ONCE], state_save_interval_s=0))
+        books = asyncio.create_task(move_books(ex, 0.05))
+        try:
+            with pytest.raises(ConfigError, match="handle"):  # run 1: ended by the store
+                await asyncio.wait_for(start_run_stop(node, None, duration_s=60), 60)
+            strat = node.strategies[0]
+            asked = strat.asked
+            # run 2: before, ended at once with run 1's error
+            summary = await asyncio.wait_for(start_run_stop(node, None, duration_s=1.5), 60)
+            assert summary is not None
+            assert strat.asked > asked  # it traded on quotes in run 2
+            stored = node.storage.load_run_state("once").state
+            assert stored["asked"] > asked  # its asked states are stored again
+        finally:
+            books.cancel()
+            node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_ccxt_venue_closed_connects_again_on_another_event_loop(tmp_path: Path) -> None:
+    """A node started again by a second `asyncio.run` (a harness, a command run twice in one
+    process): before, the reopened ccxt client was bound to the first, closed, event loop."""
+    async with seeded_exchange() as ex:
+        node = TradingNode(sandbox_config(tmp_path, ex, []))
+        venue = node.venues["binance"]
+
+        async def once() -> set[str]:
+            await venue.connect()
+            try:
+                return {b.asset for b in await venue.fetch_balances()}
+            finally:
+                await venue.close()
+
+        def two_runs() -> list[set[str]]:  # each its own event loop, as each command's
+            return [asyncio.run(once()) for _ in range(2)]
+
+        try:
+            first, second = await asyncio.wait_for(asyncio.to_thread(two_runs), 60)
+        finally:
+            node.close()
+    assert "USDT" in first and second == first
