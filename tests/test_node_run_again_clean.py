@@ -92,3 +92,36 @@ async def test_a_ccxt_venue_closed_connects_again_on_another_event_loop(tmp_path
         finally:
             node.close()
     assert "USDT" in first and second == first
+
+
+class _Held:
+    def __init__(self, sid: str) -> None:
+        self.id = sid
+        self.state: dict[str, Any] = {"half": "made"}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.state = dict(state)
+
+
+def test_an_abandoned_strategy_is_given_back_its_newest_record_too(tmp_path: Path) -> None:
+    """A strategy that committed a record (an arbitrage cycle's row, its state with it) and was
+    then abandoned by a Ctrl-C: a process started again resumes from that record's state, newer
+    than the last checkpoint's; the node run again in the same process gave back only the
+    checkpoint's, forgetting the cycle it recorded."""
+    from test_state_saves import _rig
+    from tradeguard.execution.gateway import RECORD_STATE_KEY
+    from tradeguard.node.checkpoint import take_back_states
+    from tradeguard.storage.repository import RunState
+
+    storage, _, node = _rig(tmp_path)
+    try:
+        with storage.transaction():
+            saved = {"record_id": 1, "legs": 0}
+            storage.save_run_state(RunState(strategy_id="s1", status="running", state=saved))
+            storage.kv_set(RECORD_STATE_KEY.format("s1"), {"record_id": 2, "legs": 3})
+        s1 = _Held("s1")
+        node.strategies, node._run_states = [s1], {}
+        take_back_states(node, ["s1"])
+        assert s1.state == {"record_id": 2, "legs": 3}  # as a start in a new process
+    finally:
+        storage.db.dispose()
