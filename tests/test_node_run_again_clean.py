@@ -125,3 +125,30 @@ def test_an_abandoned_strategy_is_given_back_its_newest_record_too(tmp_path: Pat
         assert s1.state == {"record_id": 2, "legs": 3}  # as a start in a new process
     finally:
         storage.db.dispose()
+
+
+async def test_prediction_data_venues_closed_load_their_markets_again() -> None:
+    """The data-only Kalshi and Polymarket venues (paper trading on their public books), as a
+    stop or a failed start-up closes them: before, a node started again in this process could
+    not load their markets ("the client has been closed")."""
+    from pm_support import seeded_kalshi
+    from tradeguard.clock import Clock
+    from tradeguard.sandbox.kalshi.server import KalshiExchange
+    from tradeguard.sandbox.polymarket.server import PolymarketExchange
+    from tradeguard.venues.pm_public import KalshiPublicData, PolymarketPublicData
+
+    async with KalshiExchange() as kx, PolymarketExchange() as px:
+        seeded_kalshi(kx)
+        px.add_market("fed-dec", "1001", "1002")
+        venues = [
+            KalshiPublicData("kalshi", kx.rest_url, Clock()),
+            PolymarketPublicData("polymarket", px.url, Clock(), px.url + "/ws/market"),
+        ]
+        for venue in venues:
+            first = set(await venue.load_instruments())
+            assert first, venue.name
+            await venue.close()  # as a stop, or a failed start-up, closes it
+            try:
+                assert set(await venue.load_instruments()) == first
+            finally:
+                await venue.close()
