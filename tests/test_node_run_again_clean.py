@@ -152,3 +152,40 @@ async def test_prediction_data_venues_closed_load_their_markets_again() -> None:
                 assert set(await venue.load_instruments()) == first
             finally:
                 await venue.close()
+
+
+class StuckAtStop(Strategy):
+    """A state JSON cannot hold from its stop on."""
+
+    timeframe = None
+    stopped = False
+
+    def on_stop(self) -> None:
+        self.stopped = True
+
+    def state(self) -> dict[str, Any]:
+        return {"handle": object()} if self.stopped else {"stopped": False}
+
+
+STUCK = {**ONCE, "id": "stuck", "kind": "test_node_run_again_clean:StuckAtStop"}
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_state_unstorable_at_a_stop_another_error_ended_is_still_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run ended by one error (here a prompt store that failed) whose stop then found another
+    strategy's state unstorable: before, that strategy's line was said nowhere (the run's
+    error won), its last stored state kept in silence."""
+    async with seeded_exchange() as ex:
+        config = sandbox_config(tmp_path, ex, [ONCE, STUCK], state_save_interval_s=0)
+        node = TradingNode(config)
+        books = asyncio.create_task(move_books(ex, 0.05))
+        try:
+            with pytest.raises(ConfigError, match="'once'"):
+                await asyncio.wait_for(start_run_stop(node, None, duration_s=60), 60)
+        finally:
+            books.cancel()
+            node.close()
+    said = [r.getMessage() for r in caplog.records if "'stuck'" in r.getMessage()]
+    assert any("last stored state" in line for line in said), said
