@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from live_support import move_books, sandbox_config
+from test_state_saves import OnceUnstorable as OnceUnstorableAsker
 from tradeguard.cli.common import start_run_stop
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.market import Quote
@@ -189,3 +190,38 @@ async def test_a_state_unstorable_at_a_stop_another_error_ended_is_still_said(
             node.close()
     said = [r.getMessage() for r in caplog.records if "'stuck'" in r.getMessage()]
     assert any("last stored state" in line for line in said), said
+
+
+class RestoringAsker(OnceUnstorableAsker):
+    def restore(self, state: dict[str, Any]) -> None:
+        self.sent = int(state.get("sent", 0))
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_strategy_whose_order_was_dropped_unsent_resumes_from_its_stored_state(
+    tmp_path: Path,
+) -> None:
+    """Run 1 drops a strategy's entry unsent (the state asked stored with it could not be) and
+    ends; its state in memory says the entry went out. Run 2 of the node in the same process
+    gives it its last stored state back (as a new process would start it), so it sends the
+    entry; before, it went on believing the entry sent and never sent one."""
+    from test_state_saves import ASKER
+    from tradeguard.storage.repository import RunState
+
+    asker = {**ASKER, "kind": "test_node_run_again_clean:RestoringAsker"}
+    async with seeded_exchange() as ex:
+        node = TradingNode(sandbox_config(tmp_path, ex, [asker], state_save_interval_s=0))
+        with node.storage.transaction():  # what an earlier run stored
+            node.storage.save_run_state(RunState("ask", status="running", state={"sent": 0}))
+        node._run_states.clear()
+        books = asyncio.create_task(move_books(ex, 0.05))
+        try:
+            with pytest.raises(ConfigError, match="'ask'"):
+                await asyncio.wait_for(start_run_stop(node, None, duration_s=60), 60)
+            assert [o for o in node.orders.orders.values() if o.strategy_id == "ask"] == []
+            await asyncio.wait_for(start_run_stop(node, None, duration_s=1.5), 60)
+            sent = [o for o in node.orders.orders.values() if o.strategy_id == "ask"]
+            assert len(sent) == 1, sent  # before: none, the strategy took it for sent
+        finally:
+            books.cancel()
+            node.close()
