@@ -225,3 +225,31 @@ async def test_a_strategy_whose_order_was_dropped_unsent_resumes_from_its_stored
         finally:
             books.cancel()
             node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_serve_with_a_bad_tls_pair_closes_nothing_left_open(tmp_path: Path) -> None:
+    """`api serve` whose certificate file is not a PEM chain: before, the venues connected
+    first and the server's check failed after, outside the stop that closes them (the ccxt
+    session and user streams left open). Now the check comes before any venue connects."""
+    import io
+
+    from rich.console import Console
+
+    from test_start_failure_closes_venues import _failed_start
+    from tradeguard.cli.api import _serve
+    from tradeguard.config import Config
+
+    (tmp_path / "cert.pem").write_text("not a certificate\n")
+    (tmp_path / "key.pem").write_text("not a key\n")
+    async with seeded_exchange() as ex:
+        cfg = sandbox_config(tmp_path, ex, []).model_dump()
+        cfg["api"] = {
+            **cfg["api"],
+            "tls_certfile": str(tmp_path / "cert.pem"),
+            "tls_keyfile": str(tmp_path / "key.pem"),
+        }
+        node = TradingNode(Config.model_validate(cfg))
+        console = Console(file=io.StringIO())
+        said = await _failed_start(node, _serve(node, "127.0.0.1", 0, console))
+    assert "api.tls_certfile" in said, said
