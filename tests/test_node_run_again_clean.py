@@ -1,7 +1,7 @@
-"""A node run again in the same process (the API, a test harness) after a run that ended on a
-strategy state its prompt store could not hold: before, the next run ended at once with the
-earlier run's error (the state store's error was kept on the node), and stored no asked state
-again. Now each run starts with the stores' errors and dropped orders of its own only."""
+"""A node run again in the same process (the API, a test harness): what an earlier run left
+must not end or mislead the next one (a state store's error, strategies whose orders were
+dropped unsent or that a Ctrl-C abandoned, venues closed by a stop or a failed start-up, on
+the same event loop or a new one); and a failed start leaves no venue open."""
 
 from __future__ import annotations
 
@@ -228,7 +228,7 @@ async def test_a_strategy_whose_order_was_dropped_unsent_resumes_from_its_stored
 
 
 @pytest.mark.usefixtures("vault_env")
-async def test_serve_with_a_bad_tls_pair_closes_nothing_left_open(tmp_path: Path) -> None:
+async def test_serve_with_a_bad_tls_pair_leaves_no_venue_open(tmp_path: Path) -> None:
     """`api serve` whose certificate file is not a PEM chain: before, the venues connected
     first and the server's check failed after, outside the stop that closes them (the ccxt
     session and user streams left open). Now the check comes before any venue connects."""
