@@ -253,3 +253,28 @@ async def test_serve_with_a_bad_tls_pair_leaves_no_venue_open(tmp_path: Path) ->
         console = Console(file=io.StringIO())
         said = await _failed_start(node, _serve(node, "127.0.0.1", 0, console))
     assert "api.tls_certfile" in said, said
+
+
+async def test_alerts_started_again_on_another_event_loop_are_delivered() -> None:
+    """A node started again by a second `asyncio.run` starts its alert senders again: before,
+    their queues were bound to the first event loop, the new sender died on its first wait
+    and every alert of the second run stayed undelivered (the stop then failed on them)."""
+    from test_alerts_channels import serve_http
+    from test_alerts_manager import closed
+    from tradeguard.alerts import AlertManager, AlertsConfig, WebhookChannel
+
+    async with serve_http() as receiver:
+        manager = AlertManager(AlertsConfig(), [WebhookChannel(f"{receiver.base}/hook", "slack")])
+
+        async def one_run(ts: int) -> int:
+            await manager.start()
+            await asyncio.sleep(0)  # the sender waits on its queue
+            manager.on_event(closed(ts))
+            await manager.stop(timeout_s=30)  # delivers what is queued first
+            return manager.counters["sent"]
+
+        def two_runs() -> list[int]:  # each its own event loop, as each command's
+            return [asyncio.run(one_run(ts)) for ts in (1, 2)]
+
+        assert await asyncio.wait_for(asyncio.to_thread(two_runs), 60) == [1, 2]
+        assert len(receiver.requests) == 2
