@@ -289,6 +289,9 @@ class AlertManager:
         """Start one delivery worker per channel on the running loop."""
         if self._workers:
             return
+        # Queues bind to the event loop that first waits on them: started again on another
+        # (a node started by a second `asyncio.run`), fresh ones take what is queued.
+        self._queues = [_moved(q) for q in self._queues]
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._workers = [
@@ -385,3 +388,11 @@ def build_manager(
     from tradeguard.alerts.channels import build_channels
 
     return AlertManager(config, build_channels(config), sleep=sleep, mode=mode)
+
+
+def _moved(queue: asyncio.Queue[Alert]) -> asyncio.Queue[Alert]:
+    """A new queue (bound to no event loop yet) holding what `queue` holds, in its order."""
+    fresh: asyncio.Queue[Alert] = asyncio.Queue(queue.maxsize)
+    while not queue.empty():
+        fresh.put_nowait(queue.get_nowait())
+    return fresh

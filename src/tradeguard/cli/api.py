@@ -231,12 +231,12 @@ async def _serve_until(
     from tradeguard.node.duties import KillRunner, OrderChecks, PeriodicReconcile
     from tradeguard.node.valuation_view import save_valuation
 
+    server = ApiServer(node, host, port)  # its TLS files checked before any venue connects
     try:
         await node.start()
     except BaseException:
         await node.stop()  # the venues it connected before failing: sessions, user streams
         raise
-    server = ApiServer(node, host, port)
     # Held assets no strategy streams (a contract a `pm arb run` left held) are priced by the
     # reference prices: read again on their schedule, as a trading node reads them, not once.
     every, refs = node.config.node.reference_prices_interval_s, node._reference

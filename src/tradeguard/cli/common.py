@@ -273,8 +273,11 @@ async def start_run_stop(
     asyncio.get_running_loop().set_default_executor(HeldThreadPool())
     from tradeguard.node.checkpoint import take_back_states
 
-    # a Ctrl-C that stopped an earlier run of the node, and what it abandoned, are not this one's
-    take_back_states(node, node.interrupts.begin())
+    # a Ctrl-C that stopped an earlier run of the node, and what it abandoned, are not this
+    # one's; nor is a state store that failed in it, and the orders that dropped unsent
+    saves = node.state_saves
+    dropped = saves.begin() if saves is not None else []
+    take_back_states(node, node.interrupts.begin() + dropped)
     # from here on: a stop asked for during start-up ends the run once it starts
     give_back = _stop_on_signals(node) if live else None
     try:

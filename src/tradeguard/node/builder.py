@@ -452,7 +452,7 @@ def _build_strategies(node: TradingNode) -> None:
         saved = node._strategy_states.get(sc.id)
         if saved is None:  # read once: the checkpoints keep this row from here on
             saved = run_state(node, sc.id).state
-        saved = _newest_state(sc.id, saved or {}, records)
+        saved = newest_state(sc.id, saved or {}, records)
         if saved:
             strat.restore(saved)
         node.strategies.append(strat)
@@ -463,7 +463,7 @@ def _build_strategies(node: TradingNode) -> None:
 RECORD_PREFIX = "strategy.record_"
 
 
-def _newest_state(
+def newest_state(
     strategy_id: str, saved: dict[str, Any], records: dict[str, Any]
 ) -> dict[str, Any]:
     """The checkpoint's state, or the one its newest record committed when that came later

@@ -113,11 +113,18 @@ def state_to_store(
 
 def take_back_states(node: TradingNode, strategy_ids: list[str]) -> None:
     """Give each strategy of `strategy_ids` (abandoned in an earlier run of the node in this
-    process, its state possibly half-made) its last stored state back."""
+    process, its state possibly half-made) its last stored state back: as a start in a new
+    process reads it, its newest record's when that came after the last checkpoint."""
+    from tradeguard.node.builder import RECORD_PREFIX, newest_state
+
+    if not strategy_ids:
+        return
+    records = dict(node.storage.kv_prefixed(RECORD_PREFIX))
     for strat in node.strategies:
-        stored = run_state(node, strat.id).state if strat.id in strategy_ids else None
-        if stored:
-            strat.restore(stored)
+        if strat.id in strategy_ids:
+            stored = newest_state(strat.id, run_state(node, strat.id).state or {}, records)
+            if stored:
+                strat.restore(stored)
 
 
 def unstorable_line(strat: Strategy, exc: Exception) -> str:

@@ -19,6 +19,7 @@ from tradeguard.execution.merge_trades import trades_kept, venue_trades
 from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.reconcile import held_unbooked, sync_held
 from tradeguard.marketdata.live.subscriptions import Subscription
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node.cash_flows import apply_cash_flows
 from tradeguard.node.duties import duties
@@ -80,6 +81,7 @@ async def _run_live(node: TradingNode, duration_s: float | None) -> RunSummary:
     # Everything from the subscription on is undone in `finally`: a duty that fails to build
     # (the balance sync refusing its tolerances) left the log handler subscribed, and a node
     # run again in the same process logged every state change once per earlier attempt.
+    ended_by = True  # an error ends the run: cleared once the loop ends as asked
     try:
         _start_duties(node, tasks, backups)
         while not node._stop_requested:
@@ -94,6 +96,7 @@ async def _run_live(node: TradingNode, duration_s: float | None) -> RunSummary:
                 hub.subscribe(bot_quotes(node))
                 resync = time.monotonic() + RESYNC_STREAMS_S
             await asyncio.sleep(0.05)
+        ended_by = False
     finally:
         node.bus.unsubscribe(_log_risk)
         node.liveness.stop()
@@ -105,6 +108,8 @@ async def _run_live(node: TradingNode, duration_s: float | None) -> RunSummary:
             saves.close()  # the last checkpoint stores every strategy's state
             # refused, or a state unstorable: the stop goes on, and ends saying so
             unsaved = last_checkpoint(node)
+            if ended_by and isinstance(unsaved, ConfigError):  # the run's own error is raised
+                log.error("%s", unsaved)
         finally:  # whatever failed above: a node run again here starts unfrozen, not stopped
             gc.unfreeze()
             node._stop_requested = False

@@ -141,6 +141,14 @@ class StateSaves:
         self.refused = ""
         self.next_ok = now + self.interval_s
 
+    def begin(self) -> list[str]:
+        """Start a run (of the node, again in this process): what an earlier run's store raised
+        does not end this one. Return the strategies whose orders it dropped unsent: what they
+        hold says those went out, the caller gives them their last stored state back."""
+        self.failed = None
+        dropped, self.unsent = sorted(self.unsent), set()
+        return dropped
+
     def close(self) -> None:
         """Cancel a pending timed write (the stop's last checkpoint stores everything)."""
         if self.timer is not None:

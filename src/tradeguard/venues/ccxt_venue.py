@@ -123,8 +123,14 @@ class CcxtVenue(CcxtQuoteStream):
         # Started again after a close (a failed start-up closes what it opened, and the API or
         # a harness may start the node again in this process): ccxt refuses every request of a
         # client closed once, until it is opened again.
+        # Started by another event loop (a second `asyncio.run`), ccxt would build the new
+        # session, and throttle, on the first one's, closed by then.
+        loop = asyncio.get_running_loop()
         for client in (self.client, self.user_client):
             if getattr(client, "closed_by_user", False):
+                if getattr(client, "asyncio_loop", None) not in (None, loop):
+                    client.asyncio_loop = None
+                    client.init_throttler()
                 client.open()
 
     # markets ---------------------------------------------------------------------------------

@@ -73,7 +73,9 @@ class PublicData:
         return answer_json(self.name, op, resp)
 
     async def close(self) -> None:
-        await self._http.aclose()
+        # a new client to start again with (a node started again in this process)
+        http, self._http = self._http, httpx.AsyncClient(timeout=10.0)
+        await http.aclose()
 
     async def kalshi_listing(self, op: str, status: str) -> list[Any]:
         """Every market of Kalshi's GET /markets with `status`, all pages."""
