@@ -130,15 +130,21 @@ from pathlib import Path
 from tradeguard.strategies.base import Strategy
 
 
-def note_mask(out: str) -> None:
-    blocked = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, set())
-    Path(out).write_text(f"{threading.current_thread().name} {blocked}")
+def blocks_ctrl_c(native_id: int) -> bool:
+    status = Path(f"/proc/self/task/{native_id}/status").read_text()
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:"))
+    return bool(int(mask, 16) >> (signal.SIGINT - 1) & 1)
 
 
 class HandsOff(Strategy):
+    call = None
+
     def on_candle(self, candle) -> None:
-        if not Path(self.params["out"]).exists():
-            asyncio.get_running_loop().run_in_executor(None, note_mask, self.params["out"])
+        out = Path(self.params["out"])
+        if self.call is None:
+            self.call = asyncio.get_running_loop().run_in_executor(None, threading.get_native_id)
+        elif self.call.done() and not out.exists():  # its worker waits for the next call
+            out.write_text(f"{blocks_ctrl_c(self.call.result())}")
 """
 
 
@@ -146,7 +152,8 @@ def test_the_event_loops_worker_threads_never_take_a_ctrl_c(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # `asyncio.to_thread` and DNS look-ups run on the loop's default executor: its threads
-    # start with Ctrl-C blocked, so a process-directed one goes to the main thread.
+    # start with Ctrl-C blocked, and waiting for work, a process-directed one goes to the main
+    # thread (while they run a call, `ctrl_c_reach` wakes the main thread for one they took).
     (tmp_path / "hands_off.py").write_text(EXECUTOR_STRATEGY, encoding="utf-8")
     data = write_slice(data_dir, tmp_path / "btc.csv", 30)
     out = tmp_path / "mask.txt"
@@ -161,4 +168,57 @@ params = {{ out = "{out}" }}
     cfg = write_paper_toml(tmp_path, data, strategies=mine)
     done = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
     assert done.returncode == 0, done.stderr
-    assert out.read_text().endswith(" True"), out.read_text()
+    assert out.read_text() == "True", out.read_text()
+
+
+HELPER_STRATEGY = """
+import asyncio
+import signal
+import subprocess
+from pathlib import Path
+
+from tradeguard.strategies.base import Strategy
+
+
+def helper_stopped(out: str) -> None:
+    codes = []
+    for how in (signal.SIGTERM, signal.SIGINT):  # a service manager's stop, a Ctrl-C
+        child = subprocess.Popen(["sleep", "60"])
+        child.send_signal(how)
+        try:
+            codes.append(child.wait(timeout=10))
+        except subprocess.TimeoutExpired:  # the signal never reached it
+            child.kill()
+            codes.append(child.wait())
+    Path(out).write_text(" ".join(str(c) for c in codes))
+
+
+class Helper(Strategy):
+    def on_candle(self, candle) -> None:
+        if not self.params.get("started"):
+            self.params["started"] = True
+            asyncio.get_running_loop().run_in_executor(None, helper_stopped, self.params["out"])
+"""
+
+
+def test_a_process_a_strategys_worker_thread_starts_takes_ctrl_c_and_sigterm(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A child process inherits the signal mask of the thread that starts it: one started from
+    # an event-loop worker (`asyncio.to_thread`, `run_in_executor`) that blocked Ctrl-C and
+    # SIGTERM ignored both, the terminal's Ctrl-C and a service manager's stop alike.
+    (tmp_path / "helper.py").write_text(HELPER_STRATEGY, encoding="utf-8")
+    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
+    out = tmp_path / "codes.txt"
+    mine = f"""
+[[strategies]]
+id = "mine"
+kind = "{tmp_path / "helper.py"}:Helper"
+venue = "paper"
+symbol = "BTC/USDT"
+params = {{ out = "{out}" }}
+"""
+    cfg = write_paper_toml(tmp_path, data, strategies=mine)
+    done = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == f"{-signal.SIGTERM} {-signal.SIGINT}", out.read_text()

@@ -36,8 +36,9 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
+from typing import ParamSpec, TypeVar
 
 HELD = frozenset(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGALRM") if hasattr(signal, name)
@@ -48,6 +49,8 @@ NUDGE: int | None = getattr(signal, "SIGURG", None)
 WAKING = frozenset(s for s in HELD if s != getattr(signal, "SIGTERM", None))
 NUDGES = 40  # tries, `NUDGE_EVERY_S` apart
 NUDGE_EVERY_S = 0.05
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -70,6 +73,21 @@ def start_thread(thread: threading.Thread) -> threading.Thread:
     with signals_held():
         thread.start()
     return thread
+
+
+def run_unheld(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run `fn` with `HELD` taken in this thread (blocked again after): a held thread's own
+    work, such as an event loop's worker running a strategy's `asyncio.to_thread`. A process
+    started inherits its thread's mask, and one started from a held thread ignored the
+    terminal's Ctrl-C and a service manager's SIGTERM; one it takes meanwhile is the main
+    thread's all the same (`ReachMainThread`)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return fn(*args, **kwargs)
+    before = signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 class ReachMainThread:
@@ -153,4 +171,4 @@ class ReachMainThread:
                 return
 
 
-__all__ = ["HELD", "NUDGE", "ReachMainThread", "signals_held", "start_thread"]
+__all__ = ["HELD", "NUDGE", "ReachMainThread", "run_unheld", "signals_held", "start_thread"]
