@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,7 @@ def test_a_replay_that_ends_gives_its_ctrl_c_handler_back(
     data = write_slice(data_dir, tmp_path / "btc.csv", 30)
     cfg = write_paper_toml(tmp_path, data)
     before = signal.getsignal(signal.SIGINT)
+    nudge, threads = signal.getsignal(signal.SIGURG), set(threading.enumerate())
     try:
         done = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
         after = signal.getsignal(signal.SIGINT)
@@ -119,6 +121,11 @@ def test_a_replay_that_ends_gives_its_ctrl_c_handler_back(
         signal.signal(signal.SIGINT, before)  # type: ignore[arg-type]
     assert done.returncode == 0, done.stderr
     assert after is before
+    # and nothing else the run took to reach the main thread is left behind
+    assert signal.getsignal(signal.SIGURG) == nudge
+    assert signal.set_wakeup_fd(-1) == -1
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, set()) == set()
+    assert not [t.name for t in set(threading.enumerate()) - threads if t.is_alive()]
 
 
 EXECUTOR_STRATEGY = """
