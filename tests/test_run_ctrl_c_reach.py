@@ -229,3 +229,58 @@ params = {{ out = "{out}" }}
     done = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
     assert done.returncode == 0, done.stderr
     assert out.read_text() == f"{-signal.SIGTERM} {-signal.SIGINT}", out.read_text()
+
+
+URGENT_STRATEGY = """
+import os
+import signal
+from pathlib import Path
+
+from tradeguard.strategies.base import Strategy
+
+URGENT = []
+signal.signal(signal.SIGURG, lambda signum, frame: URGENT.append(signum))  # a library's own
+
+
+class Urgent(Strategy):
+    seen = 0
+
+    def on_candle(self, candle) -> None:
+        self.seen += 1
+        if self.seen == 5:
+            os.kill(os.getpid(), signal.SIGURG)  # out-of-band data on its socket, say
+        elif self.seen == 6:
+            Path(self.params["out"]).write_text(str(len(URGENT)))
+"""
+
+
+def test_a_sigurg_handler_of_the_strategys_own_still_runs_during_the_replay(
+    tmp_path: Path,
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The console script's replay nudges its main thread with SIGURG: a handler a strategy's
+    # library set for SIGURG before the run went unanswered for the whole run.
+    cli_main = importlib.import_module("tradeguard.cli.main")
+    monkeypatch.setattr(cli_main, "_WHOLE_PROCESS", True)
+    (tmp_path / "urgent.py").write_text(URGENT_STRATEGY, encoding="utf-8")
+    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
+    out = tmp_path / "urgent.txt"
+    mine = f"""
+[[strategies]]
+id = "mine"
+kind = "{tmp_path / "urgent.py"}:Urgent"
+venue = "paper"
+symbol = "BTC/USDT"
+params = {{ out = "{out}" }}
+"""
+    cfg = write_paper_toml(tmp_path, data, strategies=mine)
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGURG)
+    try:
+        done = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
+    finally:
+        signal.signal(signal.SIGINT, before[0])  # type: ignore[arg-type]
+        signal.signal(signal.SIGURG, before[1])  # type: ignore[arg-type]
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == "1", out.read_text()

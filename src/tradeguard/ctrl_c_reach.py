@@ -94,7 +94,8 @@ class ReachMainThread:
     """While inside (on the main thread), a SIGINT or SIGALRM (a live run's abandon timer) the
     main thread has not handled is followed by `NUDGE`s to it until it has. Elsewhere, or
     without signals, it does nothing. The wakeup socket an event loop set before (asyncio's)
-    still gets every signal number."""
+    still gets every signal number, and a SIGURG handler set before (a library's) every
+    SIGURG."""
 
     def __init__(self) -> None:
         self._active = False
@@ -145,6 +146,9 @@ class ReachMainThread:
         # Handlers run in the order of their numbers: the noted SIGINT's (2) and SIGALRM's (14)
         # have run by now.
         self._reached.set()
+        before = self._before_nudge
+        if callable(before):  # the program's own (a library's): it gets every SIGURG still,
+            before(signum, frame)  # ours too (a SIGURG says only that there may be news)
 
     def _watch(self) -> None:
         while True:
