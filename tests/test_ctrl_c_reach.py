@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -87,3 +88,54 @@ def test_an_alert_channels_worker_thread_never_takes_a_ctrl_c() -> None:
         assert _blocks_ctrl_c(worker)
     finally:
         calls.shutdown()
+
+
+def _enter_lines() -> list[int]:
+    """The lines of `ReachMainThread.__enter__` after its checks: where a Ctrl-C may land."""
+    import dis
+
+    from tradeguard.ctrl_c_reach import ReachMainThread
+
+    code = ReachMainThread.__enter__.__code__
+    lines = sorted({ln for _, _, ln in code.co_lines() if ln is not None})
+    first = next(ln for _, ln in dis.findlinestarts(code) if ln and ln > code.co_firstlineno + 3)
+    return [ln for ln in lines if ln >= first]
+
+
+@pytest.mark.parametrize("line", _enter_lines())
+def test_a_ctrl_c_as_the_watch_begins_leaves_nothing_of_it(line: int) -> None:
+    # A Ctrl-C the replay's handler raises on any line of the watch's set-up: the wakeup socket
+    # (its fd closed with the object, then another file's: a signal wrote into it), SIGURG's
+    # handler, the watcher thread, the main thread's mask, all as they were.
+    from tradeguard.ctrl_c_reach import ReachMainThread
+
+    reach = ReachMainThread()
+    code = ReachMainThread.__enter__.__code__
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        if frame.f_code is not code:
+            return None
+        if event == "line" and frame.f_lineno == line:
+            sys.settrace(None)
+            frame.f_trace = None
+            raise KeyboardInterrupt
+        return tracer
+
+    nudge, threads = signal.getsignal(signal.SIGURG), set(threading.enumerate())
+    sys.settrace(tracer)
+    try:
+        with reach:
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sys.settrace(None)
+    left_fd = signal.set_wakeup_fd(-1)
+    left_nudge = signal.getsignal(signal.SIGURG)
+    signal.signal(signal.SIGURG, nudge)
+    assert left_fd == -1
+    assert left_nudge == nudge
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, set()) == set()
+    for thread in set(threading.enumerate()) - threads:
+        thread.join(timeout=10)
+        assert not thread.is_alive(), thread.name

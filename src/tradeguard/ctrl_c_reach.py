@@ -38,7 +38,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 HELD = frozenset(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGALRM") if hasattr(signal, name)
@@ -110,18 +110,22 @@ class ReachMainThread:
 
         self._main = threading.get_ident()
         self._signal: int = NUDGE
-        self._reader, self._writer = socket.socketpair()
-        self._writer.setblocking(False)
-        self._before_nudge = signal.signal(self._signal, self._on_nudge)
-        self._before_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
-        self._active = True
         self._watcher = threading.Thread(target=self._watch, name="ctrl-c-reach", daemon=True)
-        try:  # a Ctrl-C as the watcher starts (the block's end delivers it): all given back
+        self._reader, self._writer = socket.socketpair()
+        # A Ctrl-C anywhere from here (the replay's handler raises it; one as the watcher
+        # starts comes as the block's end delivers it) gives back all that was taken: the
+        # wakeup fd left behind was a closed socket's, soon another file's that signals wrote to.
+        try:
+            self._active = True
+            self._before_nudge = signal.getsignal(self._signal)
+            signal.signal(self._signal, self._on_nudge)
+            self._writer.setblocking(False)
+            self._before_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
             start_thread(self._watcher)
+            return self
         except BaseException:
             self.__exit__(None, None, None)
             raise
-        return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -138,7 +142,10 @@ class ReachMainThread:
         self._reader.shutdown(socket.SHUT_RDWR)  # its read ends
         if self._watcher.ident is not None:
             self._watcher.join(timeout=5)
-        signal.signal(self._signal, self._before_nudge)  # type: ignore[arg-type]
+        if signal.getsignal(self._signal) == self._on_nudge:  # ours (one set since stays)
+            # None: one not set from Python, which ours replaced and cannot give back
+            before: Any = signal.SIG_DFL if self._before_nudge is None else self._before_nudge
+            signal.signal(self._signal, before)
         self._reader.close()
         self._writer.close()
 
