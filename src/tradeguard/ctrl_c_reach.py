@@ -132,6 +132,10 @@ class ReachMainThread:
     ) -> None:
         if not self._active:
             return
+        with signals_held():  # a Ctrl-C meanwhile is raised once all is given back
+            self._give_back()
+
+    def _give_back(self) -> None:
         import socket
 
         self._active = False
