@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,7 @@ def test_a_replay_that_ends_gives_its_ctrl_c_handler_back(
     data = write_slice(data_dir, tmp_path / "btc.csv", 30)
     cfg = write_paper_toml(tmp_path, data)
     before = signal.getsignal(signal.SIGINT)
+    nudge, threads = signal.getsignal(signal.SIGURG), set(threading.enumerate())
     try:
         done = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
         after = signal.getsignal(signal.SIGINT)
@@ -119,6 +121,11 @@ def test_a_replay_that_ends_gives_its_ctrl_c_handler_back(
         signal.signal(signal.SIGINT, before)  # type: ignore[arg-type]
     assert done.returncode == 0, done.stderr
     assert after is before
+    # and nothing else the run took to reach the main thread is left behind
+    assert signal.getsignal(signal.SIGURG) == nudge
+    assert signal.set_wakeup_fd(-1) == -1
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, set()) == set()
+    assert not [t.name for t in set(threading.enumerate()) - threads if t.is_alive()]
 
 
 EXECUTOR_STRATEGY = """
@@ -130,15 +137,21 @@ from pathlib import Path
 from tradeguard.strategies.base import Strategy
 
 
-def note_mask(out: str) -> None:
-    blocked = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, set())
-    Path(out).write_text(f"{threading.current_thread().name} {blocked}")
+def blocks_ctrl_c(native_id: int) -> bool:
+    status = Path(f"/proc/self/task/{native_id}/status").read_text()
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:"))
+    return bool(int(mask, 16) >> (signal.SIGINT - 1) & 1)
 
 
 class HandsOff(Strategy):
+    call = None
+
     def on_candle(self, candle) -> None:
-        if not Path(self.params["out"]).exists():
-            asyncio.get_running_loop().run_in_executor(None, note_mask, self.params["out"])
+        out = Path(self.params["out"])
+        if self.call is None:
+            self.call = asyncio.get_running_loop().run_in_executor(None, threading.get_native_id)
+        elif self.call.done() and not out.exists():  # its worker waits for the next call
+            out.write_text(f"{blocks_ctrl_c(self.call.result())}")
 """
 
 
@@ -146,7 +159,8 @@ def test_the_event_loops_worker_threads_never_take_a_ctrl_c(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # `asyncio.to_thread` and DNS look-ups run on the loop's default executor: its threads
-    # start with Ctrl-C blocked, so a process-directed one goes to the main thread.
+    # start with Ctrl-C blocked, and waiting for work, a process-directed one goes to the main
+    # thread (while they run a call, `ctrl_c_reach` wakes the main thread for one they took).
     (tmp_path / "hands_off.py").write_text(EXECUTOR_STRATEGY, encoding="utf-8")
     data = write_slice(data_dir, tmp_path / "btc.csv", 30)
     out = tmp_path / "mask.txt"
@@ -161,4 +175,112 @@ params = {{ out = "{out}" }}
     cfg = write_paper_toml(tmp_path, data, strategies=mine)
     done = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
     assert done.returncode == 0, done.stderr
-    assert out.read_text().endswith(" True"), out.read_text()
+    assert out.read_text() == "True", out.read_text()
+
+
+HELPER_STRATEGY = """
+import asyncio
+import signal
+import subprocess
+from pathlib import Path
+
+from tradeguard.strategies.base import Strategy
+
+
+def helper_stopped(out: str) -> None:
+    codes = []
+    for how in (signal.SIGTERM, signal.SIGINT):  # a service manager's stop, a Ctrl-C
+        child = subprocess.Popen(["sleep", "60"])
+        child.send_signal(how)
+        try:
+            codes.append(child.wait(timeout=10))
+        except subprocess.TimeoutExpired:  # the signal never reached it
+            child.kill()
+            codes.append(child.wait())
+    Path(out).write_text(" ".join(str(c) for c in codes))
+
+
+class Helper(Strategy):
+    def on_candle(self, candle) -> None:
+        if not self.params.get("started"):
+            self.params["started"] = True
+            asyncio.get_running_loop().run_in_executor(None, helper_stopped, self.params["out"])
+"""
+
+
+def test_a_process_a_strategys_worker_thread_starts_takes_ctrl_c_and_sigterm(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A child process inherits the signal mask of the thread that starts it: one started from
+    # an event-loop worker (`asyncio.to_thread`, `run_in_executor`) that blocked Ctrl-C and
+    # SIGTERM ignored both, the terminal's Ctrl-C and a service manager's stop alike.
+    (tmp_path / "helper.py").write_text(HELPER_STRATEGY, encoding="utf-8")
+    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
+    out = tmp_path / "codes.txt"
+    mine = f"""
+[[strategies]]
+id = "mine"
+kind = "{tmp_path / "helper.py"}:Helper"
+venue = "paper"
+symbol = "BTC/USDT"
+params = {{ out = "{out}" }}
+"""
+    cfg = write_paper_toml(tmp_path, data, strategies=mine)
+    done = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == f"{-signal.SIGTERM} {-signal.SIGINT}", out.read_text()
+
+
+URGENT_STRATEGY = """
+import os
+import signal
+from pathlib import Path
+
+from tradeguard.strategies.base import Strategy
+
+URGENT = []
+signal.signal(signal.SIGURG, lambda signum, frame: URGENT.append(signum))  # a library's own
+
+
+class Urgent(Strategy):
+    seen = 0
+
+    def on_candle(self, candle) -> None:
+        self.seen += 1
+        if self.seen == 5:
+            os.kill(os.getpid(), signal.SIGURG)  # out-of-band data on its socket, say
+        elif self.seen == 6:
+            Path(self.params["out"]).write_text(str(len(URGENT)))
+"""
+
+
+def test_a_sigurg_handler_of_the_strategys_own_still_runs_during_the_replay(
+    tmp_path: Path,
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The console script's replay nudges its main thread with SIGURG: a handler a strategy's
+    # library set for SIGURG before the run went unanswered for the whole run.
+    cli_main = importlib.import_module("tradeguard.cli.main")
+    monkeypatch.setattr(cli_main, "_WHOLE_PROCESS", True)
+    (tmp_path / "urgent.py").write_text(URGENT_STRATEGY, encoding="utf-8")
+    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
+    out = tmp_path / "urgent.txt"
+    mine = f"""
+[[strategies]]
+id = "mine"
+kind = "{tmp_path / "urgent.py"}:Urgent"
+venue = "paper"
+symbol = "BTC/USDT"
+params = {{ out = "{out}" }}
+"""
+    cfg = write_paper_toml(tmp_path, data, strategies=mine)
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGURG)
+    try:
+        done = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
+    finally:
+        signal.signal(signal.SIGINT, before[0])  # type: ignore[arg-type]
+        signal.signal(signal.SIGURG, before[1])  # type: ignore[arg-type]
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == "1", out.read_text()

@@ -36,8 +36,9 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
+from typing import Any, ParamSpec, TypeVar
 
 HELD = frozenset(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGALRM") if hasattr(signal, name)
@@ -48,6 +49,8 @@ NUDGE: int | None = getattr(signal, "SIGURG", None)
 WAKING = frozenset(s for s in HELD if s != getattr(signal, "SIGTERM", None))
 NUDGES = 40  # tries, `NUDGE_EVERY_S` apart
 NUDGE_EVERY_S = 0.05
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -72,11 +75,27 @@ def start_thread(thread: threading.Thread) -> threading.Thread:
     return thread
 
 
+def run_unheld(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run `fn` with `HELD` taken in this thread (blocked again after): a held thread's own
+    work, such as an event loop's worker running a strategy's `asyncio.to_thread`. A process
+    started inherits its thread's mask, and one started from a held thread ignored the
+    terminal's Ctrl-C and a service manager's SIGTERM; one it takes meanwhile is the main
+    thread's all the same (`ReachMainThread`)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return fn(*args, **kwargs)
+    before = signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
 class ReachMainThread:
     """While inside (on the main thread), a SIGINT or SIGALRM (a live run's abandon timer) the
     main thread has not handled is followed by `NUDGE`s to it until it has. Elsewhere, or
     without signals, it does nothing. The wakeup socket an event loop set before (asyncio's)
-    still gets every signal number."""
+    still gets every signal number, and a SIGURG handler set before (a library's) every
+    SIGURG."""
 
     def __init__(self) -> None:
         self._active = False
@@ -91,24 +110,32 @@ class ReachMainThread:
 
         self._main = threading.get_ident()
         self._signal: int = NUDGE
-        self._reader, self._writer = socket.socketpair()
-        self._writer.setblocking(False)
-        self._before_nudge = signal.signal(self._signal, self._on_nudge)
-        self._before_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
-        self._active = True
         self._watcher = threading.Thread(target=self._watch, name="ctrl-c-reach", daemon=True)
-        try:  # a Ctrl-C as the watcher starts (the block's end delivers it): all given back
+        self._reader, self._writer = socket.socketpair()
+        # A Ctrl-C anywhere from here (the replay's handler raises it; one as the watcher
+        # starts comes as the block's end delivers it) gives back all that was taken: the
+        # wakeup fd left behind was a closed socket's, soon another file's that signals wrote to.
+        try:
+            self._active = True
+            self._before_nudge = signal.getsignal(self._signal)
+            signal.signal(self._signal, self._on_nudge)
+            self._writer.setblocking(False)
+            self._before_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
             start_thread(self._watcher)
+            return self
         except BaseException:
             self.__exit__(None, None, None)
             raise
-        return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if not self._active:
             return
+        with signals_held():  # a Ctrl-C meanwhile is raised once all is given back
+            self._give_back()
+
+    def _give_back(self) -> None:
         import socket
 
         self._active = False
@@ -119,7 +146,10 @@ class ReachMainThread:
         self._reader.shutdown(socket.SHUT_RDWR)  # its read ends
         if self._watcher.ident is not None:
             self._watcher.join(timeout=5)
-        signal.signal(self._signal, self._before_nudge)  # type: ignore[arg-type]
+        if signal.getsignal(self._signal) == self._on_nudge:  # ours (one set since stays)
+            # None: one not set from Python, which ours replaced and cannot give back
+            before: Any = signal.SIG_DFL if self._before_nudge is None else self._before_nudge
+            signal.signal(self._signal, before)
         self._reader.close()
         self._writer.close()
 
@@ -127,6 +157,9 @@ class ReachMainThread:
         # Handlers run in the order of their numbers: the noted SIGINT's (2) and SIGALRM's (14)
         # have run by now.
         self._reached.set()
+        before = self._before_nudge
+        if callable(before):  # the program's own (a library's): it gets every SIGURG still,
+            before(signum, frame)  # ours too (a SIGURG says only that there may be news)
 
     def _watch(self) -> None:
         while True:
@@ -153,4 +186,4 @@ class ReachMainThread:
                 return
 
 
-__all__ = ["HELD", "NUDGE", "ReachMainThread", "signals_held", "start_thread"]
+__all__ = ["HELD", "NUDGE", "ReachMainThread", "run_unheld", "signals_held", "start_thread"]

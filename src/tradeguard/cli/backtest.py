@@ -283,7 +283,10 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     if whole_process():  # the process ends with this command: it may keep SIGINT its own
         stop.install()
     try:
-        return _sweep(args, console)
+        # a Ctrl-C the main thread slept through (in its wait for the workers' next result:
+        # noted just before it began, or taken by another thread) wakes it
+        with ctrl_c_reach():
+            return _sweep(args, console)
     finally:
         stop.cancel()
 

@@ -293,13 +293,15 @@ async def start_run_stop(
 
 class HeldThreadPool(ThreadPoolExecutor):
     """An event loop's default executor whose threads start with Ctrl-C, SIGTERM and alarms
-    blocked (`ctrl_c_reach.signals_held`): a thread is created as a call is submitted."""
+    blocked (`ctrl_c_reach.signals_held`): a thread is created as a call is submitted. Each
+    call runs with them taken (`ctrl_c_reach.run_unheld`): a process it starts (a strategy's
+    helper) inherits its thread's mask, and stops on Ctrl-C and SIGTERM as it would anywhere."""
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        from tradeguard.ctrl_c_reach import signals_held
+        from tradeguard.ctrl_c_reach import run_unheld, signals_held
 
         with signals_held():
-            return super().submit(fn, *args, **kwargs)
+            return super().submit(run_unheld, fn, *args, **kwargs)
 
 
 def ctrl_c_reach() -> contextlib.AbstractContextManager[object]:
