@@ -284,3 +284,25 @@ params = {{ out = "{out}" }}
         signal.signal(signal.SIGURG, before[1])  # type: ignore[arg-type]
     assert done.returncode == 0, done.stderr
     assert out.read_text() == "1", out.read_text()
+
+
+def test_a_second_run_on_one_event_loop_keeps_its_worker_pool() -> None:
+    """Each run on an event loop put a new pool in place of the last without shutting it down:
+    the first pool's threads stayed, idle, for as long as the loop ran (a node run again)."""
+    import asyncio
+
+    from tradeguard.cli.common import HeldThreadPool, hold_default_executor
+
+    async def twice() -> tuple[object, object, int]:
+        loop = asyncio.get_running_loop()
+        hold_default_executor()
+        await asyncio.to_thread(lambda: None)
+        first = loop._default_executor  # type: ignore[attr-defined]
+        before = threading.active_count()
+        hold_default_executor()
+        await asyncio.to_thread(lambda: None)
+        return first, loop._default_executor, threading.active_count() - before  # type: ignore[attr-defined]
+
+    first, second, more = asyncio.run(twice())
+    assert isinstance(first, HeldThreadPool)
+    assert second is first and more == 0

@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 import sys
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -269,8 +270,7 @@ async def start_run_stop(
     from tradeguard.model.enums import TradingMode
 
     live = node.mode in (TradingMode.SANDBOX, TradingMode.LIVE)
-    # `asyncio.to_thread` and DNS look-ups: threads that never take the main thread's Ctrl-C
-    asyncio.get_running_loop().set_default_executor(HeldThreadPool())
+    hold_default_executor()
     from tradeguard.node.checkpoint import take_back_states
 
     # a Ctrl-C that stopped an earlier run of the node, and what it abandoned, are not this
@@ -289,6 +289,19 @@ async def start_run_stop(
         # A stop this run took ends here, used or not (a start-up that failed after a
         # SIGTERM): a later run of the node in this process is not ended by it.
         node._stop_requested = False
+
+
+_HELD_LOOPS: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+def hold_default_executor() -> None:
+    """`asyncio.to_thread` and DNS look-ups on this event loop: threads that never take the main
+    thread's Ctrl-C. Once per loop: a second run on it keeps the pool it has (one put in its
+    place would leave the first's threads idle, never shut down)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _HELD_LOOPS:
+        loop.set_default_executor(HeldThreadPool())
+        _HELD_LOOPS.add(loop)
 
 
 class HeldThreadPool(ThreadPoolExecutor):
