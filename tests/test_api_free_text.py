@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from cli_support import run_cli
 from test_api_support import bearer, build_app, client, replayed_node
 from tradeguard.model import TradingState
 
@@ -81,3 +82,30 @@ async def test_plain_text_of_any_script_is_taken(tmp_path, data_dir):
     assert r.json()["report"]["reason"] == reason
     assert node.risk.state is TradingState.HALTED
     node.close()
+
+
+BLANK = [" ", "   ", "\u00a0\u3000"]
+
+
+@pytest.mark.parametrize("text", BLANK, ids=repr)
+async def test_a_reason_of_only_spaces_is_refused_as_on_the_command_line(
+    tmp_path, data_dir, capsys, text
+):
+    """`tradeguard kill --reason "  "` is a usage error (nothing recorded says why); the API
+    took the same reason and stored it for a resume or a pause."""
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    node.risk.halt("test", "a halt to resume from")
+    app, tokens = build_app(node)
+    hdr = {**bearer(tokens.admin), "Content-Type": "application/json"}
+    routes = ["/api/v1/resume", "/api/v1/strategies/sma/pause", "/api/v1/strategies/sma/resume"]
+    async with client(app) as http:
+        for route in routes:
+            r = await http.post(route, content=json.dumps({"reason": text}), headers=hdr)
+            assert r.status_code == 422, (route, r.text)
+            error = r.json()["errors"][0]
+            assert error["field"] == "reason" and "other than a space" in error["message"], r.text
+    assert node.risk.state is TradingState.HALTED
+    node.close()
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    result = run_cli(capsys, "kill", "--reason", text, "--db", db)
+    assert result.returncode == 2 and "--reason" in result.stderr, result

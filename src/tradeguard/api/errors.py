@@ -18,11 +18,12 @@ from tradeguard.api.schemas import (
     NO_NUL,
     ONE_LINE,
     ORDER_ID,
+    REASON,
     STRATEGY_ID,
     VENUE_NAME,
 )
 from tradeguard.model.instrument import SYMBOL_PATTERN, SYMBOL_RULE
-from tradeguard.model.text import ONE_LINE_RULE
+from tradeguard.model.text import ONE_LINE_RULE, REASON_RULE
 from tradeguard.secrets.redact import redact
 
 _LIMIT_KEYS = ("gt", "ge", "lt", "le", "max_length", "min_length")
@@ -36,6 +37,7 @@ PATTERN_RULES = {
     MONEY_PATTERN: 'a decimal string above 0 and below 1e12, at most 18 places, e.g. "0.015"',
     NO_NUL: "text without a NUL byte",
     ONE_LINE: ONE_LINE_RULE,
+    REASON: REASON_RULE,
     STRATEGY_ID: "1 to 40 of A-Z, a-z, 0-9, '_', '.', ':', '-'",
     VENUE_NAME: "1 to 32 of a-z, 0-9, '_', '-'",
     ISSUED_ID: "1 to 64 of A-Z, a-z, 0-9, '_', '-'",
