@@ -131,8 +131,21 @@ def _cut(text: str, limit: int) -> str:
 def invalid_request(exc: RequestValidationError) -> JSONResponse:
     """Answer 422 with the invalid fields (the first `MAX_ERRORS`), each with its value
     (redacted, cut short) and its limit."""
-    errors = []
     found = exc.errors()
+    errors = described(found)
+    summary = "; ".join(
+        f"{x['field']}{'' if x['value'] is None else ' = ' + x['value']}: {x['message']}"
+        for x in errors
+    )
+    if len(found) > MAX_ERRORS:
+        summary += f"; and {len(found) - MAX_ERRORS} more (at most {MAX_ERRORS} are listed)"
+    return JSONResponse({"error": f"invalid request: {summary}", "errors": errors}, status_code=422)
+
+
+def described(found: Any) -> list[dict[str, Any]]:
+    """Each of the errors `found` (pydantic's shape; the first `MAX_ERRORS`) as the API shows
+    it: the field, its value (redacted, cut short) and a message with the limit."""
+    errors = []
     for e in found[:MAX_ERRORS]:
         if e.get("type") == "json_invalid":  # loc is ("body", char offset), input is {}
             errors.append(_not_json(e))
@@ -152,13 +165,7 @@ def invalid_request(exc: RequestValidationError) -> JSONResponse:
         shown = redact(json.dumps(value, default=str))[:120] if value is not None else None
         msg = redact(_cut(msg, _MESSAGE_CHARS))
         errors.append({"field": loc, "value": shown, "message": msg, **limits})
-    summary = "; ".join(
-        f"{x['field']}{'' if x['value'] is None else ' = ' + x['value']}: {x['message']}"
-        for x in errors
-    )
-    if len(found) > MAX_ERRORS:
-        summary += f"; and {len(found) - MAX_ERRORS} more (at most {MAX_ERRORS} are listed)"
-    return JSONResponse({"error": f"invalid request: {summary}", "errors": errors}, status_code=422)
+    return errors
 
 
 def _not_json(e: dict[str, Any]) -> dict[str, Any]:

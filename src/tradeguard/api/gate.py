@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradeguard.api.clients import client_address
 from tradeguard.api.deps import API, authenticate
+from tradeguard.api.kill_body import KILL_ROUTES, note_ignored
 from tradeguard.api.state import ApiState
 
 _OPEN_PATHS = frozenset({f"{API}/health"})
@@ -93,6 +94,21 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def _closing(send: Send) -> Send:
+    """`send`, answering with `Connection: close` (the body left unread is not read on)."""
+
+    async def closing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), (b"connection", b"close")]
+        await send(message)
+
+    return closing
+
+
 class RequestGate:
     """Resolve the client, check the token, cap the body (see the module docstring)."""
 
@@ -120,6 +136,11 @@ class RequestGate:
         limit = api.max_body_bytes
         declared = _declared_length(scope)
         if declared is not None and declared > limit:
+            if scope["path"] in KILL_ROUTES:  # it halts anyway, its body left unread
+                note_ignored(scope, [{"type": "value_error", "loc": ("body",),
+                                      "msg": too_large(limit), "input": None}])  # fmt: skip
+                await self.app(scope, _no_body, _closing(send))
+                return
             await _refuse(send, 413, too_large(limit), {})
             return
         await self._capped(scope, receive, send, limit)
