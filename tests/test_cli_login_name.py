@@ -17,7 +17,10 @@ NAME = "ops\x1b[2J\nforged\u202e"
 SHOWN = "ops\\x1b[2J\\nforged\\u202e"
 
 
-@pytest.mark.parametrize("command", [["kill", "--reason", "drill"], ["strategy", "pause", "ma_cross"]])
+COMMANDS = [["kill", "--reason", "drill"], ["strategy", "pause", "ma_cross"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_a_login_name_with_control_characters_is_recorded_escaped(
     tmp_path, capsys, monkeypatch, command
 ):
