@@ -17,12 +17,12 @@ CHUNK = b"x" * 65_536
 
 
 async def _refused_while_health_answers(
-    server: ApiServer, headers: dict[str, str], chunked: bool
+    server: ApiServer, headers: dict[str, str], chunked: bool, route: str
 ) -> tuple[int, int, int]:
-    """Start a 50 MB upload to POST /kill; return its status, the bytes sent when /health
+    """Start a 50 MB upload to POST `route`; return its status, the bytes sent when /health
     answered, and in all."""
     lines = [
-        "POST /api/v1/kill HTTP/1.1",
+        f"POST {route} HTTP/1.1",
         f"Host: 127.0.0.1:{server.port}",
         "Content-Type: application/json",
         "Transfer-Encoding: chunked" if chunked else f"Content-Length: {FIFTY_MB}",
@@ -59,11 +59,16 @@ async def _stream_body(writer: asyncio.StreamWriter, chunked: bool, sent: list[i
 
 
 @pytest.mark.parametrize(
-    ("who", "chunked", "expected"),
-    [("nobody", False, 401), ("trader", False, 413), ("trader", True, 413)],
+    ("who", "chunked", "route", "expected"),
+    [
+        ("nobody", False, "/api/v1/kill", 401),
+        ("trader", False, "/api/v1/resume", 413),
+        ("trader", True, "/api/v1/resume", 413),
+        ("trader", True, "/api/v1/kill", 200),  # a kill halts, saying its body was not read
+    ],
 )
 async def test_health_answers_while_a_50_mb_body_is_refused_unread(
-    tmp_path, data_dir, who, chunked, expected
+    tmp_path, data_dir, who, chunked, route, expected
 ):
     node = await replayed_node(tmp_path, data_dir, rows=30)
     app, tokens = build_app(node)
@@ -71,13 +76,15 @@ async def test_health_answers_while_a_50_mb_body_is_refused_unread(
     await server.start()
     try:
         headers = bearer(tokens.trader) if who == "trader" else {}
-        status, at_health, sent = await _refused_while_health_answers(server, headers, chunked)
+        status, at_health, sent = await _refused_while_health_answers(
+            server, headers, chunked, route
+        )
     finally:
         await server.stop()
     assert status == expected
     assert at_health < FIFTY_MB  # health was not held until the whole body had gone in
     assert sent < FIFTY_MB  # refused before the upload finished
-    assert node.risk.state.value == "ACTIVE"  # the kill never ran
+    assert node.risk.state.value == ("HALTED" if expected == 200 else "ACTIVE")
     node.close()
 
 
@@ -86,7 +93,7 @@ async def test_a_body_over_the_limit_gets_413_naming_the_limit(tmp_path, data_di
     app, tokens = build_app(node)
     big = {"reason": "x" * 70_000}
     async with client(app) as http:
-        r = await http.post("/api/v1/kill", json=big, headers=bearer(tokens.trader))
+        r = await http.post("/api/v1/resume", json=big, headers=bearer(tokens.trader))
         anonymous = await http.post("/api/v1/kill", json=big)
     assert r.status_code == 413
     assert "65536 bytes (api.max_body_bytes)" in r.json()["detail"]

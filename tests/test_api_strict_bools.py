@@ -46,8 +46,11 @@ async def test_a_non_boolean_reduce_only_is_refused_naming_field_and_value(refus
     [error] = r.json()["errors"]
     assert error["field"] == "reduce_only" and "true or false" in error["message"], error
     assert "reduce_only" in r.json()["error"] and repr(value) in error["message"]
-    assert kill.status_code == 422 and kill.json()["errors"][0]["field"] == "flatten"
-    assert node.storage.load_orders() == [] and state["kill_switch"]["engaged"] is False
+    # a kill halts anyway, without flattening, and says it ignored the flatten it could not read
+    assert kill.status_code == 200 and kill.json()["ignored"][0]["field"] == "flatten"
+    assert kill.json()["report"]["flatten"] is False
+    assert node.storage.load_orders() == [] and state["trading_state"] == "HALTED"
+    node.risk.resume("test", "next value")
 
 
 async def test_json_booleans_are_still_read(tmp_path, data_dir):

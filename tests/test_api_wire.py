@@ -70,12 +70,12 @@ async def test_idle_half_sent_and_dribbled_requests_get_408_and_are_closed(serve
     server, trader = served
     caplog.set_level(logging.WARNING)
     slow_body = (
-        b"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+        b"POST /api/v1/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
         b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{" % trader.encode()
     )
     conns = [
         await _open(server),
-        await _open(server, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n"),
+        await _open(server, b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"),
         await _open(server, slow_body),
     ]
     # /mode, not /health: health grades the node, and a busy machine's loop lag made it 503
@@ -94,7 +94,7 @@ async def test_idle_half_sent_and_dribbled_requests_get_408_and_are_closed(serve
 
 async def test_a_head_trickled_a_byte_at_a_time_gets_408_at_the_deadline_not_at_its_end(served):
     server, _ = served
-    head = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"z" * 40 + b"\r\n\r\n"
+    head = b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"z" * 40 + b"\r\n\r\n"
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     loop = asyncio.get_running_loop()
     t0 = loop.time()
@@ -123,7 +123,7 @@ async def test_a_request_head_over_the_cap_is_refused_431_before_it_is_read(serv
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     # Read as the answer comes: the reset that follows the hang-up drops what was not read.
     answer = asyncio.create_task(reader.read(4_096))
-    writer.write(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
+    writer.write(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
     sent = 0
     try:
         for _ in range(1_000):  # up to 64 MB of one header
@@ -191,8 +191,8 @@ async def test_a_request_pipelined_behind_a_slow_answer_is_not_timed_out(served)
     body = b'{"symbol": "BTC/USDT"}'
     reader, writer = await _open(
         server,
-        b"GET /test/slow HTTP/1.1\r\nHost: x\r\n\r\n"
-        b"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+        b"GET /test/slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        b"POST /api/v1/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
         b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
         % (trader.encode(), len(body)),
     )
@@ -202,7 +202,7 @@ async def test_a_request_pipelined_behind_a_slow_answer_is_not_timed_out(served)
     writer.write(b"GET /api/v1/health HTTP/1.1\r\n")
     await writer.drain()
     first = await _next_answer(reader)
-    writer.write(b"Host: x\r\n\r\n")
+    writer.write(b"Host: 127.0.0.1\r\n\r\n")
     second = await _next_answer(reader)
     third = await _next_answer(reader)
     writer.close()
@@ -232,7 +232,7 @@ async def test_a_slow_client_still_sending_reads_its_408(served):
     assert answer.json()["detail"] == (
         "request not received whole within 0.5 s (api.request_read_timeout_s)"
     )
-    reader, writer = await _open(server, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    reader, writer = await _open(server, b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert (await _next_answer(reader))[0] == 200
     writer.write(b"GET /api/v1/health HTTP/1.1\r\n")  # the next request stalls half-sent
     assert (await _next_answer(reader))[0] == 408
@@ -309,7 +309,7 @@ async def test_over_tls_kept_alive_requests_streams_and_408_work(served_tls):
     reader, writer = await asyncio.open_connection(
         "127.0.0.1", server.port, ssl=context, server_hostname="127.0.0.1"
     )
-    writer.write(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")  # and nothing more
+    writer.write(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and nothing more
     status, _ = await _next_answer(reader)
     writer.close()
     assert status == 408
@@ -357,7 +357,7 @@ async def test_a_refused_connection_still_sending_does_not_hold_up_the_stop(serv
     server, trader = served
     reader, writer = await _open(
         server,
-        b"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+        b"POST /api/v1/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
         b"Content-Length: 1000\r\n\r\n{" % trader.encode(),
     )
     assert (await _next_answer(reader))[0] == 408
@@ -395,7 +395,7 @@ async def test_a_long_url_is_served_or_refused_431_without_a_traceback(
     caplog.set_level(logging.DEBUG)
     try:
         # empty query pairs: any parameter the route does not take is refused (422)
-        head = b"GET /api/v1/health?" + b"&" * url_bytes + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        head = b"GET /api/v1/health?" + b"&" * url_bytes + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
         reader, writer = await _open(server, head)
         raw = await asyncio.wait_for(reader.read(), 10)
         writer.close()
@@ -412,7 +412,7 @@ async def test_a_blank_line_split_across_reads_ends_the_head_for_the_cap(served)
     server, trader = served
     body = json.dumps({"pad": "b" * 20_000}).encode()
     head = (
-        f"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {trader}\r\n"
+        f"POST /api/v1/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {trader}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r"
     ).encode()
     reader, writer = await _open(server, head)

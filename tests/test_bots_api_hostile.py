@@ -4,6 +4,7 @@ huge bodies, spoofed headers) refused with one clear line and no order."""
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 from decimal import Decimal
 from typing import Any
@@ -116,19 +117,23 @@ async def test_bodies_the_json_parser_gives_up_on_are_refused_naming_the_limit(t
 
 
 async def test_wrong_types_huge_bodies_and_spoofed_headers_stop_no_bot(tmp_path, data_dir):
+    """An emergency stop halts on any request its caller may make: a bot it cannot read from
+    the body is no bot named, so a token bound to no bot halts the node (the safe side), and
+    says what it ignored. Spoofed headers are no caller and stop nothing."""
     r = await rig(tmp_path, data_dir)
     try:
         route = "/api/v1/safety/emergency-stop"
+        huge = '{"bot_id": "beta", "reason": "' + "a" * 2_000_000 + '"}'
         for body, field in (({"bot_id": 5}, "bot_id"), ({"bot_id": ["beta"]}, "bot_id"),
                             ({"reason": None}, "reason"), ({"bot_id": "BETA"}, "bot_id"),
-                            ({"bot_id": "beta", "flatten": True}, "flatten"),
-                            ([1, 2], "(body)")):  # fmt: skip
-            resp = await r.http.post(route, json=body, headers=r.trader)
-            assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == field, body
-        huge = '{"bot_id": "beta", "reason": "' + "a" * 2_000_000 + '"}'
-        as_json = {**r.trader, "Content-Type": "application/json"}
-        big = await r.http.post(route, content=huge, headers=as_json)
-        assert big.status_code == 413 and "api.max_body_bytes" in big.json()["detail"]
+                            ([1, 2], "(body)"), (huge, "(body)")):  # fmt: skip
+            content = body if isinstance(body, str) else json.dumps(body)
+            hdr = {**r.trader, "Content-Type": "application/json"}
+            resp = await r.http.post(route, content=content, headers=hdr)
+            assert resp.status_code == 200 and resp.json()["scope"] == "node", resp.text
+            assert resp.json()["ignored"][0]["field"] == field, resp.text
+            assert r.node.risk.state.value == "HALTED"
+            r.node.risk.resume("test", "next body")
         spoofed: list[dict[str, str]] = [
             {"X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1"},  # no token at all
             {"Authorization": "Bearer " + "x" * 10_000},
@@ -143,10 +148,15 @@ async def test_wrong_types_huge_bodies_and_spoofed_headers_stop_no_bot(tmp_path,
         bots = (await r.http.get("/api/v1/safety/bots", headers=r.trader)).json()["items"]
         assert {b["bot_id"]: b["enabled"] for b in bots} == {"alpha": True, "beta": True}
         assert r.node.risk.state.value == "ACTIVE"
-        # a text body is not read as JSON
+        # a text body is not read as JSON: the node halts, beta is not stopped by name
         text = await r.http.post(route, content=b'{"bot_id": "beta"}',
                                  headers={**r.trader, "Content-Type": "text/plain"})  # fmt: skip
-        assert text.status_code == 422 and r.node.risk.state.value == "ACTIVE"
+        assert text.status_code == 200 and text.json()["scope"] == "node", text.text
+        assert "application/json" in text.json()["ignored"][0]["message"], text.text
+        # a field it does not know is ignored; the bot named is stopped
+        one = await r.http.post(route, json={"bot_id": "beta", "flatten": True}, headers=r.trader)
+        assert one.status_code == 200 and one.json()["scope"] == "bot", one.text
+        assert one.json()["ignored"][0]["field"] == "flatten", one.text
     finally:
         await r.http.aclose()
         r.node.close()
@@ -244,10 +254,13 @@ async def test_a_lone_surrogate_in_a_body_is_refused_before_any_order(tmp_path, 
                 assert "lone UTF-16 surrogate" in error["message"], error
                 at = (head + tail).index("\\ud")
                 assert f"at character {at}" in error["message"], error
+        assert r.node.orders.orders == {}
+        # an emergency stop stops anyway (alpha's token: alpha), saying it read no body
         stop = await r.http.post("/api/v1/safety/emergency-stop", headers=hdr,
                                  content='{"bot_id": "alpha", "reason": "\\ud83d"}')  # fmt: skip
-        assert stop.status_code == 422 and "surrogate" in stop.json()["error"], stop.text
-        assert r.node.orders.orders == {}
+        assert stop.status_code == 200 and stop.json()["scope"] == "bot", stop.text
+        assert "surrogate" in stop.json()["ignored"][0]["message"], stop.text
+        await r.http.post("/api/v1/bots/alpha/enable", headers=r.trader)
         # a whole pair is one character (U+1F600) and trades as any other text
         pair = head + '"signal": {"note": "\\ud83d\\ude00"}}'
         ok = await r.http.post("/api/v1/safety/validate-trade", content=pair, headers=hdr)

@@ -190,3 +190,22 @@ def test_a_kill_file_line_naming_who_with_parentheses_keeps_its_verb(tmp_path: P
     request = kill.poll()
     assert request is not None and request.flatten is False, request
     assert request.by == "ops [night] shift"
+
+
+def test_a_kill_file_reason_with_control_characters_halts_and_is_stored_escaped(
+    tmp_path: Path,
+) -> None:
+    """A kill file's reason and who are stored, audited, logged and shown as the API's and the
+    command line's are: one line of text. An escape sequence, a NUL or a bidi control written
+    into the file still halts, its characters kept as escapes rather than as control bytes."""
+    rig = Rig()
+    sentinel = tmp_path / "tg.kill"
+    kill = KillSwitch(rig.engine, rig.clock, sentinel)
+    sentinel.write_text("halt: venue\x1b[2J down\x00 \u202eevil (by o\x07ps)\n", encoding="utf-8")
+    request = kill.poll()
+    assert request is not None and not request.flatten
+    assert rig.engine.state is TradingState.HALTED
+    assert request.reason == f"venue\\x1b[2J down\\x00 \\u202eevil (sentinel file {sentinel})"
+    assert request.by == "o\\x07ps"
+    assert "\x1b" not in rig.engine.state_reason and "\\x1b[2J" in rig.engine.state_reason
+    assert rig.engine.state_by == "o\\x07ps"

@@ -1,5 +1,6 @@
 """The `[api]` and `[health]` sections: how the HTTP API listens and what it calls healthy."""
 
+import re
 import ssl
 from typing import Any
 
@@ -8,6 +9,8 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import empty_list, home_path
+
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\.?")
 
 
 class _Strict(ConfigModel):
@@ -43,6 +46,20 @@ class ApiConfig(_Strict):
     trusted_proxies: list[str] = Field(default_factory=empty_list, max_length=64)
     # a plain POST /api/v1/kill (no flatten) also needs the caller's TOTP code in X-TOTP
     require_totp_for_kill: bool = False
+    # names (besides localhost, *.localhost, IP addresses and api.host) the API is reached by,
+    # such as "tradeguard.lan": a request naming another Host is refused (DNS rebinding)
+    allowed_hosts: list[str] = Field(default_factory=empty_list, max_length=64)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, v: list[str]) -> list[str]:
+        for item in v:
+            if not _HOST_NAME.fullmatch(item):
+                raise ValueError(
+                    f"{item!r} is not a host name such as tradeguard.lan (letters, digits, "
+                    "'-' and '.', at most 253, no port)"
+                )
+        return v
 
     @field_validator("trusted_proxies")
     @classmethod

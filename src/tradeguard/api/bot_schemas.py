@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
-from tradeguard.api.schemas import ISSUED_ID, ONE_LINE, SIGNAL_RULE, plain_json
+from tradeguard.api.schemas import ISSUED_ID, REASON, SIGNAL_RULE, plain_json
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN
 from tradeguard.model.signal_keys import reserved_signal_error
 
@@ -124,7 +124,7 @@ class EmergencyStop(_Body):
 
     bot_id: str | None = Field(default=None, pattern=BOT_ID)
     reason: str = Field(
-        default="emergency stop from the safety API", min_length=1, max_length=200, pattern=ONE_LINE
+        default="emergency stop from the safety API", min_length=1, max_length=200, pattern=REASON
     )
 
 

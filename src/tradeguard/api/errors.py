@@ -18,11 +18,12 @@ from tradeguard.api.schemas import (
     NO_NUL,
     ONE_LINE,
     ORDER_ID,
+    REASON,
     STRATEGY_ID,
     VENUE_NAME,
 )
 from tradeguard.model.instrument import SYMBOL_PATTERN, SYMBOL_RULE
-from tradeguard.model.text import ONE_LINE_RULE
+from tradeguard.model.text import ONE_LINE_RULE, REASON_RULE
 from tradeguard.secrets.redact import redact
 
 _LIMIT_KEYS = ("gt", "ge", "lt", "le", "max_length", "min_length")
@@ -36,6 +37,7 @@ PATTERN_RULES = {
     MONEY_PATTERN: 'a decimal string above 0 and below 1e12, at most 18 places, e.g. "0.015"',
     NO_NUL: "text without a NUL byte",
     ONE_LINE: ONE_LINE_RULE,
+    REASON: REASON_RULE,
     STRATEGY_ID: "1 to 40 of A-Z, a-z, 0-9, '_', '.', ':', '-'",
     VENUE_NAME: "1 to 32 of a-z, 0-9, '_', '-'",
     ISSUED_ID: "1 to 64 of A-Z, a-z, 0-9, '_', '-'",
@@ -129,8 +131,21 @@ def _cut(text: str, limit: int) -> str:
 def invalid_request(exc: RequestValidationError) -> JSONResponse:
     """Answer 422 with the invalid fields (the first `MAX_ERRORS`), each with its value
     (redacted, cut short) and its limit."""
-    errors = []
     found = exc.errors()
+    errors = described(found)
+    summary = "; ".join(
+        f"{x['field']}{'' if x['value'] is None else ' = ' + x['value']}: {x['message']}"
+        for x in errors
+    )
+    if len(found) > MAX_ERRORS:
+        summary += f"; and {len(found) - MAX_ERRORS} more (at most {MAX_ERRORS} are listed)"
+    return JSONResponse({"error": f"invalid request: {summary}", "errors": errors}, status_code=422)
+
+
+def described(found: Any) -> list[dict[str, Any]]:
+    """Each of the errors `found` (pydantic's shape; the first `MAX_ERRORS`) as the API shows
+    it: the field, its value (redacted, cut short) and a message with the limit."""
+    errors = []
     for e in found[:MAX_ERRORS]:
         if e.get("type") == "json_invalid":  # loc is ("body", char offset), input is {}
             errors.append(_not_json(e))
@@ -150,13 +165,7 @@ def invalid_request(exc: RequestValidationError) -> JSONResponse:
         shown = redact(json.dumps(value, default=str))[:120] if value is not None else None
         msg = redact(_cut(msg, _MESSAGE_CHARS))
         errors.append({"field": loc, "value": shown, "message": msg, **limits})
-    summary = "; ".join(
-        f"{x['field']}{'' if x['value'] is None else ' = ' + x['value']}: {x['message']}"
-        for x in errors
-    )
-    if len(found) > MAX_ERRORS:
-        summary += f"; and {len(found) - MAX_ERRORS} more (at most {MAX_ERRORS} are listed)"
-    return JSONResponse({"error": f"invalid request: {summary}", "errors": errors}, status_code=422)
+    return errors
 
 
 def _not_json(e: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,8 @@ limit, so a trader locked behind someone else's bad guesses can still hit the ki
 The API offers no CORS: a browser's preflight (OPTIONS with Origin and
 Access-Control-Request-Method, which never carries a token) is refused with 403 before any
 token check and without any Access-Control-Allow-* header, so another site's page is refused
-and never counts against the failed-auth limit of its visitor's address.
+and never counts against the failed-auth limit of its visitor's address. A request (or a
+stream's handshake) whose Host is not a name the API answers to is refused first (`hosts`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradeguard.api.clients import client_address
 from tradeguard.api.deps import API, authenticate
+from tradeguard.api.hosts import allowed_names, host_refusal
+from tradeguard.api.kill_body import KILL_ROUTES, note_ignored
 from tradeguard.api.state import ApiState
 
 _OPEN_PATHS = frozenset({f"{API}/health"})
@@ -93,14 +96,38 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def _closing(send: Send) -> Send:
+    """`send`, answering with `Connection: close` (the body left unread is not read on)."""
+
+    async def closing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), (b"connection", b"close")]
+        await send(message)
+
+    return closing
+
+
 class RequestGate:
     """Resolve the client, check the token, cap the body (see the module docstring)."""
 
     def __init__(self, app: ASGIApp, api: ApiState) -> None:
         self.app = app
         self.api = api
+        self.hosts = allowed_names(api.node.config.api)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            refused = host_refusal(scope, self.hosts)
+            if refused is not None:  # a DNS-rebinding page: its name is not this node's
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008, "reason": ""})
+                else:
+                    await _refuse(send, 400, refused, {})
+                return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -120,6 +147,11 @@ class RequestGate:
         limit = api.max_body_bytes
         declared = _declared_length(scope)
         if declared is not None and declared > limit:
+            if scope["path"] in KILL_ROUTES:  # it halts anyway, its body left unread
+                note_ignored(scope, [{"type": "value_error", "loc": ("body",),
+                                      "msg": too_large(limit), "input": None}])  # fmt: skip
+                await self.app(scope, _no_body, _closing(send))
+                return
             await _refuse(send, 413, too_large(limit), {})
             return
         await self._capped(scope, receive, send, limit)

@@ -31,6 +31,7 @@ from fastapi.exceptions import RequestValidationError, WebSocketRequestValidatio
 from starlette.requests import HTTPConnection
 
 from tradeguard.api.errors import CREDENTIAL_HINT, names_a_credential, shown_name
+from tradeguard.api.kill_body import KILL_ROUTES, note_ignored
 from tradeguard.api.schemas import NO_NUL
 
 MAX_VALUE_CHARS = 256
@@ -47,6 +48,9 @@ def checked_parameters(conn: HTTPConnection) -> None:
     errors = _query_errors(query, _declared(route))
     errors.extend(_path_errors(conn))
     if errors:
+        if getattr(route, "path", None) in KILL_ROUTES:  # it halts, then lists them
+            note_ignored(conn.scope, errors)
+            return
         if conn.scope["type"] == "websocket":  # the close reason is not redacted: no values
             raise WebSocketRequestValidationError([{**e, "input": None} for e in errors])
         raise RequestValidationError(errors)

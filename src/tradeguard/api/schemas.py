@@ -14,7 +14,7 @@ from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.signal_keys import API_SOURCE_KEY, api_source_error, reserved_signal_error
-from tradeguard.model.text import ONE_LINE_PATTERN, one_line_error
+from tradeguard.model.text import ONE_LINE_PATTERN, REASON_PATTERN, one_line_error
 from tradeguard.risk.engine import ARB_UNWIND_TAG, KILL_FLATTEN_TAG
 
 MAX_AMOUNT = Decimal("1e12")
@@ -40,6 +40,7 @@ VENUE_NAME = r"^[a-z0-9_-]{1,32}$"
 # dashboard and the terminal, where a newline forged a log line and an escape sequence redrew
 # the screen. The command line's --reason holds to the same rule.
 ONE_LINE = ONE_LINE_PATTERN
+REASON = REASON_PATTERN  # a reason: one line, not only spaces (the command line trims it)
 
 
 SIGNAL_RULE = (
@@ -199,7 +200,7 @@ class IntentRequest(_Body):
 
 class KillRequest(_Body):
     reason: str = Field(
-        default="emergency stop from the API", min_length=1, max_length=200, pattern=ONE_LINE
+        default="emergency stop from the API", min_length=1, max_length=200, pattern=REASON
     )
     flatten: JsonBool = False
 
@@ -213,7 +214,7 @@ class HeldRetryRequest(_Body):
 
 
 class ResumeRequest(_Body):
-    reason: str = Field(min_length=1, max_length=200, pattern=ONE_LINE)
+    reason: str = Field(min_length=1, max_length=200, pattern=REASON)
 
 
 class ModeRequest(_Body):

@@ -127,6 +127,9 @@ def _check_unicode(doc: Any, body: bytes, text: str) -> None:
         raise json.JSONDecodeError(why, text, at) from None
 
 
+strict_parse = _parse  # for a route that reads its body itself
+
+
 class _StrictJsonRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):

@@ -21,7 +21,7 @@ from tradeguard.cli.common import (
     shown,
 )
 from tradeguard.logsetup import printable
-from tradeguard.model.text import one_line_error
+from tradeguard.model.text import escaped, one_line_error
 
 RESUME_PHRASE = "RESUME"
 
@@ -182,8 +182,10 @@ async def _kill(node: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _who() -> str:
+    """The login name (LOGNAME, USER: any text), recorded as `--by` is: one line of text, each
+    control character written as its escape."""
     try:
-        return getpass.getuser()
+        return escaped(getpass.getuser())
     except Exception:
         return f"uid {os.getuid()}"
 

@@ -20,6 +20,7 @@ from rich.console import Console
 from tradeguard.cli.common import EXIT_OK, add_source_options, config_from_args, open_storage
 from tradeguard.cli.control import _text_arg
 from tradeguard.model.errors import ConfigError
+from tradeguard.model.text import escaped
 from tradeguard.strategies.template import write_template
 
 
@@ -114,7 +115,9 @@ def cmd_strategy_pause(args: argparse.Namespace, console: Console) -> int:
 
 
 def _who() -> str:
+    """The login name (LOGNAME, USER: any text), recorded as `--by` is: one line of text, each
+    control character written as its escape."""
     try:
-        return getpass.getuser()
+        return escaped(getpass.getuser())
     except Exception:
         return f"uid {os.getuid()}"

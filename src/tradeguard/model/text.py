@@ -31,6 +31,11 @@ ONE_LINE_RULE = (
     "line separator or bidi control"
 )
 _BREAKS_LINE = re.compile(f"[{_NOT_ONE_LINE}]")
+# A reason says why: one line holding a character other than a space (the command line trims
+# its --reason and refuses what is left empty; `\s` is Unicode's spaces to Python, pydantic's
+# engine and JSON Schema alike).
+REASON_PATTERN = f"^[^{_NOT_ONE_LINE}]*[^{_NOT_ONE_LINE}\\s][^{_NOT_ONE_LINE}]*$"
+REASON_RULE = f"{ONE_LINE_RULE}, holding a character other than a space"
 
 
 def one_line_error(text: str) -> str | None:
@@ -40,6 +45,12 @@ def one_line_error(text: str) -> str | None:
     if found is None:
         return None
     return f"character {found.start()} is {found.group()!a}; must be {ONE_LINE_RULE}"
+
+
+def escaped(text: str) -> str:
+    """`text` with each character `one_line_error` names written as its escape (`\\n`,
+    `\\x1b`, `\\u202e`): a request that must act whatever it holds (a kill) keeps its words."""
+    return _BREAKS_LINE.sub(lambda m: ascii(m.group())[1:-1], text)
 
 
 def whole(text: str) -> str:
@@ -59,7 +70,10 @@ __all__ = [
     "NAME_CHARS",
     "ONE_LINE_PATTERN",
     "ONE_LINE_RULE",
+    "REASON_PATTERN",
+    "REASON_RULE",
     "SNIPPET",
+    "escaped",
     "name_shown",
     "one_line",
     "one_line_error",

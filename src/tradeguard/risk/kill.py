@@ -21,6 +21,7 @@ from typing import Any
 
 from tradeguard.clock import Clock
 from tradeguard.model.events import Event, EventKind
+from tradeguard.model.text import escaped
 from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
 from tradeguard.risk.state import FLATTEN_WAITS
 
@@ -318,6 +319,9 @@ class KillSwitch:
 
     def _trigger_file(self, text: str, path: Path, sentinel: str = "") -> KillRequest:
         flatten, reason, by = read_kill_file(text)
+        # stored, audited, logged and shown as the API's reasons are: one line of text; the
+        # file still halts, its control characters kept as escapes (a refusal would not)
+        reason, by = escaped(reason), escaped(by)
         where = f"sentinel file {path}"
         return self.trigger(f"{reason} ({where})" if reason else where, by or "sentinel",
                             flatten, sentinel=sentinel)  # fmt: skip

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tradeguard.api.confirmations import PAPER_RESET
 from tradeguard.api.deps import API, admin, second_factor, state_dep, trader
 from tradeguard.api.errors import AUTH_RESPONSES, CONFLICT
+from tradeguard.api.kill_body import declared_body, lenient_body
 from tradeguard.api.schemas import KillRequest, ModeRequest, ResetRequest, ResumeRequest
 from tradeguard.api.serialisers import clean
 from tradeguard.api.state import ApiState, Principal
@@ -27,19 +28,16 @@ router = APIRouter(
 )
 
 
-@router.post(f"{API}/kill")
-async def kill(
-    request: Request,
-    body: KillRequest | None = None,
-    who: Principal = trader,
-    api: ApiState = state_dep,
-) -> dict[str, Any]:
+@router.post(f"{API}/kill", openapi_extra=declared_body(KillRequest))
+async def kill(request: Request, who: Principal = trader, api: ApiState = state_dep) -> Any:
     """Halt trading and cancel every open order; `flatten` (needs X-TOTP) closes positions.
 
     With `api.require_totp_for_kill` every kill needs X-TOTP; without a valid code it is 403.
-    No body is the defaults: a `curl -X POST` in a hurry halts rather than getting a 422.
+    No body is the defaults: a `curl -X POST` in a hurry halts rather than getting a 422. What
+    it cannot take (a query parameter, a body that is no object, an unknown field or a bad
+    value) is ignored, the default kept, and listed in `ignored`: the kill halts anyway.
     """
-    body = body or KillRequest()
+    body, ignored = await lenient_body(request, KillRequest)
     node = api.node
     if body.flatten:
         second_factor(api, who, request, "flatten")
@@ -47,13 +45,15 @@ async def kill(
         kill_second_factor(api, who, request)
     report = await queued_kill(api, body.reason, who.by, flatten=body.flatten)
     done = {"reason": body.reason, "flatten": body.flatten,
-            "cancelled": len(report.get("cancelled", []))}  # fmt: skip
+            "cancelled": len(report.get("cancelled", [])),
+            **({"ignored": [i["field"] for i in ignored]} if ignored else {})}  # fmt: skip
     try:
         api.audit("api.kill", who, done, "critical")
     except SQLAlchemyError as exc:  # the database full: the kill is done, its report told
         log.error("api kill: its audit event was not written (%s); the next commit writes it",
                   refusal(exc))  # fmt: skip
-    return {"trading_state": node.risk.state.value, "report": clean(report)}
+    out = {"trading_state": node.risk.state.value, "report": clean(report)}
+    return {**out, "ignored": ignored} if ignored else out
 
 
 async def queued_kill(api: ApiState, reason: str, by: str, flatten: bool = False) -> Any:

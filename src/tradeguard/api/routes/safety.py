@@ -28,6 +28,7 @@ from tradeguard.api.deps import (
     state_dep,
 )
 from tradeguard.api.errors import AUTH_RESPONSES, CONFLICT, NOT_FOUND
+from tradeguard.api.kill_body import declared_body, lenient_body
 from tradeguard.api.routes.control import kill_second_factor, queued_kill
 from tradeguard.api.schemas import ISSUED_ID
 from tradeguard.api.serialisers import clean
@@ -106,19 +107,18 @@ async def safety_status(who: Principal = bot_viewer, api: ApiState = state_dep) 
     return out
 
 
-@router.post(f"{API}/safety/emergency-stop")
+@router.post(f"{API}/safety/emergency-stop", openapi_extra=declared_body(EmergencyStop))
 async def emergency_stop(
-    request: Request,
-    body: EmergencyStop | None = None,
-    who: Principal = bot_trader,
-    api: ApiState = state_dep,
+    request: Request, who: Principal = bot_trader, api: ApiState = state_dep
 ) -> dict[str, Any]:
     """Disable one bot and cancel its orders; without `bot_id`, halt the whole node.
 
     Halting the node needs X-TOTP while `api.require_totp_for_kill` holds, as `/kill` does.
-    No body is the defaults (the token's bot, else the node), never a 422.
+    No body is the defaults (the token's bot, else the node), never a 422: what it cannot
+    take is ignored, the default kept, and listed in `ignored`, as `/kill` does.
     """
-    body = body or EmergencyStop()
+    body, ignored = await lenient_body(request, EmergencyStop)
+    more = {"ignored": ignored} if ignored else {}
     bot_id = body.bot_id or who.token.bot
     if bot_id is None:
         if api.node.config.api.require_totp_for_kill:
@@ -126,14 +126,14 @@ async def emergency_stop(
         report = await queued_kill(api, body.reason, who.by)
         api.audit("api.kill", who, {"reason": body.reason, "via": "safety"}, "critical")
         return {"scope": "node", "trading_state": api.node.risk.state.value,
-                "report": clean(report)}  # fmt: skip
+                "report": clean(report), **more}  # fmt: skip
     own_bot(who, bot_id)
     try:
         out = await desk_of(api).stop_bot(bot_id, who.by, body.reason)
     except TradeguardError as exc:
         raise HTTPException(404 if isinstance(exc, UnknownBot) else 422, str(exc)) from None
     api.audit("api.bot_stop", who, {"bot": bot_id, "reason": body.reason}, "warning")
-    return {"scope": "bot", **out}
+    return {"scope": "bot", **out, **more}
 
 
 @router.post(

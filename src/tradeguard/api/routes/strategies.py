@@ -22,7 +22,7 @@ from tradeguard.api.deps import (
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.routes.arbitrage import arb_json
 from tradeguard.api.routes.orders import trades
-from tradeguard.api.schemas import ONE_LINE, STRATEGY_ID, JsonBool
+from tradeguard.api.schemas import REASON, STRATEGY_ID, JsonBool
 from tradeguard.api.serialisers import page, performance_json
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.api.strict_json import StrictJsonRoute
@@ -181,7 +181,7 @@ class PauseRequest(BaseModel):
     """Why a strategy is paused or resumed (recorded in the audit log)."""
 
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=MAX_REASON, pattern=ONE_LINE)
+    reason: str = Field(min_length=1, max_length=MAX_REASON, pattern=REASON)
 
 
 class PauseStrategy(PauseRequest):
