@@ -100,8 +100,8 @@ def test_a_window_holding_no_candle_of_one_pair_runs_the_others(tmp_path, data_d
     path.write_text(text, encoding="utf-8")
     out, end = tmp_path / "run", parse_date("2018-01-12T06:00")
     done = run_cli(
-        capsys, "backtest", "--config", str(path), "--from", "2018-01-12", "--to", "2018-01-12T06:00",
-        "--out", str(out),
+        capsys, "backtest", "--config", str(path), "--from", "2018-01-12",
+        "--to", "2018-01-12T06:00", "--out", str(out),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
