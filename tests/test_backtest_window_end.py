@@ -4,16 +4,19 @@ by --to: a candle opening before --to but closing after it carries prices from a
 
 from __future__ import annotations
 
+import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
-from tradeguard.backtest.frames import cut, load_series
+from tradeguard.backtest.frames import cut, load_series, parse_date
 from tradeguard.config import load_config
 from tradeguard.marketdata.loaders import load_candles
 from tradeguard.model.market import Candle
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "backtest" / "btc_pairs.toml"
 MIN = 60_000
+IDLE = Path(__file__).resolve().parents[1] / "benchmarks" / "backtest_strategies.py:Idle"
 
 
 def _bar(ts: int, span_s: int) -> Candle:
@@ -78,3 +81,29 @@ def test_a_timeframe_bar_opening_before_the_start_is_left_out(tmp_path) -> None:
     series = load_series(cfg, start, start + 150 * MIN, 3600)
     for symbol, candles in series.items():
         assert [c.ts for c in candles] == [start + 30 * MIN, start + 90 * MIN], symbol
+
+
+def test_a_window_holding_no_candle_of_one_pair_runs_the_others(tmp_path, data_dir, capsys):
+    """ADA/BTC's file starting after --to: the window holds ETH/BTC's candles alone, and the
+    backtest runs them (it was a traceback: IndexError in the series check)."""
+    import pandas as pd
+
+    from backtest_support import write_config
+    from cli_support import run_cli
+
+    ada = pd.read_feather(data_dir / "candles" / "ADA_BTC-5m.feather")
+    late = tmp_path / "ADA_BTC-late.feather"
+    ada[ada.date >= pd.Timestamp("2018-01-20", tz="UTC")].reset_index(drop=True).to_feather(late)
+    path = write_config(tmp_path, pairs=("ETH", "ADA"))
+    text = path.read_text(encoding="utf-8").replace('"candles/ADA_BTC-5m.feather"', f'"{late}"')
+    text = re.sub(r'kind = "[^"]*:EmaCross"', f'kind = "{IDLE}"', text)
+    path.write_text(text, encoding="utf-8")
+    out, end = tmp_path / "run", parse_date("2018-01-12T06:00")
+    done = run_cli(
+        capsys, "backtest", "--config", str(path), "--from", "2018-01-12",
+        "--to", "2018-01-12T06:00", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["candles"] == 72  # ETH/BTC's six hours of 5m candles
+    assert (metrics["first_ts"], metrics["last_ts"]) == (parse_date("2018-01-12"), end)

@@ -218,6 +218,8 @@ def check_series(series: dict[str, list[Candle]]) -> None:
     """Refuse a series holding candles of another symbol than its key (strategies, skips and
     figures find a symbol's candles under its key)."""
     for key, candles in series.items():
+        if not candles:  # none in the window: nothing of another symbol
+            continue
         if columns_of(candles) is not None:
             symbols = {candles[0].symbol}  # one file's columns: one symbol, one timeframe
         else:
