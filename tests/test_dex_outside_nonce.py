@@ -21,6 +21,7 @@ from test_dex_hostile_rpc import _through, serving_hostile
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.venues.uniswap_v2 import abi, crashpoints
+from tradeguard.venues.uniswap_v2.rpc import TxLookup
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore, TxRecord
 from tradeguard.venues.uniswap_v2.venue import UniswapV2Venue
 from tradeguard.venues.uniswap_v2.waiting import unsigned_tx
@@ -277,3 +278,35 @@ async def test_a_held_swap_of_the_wallet_before_a_change_is_dropped_by_its_own_n
         await new.close()
     finally:
         next(hostile, None)
+
+
+async def test_its_own_swap_mined_after_an_unknown_lookup_is_booked_as_its_own(
+    chain: ChainThread, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The node answers the swap unknown, and the swap mines just before the nonce is read:
+    the transaction that used the nonce is the journaled one itself, booked as the node's own
+    (its signed bytes and journal record kept), never taken for one signed outside."""
+    store = MemoryTxStore()
+    try:
+        venue, swap, _ = await _pending_swap(chain, "own-race", store)
+    finally:
+        chain.automine(True)
+    chain.mine()  # the swap mines
+    looked = venue.chain.lookup
+    late = {swap.tx_hash}  # the node's answer from before the swap's block came
+
+    async def lookup(tx_hash: str) -> TxLookup:
+        if tx_hash in late:
+            late.discard(tx_hash)
+            return TxLookup("unknown")
+        return await looked(tx_hash)
+
+    monkeypatch.setattr(venue.chain, "lookup", lookup)
+    done = await venue.fetch_order("own-race", "WETH/USD")
+    assert done is not None and done.status is OrderStatus.FILLED, done
+    assert done.venue_order_id == swap.tx_hash and not late
+    (record,) = store.for_order("dex", "own-race")
+    assert record.status == "mined" and record.raw_tx == swap.raw_tx
+    assert "signed_outside" not in record.detail and record.detail["tx"] == swap.detail["tx"]
+    assert "signed outside" not in caplog.text
+    await venue.close()

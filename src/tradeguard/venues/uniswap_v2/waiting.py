@@ -149,6 +149,9 @@ class TxWatcher:
         if taken is None:
             return self._report(cid, symbol, newest, OrderStatus.REJECTED,
                                 "dropped: its nonce was used by another transaction")  # fmt: skip
+        own = next((r for r in records if r.tx_hash.lower() == taken.tx_hash), None)
+        if own is not None:  # the order's own, mined since it was looked up: never a copy
+            return await self._own_late(cid, symbol, own)
         if taken.copy is not None:
             _log.warning(
                 "%s: order %s: nonce %d of %s was used by %s, signed outside this node; it made "
@@ -170,6 +173,15 @@ class TxWatcher:
         )
         _log.warning("%s: order %s %s", self.venue.name, cid, why)
         return self._report(cid, symbol, newest, OrderStatus.REJECTED, why)
+
+    async def _own_late(self, cid: str, symbol: str, own: TxRecord) -> OrderReport:
+        """Book the order's own journaled swap, found to have used its nonce after a lookup
+        that did not know it; one not yet confirmed stays journaled open (in flight)."""
+        lookup = await self._lookup(own)
+        if lookup.state == "mined":
+            return await self._mined(cid, symbol, own, lookup.receipt)
+        self.venue.store.save(own.with_status("sent", self.venue.now_ms()))
+        return self._report(cid, symbol, own, OrderStatus.ACCEPTED)
 
     async def _taker(self, newest: TxRecord, records: list[TxRecord]) -> replaced.Taken | None:
         """What took `newest`'s nonce, judged; None when the node answers an error for the
