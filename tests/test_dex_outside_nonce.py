@@ -246,8 +246,8 @@ async def test_a_held_swap_of_the_wallet_before_a_change_is_dropped_by_its_own_n
 ) -> None:
     """A swap held unbooked (the RPC answers another transaction's receipt for it) whose nonce
     a transaction outside the journal used: judged by the old address's nonce, past it, the
-    order ends rejected as dropped, though the wallet now configured (a fresh one, nonce 0)
-    has a nonce below the swap's."""
+    order ends rejected as replaced by that transaction, though the wallet now configured (a
+    fresh one, nonce 0) has a nonce below the swap's."""
     d = chain.deployment
     hostile = serving_hostile(chain)
     server = next(hostile)
@@ -263,7 +263,8 @@ async def test_a_held_swap_of_the_wallet_before_a_change_is_dropped_by_its_own_n
             with pytest.raises(AmbiguousVenueError, match="receipt of another transaction"):
                 await old.submit(dex_order("moved-held-1"))
             (swap,) = store.for_order("dex", "moved-held-1")
-            _sign_outside(chain, _faster(swap, to=d.wallet_address, data="0x", gas=21_000))
+            outside = _sign_outside(chain, _faster(swap, to=d.wallet_address, data="0x",
+                                                   gas=21_000))  # fmt: skip
         finally:
             chain.automine(True)
         chain.mine()
@@ -274,7 +275,8 @@ async def test_a_held_swap_of_the_wallet_before_a_change_is_dropped_by_its_own_n
         assert await new.chain.nonce(new.address, pending=False) <= swap.nonce
         done = await new.fetch_order("moved-held-1", "WETH/USD")
         assert done is not None and done.status is OrderStatus.REJECTED, done
-        assert "dropped" in done.reason and new.held.listed() == []
+        assert "replaced" in done.reason and outside in done.reason, done.reason
+        assert new.held.listed() == []
         await new.close()
     finally:
         next(hostile, None)
@@ -310,3 +312,39 @@ async def test_its_own_swap_mined_after_an_unknown_lookup_is_booked_as_its_own(
     assert "signed_outside" not in record.detail and record.detail["tx"] == swap.detail["tx"]
     assert "signed outside" not in caplog.text
     await venue.close()
+
+
+async def test_a_held_swap_sped_up_outside_the_node_is_booked_from_the_replacement(
+    chain: ChainThread,
+) -> None:
+    """A swap held unbooked (the RPC answers another transaction's receipt for it) that another
+    tool on the wallet re-signed with a higher fee: the replacement made the very swap, so the
+    order is filled from its receipt, not dropped with the swap's tokens gone unbooked."""
+    d = chain.deployment
+    hostile = serving_hostile(chain)
+    server = next(hostile)
+    try:
+        store = MemoryTxStore()
+        venue = await connected_venue(_through(d, server), store, receipt_timeout_s=0.2,
+                                      approve_unlimited=True)  # fmt: skip
+        warm = await venue.submit(dex_order("held-sped-warm", "0.01"))
+        receipt = chain.rpc("eth_getTransactionReceipt", warm.venue_order_id)["result"]
+        server.rewrites["eth_getTransactionReceipt"] = lambda p, r: r if r else receipt
+        chain.automine(False)
+        try:
+            with pytest.raises(AmbiguousVenueError, match="receipt of another transaction"):
+                await venue.submit(dex_order("held-sped-1"))
+            (swap,) = store.for_order("dex", "held-sped-1")
+            outside = _sign_outside(chain, _faster(swap))
+        finally:
+            chain.automine(True)
+        chain.mine()
+        seen = FillSink()
+        venue.set_listener(seen)
+        done = await venue.fetch_order("held-sped-1", "WETH/USD")
+        assert done is not None and done.status is OrderStatus.FILLED, done
+        assert done.venue_order_id == outside and done.filled == Decimal("0.1")
+        assert [f.trade_id for f in seen.fills] == [outside] and venue.held.listed() == []
+        await venue.close()
+    finally:
+        next(hostile, None)

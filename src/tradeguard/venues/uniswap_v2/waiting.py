@@ -126,7 +126,7 @@ class TxWatcher:
             except AmbiguousVenueError as exc:
                 if held_error(exc):
                     if await self._gone(records):  # none of its copies can mine, ever
-                        return self._dropped(cid, symbol, records, str(exc))
+                        return await self._taken(cid, symbol, records, held=str(exc))
                     self.venue.held.hold(cid, symbol, record.tx_hash, str(exc))
                 raise
             if lookup.state == "confirming":  # in a block: neither resent nor replaced
@@ -140,15 +140,22 @@ class TxWatcher:
         pending = await self._unstick(pending)
         return self._report(cid, symbol, pending, OrderStatus.ACCEPTED)
 
-    async def _taken(self, cid: str, symbol: str, records: list[TxRecord]) -> OrderReport:
+    async def _taken(
+        self, cid: str, symbol: str, records: list[TxRecord], held: str = ""
+    ) -> OrderReport:
         """End an order whose nonce a transaction not journaled for it used: booked from that
         transaction when it made the very swap (another tool sped it up), else rejected as
-        replaced by it, naming it, with nothing booked (`replaced.judge`)."""
+        replaced by it, naming it, with nothing booked (`replaced.judge`). `held`: why the
+        order's swap was held unbooked (none of its copies can mine: `_gone`)."""
         newest = max(records, key=lambda r: r.created_ts)
         taken = await self._taker(newest, records)
+        if taken is None and held:
+            return self._dropped(cid, symbol, records, held)
         if taken is None:
             return self._report(cid, symbol, newest, OrderStatus.REJECTED,
                                 "dropped: its nonce was used by another transaction")  # fmt: skip
+        for record in records if held else ():  # as `rebroadcast` leaves them otherwise
+            self._save(record, "dropped")
         own = next((r for r in records if r.tx_hash.lower() == taken.tx_hash), None)
         if own is not None:  # the order's own, mined since it was looked up: never a copy
             return await self._own_late(cid, symbol, own)
