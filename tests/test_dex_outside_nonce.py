@@ -348,3 +348,59 @@ async def test_a_held_swap_sped_up_outside_the_node_is_booked_from_the_replaceme
         await venue.close()
     finally:
         next(hostile, None)
+
+
+async def test_a_search_for_the_taken_nonce_not_answered_leaves_the_swap_in_the_balance_reads_sight(
+    chain: ChainThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node stops answering while the transaction that took the swap's nonce is searched
+    for: the order stays in flight with its swap journaled open, so the next balance read books
+    the replacement that made the very swap before it reads balances holding it."""
+    store = MemoryTxStore()
+    try:
+        venue, swap, _ = await _pending_swap(chain, "sped-outage", store)
+        outside = _sign_outside(chain, _faster(swap))
+    finally:
+        chain.automine(True)
+    chain.mine()
+    searched = venue.chain.tx_by_nonce
+    calls: list[int] = []
+
+    async def unanswered(sender: str, nonce: int) -> Any:
+        calls.append(nonce)
+        if len(calls) == 1:
+            raise ConnectionError("the node did not answer")
+        return await searched(sender, nonce)
+
+    monkeypatch.setattr(venue.chain, "tx_by_nonce", unanswered)
+    with pytest.raises(AmbiguousVenueError):
+        await venue.fetch_order("sped-outage", "WETH/USD")
+    assert [r.tx_hash for r in store.open_records("dex")] == [swap.tx_hash]
+    seen = FillSink()
+    venue.set_listener(seen)
+    await venue.fetch_balances()
+    assert [f.trade_id for f in seen.fills] == [outside] and calls == [swap.nonce] * 2
+    await venue.close()
+
+
+async def test_a_balance_read_books_a_swap_sped_up_outside_the_node_before_reading(
+    chain: ChainThread,
+) -> None:
+    """The replacement that made the very swap mined before anyone asked for the order: the
+    balance read books it first, so balances never show the swap without its fill."""
+    d = chain.deployment
+    store = MemoryTxStore()
+    try:
+        venue, swap, _ = await _pending_swap(chain, "sped-read", store)
+        weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+        outside = _sign_outside(chain, _faster(swap))
+    finally:
+        chain.automine(True)
+    chain.mine()
+    seen = FillSink()
+    venue.set_listener(seen)
+    balances = {b.asset: b.free for b in await venue.fetch_balances()}
+    assert balances["WETH"] == Decimal(weth_before - 10**17).scaleb(-18)
+    assert [(f.trade_id, f.amount) for f in seen.fills] == [(outside, Decimal("0.1"))]
+    assert store.open_records("dex") == []
+    await venue.close()

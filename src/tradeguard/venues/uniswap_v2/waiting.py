@@ -133,8 +133,8 @@ class TxWatcher:
                 return self._report(cid, symbol, record, OrderStatus.ACCEPTED)
             if lookup.state == "pending" and pending is None:
                 pending = record
-        if pending is None:
-            pending = await self.rebroadcast(records)
+        if pending is None:  # journaled open until what took the nonce is answered (`_taken`)
+            pending = await self.rebroadcast(records, drop=False)
         if pending is None:
             return await self._taken(cid, symbol, records)
         pending = await self._unstick(pending)
@@ -149,13 +149,13 @@ class TxWatcher:
         order's swap was held unbooked (none of its copies can mine: `_gone`)."""
         newest = max(records, key=lambda r: r.created_ts)
         taken = await self._taker(newest, records)
+        for record in records:  # the search answered: none of them can mine
+            self._save(record, "dropped")
         if taken is None and held:
             return self._dropped(cid, symbol, records, held)
         if taken is None:
             return self._report(cid, symbol, newest, OrderStatus.REJECTED,
                                 "dropped: its nonce was used by another transaction")  # fmt: skip
-        for record in records if held else ():  # as `rebroadcast` leaves them otherwise
-            self._save(record, "dropped")
         own = next((r for r in records if r.tx_hash.lower() == taken.tx_hash), None)
         if own is not None:  # the order's own, mined since it was looked up: never a copy
             return await self._own_late(cid, symbol, own)
@@ -413,12 +413,13 @@ class TxWatcher:
             token.symbol, proof.swap_out, record.tx_hash, proof.received,
         )  # fmt: skip
 
-    async def rebroadcast(self, records: list[TxRecord]) -> TxRecord | None:
-        """Broadcast the newest journaled bytes again while their nonce is still unused."""
+    async def rebroadcast(self, records: list[TxRecord], drop: bool = True) -> TxRecord | None:
+        """Broadcast the newest journaled bytes again while their nonce is still unused; else
+        None, with the records marked dropped unless `drop` is False (the caller does)."""
         newest = max(records, key=lambda r: (bool(r.raw_tx), r.created_ts))  # bytes we signed
         used = await self.venue.chain.nonce(newest.sender, pending=False)  # its signer's count
         if newest.nonce < used:
-            for r in records:
+            for r in records if drop else ():
                 self._save(r, "dropped")
             return None
         return await self.sender.broadcast(newest)
