@@ -21,6 +21,7 @@ from test_dex_hostile_rpc import _through, serving_hostile
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.venues.uniswap_v2 import abi, crashpoints
+from tradeguard.venues.uniswap_v2.rpc import TxLookup
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore, TxRecord
 from tradeguard.venues.uniswap_v2.venue import UniswapV2Venue
 from tradeguard.venues.uniswap_v2.waiting import unsigned_tx
@@ -245,8 +246,8 @@ async def test_a_held_swap_of_the_wallet_before_a_change_is_dropped_by_its_own_n
 ) -> None:
     """A swap held unbooked (the RPC answers another transaction's receipt for it) whose nonce
     a transaction outside the journal used: judged by the old address's nonce, past it, the
-    order ends rejected as dropped, though the wallet now configured (a fresh one, nonce 0)
-    has a nonce below the swap's."""
+    order ends rejected as replaced by that transaction, though the wallet now configured (a
+    fresh one, nonce 0) has a nonce below the swap's."""
     d = chain.deployment
     hostile = serving_hostile(chain)
     server = next(hostile)
@@ -262,7 +263,8 @@ async def test_a_held_swap_of_the_wallet_before_a_change_is_dropped_by_its_own_n
             with pytest.raises(AmbiguousVenueError, match="receipt of another transaction"):
                 await old.submit(dex_order("moved-held-1"))
             (swap,) = store.for_order("dex", "moved-held-1")
-            _sign_outside(chain, _faster(swap, to=d.wallet_address, data="0x", gas=21_000))
+            outside = _sign_outside(chain, _faster(swap, to=d.wallet_address, data="0x",
+                                                   gas=21_000))  # fmt: skip
         finally:
             chain.automine(True)
         chain.mine()
@@ -273,7 +275,132 @@ async def test_a_held_swap_of_the_wallet_before_a_change_is_dropped_by_its_own_n
         assert await new.chain.nonce(new.address, pending=False) <= swap.nonce
         done = await new.fetch_order("moved-held-1", "WETH/USD")
         assert done is not None and done.status is OrderStatus.REJECTED, done
-        assert "dropped" in done.reason and new.held.listed() == []
+        assert "replaced" in done.reason and outside in done.reason, done.reason
+        assert new.held.listed() == []
         await new.close()
     finally:
         next(hostile, None)
+
+
+async def test_its_own_swap_mined_after_an_unknown_lookup_is_booked_as_its_own(
+    chain: ChainThread, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The node answers the swap unknown, and the swap mines just before the nonce is read:
+    the transaction that used the nonce is the journaled one itself, booked as the node's own
+    (its signed bytes and journal record kept), never taken for one signed outside."""
+    store = MemoryTxStore()
+    try:
+        venue, swap, _ = await _pending_swap(chain, "own-race", store)
+    finally:
+        chain.automine(True)
+    chain.mine()  # the swap mines
+    looked = venue.chain.lookup
+    late = {swap.tx_hash}  # the node's answer from before the swap's block came
+
+    async def lookup(tx_hash: str) -> TxLookup:
+        if tx_hash in late:
+            late.discard(tx_hash)
+            return TxLookup("unknown")
+        return await looked(tx_hash)
+
+    monkeypatch.setattr(venue.chain, "lookup", lookup)
+    done = await venue.fetch_order("own-race", "WETH/USD")
+    assert done is not None and done.status is OrderStatus.FILLED, done
+    assert done.venue_order_id == swap.tx_hash and not late
+    (record,) = store.for_order("dex", "own-race")
+    assert record.status == "mined" and record.raw_tx == swap.raw_tx
+    assert "signed_outside" not in record.detail and record.detail["tx"] == swap.detail["tx"]
+    assert "signed outside" not in caplog.text
+    await venue.close()
+
+
+async def test_a_held_swap_sped_up_outside_the_node_is_booked_from_the_replacement(
+    chain: ChainThread,
+) -> None:
+    """A swap held unbooked (the RPC answers another transaction's receipt for it) that another
+    tool on the wallet re-signed with a higher fee: the replacement made the very swap, so the
+    order is filled from its receipt, not dropped with the swap's tokens gone unbooked."""
+    d = chain.deployment
+    hostile = serving_hostile(chain)
+    server = next(hostile)
+    try:
+        store = MemoryTxStore()
+        venue = await connected_venue(_through(d, server), store, receipt_timeout_s=0.2,
+                                      approve_unlimited=True)  # fmt: skip
+        warm = await venue.submit(dex_order("held-sped-warm", "0.01"))
+        receipt = chain.rpc("eth_getTransactionReceipt", warm.venue_order_id)["result"]
+        server.rewrites["eth_getTransactionReceipt"] = lambda p, r: r if r else receipt
+        chain.automine(False)
+        try:
+            with pytest.raises(AmbiguousVenueError, match="receipt of another transaction"):
+                await venue.submit(dex_order("held-sped-1"))
+            (swap,) = store.for_order("dex", "held-sped-1")
+            outside = _sign_outside(chain, _faster(swap))
+        finally:
+            chain.automine(True)
+        chain.mine()
+        seen = FillSink()
+        venue.set_listener(seen)
+        done = await venue.fetch_order("held-sped-1", "WETH/USD")
+        assert done is not None and done.status is OrderStatus.FILLED, done
+        assert done.venue_order_id == outside and done.filled == Decimal("0.1")
+        assert [f.trade_id for f in seen.fills] == [outside] and venue.held.listed() == []
+        await venue.close()
+    finally:
+        next(hostile, None)
+
+
+async def test_a_search_for_the_taken_nonce_not_answered_leaves_the_swap_in_the_balance_reads_sight(
+    chain: ChainThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node stops answering while the transaction that took the swap's nonce is searched
+    for: the order stays in flight with its swap journaled open, so the next balance read books
+    the replacement that made the very swap before it reads balances holding it."""
+    store = MemoryTxStore()
+    try:
+        venue, swap, _ = await _pending_swap(chain, "sped-outage", store)
+        outside = _sign_outside(chain, _faster(swap))
+    finally:
+        chain.automine(True)
+    chain.mine()
+    searched = venue.chain.tx_by_nonce
+    calls: list[int] = []
+
+    async def unanswered(sender: str, nonce: int) -> Any:
+        calls.append(nonce)
+        if len(calls) == 1:
+            raise ConnectionError("the node did not answer")
+        return await searched(sender, nonce)
+
+    monkeypatch.setattr(venue.chain, "tx_by_nonce", unanswered)
+    with pytest.raises(AmbiguousVenueError):
+        await venue.fetch_order("sped-outage", "WETH/USD")
+    assert [r.tx_hash for r in store.open_records("dex")] == [swap.tx_hash]
+    seen = FillSink()
+    venue.set_listener(seen)
+    await venue.fetch_balances()
+    assert [f.trade_id for f in seen.fills] == [outside] and calls == [swap.nonce] * 2
+    await venue.close()
+
+
+async def test_a_balance_read_books_a_swap_sped_up_outside_the_node_before_reading(
+    chain: ChainThread,
+) -> None:
+    """The replacement that made the very swap mined before anyone asked for the order: the
+    balance read books it first, so balances never show the swap without its fill."""
+    d = chain.deployment
+    store = MemoryTxStore()
+    try:
+        venue, swap, _ = await _pending_swap(chain, "sped-read", store)
+        weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+        outside = _sign_outside(chain, _faster(swap))
+    finally:
+        chain.automine(True)
+    chain.mine()
+    seen = FillSink()
+    venue.set_listener(seen)
+    balances = {b.asset: b.free for b in await venue.fetch_balances()}
+    assert balances["WETH"] == Decimal(weth_before - 10**17).scaleb(-18)
+    assert [(f.trade_id, f.amount) for f in seen.fills] == [(outside, Decimal("0.1"))]
+    assert store.open_records("dex") == []
+    await venue.close()

@@ -14,7 +14,7 @@ import pytest
 from dex_support import ChainThread, connected_venue, dex_order, running_chain
 from fill_sink import FillSink
 from tradeguard.config import Config
-from tradeguard.execution.failed_fills import FILL_FAILED
+from tradeguard.execution.failed_fills import FAILED_ON_CHAIN, FILL_FAILED
 from tradeguard.execution.reconcile import reconcile_and_gate
 from tradeguard.model.enums import OrderStatus, Side, TradingState
 from tradeguard.model.order import OrderIntent
@@ -105,6 +105,49 @@ async def test_the_reconciliation_takes_back_a_booked_swap_a_reorg_took_out(
         assert node.risk.state is not TradingState.HALTED
         assert node.portfolio.book("dex").total("WETH") == ledger["WETH"]
         assert FILL_FAILED in [e.kind for e in node.storage.load_events(limit=500)]
+    finally:
+        if node is not None:
+            node.close()
+        await venue.close()
+
+
+async def test_an_approval_reorged_out_with_its_swap_has_its_gas_taken_back_too(
+    chain: ChainThread, tmp_path: Path
+) -> None:
+    """The approval an order sent before its swap is booked as a fee-only fill: a reorg taking
+    both out flags both failed, so the ledger takes the chain's balances (the gas never spent
+    included) as their difference, with no unexplained adjustment."""
+    d = chain.deployment
+    venue = await connected_venue(d, MemoryTxStore(), approve_unlimited=True)
+    node: Any = None
+    try:
+        node = TradingNode(_config(tmp_path), venues={"dex": venue})
+        for inst in (await venue.load_instruments()).values():
+            node.market.add_instrument(inst)
+        assert (await reconcile_and_gate(node, "periodic")).ok
+        ledger = {a: node.portfolio.book("dex").total(a) for a in ("ETH", "WETH", "USD")}
+        snapshot = chain.rpc("evm_snapshot")["result"]
+        quote = await venue.fetch_reference_quote("TKA/USD")
+        assert quote is not None
+        await node.on_quote(quote)
+        intent = OrderIntent("s1", "dex", "TKA/USD", Side.SELL, Decimal("20"))
+        placed = await node.submit(intent)
+        assert placed.order is not None and placed.order.status is OrderStatus.FILLED, placed
+        cid = placed.order.client_order_id
+        fills = [f for f in node.storage.load_fills(venue="dex") if f.client_order_id == cid]
+        gas_only = [f.trade_id for f in fills if f.amount == 0]
+        assert len(fills) == 2 and len(gas_only) == 1, fills  # the approval's gas, the swap
+
+        chain.rpc("evm_revert", snapshot)  # the approval's and the swap's blocks reorged out
+        chain.mine()
+        report = await reconcile_and_gate(node, "periodic")
+        assert sorted(f["trade_id"] for f in report.fills_failed) == sorted(
+            f.trade_id for f in fills
+        ), report
+        assert report.ok and report.ledger_differences == [], report
+        assert {a: node.portfolio.book("dex").total(a) for a in ledger} == ledger
+        (eth,) = [a for a in node.storage.load_balance_adjustments("dex") if a["asset"] == "ETH"]
+        assert FAILED_ON_CHAIN in eth["reason"], eth  # no money moved: the gas was never spent
     finally:
         if node is not None:
             node.close()

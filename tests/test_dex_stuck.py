@@ -249,7 +249,7 @@ async def test_a_held_swap_whose_nonce_another_transaction_used_ends_rejected_as
         for _ in range(2):  # the same end each time asked
             done = await venue.fetch_order("dropheld-1", "WETH/USD")
             assert done is not None and done.status is OrderStatus.REJECTED, done
-            assert "dropped" in done.reason
+            assert "replaced" in done.reason and "0x" + bytes(other.hash).hex() in done.reason
         assert venue.held.listed() == [] and store.open_records("dex") == []
         assert seen.fills == []  # nothing of the order moved: nothing booked
         weth_after = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)

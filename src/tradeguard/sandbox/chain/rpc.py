@@ -109,7 +109,7 @@ class LocalChain:
             return {"error": _refusal(method, exc)}
         if "error" in response:
             return {"error": dict(response["error"])}
-        result = to_json(response.get("result"))
+        result = node_shape(method, to_json(response.get("result")))
         if self.legacy_receipts and method == "eth_getTransactionReceipt" and result:
             result.pop("effectiveGasPrice", None)
         return {"result": result}
@@ -213,6 +213,35 @@ def to_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_json(v) for v in value]
     return str(value)
+
+
+def node_shape(method: str, result: Any) -> Any:
+    """`result` in a node's keys: eth-tester answers a block's full transactions in snake_case
+    (`block_number`, `data`, ...), a transaction's `y_parity` and a receipt's `state_root`,
+    where every node says `blockNumber`, `input` and `yParity` (and has no root once a receipt
+    has a status, since Byzantium)."""
+    if not isinstance(result, dict):
+        return result
+    if method in ("eth_getBlockByNumber", "eth_getBlockByHash"):
+        txs = result.get("transactions")
+        if isinstance(txs, list):
+            result["transactions"] = [_tx_shape(t) if isinstance(t, dict) else t for t in txs]
+    elif method.startswith("eth_getTransactionBy"):
+        result = _tx_shape(result)
+    elif method == "eth_getTransactionReceipt" and "status" in result:
+        result.pop("state_root", None)
+    return result
+
+
+def _tx_shape(tx: dict[str, Any]) -> dict[str, Any]:
+    return {_camel(k): v for k, v in tx.items()}
+
+
+def _camel(key: str) -> str:
+    if key == "data":  # a transaction's calldata
+        return "input"
+    head, *rest = key.split("_")
+    return head + "".join(word.capitalize() for word in rest)
 
 
 class RpcServer:

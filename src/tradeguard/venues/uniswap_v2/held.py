@@ -117,16 +117,24 @@ async def book_mined(venue: UniswapV2Venue, block: int) -> None:
     """Book the fill (or gas) of every open journaled transaction mined by `block`: one in a
     later block (a busy chain moves on between calls) is left for the next read, as the
     balances read at `block` do not hold it yet. A swap held unbooked is left in flight (the
-    reconciliation and the balance sync leave the ledger alone meanwhile): the read answers."""
+    reconciliation and the balance sync leave the ledger alone meanwhile): the read answers.
+    An order none of whose copies the node knows is looked up whole (sent again, or what took
+    its nonce judged and booked when it made the swap)."""
     await venue._book_approvals(until_block=block)
     open_orders = {r.client_order_id for r in venue.store.open_records(venue.name)}
     for cid in sorted(open_orders):
         # every copy of the order's nonce: a replaced original may be the one mined
         copies = [r for r in venue.store.for_order(venue.name, cid) if r.kind != "approve"]
+        states = set()
         for record in copies:
             symbol = str(record.detail.get("symbol"))
             try:
-                if mined_by(await venue._lookup(record), block):
+                lookup = await venue._lookup(record)
+                states.add(lookup.state)
+                # none known: its nonce may have gone to a transaction signed outside the node
+                # that made the swap (`waiting._taken`): booked before the read too
+                none_known = states == {"unknown"} and record is copies[-1]
+                if mined_by(lookup, block) or none_known:
                     await venue.fetch_order(cid, symbol)
                     break
             except AmbiguousVenueError as exc:

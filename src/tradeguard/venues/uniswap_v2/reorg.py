@@ -1,5 +1,9 @@
 """Swaps booked from a receipt, watched until final: one a reorg takes out is a failed fill.
 
+The gas of a transaction that swapped nothing (an approval, a reverted swap, a cancel), booked
+as a fee-only fill, is watched the same way: a reorg taking it out means that gas was never
+spent, and its fill is flagged failed too.
+
 A swap is booked once its block has `confirmations` blocks on it; a reorg deeper than that takes
 it out after its fill was booked. Every balance read looks the swaps booked in the last
 `WATCH_BLOCKS` blocks up again: one the chain no longer knows (not in a block, not waiting in

@@ -394,8 +394,7 @@ class ChainClient:
             if not isinstance(tx, Mapping):  # a hash, not the transaction asked for
                 continue
             if str(tx.get("from", "")).lower() == sender.lower() and tx.get("nonce") == nonce:
-                # asked again by its hash: the form every node answers a transaction in
-                return dict(await self.w3.eth.get_transaction(tx["hash"]))
+                return dict(tx)
         return None
 
     async def _count_at(self, sender: str, block: int) -> int:

@@ -541,8 +541,9 @@ class UniswapV2Venue(Venue):
             return None
         side = Side(str(record.detail.get("side", "buy")))
         cid = record.client_order_id.removesuffix(":approve")
-        fill = gas_fill(self.name, symbol, cid, side, receipt, self.now_ms())
-        return self._deliver(fill)
+        fill = self._deliver(gas_fill(self.name, symbol, cid, side, receipt, self.now_ms()))
+        self.reorgs.booked(record, fill, int(receipt["blockNumber"]))  # gas a reorg can undo
+        return fill
 
     async def _lookup(self, record: TxRecord) -> TxLookup:
         return await checked_lookup(self.chain, record, self.name, self.settings.confirmations)

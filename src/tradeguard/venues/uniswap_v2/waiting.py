@@ -126,29 +126,39 @@ class TxWatcher:
             except AmbiguousVenueError as exc:
                 if held_error(exc):
                     if await self._gone(records):  # none of its copies can mine, ever
-                        return self._dropped(cid, symbol, records, str(exc))
+                        return await self._taken(cid, symbol, records, held=str(exc))
                     self.venue.held.hold(cid, symbol, record.tx_hash, str(exc))
                 raise
             if lookup.state == "confirming":  # in a block: neither resent nor replaced
                 return self._report(cid, symbol, record, OrderStatus.ACCEPTED)
             if lookup.state == "pending" and pending is None:
                 pending = record
-        if pending is None:
-            pending = await self.rebroadcast(records)
+        if pending is None:  # journaled open until what took the nonce is answered (`_taken`)
+            pending = await self.rebroadcast(records, drop=False)
         if pending is None:
             return await self._taken(cid, symbol, records)
         pending = await self._unstick(pending)
         return self._report(cid, symbol, pending, OrderStatus.ACCEPTED)
 
-    async def _taken(self, cid: str, symbol: str, records: list[TxRecord]) -> OrderReport:
+    async def _taken(
+        self, cid: str, symbol: str, records: list[TxRecord], held: str = ""
+    ) -> OrderReport:
         """End an order whose nonce a transaction not journaled for it used: booked from that
         transaction when it made the very swap (another tool sped it up), else rejected as
-        replaced by it, naming it, with nothing booked (`replaced.judge`)."""
+        replaced by it, naming it, with nothing booked (`replaced.judge`). `held`: why the
+        order's swap was held unbooked (none of its copies can mine: `_gone`)."""
         newest = max(records, key=lambda r: r.created_ts)
         taken = await self._taker(newest, records)
+        for record in records:  # the search answered: none of them can mine
+            self._save(record, "dropped")
+        if taken is None and held:
+            return self._dropped(cid, symbol, records, held)
         if taken is None:
             return self._report(cid, symbol, newest, OrderStatus.REJECTED,
                                 "dropped: its nonce was used by another transaction")  # fmt: skip
+        own = next((r for r in records if r.tx_hash.lower() == taken.tx_hash), None)
+        if own is not None:  # the order's own, mined since it was looked up: never a copy
+            return await self._own_late(cid, symbol, own)
         if taken.copy is not None:
             _log.warning(
                 "%s: order %s: nonce %d of %s was used by %s, signed outside this node; it made "
@@ -170,6 +180,15 @@ class TxWatcher:
         )
         _log.warning("%s: order %s %s", self.venue.name, cid, why)
         return self._report(cid, symbol, newest, OrderStatus.REJECTED, why)
+
+    async def _own_late(self, cid: str, symbol: str, own: TxRecord) -> OrderReport:
+        """Book the order's own journaled swap, found to have used its nonce after a lookup
+        that did not know it; one not yet confirmed stays journaled open (in flight)."""
+        lookup = await self._lookup(own)
+        if lookup.state == "mined":
+            return await self._mined(cid, symbol, own, lookup.receipt)
+        self.venue.store.save(own.with_status("sent", self.venue.now_ms()))
+        return self._report(cid, symbol, own, OrderStatus.ACCEPTED)
 
     async def _taker(self, newest: TxRecord, records: list[TxRecord]) -> replaced.Taken | None:
         """What took `newest`'s nonce, judged; None when the node answers an error for the
@@ -394,12 +413,13 @@ class TxWatcher:
             token.symbol, proof.swap_out, record.tx_hash, proof.received,
         )  # fmt: skip
 
-    async def rebroadcast(self, records: list[TxRecord]) -> TxRecord | None:
-        """Broadcast the newest journaled bytes again while their nonce is still unused."""
+    async def rebroadcast(self, records: list[TxRecord], drop: bool = True) -> TxRecord | None:
+        """Broadcast the newest journaled bytes again while their nonce is still unused; else
+        None, with the records marked dropped unless `drop` is False (the caller does)."""
         newest = max(records, key=lambda r: (bool(r.raw_tx), r.created_ts))  # bytes we signed
         used = await self.venue.chain.nonce(newest.sender, pending=False)  # its signer's count
         if newest.nonce < used:
-            for r in records:
+            for r in records if drop else ():
                 self._save(r, "dropped")
             return None
         return await self.sender.broadcast(newest)
