@@ -5,11 +5,8 @@ context, so a strategy's `getcontext().prec = 6` or trap on Inexact changes none
 from __future__ import annotations
 
 import decimal
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from test_triangular_exec_support import small_universe
 from tradeguard.model import dec
