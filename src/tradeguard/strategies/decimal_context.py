@@ -59,46 +59,52 @@ def own_decimal_context(strategy: Strategy, own: Context) -> Strategy:
     starts copies it."""
     mine = contextvars.Context()
     mine.run(setcontext, own)
-    inside = [False]  # a callback of the strategy's calling another: already in its context
+    wrap = _wrappers(mine)
     cls = type(strategy)
     for name in CALLBACKS + ASYNC_CALLBACKS:
         fn = getattr(strategy, name, None)
         if fn is None or getattr(cls, name, None) is getattr(Strategy, name, None):
             continue
-        wrap = _in_async if name in ASYNC_CALLBACKS else _in
-        setattr(strategy, name, wrap(mine, inside, fn))
+        setattr(strategy, name, _in_async(mine, fn) if name in ASYNC_CALLBACKS else wrap(fn))
     return strategy
 
 
-def _in(
-    mine: contextvars.Context, inside: list[bool], fn: Callable[..., Any]
-) -> Callable[..., Any]:
+def _wrappers(mine: contextvars.Context) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """What wraps each callback of one strategy to run in `mine` (a callback of the strategy's
+    calling another is in it already: entered once)."""
     run = mine.run
-    if _positional(fn) == 1:  # on_candle, on_ticker, ...: the node's every event, kept lean
+    inside = False  # one cell the strategy's wrappers share (cheaper to read than a list's item)
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if _positional(fn) == 1:  # on_candle, on_ticker, ...: the node's every event, kept lean
+
+            @functools.wraps(fn)
+            def one(arg: Any) -> Any:
+                nonlocal inside
+                if inside:
+                    return fn(arg)
+                inside = True
+                try:
+                    return run(fn, arg)
+                finally:
+                    inside = False
+
+            return one
 
         @functools.wraps(fn)
-        def one(arg: Any) -> Any:
-            if inside[0]:
-                return fn(arg)
-            inside[0] = True
+        def call(*args: Any, **kwargs: Any) -> Any:
+            nonlocal inside
+            if inside:
+                return fn(*args, **kwargs)
+            inside = True
             try:
-                return run(fn, arg)
+                return run(fn, *args, **kwargs)
             finally:
-                inside[0] = False
+                inside = False
 
-        return one
+        return call
 
-    @functools.wraps(fn)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if inside[0]:
-            return fn(*args, **kwargs)
-        inside[0] = True
-        try:
-            return run(fn, *args, **kwargs)
-        finally:
-            inside[0] = False
-
-    return call
+    return wrap
 
 
 def _positional(fn: Callable[..., Any]) -> int | None:
@@ -114,7 +120,7 @@ def _positional(fn: Callable[..., Any]) -> int | None:
 
 
 def _in_async(
-    mine: contextvars.Context, inside: list[bool], fn: Callable[..., Awaitable[Any]]
+    mine: contextvars.Context, fn: Callable[..., Awaitable[Any]]
 ) -> Callable[..., Awaitable[Any]]:
     """An awaited callback runs in a task of the node's (its awaits cannot enter `mine`): its
     decimal context is set to the strategy's for as long as it runs, and kept for the next."""
