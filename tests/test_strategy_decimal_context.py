@@ -142,3 +142,53 @@ def test_a_percent_figure_rounds_half_even_whatever_the_context_says() -> None:
     half = (Decimal("0.0000125"), Decimal(1), Decimal(1))
     with decimal.localcontext(rounding=decimal.ROUND_HALF_UP):  # as ccxt leaves a context
         assert unrealized_pct(*half) == Decimal("0.0012")
+
+
+NESTED = """
+import asyncio
+from decimal import Context, getcontext, setcontext
+from tradeguard.strategies.base import Strategy
+
+
+class Nested(Strategy):
+    def on_start(self):
+        setcontext(Context(prec=7))  # a context of its own, set rather than changed
+
+    def on_candle(self, candle):
+        if candle == "raise":
+            getcontext().prec = 9
+            raise RuntimeError("boom")
+        self.on_ticker(candle)  # a callback calling another: already in its own context
+        self.task = asyncio.get_running_loop().create_task(self._later())
+        return getcontext().prec
+
+    def on_ticker(self, quote):
+        self.on_bar(60, quote)
+
+    def on_bar(self, interval_s, bar):
+        self.bar_prec = getcontext().prec
+
+    async def _later(self):
+        return getcontext().prec
+"""
+
+
+async def test_a_strategys_context_holds_through_nested_callbacks_a_raise_and_its_own_task(
+    tmp_path: Path,
+) -> None:
+    from tradeguard.strategies.base import create
+
+    (tmp_path / "nested.py").write_text(NESTED)
+    with decimal.localcontext():  # a change that leaked stays inside this test
+        node = decimal.getcontext()
+        settings = (node.prec, node.rounding, dict(node.traps))
+        strat = create("nested.py:Nested", "s", "paper", "BTC/USDT", {}, tmp_path)
+        strat.on_start()  # its `setcontext` is kept for the next callback
+        assert strat.on_candle(None) == 7 and strat.bar_prec == 7
+        assert await strat.task == 7  # a task it starts runs in its context
+        with pytest.raises(RuntimeError, match="boom"):
+            strat.on_candle("raise")
+        assert strat.on_candle(None) == 9  # what it set before raising stays its own
+        strat.task.cancel()
+        assert decimal.getcontext() is node
+        assert (node.prec, node.rounding, dict(node.traps)) == settings

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tradeguard.execution.order_events import is_settlement
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.execution.outbox import OUTBOX_KEY, event_json
+from tradeguard.model.engine_context import engine_methods
 from tradeguard.model.enums import Side
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
@@ -91,6 +92,7 @@ class CycleRisk(Protocol):
     ) -> bool: ...
 
 
+@engine_methods  # a strategy's own task calls it: the node's money code, the node's context
 class OrderPathGateway:
     """Trade through an `OrderManager` for one venue and one strategy id."""
 
