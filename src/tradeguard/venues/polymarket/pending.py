@@ -55,7 +55,7 @@ async def follow_trades(venue: Any, trades: dict[str, int]) -> None:
     one settled is followed no more, one the CLOB no longer lists is let go. One past its
     `PENDING_KEEP_MS` is let go unread, with a warning naming it; one whose read the CLOB
     refuses (HTTP 400 or 404: an id it does not take) is kept, with a warning naming it and
-    the refusal, and read again at the next reconciliation until its week is over: never a
+    the refusal (once a run, then at debug level), and read again at the next reconciliation until its week is over: never a
     reconciliation failed (the node halted) for as long as it stays stored."""
     cutoff = venue.clock.now_ms() - PENDING_KEEP_MS
     for trade_id, ts in sorted(trades.items(), key=lambda t: t[1])[-PENDING_KEPT:]:
@@ -76,11 +76,15 @@ async def follow_trades(venue: Any, trades: dict[str, int]) -> None:
             if getattr(exc, "http_status", None) not in REFUSED_ID:
                 raise
             venue.pending_trades[trade_id] = ts
-            log.warning(
+            warned = venue.__dict__.setdefault("refused_warned", set())
+            log.log(
+                logging.DEBUG if trade_id in warned else logging.WARNING,  # once, not a flood
                 "%s: pending trade %r: its read by id was refused (%s); kept and read again "
                 "until %d days after its match",
                 venue.name, trade_id[:80], exc, PENDING_KEEP_MS // 86_400_000,
             )  # fmt: skip
+            warned.intersection_update(venue.pending_trades)  # bounded: those still followed
+            warned.add(trade_id)
             continue
         venue.pending_trades[trade_id] = ts
         if not any(isinstance(r, dict) and r.get("id") == trade_id for r in rows):
