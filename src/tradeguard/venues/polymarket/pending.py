@@ -55,8 +55,9 @@ async def follow_trades(venue: Any, trades: dict[str, int]) -> None:
     one settled is followed no more, one the CLOB no longer lists is let go. One past its
     `PENDING_KEEP_MS` is let go unread, with a warning naming it; one whose read the CLOB
     refuses (HTTP 400 or 404: an id it does not take) is kept, with a warning naming it and
-    the refusal (once a run, then at debug level), and read again at the next reconciliation until its week is over: never a
-    reconciliation failed (the node halted) for as long as it stays stored."""
+    the refusal (once a run, then at debug level), and read again at the next reconciliation
+    until its week is over: never a reconciliation failed (the node halted) for as long as it
+    stays stored."""
     cutoff = venue.clock.now_ms() - PENDING_KEEP_MS
     for trade_id, ts in sorted(trades.items(), key=lambda t: t[1])[-PENDING_KEPT:]:
         if ts < cutoff:
