@@ -175,3 +175,24 @@ async def test_a_refused_pending_id_is_warned_of_once_not_at_every_reconciliatio
             if r.levelno == logging.WARNING and repr(refused) in r.getMessage()
         ]  # fmt: skip
         assert len(said) == 1, said
+
+
+def test_a_pending_trade_matched_in_the_future_is_let_go_a_week_after_it_was_seen() -> None:
+    """A row whose match time is years ahead (a CLOB's clock or a hostile row) is followed
+    from when it was seen: let go a week later, not kept (nor stored) for ever, never the
+    newest trade the cap keeps over every real one."""
+    from tradeguard.model.enums import LiquiditySide, Side
+    from tradeguard.model.fill import Fill
+    from tradeguard.venues.polymarket.pending import follow_pending
+
+    def fill(ts: int) -> list[Fill]:
+        return [Fill("polymarket", POLY_YES, "", "0xh", "t", Side.BUY, Decimal("0.5"),
+                     Decimal(1), Decimal(0), "PUSD", LiquiditySide.TAKER, ts)]  # fmt: skip
+
+    now = 10 * PENDING_KEEP_MS
+    pending: dict[str, int] = {}
+    follow_pending(pending, {"id": "ahead", "status": "MATCHED"}, fill(now + 5000 * DAY_MS), now)
+    assert pending == {"ahead": now}
+    later = now + PENDING_KEEP_MS + DAY_MS
+    follow_pending(pending, {"id": "new", "status": "MATCHED"}, fill(later), later)
+    assert pending == {"new": later}

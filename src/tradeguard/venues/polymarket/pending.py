@@ -41,7 +41,9 @@ def follow_pending(
     if status is None or status == "CONFIRMED" or not fills:
         pending.pop(trade_id, None)
         return
-    pending[trade_id] = min(f.ts for f in fills)
+    # a match time ahead of the clock (a CLOB's clock, a hostile row) counts from when it was
+    # first seen: let go a week later, never the newest trade kept over every real one
+    pending[trade_id] = min(min(f.ts for f in fills), now, pending.get(trade_id, now))
     cutoff = now - PENDING_KEEP_MS
     for old in [t for t, ts in pending.items() if ts < cutoff]:
         del pending[old]
