@@ -147,3 +147,52 @@ async def test_reads_by_id_run_a_few_at_a_time_each_id_once(tmp_path, monkeypatc
         read = [r["query"]["id"] for r in list(server.requests)[before:] if r["query"].get("id")]
         assert sorted(read) == sorted(ids)  # each id once, none other
         assert 1 < most <= FOLLOW_CONCURRENCY, most  # a few at a time, never all at once
+
+
+async def test_a_refused_pending_id_is_warned_of_once_not_at_every_reconciliation(
+    tmp_path, monkeypatch, caplog
+) -> None:
+    """A refused id is read again at every reconciliation (once a minute by default) for a
+    week: its warning is said once, not ten thousand times a week for each such id."""
+    from tradeguard.execution.reconcile import reconcile_and_gate
+
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as node:
+            now = node.clock.now_ms()
+        refused = "bad id!"
+        _store_pending(cfg, {refused: now - 3_600_000})
+        with caplog.at_level(logging.WARNING):
+            async with running(cfg) as node:
+                before = len(server.requests)
+                for _ in range(2):
+                    assert (await reconcile_and_gate(node)).ok
+                read = [r for r in list(server.requests)[before:] if r["query"].get("id")]
+                assert len(read) == 2  # still read again at each reconciliation
+                assert refused in node.venues["polymarket"].pending_trades
+        said = [
+            r.getMessage() for r in caplog.records
+            if r.levelno == logging.WARNING and repr(refused) in r.getMessage()
+        ]  # fmt: skip
+        assert len(said) == 1, said
+
+
+def test_a_pending_trade_matched_in_the_future_is_let_go_a_week_after_it_was_seen() -> None:
+    """A row whose match time is years ahead (a CLOB's clock or a hostile row) is followed
+    from when it was seen: let go a week later, not kept (nor stored) for ever, never the
+    newest trade the cap keeps over every real one."""
+    from tradeguard.model.enums import LiquiditySide, Side
+    from tradeguard.model.fill import Fill
+    from tradeguard.venues.polymarket.pending import follow_pending
+
+    def fill(ts: int) -> list[Fill]:
+        return [Fill("polymarket", POLY_YES, "", "0xh", "t", Side.BUY, Decimal("0.5"),
+                     Decimal(1), Decimal(0), "PUSD", LiquiditySide.TAKER, ts)]  # fmt: skip
+
+    now = 10 * PENDING_KEEP_MS
+    pending: dict[str, int] = {}
+    follow_pending(pending, {"id": "ahead", "status": "MATCHED"}, fill(now + 5000 * DAY_MS), now)
+    assert pending == {"ahead": now}
+    later = now + PENDING_KEEP_MS + DAY_MS
+    follow_pending(pending, {"id": "new", "status": "MATCHED"}, fill(later), later)
+    assert pending == {"new": later}

@@ -45,6 +45,7 @@ class KalshiClient:
     ) -> None:
         self.rest_url = rest_url.rstrip("/")
         self.venue = venue  # names the venue in a listing's errors
+        self.max_pages = MAX_PAGES  # the account's listings longer than this are refused
         if not self.rest_url.endswith(API_PREFIX):
             raise ValueError(f"kalshi rest_url {rest_url!r} must end with {API_PREFIX}")
         self.key_id = key_id
@@ -148,7 +149,9 @@ class KalshiClient:
             return data
 
         op = f"GET {path}"
-        return await kalshi_pages(page, key, params, venue=venue, op=op, limit=200)
+        return await kalshi_pages(
+            page, key, params, venue=venue, op=op, limit=200, max_pages=self.max_pages
+        )
 
     async def settlements(self, venue: str = "kalshi", max_pages: int = MAX_PAGES) -> list[Any]:
         """Every settlement of the account, all pages (200 a page)."""

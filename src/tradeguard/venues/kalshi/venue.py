@@ -137,6 +137,16 @@ class KalshiVenue(Venue):
         except (KeyError, TypeError) as exc:  # a JSON object without what the call reads
             raise self._bad_body(op, exc) from None
 
+    @property
+    def max_pages(self) -> int:
+        """The page cap of every listing: markets, settlements and the account's own (fills,
+        orders, positions: its client's)."""
+        return self.client.max_pages
+
+    @max_pages.setter
+    def max_pages(self, pages: int) -> None:
+        self.client.max_pages = pages
+
     def _bad_body(self, op: str, exc: Exception) -> AmbiguousVenueError:
         why = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
         return AmbiguousVenueError(

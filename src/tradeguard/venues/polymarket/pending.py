@@ -41,7 +41,9 @@ def follow_pending(
     if status is None or status == "CONFIRMED" or not fills:
         pending.pop(trade_id, None)
         return
-    pending[trade_id] = min(f.ts for f in fills)
+    # a match time ahead of the clock (a CLOB's clock, a hostile row) counts from when it was
+    # first seen: let go a week later, never the newest trade kept over every real one
+    pending[trade_id] = min(min(f.ts for f in fills), now, pending.get(trade_id, now))
     cutoff = now - PENDING_KEEP_MS
     for old in [t for t, ts in pending.items() if ts < cutoff]:
         del pending[old]
@@ -55,8 +57,9 @@ async def follow_trades(venue: Any, trades: dict[str, int]) -> None:
     one settled is followed no more, one the CLOB no longer lists is let go. One past its
     `PENDING_KEEP_MS` is let go unread, with a warning naming it; one whose read the CLOB
     refuses (HTTP 400 or 404: an id it does not take) is kept, with a warning naming it and
-    the refusal, and read again at the next reconciliation until its week is over: never a
-    reconciliation failed (the node halted) for as long as it stays stored."""
+    the refusal (once a run, then at debug level), and read again at the next reconciliation
+    until its week is over: never a reconciliation failed (the node halted) for as long as it
+    stays stored."""
     cutoff = venue.clock.now_ms() - PENDING_KEEP_MS
     for trade_id, ts in sorted(trades.items(), key=lambda t: t[1])[-PENDING_KEPT:]:
         if ts < cutoff:
@@ -76,11 +79,15 @@ async def follow_trades(venue: Any, trades: dict[str, int]) -> None:
             if getattr(exc, "http_status", None) not in REFUSED_ID:
                 raise
             venue.pending_trades[trade_id] = ts
-            log.warning(
+            warned = venue.__dict__.setdefault("refused_warned", set())
+            log.log(
+                logging.DEBUG if trade_id in warned else logging.WARNING,  # once, not a flood
                 "%s: pending trade %r: its read by id was refused (%s); kept and read again "
                 "until %d days after its match",
                 venue.name, trade_id[:80], exc, PENDING_KEEP_MS // 86_400_000,
             )  # fmt: skip
+            warned.intersection_update(venue.pending_trades)  # bounded: those still followed
+            warned.add(trade_id)
             continue
         venue.pending_trades[trade_id] = ts
         if not any(isinstance(r, dict) and r.get("id") == trade_id for r in rows):
