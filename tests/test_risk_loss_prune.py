@@ -19,6 +19,7 @@ def _kept(resets: list[Reset], now: int) -> list[Reset]:
 
 
 def test_the_wins_let_go_are_those_past_the_window_in_or_out_of_order() -> None:
+    # results dated out of order, stops, wins given back, restarts, resumes
     rng = random.Random(7)
     for _ in range(200):
         history = LossHistory()
@@ -28,6 +29,12 @@ def test_the_wins_let_go_are_those_past_the_window_in_or_out_of_order() -> None:
             now = max(now + step, 0)  # now and then a result dated before the last one
             if rng.random() < 0.1:
                 history.stopped(rng.randrange(TAKE_BACK_MS // 4))
+            if rng.random() < 0.1:  # a win's sale FAILED: taken out, maybe from the middle
+                history.take_win("s", f"cycle:{rng.randrange(n + 1)}")
+            if rng.random() < 0.1:  # a restart: read back from the stored state
+                history = LossHistory.from_json(history.to_json(), now)
+            if rng.random() < 0.1:  # a pause's end or a resume: no win
+                history.streak_over(now)
             history.streak_over(now, rng.randrange(3), ("s", f"cycle:{n}", Decimal(1)))
             prune_at = now + rng.randrange(TAKE_BACK_MS)
             before = [*history.resets]
@@ -57,3 +64,20 @@ def test_a_save_with_no_win_past_the_window_does_not_walk_the_kept_ones() -> Non
     assert len(history.resets) == 1990
     # the head looked at, not the whole list walked at each save
     assert _Counted.reads <= 20
+
+
+def test_a_save_after_a_result_dated_early_does_not_walk_the_kept_ones() -> None:
+    # one result dated before the one before it (a venue's late fill, one clamped ahead of the
+    # clock before it): the wins no longer expire in their order, yet none is past the window
+    resets: list[Reset] = [_Counted("s", f"cycle:{n}", 1, ts=n * 60_000) for n in range(2000)]
+    history = LossHistory([], resets)
+    history.streak_over(1998 * 60_000, 1, ("s", "cycle:late", Decimal(1)))
+    _Counted.reads = 0
+    for minute in range(2000, 2010):
+        history.prune(minute * 60_000)  # a save each minute: nothing expired
+    assert len(history.resets) == 2001
+    assert _Counted.reads <= 20
+    history.prune(TAKE_BACK_MS + 10 * 60_000)  # the first ten go, the rest kept in their order
+    assert [x.key for x in history.resets[:1]] == ["cycle:10"]
+    assert history.resets[-1].key == "cycle:late"
+    assert len(history.resets) == 1991

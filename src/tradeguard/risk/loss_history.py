@@ -120,6 +120,8 @@ class LossHistory:
         # `prune` drops the expired ones from the head instead of walking them all (a backtest
         # keeps a week of wins: thousands walked at every save)
         self._in_order = _in_order(self.resets)
+        # no reset ends before this (out of order, a walk finds the expired ones only once one is)
+        self._soonest = _soonest(self.resets)
 
     def add(self, loss: Loss) -> None:
         """Keep `loss` (newest last), letting go of those that can no longer be taken back."""
@@ -143,6 +145,7 @@ class LossHistory:
             sid, key, pnl = win or ("", "", ZERO)
             if self.resets and now < self.resets[-1].ts + self.resets[-1].down:
                 self._in_order = False
+            self._soonest = min(self._soonest, now)
             self.resets.append(Reset(sid, key, count, streaked, pnl, now))
         self.prune(now)
 
@@ -153,6 +156,7 @@ class LossHistory:
             loss.down += max(down, 0)
         for reset in self.resets:
             reset.down += max(down, 0)
+        self._soonest += max(down, 0)
 
     def find_win(self, strategy_id: str, key: str) -> Reset | None:
         wins = (x for x in self.resets if x.key)
@@ -192,9 +196,10 @@ class LossHistory:
                 gone += 1
             if gone:
                 del resets[:gone]
-        else:
+        elif self._soonest < oldest:  # some expired: walked, as they are out of order
             self.resets = [x for x in resets if x.ts + x.down >= oldest]
             self._in_order = _in_order(self.resets)
+            self._soonest = _soonest(self.resets)
         while self.resets and not (self.resets[0].key and self.resets[0].count):
             del self.resets[0]  # nothing before it folds into it: it has nothing to give back
         self.losses = [
@@ -231,6 +236,11 @@ class LossHistory:
         losses = [x for r in rows if not isinstance(r, dict) and (x := Loss.from_json(r, now))]
         resets = [w for r in rows if isinstance(r, dict) and (w := Reset.from_json(r))]
         return cls(losses, resets)
+
+
+def _soonest(resets: list[Reset]) -> int:
+    """When the first of `resets` to let go ends its window (`ts + down`)."""
+    return min((x.ts + x.down for x in resets), default=2**62)
 
 
 def _in_order(resets: list[Reset]) -> bool:
