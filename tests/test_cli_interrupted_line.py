@@ -4,6 +4,9 @@ one that reads or asks (arb scan, pm markets, pm arb retry, backtest compare) cl
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 import pytest
 
 from tradeguard.cli.interrupted import interrupted_line
@@ -43,3 +46,27 @@ def test_a_command_that_only_reads_claims_nothing_it_did_not_keep(argv: list[str
     line = interrupted_line(argv)
     command = " ".join(w for w in argv[:3] if not w.startswith(("-", "/")))
     assert line == f"tradeguard {command}: stopped by Ctrl-C", line
+
+
+def test_the_ctrl_c_line_starts_a_line_of_its_own_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Ctrl-C came between a banner line's text and its newline (the sandbox's, as it
+    printed its URLs): the line was glued to that text, and to the `^C` the terminal echoed."""
+    import io
+    import os
+
+    cli_main = importlib.import_module("tradeguard.cli.main")  # the module, not its `main`
+    leader, follower = os.openpty()
+    err = io.TextIOWrapper(os.fdopen(follower, "wb", buffering=0), write_through=True)
+    monkeypatch.setattr(sys, "stderr", err)
+    try:
+        err.write("admin          http://127.0.0.1:1/admin/faults")  # its newline never came
+        assert cli_main._say_interrupted(["sandbox"], KeyboardInterrupt()) == 130
+        shown = os.read(leader, 65536).decode().replace("\r", "")
+    finally:
+        err.close()
+        os.close(leader)
+    lines = shown.splitlines()
+    assert lines[0] == "admin          http://127.0.0.1:1/admin/faults", shown
+    assert lines[1].startswith("tradeguard sandbox: stopped by Ctrl-C"), shown

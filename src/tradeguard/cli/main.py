@@ -280,6 +280,13 @@ def _strategy_fault(exc: BaseException) -> str | None:
     return strategy_fault(exc)
 
 
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # a stand-in, or closed
+        return False
+
+
 def _say_interrupted(argv: Sequence[str], exc: KeyboardInterrupt) -> int:
     """Say in one line what a Ctrl-C stopped and what it leaves safe; return 130."""
     from tradeguard.cli.interrupted import interrupted_line
@@ -287,8 +294,11 @@ def _say_interrupted(argv: Sequence[str], exc: KeyboardInterrupt) -> int:
     # stderr itself, not a progress bar's stand-in for it (rich's, left in place by a bar the
     # Ctrl-C stopped as it started: its lines wait for a console that may never write them)
     err = getattr(sys.stderr, "rich_proxied_file", sys.stderr)
+    # On a terminal the line starts a line of its own: the terminal echoed `^C` where the
+    # cursor stood, and the Ctrl-C may have come between a line's text and its newline.
+    start = "\n" if _is_terminal(err) else ""
     try:
-        print(interrupted_line(argv, _interrupted_in(exc)), file=err, flush=True)
+        print(start + interrupted_line(argv, _interrupted_in(exc)), file=err, flush=True)
     except BrokenPipeError:  # `2>&1 | tee`: the same Ctrl-C ended the reader
         quiet_broken_pipe()
     _ignore_more_ctrl_c()
