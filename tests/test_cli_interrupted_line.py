@@ -5,7 +5,9 @@ one that reads or asks (arb scan, pm markets, pm arb retry, backtest compare) cl
 from __future__ import annotations
 
 import importlib
+import select
 import sys
+import time
 
 import pytest
 
@@ -63,7 +65,11 @@ def test_the_ctrl_c_line_starts_a_line_of_its_own_on_a_terminal(
     try:
         err.write("admin          http://127.0.0.1:1/admin/faults")  # its newline never came
         assert cli_main._say_interrupted(["sandbox"], KeyboardInterrupt()) == 130
-        shown = os.read(leader, 65536).decode().replace("\r", "")
+        shown = ""
+        deadline = time.monotonic() + 10
+        while "Ctrl-C" not in shown and time.monotonic() < deadline:  # each write comes on its own
+            if select.select([leader], [], [], 0.1)[0]:
+                shown += os.read(leader, 65536).decode().replace("\r", "")
     finally:
         err.close()
         os.close(leader)
