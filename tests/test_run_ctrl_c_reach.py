@@ -155,19 +155,18 @@ class HandsOff(Strategy):
 """
 
 
-def test_the_event_loops_worker_threads_never_take_a_ctrl_c(
-    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # `asyncio.to_thread` and DNS look-ups run on the loop's default executor: its threads
-    # start with Ctrl-C blocked, and waiting for work, a process-directed one goes to the main
-    # thread (while they run a call, `ctrl_c_reach` wakes the main thread for one they took).
-    (tmp_path / "hands_off.py").write_text(EXECUTOR_STRATEGY, encoding="utf-8")
+def _replay_writing(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str], code: str, name: str
+) -> str:
+    """Replay 30 candles with the strategy `name` of `code`, given a file to write what it saw
+    into; the run must end well; return what the strategy wrote."""
+    (tmp_path / "mine.py").write_text(code, encoding="utf-8")
     data = write_slice(data_dir, tmp_path / "btc.csv", 30)
-    out = tmp_path / "mask.txt"
+    out = tmp_path / "seen.txt"
     mine = f"""
 [[strategies]]
 id = "mine"
-kind = "{tmp_path / "hands_off.py"}:HandsOff"
+kind = "{tmp_path / "mine.py"}:{name}"
 venue = "paper"
 symbol = "BTC/USDT"
 params = {{ out = "{out}" }}
@@ -175,7 +174,17 @@ params = {{ out = "{out}" }}
     cfg = write_paper_toml(tmp_path, data, strategies=mine)
     done = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
     assert done.returncode == 0, done.stderr
-    assert out.read_text() == "True", out.read_text()
+    return out.read_text()
+
+
+def test_the_event_loops_worker_threads_never_take_a_ctrl_c(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `asyncio.to_thread` and DNS look-ups run on the loop's default executor: its threads
+    # start with Ctrl-C blocked, and waiting for work, a process-directed one goes to the main
+    # thread (while they run a call, `ctrl_c_reach` wakes the main thread for one they took).
+    out = _replay_writing(tmp_path, data_dir, capsys, EXECUTOR_STRATEGY, "HandsOff")
+    assert out == "True", out
 
 
 HELPER_STRATEGY = """
@@ -214,21 +223,8 @@ def test_a_process_a_strategys_worker_thread_starts_takes_ctrl_c_and_sigterm(
     # A child process inherits the signal mask of the thread that starts it: one started from
     # an event-loop worker (`asyncio.to_thread`, `run_in_executor`) that blocked Ctrl-C and
     # SIGTERM ignored both, the terminal's Ctrl-C and a service manager's stop alike.
-    (tmp_path / "helper.py").write_text(HELPER_STRATEGY, encoding="utf-8")
-    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
-    out = tmp_path / "codes.txt"
-    mine = f"""
-[[strategies]]
-id = "mine"
-kind = "{tmp_path / "helper.py"}:Helper"
-venue = "paper"
-symbol = "BTC/USDT"
-params = {{ out = "{out}" }}
-"""
-    cfg = write_paper_toml(tmp_path, data, strategies=mine)
-    done = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
-    assert done.returncode == 0, done.stderr
-    assert out.read_text() == f"{-signal.SIGTERM} {-signal.SIGINT}", out.read_text()
+    out = _replay_writing(tmp_path, data_dir, capsys, HELPER_STRATEGY, "Helper")
+    assert out == f"{-signal.SIGTERM} {-signal.SIGINT}", out
 
 
 URGENT_STRATEGY = """
