@@ -260,26 +260,13 @@ def test_a_sigurg_handler_of_the_strategys_own_still_runs_during_the_replay(
     # library set for SIGURG before the run went unanswered for the whole run.
     cli_main = importlib.import_module("tradeguard.cli.main")
     monkeypatch.setattr(cli_main, "_WHOLE_PROCESS", True)
-    (tmp_path / "urgent.py").write_text(URGENT_STRATEGY, encoding="utf-8")
-    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
-    out = tmp_path / "urgent.txt"
-    mine = f"""
-[[strategies]]
-id = "mine"
-kind = "{tmp_path / "urgent.py"}:Urgent"
-venue = "paper"
-symbol = "BTC/USDT"
-params = {{ out = "{out}" }}
-"""
-    cfg = write_paper_toml(tmp_path, data, strategies=mine)
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGURG)
     try:
-        done = run_cli(capsys, "run", "--until-end", "--config", str(cfg))
+        out = _replay_writing(tmp_path, data_dir, capsys, URGENT_STRATEGY, "Urgent")
     finally:
         signal.signal(signal.SIGINT, before[0])  # type: ignore[arg-type]
         signal.signal(signal.SIGURG, before[1])  # type: ignore[arg-type]
-    assert done.returncode == 0, done.stderr
-    assert out.read_text() == "1", out.read_text()
+    assert out == "1", out
 
 
 def test_a_second_run_on_one_event_loop_keeps_its_worker_pool() -> None:
